@@ -1,0 +1,51 @@
+# casekit: two commands on a fresh machine with only python3 (3.11), make and the package registries.
+#   make demo   run the whole kit on the synthetic district
+#   make test   run the tests (browser tests run when /usr/bin/chromium exists; `.ci/run` installs it)
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+UV      := $(VENV)/bin/uv
+STAMP   := $(VENV)/.casekit-installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-fast test-all lab voila bench lint clean
+
+help:
+	@echo "make demo   generate the synthetic district and run the whole kit (reports/ and data/)"
+	@echo "make test   run the test suite (slow statistical checks included; see test-fast)"
+	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make voila  serve the what-if and network explorers as Voila apps"
+	@echo "make bench  run the benchmarks in benchmarks/"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --python $(PY) --quiet -e ".[notebooks,test]"
+	@touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/casekit demo --out reports
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
+
+voila: venv
+	$(VENV)/bin/voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: venv
+	$(UV) pip install --python $(PY) --quiet -e ".[dev]"
+	$(VENV)/bin/ruff check casekit tests
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

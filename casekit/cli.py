@@ -1,0 +1,97 @@
+"""The ``casekit`` command line (contract in ARCHITECTURE.md; keep it stable).
+
+Each sub-command lives in a private module ``casekit._cmd_<name>`` exposing
+``add_arguments(parser)`` and ``run(args) -> int``. Errors are printed to stderr as one readable
+line (``casekit <cmd>: error: ...``) and never as a bare traceback unless ``--debug`` is given.
+Exit codes: 0 success, 1 partial (e.g. rows quarantined), 2 unusable input or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from casekit._utils import CasekitError, FileUnusableError
+
+__all__ = ["main"]
+
+_COMMANDS: dict[str, str] = {
+    "synth": "generate a seeded synthetic district (events + truth file)",
+    "validate": "check a case log; exit 0 all valid, 1 rows quarantined, 2 unusable",
+    "network": "agency network edges (working together or handover)",
+    "rank": "rank collaboration patterns by censoring-aware time to close or settle",
+    "whatif": "run the what-if simulator for a scenario",
+    "report": "HTML report on a case log",
+    "demo": "run the whole kit on the synthetic district",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    from casekit import __version__
+
+    parser = _Parser(prog="casekit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"casekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers = {}
+    for name, help_text in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        subparsers[name] = p
+    return parser, subparsers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``casekit`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, subparsers = _build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    module = None
+    if command in _COMMANDS:
+        try:
+            module = importlib.import_module(f"casekit._cmd_{command}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"casekit._cmd_{command}":
+                raise
+            print(f"casekit {command}: error: this command is not available", file=sys.stderr)
+            return 2
+        module.add_arguments(subparsers[command])
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(module.run(args) or 0)
+    except FileUnusableError as exc:
+        if args.debug:
+            raise
+        print(f"casekit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except CasekitError as exc:
+        if args.debug:
+            raise
+        print(f"casekit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"casekit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a bare traceback
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"casekit {args.command}: error: unexpected {type(exc).__name__}: {first} "
+            "(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
