@@ -29,6 +29,7 @@ demo: venv
 	$(VENV)/bin/casekit demo --out reports
 
 test: venv
+	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium not found: the browser tests will be SKIPPED (apt-get install chromium to run them; .ci/run does)"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
