@@ -1,0 +1,512 @@
+"""Teaching material as data: the Chaoyang 南坡园 case, the procedure state machine, exercises.
+
+Used by the notebooks in ``notebooks/training/`` (no logic lives in the notebooks). Everything here
+is plain data plus small pure functions; the self-checking exercise widgets import ipywidgets
+inside :func:`exercise_widget` only, so ``import casekit.training`` stays light.
+
+Source of the case (paraphrased, never quoted at length): 欧汉华、方楚群、郑望凡,
+《广东汕头潮阳：服务群众零距离 把信访工作做到群众心坎上》, 中国法事网, 2023-10-16
+(:data:`SEED_SOURCE`). The mapping of the story onto the 2022 procedure follows
+``domain/petition-work.md`` §b3 and is our reading of the article, not an official record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "EXERCISES",
+    "FOUR_DOWNWARD_SHIFTS",
+    "HANDLING_MODES_TABLE",
+    "NANPOYUAN_MATTER_ID",
+    "SEED_SOURCE",
+    "STATES",
+    "TRANSITIONS",
+    "build_nanpoyuan_trace",
+    "build_state_walk",
+    "check_answer",
+    "exercise_widget",
+    "handling_deadline",
+    "next_state",
+    "score_whatif_game",
+]
+
+#: Bibliographic record of the seed article (cite it whenever the case is shown).
+SEED_SOURCE: dict[str, str] = {
+    "title_zh": "广东汕头潮阳：服务群众零距离 把信访工作做到群众心坎上",
+    "outlet_zh": "中国法事网",
+    "authors_zh": "欧汉华、方楚群、郑望凡",
+    "date": "2023-10-16",
+    "citation_zh": "欧汉华、方楚群、郑望凡：《广东汕头潮阳：服务群众零距离 把信访工作做到群众心坎上》，"
+    "中国法事网，2023年10月16日。",
+    "citation_en": "Ou Hanhua, Fang Chuqun and Zheng Wangfan, 'Chaoyang, Shantou, Guangdong: serving the "
+    "people at zero distance', China Fashi Net (中国法事网), 16 October 2023.",
+    "note_en": "Paraphrased; the mapping onto the procedure is casekit's reading of the article.",
+}
+
+#: ``matter_id`` of the seed case in the synthetic sample (when the generator plants it).
+NANPOYUAN_MATTER_ID = "M-NANPOYUAN"
+
+# --------------------------------------------------------------------------------------------
+# The procedure state machine (domain/petition-work.md §b2, 信访工作条例 2022)
+# --------------------------------------------------------------------------------------------
+
+#: States of a petition matter: identifier -> (中文, English).
+STATES: dict[str, tuple[str, str]] = {
+    "RECEIVED": ("收到", "received"),
+    "REGISTERED": ("已登记", "registered"),
+    "TRANSFERRED": ("已转送/交办", "transferred or assigned"),
+    "NOT_ACCEPTED": ("不予受理", "not accepted"),
+    "ACCEPTED": ("已受理", "accepted"),
+    "UNDER_HANDLING": ("办理中", "under handling"),
+    "CLOSED": ("已办结", "closed"),
+    "REVIEW": ("复查中", "under review"),
+    "RE_REVIEW": ("复核中", "under re-review"),
+    "TERMINATED": ("不再受理", "terminated (no longer accepted)"),
+    "SETTLED": ("息诉罢访", "settled (petitioning ceased)"),
+}
+
+_HANDLING_ACTIVITIES = (
+    "investigate", "hearing", "joint_conference", "joint_reception", "leader_reception",
+    "leader_field_visit", "leader_case_ownership", "mediate", "settle", "lawyer_participation",
+    "mediator_participation", "psychologist_participation", "advance_funding",
+    "special_fund_application", "extend", "supervise", "risk_alert", "written_decision",
+    "notify_receipt",
+)
+
+#: Allowed transitions: (state, activity) -> next state. Activities not listed for a state leave
+#: it unchanged only when they are handling activities inside ``UNDER_HANDLING``.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("RECEIVED", "register"): "REGISTERED",
+    ("REGISTERED", "transfer"): "TRANSFERRED",
+    ("REGISTERED", "assign_with_report"): "TRANSFERRED",
+    ("REGISTERED", "accept"): "ACCEPTED",
+    ("REGISTERED", "decline_intake"): "NOT_ACCEPTED",
+    ("TRANSFERRED", "accept"): "ACCEPTED",
+    ("TRANSFERRED", "decline_intake"): "NOT_ACCEPTED",
+    ("ACCEPTED", "close"): "CLOSED",
+    ("UNDER_HANDLING", "close"): "CLOSED",
+    ("CLOSED", "follow_up_visit"): "CLOSED",
+    ("CLOSED", "satisfaction_rating"): "CLOSED",
+    ("CLOSED", "cessation_pledge"): "SETTLED",
+    ("CLOSED", "review"): "REVIEW",
+    ("REVIEW", "close"): "CLOSED",
+    ("REVIEW", "re_review"): "RE_REVIEW",
+    ("RE_REVIEW", "close"): "CLOSED",
+    ("RE_REVIEW", "terminated"): "TERMINATED",
+    ("CLOSED", "re_review"): "RE_REVIEW",
+    ("SETTLED", "follow_up_visit"): "SETTLED",
+    ("SETTLED", "satisfaction_rating"): "SETTLED",
+}
+for _a in _HANDLING_ACTIVITIES:
+    TRANSITIONS[("ACCEPTED", _a)] = "UNDER_HANDLING"
+    TRANSITIONS[("UNDER_HANDLING", _a)] = "UNDER_HANDLING"
+
+
+def next_state(state: str, activity: str) -> str | None:
+    """Return the state after ``activity`` in ``state``, or None if the step is not allowed.
+
+    A ``register`` always starts a new filing (a repeat petition starts again at REGISTERED).
+
+    Examples
+    --------
+    >>> from casekit.training import next_state
+    >>> next_state("REGISTERED", "transfer")
+    'TRANSFERRED'
+    >>> next_state("ACCEPTED", "joint_conference")
+    'UNDER_HANDLING'
+    >>> next_state("CLOSED", "cessation_pledge")
+    'SETTLED'
+    >>> next_state("RECEIVED", "close") is None
+    True
+    """
+    if activity == "register":
+        return "REGISTERED"
+    return TRANSITIONS.get((state, activity))
+
+
+def build_state_walk(trace: pd.DataFrame, *, activity_col: str = "activity") -> pd.DataFrame:
+    """Walk a trace through the state machine and add ``state_before``, ``state_after``, ``allowed``.
+
+    Parameters
+    ----------
+    trace : pandas.DataFrame
+        Events of one matter in time order (e.g. from :func:`build_nanpoyuan_trace`).
+    activity_col : str, default "activity"
+        Column holding the activity identifiers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``trace`` with the three columns added; a step that the machine does not allow
+        keeps the state and is flagged ``allowed=False`` (a finding to discuss, not an error).
+
+    Examples
+    --------
+    >>> from casekit.training import build_nanpoyuan_trace, build_state_walk
+    >>> walk = build_state_walk(build_nanpoyuan_trace())
+    >>> walk["state_after"].iloc[-1], bool(walk["allowed"].all())
+    ('SETTLED', True)
+    """
+    state = "RECEIVED"
+    before, after, allowed = [], [], []
+    for activity in trace[activity_col].astype(str):
+        new = next_state(state, activity)
+        before.append(state)
+        allowed.append(new is not None)
+        state = state if new is None else new
+        after.append(state)
+    out = trace.copy()
+    out["state_before"] = before
+    out["state_after"] = after
+    out["allowed"] = allowed
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The seed case as a trace (§b3), paraphrased from the 2023 article
+# --------------------------------------------------------------------------------------------
+
+_TRACE_ROWS: list[tuple[int, int, str, str, str, str, str]] = [
+    # (filing, day, activity, agency_type, actor_zh, note_zh, note_en)
+    (1, 0, "register", "petition_bureau", "区信访局",
+     "吴某反映南坡园烂尾楼外墙存在安全隐患", "Mr Wu reports the unsafe facade of the unfinished Nanpoyuan building"),
+    (1, 3, "transfer", "petition_bureau", "区信访局",
+     "按属地管理转送文光街道", "transferred to Wenguang street office (territorial responsibility)"),
+    (1, 6, "accept", "street_office", "文光街道办事处",
+     "街道受理并告知信访人", "street office accepts and informs the petitioner"),
+    (1, 10, "leader_case_ownership", "street_office", "区委副书记（包案领导）",
+     "区领导包案", "a district deputy Party secretary takes ownership of the case"),
+    (1, 12, "leader_field_visit", "street_office", "区委副书记（包案领导）",
+     "带案下访到西门社区，察看建筑", "field visit to Ximen community to inspect the building"),
+    (1, 15, "joint_conference", "street_office", "街道、社区、法院、住建",
+     "信访部门牵头，多部门现场核实、会商", "petition bureau leads; street, community, court and housing verify and confer"),
+    (1, 25, "advance_funding", "residents_committee", "西门社区居委会",
+     "社区垫资请专业队伍修缮外墙", "the community advances funds for a professional facade repair"),
+    (1, 40, "close", "street_office", "文光街道办事处",
+     "第一轮办结", "first round closed"),
+    (2, 70, "register", "petition_bureau", "区信访局",
+     "再次反映：主体砖块仍可能掉落", "second filing: bricks of the main structure may still fall"),
+    (2, 72, "accept", "street_office", "文光街道办事处",
+     "同人同事，关联为重复信访", "same person, same matter: linked as a repeat petition"),
+    (2, 80, "special_fund_application", "street_office", "文光街道办事处",
+     "协调街道向上级申请专项资金16万元", "the street applies upward for a 160,000-yuan special fund"),
+    (2, 110, "close", "street_office", "文光街道办事处",
+     "修缮直至信访人满意，办结", "repairs until the petitioner is satisfied; closed"),
+    (2, 125, "follow_up_visit", "petition_bureau", "区信访局",
+     "回访信访人", "follow-up visit to the petitioner"),
+    (2, 125, "cessation_pledge", "residents_committee", "西门社区",
+     "当场签下息诉罢访承诺书", "the petitioner signs a pledge to cease petitioning"),
+]
+
+
+def build_nanpoyuan_trace(events: pd.DataFrame | None = None, *,
+                          start: str = "2023-01-09") -> pd.DataFrame:
+    """Return the 南坡园 case as a trace: one row per procedure step.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame, optional
+        Canonical events (e.g. ``ck.load_sample_events()``). If they hold the matter
+        ``M-NANPOYUAN`` its events are returned (sorted, with a ``filing`` number); otherwise the
+        built-in table paraphrased from the 2023 article (§b3 of the domain notes) is used.
+    start : str, default "2023-01-09"
+        Date of the first registration for the built-in table. The article gives no dates, so the
+        day offsets are illustrative.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``filing, timestamp, activity, agency_type, actor_zh, note_zh, note_en`` for the
+        built-in table; the sample's own columns plus ``filing`` otherwise. ``attrs["source"]``
+        says which.
+
+    Examples
+    --------
+    >>> from casekit.training import build_nanpoyuan_trace
+    >>> trace = build_nanpoyuan_trace()
+    >>> trace.attrs["source"], len(trace), int(trace["filing"].max())
+    ('built-in', 14, 2)
+    """
+    if events is not None and "matter_id" in events.columns:
+        sub = events[events["matter_id"].astype(str) == NANPOYUAN_MATTER_ID]
+        if len(sub):
+            sub = sub.sort_values(["timestamp", "case_id"], kind="stable").reset_index(drop=True)
+            order = {cid: i + 1 for i, cid in enumerate(dict.fromkeys(sub["case_id"]))}
+            sub.insert(0, "filing", sub["case_id"].map(order).astype(int))
+            sub.attrs["source"] = "sample"
+            return sub
+    t0 = pd.Timestamp(start)
+    rows = [
+        {"filing": f, "timestamp": t0 + pd.Timedelta(days=d), "activity": a, "agency_type": t,
+         "actor_zh": actor, "note_zh": zh, "note_en": en}
+        for f, d, a, t, actor, zh, en in _TRACE_ROWS
+    ]
+    out = pd.DataFrame(rows)
+    out.attrs["source"] = "built-in"
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Principles: 三到位一处理 and 四下沉
+# --------------------------------------------------------------------------------------------
+
+#: 三到位一处理 (信访工作条例 2022 第二十七条) as handling modes.
+HANDLING_MODES_TABLE = pd.DataFrame(
+    [
+        ("solve", "诉求合理的解决问题到位", "a reasonable demand is solved",
+         "外墙修缮、专项资金：合理诉求，解决到位", "facade repair and special fund: the demand was reasonable and solved"),
+        ("educate", "诉求无理的思想教育到位", "an unreasonable demand gets persuasion and education",
+         "（本案未涉及）", "(not part of this case)"),
+        ("assist", "生活困难的帮扶救助到位", "hardship gets assistance",
+         "（本案未涉及）", "(not part of this case)"),
+        ("by_law", "行为违法的依法处理", "unlawful conduct is dealt with by law",
+         "（本案未涉及）", "(not part of this case)"),
+    ],
+    columns=["mode", "zh", "en", "nanpoyuan_zh", "nanpoyuan_en"],
+)
+HANDLING_MODES_TABLE.attrs["source"] = "信访工作条例 (2022) Art. 27"
+
+#: 四下沉 as the seed article uses it. The term is the article's own: no other source we read
+#: defines it (domain notes §b4), so the notebooks mark it as such.
+FOUR_DOWNWARD_SHIFTS = pd.DataFrame(
+    [
+        ("leaders", "领导下沉", "leaders go down",
+         "区领导包案、带案下访（浦江经验）", "a district leader owns the case and visits the site",
+         "leader_field_visit, leader_case_ownership"),
+        ("systems", "制度下沉", "systems go down",
+         "区、镇（街道）两级联席会议，工作台账", "joint conferences at district and street level, work ledgers",
+         "joint_conference"),
+        ("resources", "资源下沉", "resources go down",
+         "多部门联动；律师、调解员、心理咨询师参与", "agencies act together; lawyers, mediators, psychologists join",
+         "mediate, lawyer_participation, special_fund_application"),
+        ("services", "服务下沉", "services go down",
+         "信访超市，“最多跑一地”", "one-stop petition centre: at most one place to go",
+         "joint_reception, follow_up_visit"),
+    ],
+    columns=["shift", "zh", "en", "example_zh", "example_en", "activities"],
+)
+FOUR_DOWNWARD_SHIFTS.attrs["note"] = (
+    "“四下沉”为该文用语，未见其他来源定义。 The term is the 2023 article's; no other source defines it."
+)
+
+# --------------------------------------------------------------------------------------------
+# Deadlines and exercises
+# --------------------------------------------------------------------------------------------
+
+
+def _statutory_days() -> tuple[int, int]:
+    try:
+        from casekit.schema import DEADLINES
+
+        return int(DEADLINES["handle"]), int(DEADLINES["extension"])
+    except (ImportError, KeyError):  # schema not there yet: the statute's numbers
+        return 60, 30
+
+
+def handling_deadline(accepted_on: str | _dt.date | pd.Timestamp, *,
+                      extended: bool = False) -> _dt.date:
+    """Last day to close a matter: 60 days from acceptance, +30 with an approved extension.
+
+    信访工作条例 (2022) Art. 34; "日" is read as calendar days.
+
+    Parameters
+    ----------
+    accepted_on : date-like
+        Day the matter was accepted (受理).
+    extended : bool, default False
+        Whether an extension (延期, at most 30 days, head's approval) was granted.
+
+    Examples
+    --------
+    >>> from casekit.training import handling_deadline
+    >>> handling_deadline("2023-01-15")
+    datetime.date(2023, 3, 16)
+    >>> handling_deadline("2023-01-15", extended=True)
+    datetime.date(2023, 4, 15)
+    """
+    handle, extension = _statutory_days()
+    days = handle + (extension if extended else 0)
+    return (pd.Timestamp(accepted_on) + pd.Timedelta(days=days)).date()
+
+
+_ACCEPT_DAY = build_nanpoyuan_trace().query("activity == 'accept'")["timestamp"].iloc[0].date()
+
+#: Self-checking exercises: id -> spec (question, options as (value, label) pairs, answer set).
+EXERCISES: dict[str, dict[str, Any]] = {
+    "joint_conference": {
+        "question_zh": "信访局牵头召开联席会议处理南坡园外墙问题。应请哪些单位参加？（多选）",
+        "question_en": "The petition bureau convenes a joint conference on the Nanpoyuan facade. "
+        "Which units should it bring in? (choose all that apply)",
+        "multiple": True,
+        "options": [
+            ("street_office", "街道办事处 street office"),
+            ("residents_committee", "社区居委会 residents' committee"),
+            ("court", "人民法院 court"),
+            ("housing_construction_bureau", "住房和城乡建设局 housing & construction"),
+            ("market_regulation_bureau", "市场监督管理局 market regulation"),
+            ("discipline_inspection_commission", "纪委监委 discipline inspection"),
+            ("human_resources_social_security_bureau", "人社局 human resources & social security"),
+        ],
+        "answer": {"street_office", "residents_committee", "court", "housing_construction_bureau"},
+        "explain_zh": "文中：信访部门牵头，街道、社区、法院、住建等部门联动（属地+房屋安全+产权问题）。",
+        "explain_en": "The article: the petition bureau led, with the street, the community, the court "
+        "and the housing bureau (territory, building safety, title questions).",
+    },
+    "deadline": {
+        "question_zh": f"街道于 {_ACCEPT_DAY:%Y-%m-%d} 受理（日期为示例）。不延期时，最迟哪天办结？",
+        "question_en": f"The street accepted the matter on {_ACCEPT_DAY:%Y-%m-%d} (illustrative date). "
+        "Without an extension, what is the last day to close it?",
+        "multiple": False,
+        "options": [
+            (str(_ACCEPT_DAY + _dt.timedelta(days=15)), f"{_ACCEPT_DAY + _dt.timedelta(days=15)}"),
+            (str(_ACCEPT_DAY + _dt.timedelta(days=30)), f"{_ACCEPT_DAY + _dt.timedelta(days=30)}"),
+            (str(handling_deadline(_ACCEPT_DAY)), f"{handling_deadline(_ACCEPT_DAY)}"),
+            (str(handling_deadline(_ACCEPT_DAY, extended=True)),
+             f"{handling_deadline(_ACCEPT_DAY, extended=True)}"),
+        ],
+        "answer": {str(handling_deadline(_ACCEPT_DAY))},
+        "explain_zh": "《信访工作条例》第三十四条：自受理之日起60日内办结；经批准可延长不超过30日，并告知理由。",
+        "explain_en": "Regulation (2022) Art. 34: 60 days from acceptance; an approved extension adds "
+        "at most 30 days, and the petitioner must be told why.",
+    },
+    "second_filing": {
+        "question_zh": "什么最可能避免第二次信访（砖块掉落）？（多选）",
+        "question_en": "What would most likely have prevented the second filing (falling bricks)? "
+        "(choose all that apply)",
+        "multiple": True,
+        "options": [
+            ("inspect_whole", "办结前核查整栋建筑而非只处理外墙 inspect the whole structure before closing"),
+            ("follow_up", "办结前回访，确认信访人的全部顾虑 follow up before closing to confirm all concerns"),
+            ("close_faster", "更快办结 close faster"),
+            ("decline", "以重复信访为由不予受理 decline the second filing as a repeat"),
+            ("pledge_first", "先让信访人签息诉罢访承诺书 have the petitioner sign a pledge first"),
+        ],
+        "answer": {"inspect_whole", "follow_up"},
+        "explain_zh": "第二次信访来自第一轮未解决的根本问题；案结事了要求“事心双解”，而非尽快结案或拒收。",
+        "explain_en": "The second filing came from the root problem left by round one; settling means "
+        "resolving both the matter and the concern, not closing faster or refusing the filing.",
+    },
+}
+
+
+def check_answer(exercise_id: str, answer: str | set[str] | list[str] | tuple[str, ...]
+                 ) -> tuple[bool, str]:
+    """Check an answer to one of :data:`EXERCISES`; return ``(correct, feedback)``.
+
+    Examples
+    --------
+    >>> from casekit.training import check_answer
+    >>> check_answer("second_filing", {"follow_up", "inspect_whole"})[0]
+    True
+    >>> ok, feedback = check_answer("joint_conference", ["court"])
+    >>> ok, feedback.startswith("还差")
+    (False, True)
+    """
+    spec = EXERCISES[exercise_id]
+    given = {answer} if isinstance(answer, str) else set(answer)
+    valid = {value for value, _ in spec["options"]}
+    if not given <= valid:
+        raise ValueError(f"unknown option(s) {sorted(given - valid)}; valid: {sorted(valid)}")
+    right = set(spec["answer"])
+    if given == right:
+        return True, f"正确！Correct. {spec['explain_zh']} {spec['explain_en']}"
+    missing, extra = len(right - given), len(given - right)
+    return False, (f"还差 {missing} 项、多选 {extra} 项，再想想。"
+                   f"Not yet: {missing} missing, {extra} extra. Try again.")
+
+
+def exercise_widget(exercise_id: str) -> Any:
+    """Return a self-checking ipywidgets box for one exercise (question, choices, check button).
+
+    The box has ``.choice`` (the selection widget), ``.check`` (a Button), ``.feedback`` (an HTML
+    widget) and ``.correct`` (None until checked, then True or False).
+
+    Examples
+    --------
+    >>> from casekit.training import exercise_widget
+    >>> box = exercise_widget("deadline")
+    >>> box.choice.value = box.choice.options[2][1]
+    >>> box.check.click()
+    >>> box.correct
+    True
+    """
+    import ipywidgets as widgets
+
+    spec = EXERCISES[exercise_id]
+    question = widgets.HTML(f"<b>{spec['question_zh']}</b><br><i>{spec['question_en']}</i>")
+    options = [(label, value) for value, label in spec["options"]]
+    layout = widgets.Layout(width="auto")
+    if spec["multiple"]:
+        choice = widgets.SelectMultiple(options=options, rows=len(options), layout=layout)
+    else:
+        choice = widgets.RadioButtons(options=options, value=None, layout=layout)
+    check = widgets.Button(description="检查 Check", button_style="primary")
+    feedback = widgets.HTML("")
+    box = widgets.VBox([question, choice, check, feedback])
+    box.add_class(f"ck-exercise-{exercise_id}")
+    box.choice, box.check, box.feedback, box.correct = choice, check, feedback, None
+
+    def _on_check(_button: Any) -> None:
+        value = choice.value
+        if value is None or value == ():
+            feedback.value = "请先选择。Choose first."
+            return
+        ok, text = check_answer(exercise_id, value)
+        box.correct = ok
+        colour = "#1a7f37" if ok else "#b35900"
+        feedback.value = f"<span style='color:{colour}'>{text}</span>"
+
+    check.on_click(_on_check)
+    return box
+
+
+# --------------------------------------------------------------------------------------------
+# Classroom what-if game
+# --------------------------------------------------------------------------------------------
+
+
+def score_whatif_game(results: pd.DataFrame, *, budget_yuan: float | None = None) -> pd.DataFrame:
+    """Score teams' what-if scenarios: fewer repeats, faster repeat closure, more settled locally.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        One row per team with the what-if metrics (``repeat_rate``,
+        ``median_days_to_close_repeat``, ``share_settled_at_street_level`` and optionally a cost
+        column ``cost_yuan``), e.g. built from ``ck.simulate.simulate_year`` outputs.
+    budget_yuan : float, optional
+        Teams whose ``cost_yuan`` exceeds the budget score zero (and are flagged).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``results`` with ``points`` (0-100, rank-based: each of the three metrics counts a third)
+        and ``over_budget``, sorted best first (teams over budget last).
+
+    Examples
+    --------
+    >>> from casekit.training import score_whatif_game
+    >>> teams = pd.DataFrame({"team": ["A", "B"], "repeat_rate": [0.2, 0.3],
+    ...                       "median_days_to_close_repeat": [30.0, 40.0],
+    ...                       "share_settled_at_street_level": [0.8, 0.7]})
+    >>> score_whatif_game(teams)[["team", "points"]].to_dict("records")
+    [{'team': 'A', 'points': 100.0}, {'team': 'B', 'points': 0.0}]
+    """
+    out = results.copy()
+    n = len(out)
+    lower_better = ["repeat_rate", "median_days_to_close_repeat"]
+    parts = [out[c].rank(ascending=False, method="average") for c in lower_better]
+    parts.append(out["share_settled_at_street_level"].rank(ascending=True, method="average"))
+    scale = max(n - 1, 1)
+    points = sum((p - 1) / scale for p in parts) / len(parts) * 100
+    over = pd.Series(False, index=out.index)
+    if budget_yuan is not None and "cost_yuan" in out.columns:
+        over = out["cost_yuan"] > budget_yuan
+    out["points"] = points.where(~over, 0.0).round(1)
+    out["over_budget"] = over
+    out = out.sort_values(["over_budget", "points"], ascending=[True, False], kind="stable")
+    return out.reset_index(drop=True)
