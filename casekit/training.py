@@ -13,9 +13,14 @@ Source of the case (paraphrased, never quoted at length): 欧汉华、方楚群�
 from __future__ import annotations
 
 import datetime as _dt
+import os
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from casekit._utils import as_generator
 
 __all__ = [
     "EXERCISES",
@@ -32,6 +37,7 @@ __all__ = [
     "handling_deadline",
     "next_state",
     "score_whatif_game",
+    "write_practice_export",
 ]
 
 #: Bibliographic record of the seed article (cite it whenever the case is shown).
@@ -510,3 +516,108 @@ def score_whatif_game(results: pd.DataFrame, *, budget_yuan: float | None = None
     out["over_budget"] = over
     out = out.sort_values(["over_budget", "points"], ascending=[True, False], kind="stable")
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# A practice export: what a Chinese case system hands a researcher
+# --------------------------------------------------------------------------------------------
+
+_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡")
+_GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红燕建国志")
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+
+
+def _fake_id_numbers(n: int, rng: np.random.Generator) -> list[str]:
+    """Checksum-valid 18-digit ID numbers with Shantou area codes and plausible birth dates."""
+    area = rng.choice(["440513", "440514", "440507"], size=n)
+    births = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 18000, n), unit="D")
+    seq = rng.integers(0, 1000, n)
+    bodies = [f"{a}{b:%Y%m%d}{s:03d}" for a, b, s in zip(area, births, seq, strict=True)]
+    digits = np.array([[int(c) for c in b] for b in bodies]).reshape(n, 17)
+    checks = ["10X98765432"[v] for v in (digits @ _ID_WEIGHTS) % 11]
+    return [b + c for b, c in zip(bodies, checks, strict=True)]
+
+
+def write_practice_export(
+    events: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    n_cases: int = 300,
+    n_broken: int = 2,
+    seed: int | np.random.Generator | None = 0,
+) -> Path:
+    """Write events as a Chinese case-system export with fake PII and a few broken rows.
+
+    For teaching ingest, quarantine and privacy: Chinese headers (``schema.COLUMN_LABELS_ZH``),
+    Chinese activity and agency-type labels, **fake** petitioner names, checksum-valid ID numbers
+    and mobile numbers (one identity per petitioner), timestamps as ``2023/4/25 9:32:09``, and
+    ``n_broken`` rows spoiled on purpose (an unparseable date, an empty case number, ...).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events (e.g. ``ck.load_sample_events()``).
+    path : path
+        ``.xlsx`` or ``.csv`` (written as GB18030, as many Chinese systems do).
+    n_cases : int, default 300
+        Cases kept (the first ones by case id), so the file stays small.
+    n_broken : int, default 2
+        Rows spoiled: alternately an unparseable time (``"2023-13-45"``) and an empty case id.
+    seed : int or Generator, optional
+        Seed for the fake identities and the spoiled rows.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from casekit.training import write_practice_export
+    >>> ev = pd.DataFrame({"case_id": ["C1", "C1"], "timestamp": pd.to_datetime(["2023-01-02",
+    ...     "2023-02-01"]), "activity": ["register", "close"], "agency": ["区信访局", "文光街道"],
+    ...     "agency_type": ["petition_bureau", "street_office"], "petitioner_id": ["P1", "P1"]})
+    >>> p = write_practice_export(ev, pathlib.Path(tempfile.mkdtemp()) / "x.csv", n_broken=0)
+    >>> df = pd.read_csv(p, encoding="gb18030", dtype=str)
+    >>> list(df.columns[:5]), df["办理环节"].tolist()
+    (['信访件编号', '办理时间', '办理环节', '办理单位', '单位类型'], ['登记', '办结'])
+    """
+    from casekit.schema import COLUMN_LABELS_ZH, label_of
+
+    rng = as_generator(seed)
+    path = Path(path)
+    keep = pd.unique(events["case_id"].astype(str))[:n_cases]
+    ev = events[events["case_id"].astype(str).isin(set(keep))].reset_index(drop=True)
+    out = pd.DataFrame({"case_id": ev["case_id"].astype(str)})
+    out["timestamp"] = [f"{t.year}/{t.month}/{t.day} {t.hour}:{t.minute:02d}:{t.second:02d}"
+                        for t in pd.to_datetime(ev["timestamp"])]
+    for col, vocab in (("activity", "activity"), ("agency_type", "agency_type"),
+                       ("category", "category"), ("channel", "channel")):
+        if col in ev.columns:
+            out[col] = [label_of(str(v), vocab) for v in ev[col].astype(str)]
+    out.insert(3, "agency", ev["agency"].astype(str))
+    for col in ("street", "address"):
+        if col in ev.columns:
+            out[col] = ev[col].astype(str)
+    who = ev["petitioner_id"].astype(str) if "petitioner_id" in ev.columns else out["case_id"]
+    people = pd.unique(who)
+    n = len(people)
+    names = [rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN, size=int(rng.integers(1, 3))))
+             for _ in range(n)]
+    phones = ["1" + str(rng.choice([3, 5, 8])) + "".join(map(str, rng.integers(0, 10, 9)))
+              for _ in range(n)]
+    ident = pd.DataFrame({"petitioner_name": names, "petitioner_id_number":
+                          _fake_id_numbers(n, rng), "petitioner_phone": phones}, index=people)
+    for col in ident.columns:
+        out[col] = who.map(ident[col]).to_numpy()
+    broken = rng.choice(len(out), size=min(n_broken, len(out)), replace=False)
+    for i, row in enumerate(sorted(broken)):
+        out.loc[row, "timestamp" if i % 2 == 0 else "case_id"] = "2023-13-45" if i % 2 == 0 else ""
+    out = out.rename(columns=COLUMN_LABELS_ZH)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".xlsx":
+        out.to_excel(path, index=False, sheet_name="信访件")
+    else:
+        out.to_csv(path, index=False, encoding="gb18030")
+    return path
