@@ -27,12 +27,41 @@ _EXPORTS: dict[str, str] = {
     # --- synth ---
     # --- datasets ---
     # --- io / validate ---
+    "read_events": "casekit.io",
+    "read_events_report": "casekit.io",
+    "read_table": "casekit.io",
+    "write_events": "casekit.io",
+    "parse_timestamps": "casekit.io",
+    "guess_columns": "casekit.io",
+    "validate_table": "casekit.validate",
+    "ReadResult": "casekit.validate",
     # --- privacy ---
     # --- network ---
+    "build_working_together_network": "casekit.network",
+    "build_handover_network": "casekit.network",
+    "build_joint_conference_network": "casekit.network",
+    "build_network_by_period": "casekit.network",
+    "edges_to_frame": "casekit.network",
+    "nodes_to_frame": "casekit.network",
+    "network_metrics": "casekit.network",
+    "find_referral_loops": "casekit.network",
     # --- repeat ---
+    "link_repeats": "casekit.repeat",
+    "build_matter_table": "casekit.repeat",
+    "normalise_address": "casekit.repeat",
     # --- cases ---
+    "build_case_table": "casekit.cases",
+    "build_matter_view": "casekit.cases",
     # --- survival ---
+    "fit_time_to_close": "casekit.survival",
+    "median_table": "casekit.survival",
+    "compare_patterns": "casekit.survival",
+    "fit_cox": "casekit.survival",
+    "rank_collaborations": "casekit.survival",
     # --- kpi ---
+    "build_deadline_table": "casekit.kpi",
+    "on_time_rates": "casekit.kpi",
+    "overdue_cases": "casekit.kpi",
     # --- simulate ---
     # --- end ---
 }

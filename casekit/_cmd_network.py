@@ -1,0 +1,83 @@
+"""``casekit network PATH [--columns MAP] --kind working-together|handover [--include-self] --out EDGES.csv``.
+
+Writes the agency network as an edge table ``source,target,count,share`` (contract in
+ARCHITECTURE.md):
+
+* handover: directed; ``count`` = consecutive event pairs a -> b within cases (time order, ties in
+  source order); ``share`` = count / all consecutive pairs (self pairs included in the
+  denominator, as PM4Py does); self pairs a -> a are rows only with ``--include-self``.
+* working-together: one row per unordered pair with ``source < target``; ``count`` = cases in
+  which both acted; ``share`` = count / number of cases.
+
+The CSV holds agency labels and numbers only (no petitioner data); labels are PII-masked and
+neutralised against spreadsheet formulas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from casekit._cli_util import add_columns_option, parse_columns
+from casekit._utils import CasekitError
+
+EDGE_COLUMNS = ["source", "target", "count", "share"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``network`` options."""
+    parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
+    add_columns_option(parser)
+    parser.add_argument("--kind", required=True, choices=["working-together", "handover"],
+                        help="which network")
+    parser.add_argument("--include-self", action="store_true",
+                        help="handover: keep self pairs a -> a")
+    parser.add_argument("--level", choices=["agency", "agency_type"], default="agency",
+                        help="nodes are agencies (default) or agency types")
+    parser.add_argument("--out", required=True, metavar="EDGES.csv", help="edge table to write")
+
+
+def _safe_labels(df):  # type: ignore[no-untyped-def]
+    try:
+        from casekit.privacy import mask_free_text, spreadsheet_safe
+    except ImportError:  # pragma: no cover - privacy module always ships with casekit
+        return df
+    out = df.copy()
+    for col in ("source", "target"):
+        out[col] = mask_free_text(out[col].astype("str"))
+    return spreadsheet_safe(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the log, build the network, write EDGES.csv; return 0."""
+    from casekit.io import read_events
+    from casekit.network import (
+        build_handover_network,
+        build_working_together_network,
+        edges_to_frame,
+    )
+
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
+    if args.include_self and args.kind != "handover":
+        raise CasekitError("--include-self only applies to --kind handover")
+    events = read_events(args.path, columns=parse_columns(args.columns))
+    if args.kind == "handover":
+        G = build_handover_network(events, include_self=args.include_self, level=args.level)
+        detail = f"{G.graph['n_pairs']} consecutive pairs"
+    else:
+        G = build_working_together_network(events, level=args.level)
+        detail = f"{G.graph['n_cases']} cases"
+    edges = _safe_labels(edges_to_frame(G)[EDGE_COLUMNS])
+    try:
+        edges.to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
+    except OSError as exc:
+        raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
+    print(
+        f"casekit network: wrote {len(edges)} {args.kind} edges among "
+        f"{G.number_of_nodes()} {args.level.replace('_', ' ')} nodes ({detail}) to {out}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,955 @@
+"""Agency networks: who works with whom on cases, who hands cases to whom, who sits together.
+
+Three graphs are built from a canonical event table (one row per event, ``case_id``,
+``timestamp``, ``agency``, optionally ``agency_type``, ``activity``, ``participants``):
+
+* :func:`build_working_together_network`: undirected ``nx.Graph``; edge ``count`` = number of
+  cases in which both agencies acted, ``share`` = count / number of cases.
+* :func:`build_handover_network`: ``nx.DiGraph``; edge ``count`` = consecutive event pairs
+  a -> b inside cases (time order, ties in source order), ``share`` = count / all consecutive
+  pairs, ``median_lag_days`` = median time between the two events.
+* :func:`build_joint_conference_network`: bipartite conference-agency graph of
+  ``joint_conference`` events and its weighted projection onto agencies.
+
+Counting is vectorised numpy on integer codes: agencies are dictionary-encoded, case boundaries
+come from adjacent comparisons on the (already sorted) case column, hand-over pairs from shifted
+arrays and co-occurrence from per-case agency bit masks. networkx graphs are only built at the
+end, from the small edge table, and every graph metric (:func:`network_metrics`) is a networkx
+algorithm (R10).
+
+The counts are defined to equal PM4Py's de-normalised social-network values: handover of work
+(``beta=0``) with self pairs equals ``build_handover_network(..., include_self=True)`` counts, and
+working together equals our ``count`` (PM4Py divides by the number of events of a DataFrame log).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from casekit._utils import CasekitError
+
+__all__ = [
+    "build_handover_network",
+    "build_joint_conference_network",
+    "build_network_by_period",
+    "build_working_together_network",
+    "edges_to_frame",
+    "find_referral_loops",
+    "network_metrics",
+    "nodes_to_frame",
+]
+
+Level = Literal["agency", "agency_type"]
+
+_NS_PER_DAY = 86_400 * 10**9
+_BITMASK_MAX = 64  # agencies up to this many: per-case uint64 bit masks; above: scipy.sparse
+
+
+# --------------------------------------------------------------------------------------------
+# encoding: events -> integer arrays, sorted by (case, time) with ties in source order
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Encoded:
+    case: np.ndarray  # int64 case code per event, non-decreasing
+    node: np.ndarray  # int64 node (agency) code per event, codes follow sorted labels
+    labels: list[str]  # node label per code
+    time: np.ndarray | None  # int64 ns per event (NaT -> int64 max), or None
+    case_ids: np.ndarray  # case id per case code
+    row: np.ndarray | None  # original row position per event (None = identity)
+    first_event: np.ndarray  # row position (into the encoded order) of each node's first event
+
+    @property
+    def n_events(self) -> int:
+        return len(self.node)
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_ids)
+
+    @property
+    def starts(self) -> np.ndarray:
+        if len(self.case) == 0:
+            return np.zeros(0, dtype=np.int64)
+        change = np.empty(len(self.case), dtype=bool)
+        change[0] = True
+        np.not_equal(self.case[1:], self.case[:-1], out=change[1:])
+        return np.flatnonzero(change)
+
+    def same_case(self) -> np.ndarray:
+        """Boolean per consecutive pair (i, i+1): both events belong to the same case."""
+        return self.case[1:] == self.case[:-1]
+
+
+def _require(events: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    if not isinstance(events, pd.DataFrame):
+        raise CasekitError(f"{what}: expected a pandas DataFrame of events, got {type(events).__name__}")
+    missing = [c for c in columns if c not in events.columns]
+    if missing:
+        found = ", ".join(map(str, events.columns)) or "(none)"
+        raise CasekitError(
+            f"{what}: missing column {missing[0]!r} (needed: {', '.join(columns)}); found: {found}"
+        )
+
+
+def _time_ns(series: pd.Series) -> np.ndarray:
+    s = series
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s)
+        except (ValueError, TypeError) as exc:
+            raise CasekitError(f"column {series.name!r}: expected timestamps ({exc})") from None
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert(None)
+    t = np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64).copy()
+    t[t == np.iinfo(np.int64).min] = np.iinfo(np.int64).max  # NaT last within its case
+    return t
+
+
+def _pyarrow_strings(series: pd.Series) -> Any:
+    """Return the column as a pyarrow string array (zero-copy for arrow-backed ``str``)."""
+    import pyarrow as pa
+
+    arr = pa.array(series, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(series.astype("str"), from_pandas=True)
+    return arr
+
+
+def _case_structure(series: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Fast path: if the case column is sorted, return (neq_adjacent, None), else (None, codes)."""
+    n = len(series)
+    if n <= 1:
+        return np.zeros(max(n - 1, 0), dtype=bool), None
+    if pd.api.types.is_numeric_dtype(series) and not series.hasnans:
+        v = series.to_numpy()
+        if not (v[1:] < v[:-1]).any():
+            return v[1:] != v[:-1], None
+    elif pd.api.types.is_string_dtype(series) or series.dtype == object:
+        try:
+            import pyarrow.compute as pc
+
+            arr = _pyarrow_strings(series)
+            if arr.null_count == 0:
+                head, tail = arr.slice(0, n - 1), arr.slice(1)
+                if not pc.any(pc.less(tail, head)).as_py():
+                    return np.asarray(pc.not_equal(tail, head)), None
+        except (TypeError, ValueError, ImportError):  # odd object columns: factorize below
+            codes = None
+    codes, _ = pd.factorize(series, use_na_sentinel=False)
+    return None, codes.astype(np.int64)
+
+
+def _encode_labels(series: pd.Series, missing_label: str | None) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-encode a label column; codes follow sorted labels; missing -> ``missing_label``.
+
+    Returns codes (int64, ``-1`` for missing when ``missing_label`` is None) and labels.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        cats = [str(c) for c in series.cat.categories]
+    else:
+        try:
+            import pyarrow.compute as pc
+
+            enc = pc.dictionary_encode(_pyarrow_strings(series))
+            idx = enc.indices.fill_null(-1)
+            codes = np.asarray(idx).astype(np.int64)
+            cats = [str(x) for x in enc.dictionary.to_pylist()]
+        except (TypeError, ValueError, ImportError):  # pragma: no cover - non-string labels
+            codes, uniq = pd.factorize(series.astype("str"))
+            codes = codes.astype(np.int64)
+            cats = [str(x) for x in uniq]
+    missing = codes < 0
+    if missing.any() and missing_label is not None:
+        if missing_label in cats:
+            codes[missing] = cats.index(missing_label)
+        else:
+            cats.append(missing_label)
+            codes[missing] = len(cats) - 1
+    # renumber so that codes follow sorted labels (source < target on labels = on codes)
+    order = sorted(range(len(cats)), key=cats.__getitem__)
+    remap = np.empty(len(cats) + 1, dtype=np.int64)
+    remap[np.asarray(order, dtype=np.int64)] = np.arange(len(cats))
+    remap[-1] = -1
+    codes = remap[codes]  # -1 stays -1 (index -1 -> last slot)
+    labels = [cats[i] for i in order]
+    return codes, labels
+
+
+def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
+    """Position of the first occurrence of each code 0..k-1 (len(codes) if absent), O(n)."""
+    first = np.full(k, len(codes), dtype=np.int64)
+    todo = k
+    start, step = 0, 65_536
+    while todo and start < len(codes):
+        chunk = codes[start : start + step]
+        u, i = np.unique(chunk, return_index=True)
+        u = u[u >= 0]
+        i = i[-len(u) :] if len(u) else i[:0]
+        new = first[u] == len(codes)
+        first[u[new]] = start + i[new]
+        todo = int((first == len(codes)).sum())
+        start += step
+        step *= 4
+    return first
+
+
+def _encode(
+    events: pd.DataFrame,
+    *,
+    what: str,
+    level: str,
+    need_time: bool,
+    cases: Iterable[Any] | None,
+    missing_agency: str | None,
+) -> _Encoded:
+    if level not in ("agency", "agency_type"):
+        raise CasekitError(f"{what}: level must be 'agency' or 'agency_type', got {level!r}")
+    needed = ["case_id", level] + (["timestamp"] if need_time else [])
+    _require(events, needed, what)
+    if cases is not None:
+        wanted = pd.Index(list(cases) if not isinstance(cases, pd.Index) else cases)
+        events = events.loc[events["case_id"].isin(wanted).to_numpy()]
+    n = len(events)
+    neq, codes = _case_structure(events["case_id"])
+    t = _time_ns(events["timestamp"]) if need_time else None
+    order: np.ndarray | None = None
+    if neq is not None:
+        same = ~neq
+        if t is not None and (same & (t[1:] < t[:-1])).any():
+            codes = np.concatenate([[0], np.cumsum(neq)]).astype(np.int64)
+            neq = None
+    if neq is None:
+        assert codes is not None
+        d = np.diff(codes)
+        contiguous = bool(((d == 0) | (d == 1)).all()) if n > 1 else True
+        time_ok = t is None or not ((d == 0) & (t[1:] < t[:-1])).any()
+        if not (contiguous and time_ok):
+            if t is None:
+                order = np.argsort(codes, kind="stable")
+            else:
+                tmin = int(t.min()) if n else 0
+                span = int(t.max()) - tmin + 1 if n else 1
+                if n and (int(codes.max()) + 1) * span < 2**62:
+                    order = np.argsort(codes * span + (t - tmin), kind="stable")
+                else:
+                    order = np.lexsort((t, codes))
+            codes = codes[order]
+            t = t[order] if t is not None else None
+            case_code = np.concatenate([[0], np.cumsum(codes[1:] != codes[:-1])]).astype(np.int64)
+        else:
+            case_code = np.concatenate([[0], np.cumsum(d != 0)]).astype(np.int64)
+    else:
+        case_code = np.concatenate([[0], np.cumsum(neq)]).astype(np.int64)
+    if n == 0:
+        case_code = np.zeros(0, dtype=np.int64)
+    node, labels = _encode_labels(events[level], missing_agency)
+    row = order
+    if order is not None:
+        node = node[order]
+    keep = node >= 0
+    if not keep.all():  # events with a missing agency are dropped (missing_agency=None)
+        pos = np.arange(n) if row is None else row
+        row = pos[keep]
+        node, case_code = node[keep], case_code[keep]
+        t = t[keep] if t is not None else None
+        # renumber cases (some cases may have lost all events)
+        if len(case_code):
+            case_code = np.concatenate(
+                [[0], np.cumsum(case_code[1:] != case_code[:-1])]
+            ).astype(np.int64)
+    starts_mask = np.ones(len(case_code), dtype=bool)
+    if len(case_code) > 1:
+        starts_mask[1:] = case_code[1:] != case_code[:-1]
+    start_rows = np.flatnonzero(starts_mask)
+    src_rows = start_rows if row is None else row[start_rows]
+    case_ids = events["case_id"].to_numpy()[src_rows] if len(src_rows) else np.array([])
+    first = _first_index(node, len(labels))
+    return _Encoded(case_code, node, labels, t, case_ids, row, first)
+
+
+def _node_types(events: pd.DataFrame, enc: _Encoded, level: str) -> list[str]:
+    """Agency type of each node: its type at its first event (``unknown`` if not given)."""
+    if level == "agency_type":
+        return list(enc.labels)
+    if "agency_type" not in events.columns:
+        return ["unknown"] * len(enc.labels)
+    pos = enc.first_event
+    rows = pos if enc.row is None else enc.row[np.minimum(pos, max(len(enc.row) - 1, 0))]
+    col = events["agency_type"]
+    out = []
+    for p, r in zip(pos, rows, strict=True):
+        v = col.iloc[int(r)] if p < enc.n_events else None
+        out.append("unknown" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# counting kernels
+# --------------------------------------------------------------------------------------------
+def _incidence_counts(enc: _Encoded, *, force_sparse: bool = False) -> np.ndarray:
+    """K x K matrix: [i, j] = cases in which both i and j acted; diagonal = cases of i."""
+    k = len(enc.labels)
+    if enc.n_events == 0 or k == 0:
+        return np.zeros((k, k), dtype=np.int64)
+    starts = enc.starts
+    if k <= _BITMASK_MAX and not force_sparse:
+        bits = np.left_shift(np.uint64(1), enc.node.astype(np.uint64))
+        masks = np.bitwise_or.reduceat(bits, starts)
+        uniq, mult = np.unique(masks, return_counts=True)
+        b = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(np.float64)
+        c = (b * mult[:, None].astype(np.float64)).T @ b
+        return np.rint(c).astype(np.int64)
+    from scipy import sparse  # a lifelines dependency; only for more than 64 agencies
+
+    inc = sparse.csr_matrix(
+        (np.ones(enc.n_events, dtype=np.int64), (enc.case, enc.node)), shape=(enc.n_cases, k)
+    )
+    inc.data[:] = 1  # duplicates were summed: presence only
+    return np.asarray((inc.T @ inc).toarray(), dtype=np.int64)
+
+
+def _handover_pairs(enc: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    same = enc.same_case()
+    src = enc.node[:-1][same]
+    dst = enc.node[1:][same]
+    lag = None
+    if enc.time is not None:
+        t = enc.time
+        lag = (t[1:] - t[:-1])[same]
+        bad = (t[1:] == np.iinfo(np.int64).max)[same] | (t[:-1] == np.iinfo(np.int64).max)[same]
+        lag = lag.astype(np.float64) / _NS_PER_DAY
+        lag[bad] = np.nan
+    return src, dst, lag
+
+
+def _grouped_median(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """Median of ``values`` per integer key (NaN ignored); O(n) via partition per group."""
+    out = np.full(n_keys, np.nan)
+    if len(keys) == 0:
+        return out
+    order = np.argsort(keys, kind="stable")
+    ks, vs = keys[order], values[order]
+    bounds = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1], True])
+    for a, b in itertools.pairwise(bounds):
+        v = vs[a:b]
+        v = v[~np.isnan(v)]
+        if len(v):
+            out[ks[a]] = np.median(v)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# public builders
+# --------------------------------------------------------------------------------------------
+def _add_nodes(G: nx.Graph, enc: _Encoded, types: list[str], present: np.ndarray) -> None:
+    n_events = np.bincount(enc.node, minlength=len(enc.labels)) if enc.n_events else np.zeros(
+        len(enc.labels), dtype=np.int64
+    )
+    for i, label in enumerate(enc.labels):
+        if n_events[i] == 0:
+            continue
+        G.add_node(
+            label, agency_type=types[i], n_cases=int(present[i]), n_events=int(n_events[i])
+        )
+
+
+def build_working_together_network(
+    events: pd.DataFrame,
+    *,
+    level: Level = "agency",
+    cases: Iterable[Any] | None = None,
+    missing_agency: str | None = "unknown",
+) -> nx.Graph:
+    """Build the undirected working-together network of agencies.
+
+    Two agencies are linked when both acted (had at least one event) in the same case.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events with ``case_id`` and ``agency`` (or ``agency_type`` for
+        ``level="agency_type"``); ``agency_type`` becomes a node attribute when present.
+    level : {"agency", "agency_type"}
+        Nodes are agencies, or agency types (the aggregated network).
+    cases : iterable, optional
+        Only these case ids (e.g. repeat filings only). The shares are then relative to the
+        cases of the subset.
+    missing_agency : str or None
+        Label for events with no agency (default ``"unknown"``); None drops those events.
+
+    Returns
+    -------
+    networkx.Graph
+        Edge attributes ``count`` (cases in which both acted) and ``share`` (count / number of
+        cases). Node attributes ``agency_type``, ``n_cases`` (cases the agency acted in) and
+        ``n_events``. Graph attributes ``kind``, ``level``, ``n_cases``, ``n_events``.
+
+    Raises
+    ------
+    casekit.CasekitError
+        If a needed column is missing.
+
+    See Also
+    --------
+    build_handover_network, edges_to_frame, network_metrics
+
+    Notes
+    -----
+    ``count`` equals PM4Py's working-together value times its denominator (the number of
+    events when PM4Py is given a DataFrame, the number of cases for its older EventLog object).
+    Each case is reduced to a bit mask of the agencies acting in it; distinct masks are counted
+    and the co-occurrence matrix is one small matrix product (scipy.sparse above 64 agencies).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["c1", "c1", "c1", "c2", "c2", "c3"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+    ...                                  "2024-01-01", "2024-01-05", "2024-01-02"]),
+    ...     "agency": ["street", "court", "street", "street", "court", "housing"],
+    ... })
+    >>> G = ck.build_working_together_network(ev)
+    >>> G.edges["court", "street"]
+    {'count': 2, 'share': 0.6666666666666666}
+    >>> G.nodes["housing"]["n_cases"]
+    1
+    """
+    enc = _encode(
+        events, what="working together", level=level, need_time=False, cases=cases,
+        missing_agency=missing_agency,
+    )
+    counts = _incidence_counts(enc)
+    types = _node_types(events, enc, level)
+    G = nx.Graph(kind="working_together", level=level, n_cases=enc.n_cases, n_events=enc.n_events)
+    _add_nodes(G, enc, types, np.diag(counts))
+    ii, jj = np.nonzero(np.triu(counts, k=1))
+    denom = enc.n_cases or 1
+    G.add_edges_from(
+        (enc.labels[i], enc.labels[j], {"count": int(counts[i, j]), "share": float(counts[i, j] / denom)})
+        for i, j in zip(ii.tolist(), jj.tolist(), strict=True)
+    )
+    return G
+
+
+def build_handover_network(
+    events: pd.DataFrame,
+    *,
+    include_self: bool = False,
+    level: Level = "agency",
+    cases: Iterable[Any] | None = None,
+    missing_agency: str | None = "unknown",
+    lags: bool = True,
+) -> nx.DiGraph:
+    """Build the directed hand-over network: who passes the case to whom.
+
+    Inside each case, events are taken in time order (ties in source order) and every
+    consecutive pair of events (a, b) counts one hand-over a -> b.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events with ``case_id``, ``timestamp`` and ``agency`` (or ``agency_type``).
+        Sorted input (the canonical order) is used as is; otherwise it is sorted stably.
+    include_self : bool
+        Keep self pairs a -> a (an agency acting twice in a row) as self-loops.
+    level : {"agency", "agency_type"}
+        Nodes are agencies or agency types.
+    cases : iterable, optional
+        Only these case ids.
+    missing_agency : str or None
+        Label for events with no agency (default ``"unknown"``); None drops those events (the
+        pair then jumps over them).
+    lags : bool
+        Compute ``median_lag_days`` per edge (default True).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Edge attributes ``count``, ``share`` and ``median_lag_days``; node attributes as in
+        :func:`build_working_together_network`. Graph attributes ``kind``, ``level``,
+        ``n_cases``, ``n_events``, ``n_pairs`` (all consecutive pairs, self pairs included:
+        events - cases) and ``n_self_pairs``.
+
+    Raises
+    ------
+    casekit.CasekitError
+        If a needed column is missing.
+
+    See Also
+    --------
+    build_working_together_network, find_referral_loops, network_metrics
+
+    Notes
+    -----
+    ``share`` = count / ``n_pairs`` where ``n_pairs`` counts *all* consecutive pairs, self
+    pairs included, also when they are left out of the graph. The shares are then PM4Py's
+    handover-of-work values (``beta=0``), directly comparable across ``include_self`` settings;
+    without self pairs they sum to 1 - ``n_self_pairs`` / ``n_pairs``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["c1", "c1", "c1", "c2", "c2"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-04",
+    ...                                  "2024-01-01", "2024-01-02"]),
+    ...     "agency": ["bureau", "street", "street", "bureau", "street"],
+    ... })
+    >>> G = ck.build_handover_network(ev)
+    >>> G.edges["bureau", "street"]
+    {'count': 2, 'share': 0.6666666666666666, 'median_lag_days': 1.5}
+    >>> G.graph["n_pairs"], G.has_edge("street", "street")
+    (3, False)
+    """
+    enc = _encode(
+        events, what="handover", level=level, need_time=True, cases=cases,
+        missing_agency=missing_agency,
+    )
+    return _handover_graph(enc, _node_types(events, enc, level), level, include_self, lags)
+
+
+def _handover_graph(
+    enc: _Encoded, types: list[str], level: str, include_self: bool, lags: bool
+) -> nx.DiGraph:
+    k = len(enc.labels)
+    src, dst, lag = _handover_pairs(enc)
+    key = src * k + dst
+    counts = np.bincount(key, minlength=k * k) if len(key) else np.zeros(k * k, dtype=np.int64)
+    med = _grouped_median(key, lag, k * k) if (lags and lag is not None) else None
+    n_pairs = len(key)
+    n_self = int(counts.reshape(k, k).trace()) if k else 0
+    G = nx.DiGraph(
+        kind="handover", level=level, n_cases=enc.n_cases, n_events=enc.n_events,
+        n_pairs=n_pairs, n_self_pairs=n_self, include_self=include_self,
+    )
+    present = np.diag(_incidence_counts(enc)) if k else np.zeros(0, dtype=np.int64)
+    _add_nodes(G, enc, types, present)
+    nz = np.flatnonzero(counts)
+    denom = n_pairs or 1
+    for kk in nz.tolist():
+        i, j = divmod(kk, k)
+        if i == j and not include_self:
+            continue
+        attrs: dict[str, Any] = {"count": int(counts[kk]), "share": float(counts[kk] / denom)}
+        if med is not None:
+            attrs["median_lag_days"] = float(med[kk])
+        G.add_edge(enc.labels[i], enc.labels[j], **attrs)
+    return G
+
+
+# --------------------------------------------------------------------------------------------
+# joint conferences
+# --------------------------------------------------------------------------------------------
+_SPLIT = re.compile(r"\s*[;；、,，]\s*")
+
+
+def build_joint_conference_network(
+    events: pd.DataFrame,
+    *,
+    activity: str = "joint_conference",
+    level: Level = "agency",
+) -> tuple[nx.Graph, nx.Graph]:
+    """Build who sits together in joint conferences (联席会议): bipartite graph and projection.
+
+    A conference is one ``joint_conference`` event when the event lists its ``participants``
+    (agencies separated by ``;``, ``；``, ``、`` or ``,``; the event's own agency, the convener,
+    is added); without a ``participants`` value, the conference is the set of agencies with a
+    ``joint_conference`` event in the same case on the same day.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events with ``case_id``, ``timestamp``, ``activity``, ``agency``.
+    activity : str
+        The activity identifier that marks a conference (default ``"joint_conference"``).
+    level : {"agency", "agency_type"}
+        Agency nodes, or agency types (participants are then mapped to their type through the
+        agency -> type pairs seen in the log; unseen participants become ``unknown``).
+
+    Returns
+    -------
+    bipartite : networkx.Graph
+        Conference nodes (``bipartite=0``, ``kind="conference"``, ``case_id``, ``date``) and
+        agency nodes (``bipartite=1``, ``kind="agency"``, ``agency_type``).
+    projection : networkx.Graph
+        Agencies linked by ``count`` = conferences both attended and ``share`` = count /
+        number of conferences (``networkx.bipartite.weighted_projected_graph``). Node attribute
+        ``n_conferences``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["c1", "c1", "c1", "c2"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 10:00",
+    ...                                  "2024-01-02 09:00", "2024-02-01 09:00"]),
+    ...     "activity": ["joint_conference", "joint_conference", "mediate", "joint_conference"],
+    ...     "agency": ["street", "court", "street", "street"],
+    ...     "participants": [None, None, None, "court;housing"],
+    ... })
+    >>> B, P = ck.build_joint_conference_network(ev)
+    >>> sorted(P.edges(data="count"))
+    [('court', 'housing', 1), ('court', 'street', 2), ('housing', 'street', 1)]
+    >>> P.graph["n_conferences"]
+    2
+    """
+    _require(events, ["case_id", "timestamp", "activity", "agency"], "joint conference")
+    ev = events.loc[(events["activity"] == activity).to_numpy()]
+    type_of: dict[str, str] = {}
+    if "agency_type" in events.columns:
+        pairs = events[["agency", "agency_type"]].dropna().drop_duplicates("agency")
+        type_of = dict(zip(pairs["agency"].astype(str), pairs["agency_type"].astype(str),
+                           strict=True))
+
+    def node(a: str) -> str:
+        return type_of.get(a, "unknown") if level == "agency_type" else a
+
+    conferences: dict[str, dict[str, Any]] = {}
+    days = pd.to_datetime(ev["timestamp"]).dt.strftime("%Y-%m-%d").to_numpy()
+    has_part = "participants" in ev.columns
+    parts = ev["participants"].to_numpy() if has_part else [None] * len(ev)
+    for i, (case, agency, day, part) in enumerate(
+        zip(ev["case_id"].to_numpy(), ev["agency"].to_numpy(), days, parts, strict=True)
+    ):
+        listed = isinstance(part, str) and part.strip() != ""
+        cid = f"{case}@{day}#{i}" if listed else f"{case}@{day}"
+        conf = conferences.setdefault(cid, {"case_id": str(case), "date": day, "agencies": set()})
+        if isinstance(agency, str) and agency:
+            conf["agencies"].add(node(agency))
+        if listed:
+            conf["agencies"].update(node(p) for p in _SPLIT.split(part.strip()) if p)
+    B = nx.Graph(kind="joint_conference_bipartite", level=level)
+    agencies = sorted({a for c in conferences.values() for a in c["agencies"]})
+    for a in agencies:
+        B.add_node(a, bipartite=1, kind="agency",
+                   agency_type=a if level == "agency_type" else type_of.get(a, "unknown"))
+    for cid, c in conferences.items():
+        B.add_node(cid, bipartite=0, kind="conference", case_id=c["case_id"], date=c["date"])
+        B.add_edges_from((cid, a) for a in c["agencies"])
+    P = nx.bipartite.weighted_projected_graph(B, agencies)
+    n_conf = len(conferences)
+    for _, _, d in P.edges(data=True):
+        d["count"] = int(d.pop("weight"))
+        d["share"] = d["count"] / (n_conf or 1)
+    for a in agencies:
+        P.nodes[a]["n_conferences"] = B.degree(a)
+    P.graph.update(kind="joint_conference", level=level, n_conferences=n_conf)
+    return B, P
+
+
+# --------------------------------------------------------------------------------------------
+# tables, periods, metrics, loops
+# --------------------------------------------------------------------------------------------
+def edges_to_frame(G: nx.Graph) -> pd.DataFrame:
+    """Edge table ``source, target, count, share`` (+ any other edge attributes).
+
+    Undirected graphs give one row per unordered pair with ``source < target``. Rows are sorted
+    by source and target.
+
+    Examples
+    --------
+    >>> G = nx.Graph()
+    >>> G.add_edge("b", "a", count=2, share=0.5)
+    >>> ck.edges_to_frame(G)
+      source target  count  share
+    0      a      b      2    0.5
+    """
+    rows = []
+    for u, v, d in G.edges(data=True):
+        if not G.is_directed() and str(v) < str(u):
+            u, v = v, u
+        rows.append({"source": u, "target": v, **d})
+    cols = ["source", "target", "count", "share"]
+    df = pd.DataFrame(rows, columns=None if rows else cols)
+    for c in cols:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype="float64" if c == "share" else "int64" if c == "count" else "str")
+    extra = [c for c in df.columns if c not in cols]
+    df = df[cols + extra]
+    if len(df):
+        df = df.sort_values(["source", "target"], key=lambda s: s.astype(str)).reset_index(drop=True)
+    return df
+
+
+def nodes_to_frame(G: nx.Graph) -> pd.DataFrame:
+    """Node table: one row per node, column ``node`` plus the node attributes.
+
+    Examples
+    --------
+    >>> G = nx.Graph()
+    >>> G.add_node("court", agency_type="court", n_cases=3)
+    >>> ck.nodes_to_frame(G)
+        node agency_type  n_cases
+    0  court       court        3
+    """
+    return pd.DataFrame([{"node": n, **d} for n, d in G.nodes(data=True)],
+                        columns=None if len(G) else ["node"])
+
+
+def build_network_by_period(
+    events: pd.DataFrame,
+    *,
+    kind: Literal["working_together", "handover"] = "working_together",
+    by: Literal["quarter", "year", "month"] = "quarter",
+    include_self: bool = False,
+    level: Level = "agency",
+    missing_agency: str | None = "unknown",
+) -> pd.DataFrame:
+    """Edge tables per time slice, stacked: ``period, source, target, count, share``.
+
+    Each case belongs to the period in which it was opened (its first event), so a case is
+    counted in exactly one period and shares are relative to that period's cases (working
+    together) or consecutive pairs (handover).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events.
+    kind : {"working_together", "handover"}
+        Which network.
+    by : {"quarter", "year", "month"}
+        Period length (pandas period string in the ``period`` column, e.g. ``2024Q1``).
+    include_self, level, missing_agency
+        As in the builders.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table sorted by period, source, target; ``attrs["n_cases"]`` maps period to cases.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["c1", "c1", "c2", "c2"],
+    ...     "timestamp": pd.to_datetime(["2024-01-05", "2024-01-09", "2024-05-01", "2024-05-02"]),
+    ...     "agency": ["street", "court", "street", "court"],
+    ... })
+    >>> ck.build_network_by_period(ev, by="quarter")[["period", "source", "target", "count"]]
+       period source  target  count
+    0  2024Q1  court  street      1
+    1  2024Q2  court  street      1
+    """
+    _require(events, ["case_id", "timestamp", level], "network by period")
+    freq = {"quarter": "Q", "year": "Y", "month": "M"}.get(by)
+    if freq is None:
+        raise CasekitError(f"network by period: by must be quarter, year or month, got {by!r}")
+    ts = pd.to_datetime(events["timestamp"])
+    opened = ts.groupby(events["case_id"].to_numpy()).min()
+    period = opened.dt.to_period(freq).astype(str)
+    frames = []
+    n_cases: dict[str, int] = {}
+    for p, ids in period.groupby(period.to_numpy()).groups.items():
+        if kind == "handover":
+            G = build_handover_network(events, include_self=include_self, level=level, cases=ids,
+                                       missing_agency=missing_agency)
+        elif kind == "working_together":
+            G = build_working_together_network(events, level=level, cases=ids,
+                                               missing_agency=missing_agency)
+        else:
+            raise CasekitError(f"network by period: unknown kind {kind!r}")
+        n_cases[str(p)] = G.graph["n_cases"]
+        e = edges_to_frame(G)
+        e.insert(0, "period", str(p))
+        frames.append(e)
+    cols = ["period", "source", "target", "count", "share"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out = out.sort_values(["period", "source", "target"]).reset_index(drop=True)
+    out.attrs["n_cases"] = n_cases
+    return out
+
+
+def _undirected_sum(G: nx.Graph, weight: str) -> nx.Graph:
+    if not G.is_directed():
+        return G
+    U = nx.Graph()
+    U.add_nodes_from(G.nodes(data=True))
+    for u, v, w in G.edges(data=weight, default=1):
+        if U.has_edge(u, v):
+            U[u][v][weight] += w
+        else:
+            U.add_edge(u, v, **{weight: w})
+    return U
+
+
+def network_metrics(G: nx.Graph, *, weight: str = "count", seed: int = 0) -> pd.DataFrame:
+    """Per-node metrics, all computed by networkx algorithms.
+
+    Parameters
+    ----------
+    G : networkx.Graph or networkx.DiGraph
+        A casekit network (edge attribute ``count``).
+    weight : str
+        Edge attribute used as weight (default ``count``).
+    seed : int
+        Seed of the Louvain community detection.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by node: ``agency_type``, ``weighted_degree`` (sum of ``weight`` over incident
+        edges; also ``in_weight`` and ``out_weight`` for directed graphs), ``betweenness``
+        (weighted, distance = 1 / count: brokers on strong ties), ``eigenvector``,
+        ``community`` (``louvain_communities``, numbered by size), and for directed graphs
+        ``reciprocity`` per node. ``attrs`` holds ``reciprocity`` (whole graph, directed only),
+        ``modularity`` and ``n_communities``.
+
+    Notes
+    -----
+    Eigenvector centrality uses ``nx.eigenvector_centrality`` (in-edges for directed graphs)
+    and falls back to ``eigenvector_centrality_numpy`` if the power iteration does not
+    converge; NaN for a graph without edges. Communities are found on the undirected graph
+    (directed counts summed both ways).
+
+    Examples
+    --------
+    >>> G = nx.Graph()
+    >>> G.add_edge("a", "b", count=3)
+    >>> G.add_edge("b", "c", count=1)
+    >>> m = ck.network_metrics(G)
+    >>> m["weighted_degree"].to_dict()
+    {'a': 3, 'b': 4, 'c': 1}
+    >>> float(m.loc["b", "betweenness"])
+    1.0
+    """
+    if not isinstance(G, nx.Graph) or G.is_multigraph():
+        raise CasekitError("network metrics: expected a networkx Graph or DiGraph (not a multigraph)")
+    nodes = list(G.nodes)
+    df = pd.DataFrame(index=pd.Index(nodes, name="node"))
+    df["agency_type"] = [G.nodes[n].get("agency_type", "unknown") for n in nodes]
+    deg = dict(G.degree(weight=weight))
+    df["weighted_degree"] = [deg[n] for n in nodes]
+    if G.is_directed():
+        din, dout = dict(G.in_degree(weight=weight)), dict(G.out_degree(weight=weight))
+        df["in_weight"] = [din[n] for n in nodes]
+        df["out_weight"] = [dout[n] for n in nodes]
+    H = G.copy()
+    for _, _, d in H.edges(data=True):
+        w = d.get(weight, 1)
+        d["_distance"] = 1.0 / w if w else np.inf
+    bc = nx.betweenness_centrality(H, weight="_distance", normalized=True)
+    df["betweenness"] = [bc[n] for n in nodes]
+    if G.number_of_edges():
+        try:
+            ec = nx.eigenvector_centrality(G, weight=weight, max_iter=1000)
+        except (nx.PowerIterationFailedConvergence, nx.NetworkXException):
+            try:
+                ec = nx.eigenvector_centrality_numpy(G, weight=weight)
+            except (nx.NetworkXException, ValueError, TypeError, ImportError):  # degenerate
+                ec = dict.fromkeys(nodes, np.nan)
+        df["eigenvector"] = [ec[n] for n in nodes]
+    else:
+        df["eigenvector"] = np.nan
+    U = _undirected_sum(G, weight)
+    if len(U):
+        comms = nx.community.louvain_communities(U, weight=weight, seed=seed)
+        comms = sorted(comms, key=lambda c: (-len(c), min(map(str, c))))
+        cid = {n: i for i, c in enumerate(comms) for n in c}
+        df["community"] = [cid[n] for n in nodes]
+        df.attrs["modularity"] = (
+            nx.community.modularity(U, comms, weight=weight) if U.number_of_edges() else np.nan
+        )
+        df.attrs["n_communities"] = len(comms)
+    else:
+        df["community"] = pd.Series(dtype="int64")
+    if G.is_directed():
+        S = nx.DiGraph(G)
+        S.remove_edges_from(list(nx.selfloop_edges(S)))
+        df["reciprocity"] = [
+            nx.reciprocity(S, n) if S.degree(n) else np.nan for n in nodes
+        ]
+        df.attrs["reciprocity"] = nx.reciprocity(S) if S.number_of_edges() else np.nan
+    return df
+
+
+def find_referral_loops(
+    events: pd.DataFrame,
+    *,
+    level: Level = "agency",
+    cases: Iterable[Any] | None = None,
+    missing_agency: str | None = "unknown",
+) -> pd.DataFrame:
+    """Find referral loops A -> B -> A inside cases (a case sent away and sent back).
+
+    Consecutive events of the same agency are first collapsed (self pairs are not referrals);
+    a loop is then any three consecutive agencies A, B, A in a case's time-ordered sequence.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events with ``case_id``, ``timestamp``, ``agency``.
+    level, cases, missing_agency
+        As in :func:`build_handover_network`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (origin A, via B): ``origin, via, count`` (loop occurrences),
+        ``n_cases`` (cases with this loop) and ``share_cases`` (n_cases / all cases), sorted by
+        count (descending). ``attrs``: ``n_cases``, ``n_loops``, ``n_cases_with_loop``,
+        ``share_cases_with_loop``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["c1"] * 4 + ["c2"] * 2,
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+    ...                                  "2024-01-04", "2024-01-01", "2024-01-02"]),
+    ...     "agency": ["street", "court", "court", "street", "street", "court"],
+    ... })
+    >>> loops = ck.find_referral_loops(ev)
+    >>> loops[["origin", "via", "count", "n_cases"]]
+       origin    via  count  n_cases
+    0  street  court      1        1
+    >>> loops.attrs["share_cases_with_loop"]
+    0.5
+    """
+    enc = _encode(
+        events, what="referral loops", level=level, need_time=True, cases=cases,
+        missing_agency=missing_agency,
+    )
+    node, case = enc.node, enc.case
+    keep = np.ones(len(node), dtype=bool)
+    if len(node) > 1:
+        keep[1:] = (node[1:] != node[:-1]) | (case[1:] != case[:-1])
+    node, case = node[keep], case[keep]
+    cols = ["origin", "via", "count", "n_cases", "share_cases"]
+    if len(node) >= 3:
+        hit = (node[2:] == node[:-2]) & (case[2:] == case[:-2])  # same case at i and i+2 -> i+1 too
+        pos = np.flatnonzero(hit)
+        a, b, c = node[pos], node[pos + 1], case[pos]
+    else:
+        a = b = c = np.zeros(0, dtype=np.int64)
+    k = len(enc.labels)
+    key = a * k + b
+    counts = np.bincount(key, minlength=k * k) if len(key) else np.zeros(k * k, dtype=np.int64)
+    if len(key):
+        uniq_case_pairs = np.unique(c * (k * k) + key)
+        per_case = np.bincount(uniq_case_pairs % (k * k), minlength=k * k)
+    else:
+        per_case = np.zeros(k * k, dtype=np.int64)
+    nz = np.flatnonzero(counts)
+    n_cases = enc.n_cases
+    out = pd.DataFrame({
+        "origin": [enc.labels[x // k] for x in nz],
+        "via": [enc.labels[x % k] for x in nz],
+        "count": counts[nz].astype(np.int64),
+        "n_cases": per_case[nz].astype(np.int64),
+        "share_cases": per_case[nz] / (n_cases or 1),
+    }, columns=cols)
+    out = out.sort_values(["count", "origin", "via"], ascending=[False, True, True])
+    out = out.reset_index(drop=True)
+    n_with = len(np.unique(c))
+    out.attrs.update(
+        n_cases=n_cases, n_loops=len(key), n_cases_with_loop=n_with,
+        share_cases_with_loop=n_with / (n_cases or 1),
+    )
+    return out
