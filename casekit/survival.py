@@ -1,0 +1,1073 @@
+"""Censoring-aware time to close / to settle by collaboration pattern, and the ranking.
+
+Built on lifelines (R5): :func:`fit_time_to_close` returns one ``KaplanMeierFitter`` per pattern
+(the groupby loop of the lifelines quickstart), so users keep ``plot_survival_function``,
+``median_survival_time_`` and ``print_summary``. For speed on large logs, the summaries
+(:func:`median_table`, :func:`compare_patterns`, :func:`rank_collaborations`) use numpy
+implementations of exactly the same statistics, tested for equality against lifelines:
+
+* Kaplan-Meier: product-limit through cumulative sums of ``log(n - d) - log(n)`` (lifelines'
+  formula, so a plateau at exactly S(t) = 0.5 resolves to the same step), Greenwood variance,
+  exponential-Greenwood ("log-log") confidence bands, medians and their confidence interval as
+  the first time each band is at or below one half (``lifelines.utils.median_survival_times``
+  on ``confidence_interval_``), restricted mean survival time at a horizon.
+* log-rank: two-sample and multivariate (chi-square with K - 1 df), pairwise with Holm's
+  correction.
+* Cox proportional hazards: Newton-Raphson on the Efron partial likelihood (lifelines' ties
+  method); same coefficients, standard errors, Wald tests and confidence intervals as
+  ``lifelines.CoxPHFitter`` (tested to 1e-6), about 30x faster on 100k cases.
+
+Every result records the observation end it was computed at (``attrs["observation_end"]`` and a
+column), because a censored estimate means nothing without it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from scipy import stats
+
+from casekit._utils import CasekitError
+
+__all__ = [
+    "ProportionalHazardsWarning",
+    "compare_patterns",
+    "fit_cox",
+    "fit_time_to_close",
+    "median_table",
+    "rank_collaborations",
+]
+
+Outcome = Literal["close", "settle"]
+DEFAULT_COVARIATES: tuple[str, ...] = ("category", "street", "repeat_ordinal", "channel", "year")
+
+
+class ProportionalHazardsWarning(UserWarning):
+    """The proportional-hazards assumption looks violated for some term of a Cox model."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _outcome_columns(outcome: str) -> tuple[str, str]:
+    if outcome == "close":
+        return "duration_days", "closed"
+    if outcome == "settle":
+        return "settle_days", "settle_observed"
+    raise CasekitError(f"outcome: expected 'close' or 'settle', got {outcome!r}")
+
+
+def _durations_events(cases: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    dcol, ecol = _outcome_columns(outcome)
+    for col in (dcol, ecol):
+        if col not in cases:
+            raise CasekitError(
+                f"cases: missing column {col!r} for outcome={outcome!r} "
+                f"(found: {', '.join(map(str, cases.columns))}); build it with build_case_table"
+            )
+    d = pd.to_numeric(cases[dcol]).to_numpy(dtype=float)
+    e = cases[ecol].to_numpy(dtype=bool)
+    bad = ~np.isfinite(d) | (d < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CasekitError(
+            f"cases: row {i}, column {dcol!r}: expected a finite duration >= 0, got {d[i]!r}"
+        )
+    return d, e
+
+
+def _observation_end(cases: pd.DataFrame) -> pd.Timestamp | None:
+    obs = cases.attrs.get("observation_end")
+    if obs is None and "observation_end" in cases and len(cases):
+        obs = cases["observation_end"].max()
+    return None if obs is None else pd.Timestamp(obs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kaplan-Meier in numpy (lifelines' exact formulas)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _KM:
+    timeline: np.ndarray
+    survival: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: int
+    n_events: int
+
+    @staticmethod
+    def _qth(values: np.ndarray, timeline: np.ndarray, q: float = 0.5) -> float:
+        # lifelines.utils.qth_survival_time: first index where -S >= -q (binary search, as there)
+        if values[-1] > q:
+            return math.inf
+        return float(timeline[np.searchsorted(-values, -q, side="left")])
+
+    @property
+    def median(self) -> float:
+        return self._qth(self.survival, self.timeline)
+
+    @property
+    def median_ci(self) -> tuple[float, float]:
+        return self._qth(self.lower, self.timeline), self._qth(self.upper, self.timeline)
+
+    def rmst(self, horizon: float) -> float:
+        """Area under the step function S on [0, horizon]."""
+        t = self.timeline
+        right = np.minimum(np.r_[t[1:], horizon], horizon)
+        width = np.clip(right - np.minimum(t, horizon), 0, None)
+        return float(np.sum(self.survival * width))
+
+
+def _km(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05, presorted: bool = False) -> _KM:
+    """Kaplan-Meier estimate with lifelines' arithmetic (see module notes)."""
+    if presorted:
+        d, e = durations, events
+    else:
+        order = np.argsort(durations, kind="stable")
+        d, e = durations[order], events[order]
+    n = len(d)
+    new = np.r_[True, d[1:] != d[:-1]] if n else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(new)
+    times = d[starts]
+    removed = np.diff(np.r_[starts, n])
+    deaths = np.add.reduceat(e.astype(np.float64), starts) if n else np.zeros(0)
+    at_risk = n - np.r_[0, np.cumsum(removed)[:-1]]
+    # lifelines' table starts at min(0, first duration) with a birth row
+    if n and times[0] > 0:
+        times = np.r_[0.0, times]
+        deaths = np.r_[0.0, deaths]
+        at_risk = np.r_[n, at_risk]
+    pop = at_risk.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.cumsum(np.log(pop - deaths) - np.log(pop))
+        var_terms = deaths / (pop * (pop - deaths))
+    var_terms[np.isinf(var_terms)] = 0.0
+    cum_sq = np.cumsum(var_terms)
+    s = np.exp(log_s)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(s)
+        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cum_sq) / v))
+        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(cum_sq) / v))
+    lower = np.where(np.isnan(lower), 1.0, lower)
+    upper = np.where(np.isnan(upper), 1.0, upper)
+    return _KM(times, s, lower, upper, n, int(e.sum()))
+
+
+def _km_groups(
+    durations: np.ndarray, events: np.ndarray, groups: np.ndarray, alpha: float = 0.05
+) -> dict[Any, _KM]:
+    """One numpy KM per group after a single global sort."""
+    codes, uniques = pd.factorize(pd.Series(groups), sort=False)
+    order = np.lexsort((durations, codes))
+    c = codes[order]
+    d = durations[order]
+    e = events[order]
+    bounds = np.flatnonzero(np.r_[True, c[1:] != c[:-1], True])
+    out = {}
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        out[uniques[c[a]]] = _km(d[a:b], e[a:b], alpha, presorted=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# log-rank tests in numpy
+# ---------------------------------------------------------------------------------------------
+
+
+def _logrank_two(d1: np.ndarray, e1: np.ndarray, d2: np.ndarray, e2: np.ndarray) -> tuple[float, float]:
+    """Two-sample log-rank chi-square (1 df) and its p-value (as lifelines.logrank_test)."""
+    d = np.r_[d1, d2]
+    e = np.r_[e1, e2].astype(np.float64)
+    g = np.r_[np.ones(len(d1)), np.zeros(len(d2))]
+    order = np.argsort(d, kind="stable")
+    d, e, g = d[order], e[order], g[order]
+    n = len(d)
+    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    deaths = np.add.reduceat(e, starts)
+    deaths1 = np.add.reduceat(e * g, starts)
+    removed = np.diff(np.r_[starts, n])
+    removed1 = np.add.reduceat(g, starts)
+    n_t = n - np.r_[0, np.cumsum(removed)[:-1]]
+    n1_t = len(d1) - np.r_[0, np.cumsum(removed1)[:-1]]
+    keep = deaths > 0
+    dt, nt, n1, d1t = deaths[keep], n_t[keep].astype(float), n1_t[keep], deaths1[keep]
+    expected = dt * n1 / nt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(nt > 1, dt * (n1 / nt) * (1 - n1 / nt) * (nt - dt) / (nt - 1), 0.0)
+    v = var.sum()
+    if v <= 0:
+        return 0.0, 1.0
+    chi2 = (d1t.sum() - expected.sum()) ** 2 / v
+    return float(chi2), float(stats.chi2.sf(chi2, 1))
+
+
+def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray) -> tuple[float, int, float]:
+    """Multivariate log-rank chi-square (K - 1 df) as lifelines.multivariate_logrank_test."""
+    codes, uniques = pd.factorize(pd.Series(groups), sort=True)
+    k = len(uniques)
+    if k < 2:
+        return 0.0, 0, 1.0
+    order = np.argsort(durations, kind="stable")
+    d, e, c = durations[order], events[order].astype(np.float64), codes[order]
+    n = len(d)
+    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    deaths = np.add.reduceat(e, starts)
+    removed = np.diff(np.r_[starts, n])
+    n_t = (n - np.r_[0, np.cumsum(removed)[:-1]]).astype(float)
+    keep = np.flatnonzero(deaths > 0)
+    event_times = d[starts[keep]]
+    dt, nt = deaths[keep], n_t[keep]
+    # observed per group
+    observed = np.bincount(c, weights=e, minlength=k)
+    # at risk per group at each event time: N_k - #(group k with duration < t)
+    expected = np.zeros(k)
+    w_diag = np.zeros(k)
+    cross = np.zeros((k, k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(nt > 1, dt * (nt - dt) / (nt - 1), 0.0)
+    sorted_by_group = [np.sort(d[c == j]) for j in range(k)]
+    block = 200_000
+    for s0 in range(0, len(event_times), block):
+        tt = event_times[s0 : s0 + block]
+        nk = np.empty((len(tt), k))
+        for j in range(k):
+            sj = sorted_by_group[j]
+            nk[:, j] = len(sj) - np.searchsorted(sj, tt, side="left")
+        frac = nk / nt[s0 : s0 + block, None]
+        expected += (dt[s0 : s0 + block, None] * frac).sum(0)
+        wb = w[s0 : s0 + block]
+        w_diag += (wb[:, None] * frac).sum(0)
+        f = frac * np.sqrt(wb)[:, None]
+        cross += f.T @ f
+    v = np.diag(w_diag) - cross
+    oe = observed - expected
+    try:
+        chi2 = float(oe[:-1] @ np.linalg.solve(v[:-1, :-1], oe[:-1]))
+    except np.linalg.LinAlgError:
+        chi2 = float(oe[:-1] @ np.linalg.pinv(v[:-1, :-1]) @ oe[:-1])
+    df = k - 1
+    return chi2, df, float(stats.chi2.sf(chi2, df))
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# public: KM per pattern, medians, comparisons
+# ---------------------------------------------------------------------------------------------
+
+
+def fit_time_to_close(
+    cases: pd.DataFrame,
+    *,
+    by: str = "pattern",
+    outcome: Outcome = "close",
+    min_cases: int = 1,
+    alpha: float = 0.05,
+) -> dict[str, KaplanMeierFitter]:
+    """Fit one lifelines ``KaplanMeierFitter`` per group (pattern) of the case table.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        A case table (:func:`casekit.cases.build_case_table`).
+    by : str, default "pattern"
+        Column to group by.
+    outcome : {"close", "settle"}
+        Time to first close (``duration_days`` / ``closed``) or to settlement
+        (``settle_days`` / ``settle_observed``).
+    min_cases : int, default 1
+        Groups with fewer cases are skipped (see :func:`median_table` for the counts).
+    alpha : float, default 0.05
+        The fitters' confidence level is ``1 - alpha``.
+
+    Returns
+    -------
+    dict of str to KaplanMeierFitter
+        Keyed by group label, largest group first; each fitter's ``label`` is the group label.
+
+    Notes
+    -----
+    Cases not closed (settled) by the observation end are right-censored at it; the
+    observation end is ``cases.attrs["observation_end"]``.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"pattern": ["a", "a", "a", "b", "b"],
+    ...                       "duration_days": [2.0, 4.0, 6.0, 3.0, 9.0],
+    ...                       "closed": [True, True, False, True, True]})
+    >>> fitters = ck.fit_time_to_close(cases)
+    >>> {k: float(f.median_survival_time_) for k, f in fitters.items()}
+    {'a': 4.0, 'b': 3.0}
+    """
+    d, e = _durations_events(cases, outcome)
+    if by not in cases:
+        raise CasekitError(f"cases: missing column {by!r} to group by")
+    frame = pd.DataFrame({"d": d, "e": e, "g": cases[by].astype("str").to_numpy()})
+    sizes = frame["g"].value_counts()
+    fitters: dict[str, KaplanMeierFitter] = {}
+    for name, grp in frame.groupby("g", sort=False):
+        if len(grp) < min_cases:
+            continue
+        kmf = KaplanMeierFitter(alpha=alpha)
+        kmf.fit(grp["d"], event_observed=grp["e"], label=str(name))
+        fitters[str(name)] = kmf
+    return {k: fitters[k] for k in sizes.index if k in fitters}
+
+
+def median_table(
+    cases: pd.DataFrame,
+    *,
+    by: str = "pattern",
+    outcome: Outcome = "close",
+    alpha: float = 0.05,
+    horizon_days: float | None = None,
+    min_cases: int = 1,
+) -> pd.DataFrame:
+    """Median time to close (or settle) per group with its confidence interval, and the RMST.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        A case table.
+    by : str, default "pattern"
+        Grouping column.
+    outcome : {"close", "settle"}
+        Which time.
+    alpha : float, default 0.05
+        Confidence level ``1 - alpha`` of the median's interval.
+    horizon_days : float, optional
+        Horizon of the restricted mean survival time. Default: the shortest of the groups'
+        longest follow-up, so every group's RMST is estimable at the same horizon.
+    min_cases : int, default 1
+        Groups with fewer cases get no estimate (a row with ``estimated=False``).
+
+    Returns
+    -------
+    DataFrame
+        ``group, n_cases, n_events, median_days, median_ci_low, median_ci_high, rmst_days,
+        rmst_horizon_days, estimated, observation_end``, largest group first. A median that is
+        never reached is ``inf`` (the curve never falls to one half): use ``rmst_days`` then.
+
+    Notes
+    -----
+    Identical to ``kmf.median_survival_time_`` and
+    ``lifelines.utils.median_survival_times(kmf.confidence_interval_)`` (exponential Greenwood
+    bands), computed in numpy for all groups at once.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"pattern": ["a"] * 4 + ["b"] * 2,
+    ...                       "duration_days": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    ...                       "closed": [True, True, True, False, True, True]})
+    >>> ck.median_table(cases)[["group", "n_cases", "median_days", "rmst_days"]]
+      group  n_cases  median_days  rmst_days
+    0     a        4          2.0        2.5
+    1     b        2          5.0        4.0
+    """
+    d, e = _durations_events(cases, outcome)
+    groups = cases[by].astype("str").to_numpy()
+    sizes = pd.Series(groups).value_counts()
+    keep_groups = sizes.index[sizes >= min_cases]
+    mask = np.isin(groups, np.asarray(keep_groups, dtype=object))
+    kms = _km_groups(d[mask], e[mask], groups[mask], alpha) if mask.any() else {}
+    if horizon_days is None and kms:
+        horizon_days = float(min(km.timeline[-1] for km in kms.values()))
+    rows = []
+    for g, n in sizes.items():
+        km = kms.get(g)
+        if km is None:
+            n_ev = int(e[groups == g].sum())
+            rows.append((g, int(n), n_ev, np.nan, np.nan, np.nan, np.nan, False))
+            continue
+        lo, hi = km.median_ci
+        rows.append((g, int(n), km.n_events, km.median, lo, hi, km.rmst(horizon_days), True))
+    out = pd.DataFrame(
+        rows,
+        columns=["group", "n_cases", "n_events", "median_days", "median_ci_low",
+                 "median_ci_high", "rmst_days", "estimated"],
+    )
+    out.insert(len(out.columns) - 1, "rmst_horizon_days", horizon_days)
+    obs = _observation_end(cases)
+    out["observation_end"] = obs
+    out.attrs["observation_end"] = obs
+    out.attrs["outcome"] = outcome
+    return out
+
+
+def compare_patterns(
+    cases: pd.DataFrame,
+    *,
+    by: str = "pattern",
+    outcome: Outcome = "close",
+    min_cases: int = 1,
+    pairwise: bool = True,
+) -> pd.DataFrame:
+    """Log-rank tests between groups: one multivariate test and all pairs, Holm-corrected.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        A case table.
+    by : str, default "pattern"
+        Grouping column.
+    outcome : {"close", "settle"}
+        Which time.
+    min_cases : int, default 1
+        Groups with fewer cases are left out of the tests.
+    pairwise : bool, default True
+        Add one row per pair of groups.
+
+    Returns
+    -------
+    DataFrame
+        Tidy: ``test`` ("multivariate" or "pairwise"), ``group_a``, ``group_b``,
+        ``test_statistic`` (chi-square), ``df``, ``p_value``, ``p_value_holm`` (Holm over the
+        pairwise rows; equal to ``p_value`` for the multivariate row), ``observation_end``.
+
+    Notes
+    -----
+    Same statistics as ``lifelines.statistics.multivariate_logrank_test`` and
+    ``logrank_test``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> cases = pd.DataFrame({"pattern": ["a"] * 50 + ["b"] * 50,
+    ...                       "duration_days": np.r_[rng.exponential(10, 50),
+    ...                                              rng.exponential(30, 50)],
+    ...                       "closed": True})
+    >>> res = ck.compare_patterns(cases)
+    >>> res[["test", "group_a", "group_b", "df"]]
+               test group_a group_b  df
+    0  multivariate     all     all   1
+    1      pairwise       a       b   1
+    >>> bool(res["p_value"].iloc[0] < 0.05)
+    True
+    """
+    d, e = _durations_events(cases, outcome)
+    groups = cases[by].astype("str").to_numpy()
+    sizes = pd.Series(groups).value_counts()
+    names = [g for g in sizes.index if sizes[g] >= min_cases]
+    mask = np.isin(groups, np.asarray(names, dtype=object))
+    chi2, df, p = _logrank_multi(d[mask], e[mask], groups[mask])
+    rows = [("multivariate", "all", "all", chi2, df, p)]
+    if pairwise:
+        idx = {g: np.flatnonzero(groups == g) for g in names}
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                ia, ib = idx[a], idx[b]
+                c2, pp = _logrank_two(d[ia], e[ia], d[ib], e[ib])
+                rows.append(("pairwise", a, b, c2, 1, pp))
+    out = pd.DataFrame(rows, columns=["test", "group_a", "group_b", "test_statistic", "df", "p_value"])
+    out["p_value_holm"] = out["p_value"]
+    pw = out["test"] == "pairwise"
+    if pw.any():
+        out.loc[pw, "p_value_holm"] = _holm(out.loc[pw, "p_value"].to_numpy())
+    obs = _observation_end(cases)
+    out["observation_end"] = obs
+    out.attrs["observation_end"] = obs
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Cox proportional hazards (Efron ties) in numpy
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _CoxFit:
+    params: np.ndarray
+    se: np.ndarray
+    variance: np.ndarray
+    log_likelihood: float
+    log_likelihood_null: float
+    converged: bool
+    n_iter: int
+    ph_p_values: np.ndarray | None
+
+
+def _cox_efron(
+    X: np.ndarray,
+    durations: np.ndarray,
+    events: np.ndarray,
+    *,
+    max_iter: int = 60,
+    tol: float = 1e-10,
+    ph_test: bool = True,
+) -> _CoxFit:
+    """Maximise the Efron partial likelihood by Newton-Raphson with step halving."""
+    n, p = X.shape
+    order = np.argsort(durations, kind="stable")
+    t = durations[order]
+    ev = events[order].astype(bool)
+    Xs = X[order] - X.mean(axis=0)
+    new = np.r_[True, t[1:] != t[:-1]]
+    gid = np.cumsum(new) - 1
+    gstart = np.flatnonzero(new)
+    n_groups = len(gstart)
+    death = np.flatnonzero(ev)
+    dg = gid[death]
+    n_d = np.bincount(dg, minlength=n_groups).astype(float)
+    first = np.searchsorted(dg, dg, side="left")
+    ell = np.arange(len(death)) - first
+    frac = ell / n_d[dg]
+    dstart = np.flatnonzero(np.r_[True, dg[1:] != dg[:-1]]) if len(death) else np.zeros(0, int)
+    dgroups = dg[dstart] if len(death) else np.zeros(0, int)
+    x_death_sum = Xs[death].sum(axis=0)
+
+    def evaluate(beta: np.ndarray, need_hess: bool = True):
+        eta = Xs @ beta
+        shift = eta.max() if n else 0.0
+        r = np.exp(eta - shift)
+        rx = r[:, None] * Xs
+        s0 = np.cumsum(r[::-1])[::-1][gstart]
+        s1 = np.cumsum(rx[::-1], axis=0)[::-1][gstart]
+        s0d = np.zeros(n_groups)
+        s1d = np.zeros((n_groups, p))
+        if len(death):
+            s0d[dgroups] = np.add.reduceat(r[death], dstart)
+            s1d[dgroups] = np.add.reduceat(rx[death], dstart, axis=0)
+        phi = s0[dg] - frac * s0d[dg]
+        psi = s1[dg] - frac[:, None] * s1d[dg]
+        ll = float(eta[death].sum() - (np.log(phi) + shift).sum())
+        m = psi / phi[:, None]
+        grad = x_death_sum - m.sum(axis=0)
+        if not need_hess:
+            return ll, grad, None, m
+        a = np.bincount(dg, weights=1.0 / phi, minlength=n_groups)
+        b = np.bincount(dg, weights=frac / phi, minlength=n_groups)
+        c = r * np.cumsum(a)[gid]
+        c[death] -= r[death] * b[dg]
+        info = Xs.T @ (c[:, None] * Xs) - m.T @ m
+        return ll, grad, info, m
+
+    beta = np.zeros(p)
+    ll, grad, info, m = evaluate(beta)
+    ll_null = ll
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(info, grad, rcond=None)[0]
+        scale = 1.0
+        while True:
+            cand = beta + scale * step
+            ll_new, grad_new, info_new, m_new = evaluate(cand)
+            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * max(1.0, abs(ll)):
+                break
+            scale /= 2
+            if scale < 1e-8:
+                break
+        delta = np.max(np.abs(cand - beta))
+        beta, ll, grad, info, m = cand, ll_new, grad_new, info_new, m_new
+        if delta < tol or (np.max(np.abs(grad)) < 1e-9 * max(1.0, len(death))):
+            converged = True
+            break
+    try:
+        variance = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        variance = np.linalg.pinv(info)
+    se = np.sqrt(np.clip(np.diag(variance), 0, None))
+    ph = None
+    if ph_test and len(death) > 2:
+        # scaled Schoenfeld residuals against the rank of the event time (Grambsch-Therneau
+        # approximation, as lifelines.statistics.proportional_hazard_test(time_transform="rank"))
+        resid = Xs[death] - m
+        scaled = len(death) * resid @ variance + beta
+        tt = np.arange(1, len(death) + 1, dtype=float)
+        tt -= tt.mean()
+        num = (tt[:, None] * scaled).sum(axis=0) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = num / (len(death) * se**2 * (tt**2).sum())
+        ph = stats.chi2.sf(stat, 1)
+    return _CoxFit(beta, se, variance, ll, ll_null, converged, it, ph)
+
+
+def _design(
+    data: pd.DataFrame,
+    *,
+    by: str,
+    reference: str,
+    covariates: Sequence[str],
+    min_level_cases: int,
+) -> tuple[np.ndarray, list[tuple[str, str, str]], list[str]]:
+    """Dummy-coded design matrix: pattern levels first, then covariates; collinear columns dropped."""
+    cols: list[np.ndarray] = []
+    terms: list[tuple[str, str, str]] = []  # (term, variable, level)
+    notes: list[str] = []
+    g = data[by].astype("str").to_numpy()
+    for level in pd.Series(g).value_counts().index:
+        if level == reference:
+            continue
+        cols.append((g == level).astype(float))
+        terms.append((f"{by}[{level}]", by, level))
+    n_pattern_cols = len(cols)
+    for cov in covariates:
+        if cov not in data or data[cov].isna().all():
+            notes.append(f"covariate {cov!r} not in the data: not adjusted for")
+            continue
+        s = data[cov]
+        if cov == "repeat_ordinal":
+            x = pd.to_numeric(s, errors="coerce").fillna(1).clip(upper=10).to_numpy(float)
+            if np.ptp(x) > 0:
+                cols.append(x)
+                terms.append((cov, cov, ""))
+            continue
+        lab = s.astype("str").fillna("missing").to_numpy()
+        counts = pd.Series(lab).value_counts()
+        rare = counts.index[counts < min_level_cases]
+        if len(rare):
+            lab = np.where(np.isin(lab, np.asarray(rare, dtype=object)), "_other", lab)
+            counts = pd.Series(lab).value_counts()
+        if len(counts) < 2:
+            continue
+        ref = counts.index[0]
+        for level in counts.index[1:]:
+            cols.append((lab == level).astype(float))
+            terms.append((f"{cov}[{level}]", cov, str(level)))
+    if not cols:
+        return np.zeros((len(data), 0)), [], notes
+    X = np.column_stack(cols)
+    # drop columns linearly dependent on earlier ones (patterns come first, so they are kept)
+    Xc = X - X.mean(axis=0)
+    r = np.linalg.qr(Xc, mode="r")
+    diag = np.abs(np.diag(r))
+    scale = np.sqrt((Xc**2).sum(axis=0))
+    ok = diag > 1e-8 * np.maximum(scale, 1e-12)
+    ok &= scale > 0
+    dropped = [terms[i][0] for i in np.flatnonzero(~ok)]
+    if any(i < n_pattern_cols for i in np.flatnonzero(~ok)):
+        notes.append("some pattern terms are collinear with covariates")
+    if dropped:
+        notes.append("dropped collinear terms: " + ", ".join(dropped))
+    X = X[:, ok]
+    terms = [t for t, k in zip(terms, ok, strict=True) if k]
+    return X, terms, notes
+
+
+def fit_cox(
+    cases: pd.DataFrame,
+    *,
+    by: str = "pattern",
+    outcome: Outcome = "close",
+    reference: str | None = None,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    min_cases: int = 30,
+    min_level_cases: int = 20,
+    alpha: float = 0.05,
+    engine: Literal["numpy", "lifelines"] = "numpy",
+    check_ph: bool = True,
+    ph_alpha: float = 0.01,
+) -> pd.DataFrame:
+    """Cox proportional-hazards model of time to close (settle) with pattern as a categorical.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        A case table.
+    by : str, default "pattern"
+        The categorical of interest.
+    outcome : {"close", "settle"}
+        Which time.
+    reference : str, optional
+        Reference level of ``by``. Default: the most common level (among supported ones).
+    covariates : sequence of str
+        Adjustment columns; ``repeat_ordinal`` is numeric (capped at 10), the others
+        categorical (reference: their most common level). Missing columns are skipped with a
+        note in ``attrs["notes"]``.
+    min_cases : int, default 30
+        Levels of ``by`` with fewer cases are left out of the model (listed in
+        ``attrs["excluded"]``).
+    min_level_cases : int, default 20
+        Covariate levels with fewer cases are pooled into ``_other``.
+    alpha : float, default 0.05
+        Confidence level of the hazard-ratio intervals.
+    engine : {"numpy", "lifelines"}
+        ``"numpy"``: Newton-Raphson on the Efron partial likelihood (fast, same estimates);
+        ``"lifelines"``: ``lifelines.CoxPHFitter`` (the fitter is in ``attrs["fitter"]``).
+    check_ph : bool, default True
+        Test proportional hazards (scaled Schoenfeld residuals vs rank of time) and emit a
+        :class:`ProportionalHazardsWarning` when a pattern term has ``p < ph_alpha``.
+    ph_alpha : float, default 0.01
+        Threshold of that warning.
+
+    Returns
+    -------
+    DataFrame
+        One row per term: ``term, variable, level, coef, se, hazard_ratio, hr_ci_low,
+        hr_ci_high, z, p_value, ph_p_value``. ``attrs``: ``reference``, ``n_cases``,
+        ``n_events``, ``log_likelihood``, ``lr_test_p_value``, ``converged``, ``notes``,
+        ``excluded``, ``observation_end``. A hazard ratio above 1 means cases close sooner
+        than under the reference pattern.
+
+    Notes
+    -----
+    Ties are handled with Efron's method as in lifelines; estimates, standard errors, Wald
+    tests and intervals of the numpy engine equal lifelines' (tests check 1e-6).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> n = 400
+    >>> pattern = rng.choice(["fast", "slow"], n)
+    >>> t = rng.exponential(np.where(pattern == "fast", 5.0, 10.0))
+    >>> cases = pd.DataFrame({"pattern": pattern, "duration_days": t, "closed": True})
+    >>> res = ck.fit_cox(cases, covariates=(), reference="slow")
+    >>> res[["term", "hazard_ratio"]].round(1)
+                term  hazard_ratio
+    0  pattern[fast]           2.0
+    """
+    d, e = _durations_events(cases, outcome)
+    data = cases.assign(_d=d, _e=e)
+    sizes = data[by].astype("str").value_counts()
+    supported = sizes.index[sizes >= min_cases]
+    excluded = sizes[sizes < min_cases]
+    data = data[data[by].astype("str").isin(supported)]
+    if len(supported) < 1 or len(data) == 0:
+        raise CasekitError(f"fit_cox: no {by} level has at least {min_cases} cases")
+    if reference is None:
+        reference = str(supported[0])
+    elif reference not in set(supported):
+        raise CasekitError(
+            f"reference: {reference!r} is not a {by} with at least {min_cases} cases"
+        )
+    X, terms, notes = _design(
+        data, by=by, reference=reference, covariates=covariates, min_level_cases=min_level_cases
+    )
+    dd = data["_d"].to_numpy(float)
+    ee = data["_e"].to_numpy(bool)
+    z = stats.norm.ppf(1 - alpha / 2)
+    if engine == "numpy":
+        fit = _cox_efron(X, dd, ee, ph_test=check_ph)
+        coef, se = fit.params, fit.se
+        ll, ll0, converged = fit.log_likelihood, fit.log_likelihood_null, fit.converged
+        ph = fit.ph_p_values
+        fitter = None
+    elif engine == "lifelines":
+        from lifelines import CoxPHFitter
+
+        names = [f"x{i}" for i in range(X.shape[1])]
+        df = pd.DataFrame(X, columns=names).assign(T=dd, E=ee)
+        fitter = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E")
+        coef = fitter.params_[names].to_numpy()
+        se = fitter.standard_errors_[names].to_numpy()
+        ll = float(fitter.log_likelihood_)
+        ll0 = float(fitter._ll_null) if hasattr(fitter, "_ll_null") else np.nan
+        converged = True
+        ph = None
+    else:
+        raise CasekitError(f"engine: expected 'numpy' or 'lifelines', got {engine!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = coef / se
+    out = pd.DataFrame(
+        {
+            "term": [t[0] for t in terms],
+            "variable": [t[1] for t in terms],
+            "level": [t[2] for t in terms],
+            "coef": coef,
+            "se": se,
+            "hazard_ratio": np.exp(coef),
+            "hr_ci_low": np.exp(coef - z * se),
+            "hr_ci_high": np.exp(coef + z * se),
+            "z": zval,
+            "p_value": 2 * stats.norm.sf(np.abs(zval)),
+            "ph_p_value": ph if ph is not None else np.nan,
+        }
+    )
+    bad = ~np.isfinite(out["coef"]) | ~np.isfinite(out["se"]) | (out["se"] > 50)
+    if bad.any():
+        converged = False
+        notes.append("non-finite or huge estimates (no events in some level?): " +
+                     ", ".join(out.loc[bad, "term"]))
+    lr = 2 * (ll - ll0) if np.isfinite(ll0) else np.nan
+    obs = _observation_end(cases)
+    out.attrs.update(
+        reference=reference,
+        by=by,
+        outcome=outcome,
+        n_cases=len(data),
+        n_events=int(ee.sum()),
+        log_likelihood=ll,
+        lr_test_p_value=float(stats.chi2.sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
+        converged=bool(converged),
+        notes=notes,
+        excluded=excluded.rename_axis(by).rename("n_cases").reset_index(),
+        observation_end=obs,
+        fitter=fitter,
+    )
+    if check_ph and ph is not None:
+        viol = out[(out["variable"] == by) & (out["ph_p_value"] < ph_alpha)]
+        if len(viol):
+            msg = (
+                f"proportional hazards look violated (p < {ph_alpha}) for "
+                + ", ".join(viol["term"])
+                + "; hazard ratios are then averages over time"
+            )
+            out.attrs["ph_warning"] = msg
+            warnings.warn(msg, ProportionalHazardsWarning, stacklevel=2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the ranking
+# ---------------------------------------------------------------------------------------------
+
+RANKING_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "pattern",
+    "n_cases",
+    "n_closed",
+    "median_days",
+    "median_ci_low",
+    "median_ci_high",
+    "hazard_ratio",
+    "hr_ci_low",
+    "hr_ci_high",
+    "p_value",
+    "ranked_by",
+    "rmst_days",
+    "rmst_horizon_days",
+    "logrank_p_vs_reference",
+    "is_reference",
+    "reference_pattern",
+    "ph_p_value",
+    "outcome",
+    "repeat_only",
+    "observation_end",
+)
+
+
+def rank_collaborations(
+    cases: pd.DataFrame,
+    *,
+    repeat_only: bool = True,
+    outcome: Outcome = "close",
+    min_cases: int = 30,
+    adjust: bool = True,
+    by: str = "pattern",
+    covariates: Sequence[str] | None = None,
+    reference: str | None = None,
+    alpha: float = 0.05,
+    horizon_days: float | None = None,
+) -> pd.DataFrame:
+    """Rank collaboration patterns by how fast they close (or settle) cases, fastest first.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        A case table (:func:`casekit.cases.build_case_table`).
+    repeat_only : bool, default True
+        Only repeat filings (``repeat_ordinal >= 2``): "which collaborations close repeat
+        cases fastest".
+    outcome : {"close", "settle"}
+        Time to first close or to settlement.
+    min_cases : int, default 30
+        Patterns with fewer cases are not ranked; they are listed in ``attrs["excluded"]``
+        (never silently dropped).
+    adjust : bool, default True
+        Rank by the hazard ratio of a Cox model adjusted for ``covariates`` (pattern as a
+        categorical, reference the most common pattern). When the model cannot be fitted
+        (fewer than two patterns, no convergence) or ``adjust=False``, rank by the
+        Kaplan-Meier median (ties and unreached medians broken by the RMST).
+    by : str, default "pattern"
+        The grouping column.
+    covariates : sequence of str, optional
+        Default: ``category, street, repeat_ordinal, channel, year`` where present and varying.
+    reference : str, optional
+        Reference pattern of the hazard ratios (default: the most common ranked pattern).
+    alpha : float, default 0.05
+        For the confidence intervals.
+    horizon_days : float, optional
+        RMST horizon (default: shortest longest-follow-up among ranked patterns).
+
+    Returns
+    -------
+    DataFrame
+        One row per ranked pattern, fastest first: ``rank, pattern, n_cases, n_closed,
+        median_days, median_ci_low, median_ci_high, hazard_ratio, hr_ci_low, hr_ci_high,
+        p_value, ranked_by, rmst_days, rmst_horizon_days, logrank_p_vs_reference,
+        is_reference, reference_pattern, ph_p_value, outcome, repeat_only, observation_end``.
+        ``hazard_ratio`` is the adjusted hazard ratio of the outcome against the reference
+        (above 1 = faster); ``p_value`` is its Wald test (or the log-rank test against the
+        reference when ranked by median). ``n_closed`` counts observed events of the outcome.
+        ``attrs``: ``excluded`` (DataFrame of patterns under ``min_cases``), ``ranked_by``,
+        ``observation_end``, ``notes``, ``cox`` (the full Cox table).
+
+    Notes
+    -----
+    Censoring: cases still open at the observation end are censored there, never dropped and
+    never treated as closed. The hazard ratio compares patterns at equal category, street,
+    channel, year and repeat ordinal, which removes confounding by those (for instance when
+    slow categories are routed to particular collaborations); the unadjusted median does not.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> n = 600
+    >>> pattern = rng.choice(["a", "a+b", "b"], n, p=[0.5, 0.3, 0.2])
+    >>> rate = pd.Series(pattern).map({"a": 1.0, "a+b": 2.0, "b": 0.5}).to_numpy()
+    >>> t = rng.exponential(20 / rate)
+    >>> cases = pd.DataFrame({"pattern": pattern, "duration_days": np.minimum(t, 60),
+    ...                       "closed": t < 60, "repeat_ordinal": 2})
+    >>> ranking = ck.rank_collaborations(cases, min_cases=30)
+    >>> ranking[["rank", "pattern", "ranked_by"]]
+       rank pattern              ranked_by
+    0     1     a+b  adjusted_hazard_ratio
+    1     2       a  adjusted_hazard_ratio
+    2     3       b  adjusted_hazard_ratio
+    """
+    if by not in cases:
+        raise CasekitError(f"cases: missing column {by!r}")
+    data = cases
+    if repeat_only:
+        if "repeat_ordinal" not in cases:
+            raise CasekitError(
+                "cases: missing column 'repeat_ordinal' for repeat_only=True "
+                "(build the case table with link=True, or pass repeat_only=False)"
+            )
+        data = cases[pd.to_numeric(cases["repeat_ordinal"], errors="coerce").fillna(1) >= 2]
+        if len(data) == 0:
+            raise CasekitError(
+                "cases: no repeat filings (repeat_ordinal >= 2) to rank; "
+                "check the repeat linkage or pass repeat_only=False"
+            )
+    d, e = _durations_events(data, outcome)
+    groups = data[by].astype("str").to_numpy()
+    sizes = pd.Series(groups).value_counts()
+    included = [g for g in sizes.index if sizes[g] >= min_cases]
+    excl = sizes[sizes < min_cases]
+    excluded = pd.DataFrame(
+        {
+            by: list(excl.index),
+            "n_cases": excl.to_numpy(dtype=np.int64),
+            "n_closed": [int(e[groups == g].sum()) for g in excl.index],
+            "reason": f"fewer than {min_cases} cases",
+        }
+    )
+    obs = _observation_end(cases)
+    notes: list[str] = []
+    mask = np.isin(groups, np.asarray(included, dtype=object))
+    kms = _km_groups(d[mask], e[mask], groups[mask], alpha) if included else {}
+    if horizon_days is None and kms:
+        horizon_days = float(min(km.timeline[-1] for km in kms.values()))
+    if reference is None and included:
+        reference = included[0]
+    rows = []
+    idx_ref = np.flatnonzero(groups == reference) if included else np.zeros(0, int)
+    for g in included:
+        km = kms[g]
+        lo, hi = km.median_ci
+        if g == reference:
+            lr_p = np.nan
+        else:
+            ig = np.flatnonzero(groups == g)
+            lr_p = _logrank_two(d[ig], e[ig], d[idx_ref], e[idx_ref])[1]
+        rows.append(
+            {
+                "pattern": g,
+                "n_cases": int(sizes[g]),
+                "n_closed": km.n_events,
+                "median_days": km.median,
+                "median_ci_low": lo,
+                "median_ci_high": hi,
+                "rmst_days": km.rmst(horizon_days),
+                "logrank_p_vs_reference": lr_p,
+            }
+        )
+    table = pd.DataFrame(rows, columns=["pattern", "n_cases", "n_closed", "median_days",
+                                        "median_ci_low", "median_ci_high", "rmst_days",
+                                        "logrank_p_vs_reference"])
+    table["hazard_ratio"] = np.nan
+    table["hr_ci_low"] = np.nan
+    table["hr_ci_high"] = np.nan
+    table["ph_p_value"] = np.nan
+    ranked_by = "median"
+    cox = None
+    if adjust and len(included) >= 2:
+        covs = DEFAULT_COVARIATES if covariates is None else tuple(covariates)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ProportionalHazardsWarning)
+                cox = fit_cox(
+                    data.iloc[np.flatnonzero(mask)],
+                    by=by,
+                    outcome=outcome,
+                    reference=reference,
+                    covariates=covs,
+                    min_cases=1,
+                    alpha=alpha,
+                )
+        except (CasekitError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            notes.append(f"Cox model not fitted ({exc}); ranked by median")
+            cox = None
+        if cox is not None:
+            notes.extend(cox.attrs["notes"])
+            pt = cox[cox["variable"] == by].set_index("level")
+            all_present = all((g == reference) or (g in pt.index) for g in included)
+            if cox.attrs["converged"] and all_present:
+                ranked_by = "adjusted_hazard_ratio"
+                for col in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "ph_p_value"):
+                    table[col] = table["pattern"].map(pt[col]).astype(float)
+                table["cox_p_value"] = table["pattern"].map(pt["p_value"]).astype(float)
+                ref_row = table["pattern"] == reference
+                table.loc[ref_row, ["hazard_ratio", "hr_ci_low", "hr_ci_high"]] = 1.0
+                if "ph_warning" in cox.attrs:
+                    notes.append(cox.attrs["ph_warning"])
+            else:
+                notes.append("Cox model did not converge or lost pattern terms; ranked by median")
+    if ranked_by == "adjusted_hazard_ratio":
+        table["p_value"] = table.pop("cox_p_value")
+        table = table.sort_values(
+            ["hazard_ratio", "median_days", "rmst_days"], ascending=[False, True, True],
+            kind="stable",
+        )
+    else:
+        table["p_value"] = table["logrank_p_vs_reference"]
+        table = table.sort_values(["median_days", "rmst_days"], kind="stable")
+    table = table.reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["ranked_by"] = ranked_by
+    table["rmst_horizon_days"] = horizon_days
+    table["is_reference"] = table["pattern"] == reference
+    table["reference_pattern"] = reference
+    table["outcome"] = outcome
+    table["repeat_only"] = repeat_only
+    table["observation_end"] = obs
+    table = table[list(RANKING_COLUMNS)]
+    if by != "pattern":
+        table = table.rename(columns={"pattern": by})
+    table.attrs.update(
+        excluded=excluded,
+        ranked_by=ranked_by,
+        observation_end=obs,
+        notes=notes,
+        cox=cox,
+        reference=reference,
+        n_cases_used=int(mask.sum()),
+    )
+    return table
