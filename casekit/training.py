@@ -37,6 +37,7 @@ __all__ = [
     "handling_deadline",
     "next_state",
     "score_whatif_game",
+    "whatif_game_row",
     "write_practice_export",
 ]
 
@@ -473,6 +474,40 @@ def exercise_widget(exercise_id: str) -> Any:
 # --------------------------------------------------------------------------------------------
 # Classroom what-if game
 # --------------------------------------------------------------------------------------------
+
+
+def whatif_game_row(team: str, result: pd.DataFrame, *,
+                    staff_day_yuan: float = 600.0) -> dict[str, Any]:
+    """One team's row for :func:`score_whatif_game` from a ``simulate_year`` result.
+
+    Parameters
+    ----------
+    team : str
+        Team name.
+    result : pandas.DataFrame
+        Long what-if result with ``metric`` and ``value`` columns (``ck.simulate_year``).
+    staff_day_yuan : float, default 600
+        Cost of one staff day in yuan (a classroom assumption, not a published figure), used with
+        ``funds_yuan`` to give ``cost_yuan``.
+
+    Examples
+    --------
+    >>> from casekit.training import whatif_game_row
+    >>> r = pd.DataFrame({"metric": ["repeat_rate", "staff_days", "funds_yuan"],
+    ...                   "value": [0.25, 100.0, 5000.0]})
+    >>> row = whatif_game_row("A", r)
+    >>> row["team"], row["repeat_rate"], row["cost_yuan"]
+    ('A', 0.25, 65000.0)
+    """
+    values = result.set_index("metric")["value"].astype(float)
+    row: dict[str, Any] = {"team": team}
+    for metric in ("repeat_rate", "median_days_to_close_repeat", "share_settled_at_street_level",
+                   "on_time_rate", "escalations"):
+        if metric in values.index:
+            row[metric] = float(values[metric])
+    row["cost_yuan"] = (float(values.get("funds_yuan", 0.0))
+                        + float(values.get("staff_days", 0.0)) * staff_day_yuan)
+    return row
 
 
 def score_whatif_game(results: pd.DataFrame, *, budget_yuan: float | None = None) -> pd.DataFrame:

@@ -1,0 +1,82 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 培训 02 · 练习与课堂推演 · Exercises and a classroom what-if game
+#
+# 基于潮阳南坡园案例（改写自中国法事网2023年10月16日报道，作者欧汉华、方楚群、郑望凡）。
+# Based on the Chaoyang Nanpoyuan case (paraphrased from the China Fashi Net report of
+# 16 October 2023 by Ou Hanhua, Fang Chuqun and Zheng Wangfan).
+#
+# 每道题点击"检查"即可得到反馈。Click "Check" under each question for feedback.
+
+# %% tags=["parameters"]
+SEED = 7
+REPLICATIONS = 10
+BUDGET_YUAN = 2_000_000
+
+# %%
+import pandas as pd
+
+import casekit as ck
+from casekit import plotting, training
+
+plotting.use_cjk_font()
+
+# %% [markdown]
+# ## 练习一 · Exercise 1: 联席会议 · the joint conference
+
+# %%
+training.exercise_widget("joint_conference")
+
+# %% [markdown]
+# ## 练习二 · Exercise 2: 办理期限 · the handling deadline
+# 《信访工作条例》第三十四条。Regulation (2022), Art. 34.
+
+# %%
+training.exercise_widget("deadline")
+
+# %% [markdown]
+# ## 练习三 · Exercise 3: 第二次信访 · the second filing
+
+# %%
+training.exercise_widget("second_filing")
+
+# %% [markdown]
+# ## 课堂推演游戏 · Classroom what-if game
+#
+# 每组选择一套措施（领导包案比例、联席会议间隔、回访比例、一站式中心）。目标：重复信访更少、
+# 重复件办结更快、更多在街道层面化解，且不超预算。
+#
+# Each team picks a set of levers. Aim: fewer repeat petitions, faster closure of repeat filings,
+# more settled at street level, within the budget. The simulator's assumptions (read them!):
+
+# %%
+ck.simulate.ASSUMPTIONS
+
+# %%
+teams = {
+    "A 领导包案": {"leader_ownership_share": 0.9},
+    "B 联席会议每周": {"joint_conference_interval_days": 7},
+    "C 回访全覆盖": {"follow_up_visit_share": 0.9},
+    "D 信访超市": {"one_stop_center": 1},
+}
+runs = {team: ck.simulate_year(**levers, replications=REPLICATIONS, seed=SEED)
+        for team, levers in teams.items()}
+runs["A 领导包案"].head()
+
+# %%
+results = pd.DataFrame([training.whatif_game_row(team, run) for team, run in runs.items()])
+training.score_whatif_game(results, budget_yuan=BUDGET_YUAN)
+
+# %% [markdown]
+# 讨论：哪一组得分最高？得分依赖哪些假设（见上表）？如果把假设的效应减半，排名会变吗？
+# Discuss: which team wins, and which assumptions does that rest on? Would halving an assumed
+# effect change the order?
