@@ -1,0 +1,409 @@
+"""Repeat petitions (重复信访): link filings into matters, classify repeats, one row per matter.
+
+A *matter* is one petitioner's one grievance; each filing (case) of it is a row of the case
+table. Filings are linked by an explicit ``matter_id`` when the source has one, otherwise by
+configurable keys (default: pseudonymised petitioner + category + normalised address) within a
+time window. Each filing gets a ``repeat_ordinal`` (1 = first filing of the matter) and a
+``repeat_kind`` (`domain/petition-work.md` §b5):
+
+``first``
+    the matter's first filing.
+``skip_level_repeat``
+    a repeat filed at a higher level (``level``) than the matter's first filing (越级).
+``repeat_after_termination``
+    filed after an earlier filing of the matter was terminated (``terminated_at``: 终结 after
+    re-review; REG2022 Art.36(3): no longer accepted).
+``repeat_while_open``
+    filed while an earlier filing of the matter was still open (REG2022 Art.19(3)).
+``repeat_after_close``
+    filed after every earlier filing was closed (a recurrence).
+
+When several apply the first in this list wins; the boolean columns ``earlier_open``,
+``after_termination`` and ``skip_level`` keep each condition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from casekit._utils import CasekitError
+
+__all__ = ["build_matter_table", "link_repeats", "normalise_address"]
+
+LEVEL_ORDER: dict[str, int] = {
+    "village": 0, "town": 1, "county": 2, "city": 3, "province": 4, "national": 5,
+}
+_NON_WORD = re.compile(r"[\W_]+")
+_I8_MAX = np.iinfo(np.int64).max
+_I8_MIN = np.iinfo(np.int64).min
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def normalise_address(addresses: pd.Series) -> pd.Series:
+    """Normalise addresses into a matching key.
+
+    Unicode NFKC (full-width letters and digits become half-width), lower case, and every
+    whitespace and punctuation character removed. Each distinct value is processed once.
+
+    Parameters
+    ----------
+    addresses : pandas.Series
+        Address text; missing values stay missing.
+
+    Returns
+    -------
+    pandas.Series
+        Normalised keys (string dtype), same index.
+
+    Examples
+    --------
+    >>> ck.normalise_address(pd.Series(["南坡园 ３栋 ２单元", "南坡园3栋-2单元。", None])).tolist()
+    ['南坡园3栋2单元', '南坡园3栋2单元', nan]
+    """
+    import unicodedata
+
+    codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
+    fixed = [_NON_WORD.sub("", unicodedata.normalize("NFKC", str(u)).lower()) for u in uniques]
+    values = np.array([*fixed, None], dtype=object)[codes]
+    return pd.Series(values, index=addresses.index, name=addresses.name, dtype="str")
+
+
+def _ns(series: pd.Series, name: str) -> np.ndarray:
+    """Datetime column -> int64 ns (NaT -> int64 min)."""
+    s = series
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s)
+        except (ValueError, TypeError) as exc:
+            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert(None)
+    return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64).copy()
+
+
+def _group_cummax_prev(group: np.ndarray, values: np.ndarray, fill: int) -> np.ndarray:
+    """Max of ``values`` over the *earlier* rows of the same (contiguous) group; ``fill`` if none."""
+    s = pd.Series(values)
+    cm = s.groupby(group, sort=False).cummax().to_numpy()
+    prev = np.empty_like(cm)
+    if len(cm):
+        prev[0] = fill
+        prev[1:] = cm[:-1]
+        first = np.ones(len(group), dtype=bool)
+        first[1:] = group[1:] != group[:-1]
+        prev[first] = fill
+    return prev
+
+
+def _level_rank(series: pd.Series) -> np.ndarray:
+    """Level labels -> rank (village 0 ... national 5), -1 where unknown."""
+    try:
+        from casekit.schema import LEVELS, to_identifier
+    except ImportError:  # pragma: no cover
+        LEVELS, to_identifier = None, None
+
+    def rank(label: Any) -> int:
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            return -1
+        ident = str(label).strip().lower()
+        if ident not in LEVEL_ORDER and to_identifier is not None:
+            ident = to_identifier(str(label), LEVELS) or ident
+        return LEVEL_ORDER.get(ident, -1)
+
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    ranks = np.array([*(rank(u) for u in uniques), -1], dtype=np.int64)
+    return ranks[codes]
+
+
+def link_repeats(
+    cases: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("petitioner_id", "category", "address"),
+    window_days: float | None = 365,
+    address_normaliser: Callable[[pd.Series], pd.Series] | None = normalise_address,
+    matter_col: str = "matter_id",
+) -> pd.DataFrame:
+    """Link filings into matters and classify each filing's repeat kind.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        One row per filing: ``case_id``, ``opened_at``, ``closed_at`` (NaT while open),
+        ``petitioner_id``; optional ``matter_id`` (respected where given), ``category``,
+        ``address``, ``level`` (village / town / county / city / province / national, Chinese
+        labels accepted) and ``terminated_at``.
+    keys : sequence of str
+        Columns that identify the same matter when no ``matter_id`` is given. With the default
+        keys, ``category`` and ``address`` are used only if present; a key given explicitly
+        must exist. Missing values inside a key match each other (an unknown address is one
+        value); a filing without ``petitioner_id`` is never linked to another.
+    window_days : float or None
+        A filing joins the matter of the same key if it is filed at most this many days after
+        the matter's last activity (latest close, or still open); otherwise it starts a new
+        matter. None: no window (one matter per key).
+    address_normaliser : callable or None
+        Applied to the ``address`` key (default :func:`normalise_address`).
+    matter_col : str
+        Name of the explicit matter column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``cases`` (same row order) with ``matter_id`` (explicit values kept, others
+        ``m000001`` ... in order of first filing), ``repeat_ordinal``, ``repeat_kind`` and the
+        flags ``earlier_open``, ``after_termination``, ``skip_level``.
+
+    Raises
+    ------
+    casekit.CasekitError
+        A needed column is missing or not dates.
+
+    Notes
+    -----
+    Vectorised: filings are sorted by (key, opened_at), matters are split where the gap to the
+    running maximum of earlier ends exceeds the window, and the flags come from grouped
+    running maxima of earlier close and termination times. Ties in ``opened_at`` keep the input
+    order.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({
+    ...     "case_id": ["a", "b", "c"],
+    ...     "petitioner_id": ["p1", "p1", "p1"],
+    ...     "category": ["housing"] * 3,
+    ...     "opened_at": pd.to_datetime(["2024-01-01", "2024-01-10", "2024-06-01"]),
+    ...     "closed_at": pd.to_datetime(["2024-02-01", "2024-02-05", None]),
+    ... })
+    >>> ck.link_repeats(cases)[["case_id", "matter_id", "repeat_ordinal", "repeat_kind"]]
+      case_id matter_id  repeat_ordinal         repeat_kind
+    0       a   m000001               1               first
+    1       b   m000001               2   repeat_while_open
+    2       c   m000001               3  repeat_after_close
+    """
+    if not isinstance(cases, pd.DataFrame):
+        raise CasekitError(f"link repeats: expected a case table DataFrame, got {type(cases).__name__}")
+    default_keys = tuple(keys) == ("petitioner_id", "category", "address")
+    needed = ["case_id", "opened_at", "closed_at"]
+    key_cols = [k for k in keys if k in cases.columns or not default_keys or k == "petitioner_id"]
+    missing = [c for c in [*needed, *key_cols] if c not in cases.columns]
+    if missing:
+        found = ", ".join(map(str, cases.columns)) or "(none)"
+        raise CasekitError(
+            f"link repeats: missing column {missing[0]!r} in the case table; found: {found}"
+        )
+    n = len(cases)
+    opened = _ns(cases["opened_at"], "opened_at")
+    if (opened == _I8_MIN).any():
+        row = int(np.flatnonzero(opened == _I8_MIN)[0])
+        raise CasekitError(f"link repeats: row {row}, column 'opened_at': missing date")
+    closed = _ns(cases["closed_at"], "closed_at")
+    term = (
+        _ns(cases["terminated_at"], "terminated_at")
+        if "terminated_at" in cases.columns else np.full(n, _I8_MIN, dtype=np.int64)
+    )
+    level = _level_rank(cases["level"]) if "level" in cases.columns else np.full(n, -1)
+
+    # ---- group codes: explicit matter ids first, then keys -------------------------------
+    explicit = (
+        cases[matter_col].notna().to_numpy() if matter_col in cases.columns
+        else np.zeros(n, dtype=bool)
+    )
+    key_frame = pd.DataFrame(index=cases.index)
+    for k in key_cols:
+        col = cases[k]
+        if k == "address" and address_normaliser is not None:
+            col = address_normaliser(col)
+        key_frame[k] = col
+    keycode = (
+        key_frame.groupby(key_cols, sort=False, dropna=False).ngroup().to_numpy().astype(np.int64)
+        if key_cols else np.zeros(n, dtype=np.int64)
+    )
+    if "petitioner_id" in key_cols:  # no petitioner: never linked
+        nopet = cases["petitioner_id"].isna().to_numpy()
+        keycode[nopet] = keycode.max(initial=-1) + 1 + np.arange(int(nopet.sum()))
+    if explicit.any():
+        mcode = pd.factorize(cases[matter_col].where(explicit))[0].astype(np.int64)
+        # explicit matters get their own code range, and the window is not applied to them
+        keycode = np.where(explicit, mcode, keycode + mcode.max(initial=-1) + 1)
+    # ---- sort by (group, opened_at), input order for ties ---------------------------------
+    order = np.lexsort((np.arange(n), opened, keycode))
+    g, o, c, t, lv = keycode[order], opened[order], closed[order], term[order], level[order]
+    ex = explicit[order]
+    end = np.where(c == _I8_MIN, _I8_MAX, c)  # open filings never end
+    prev_end = _group_cummax_prev(g, end, _I8_MIN)
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = g[1:] != g[:-1]
+    if window_days is not None:
+        gap = (o.astype(np.float64) - prev_end.astype(np.float64)) / _NS_PER_DAY
+        new |= (~ex) & (prev_end != _I8_MIN) & (prev_end != _I8_MAX) & (gap > window_days)
+    matter = np.cumsum(new) - 1
+    # ---- flags within matters --------------------------------------------------------------
+    prev_end_m = _group_cummax_prev(matter, end, _I8_MIN)
+    prev_term_m = _group_cummax_prev(matter, t, _I8_MIN)
+    first_pos = np.flatnonzero(new)
+    first_level = lv[first_pos][matter]
+    ordinal = np.arange(n) - first_pos[matter] + 1
+    is_first = ordinal == 1
+    earlier_open = ~is_first & (prev_end_m > o)
+    after_term = ~is_first & (prev_term_m != _I8_MIN) & (prev_term_m <= o)
+    skip = ~is_first & (lv >= 0) & (first_level >= 0) & (lv > first_level)
+    kind = np.select(
+        [is_first, skip, after_term, earlier_open],
+        ["first", "skip_level_repeat", "repeat_after_termination", "repeat_while_open"],
+        default="repeat_after_close",
+    )
+    # ---- matter ids ------------------------------------------------------------------------
+    explicit_ids = cases[matter_col].to_numpy()[order] if matter_col in cases.columns else None
+    first_time = o[first_pos]
+    rank = np.empty(len(first_pos), dtype=np.int64)
+    rank[np.lexsort((first_pos, first_time))] = np.arange(len(first_pos))
+    taken = set(map(str, pd.unique(explicit_ids[ex]))) if explicit_ids is not None else set()
+    prefix = "m"
+    while any(s.startswith(prefix) and s[len(prefix):].isdigit() for s in taken):
+        prefix = "auto_" + prefix
+    width = max(6, len(str(len(first_pos))))
+    auto = np.array([f"{prefix}{r + 1:0{width}d}" for r in rank], dtype=object)
+    mid = auto[matter]
+    if explicit_ids is not None:
+        mid = np.where(ex, explicit_ids.astype(object), mid)
+    # ---- back to input order ---------------------------------------------------------------
+    out = cases.copy()
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.arange(n)
+    out[matter_col] = pd.Series(mid[inv], index=cases.index, dtype="str")
+    out["repeat_ordinal"] = ordinal[inv].astype(np.int64)
+    out["repeat_kind"] = pd.Series(kind[inv], index=cases.index, dtype="str")
+    out["earlier_open"] = earlier_open[inv]
+    out["after_termination"] = after_term[inv]
+    out["skip_level"] = skip[inv]
+    out.attrs = dict(cases.attrs)
+    out.attrs["repeat"] = {"keys": list(key_cols), "window_days": window_days}
+    return out
+
+
+def build_matter_table(
+    cases: pd.DataFrame,
+    *,
+    settle_window_days: float = 180,
+    observation_end: Any = None,
+    **link_options: Any,
+) -> pd.DataFrame:
+    """One row per matter: filings, last close, settled or not, time to settlement (censored).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table; if it has no ``repeat_ordinal`` yet, :func:`link_repeats` is applied first
+        (with ``link_options``).
+    settle_window_days : float
+        A matter is settled when all its filings are closed and no new filing followed the last
+        close within this many days (default 180, as for the case table); then
+        ``settled_at`` = last close. A ``settled_at`` column (e.g. a cessation pledge found by
+        the case table) on the matter's last filing takes precedence.
+    observation_end : datetime-like, optional
+        End of observation; default ``cases.attrs["observation_end"]``, else an
+        ``observation_end`` column, else the latest date in the table. Never today.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``matter_id, petitioner_id, category, first_case_id, first_opened_at, n_filings,
+        n_repeats, last_opened_at, last_closed_at, open, settled, settled_at, days_to_settle,
+        censored`` and counts per repeat kind (``n_repeat_while_open`` ...), sorted by
+        ``first_opened_at``. ``days_to_settle`` runs from the first filing to settlement, or to
+        ``observation_end`` when censored. ``attrs["observation_end"]`` is set.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({
+    ...     "case_id": ["a", "b", "c"],
+    ...     "petitioner_id": ["p1", "p1", "p2"],
+    ...     "opened_at": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-01"]),
+    ...     "closed_at": pd.to_datetime(["2024-02-01", "2024-03-11", None]),
+    ... })
+    >>> m = ck.build_matter_table(cases, observation_end="2024-12-31")
+    >>> m[["matter_id", "n_filings", "settled", "days_to_settle", "censored"]]
+      matter_id  n_filings  settled  days_to_settle  censored
+    0   m000001          2     True            70.0     False
+    1   m000002          1    False           365.0      True
+    """
+    if "repeat_ordinal" not in cases.columns or "matter_id" not in cases.columns:
+        cases = link_repeats(cases, **link_options)
+    if observation_end is None:
+        observation_end = cases.attrs.get("observation_end")
+    if observation_end is None and "observation_end" in cases.columns:
+        observation_end = pd.to_datetime(cases["observation_end"]).max()
+    if observation_end is None:
+        cols = [c for c in ("opened_at", "closed_at", "settled_at", "terminated_at")
+                if c in cases.columns]
+        observation_end = max(pd.to_datetime(cases[c]).max() for c in cols)
+    obs_end = pd.Timestamp(observation_end)
+    obs_ns = obs_end.as_unit("ns").value
+    df = pd.DataFrame({
+        "matter_id": cases["matter_id"].to_numpy(),
+        "case_id": cases["case_id"].to_numpy(),
+        "opened": _ns(cases["opened_at"], "opened_at"),
+        "closed": _ns(cases["closed_at"], "closed_at"),
+        "ordinal": cases["repeat_ordinal"].to_numpy(),
+        "kind": cases["repeat_kind"].to_numpy() if "repeat_kind" in cases.columns else "first",
+    })
+    df["settled_col"] = (
+        _ns(cases["settled_at"], "settled_at") if "settled_at" in cases.columns else _I8_MIN
+    )
+    df["is_open"] = df["closed"] == _I8_MIN
+    df = df.sort_values(["matter_id", "opened", "ordinal"], kind="stable")
+    g = df.groupby("matter_id", sort=False)
+    first = g.head(1).set_index("matter_id")
+    last = g.tail(1).set_index("matter_id")
+    out = pd.DataFrame(index=first.index)
+    for col in ("petitioner_id", "category"):
+        if col in cases.columns:
+            firsts = cases.loc[cases["repeat_ordinal"] == 1].drop_duplicates("matter_id")
+            out[col] = out.index.map(firsts.set_index("matter_id")[col])
+    out["first_case_id"] = first["case_id"]
+    out["first_opened_at"] = pd.to_datetime(first["opened"].to_numpy().astype("datetime64[ns]"))
+    out["n_filings"] = g.size()
+    out["n_repeats"] = out["n_filings"] - 1
+    out["last_opened_at"] = pd.to_datetime(last["opened"].to_numpy().astype("datetime64[ns]"))
+    any_open = g["is_open"].any()
+    closed_max = g["closed"].max()
+    last_closed = np.where(any_open.to_numpy(), _I8_MIN, closed_max.to_numpy())
+    out["last_closed_at"] = pd.to_datetime(
+        np.where(last_closed == _I8_MIN, np.datetime64("NaT"), last_closed.astype("datetime64[ns]"))
+    )
+    out["open"] = any_open.to_numpy()
+    window_ns = int(settle_window_days * _NS_PER_DAY)
+    by_window = (~out["open"].to_numpy()) & (last_closed != _I8_MIN) & (
+        last_closed + window_ns <= obs_ns
+    )
+    pledge = last["settled_col"].to_numpy()
+    has_pledge = (pledge != _I8_MIN) & (pledge <= obs_ns)
+    settled_at = np.where(has_pledge, pledge, np.where(by_window, last_closed, _I8_MIN))
+    settled = settled_at != _I8_MIN
+    out["settled"] = settled
+    out["settled_at"] = pd.to_datetime(
+        np.where(settled, settled_at.astype("datetime64[ns]"), np.datetime64("NaT"))
+    )
+    first_ns = first["opened"].to_numpy()
+    stop = np.where(settled, settled_at, obs_ns)
+    out["days_to_settle"] = (stop - first_ns) / _NS_PER_DAY
+    out["censored"] = ~settled
+    kinds = ["repeat_while_open", "repeat_after_close", "repeat_after_termination",
+             "skip_level_repeat"]
+    counts = pd.crosstab(df["matter_id"], df["kind"])
+    for k in kinds:
+        out[f"n_{k}"] = (
+            out.index.map(counts[k]).to_numpy().astype(np.int64) if k in counts.columns
+            else np.zeros(len(out), dtype=np.int64)
+        )
+    out = out.reset_index().sort_values(["first_opened_at", "matter_id"], kind="stable")
+    out = out.reset_index(drop=True)
+    out.attrs["observation_end"] = obs_end
+    out.attrs["settle_window_days"] = settle_window_days
+    return out
