@@ -1,0 +1,694 @@
+"""Validate a read table into canonical events, with every bad row quarantined, never dropped.
+
+:func:`validate_table` is the second half of :func:`casekit.read_events`: it maps columns,
+parses timestamps, checks rows, pseudonymises petitioner identity, maps labels and sorts.
+
+Rules (each row is either accepted or quarantined, so ``read = accepted + quarantined``):
+
+- **file level** (:class:`~casekit.FileUnusableError`, CLI exit 2): unreadable, empty, not the
+  format its name says, a required column (``case_id``, ``timestamp``, ``activity``) missing, or
+  no row left after the checks;
+- **row level** (quarantined with source row, column, PII-masked value and reason): empty case
+  id, missing or unparseable timestamp, empty activity, a line that does not split into the
+  header's columns, an event after an explicit ``observation_end``, and an **exact duplicate**
+  of an earlier event (all columns equal): duplicates are dropped *by quarantining them*, so
+  they count among the quarantined rows and also in ``n_duplicates``;
+- **case level** (flagged, rows kept): a case whose first ``close`` precedes its first
+  ``register``;
+- **notes** (rows kept): unknown labels (kept as they are), an agency or agency type filled
+  with ``unknown``, a header found below a title row, replaced bytes, ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from casekit._utils import CasekitError, FileUnusableError
+from casekit.io import COLUMN_ALIASES, REQUIRED_COLUMNS, RawTable, _parse_timestamps, guess_columns
+
+__all__ = ["Problem", "ReadResult", "load_label_map", "validate_table"]
+
+_MEANING = {
+    "case_id": "the case / petition id",
+    "timestamp": "when the event happened",
+    "activity": "what was done",
+    "agency": "the unit that acted",
+    "agency_type": "the kind of unit",
+}
+_TS_EXPECTED = "a date/time such as 2023-04-25 09:32, 2019/4/25 9:32:09 or 2023年4月25日"
+_LABEL_COLUMNS = ("activity", "agency_type", "channel", "category", "outcome", "level",
+                  "handling_mode")
+#: Canonical columns whose values are codes or labels, not free text (never masked).
+_CODE_COLUMNS = {"case_id", "timestamp", "activity", "agency", "agency_type", "petitioner_id",
+                 "matter_id", "category", "channel", "street", "level", "outcome",
+                 "handling_mode", "participants", "amount_yuan"}
+_PII = ("petitioner_name", "petitioner_id_number", "petitioner_phone")
+_AGENCY_FALLBACKS = ("org:resource", "event_org:resource", "org_resource", "resource", "org:role")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while reading a file, printed as one line.
+
+    ``level`` is ``"row"`` (the row was quarantined), ``"case"`` (a case was flagged, rows kept)
+    or ``"note"`` (the file was read; something worth knowing).
+    """
+
+    source: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    expected: str | None = None
+    level: str = "row"
+
+    def line(self) -> str:
+        """The problem as one readable line naming file, row, column and what was expected."""
+        where = [self.source]
+        loc = []
+        if self.row is not None:
+            loc.append(f"row {self.row}")
+        if self.column is not None:
+            loc.append(f"column {self.column!r}")
+        if loc:
+            where.append(", ".join(loc))
+        prefix = {"row": "", "case": "flagged case: ", "note": "note: "}.get(self.level, "")
+        text = f"{': '.join(where)}: {prefix}{self.message}"
+        if self.expected:
+            text += f"; expected {self.expected}"
+        return " ".join(text.split())  # one line, whatever the values held
+
+
+@dataclass
+class ReadResult:
+    """Events, quarantine, metadata and problems of one validated read.
+
+    Attributes
+    ----------
+    events : pandas.DataFrame
+        The accepted canonical events (``events.attrs["casekit"]`` is ``metadata``).
+    quarantine : pandas.DataFrame
+        One row per quarantined source row: ``source_row, column, value, reason`` (values masked).
+    metadata : dict
+    problems : list of Problem
+    """
+
+    events: pd.DataFrame
+    quarantine: pd.DataFrame
+    metadata: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def n_read(self) -> int:
+        """Rows read from the file (``n_accepted + n_quarantined``)."""
+        return int(self.metadata["n_read"])
+
+    @property
+    def n_accepted(self) -> int:
+        """Rows accepted as events."""
+        return int(self.metadata["n_accepted"])
+
+    @property
+    def n_quarantined(self) -> int:
+        """Rows quarantined (duplicates included)."""
+        return int(self.metadata["n_quarantined"])
+
+    @property
+    def exit_code(self) -> int:
+        """0 every row valid, 1 some rows quarantined, 2 no usable row."""
+        if self.n_accepted == 0:
+            return 2
+        return 1 if self.n_quarantined else 0
+
+    def summary(self) -> str:
+        """One line: read / accepted / quarantined counts and the observation window."""
+        m = self.metadata
+        text = (f"{m['source']}: read {m['n_read']} rows, accepted {m['n_accepted']}, "
+                f"quarantined {m['n_quarantined']}")
+        if m.get("n_duplicates"):
+            text += f" (of which {m['n_duplicates']} exact duplicates)"
+        if self.n_accepted:
+            text += (f"; {m['n_cases']} cases, {m['first_timestamp']} to {m['last_timestamp']}"
+                     f"; observation end {m['observation_end']}")
+        tz = m.get("timezone")
+        text += f"; time zone {tz if tz else 'as recorded'}"
+        return text
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_str(s: pd.Series) -> pd.Series:
+    """Any column -> ``str`` dtype, stripped; missing stays missing; 12.0 -> '12'."""
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+        return s.str.strip()
+    if pd.api.types.is_float_dtype(s.dtype):
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        integral = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 2**53)
+        out = s.astype("str")
+        if integral.any():
+            out[integral] = pd.Series(x[integral].astype("int64")).astype("str").to_numpy()
+        return out.where(~np.isnan(x)).astype("str")
+    if s.dtype == object:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        conv = []
+        for v in uniques:
+            if isinstance(v, float) and v.is_integer():
+                conv.append(str(int(v)))
+            elif isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "isoformat"):
+                conv.append(pd.Timestamp(v).isoformat(sep=" "))
+            else:
+                conv.append(str(v).strip())
+        values = pd.array(conv, dtype="str").take(codes, allow_fill=True)
+        return pd.Series(values, index=s.index, name=s.name)
+    return s.astype("str").str.strip()
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    return (s.isna() | (s == "")).to_numpy(dtype=bool)
+
+
+def _map_uniques(s: pd.Series, fn: Any) -> pd.Series:
+    """Apply ``fn(list_of_unique_strings) -> list`` over distinct values and broadcast back."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = list(fn(list(uniques))) if len(uniques) else []
+    values = pd.array(mapped, dtype="str").take(codes, allow_fill=True)
+    return pd.Series(values, index=s.index, name=s.name)
+
+
+def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
+    """Load user label mappings: ``{column: {label: identifier}}`` from a dict, JSON or CSV file.
+
+    A CSV needs the columns ``column,label,identifier``; a JSON file holds the dict itself.
+
+    Examples
+    --------
+    >>> ck.validate.load_label_map({"activity": {"茶话会": "joint_conference"}})
+    {'activity': {'茶话会': 'joint_conference'}}
+    """
+    if label_map is None:
+        return {}
+    if isinstance(label_map, Mapping):
+        out = {}
+        for col, m in label_map.items():
+            if not isinstance(m, Mapping):
+                raise CasekitError(
+                    f"label_map[{col!r}] must map labels to identifiers, got {type(m).__name__}; "
+                    "expected {column: {label: identifier}}"
+                )
+            out[str(col)] = {str(k): str(v) for k, v in m.items()}
+        return out
+    path = Path(label_map)
+    if not path.exists():
+        raise CasekitError(f"label map {path}: no such file")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CasekitError(f"label map {path.name}: not valid JSON ({exc})") from None
+        return load_label_map(data)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    missing = [c for c in ("column", "label", "identifier") if c not in table.columns]
+    if missing:
+        raise CasekitError(f"label map {path.name}: column {missing[0]!r} missing; expected "
+                           f"columns column,label,identifier; found {', '.join(table.columns)}")
+    out: dict[str, dict[str, str]] = {}
+    for col, lab, ident in table[["column", "label", "identifier"]].itertuples(index=False):
+        out.setdefault(col.strip(), {})[lab.strip()] = ident.strip()
+    return out
+
+
+def _map_vocab(s: pd.Series, vocabulary: str, extra: Mapping[str, str]) -> tuple[pd.Series,
+                                                                                  list[str]]:
+    from casekit import schema
+
+    unknown: list[str] = []
+
+    def fn(uniques: list[str]) -> list[str]:
+        out = []
+        for u in uniques:
+            ident = extra.get(u)
+            if ident is None:
+                ident = schema.to_identifier(u, vocabulary)
+            if ident is None:
+                unknown.append(u)
+                ident = u
+            out.append(ident)
+        return out
+
+    return _map_uniques(s, fn), sorted(unknown)
+
+
+def _suffix_table() -> list[tuple[str, str]]:
+    from casekit import schema
+
+    pairs = []
+    for ident, term in schema.AGENCY_TYPES.items():
+        if ident == "unknown":
+            continue
+        for label in (term.zh, *term.aliases):
+            if re.search(r"[\u4e00-\u9fff]", label) and len(label) >= 2:
+                pairs.append((label, ident))
+    pairs.sort(key=lambda p: -len(p[0]))
+    return pairs
+
+
+def _infer_agency_type(agency: pd.Series) -> tuple[pd.Series, int, int]:
+    """agency name suffix -> agency type identifier (``unknown`` when nothing fits)."""
+    pairs = _suffix_table()
+    hits = [0, 0]
+
+    def fn(names: list[str]) -> list[str]:
+        out = []
+        for name in names:
+            ident = "unknown"
+            for label, cand in pairs:
+                if name.endswith(label) or (len(label) >= 3 and label in name):
+                    ident = cand
+                    break
+            hits[0] += ident != "unknown"
+            hits[1] += 1
+            out.append(ident)
+        return out
+
+    mapped = _map_uniques(agency, fn).fillna("unknown")
+    return mapped, hits[0], hits[1]
+
+
+def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.DataFrame, dict]:
+    present = [c for c in _PII if c in df.columns]
+    if not present:
+        return df, {}
+    try:
+        from casekit.privacy import pseudonymise
+    except ImportError:  # privacy module not available: never let raw PII through
+        notes.append("casekit.privacy unavailable: petitioner columns dropped without an id")
+        return df.drop(columns=present), {"dropped": present}
+    out, info = pseudonymise(df, key=key)
+    leftover = [c for c in _PII if c in out.columns]
+    if leftover:  # belt and braces: raw PII must never survive ingest
+        out = out.drop(columns=leftover)
+    return out, dict(info) if isinstance(info, Mapping) else {"info": str(info)}
+
+
+def _mask_value(value: object) -> str:
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    try:
+        from casekit.privacy import mask_value
+    except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
+        text = re.sub(r"\d{17}[\dXx]", "[ID]", text)
+        return re.sub(r"1[3-9]\d{9}", "[PHONE]", text)
+    return str(mask_value(text))
+
+
+def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None,
+                       notes: list[str]) -> pd.DataFrame:
+    cols = [c for c in df.columns if c not in _CODE_COLUMNS
+            and (pd.api.types.is_string_dtype(df[c].dtype) or df[c].dtype == object)]
+    if not cols:
+        return df
+    try:
+        from casekit.privacy import mask_free_text
+    except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
+        def mask_free_text(series: pd.Series, *, known_names: Any = None) -> pd.Series:
+            out = series.str.replace(r"\d{17}[\dXx]", "[ID]", regex=True)
+            return out.str.replace(r"1[3-9]\d{9}", "[PHONE]", regex=True)
+    df = df.copy()
+    for c in cols:
+        s = df[c]
+        if s.dtype == object and not all(isinstance(v, str) or v is None
+                                         for v in pd.unique(s.dropna())[:1000]):
+            s = _as_str(s)
+
+        def fn(uniques: list[str]) -> list[str]:
+            masked = mask_free_text(pd.Series(uniques, dtype="str"), known_names=known_names)
+            return [None if isinstance(v, float) else v for v in masked.tolist()]
+
+        df[c] = _map_uniques(s.astype("str"), fn)
+    return df
+
+
+def _sorted_order(case: pd.Series, ts: np.ndarray) -> np.ndarray | None:
+    """Stable order by (case_id, timestamp); ``None`` when already sorted (cheap check)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(case)
+    if n < 2:
+        return None
+    arr = pa.array(case, type=pa.large_string()) if case.dtype == object else pa.array(case)
+    a, b = arr.slice(0, n - 1), arr.slice(1)
+    lt = pc.less(b, a).to_numpy(zero_copy_only=False)
+    if not lt.any():
+        eq = pc.equal(b, a).to_numpy(zero_copy_only=False)
+        t = ts.view("int64")
+        if not (eq & (t[1:] < t[:-1])).any():
+            return None
+    codes, _ = pd.factorize(case, sort=True)
+    return np.lexsort((ts.view("int64"), codes))
+
+
+# ---------------------------------------------------------------------------------------------
+# the validator
+# ---------------------------------------------------------------------------------------------
+
+
+def validate_table(
+    raw: RawTable,
+    *,
+    source: str,
+    columns: Mapping[str, str] | None = None,
+    observation_end: Any = None,
+    timezone: str | None = "Asia/Shanghai",
+    label_map: Any = None,
+    key: str | bytes | None = None,
+    path: str | None = None,
+) -> ReadResult:
+    """Turn a :class:`casekit.io.RawTable` into canonical events plus a quarantine.
+
+    Parameters are those of :func:`casekit.read_events`; ``source`` is the file name used in
+    messages. See the module docstring for the rules.
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    FileUnusableError
+        A required column is missing (naming it and listing the columns found).
+
+    Examples
+    --------
+    >>> from casekit.io import RawTable
+    >>> data = pd.DataFrame({"case_id": ["A", "A", "A"], "timestamp": ["2023-01-02", "x", "2023-01-02"],
+    ...                      "activity": ["登记", "办结", "登记"]})
+    >>> res = ck.validate.validate_table(RawTable(data, np.array([2, 3, 4]), "csv"), source="t.csv")
+    >>> res.n_read, res.n_accepted, res.n_quarantined, res.metadata["n_duplicates"]
+    (3, 1, 2, 1)
+    >>> [p.line() for p in res.problems if p.level == "row"][0]
+    "t.csv: row 3, column 'timestamp': unparseable timestamp 'x'; expected a date/time such as 2023-04-25 09:32, 2019/4/25 9:32:09 or 2023年4月25日"
+    """
+    df = raw.data
+    rows = np.asarray(raw.source_rows, dtype="int64")
+    n = len(df)
+    notes: list[str] = list(raw.notes)
+    problems: list[Problem] = []
+    labels = load_label_map(label_map)
+
+    mapping, map_notes = guess_columns(df.columns, columns)
+    notes.extend(map_notes)
+    if "agency" not in mapping:
+        for cand in _AGENCY_FALLBACKS:
+            if cand in df.columns and cand not in mapping.values():
+                mapping["agency"] = cand
+                notes.append(f"no agency column; used {cand!r} as the agency")
+                break
+    for req in REQUIRED_COLUMNS:
+        if req not in mapping:
+            found = ", ".join(map(str, df.columns)) or "(none)"
+            looked = ", ".join(COLUMN_ALIASES[req][:8])
+            raise FileUnusableError(
+                f"{source}: required column {req!r} ({_MEANING[req]}) not found; expected a "
+                f"column named one of {looked}, ... or --columns {req}=COLUMN; "
+                f"columns found: {found}"
+            )
+
+    # ---- build the canonical frame (canonical names first, other source columns kept) -------
+    used = set(mapping.values())
+    data: dict[str, pd.Series] = {}
+    for canonical, col in mapping.items():
+        data[canonical] = df[col]
+    for col in df.columns:
+        if col in used:
+            continue
+        name = str(col)
+        if name in data:
+            name = f"{name}_source"
+        data[name] = df[col]
+    frame = pd.DataFrame(data, copy=False).reset_index(drop=True)
+    del data
+
+    # ---- row checks ------------------------------------------------------------------------
+    checks: list[tuple[np.ndarray, str, str, str, str | None]] = []
+    # (mask, canonical column, reason, message template, expected)
+    case = _as_str(frame["case_id"])
+    frame["case_id"] = case
+    bad_case = _blank(case)
+    checks.append((bad_case, "case_id", "empty case id", "empty case id",
+                   "a non-empty case id"))
+
+    ts, missing_ts, ts_info = _parse_timestamps(frame["timestamp"], timezone)
+    bad_ts = np.isnat(ts)
+    checks.append((missing_ts & bad_ts, "timestamp", "missing timestamp", "missing timestamp",
+                   _TS_EXPECTED))
+    checks.append((~missing_ts & bad_ts, "timestamp", "unparseable timestamp",
+                   "unparseable timestamp {value}", _TS_EXPECTED))
+
+    activity = _as_str(frame["activity"])
+    frame["activity"] = activity
+    bad_act = _blank(activity)
+    checks.append((bad_act, "activity", "empty activity", "empty activity",
+                   "an activity label such as 登记 or register"))
+
+    obs_end = None
+    if observation_end is not None:
+        obs = pd.Timestamp(observation_end)
+        if obs.tzinfo is not None:
+            obs = obs.tz_convert(timezone).tz_localize(None) if timezone else obs.tz_localize(None)
+        obs_end = obs.as_unit("ns")
+        after = ~bad_ts & (ts > obs_end.to_datetime64())
+        checks.append((after, "timestamp", "after the observation end",
+                       f"event after the observation end {obs_end}",
+                       f"events up to {obs_end}"))
+
+    bad = np.zeros(n, dtype=bool)
+    for mask, *_ in checks:
+        bad |= mask
+    frame["timestamp"] = ts
+
+    # exact duplicates among the otherwise good rows: quarantined, counted
+    dup = np.zeros(n, dtype=bool)
+    good_idx = np.flatnonzero(~bad)
+    dup_of: dict[int, int] = {}
+    if len(good_idx) > 1:
+        order = _sorted_order(case.iloc[good_idx], ts[good_idx])
+        gi = good_idx if order is None else good_idx[order]
+        c_sorted = case.iloc[gi].reset_index(drop=True)
+        t_sorted = ts[gi]
+        same = (c_sorted.iloc[1:].to_numpy() == c_sorted.iloc[:-1].to_numpy()) & (
+            t_sorted[1:] == t_sorted[:-1])
+        if same.any():
+            cand = np.zeros(len(gi), dtype=bool)
+            cand[1:] |= same
+            cand[:-1] |= same
+            sub_idx = np.sort(gi[cand])
+            sub = frame.iloc[sub_idx].astype("str")  # compare every column as text
+            gid = sub.groupby(list(sub.columns), sort=False, dropna=False).ngroup().to_numpy()
+            _, first_pos = np.unique(gid, return_index=True)
+            firsts = first_pos[gid]
+            is_dup = firsts != np.arange(len(gid))
+            if is_dup.any():
+                dup[sub_idx[is_dup]] = True
+                for pos in np.flatnonzero(is_dup)[:_MAX_PROBLEM_OBJECTS]:
+                    dup_of[int(sub_idx[pos])] = int(sub_idx[firsts[pos]])
+    if dup.any():
+        checks.append((dup, "*", "exact duplicate", "exact duplicate of row {first}",
+                       "each event once"))
+        bad |= dup
+
+    # ---- quarantine ------------------------------------------------------------------------
+    q_parts = []
+    row_col_names = {c: str(mapping.get(c, c)) for c in frame.columns}
+    for mask, col, reason, template, expected in checks:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        if col == "*":
+            values = ["" for _ in idx]
+            shown_col = "*"
+        else:
+            src = df[mapping[col]] if col in mapping else frame[col]
+            values = [_mask_value(v) for v in src.iloc[idx].tolist()]
+            shown_col = row_col_names.get(col, col)
+        q_parts.append(pd.DataFrame({"_i": idx, "source_row": rows[idx], "column": shown_col,
+                                     "value": values, "reason": reason}))
+        for k, i in enumerate(idx[:_MAX_PROBLEM_OBJECTS]):
+            msg = template.format(value=repr(values[k]) if values[k] else "''",
+                                  first=rows[dup_of[int(i)]] if int(i) in dup_of else "?")
+            problems.append(Problem(source, msg, int(rows[i]),
+                                    None if col == "*" else shown_col, expected, "row"))
+    for r, col, value, reason in raw.bad_rows:
+        q_parts.append(pd.DataFrame({"_i": [-1], "source_row": [r], "column": [col or "*"],
+                                     "value": [_mask_value(value)[:200]], "reason": [reason]}))
+        problems.append(Problem(source, reason.replace("expected", "").strip("; "), r, None,
+                                "as many fields as the header", "row"))
+    if q_parts:
+        q = pd.concat(q_parts, ignore_index=True).sort_values("source_row", kind="stable")
+        if q["source_row"].duplicated().any():
+            q = q.groupby("source_row", sort=True, as_index=False).agg(
+                column=("column", lambda s: ", ".join(dict.fromkeys(s))),
+                value=("value", lambda s: " | ".join(s)),
+                reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
+            )
+        else:
+            q = q.drop(columns="_i")
+        quarantine = q[["source_row", "column", "value", "reason"]].reset_index(drop=True)
+    else:
+        quarantine = pd.DataFrame({"source_row": pd.Series([], dtype="int64"),
+                                   "column": pd.Series([], dtype="str"),
+                                   "value": pd.Series([], dtype="str"),
+                                   "reason": pd.Series([], dtype="str")})
+    problems.sort(key=lambda p: (p.row if p.row is not None else -1))
+
+    # ---- accepted events -------------------------------------------------------------------
+    keep = ~bad
+    events = frame.iloc[np.flatnonzero(keep)] if bad.any() else frame
+    events = events.reset_index(drop=True)
+    del frame
+    known_names = None
+    if "petitioner_name" in events.columns:
+        known_names = [v for v in pd.unique(_as_str(events["petitioner_name"]).dropna()) if v]
+    events, pii_info = _pseudonymise(events, key, notes)
+    unknown_labels: dict[str, list[str]] = {}
+
+    # agency
+    if "agency" in events.columns:
+        agency = _as_str(events["agency"])
+        empty_agency = _blank(agency)
+        if empty_agency.any():
+            agency = agency.where(~empty_agency, "unknown")
+            notes.append(f"{int(empty_agency.sum())} event(s) without an agency: set to 'unknown'")
+        events["agency"] = agency
+    else:
+        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
+        notes.append("no agency column; agency set to 'unknown' (pass columns={'agency': ...})")
+
+    # labels -> identifiers
+    for col in _LABEL_COLUMNS:
+        if col not in events.columns:
+            continue
+        s = _as_str(events[col])
+        mapped, unknown = _map_vocab(s, col, labels.get(col, {}))
+        events[col] = mapped
+        if unknown:
+            unknown_labels[col] = unknown
+    if "agency_type" not in events.columns:
+        inferred, n_hit, n_agencies = _infer_agency_type(events["agency"])
+        events["agency_type"] = inferred
+        notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
+                     f"{n_agencies} agencies, the others 'unknown'")
+    else:
+        at = events["agency_type"]
+        empty_at = _blank(at)
+        if empty_at.any():
+            events["agency_type"] = at.where(~empty_at, "unknown")
+            notes.append(f"{int(empty_at.sum())} event(s) without an agency type: set to "
+                         "'unknown'")
+    events = _mask_text_columns(events, known_names, notes)
+
+    # sort by (case_id, timestamp), ties in source order
+    tsv = events["timestamp"].to_numpy()
+    order = _sorted_order(events["case_id"], tsv)
+    if order is not None:
+        events = events.take(order).reset_index(drop=True)
+    from casekit.schema import EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS
+
+    first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
+    events = events[first + [c for c in events.columns if c not in first]]
+    for c in ("case_id", "activity", "agency", "agency_type"):
+        if events[c].dtype != "str":
+            events[c] = events[c].astype("str")
+
+    # ---- case checks: close before register -------------------------------------------------
+    flagged: list[str] = []
+    if len(events):
+        act = events["activity"]
+        reg = events.loc[act == "register", ["case_id", "timestamp"]].groupby("case_id")[
+            "timestamp"].min()
+        clo = events.loc[act == "close", ["case_id", "timestamp"]].groupby("case_id")[
+            "timestamp"].min()
+        both = reg.index.intersection(clo.index)
+        wrong = both[(clo[both] < reg[both]).to_numpy()]
+        flagged = [str(c) for c in wrong]
+        for c in flagged[:_MAX_PROBLEM_OBJECTS]:
+            problems.append(Problem(source, f"case {c!r} is closed ({clo[c]}) before it is "
+                                    f"registered ({reg[c]})", None, "timestamp",
+                                    "registration before closure", "case"))
+
+    # ---- metadata --------------------------------------------------------------------------
+    n_read = n + len(raw.bad_rows)
+    n_accepted = len(events)
+    n_quarantined = len(quarantine)
+    if n_accepted + n_quarantined != n_read:  # pragma: no cover - invariant
+        raise AssertionError(f"row conservation broken: {n_read} != {n_accepted} + "
+                             f"{n_quarantined}")
+    last = events["timestamp"].max() if n_accepted else None
+    first_ts = events["timestamp"].min() if n_accepted else None
+    if obs_end is None and last is not None:
+        obs_end = last
+    for c, labs in unknown_labels.items():
+        shown = ", ".join(labs[:10]) + (f", ... ({len(labs)} in all)" if len(labs) > 10 else "")
+        notes.append(f"unknown {c} labels kept as they are: {shown} "
+                     "(map them with label_map= / --labels)")
+    problems.extend(Problem(source, note, level="note") for note in notes)
+    metadata: dict[str, Any] = {
+        "source": source,
+        "path": path,
+        "format": raw.fmt,
+        "encoding": raw.encoding,
+        **{k: v for k, v in raw.extra.items()},
+        "column_mapping": {k: str(v) for k, v in mapping.items()},
+        "timezone": timezone,
+        "timestamp_offsets_seen": ts_info.offsets_seen,
+        "timestamp_formats": ts_info.formats,
+        "observation_end": obs_end,
+        "observation_end_explicit": observation_end is not None,
+        "first_timestamp": first_ts,
+        "last_timestamp": last,
+        "n_read": n_read,
+        "n_accepted": n_accepted,
+        "n_quarantined": n_quarantined,
+        "n_duplicates": int(dup.sum()),
+        "n_cases": int(events["case_id"].nunique()) if n_accepted else 0,
+        "unknown_labels": unknown_labels,
+        "flagged_cases": flagged,
+        "pseudonymisation": pii_info,
+        "notes": notes,
+    }
+    metadata = _json_safe(metadata)
+    events.attrs["casekit"] = metadata
+    return ReadResult(events, quarantine, metadata, problems)
+
+
+_MAX_PROBLEM_OBJECTS = 10_000
+
+
+def _json_safe(obj: Any) -> Any:
+    """Metadata as plain JSON types (pandas writes ``attrs`` into Parquet as JSON)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_json_safe(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, pd.Timestamp | np.datetime64):
+        ts = pd.Timestamp(obj)
+        return None if ts is pd.NaT else str(ts)
+    return str(obj)
