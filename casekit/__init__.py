@@ -25,6 +25,10 @@ _EXPORTS: dict[str, str] = {
     "to_identifier": "casekit.schema",
     "label_of": "casekit.schema",
     # --- synth ---
+    "generate_district": "casekit.synth",
+    "write_district": "casekit.synth",
+    "load_sample_events": "casekit.datasets._sample",
+    "load_sample_truth": "casekit.datasets._sample",
     # --- datasets ---
     # --- io / validate ---
     "read_events": "casekit.io",

@@ -13,6 +13,8 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     # --- sample (synth) ---
+    "load_sample_events": "casekit.datasets._sample",
+    "load_sample_truth": "casekit.datasets._sample",
     # --- real logs ---
     # --- end ---
 }

@@ -1,0 +1,1383 @@
+"""Seeded synthetic district with planted, recorded effects (ground truth).
+
+The district is modelled on 潮阳区 (Chaoyang, Shantou): 4 streets (文光, 城南, 金浦, 棉北) and
+9 towns (海门, 和平, 西胪, 关埠, 金灶, 谷饶, 贵屿, 铜盂, 河溪) with 272 residents' and villagers'
+committees, the district petition bureau, the court, the housing and construction, human
+resources and social security, natural resources, urban management and market regulation bureaus,
+the police, one justice office and one people's mediation committee per street or town.
+Cases (信访件) follow the 2022 procedure (信访工作条例): ``register`` by a petition bureau,
+``transfer`` / ``assign_with_report``, ``accept`` + ``notify_receipt`` within 15 days, handling
+events (``investigate``, ``mediate``, ``joint_conference``, ``leader_*``, ...), an ``extend``
+when handling runs past 60 days after acceptance, ``supervise`` when it runs past 90 (overdue),
+``close``, then ``follow_up_visit``, ``cessation_pledge``, ``review`` / ``re_review`` for some.
+The seed article's own case is planted as matter ``M-NANPOYUAN`` (two filings).
+
+The planted model (exact; what a Cox model should recover)
+----------------------------------------------------------
+Time to close ``T`` of a case is measured in days from its ``register`` event to its first
+``close`` event. It is drawn from a proportional-hazards model::
+
+    h(t | case) = h0(t) * c[category] * r^(is_repeat) * m[pattern]^(k^is_repeat)
+
+- ``h0`` is a piecewise-constant baseline hazard per day (breaks and rates in the truth file,
+  ``hazard_model.baseline``): slow first days, a bump before the 60-day handling deadline and the
+  90-day extended deadline (the statutory deadlines shape the times);
+- ``c`` is the category multiplier (reference category ``other`` = 1);
+- ``r`` (``repeat_multiplier``) multiplies the hazard of repeat filings (``repeat_ordinal >= 2``);
+- ``m[pattern]`` is the pattern multiplier for first filings (reference pattern = 1) and
+  ``m[pattern] ** k`` for repeat filings (``k = pattern_exponent_repeat`` > 1: collaboration
+  matters more for repeats). ``pattern`` is the set of agency types acting on the case, sorted and
+  joined by ``+`` (the ``casekit.cases`` definition); every agency type of the planted pattern acts
+  before the case closes, so the observed pattern of a closed case equals the planted one.
+
+``T = H0^{-1}(E / multiplier)`` with ``E ~ Exp(1)`` (inverse cumulative hazard, exact).
+Nothing else (channel, street, leader events, level, ordinal beyond 2) changes the hazard.
+Cases open at ``observation_end`` (``register + T >= observation_end``) are right-censored there:
+their events after ``observation_end`` are not in the log. Censoring is administrative and
+independent of ``T`` given the covariates. Timestamps are rounded to the second.
+
+Confounding, as in real data: the pattern is drawn from a distribution that depends on the
+category (and on first vs repeat filing, and street vs town), and the harder categories
+(``natural_resources``, ``political_legal``, ``urban_rural_construction``) both draw the
+multi-agency patterns and close slower by themselves. The raw per-pattern median among repeat
+filings therefore does not put the true fastest repeat pattern first; a Cox model with the
+category as a covariate does. The truth file records all of it.
+
+The two filings of ``M-NANPOYUAN`` are hand-placed (not drawn from the model); drop that matter
+for exact model checks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from casekit._utils import CasekitError, as_generator
+
+__all__ = ["GENERATOR_VERSION", "generate_district", "truth_path_for", "write_district"]
+
+#: Version of the generator's model; recorded in the truth file. Bump when output changes.
+GENERATOR_VERSION = "1.0.0"
+
+DISTRICT_ZH = "潮阳区"
+_DAY_NS = 86_400 * 10**9
+
+# ---------------------------------------------------------------------------------------------
+# The district (fixed; not random)
+# ---------------------------------------------------------------------------------------------
+
+# (name, kind, residents' committees, villagers' committees): 4 streets + 9 towns, 272 committees
+_AREAS: tuple[tuple[str, str, int, int], ...] = (
+    ("文光", "street", 20, 0),
+    ("城南", "street", 18, 4),
+    ("金浦", "street", 16, 8),
+    ("棉北", "street", 17, 3),
+    ("海门", "town", 3, 22),
+    ("和平", "town", 2, 20),
+    ("西胪", "town", 2, 18),
+    ("关埠", "town", 2, 19),
+    ("金灶", "town", 1, 17),
+    ("谷饶", "town", 2, 21),
+    ("贵屿", "town", 2, 20),
+    ("铜盂", "town", 1, 16),
+    ("河溪", "town", 1, 17),
+)
+
+_NAME_FIRST = "东西南北中新上下前后大小老长仙玉金石凤龙华兴美和林桥"
+_NAME_SECOND = "门园坑溪埔山湖塘田厝寮港头围墩洲岭堤埕浦乡光兴美安宁"
+
+# district-level units: (name, agency_type)
+_DISTRICT_UNITS: dict[str, str] = {
+    "petition_bureau": "潮阳区信访局",
+    "court": "潮阳区人民法院",
+    "housing_construction_bureau": "潮阳区住房和城乡建设局",
+    "human_resources_social_security_bureau": "潮阳区人力资源和社会保障局",
+    "natural_resources_bureau": "潮阳区自然资源局",
+    "urban_management_bureau": "潮阳区城市管理和综合执法局",
+    "market_regulation_bureau": "潮阳区市场监督管理局",
+    "police": "汕头市公安局潮阳分局",
+    "political_legal_committee": "中共汕头市潮阳区委政法委员会",
+    "discipline_inspection_commission": "潮阳区纪委监委",
+    "hotline_center": "汕头市12345热线潮阳分中心",
+    "justice_bureau": "潮阳区司法局",
+    "finance_bureau": "潮阳区财政局",
+    "party_committee": "中共汕头市潮阳区委员会",
+}
+_UPPER_BUREAUS: dict[str, str] = {
+    "city": "汕头市信访局",
+    "province": "广东省信访局",
+    "national": "国家信访局",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Categories, channels, patterns and the planted effects
+# ---------------------------------------------------------------------------------------------
+
+_CATEGORY_IDS = (
+    "natural_resources", "political_legal", "labour_social_security", "urban_rural_construction",
+    "agriculture_rural", "civil_affairs_emergency", "military_affairs", "health",
+    "market_regulation", "other",
+)
+# fallback only; the shares come from casekit.schema.category_shares() (published county shares)
+_CATEGORY_SHARES_FALLBACK = {
+    "natural_resources": 0.1543, "political_legal": 0.1543, "labour_social_security": 0.1486,
+    "urban_rural_construction": 0.1429, "agriculture_rural": 0.1143,
+    "civil_affairs_emergency": 0.0629, "military_affairs": 0.0457, "health": 0.0343,
+    "market_regulation": 0.0286, "other": 0.1141,
+}
+#: planted hazard multiplier per category (reference: other = 1); hard categories < 1
+_CATEGORY_HR = {
+    "natural_resources": 0.50, "political_legal": 0.55, "labour_social_security": 1.10,
+    "urban_rural_construction": 0.70, "agriculture_rural": 0.80, "civil_affairs_emergency": 1.30,
+    "military_affairs": 0.90, "health": 1.20, "market_regulation": 1.60, "other": 1.00,
+}
+#: probability that a matter of the category lies in a street (else in a town)
+_P_STREET = {
+    "natural_resources": 0.35, "political_legal": 0.50, "labour_social_security": 0.50,
+    "urban_rural_construction": 0.60, "agriculture_rural": 0.10, "civil_affairs_emergency": 0.40,
+    "military_affairs": 0.40, "health": 0.45, "market_regulation": 0.60, "other": 0.45,
+}
+_CHANNELS = {"online": 0.40, "visit": 0.28, "letter": 0.15, "phone": 0.13, "collective_visit": 0.04}
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    key: str  # short name used in the truth file's notes
+    types: tuple[str, ...]
+    area: str  # "street", "town" or "any"
+    lead: str  # accepts, notifies, closes
+    mediator: str  # who mediates
+    hr_first: float  # planted hazard multiplier for first filings (reference = 1)
+    main: bool  # one of the common planted patterns (vs the rare tail)
+
+    @property
+    def name(self) -> str:
+        return "+".join(sorted(self.types))
+
+
+_PATTERNS: tuple[_Pattern, ...] = (
+    _Pattern("street_alone", ("petition_bureau", "street_office"), "street", "street_office",
+             "street_office", 0.85, True),
+    _Pattern("street_community", ("petition_bureau", "street_office", "residents_committee"),
+             "street", "street_office", "residents_committee", 1.00, True),
+    _Pattern("town_village", ("petition_bureau", "town_government", "villagers_committee"),
+             "town", "town_government", "villagers_committee", 0.95, True),
+    _Pattern("labour_justice", ("petition_bureau", "human_resources_social_security_bureau",
+                                "justice_office"), "any",
+             "human_resources_social_security_bureau", "justice_office", 1.10, True),
+    _Pattern("land_town_village", ("petition_bureau", "natural_resources_bureau",
+                                   "town_government", "villagers_committee"), "town",
+             "town_government", "villagers_committee", 1.15, True),
+    _Pattern("joint_court_housing", ("petition_bureau", "street_office", "residents_committee",
+                                     "court", "housing_construction_bureau"), "street",
+             "street_office", "residents_committee", 1.30, True),
+    _Pattern("court_mediation", ("petition_bureau", "court", "justice_office",
+                                 "mediation_committee"), "any", "justice_office",
+             "mediation_committee", 1.20, True),
+    _Pattern("urban_management", ("petition_bureau", "street_office", "urban_management_bureau"),
+             "street", "urban_management_bureau", "street_office", 1.05, True),
+    # the rare tail (realistic variety; effects planted and recorded too)
+    _Pattern("market", ("petition_bureau", "market_regulation_bureau"), "any",
+             "market_regulation_bureau", "market_regulation_bureau", 1.20, False),
+    _Pattern("police_town", ("petition_bureau", "police", "town_government"), "town",
+             "town_government", "town_government", 0.90, False),
+    _Pattern("political_legal", ("petition_bureau", "court", "political_legal_committee"), "any",
+             "political_legal_committee", "court", 0.80, False),
+    _Pattern("discipline", ("petition_bureau", "discipline_inspection_commission"), "any",
+             "discipline_inspection_commission", "discipline_inspection_commission", 0.70, False),
+    _Pattern("housing_town", ("petition_bureau", "housing_construction_bureau",
+                              "town_government", "villagers_committee"), "town",
+             "town_government", "villagers_committee", 1.10, False),
+    _Pattern("hotline_street", ("petition_bureau", "hotline_center", "street_office"), "street",
+             "street_office", "street_office", 1.00, False),
+)
+_REFERENCE_PATTERN = "street_community"
+_PATTERN_EXPONENT_REPEAT = 2.0  # m_repeat = m_first ** k
+_REPEAT_MULTIPLIER = 0.75  # hazard multiplier of any repeat filing (vs a first filing)
+
+# pattern weights by category (first filings); zero where not listed
+_MIX: dict[str, dict[str, float]] = {
+    "natural_resources": {"street_alone": 1, "street_community": 2, "joint_court_housing": 3,
+                          "court_mediation": 1, "urban_management": 1, "town_village": 2,
+                          "land_town_village": 5, "housing_town": 0.5},
+    "political_legal": {"street_alone": 1, "street_community": 1, "joint_court_housing": 2,
+                        "court_mediation": 5, "town_village": 1.5, "political_legal": 0.8,
+                        "police_town": 0.8},
+    "labour_social_security": {"labour_justice": 6, "street_alone": 1, "street_community": 1,
+                               "town_village": 1, "court_mediation": 0.8},
+    "urban_rural_construction": {"street_community": 3, "street_alone": 1,
+                                 "joint_court_housing": 3, "urban_management": 3,
+                                 "town_village": 2, "housing_town": 1.5,
+                                 "land_town_village": 0.5},
+    "agriculture_rural": {"town_village": 5, "land_town_village": 2, "street_community": 1,
+                          "street_alone": 0.5},
+    "civil_affairs_emergency": {"street_alone": 3, "street_community": 3, "town_village": 3},
+    "military_affairs": {"street_alone": 2, "street_community": 2, "town_village": 2,
+                         "labour_justice": 1},
+    "health": {"street_alone": 2, "street_community": 2, "town_village": 2, "market": 0.5},
+    "market_regulation": {"market": 4, "urban_management": 2, "street_alone": 2,
+                          "town_village": 1},
+    "other": {"street_alone": 2, "street_community": 2, "town_village": 2, "urban_management": 2,
+              "discipline": 1, "hotline_street": 1},
+}
+# repeat filings draw more agencies: weights multiplied by these factors
+_REPEAT_SHIFT = {"joint_court_housing": 2.5, "court_mediation": 2.5, "land_town_village": 2.5,
+                 "street_alone": 0.6}
+
+# piecewise-constant baseline hazard per day (reference category, reference pattern, first filing)
+_BASE_BREAKS = (0.0, 3.0, 14.0, 45.0, 55.0, 62.0, 80.0, 90.0, 100.0)
+_BASE_RATES = (0.030, 0.050, 0.040, 0.070, 0.040, 0.020, 0.060, 0.030, 0.010)
+
+# repeats
+_P_REFILE_FIRST = 0.30  # probability that a first filing is followed by another filing
+_P_REFILE_LATER = 0.40  # same for a repeat filing
+_MAX_ORDINAL = 8
+_KIND_P = {"repeat_after_close": 0.72, "repeat_while_open": 0.15, "skip_level_repeat": 0.13}
+_SKIP_LEVEL_P = {"city": 0.6, "province": 0.3, "national": 0.1}
+_GAP_MEDIAN_DAYS = 25.0  # re-filing after close: lognormal gap
+_GAP_SIGMA = 0.9
+
+_ACTIVITY_CODES = (
+    "register", "transfer", "assign_with_report", "accept", "notify_receipt", "investigate",
+    "mediate", "joint_conference", "leader_reception", "leader_field_visit",
+    "leader_case_ownership", "risk_alert", "hearing", "special_fund_application",
+    "advance_funding", "extend", "supervise", "written_decision", "close", "follow_up_visit",
+    "cessation_pledge", "review", "re_review", "terminated",
+)
+_OUTCOME_CODES = (
+    "supported", "explained", "not_supported", "mediated_agreement", "ceased_petitioning",
+    "upheld", "sent_back",
+)
+_MEDIATION_ROLES = ("律师", "人民调解员", "心理咨询师")
+_LEADER_ROLES = {
+    "leader_reception": ("区领导", "区信访局局长"),
+    "leader_field_visit": ("区领导", "区委副书记（包案领导）", "街道（镇）党（工）委书记"),
+    "leader_case_ownership": ("区领导", "区委副书记（包案领导）", "街道（镇）党（工）委书记"),
+}
+
+
+def _category_shares() -> dict[str, float]:
+    try:
+        from casekit.schema import category_shares
+
+        s = category_shares()
+        shares = {k: float(s[k]) for k in _CATEGORY_IDS}
+    except (ImportError, KeyError):  # pragma: no cover - schema always present in the package
+        shares = dict(_CATEGORY_SHARES_FALLBACK)
+    total = sum(shares.values())
+    return {k: v / total for k, v in shares.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# District tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _committee_names() -> list[str]:
+    """272 distinct two-character place names; fixed (independent of the seed)."""
+    combos = [a + b for a in _NAME_FIRST for b in _NAME_SECOND if a != b]
+    order = np.random.default_rng(20231016).permutation(len(combos))
+    names = [combos[i] for i in order if combos[i] != "西门"]
+    return ["西门", *names]  # 西门社区 (文光街道) is the seed case's community
+
+
+@dataclass(frozen=True)
+class _District:
+    agency_names: list[str]
+    agency_types: list[str]
+    area_names: list[str]  # "文光街道" / "和平镇"
+    area_is_street: np.ndarray  # bool per area
+    area_unit: np.ndarray  # agency code of the street office / town government per area
+    area_justice: np.ndarray
+    area_mediation: np.ndarray
+    committee_area: np.ndarray  # area index per committee
+    committee_agency: np.ndarray  # agency code per committee
+    committee_short: list[str]  # "西门社区" / "上林村"
+    district_unit: dict[str, int]  # agency_type -> agency code (district level)
+    upper_bureau: dict[str, int]  # level -> agency code
+
+
+def _build_district() -> _District:
+    names: list[str] = []
+    types: list[str] = []
+
+    def add(name: str, typ: str) -> int:
+        names.append(name)
+        types.append(typ)
+        return len(names) - 1
+
+    district_unit = {t: add(n, t) for t, n in _DISTRICT_UNITS.items()}
+    upper = {lvl: add(n, "petition_bureau") for lvl, n in _UPPER_BUREAUS.items()}
+    place = iter(_committee_names())
+    area_names, is_street, unit, justice, mediation = [], [], [], [], []
+    c_area, c_agency, c_short = [], [], []
+    for i, (area, kind, n_res, n_vil) in enumerate(_AREAS):
+        suffix = "街道" if kind == "street" else "镇"
+        area_names.append(area + suffix)
+        is_street.append(kind == "street")
+        unit.append(add(area + ("街道办事处" if kind == "street" else "镇人民政府"),
+                        "street_office" if kind == "street" else "town_government"))
+        justice.append(add(area + "司法所", "justice_office"))
+        mediation.append(add(area + suffix + "人民调解委员会", "mediation_committee"))
+        for j in range(n_res + n_vil):
+            p = next(place)
+            if j < n_res:
+                c_short.append(p + "社区")
+                c_agency.append(add(p + "社区居民委员会", "residents_committee"))
+            else:
+                c_short.append(p + "村")
+                c_agency.append(add(p + "村民委员会", "villagers_committee"))
+            c_area.append(i)
+    return _District(
+        agency_names=names, agency_types=types, area_names=area_names,
+        area_is_street=np.array(is_street), area_unit=np.array(unit),
+        area_justice=np.array(justice), area_mediation=np.array(mediation),
+        committee_area=np.array(c_area), committee_agency=np.array(c_agency),
+        committee_short=c_short, district_unit=district_unit, upper_bureau=upper,
+    )
+
+
+def build_agency_table() -> pd.DataFrame:
+    """Return the synthetic district's agencies: one row per unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``agency`` (Chinese name), ``agency_type`` (canonical identifier) and ``street``
+        (the street or town it belongs to; missing for district and upper-level units).
+
+    Examples
+    --------
+    >>> from casekit.synth import build_agency_table
+    >>> agencies = build_agency_table()
+    >>> int(agencies["agency_type"].isin(["residents_committee", "villagers_committee"]).sum())
+    272
+    >>> sorted(agencies.loc[agencies["agency_type"] == "street_office", "agency"])
+    ['城南街道办事处', '文光街道办事处', '棉北街道办事处', '金浦街道办事处']
+    """
+    d = _build_district()
+    street = [None] * len(d.agency_names)
+    for i, area in enumerate(d.area_names):
+        for code in (d.area_unit[i], d.area_justice[i], d.area_mediation[i]):
+            street[code] = area
+    for c, a in zip(d.committee_agency, d.committee_area, strict=True):
+        street[c] = d.area_names[a]
+    return pd.DataFrame({
+        "agency": pd.array(d.agency_names, dtype="str"),
+        "agency_type": pd.array(d.agency_types, dtype="str"),
+        "street": pd.array(street, dtype="str"),
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted model
+# ---------------------------------------------------------------------------------------------
+
+
+def _pattern_mix(shares: dict[str, float]) -> np.ndarray:
+    """P[category, area_is_street, is_repeat, pattern]."""
+    n_p = len(_PATTERNS)
+    out = np.zeros((len(_CATEGORY_IDS), 2, 2, n_p))
+    for ci, cat in enumerate(_CATEGORY_IDS):
+        for street in (0, 1):
+            for rep in (0, 1):
+                w = np.zeros(n_p)
+                for pi, p in enumerate(_PATTERNS):
+                    ok = p.area == "any" or (p.area == "street") == bool(street)
+                    if ok:
+                        w[pi] = _MIX[cat].get(p.key, 0.0)
+                        if rep:
+                            w[pi] *= _REPEAT_SHIFT.get(p.key, 1.0)
+                if w.sum() == 0:  # pragma: no cover - every category has patterns in both areas
+                    raise AssertionError(f"no pattern for {cat} street={street}")
+                out[ci, street, rep] = w / w.sum()
+    return out
+
+
+def _cum_baseline() -> tuple[np.ndarray, np.ndarray]:
+    breaks = np.asarray(_BASE_BREAKS)
+    rates = np.asarray(_BASE_RATES)
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(breaks) * rates[:-1])])
+    return breaks, cum
+
+
+def _inverse_cum_hazard(x: np.ndarray) -> np.ndarray:
+    """Exact inverse of the piecewise-linear baseline cumulative hazard."""
+    breaks, cum = _cum_baseline()
+    t = np.interp(x, cum, breaks)
+    beyond = x > cum[-1]
+    t[beyond] = breaks[-1] + (x[beyond] - cum[-1]) / _BASE_RATES[-1]
+    return t
+
+
+def _baseline_survival(t: np.ndarray) -> np.ndarray:
+    breaks, cum = _cum_baseline()
+    h = np.interp(t, breaks, cum)
+    beyond = t > breaks[-1]
+    h[beyond] = cum[-1] + (t[beyond] - breaks[-1]) * _BASE_RATES[-1]
+    return np.exp(-h)
+
+
+def _pattern_multipliers() -> tuple[np.ndarray, np.ndarray]:
+    ref = next(p for p in _PATTERNS if p.key == _REFERENCE_PATTERN).hr_first
+    first = np.array([p.hr_first / ref for p in _PATTERNS])
+    return first, first**_PATTERN_EXPONENT_REPEAT
+
+
+def _categorical(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """Vectorised draws: one per row of ``cum`` (row-wise cumulative probabilities)."""
+    u = rng.random(cum.shape[0])
+    return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
+
+
+def _choice(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.ndarray:
+    p = np.asarray(list(probs.values()), dtype=float)
+    return rng.choice(len(p), size=n, p=p / p.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Filings (case level), vectorised over matters, one round per repeat ordinal
+# ---------------------------------------------------------------------------------------------
+
+
+def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
+                      district: _District) -> dict[str, np.ndarray]:
+    shares = _category_shares()
+    cat_p = np.array([shares[c] for c in _CATEGORY_IDS])
+    mix = _pattern_mix(shares)
+    mix_cum = np.cumsum(mix, axis=-1)
+    cat_hr = np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])
+    m_first, m_repeat = _pattern_multipliers()
+    com_by_kind = {
+        s: np.flatnonzero(district.area_is_street[district.committee_area] == s) for s in (0, 1)
+    }
+
+    parts: list[dict[str, np.ndarray]] = []
+    total = 0
+    matter_offset = 0
+    while total < n_cases:
+        n_m = max(64, int((n_cases - total) / 1.25) + 32)
+        cat = rng.choice(len(_CATEGORY_IDS), size=n_m, p=cat_p)
+        street = rng.random(n_m) < np.array([_P_STREET[c] for c in _CATEGORY_IDS])[cat]
+        com = np.empty(n_m, dtype=np.int64)
+        for s in (0, 1):
+            sel = street == s
+            com[sel] = rng.choice(com_by_kind[s], size=int(sel.sum()))
+        lane = rng.integers(1, 40, n_m)
+        house = rng.integers(1, 120, n_m)
+        # first filings: a day in the window; 70% in office hours, the rest (online) any time
+        office = rng.random(n_m) < 0.7
+        tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
+        t_start = np.floor(rng.random(n_m) * span) + tod
+        alive = np.ones(n_m, dtype=bool)
+        prev_close = np.full(n_m, np.nan)
+        prev_t0 = np.full(n_m, np.nan)
+        prev_T = np.full(n_m, np.nan)
+        for k in range(1, _MAX_ORDINAL + 1):
+            if k == 1:
+                t0 = t_start.copy()
+                kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
+            else:
+                p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
+                alive &= rng.random(n_m) < p
+                kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
+                # skip-level: half while the previous filing is open, half after it closed
+                skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+                gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
+                gap = np.clip(gap, 1.0, 365.0)
+                after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
+                during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
+                t0 = np.where((kind == 2) | skip_open, during, after)
+            alive &= t0 < span
+            idx = np.flatnonzero(alive)
+            if idx.size == 0:
+                break
+            rep = int(k > 1)
+            pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
+            mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep else m_first[pat])
+            T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
+            chan = _choice(rng, _CHANNELS, idx.size)
+            lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
+            sk = kind[idx] == 3
+            lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
+            parts.append({
+                "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
+                "kind": kind[idx], "t0": t0[idx], "T": T, "pattern": pat,
+                "category": cat[idx], "committee": com[idx], "lane": lane[idx],
+                "house": house[idx], "channel": chan, "level": lvl,
+            })
+            prev_t0 = np.full(n_m, np.nan)
+            prev_T = np.full(n_m, np.nan)
+            prev_close = np.full(n_m, np.nan)
+            prev_t0[idx], prev_T[idx], prev_close[idx] = t0[idx], T, t0[idx] + T
+            total += idx.size
+        matter_offset += n_m
+    f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    # keep whole matters in a random order until n_cases filings; trim the last matter's tail
+    order = np.lexsort((f["ordinal"], f["matter"]))
+    f = {k: v[order] for k, v in f.items()}
+    matters, counts = np.unique(f["matter"], return_counts=True)
+    perm = rng.permutation(matters.size)
+    cum = np.cumsum(counts[perm])
+    n_keep = int(np.searchsorted(cum, n_cases) + 1)
+    keep_m = perm[:n_keep]
+    quota = np.zeros(matters.size, dtype=np.int64)
+    quota[keep_m] = counts[keep_m]
+    quota[keep_m[-1]] -= int(cum[n_keep - 1] - n_cases)
+    mpos = np.searchsorted(matters, f["matter"])
+    keep = f["ordinal"] <= quota[mpos]
+    f = {k: v[keep] for k, v in f.items()}
+    return f
+
+
+# ---------------------------------------------------------------------------------------------
+# Events, vectorised per event slot
+# ---------------------------------------------------------------------------------------------
+
+
+class _Slots:
+    """Collects event rows as arrays of codes (one append per slot, never per event)."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("case", "t", "slot", "act", "agency", "part", "amount", "outcome")
+        }
+        self.part_strings: list[str] = []
+        self.part_index: dict[str, int] = {}
+
+    def part_codes(self, strings: pd.Series | list[str]) -> np.ndarray:
+        codes, uniques = pd.factorize(pd.Series(strings, dtype="object"))
+        mapping = np.empty(len(uniques), dtype=np.int64)
+        for i, u in enumerate(uniques):
+            if u not in self.part_index:
+                self.part_index[u] = len(self.part_strings)
+                self.part_strings.append(u)
+            mapping[i] = self.part_index[u]
+        return mapping[codes]
+
+    def add(self, case: np.ndarray, t: np.ndarray, act: str | np.ndarray, agency: np.ndarray, *,
+            part: np.ndarray | None = None, amount: np.ndarray | None = None,
+            outcome: np.ndarray | None = None) -> None:
+        n = case.size
+        if n == 0:
+            return
+        slot = len(self.cols["slot"])
+        self.cols["case"].append(case.astype(np.int64))
+        self.cols["t"].append(np.broadcast_to(np.asarray(t, dtype=float), n))
+        self.cols["slot"].append(np.full(n, slot, np.int32))
+        a = (np.full(n, _ACTIVITY_CODES.index(act), np.int32) if isinstance(act, str)
+             else act.astype(np.int32))
+        self.cols["act"].append(a)
+        self.cols["agency"].append(np.broadcast_to(agency, n).astype(np.int32))
+        self.cols["part"].append(np.full(n, -1, np.int64) if part is None
+                                 else np.broadcast_to(part, n).astype(np.int64))
+        self.cols["amount"].append(np.full(n, np.nan) if amount is None
+                                   else np.broadcast_to(amount, n).astype(float))
+        self.cols["outcome"].append(np.full(n, -1, np.int32) if outcome is None
+                                    else np.broadcast_to(outcome, n).astype(np.int32))
+
+    def concat(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate(v) for k, v in self.cols.items()}
+
+
+def _agency_of_type(d: _District, typ: str, area: np.ndarray, committee: np.ndarray
+                    ) -> np.ndarray:
+    if typ in ("street_office", "town_government"):
+        return d.area_unit[area]
+    if typ in ("residents_committee", "villagers_committee"):
+        return d.committee_agency[committee]
+    if typ == "justice_office":
+        return d.area_justice[area]
+    if typ == "mediation_committee":
+        return d.area_mediation[area]
+    return np.full(area.size, d.district_unit[typ])
+
+
+def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                  ) -> tuple[dict[str, np.ndarray], _Slots]:
+    n = f["t0"].size
+    t0, T = f["t0"], f["T"]
+    pat = f["pattern"]
+    com = f["committee"]
+    area = d.committee_area[com]
+    rep = f["ordinal"] >= 2
+    cat = f["category"]
+    last = f["is_last"]
+    hard = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
+                         ("natural_resources", "political_legal", "urban_rural_construction")])
+    close_t = t0 + T
+    ev = _Slots()
+    all_cases = np.arange(n)
+    bureau = d.district_unit["petition_bureau"]
+    reg_agency = np.where(f["level"] == 0, bureau, 0)
+    for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
+        reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
+
+    # agency code per case for each role
+    lead = np.empty(n, np.int64)
+    mediator = np.empty(n, np.int64)
+    for pi, p in enumerate(_PATTERNS):
+        sel = pat == pi
+        if sel.any():
+            lead[sel] = _agency_of_type(d, p.lead, area[sel], com[sel])
+            mediator[sel] = _agency_of_type(d, p.mediator, area[sel], com[sel])
+
+    # 1-4 intake: register, route, accept, notify (accept/notify <= 15 days, before close)
+    acc = np.minimum(np.minimum(rng.gamma(1.5, 1.2, n), 14.0), 0.3 * T)
+    route = acc * rng.uniform(0.05, 0.5, n)
+    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * (T - acc)),
+                              np.maximum(15.0 - acc, 0.0) * 0.99)
+    ev.add(all_cases, t0, "register", reg_agency)
+    assign = rep | (rng.random(n) < 0.4)
+    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
+                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
+    ev.add(all_cases, t0 + acc, "accept", lead)
+    ev.add(all_cases, t0 + notify, "notify_receipt", lead)
+    handle = T - acc  # handling interval length (from acceptance)
+
+    # 5 every other agency type of the pattern acts early (investigate; committees mediate)
+    for pi, p in enumerate(_PATTERNS):
+        sel = np.flatnonzero(pat == pi)
+        if sel.size == 0:
+            continue
+        for typ in p.types:
+            if typ in ("petition_bureau", p.lead):
+                continue
+            t = t0[sel] + acc[sel] + np.minimum(rng.exponential(1.0, sel.size),
+                                                0.3 * handle[sel])
+            act = "mediate" if typ == "mediation_committee" else "investigate"
+            part = ev.part_codes(["人民调解员"]) if act == "mediate" else None
+            ev.add(sel, t, act, _agency_of_type(d, typ, area[sel], com[sel]), part=part)
+
+    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
+        idx = np.flatnonzero(mask)
+        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
+
+    # 6 the lead investigates (0-3 times)
+    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
+    for j in range(3):
+        idx, t = within(n_inv > j)
+        ev.add(idx, t, "investigate", lead[idx])
+
+    # 7 mediation with social forces (lawyers, mediators, psychologists) as participants
+    p_med = np.full(len(_PATTERNS), 0.2)
+    for pi, p in enumerate(_PATTERNS):
+        if p.key == "court_mediation":
+            p_med[pi] = 0.9
+        elif p.key in ("labour_justice", "joint_court_housing", "political_legal"):
+            p_med[pi] = 0.5
+    has_med = rng.random(n) < np.minimum(p_med[pat] * np.where(rep, 1.3, 1.0), 1.0)
+    idx, t = within(has_med, 0.1, 0.9)
+    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
+    roles[~roles.any(axis=1), 1] = True
+    role_text = pd.Series([""] * idx.size, dtype="object")
+    for j, r in enumerate(_MEDIATION_ROLES):
+        role_text = role_text + np.where(roles[:, j], r + ";", "")
+    ev.add(idx, t, "mediate", mediator[idx], part=ev.part_codes(role_text.str.rstrip(";")))
+
+    # 8 joint conference (联席会议): participants = the agencies of the case's pattern
+    p_joint = np.zeros(len(_PATTERNS))
+    for pi, p in enumerate(_PATTERNS):
+        n_units = len(p.types) - 1
+        p_joint[pi] = 0.8 if n_units >= 4 else 0.5 if n_units == 3 else 0.03
+    has_joint = rng.random(n) < p_joint[pat]
+    for pi, p in enumerate(_PATTERNS):
+        sel = np.flatnonzero(has_joint & (pat == pi))
+        if sel.size == 0:
+            continue
+        text = pd.Series([""] * sel.size, dtype="object")
+        for typ in p.types:
+            names = np.asarray(d.agency_names, dtype=object)[
+                _agency_of_type(d, typ, area[sel], com[sel])]
+            text = text + names + ";"
+        t = t0[sel] + acc[sel] + handle[sel] * rng.uniform(0.15, 0.85, sel.size)
+        ev.add(sel, t, "joint_conference", lead[sel], part=ev.part_codes(text.str.rstrip(";")))
+
+    # 9 leaders: reception (at the bureau), field visit and case ownership (hosted by the
+    #   territorial unit or the lead unit; the leader's role is in `participants`)
+    territorial = lead.copy()
+    for pi, p in enumerate(_PATTERNS):
+        terr = [t for t in p.types if t in ("street_office", "town_government")]
+        sel = pat == pi
+        if terr and sel.any():
+            territorial[sel] = d.area_unit[area[sel]]
+    boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
+    for act, base, where in (("leader_reception", 0.04, "bureau"),
+                             ("leader_field_visit", 0.03, "terr"),
+                             ("leader_case_ownership", 0.02, "terr")):
+        idx, t = within(rng.random(n) < base * (1 + 3 * boost), 0.05, 0.9)
+        who = bureau if where == "bureau" else territorial[idx]
+        roles = np.asarray(_LEADER_ROLES[act], dtype=object)
+        ev.add(idx, t, act, who,
+               part=ev.part_codes(list(roles[rng.integers(0, roles.size, idx.size)])))
+    idx, t = within(rng.random(n) < 0.02 * (1 + 3 * boost))
+    ev.add(idx, t, "risk_alert", bureau)
+    idx, t = within(rng.random(n) < 0.02)
+    ev.add(idx, t, "hearing", lead[idx])
+
+    # 10 money remedies: special funds (territorial unit) and advance funding (committee)
+    money_cat = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
+                              ("urban_rural_construction", "civil_affairs_emergency",
+                               "natural_resources")])
+    idx, t = within(money_cat & (rng.random(n) < np.where(rep, 0.05, 0.012)), 0.3, 0.9)
+    amount = np.round(np.exp(rng.normal(np.log(60_000), 0.8, idx.size)), -3)
+    ev.add(idx, t, "special_fund_application", territorial[idx], amount=np.maximum(amount, 5000))
+    has_com = np.zeros(n, dtype=bool)
+    for pi, p in enumerate(_PATTERNS):
+        if {"residents_committee", "villagers_committee"} & set(p.types):
+            has_com |= pat == pi
+    idx, t = within(has_com & money_cat & (rng.random(n) < np.where(rep, 0.03, 0.008)),
+                    0.2, 0.8)
+    amount = np.round(np.exp(rng.normal(np.log(15_000), 0.6, idx.size)), -2)
+    ev.add(idx, t, "advance_funding", d.committee_agency[com[idx]], amount=amount)
+
+    # 11 deadlines: extend past 60 days after acceptance, supervise (overdue) past 90
+    idx = np.flatnonzero(handle > 60)
+    ev.add(idx, t0[idx] + acc[idx] + rng.uniform(45, 60, idx.size), "extend", lead[idx])
+    idx = np.flatnonzero(handle > 90)
+    ev.add(idx, t0[idx] + acc[idx] + 90 + np.minimum(rng.uniform(0.5, 10, idx.size),
+                                                     0.5 * (handle[idx] - 90)),
+           "supervise", bureau)
+
+    # 12 written decision just before closing, then close
+    out_p = np.array([0.35, 0.45, 0.20])
+    decision = rng.choice(3, size=n, p=out_p)
+    idx = np.flatnonzero(rng.random(n) < 0.6)
+    ev.add(idx, close_t[idx] - np.minimum(rng.uniform(0.1, 2.0, idx.size), 0.05 * handle[idx]),
+           "written_decision", lead[idx], outcome=decision[idx])
+    outcome = np.where(has_med & (rng.random(n) < 0.6), _OUTCOME_CODES.index("mediated_agreement"),
+                       decision)
+    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
+
+    # 13 after closing: follow-up visit, pledge (only the last filing of a matter), review
+    follow = rng.random(n) < 0.7
+    t_follow = close_t + rng.uniform(2, 20, n)
+    idx = np.flatnonzero(follow)
+    ev.add(idx, t_follow[idx], "follow_up_visit", bureau)
+    pledge = follow & last & (rng.random(n) < np.where(rep, 0.4, 0.2))
+    idx = np.flatnonzero(pledge)
+    ev.add(idx, t_follow[idx] + 1 / 1440, "cessation_pledge", territorial[idx],
+           outcome=_OUTCOME_CODES.index("ceased_petitioning"))
+    review = last & ~pledge & (rng.random(n) < np.where(rep, 0.08, 0.03))
+    t_review = close_t + rng.uniform(3, 30, n) + rng.uniform(5, 30, n)
+    upheld = rng.random(n) < 0.8
+    idx = np.flatnonzero(review)
+    ev.add(idx, t_review[idx], "review", bureau,
+           outcome=np.where(upheld[idx], _OUTCOME_CODES.index("upheld"),
+                            _OUTCOME_CODES.index("sent_back")))
+    re_rev = review & upheld & (rng.random(n) < 0.25)
+    t_re = t_review + rng.uniform(3, 30, n) + rng.uniform(5, 30, n)
+    idx = np.flatnonzero(re_rev)
+    city = d.upper_bureau["city"]
+    ev.add(idx, t_re[idx], "re_review", city, outcome=_OUTCOME_CODES.index("upheld"))
+    ev.add(idx, t_re[idx] + 1 / 1440, "terminated", city)
+    return ev.concat(), ev
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed case (南坡园), hand-placed; paraphrased from the 2023 article, not quoted
+# ---------------------------------------------------------------------------------------------
+
+SEED_MATTER_ID = "M-NANPOYUAN"
+_SEED_PETITIONER = "P5EED0C0FFEE"
+_SEED_START = "2023-01-09 09:30:00"
+# (filing, day offset, activity, agency name, participants, amount_yuan, outcome)
+_SEED_EVENTS: tuple[tuple[int, float, str, str, str | None, float | None, str | None], ...] = (
+    (1, 0.0, "register", "潮阳区信访局", None, None, None),
+    (1, 3.0, "transfer", "潮阳区信访局", None, None, None),
+    (1, 6.0, "accept", "文光街道办事处", None, None, None),
+    (1, 6.1, "notify_receipt", "文光街道办事处", None, None, None),
+    (1, 10.0, "leader_case_ownership", "文光街道办事处", "区委副书记（包案领导）", None, None),
+    (1, 12.0, "leader_field_visit", "文光街道办事处", "区委副书记（包案领导）;西门社区居民委员会",
+     None, None),
+    (1, 13.0, "investigate", "潮阳区住房和城乡建设局", None, None, None),
+    (1, 14.0, "investigate", "潮阳区人民法院", None, None, None),
+    (1, 15.0, "joint_conference", "文光街道办事处",
+     "潮阳区信访局;文光街道办事处;西门社区居民委员会;潮阳区人民法院;潮阳区住房和城乡建设局",
+     None, None),
+    (1, 25.0, "advance_funding", "西门社区居民委员会", None, None, None),
+    (1, 40.0, "close", "文光街道办事处", None, None, "supported"),
+    (2, 70.0, "register", "潮阳区信访局", None, None, None),
+    (2, 70.2, "assign_with_report", "潮阳区信访局", None, None, None),
+    (2, 72.0, "accept", "文光街道办事处", None, None, None),
+    (2, 72.1, "notify_receipt", "文光街道办事处", None, None, None),
+    (2, 74.0, "investigate", "西门社区居民委员会", None, None, None),
+    (2, 76.0, "mediate", "西门社区居民委员会", "律师;人民调解员;心理咨询师", None, None),
+    (2, 80.0, "special_fund_application", "文光街道办事处", None, 160_000.0, None),
+    (2, 110.0, "close", "文光街道办事处", None, None, "supported"),
+    (2, 125.0, "follow_up_visit", "潮阳区信访局", None, None, None),
+    (2, 125.01, "cessation_pledge", "潮阳区信访局", None, None, "ceased_petitioning"),
+)
+_SEED_ADDRESS = "西门社区南坡园"
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def _hex_ids(rng: np.random.Generator, n: int, prefix: str, width: int = 11) -> np.ndarray:
+    """``n`` distinct pseudonymous ids like ``P3FA09C21B7E`` (vectorised)."""
+    vals = rng.integers(0, 16**width, n, dtype=np.int64)
+    while np.unique(vals).size < n:  # astronomically rare; redraw deterministically
+        _, first = np.unique(vals, return_index=True)
+        dup = np.setdiff1d(np.arange(n), first)
+        vals[dup] = rng.integers(0, 16**width, dup.size, dtype=np.int64)
+    digits = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+    shifts = 4 * np.arange(width - 1, -1, -1, dtype=np.int64)
+    chars = digits[(vals[:, None] >> shifts) & 0xF]
+    out = np.empty((n, width + len(prefix)), dtype=np.uint8)
+    out[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    out[:, len(prefix):] = chars
+    return out.view(f"S{width + len(prefix)}").ravel().astype(str)
+
+
+def _serial_ids(prefix: str, n: int, width: int) -> np.ndarray:
+    """``prefix`` + zero-padded 1..n (vectorised), e.g. ``XF000001``."""
+    vals = np.arange(1, n + 1, dtype=np.int64)
+    digits = (vals[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
+    out = np.empty((n, width + len(prefix)), dtype=np.uint8)
+    out[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    out[:, len(prefix):] = (digits + ord("0")).astype(np.uint8)
+    return out.view(f"S{width + len(prefix)}").ravel().astype(str)
+
+
+def _to_str(codes: np.ndarray, categories: list[str] | np.ndarray) -> pd.Series:
+    """Codes (-1 = missing) into a pandas ``str`` Series, fast (Arrow ``take``)."""
+    import pyarrow as pa
+
+    dictionary = pa.array(list(categories), pa.large_string())
+    idx = pa.array(codes.astype(np.int64), mask=codes < 0)
+    return pd.Series(dictionary.take(idx), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def generate_district(
+    n_cases: int = 2000,
+    *,
+    seed: int | np.random.Generator | None = 0,
+    start: str | pd.Timestamp = "2023-01-01",
+    observation_end: str | pd.Timestamp | None = None,
+    include_seed_matter: bool = True,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Generate the synthetic Chaoyang-like district: canonical events and the planted truth.
+
+    Parameters
+    ----------
+    n_cases : int, default 2000
+        Number of cases (filings, 信访件) in the log, first and repeat filings together.
+    seed : int, numpy Generator or None, default 0
+        Seed; the same seed gives the same events (and byte-identical files).
+    start : str or Timestamp, default "2023-01-01"
+        First day on which matters are filed.
+    observation_end : str, Timestamp or None
+        The end of observation (censoring time); events after it are not in the log. Default:
+        ``start`` + 365 days. Recorded in ``truth["observation_end"]``.
+    include_seed_matter : bool, default True
+        Plant the seed article's 南坡园 matter (``M-NANPOYUAN``, two filings) when the window
+        covers it (``_SEED_START`` shifted to ``start`` + 8 days; needs >= 140 days).
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        One row per event, sorted by ``case_id`` then ``timestamp`` (ties in procedure order).
+        Columns: ``case_id, timestamp, activity, agency, agency_type, petitioner_id, matter_id,
+        repeat_ordinal, repeat_kind, category, channel, level, street, address, participants,
+        amount_yuan, outcome`` (data dictionary: ``data/README.md``).
+        ``events.attrs["casekit"]`` holds ``source`` and ``observation_end``.
+    truth : dict
+        The planted effects and the facts of this draw (JSON-serialisable). Keys are listed in
+        the module docstring of ``casekit.synth`` and in ``data/README.md``.
+
+    Raises
+    ------
+    CasekitError
+        If ``n_cases`` < 1 or ``observation_end`` is not after ``start``.
+
+    See Also
+    --------
+    write_district : the same, written to .csv / .csv.gz / .parquet / .xlsx with a truth file.
+
+    Notes
+    -----
+    Time to close (``register`` -> first ``close``, days) follows the proportional-hazards model
+    described in the module docstring; open cases are right-censored at ``observation_end``.
+    Generation is vectorised (one numpy pass per event kind and per repeat ordinal).
+
+    Examples
+    --------
+    >>> events, truth = ck.synth.generate_district(300, seed=1)
+    >>> events["case_id"].nunique()
+    300
+    >>> events.groupby("case_id")["activity"].first().eq("register").all()
+    True
+    >>> truth["fastest_repeat_pattern"]
+    'court+housing_construction_bureau+petition_bureau+residents_committee+street_office'
+    """
+    if not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
+        raise CasekitError(f"n_cases must be a positive integer, got {n_cases!r}")
+    n_cases = int(n_cases)
+    seed_value = seed if isinstance(seed, (int, np.integer)) else None
+    rng = as_generator(seed)
+    start_ts = pd.Timestamp(start).normalize()
+    end_ts = (start_ts + pd.Timedelta(days=365) if observation_end is None
+              else pd.Timestamp(observation_end))
+    if end_ts <= start_ts:
+        raise CasekitError(
+            f"observation_end ({end_ts}) must be after start ({start_ts})")
+    span = (end_ts - start_ts) / pd.Timedelta(days=1)
+    district = _build_district()
+
+    seed_start = start_ts + (pd.Timestamp(_SEED_START) - pd.Timestamp("2023-01-01"))
+    seed_days = (seed_start - start_ts) / pd.Timedelta(days=1)
+    plant_seed = include_seed_matter and n_cases >= 2 and seed_days + 140 < span
+    n_gen = n_cases - 2 if plant_seed else n_cases
+
+    f = _simulate_filings(rng, n_gen, span, district) if n_gen > 0 else None
+    frames = []
+    if f is not None:
+        # is the filing the last of its matter (in this log)?
+        order = np.lexsort((f["ordinal"], f["matter"]))
+        f = {k: v[order] for k, v in f.items()}
+        last = np.ones(f["t0"].size, dtype=bool)
+        last[:-1] = f["matter"][1:] != f["matter"][:-1]
+        f["is_last"] = last
+        ev, slots = _build_events(rng, f, district)
+    n_f = 0 if f is None else f["t0"].size
+
+    # case ids in order of registration (seed filings included)
+    t0_all = np.concatenate([f["t0"] if f is not None else np.empty(0),
+                             [seed_days, seed_days + 70.0] if plant_seed else []])
+    reg_order = np.argsort(t0_all, kind="stable")
+    case_rank = np.empty_like(reg_order)
+    case_rank[reg_order] = np.arange(reg_order.size)
+    width = max(6, len(str(n_cases)))
+    case_ids = _serial_ids("XF", n_cases, width)
+
+    # matter ids by first filing time; pseudonymous petitioner ids
+    if f is not None:
+        m_codes, m_inv = np.unique(f["matter"], return_inverse=True)
+        first_t = np.full(m_codes.size, np.inf)
+        np.minimum.at(first_t, m_inv, f["t0"])
+        m_rank = np.empty(m_codes.size, dtype=np.int64)
+        m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
+        mwidth = max(6, len(str(m_codes.size)))
+        matter_ids = _serial_ids("M", m_codes.size, mwidth)
+        petitioners = _hex_ids(rng, m_codes.size, "P")
+        case_matter = m_rank[m_inv]
+    if f is not None:
+        keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
+        t_ns = start_ts.value + np.round(ev["t"][keep] * 86_400).astype(np.int64) * 10**9
+        order = np.lexsort((ev["slot"][keep], t_ns, case_rank[ev["case"][keep]]))
+        t_ns = t_ns[order]
+        ev = {k: v[keep[order]] for k, v in ev.items()}
+        c = ev["case"]
+        kinds = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
+        levels = ("county", "city", "province", "national")
+        agency_types = np.asarray(district.agency_types, dtype=object)
+        type_list = sorted(set(district.agency_types))
+        type_code = np.array([type_list.index(t) for t in agency_types])
+        area = district.committee_area[f["committee"]]
+        addr_key = (f["committee"] * 1000 + f["lane"]) * 1000 + f["house"]
+        addr_codes, addr_uniques = pd.factorize(addr_key)
+        addr_uniques = np.asarray(addr_uniques)
+        addr_text = [f"{district.committee_short[k // 1_000_000]}{k // 1000 % 1000}巷{k % 1000}号"
+                     for k in addr_uniques.tolist()]
+        frames.append(pd.DataFrame({
+            "case_id": _to_str(case_rank[c], case_ids),
+            "timestamp": pd.to_datetime(t_ns, unit="ns"),
+            "activity": _to_str(ev["act"], list(_ACTIVITY_CODES)),
+            "agency": _to_str(ev["agency"], district.agency_names),
+            "agency_type": _to_str(type_code[ev["agency"]], type_list),
+            "petitioner_id": _to_str(m_inv[c], petitioners),
+            "matter_id": _to_str(case_matter[c], matter_ids),
+            "repeat_ordinal": f["ordinal"][c].astype(np.int64),
+            "repeat_kind": _to_str(f["kind"][c].astype(np.int64), list(kinds)),
+            "category": _to_str(f["category"][c].astype(np.int64), list(_CATEGORY_IDS)),
+            "channel": _to_str(f["channel"][c].astype(np.int64), list(_CHANNELS)),
+            "level": _to_str(f["level"][c].astype(np.int64), list(levels)),
+            "street": _to_str(area[c], district.area_names),
+            "address": _to_str(addr_codes[c], addr_text),
+            "participants": _to_str(ev["part"], slots.part_strings),
+            "amount_yuan": ev["amount"],
+            "outcome": _to_str(ev["outcome"].astype(np.int64), list(_OUTCOME_CODES)),
+        }))
+    if plant_seed:
+        seed_ids = case_ids[case_rank[n_f:]]
+        seed_frame = _seed_frame(seed_start, seed_ids, district)
+        if frames:  # insert the seed filings at their place in case order (no full re-sort)
+            gen = frames.pop()
+            rows_rank = case_rank[c]
+            cut = np.searchsorted(rows_rank, case_rank[n_f:])
+            pieces = [gen.iloc[: cut[0]], seed_frame[seed_frame["case_id"] == seed_ids[0]],
+                      gen.iloc[cut[0]: cut[1]], seed_frame[seed_frame["case_id"] == seed_ids[1]],
+                      gen.iloc[cut[1]:]]
+            frames = [pd.concat(pieces, ignore_index=True)]
+        else:
+            frames = [seed_frame]
+    events = frames[0]
+    events["timestamp"] = events["timestamp"].astype("datetime64[ns]")
+    events.attrs["casekit"] = {"source": f"casekit.synth {GENERATOR_VERSION}",
+                               "observation_end": end_ts.isoformat()}
+    truth = _truth(len(events), f, span, start_ts, end_ts, n_cases, seed_value,
+                   list(case_ids[case_rank[n_f:]]) if plant_seed else None)
+    return events, truth
+
+
+def _seed_frame(seed_start: pd.Timestamp, ids: np.ndarray, d: _District) -> pd.DataFrame:
+    types = dict(zip(d.agency_names, d.agency_types, strict=True))
+    rows = []
+    for filing, day, act, agency, part, amount, outcome in _SEED_EVENTS:
+        rows.append({
+            "case_id": ids[filing - 1],
+            "timestamp": (seed_start + pd.Timedelta(days=day)).round("s"),
+            "activity": act, "agency": agency, "agency_type": types[agency],
+            "petitioner_id": _SEED_PETITIONER, "matter_id": SEED_MATTER_ID,
+            "repeat_ordinal": filing,
+            "repeat_kind": "first" if filing == 1 else "repeat_after_close",
+            "category": "urban_rural_construction",
+            "channel": "visit" if filing == 1 else "online", "level": "county",
+            "street": "文光街道", "address": _SEED_ADDRESS, "participants": part,
+            "amount_yuan": np.nan if amount is None else amount, "outcome": outcome,
+        })
+    out = pd.DataFrame(rows)
+    for col in out.columns:
+        if col not in ("timestamp", "repeat_ordinal", "amount_yuan"):
+            out[col] = out[col].astype(pd.StringDtype("pyarrow", na_value=np.nan))
+    out["repeat_ordinal"] = out["repeat_ordinal"].astype(np.int64)
+    out["amount_yuan"] = out["amount_yuan"].astype(float)
+    return out
+
+
+def _r(x: float, nd: int = 6) -> float:
+    return float(round(float(x), nd))
+
+
+def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
+           start: pd.Timestamp, end: pd.Timestamp, n_cases: int, seed: int | None,
+           seed_case_ids: list[str] | None) -> dict[str, Any]:
+    from casekit import __version__
+
+    shares = _category_shares()
+    m_first, m_repeat = _pattern_multipliers()
+    names = [p.name for p in _PATTERNS]
+    ref = next(p.name for p in _PATTERNS if p.key == _REFERENCE_PATTERN)
+    mix = _pattern_mix(shares)
+    main = [i for i, p in enumerate(_PATTERNS) if p.main]
+    fastest_rep = names[max(main, key=lambda i: m_repeat[i])]
+    fastest_first = names[max(main, key=lambda i: m_first[i])]
+
+    observed: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    realised_mix: dict[str, Any] = {}
+    if f is not None:
+        closed = f["t0"] + f["T"] < span
+        dur = np.where(closed, f["T"], span - f["t0"])
+        rep = f["ordinal"] >= 2
+        pats = np.asarray(names, dtype=object)[f["pattern"]]
+        df = pd.DataFrame({"pattern": pats, "closed": closed, "dur": dur, "rep": rep,
+                           "cat": np.asarray(_CATEGORY_IDS, dtype=object)[f["category"]]})
+        for label, sub in (("first", df[~df["rep"]]), ("repeat", df[df["rep"]])):
+            cl = sub[sub["closed"]]
+            med = cl.groupby("pattern")["dur"].median()
+            cnt = sub.groupby("pattern").size()
+            raw[label] = {p: {"n_cases": int(cnt[p]), "n_closed": int((cl["pattern"] == p).sum()),
+                              "median_days_closed": _r(med[p], 3) if p in med.index else None}
+                          for p in names if p in cnt.index}
+            tab = pd.crosstab(sub["cat"], sub["pattern"], normalize="index")
+            realised_mix[label] = {c: {p: _r(v, 4) for p, v in row.items() if v > 0}
+                                   for c, row in tab.iterrows()}
+        order_raw = sorted(
+            (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
+             and _PATTERNS[names.index(p)].main),
+            key=lambda p: raw["repeat"][p]["median_days_closed"])
+        observed = {
+            "n_generated_cases": int(closed.size),
+            "share_open_generated": _r(1 - closed.mean(), 4),
+            "share_repeat_generated": _r(rep.mean(), 4),
+            "raw_fastest_repeat_pattern_by_median": order_raw[0] if order_raw else None,
+            "raw_median_order_repeat": order_raw,
+        }
+
+    n_seed = 0 if seed_case_ids is None else len(seed_case_ids)
+    kind_names = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
+    kind_counts = dict.fromkeys(kind_names, 0)
+    n_open, n_repeat, n_matters = 0, 0, 0
+    if f is not None:
+        n_open = int((f["t0"] + f["T"] >= span).sum())
+        n_repeat = int((f["ordinal"] >= 2).sum())
+        n_matters = int(np.unique(f["matter"]).size)
+        for i, k in enumerate(kind_names):
+            kind_counts[k] = int((f["kind"] == i).sum())
+    if seed_case_ids is not None:
+        kind_counts["first"] += 1
+        kind_counts["repeat_after_close"] += 1
+        n_repeat += 1
+        n_matters += 1
+    truth: dict[str, Any] = {
+        "generator": "casekit.synth.generate_district",
+        "generator_version": GENERATOR_VERSION,
+        "casekit_version": __version__,
+        "seed": seed,
+        "n_cases": n_cases,
+        "n_events": int(n_events),
+        "n_matters": n_matters,
+        "start": start.isoformat(),
+        "observation_end": end.isoformat(),
+        "share_open": _r(n_open / n_cases, 4),
+        "share_repeat_filings": _r(n_repeat / n_cases, 4),
+        "repeat_kind_counts": kind_counts,
+        "time_to_close": {
+            "origin": "register event of the case",
+            "event": "first close event of the case",
+            "unit": "days",
+            "censoring": "right-censored at observation_end (administrative); events after "
+                         "observation_end are absent from the log",
+        },
+        "hazard_model": {
+            "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                    "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
+                    "repeat_ordinal >= 2; k = pattern_exponent_repeat; proportional hazards",
+            "sampling": "T = H0^-1(E / multiplier), E ~ Exp(1), exact inverse of the "
+                        "piecewise-linear cumulative baseline hazard",
+            "baseline": {
+                "kind": "piecewise_constant_hazard_per_day",
+                "breaks_days": list(_BASE_BREAKS),
+                "hazard_per_day": list(_BASE_RATES),
+                "note": "rate i applies on [breaks[i], breaks[i+1]); the last rate beyond the "
+                        "last break; applies to reference category, reference pattern, first "
+                        "filing",
+                "median_days": _r(_inverse_cum_hazard(np.array([np.log(2)]))[0], 3),
+                "survival_at": {str(t): _r(s, 4) for t, s in zip(
+                    (7, 15, 30, 60, 90), _baseline_survival(np.array([7., 15, 30, 60, 90])),
+                    strict=True)},
+            },
+            "reference_category": "other",
+            "category_multiplier": {c: _CATEGORY_HR[c] for c in _CATEGORY_IDS},
+            "repeat_multiplier": _REPEAT_MULTIPLIER,
+            "pattern_exponent_repeat": _PATTERN_EXPONENT_REPEAT,
+            "other_covariates": "none: channel, street, level, leader events, ordinal > 2 "
+                                "do not change the hazard",
+        },
+        "reference_pattern": ref,
+        "pattern_hazard_multiplier": {
+            "first": {n: _r(m, 6) for n, m in zip(names, m_first, strict=True)},
+            "repeat": {n: _r(m, 6) for n, m in zip(names, m_repeat, strict=True)},
+            "note": "relative to reference_pattern within the same filing kind (first filings / "
+                    "repeat filings); a Cox model on repeat filings with category covariates "
+                    "should recover the 'repeat' values",
+        },
+        "main_patterns": [names[i] for i in main],
+        "fastest_repeat_pattern": fastest_rep,
+        "fastest_first_pattern": fastest_first,
+        "planted_order_repeat": [names[i] for i in sorted(main, key=lambda i: -m_repeat[i])],
+        "category_shares": {c: _r(shares[c], 6) for c in _CATEGORY_IDS},
+        "channel_shares": dict(_CHANNELS),
+        "confounding": {
+            "description": "the pattern is drawn given category, street-vs-town and first-vs-"
+                           "repeat; hard categories (natural_resources, political_legal, "
+                           "urban_rural_construction) draw the multi-agency patterns and have "
+                           "category multipliers < 1, so raw per-pattern medians are confounded; "
+                           "adjust for category",
+            "pattern_probability_by_category": {
+                kind: {area: {c: {names[p]: _r(mix[ci, s, r, p], 4)
+                                  for p in range(len(names)) if mix[ci, s, r, p] > 0}
+                              for ci, c in enumerate(_CATEGORY_IDS)}
+                       for area, s in (("street", 1), ("town", 0))}
+                for kind, r in (("first", 0), ("repeat", 1))},
+            "street_probability_by_category": dict(_P_STREET),
+            "realised_pattern_share_by_category": realised_mix,
+            "raw_by_pattern": raw,
+        },
+        "repeats": {
+            "p_refile_after_first": _P_REFILE_FIRST,
+            "p_refile_after_repeat": _P_REFILE_LATER,
+            "max_ordinal": _MAX_ORDINAL,
+            "kind_probability": dict(_KIND_P),
+            "skip_level_probability": dict(_SKIP_LEVEL_P),
+            "gap_after_close_days": {"distribution": "lognormal", "median": _GAP_MEDIAN_DAYS,
+                                     "sigma": _GAP_SIGMA, "clip": [1, 365]},
+            "repeat_while_open": "registered at a uniform 10-90% point of the previous "
+                                 "filing's time to close",
+            "shared_fields": ["petitioner_id", "matter_id", "category", "address", "street"],
+        },
+        "seed_matter": ({"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
+                         "case_ids": [str(x) for x in seed_case_ids or []],
+                         "address": _SEED_ADDRESS,
+                         "note": "hand-placed after the 2023 Chaoyang article (unsafe facade of "
+                                 "an unfinished building; second filing about falling bricks; "
+                                 "160,000-yuan special fund); not drawn from the hazard model"}
+                        if n_seed else None),
+        "observed": observed,
+    }
+    return truth
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing files (byte-identical for the same seed)
+# ---------------------------------------------------------------------------------------------
+
+_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".xlsx")
+_FIXED_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in sorted(_SUFFIXES, key=len, reverse=True):
+        if name.endswith(s):
+            return s
+    raise CasekitError(
+        f"{path}: unsupported extension {''.join(path.suffixes) or '(none)'!r}; "
+        "expected .csv, .csv.gz, .parquet or .xlsx")
+
+
+def truth_path_for(path: str | Path) -> Path:
+    """Return the truth file written beside an events file: ``<stem>.truth.json``.
+
+    Examples
+    --------
+    >>> from casekit.synth import truth_path_for
+    >>> truth_path_for("data/district.csv").as_posix()
+    'data/district.truth.json'
+    >>> truth_path_for("d.csv.gz").name
+    'd.truth.json'
+    """
+    path = Path(path)
+    s = _suffix(path)
+    return path.with_name(path.name[: -len(s)] + ".truth.json")
+
+
+def _csv_bytes(events: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    events.to_csv(buf, index=False, date_format="%Y-%m-%d %H:%M:%S", float_format="%.2f",
+                  lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def _write_xlsx(events: pd.DataFrame, path: Path) -> None:
+    if len(events) >= 1_048_576:
+        raise CasekitError(
+            f"{path}: {len(events)} events do not fit in one Excel sheet (max 1,048,575 rows); "
+            "use .csv or .parquet")
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    fixed = dt.datetime(*_FIXED_DATE)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "casekit.synth"
+    ws = wb.create_sheet("events")
+    ws.append(list(events.columns))
+    cols = []
+    for name in events.columns:
+        s = events[name]
+        if name == "timestamp":
+            cols.append(s.dt.to_pydatetime().tolist())
+        else:
+            cols.append(s.astype(object).where(s.notna(), None).tolist())
+    for row in zip(*cols, strict=True):
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    # normalise the zip: fixed entry times and core properties -> byte-identical files
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    stamp = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = stamp.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=_FIXED_DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, data)
+    path.write_bytes(out.getvalue())
+
+
+def write_events(events: pd.DataFrame, path: str | Path) -> Path:
+    """Write events to .csv / .csv.gz / .parquet / .xlsx deterministically (same data, same bytes).
+
+    Timestamps as ``YYYY-MM-DD HH:MM:SS``, floats with 2 decimals, UTF-8, ``\\n`` line ends;
+    gzip without a modification time; xlsx with fixed document dates.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from casekit.synth import write_events
+    >>> ev, _ = ck.synth.generate_district(50, seed=3)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = write_events(ev, pathlib.Path(tmp) / "e.csv")
+    ...     p.read_bytes()[:28]
+    b'case_id,timestamp,activity,a'
+    """
+    path = Path(path)
+    s = _suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if s == ".csv":
+        path.write_bytes(_csv_bytes(events))
+    elif s == ".csv.gz":
+        with open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0,
+                                                   filename="", compresslevel=9) as gz:
+            gz.write(_csv_bytes(events))
+    elif s == ".parquet":
+        events.to_parquet(path, index=False, compression="zstd")
+    else:
+        _write_xlsx(events, path)
+    return path
+
+
+def write_district(
+    path: str | Path,
+    n_cases: int = 2000,
+    *,
+    seed: int = 0,
+    **kwargs: Any,
+) -> tuple[Path, Path]:
+    """Generate the district and write its events to ``path`` and the truth beside it.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file; the extension picks the format: ``.csv``, ``.csv.gz``, ``.parquet`` or
+        ``.xlsx``. The truth goes to ``<stem>.truth.json`` in the same folder
+        (:func:`truth_path_for`).
+    n_cases : int, default 2000
+    seed : int, default 0
+    **kwargs
+        Passed to :func:`generate_district` (``start``, ``observation_end``, ...).
+
+    Returns
+    -------
+    (events_path, truth_path) : tuple of Path
+
+    Raises
+    ------
+    CasekitError
+        On an unsupported extension (checked before any work is done).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ev_path, truth_path = ck.synth.write_district(pathlib.Path(tmp) / "d.csv", 100, seed=2)
+    ...     (ev_path.name, truth_path.name, truth_path.exists())
+    ('d.csv', 'd.truth.json', True)
+    """
+    path = Path(path)
+    tpath = truth_path_for(path)  # validates the extension first
+    events, truth = generate_district(n_cases, seed=seed, **kwargs)
+    write_events(events, path)
+    tpath.write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                     encoding="utf-8")
+    return path, tpath
