@@ -1,0 +1,544 @@
+"""Tests of casekit.plotting: the bundled CJK font and every plot, asserted on the returned Axes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import networkx as nx
+from matplotlib import font_manager
+from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.patches import FancyArrowPatch
+
+from casekit import plotting
+from casekit.plotting import (
+    AGENCY_TYPE_COLOURS,
+    CJK_FONT_FAMILY,
+    locate_cjk_font,
+    plot_forest,
+    plot_handover_matrix,
+    plot_kpi_on_time,
+    plot_naive_vs_censored,
+    plot_network,
+    plot_referral_loops,
+    plot_time_to_close,
+    plot_whatif,
+    update_whatif,
+    use_cjk_font,
+)
+
+MUST_SHOW_TITLE = "街道办事处 人民法院 住房和城乡建设局 信访局 联席会议"
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+def _missing_glyph_warnings(record: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in record if "missing from font" in str(w.message)]
+
+
+def _draw_and_collect(fig) -> list[str]:
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    return _missing_glyph_warnings(record)
+
+
+# ---------------------------------------------------------------------------------------------
+# Font
+# ---------------------------------------------------------------------------------------------
+
+
+def test_use_cjk_font_returns_the_bundled_files_family():
+    from matplotlib import ft2font
+
+    family = use_cjk_font()
+    assert family == CJK_FONT_FAMILY
+    assert ft2font.FT2Font(str(locate_cjk_font())).family_name == family
+    assert matplotlib.rcParams["font.sans-serif"][0] == family
+    assert list(matplotlib.rcParams["font.family"]) == ["sans-serif"]
+    found = font_manager.findfont(
+        font_manager.FontProperties(family=["sans-serif"]), fallback_to_default=False
+    )
+    assert os.path.samefile(found, locate_cjk_font())
+
+
+def test_use_cjk_font_is_idempotent_and_keeps_the_other_sans_serif_fonts():
+    before = [f for f in matplotlib.rcParams["font.sans-serif"] if f != CJK_FONT_FAMILY]
+    for _ in range(3):
+        use_cjk_font()
+    sans = list(matplotlib.rcParams["font.sans-serif"])
+    assert sans.count(CJK_FONT_FAMILY) == 1
+    assert sans[1:] == before
+    path = str(locate_cjk_font())
+    assert sum(entry.fname == path for entry in font_manager.fontManager.ttflist) == 1
+
+
+def test_use_cjk_font_restores_itself_after_rcparams_are_reset():
+    use_cjk_font()
+    with matplotlib.rc_context({"font.sans-serif": ["DejaVu Sans"], "font.family": "serif"}):
+        assert use_cjk_font() == CJK_FONT_FAMILY
+        assert matplotlib.rcParams["font.sans-serif"] == [CJK_FONT_FAMILY, "DejaVu Sans"]
+        assert list(matplotlib.rcParams["font.family"]) == ["sans-serif"]
+
+
+def test_must_show_chinese_title_draws_without_missing_glyph_warning():
+    use_cjk_font()
+    fig, ax = plt.subplots()
+    ax.set_title(MUST_SHOW_TITLE)
+    ax.plot([-2, 3], [-1, 4])  # negative ticks: the minus sign U+2212 must render too
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    assert _missing_glyph_warnings(record) == []
+
+
+def test_font_covers_every_chinese_label_of_the_vocabularies_and_gb2312():
+    from fontTools.ttLib import TTFont
+
+    from casekit.schema import VOCABULARIES
+
+    with TTFont(str(locate_cjk_font()), lazy=True) as font:
+        cmap = font.getBestCmap()
+    wanted = set(MUST_SHOW_TITLE.replace(" ", "")) | {"\u2212", "→", "，", "（", "）"}
+    for vocabulary in VOCABULARIES.values():
+        for term in vocabulary.values():
+            wanted.update(term.zh)
+            for alias in term.aliases:
+                wanted.update(alias)
+    missing = sorted(c for c in wanted if c.isprintable() and ord(c) > 0x7F and ord(c) not in cmap)
+    assert missing == [], f"rebuild the font with tools/make_font_subset.py; missing {missing}"
+    gb2312 = [bytes((a, b)).decode("gb2312") for a in (0xB0, 0xC8, 0xD7) for b in range(0xA1, 0xFA)]
+    assert all(ord(c) in cmap for c in gb2312)
+
+
+def test_bundled_font_ships_with_its_licence_and_readme():
+    folder = locate_cjk_font().parent
+    licence = (folder / "OFL.txt").read_text(encoding="utf-8")
+    assert "SIL OPEN FONT LICENSE Version 1.1" in licence
+    assert "Adobe" in licence
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "Noto Sans CJK SC" in readme
+    assert CJK_FONT_FAMILY in readme
+    assert locate_cjk_font().stat().st_size < 4_000_000
+
+
+_NO_SYSTEM_FONTS = textwrap.dedent(
+    """
+    import json, warnings
+    from pathlib import Path
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+    import matplotlib.pyplot as plt
+    # Simulate a machine without any system font: keep only matplotlib's own fonts (DejaVu etc.).
+    own = Path(matplotlib.get_data_path()).resolve()
+    font_manager.fontManager.ttflist = [
+        f for f in font_manager.fontManager.ttflist if own in Path(f.fname).resolve().parents
+    ]
+    TITLE = %r
+
+    def draw():
+        fig, ax = plt.subplots()
+        ax.set_title(TITLE)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            fig.canvas.draw()
+        plt.close(fig)
+        return [str(w.message) for w in rec if "missing from font" in str(w.message)]
+
+    before = draw()
+    from casekit.plotting import use_cjk_font
+    family = use_cjk_font()
+    after = draw()
+    used = font_manager.findfont(font_manager.FontProperties(family=["sans-serif"]))
+    print(json.dumps({"before": len(before), "after": after, "family": family, "used": used,
+                      "n_fonts": len(font_manager.fontManager.ttflist)}))
+    """
+)
+
+
+def test_chinese_renders_on_a_machine_without_system_cjk_fonts(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "default"}
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_SYSTEM_FONTS % MUST_SHOW_TITLE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["before"] > 0  # without casekit's font the glyphs really are missing
+    assert out["after"] == []
+    assert out["family"] == CJK_FONT_FAMILY
+    assert os.path.samefile(out["used"], locate_cjk_font())
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def working_together() -> nx.Graph:
+    G = nx.Graph()
+    G.add_node("朝阳街道办事处", agency_type="street_office", n_cases=40)
+    G.add_node("区人民法院", agency_type="court", n_cases=10)
+    G.add_node("区住建局", agency_type="housing_construction_bureau", n_cases=20)
+    G.add_node("区信访局", agency_type="petition_bureau", n_cases=30)
+    G.add_edge("朝阳街道办事处", "区人民法院", count=8)
+    G.add_edge("朝阳街道办事处", "区住建局", count=2)
+    G.add_edge("区信访局", "朝阳街道办事处", count=20)
+    return G
+
+
+@pytest.fixture
+def handover() -> nx.DiGraph:
+    G = nx.DiGraph()
+    for node in ("petition_bureau", "street_office", "court"):
+        G.add_node(node, agency_type=node, n_cases=5)
+    G.add_edge("petition_bureau", "street_office", count=6)
+    G.add_edge("street_office", "petition_bureau", count=2)
+    G.add_edge("street_office", "court", count=3)
+    return G
+
+
+def test_network_nodes_are_coloured_by_agency_type_and_sized_by_cases(working_together, ax):
+    plot_network(working_together, ax=ax, seed=3, legend=False)
+    nodes = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert len(nodes.get_offsets()) == 4
+    expected = [
+        AGENCY_TYPE_COLOURS[working_together.nodes[n]["agency_type"]]
+        for n in working_together.nodes
+    ]
+    assert [matplotlib.colors.to_hex(c) for c in nodes.get_facecolors()] == expected
+    sizes = nodes.get_sizes()
+    assert np.argmax(sizes) == 0
+    assert np.argmin(sizes) == 1
+
+
+def test_network_edge_width_grows_with_count(working_together, ax):
+    plot_network(working_together, ax=ax, labels=None, legend=False)
+    edges = next(c for c in ax.collections if not isinstance(c, PathCollection))
+    widths = list(edges.get_linewidths())
+    counts = [d["count"] for _, _, d in working_together.edges(data=True)]
+    assert np.argsort(widths).tolist() == np.argsort(counts).tolist()
+    assert max(widths) > 3 * min(widths)
+
+
+def test_network_labels_and_legend_are_chinese_and_draw_without_missing_glyphs(working_together):
+    fig, ax = plt.subplots()
+    plot_network(working_together, ax=ax)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(working_together.nodes)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "街道办事处 street office" in legend
+    assert "人民法院 court" in legend
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
+
+
+def test_network_labels_translate_type_level_nodes(handover, ax):
+    plot_network(handover, ax=ax, labels="en", legend=False)
+    assert sorted(t.get_text() for t in ax.texts) == ["court", "petition bureau", "street office"]
+
+
+def test_network_layout_is_deterministic_for_a_seed(working_together):
+    def positions(seed):
+        fig, ax = plt.subplots()
+        plot_network(working_together, ax=ax, seed=seed)
+        offsets = ax.collections[0].get_offsets().copy()
+        plt.close(fig)
+        return np.asarray(offsets)
+
+    assert np.array_equal(positions(7), positions(7))
+    assert not np.allclose(positions(7), positions(8))
+
+
+def test_directed_network_draws_one_arrow_per_handover(handover, ax):
+    plot_network(handover, ax=ax)
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == handover.number_of_edges()
+
+
+def test_network_uses_given_positions(working_together, ax):
+    pos = {n: (i, -i) for i, n in enumerate(working_together.nodes)}
+    plot_network(working_together, ax=ax, pos=pos)
+    assert np.allclose(ax.collections[0].get_offsets(), [pos[n] for n in working_together.nodes])
+
+
+# ---------------------------------------------------------------------------------------------
+# Hand-over matrix and referral loops
+# ---------------------------------------------------------------------------------------------
+
+
+def test_handover_matrix_holds_counts_source_by_target(handover, ax):
+    order = ["petition_bureau", "street_office", "court"]
+    plot_handover_matrix(handover, ax=ax, order=order, lang=None, colorbar=False)
+    values = ax.images[0].get_array()
+    assert np.array_equal(values, [[0, 6, 0], [2, 0, 3], [0, 0, 0]])
+    assert [t.get_text() for t in ax.get_yticklabels()] == order
+    assert "6" in [t.get_text() for t in ax.texts]
+
+
+def test_handover_matrix_from_edge_table_equals_graph(handover):
+    table = pd.DataFrame(
+        [(u, v, d["count"]) for u, v, d in handover.edges(data=True)],
+        columns=["source", "target", "count"],
+    )
+    fig, (a, b) = plt.subplots(1, 2)
+    plot_handover_matrix(handover, ax=a, colorbar=False)
+    plot_handover_matrix(table, ax=b, colorbar=False)
+    assert np.array_equal(a.images[0].get_array(), b.images[0].get_array())
+    assert [t.get_text() for t in a.get_xticklabels()] == [
+        t.get_text() for t in b.get_xticklabels()
+    ]
+    assert "街道办事处" in [t.get_text() for t in a.get_xticklabels()]
+    plt.close(fig)
+
+
+def test_handover_matrix_row_normalisation_sums_to_one(handover, ax):
+    plot_handover_matrix(handover, ax=ax, normalise="row", colorbar=True)
+    values = np.asarray(ax.images[0].get_array())
+    sums = values.sum(axis=1)
+    assert np.allclose(sums[sums > 0], 1.0)
+    assert len(ax.figure.axes) == 2  # the colorbar
+
+
+def test_handover_matrix_rejects_unknown_normalisation(handover, ax):
+    with pytest.raises(ValueError, match="normalise"):
+        plot_handover_matrix(handover, ax=ax, normalise="diagonal")
+
+
+def test_referral_loops_show_the_top_loops_most_frequent_first(ax):
+    loops = pd.DataFrame(
+        {
+            "agency_a": ["street_office", "court", "police", "street_office"],
+            "agency_b": ["petition_bureau", "street_office", "street_office", "court"],
+            "n_cases": [3, 7, 1, 5],
+        }
+    )
+    plot_referral_loops(loops, ax=ax, top=3)
+    assert [p.get_width() for p in ax.patches] == [7, 5, 3]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "人民法院 → 街道办事处 → 人民法院"
+
+
+def test_referral_loops_missing_count_column_is_a_readable_error(ax):
+    from casekit._utils import CasekitError
+
+    with pytest.raises(CasekitError, match="count"):
+        plot_referral_loops(pd.DataFrame({"agency_a": ["a"], "agency_b": ["b"]}), ax=ax)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time to close
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fitters():
+    from lifelines import KaplanMeierFitter
+
+    a = KaplanMeierFitter().fit([5, 8, 12, 20, 30], [1, 1, 0, 1, 0], label="street_office")
+    b = KaplanMeierFitter().fit([3, 4, 9, 10], [1, 1, 1, 0], label="court+street_office")
+    return {"street_office": a, "court+street_office": b}
+
+
+def test_time_to_close_draws_one_step_curve_and_band_per_pattern(fitters, ax):
+    plot_time_to_close(fitters, ax=ax)
+    curves = [
+        line for line in ax.lines if line.get_label() and not line.get_label().startswith("_")
+    ]
+    assert len(curves) == 2
+    sf = fitters["street_office"].survival_function_.iloc[:, 0]
+    assert np.allclose(curves[0].get_ydata(), sf.to_numpy())
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["街道办事处 (n=5)", "人民法院+街道办事处 (n=4)"]
+
+
+def test_time_to_close_composes_on_one_axis(fitters, ax):
+    for key, fitter in fitters.items():
+        plot_time_to_close({key: fitter}, ax=ax, ci=False)
+    assert len(ax.get_legend().get_texts()) == 2
+    assert sum(line.get_linestyle() == ":" for line in ax.lines) == 1  # one median guide only
+    assert not any(isinstance(c, PolyCollection) for c in ax.collections)
+
+
+def test_time_to_close_accepts_one_fitter_and_draws_cleanly(fitters):
+    fig, ax = plt.subplots()
+    plot_time_to_close(fitters["street_office"], ax=ax, lang="en")
+    assert ax.get_legend().get_texts()[0].get_text() == "street office (n=5)"
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
+
+
+def test_naive_vs_censored_marks_both_medians(ax):
+    from lifelines import KaplanMeierFitter
+
+    closed = [5, 8, 20]
+    naive = KaplanMeierFitter().fit(closed, [1, 1, 1])
+    censored = KaplanMeierFitter().fit([5, 8, 20, 25, 40], [1, 1, 1, 0, 0])
+    plot_naive_vs_censored(naive, censored, ax=ax)
+    vertical = sorted(
+        line.get_xdata()[0]
+        for line in ax.lines
+        if len(set(line.get_xdata())) == 1 and line.get_linestyle() == ":"
+    )
+    assert vertical == sorted([naive.median_survival_time_, censored.median_survival_time_])
+    assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_naive_vs_censored_from_numbers_draws_intervals(ax):
+    plot_naive_vs_censored(
+        21.0, {"median_days": 34.0, "median_ci_low": 30.0, "median_ci_high": 41.0}, ax=ax
+    )
+    assert len(ax.containers) == 2
+    segments = ax.containers[1].lines[2][0].get_segments()
+    assert np.allclose(segments[0][:, 0], [30.0, 41.0])
+
+
+def test_forest_plot_is_log_scaled_with_reference_line(ax):
+    table = pd.DataFrame(
+        {
+            "pattern": ["court+street_office", "street_office", "petition_bureau", "police"],
+            "hazard_ratio": [2.0, 1.0, 0.5, np.nan],
+            "hr_ci_low": [1.5, np.nan, 0.3, np.nan],
+            "hr_ci_high": [2.7, np.nan, 0.8, np.nan],
+        }
+    )
+    plot_forest(table, ax=ax)
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["人民法院+街道办事处", "街道办事处 (参照)", "信访局"]
+    assert any(
+        np.allclose(line.get_xdata(), [1.0, 1.0]) and line.get_linestyle() == "--"
+        for line in ax.lines
+    )
+    assert len(ax.containers) == 2
+    first = ax.containers[0]
+    assert np.allclose(first.lines[0].get_xdata(), [2.0])
+    assert np.allclose(first.lines[2][0].get_segments()[0][:, 0], [1.5, 2.7])
+
+
+# ---------------------------------------------------------------------------------------------
+# What-if and KPI
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def whatif_bars() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "metric": ["median_days_to_close"] * 2 + ["share_closed_60d"] * 2,
+            "scenario": ["baseline", "scenario", "baseline", "scenario"],
+            "median": [40.0, 31.0, 0.6, 0.7],
+            "low": [36.0, 27.0, 0.55, 0.66],
+            "high": [44.0, 35.0, 0.65, 0.75],
+        }
+    )
+
+
+def test_whatif_bars_show_baseline_and_scenario_with_bands(whatif_bars, ax):
+    plot_whatif(whatif_bars, ax=ax, metric="share_closed_60d")
+    assert [p.get_height() for p in ax.patches] == [0.6, 0.7]
+    bands = [line for line in ax.lines if len(line.get_ydata()) == 2]
+    assert [tuple(line.get_ydata()) for line in bands] == [(0.55, 0.65), (0.66, 0.75)]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline 现状", "scenario 情景"]
+    assert ax.get_ylabel() == "share_closed_60d"
+
+
+def test_update_whatif_changes_the_same_artists_in_place(whatif_bars, ax):
+    plot_whatif(whatif_bars, ax=ax)
+    bars = list(ax.patches)
+    lines = list(ax.lines)
+    new = whatif_bars.assign(median=[40.0, 20.0, 0.6, 0.8], low=[36.0, 15.0, 0.5, 0.7])
+    update_whatif(ax, new)
+    assert list(ax.patches) == bars
+    assert list(ax.lines) == lines
+    assert bars[1].get_height() == 20.0
+    assert tuple(lines[1].get_ydata()) == (15.0, 35.0)
+    assert ax.get_ylim()[1] >= 44.0
+
+
+def test_whatif_curves_update_in_place(ax):
+    days = np.arange(0, 5)
+    table = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "scenario": s,
+                    "day": days,
+                    "median": m * days,
+                    "low": m * days - 1,
+                    "high": m * days + 1,
+                }
+            )
+            for s, m in (("baseline", 1.0), ("scenario", 2.0))
+        ]
+    )
+    plot_whatif(table, ax=ax)
+    assert len(ax.lines) == 2
+    assert len(ax.collections) == 2
+    line = ax.lines[1]
+    band = ax.collections[1]
+    update_whatif(ax, table.assign(median=table["median"] * 3, high=table["high"] * 3))
+    assert ax.lines[1] is line
+    assert ax.collections[1] is band
+    assert np.allclose(line.get_ydata(), 6.0 * days)
+    assert band.get_paths()[0].vertices[:, 1].max() == pytest.approx(3 * (2.0 * 4 + 1))
+
+
+def test_update_whatif_redraws_when_the_scenarios_change(whatif_bars, ax):
+    plot_whatif(whatif_bars, ax=ax)
+    three = pd.concat([whatif_bars, whatif_bars.iloc[[1]].assign(scenario="more_staff")])
+    update_whatif(ax, three)
+    assert len(ax.patches) == 3
+
+
+def test_kpi_on_time_lowest_rates_first_with_target(ax):
+    kpi = pd.DataFrame(
+        {
+            "street": ["朝阳街道", "和平街道", "文光街道"],
+            "on_time_rate": [0.95, 0.70, 0.85],
+            "n_cases": [20, 10, 30],
+        }
+    )
+    plot_kpi_on_time(kpi, ax=ax, target=0.9)
+    assert [p.get_width() for p in ax.patches] == [0.70, 0.85, 0.95]
+    assert next(t.get_text() for t in ax.get_yticklabels()) == "和平街道 (n=10)"
+    red = matplotlib.colors.to_rgba("#d62728")
+    assert [tuple(p.get_facecolor()) == red for p in ax.patches] == [True, True, False]
+
+
+def test_plot_functions_draw_on_the_current_axes_when_none_is_given(fitters):
+    fig, ax = plt.subplots()
+    assert plot_time_to_close(fitters) is ax
+    plt.close(fig)
+
+
+def test_plotting_is_not_imported_by_casekit():
+    code = "import sys, casekit; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert plotting.__name__ == "casekit.plotting"
