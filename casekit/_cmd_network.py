@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from casekit._cli_util import add_columns_option, parse_columns
-from casekit._utils import CasekitError
+from casekit._utils import CasekitError, FileUnusableError
 
 EDGE_COLUMNS = ["source", "target", "count", "share"]
 
@@ -64,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     if args.include_self and args.kind != "handover":
         raise CasekitError("--include-self only applies to --kind handover")
     events = read_events(args.path, columns=parse_columns(args.columns))
+    mapping = (events.attrs.get("casekit") or {}).get("column_mapping")
+    if isinstance(mapping, dict) and "agency" not in mapping:
+        recognised = ", ".join(f"{k} ({v})" for k, v in mapping.items()) or "none"
+        raise FileUnusableError(
+            f"{args.path}: no agency column, so there is no network to build "
+            f"(recognised: {recognised}); map one with --columns agency=COLUMN"
+        )
     if args.kind == "handover":
         G = build_handover_network(events, include_self=args.include_self, level=args.level)
         detail = f"{G.graph['n_pairs']} consecutive pairs"
