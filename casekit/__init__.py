@@ -40,6 +40,14 @@ _EXPORTS: dict[str, str] = {
     "validate_table": "casekit.validate",
     "ReadResult": "casekit.validate",
     # --- privacy ---
+    "pseudonymise": "casekit.privacy",
+    "is_valid_id_number": "casekit.privacy",
+    "mask_free_text": "casekit.privacy",
+    "mask_value": "casekit.privacy",
+    "spreadsheet_safe": "casekit.privacy",
+    "suppress_small_cells": "casekit.privacy",
+    "find_pii": "casekit.privacy",
+    "assert_no_pii": "casekit.privacy",
     # --- network ---
     "build_working_together_network": "casekit.network",
     "build_handover_network": "casekit.network",

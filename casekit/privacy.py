@@ -1,0 +1,1202 @@
+"""Privacy: keyed pseudonymisation, PII masking in free text, safe exports, small-cell suppression.
+
+Petitioner names, ID numbers (身份证号) and phone numbers must never leave casekit raw. This module
+holds the pieces every reader and writer uses for that:
+
+- :func:`pseudonymise` turns the raw identity columns (``petitioner_name``,
+  ``petitioner_id_number``, ``petitioner_phone``) into one keyed-hash ``petitioner_id`` and drops
+  them (called at ingest by :mod:`casekit.io`);
+- :func:`is_valid_id_number` checks 18-digit resident ID numbers (GB 11643-1999: ISO 7064
+  MOD 11-2 check digit, region and birth date plausibility);
+- :func:`mask_free_text` / :func:`mask_value` replace ID numbers, mobile and landline numbers and
+  known names in text with ``[身份证号]``, ``[手机号]``, ``[电话]``, ``[姓名]``;
+- :func:`spreadsheet_safe` neutralises formula-like cells before CSV / Excel export;
+- :func:`suppress_small_cells` applies small-cell suppression to published count tables;
+- :func:`find_pii` / :func:`assert_no_pii` scan tables, text and files for leftover PII (for tests).
+
+The pseudonymisation key comes from (in order) the ``key`` argument, the environment variable
+``CASEKIT_PSEUDONYM_KEY``, or a key file named by ``CASEKIT_PSEUDONYM_KEY_FILE`` (default
+``~/.config/casekit/pseudonym.key``). It is never written beside the data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import unicodedata
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from casekit._utils import CasekitError
+
+__all__ = [
+    "KEY_ENV_VAR",
+    "KEY_FILE_ENV_VAR",
+    "PIIFinding",
+    "assert_no_pii",
+    "create_key_file",
+    "default_key_file",
+    "find_pii",
+    "is_valid_id_number",
+    "mask_free_text",
+    "mask_value",
+    "pseudonymise",
+    "spreadsheet_safe",
+    "suppress_small_cells",
+]
+
+KEY_ENV_VAR = "CASEKIT_PSEUDONYM_KEY"
+KEY_FILE_ENV_VAR = "CASEKIT_PSEUDONYM_KEY_FILE"
+
+ID_LABEL = "[身份证号]"
+MOBILE_LABEL = "[手机号]"
+PHONE_LABEL = "[电话]"
+NAME_LABEL = "[姓名]"
+
+# ISO 7064 MOD 11-2 as used by GB 11643-1999: weights 2^(17-i) mod 11, check char by remainder
+_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_CHECK_CHARS = "10X98765432"
+# first two digits: province-level division (GB/T 2260), 71 Taiwan, 81 Hong Kong, 82 Macao,
+# 83 Taiwan residents' residence permits, 91 foreigners' permanent residence cards (2023 format)
+_PROVINCES = frozenset(
+    [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55)]
+).union([*range(61, 66), 71, 81, 82, 83, 91])
+_MIN_BIRTH_YEAR = 1870  # the GB 11643 worked example 440524188001010014 is born in 1880
+
+# full-width digits, X and separators -> ASCII (one character to one, so spans stay aligned)
+_FULLWIDTH = str.maketrans("０１２３４５６７８９Ｘｘ＋－\u3000（）", "0123456789Xx+- ()")
+
+_ID18_RE = re.compile(r"(?<!\d)(?:\d{17}|\d{6}[ -]\d{8}[ -]\d{3})(?:\d(?!\d)|[Xx])")
+_ID15_RE = re.compile(r"(?<!\d)\d{15}(?!\d)")
+_LONG_RUN_RE = re.compile(r"(?<!\d)\d{18,}[Xx]?")
+_MOBILE_RE = re.compile(
+    r"(?<!\d)(?:(?:\(?(?:\+|00)86\)?|86)[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?!\d)"
+)
+_LANDLINE_RE = re.compile(r"(?<!\d)(?:\(0\d{2,3}\) ?|0\d{2,3}-)\d{7,8}(?:-\d{1,5})?(?!\d)")
+
+# column names that hold identity as a whole cell (mask_value masks the entire value)
+_IDENTITY_COLUMNS = frozenset(
+    [
+        "petitioner_name",
+        "petitioner_id_number",
+        "petitioner_phone",
+        "name",
+        "id_number",
+        "phone",
+        "mobile",
+        "姓名",
+        "信访人",
+        "信访人姓名",
+        "身份证号",
+        "身份证号码",
+        "证件号码",
+        "联系电话",
+        "电话",
+        "手机",
+        "手机号",
+        "手机号码",
+        "留言用户",
+    ]
+)
+
+
+# --------------------------------------------------------------------------------------------
+# ID numbers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_char(first17: str) -> str:
+    total = sum(int(c) * int(w) for c, w in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARS[total % 11]
+
+
+def _plausible_date(year: int, month: int, day: int) -> bool:
+    if not _MIN_BIRTH_YEAR <= year <= _dt.date.today().year:
+        return False
+    try:
+        born = _dt.date(year, month, day)
+    except ValueError:
+        return False
+    return born <= _dt.date.today()
+
+
+def _normalise_id_text(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value)
+    return re.sub(r"[\s-]", "", text).upper()
+
+
+def _scalar_valid_id(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    s = _normalise_id_text(value)
+    if len(s) != 18 or not s[:17].isascii() or not s[:17].isdigit():
+        return False
+    if s[17] not in "0123456789X":
+        return False
+    if int(s[:2]) not in _PROVINCES:
+        return False
+    if not _plausible_date(int(s[6:10]), int(s[10:12]), int(s[12:14])):
+        return False
+    return _check_char(s[:17]) == s[17]
+
+
+def _valid_id_array(values: pd.Series) -> np.ndarray:
+    """Check (already normalised) strings, vectorised; NA -> False."""
+    s = values.astype("str")
+    shape_ok = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
+    out = np.zeros(len(s), dtype=bool)
+    if not shape_ok.any():
+        return out
+    good = s[shape_ok].to_numpy(dtype=object)
+    raw = np.frombuffer("".join(good).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    digits = raw[:, :17].astype(np.int64) - 48
+    check = np.array(list(_CHECK_CHARS))[(digits @ _WEIGHTS) % 11]
+    last = raw[:, 17].view("S1").astype(str)
+    ok = check == last
+    province = digits[:, 0] * 10 + digits[:, 1]
+    ok &= np.isin(province, list(_PROVINCES))
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 10] * 10 + digits[:, 11]
+    day = digits[:, 12] * 10 + digits[:, 13]
+    today = _dt.date.today()
+    ok &= (year >= _MIN_BIRTH_YEAR) & (month >= 1) & (month <= 12) & (day >= 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
+        np.clip(month, 0, 12)
+    ]
+    ok &= day <= month_days + (leap & (month == 2))
+    ok &= year * 10000 + month * 100 + day <= today.year * 10000 + today.month * 100 + today.day
+    out[shape_ok] = ok
+    return out
+
+
+def is_valid_id_number(
+    value: str | pd.Series | Sequence[Any] | np.ndarray | None,
+) -> bool | pd.Series | np.ndarray:
+    """Check Chinese 18-digit resident ID numbers (居民身份证号码, GB 11643-1999).
+
+    A number is valid when it has 17 digits and a check character (digit or ``X``), its check
+    character matches the ISO 7064 MOD 11-2 checksum, its first two digits are a province-level
+    code (including 71/81/82/83 and the 91 of the 2023 foreigners' permanent residence card), and
+    its birth date (digits 7-14) is a real calendar date between 1870 and today. Full-width digits,
+    a lower-case ``x``, spaces and hyphens are tolerated.
+
+    Parameters
+    ----------
+    value : str, pandas.Series or array-like
+        One number or many. Missing values and non-strings are invalid.
+
+    Returns
+    -------
+    bool, pandas.Series of bool (same index) or numpy.ndarray of bool
+        Vectorised (numpy over the checksums) for Series and arrays.
+
+    Notes
+    -----
+    15-digit numbers (issued before 1999) are not valid here; :func:`pseudonymise` upgrades
+    plausible ones to 18 digits and :func:`mask_free_text` masks them.
+
+    References
+    ----------
+    GB 11643-1999 *Citizen identification number*; ISO 7064:2003 MOD 11-2.
+
+    Examples
+    --------
+    The worked example of the standard:
+
+    >>> from casekit.privacy import is_valid_id_number
+    >>> is_valid_id_number("11010519491231002X")
+    True
+    >>> is_valid_id_number("110105194912310021")  # wrong check character
+    False
+    >>> is_valid_id_number(pd.Series(["11010519491231002x", "110105194913310020", None])).tolist()
+    [True, False, False]
+    """
+    if value is None or isinstance(value, str):
+        return _scalar_valid_id(value)
+    if isinstance(value, pd.Series):
+        norm = _normalise_series(value, _normalise_id_text)
+        return pd.Series(_valid_id_array(norm), index=value.index, name=value.name)
+    if isinstance(value, Iterable):
+        series = pd.Series(list(value), dtype=object)
+        return _valid_id_array(_normalise_series(series, _normalise_id_text))
+    return False
+
+
+def _upgrade_id15(s: str) -> str | None:
+    """Return a plausible 15-digit ID (old format, born 19YY) in its 18-digit form, else None."""
+    if len(s) != 15 or not s.isascii() or not s.isdigit() or int(s[:2]) not in _PROVINCES:
+        return None
+    if not _plausible_date(1900 + int(s[6:8]), int(s[8:10]), int(s[10:12])):
+        return None
+    first17 = s[:6] + "19" + s[6:]
+    return first17 + _check_char(first17)
+
+
+# --------------------------------------------------------------------------------------------
+# keys
+# --------------------------------------------------------------------------------------------
+
+_RUN_KEY: bytes | None = None
+
+
+def default_key_file() -> Path:
+    """Where casekit looks for the pseudonymisation key file when no other key is given.
+
+    ``$CASEKIT_PSEUDONYM_KEY_FILE`` if set, else ``$XDG_CONFIG_HOME/casekit/pseudonym.key``
+    (``~/.config/casekit/pseudonym.key``): in the user's home, never beside the data.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from casekit.privacy import default_key_file
+    >>> default_key_file().name.endswith(".key") or "CASEKIT_PSEUDONYM_KEY_FILE" in os.environ
+    True
+    """
+    named = os.environ.get(KEY_FILE_ENV_VAR)
+    if named:
+        return Path(named).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return Path(config).expanduser() / "casekit" / "pseudonym.key"
+
+
+def create_key_file(path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
+    """Write a new random pseudonymisation key (256 bits, hex) to a private key file.
+
+    Keep this file outside the data folder and back it up: the same key gives the same
+    ``petitioner_id`` across runs and files, which is what links repeat petitions over time.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Default :func:`default_key_file`.
+    overwrite : bool, default False
+        Replacing a key breaks the link to every id made with the old one, hence off by default.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (mode 0600 where the system supports it).
+
+    Raises
+    ------
+    CasekitError
+        If the file exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from casekit.privacy import create_key_file
+    >>> p = create_key_file(pathlib.Path(tempfile.mkdtemp()) / "k.key")
+    >>> len(p.read_text().strip())
+    64
+    """
+    target = Path(path).expanduser() if path is not None else default_key_file()
+    if target.exists() and not overwrite:
+        raise CasekitError(
+            f"{target}: a key file already exists; pass overwrite=True to replace it"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return target
+
+
+def _resolve_key(key: str | bytes | None) -> tuple[bytes, str]:
+    global _RUN_KEY
+    if key is not None:
+        raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+        if not raw:
+            raise CasekitError("pseudonymise: the key given is empty")
+        return raw, "argument"
+    env = os.environ.get(KEY_ENV_VAR)
+    if env:
+        return env.encode("utf-8"), "env"
+    file = default_key_file()
+    if os.environ.get(KEY_FILE_ENV_VAR) and not file.is_file():
+        raise CasekitError(f"{KEY_FILE_ENV_VAR}={file}: no such key file")
+    if file.is_file():
+        raw = file.read_bytes().strip()
+        if not raw:
+            raise CasekitError(f"{file}: the pseudonymisation key file is empty")
+        return raw, "key_file"
+    if _RUN_KEY is None:
+        _RUN_KEY = secrets.token_bytes(32)
+    warnings.warn(
+        "casekit: no pseudonymisation key (set CASEKIT_PSEUDONYM_KEY or create a key file with "
+        "casekit.privacy.create_key_file()); a random per-run key was used, so petitioner_id "
+        "values will not be stable across runs",
+        UserWarning,
+        stacklevel=3,
+    )
+    return _RUN_KEY, "random"
+
+
+# --------------------------------------------------------------------------------------------
+# pseudonymise
+# --------------------------------------------------------------------------------------------
+
+
+def _normalise_series(values: pd.Series, func: Any) -> pd.Series:
+    """Apply a scalar normaliser to the unique non-missing values only (fast on big columns)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    done = np.array(
+        [func(str(u)) for u in uniques] + [None], dtype=object
+    )  # last slot for the NA sentinel (-1)
+    return pd.Series(done[codes], index=values.index, dtype=object)
+
+
+def _normalise_name(value: str) -> str | None:
+    text = unicodedata.normalize("NFKC", value)
+    text = re.sub(r"[·•‧・﹒.]", "·", text)
+    text = re.sub(r"\s+", "", text).casefold()
+    return text or None
+
+
+def _normalise_phone(value: str) -> str | None:
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", value))
+    if len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits if len(digits) >= 7 else None
+
+
+def _normalise_id(value: str) -> str | None:
+    s = _normalise_id_text(value)
+    if len(s) == 15:
+        return _upgrade_id15(s) or s
+    return s or None
+
+
+def _as_text(uniques: Any) -> pd.Series:
+    """Return distinct raw values as strings; integral floats (phones read from Excel) without '.0'."""
+    if pd.api.types.is_string_dtype(getattr(uniques, "dtype", None)):
+        return pd.Series(uniques, dtype="str")
+    texts = [
+        f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)
+        for v in np.asarray(uniques, dtype=object)
+    ]
+    return pd.Series(texts, dtype="str")
+
+
+def _normalise_names(s: pd.Series) -> pd.Series:
+    s = s.str.normalize("NFKC").str.replace(r"[·•‧・﹒.]", "·", regex=True)
+    s = s.str.replace(r"\s+", "", regex=True).str.casefold()
+    return s.where(s.str.len() > 0)
+
+
+def _normalise_phones(s: pd.Series) -> pd.Series:
+    d = s.str.normalize("NFKC").str.replace(r"\D", "", regex=True)
+    d = d.where(~((d.str.len() == 15) & d.str.startswith("0086")), d.str.slice(4))
+    d = d.where(~((d.str.len() == 13) & d.str.startswith("86")), d.str.slice(2))
+    return d.where(d.str.len() >= 7)
+
+
+def _normalise_ids(s: pd.Series) -> pd.Series:
+    s = s.str.normalize("NFKC").str.replace(r"[\s-]", "", regex=True).str.upper()
+    s = s.where(s.str.len() > 0)
+    old = (s.str.len() == 15).fillna(False).to_numpy(dtype=bool)
+    if old.any():
+        upgraded = [_upgrade_id15(v) or v for v in s[old]]
+        s[old] = upgraded
+    return s
+
+
+def _hash_unique(identities: np.ndarray, key: bytes, length: int, prefix: str) -> np.ndarray:
+    digest = hmac.digest
+    out = [
+        prefix + digest(key, ident.encode("utf-8"), "sha256").hex()[:length] for ident in identities
+    ]
+    return np.array(out, dtype=object)
+
+
+def _key_fingerprint(key: bytes) -> str:
+    return hmac.new(key, b"casekit key fingerprint", hashlib.sha256).hexdigest()[:8]
+
+
+def pseudonymise(
+    df: pd.DataFrame,
+    *,
+    key: str | bytes | None = None,
+    name_col: str = "petitioner_name",
+    id_col: str = "petitioner_id_number",
+    phone_col: str = "petitioner_phone",
+    out_col: str = "petitioner_id",
+    mask_cols: Sequence[str] | None = None,
+    length: int = 16,
+    prefix: str = "P",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Replace raw petitioner identity columns by one keyed-hash ``petitioner_id``.
+
+    Whichever of the name, ID-number and phone columns are present are normalised and combined
+    into one identity per row, hashed with HMAC-SHA256 under a secret key, and dropped.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Events (or any table) with raw identity columns.
+    key : str or bytes, optional
+        The secret key. Default: env ``CASEKIT_PSEUDONYM_KEY``, else the key file
+        (:func:`default_key_file`), else a random per-run key with a ``UserWarning``.
+    name_col, id_col, phone_col : str
+        The raw identity columns; absent ones are simply not used.
+    out_col : str, default "petitioner_id"
+        The pseudonym column. Where a row has no identity at all, an existing value in this
+        column is kept (it may be a source's own petitioner number); otherwise it is missing.
+    mask_cols : sequence of str, optional
+        Free-text columns to mask in the same pass with :func:`mask_free_text`, using the names
+        seen in ``name_col`` as known names (so raw names never leave this function).
+    length : int, default 16
+        Hex characters of the digest kept (16 = 64 bits: collision chance about 3e-6 for
+        10 million distinct petitioners).
+    prefix : str, default "P"
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        A new table with ``out_col`` and without the raw columns, and an info dict:
+        ``key_source`` (``argument`` / ``env`` / ``key_file`` / ``random`` / ``none`` when there
+        was nothing to hash), ``key_fingerprint`` (8 hex characters identifying the key without
+        revealing it), ``columns_used``, ``columns_dropped``, ``n_rows``, ``n_petitioners``,
+        ``basis`` (rows per identity rule), ``n_invalid_id_numbers`` (non-empty ID numbers that
+        failed :func:`is_valid_id_number`), ``mask_cols`` and ``n_masked_cells``.
+
+    Raises
+    ------
+    CasekitError
+        If the key given (or the key file) is empty, or ``CASEKIT_PSEUDONYM_KEY_FILE`` names a
+        missing file.
+
+    Warns
+    -----
+    UserWarning
+        When no key is configured (ids are then not stable across runs).
+
+    Notes
+    -----
+    The identity rule, first that applies per row:
+
+    1. ``id:<number>``: a valid 18-digit ID number (a plausible 15-digit one is first upgraded
+       to 18 digits, so old and new cards of one person match);
+    2. ``np:<name>|<phone>``: name and phone (names: NFKC, no whitespace, unified middle dot,
+       case-folded; phones: digits only, ``+86`` / ``0086`` removed);
+    3. ``ph:<phone>``; 4. ``nm:<name>`` (homonyms collide: a weak identity, counted in ``basis``);
+    5. ``raw:<text>``: an ID number that fails validation, as written (normalised).
+
+    The digest is computed once per distinct identity, so 10 million rows with a few hundred
+    thousand petitioners take seconds. Without the key the pseudonyms cannot be reversed
+    short of guessing every identity; with it, anyone can re-compute the id of a known person,
+    so keep the key like a password and outside the data folder.
+
+    Examples
+    --------
+    >>> from casekit.privacy import pseudonymise
+    >>> raw = pd.DataFrame(
+    ...     {
+    ...         "case_id": ["c1", "c2", "c3"],
+    ...         "petitioner_name": ["张三", "张 三", "李四"],
+    ...         "petitioner_id_number": ["11010519491231002X", "11010519491231002x", None],
+    ...         "petitioner_phone": ["13800138000", None, "+86 139-0013-9000"],
+    ...     }
+    ... )
+    >>> out, info = pseudonymise(raw, key="secret")
+    >>> list(out.columns)
+    ['case_id', 'petitioner_id']
+    >>> out.petitioner_id[0] == out.petitioner_id[1] != out.petitioner_id[2]
+    True
+    >>> info["key_source"], info["basis"]
+    ('argument', {'id_number': 2, 'name_phone': 1})
+    """
+    present = [c for c in (id_col, name_col, phone_col) if c in df.columns]
+    mask_cols = [c for c in (mask_cols or []) if c in df.columns]
+    info: dict[str, Any] = {
+        "key_source": "none",
+        "key_fingerprint": None,
+        "columns_used": present,
+        "columns_dropped": list(present),
+        "n_rows": len(df),
+        "n_petitioners": 0,
+        "basis": {},
+        "n_invalid_id_numbers": 0,
+        "mask_cols": mask_cols,
+        "n_masked_cells": 0,
+    }
+    out = df.copy()
+    if not present:
+        return out, info
+    if length < 8 or length > 64:
+        raise CasekitError(f"pseudonymise: length must be between 8 and 64, got {length}")
+    raw_key, source = _resolve_key(key)
+    info["key_source"] = source
+    info["key_fingerprint"] = _key_fingerprint(raw_key)
+
+    n = len(df)
+    # factorise each identity column (arrow hashing); normalise only the distinct values
+    col_codes: dict[str, np.ndarray] = {}
+    col_norm: dict[str, pd.Series] = {}
+    normalisers = {id_col: _normalise_ids, name_col: _normalise_names, phone_col: _normalise_phones}
+    for col in present:
+        codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+        normed = normalisers[col](_as_text(uniques))
+        # position len(uniques) holds NA, for the -1 sentinel
+        col_codes[col] = np.where(codes < 0, len(uniques), codes)
+        col_norm[col] = pd.concat([normed, pd.Series([None], dtype="str")], ignore_index=True)
+    # one code per distinct combination of the raw values, in order of first appearance
+    combined = np.zeros(n, dtype=np.int64)
+    for col in present:
+        combined = combined * len(col_norm[col]) + col_codes[col]
+        combined = pd.factorize(combined)[0].astype(np.int64)
+    m = int(combined.max()) + 1 if n else 0
+    # codes appear in increasing order, so a first occurrence is where the running max grows
+    is_first = np.ones(n, dtype=bool)
+    if n > 1:
+        is_first[1:] = combined[1:] > np.maximum.accumulate(combined)[:-1]
+    first_idx = np.flatnonzero(is_first)
+    rows_per_combo = np.bincount(combined, minlength=m)
+
+    def part(col: str) -> pd.Series:
+        if col not in col_codes:
+            return pd.Series([None] * m, dtype="str")
+        return col_norm[col].take(col_codes[col][first_idx]).reset_index(drop=True)
+
+    ids, names, phones = part(id_col), part(name_col), part(phone_col)
+    has_id, has_name, has_phone = ids.notna(), names.notna(), phones.notna()
+    valid = pd.Series(False, index=ids.index)
+    if has_id.any():
+        valid[has_id] = _valid_id_array(ids[has_id])
+    rules = [
+        ("id_number", valid, "id:" + ids),
+        ("name_phone", has_name & has_phone, "np:" + names + "|" + phones),
+        ("phone", has_phone, "ph:" + phones),
+        ("name", has_name, "nm:" + names),
+        ("raw_id_number", has_id, "raw:" + ids),
+    ]
+    identity = pd.Series([None] * m, dtype="str")
+    basis = np.full(m, -1, dtype=np.int64)
+    todo = np.ones(m, dtype=bool)
+    for r, (_, cond, made) in enumerate(rules):
+        hit = todo & cond.to_numpy(dtype=bool)
+        identity[hit] = made[hit]
+        basis[hit] = r
+        todo &= ~hit
+
+    known = identity.notna().to_numpy()
+    hashed = np.full(m, None, dtype=object)
+    if known.any():
+        ident_codes, ident_uniques = pd.factorize(identity[known])
+        digests = _hash_unique(np.asarray(ident_uniques, dtype=object), raw_key, length, prefix)
+        hashed[known] = digests[ident_codes]
+    result = pd.Series(pd.array(hashed, dtype="str").take(combined), index=df.index)
+    if out_col in df.columns and out_col not in present:
+        result = result.fillna(df[out_col].astype("str"))
+    out[out_col] = result
+
+    per_rule = np.bincount(basis + 1, weights=rows_per_combo, minlength=len(rules) + 1)
+    info["basis"] = {
+        label: int(per_rule[r + 1]) for r, (label, _, _) in enumerate(rules) if per_rule[r + 1] > 0
+    }
+    if per_rule[0] > 0:
+        info["basis"]["missing"] = int(per_rule[0])
+    info["n_petitioners"] = len({h for h in hashed if h is not None})
+    if id_col in col_codes:
+        id_vals = col_norm[id_col]
+        id_valid = np.zeros(len(id_vals), dtype=bool)
+        nonnull = id_vals.notna().to_numpy()
+        if nonnull.any():
+            id_valid[nonnull] = _valid_id_array(id_vals[nonnull])
+        bad = nonnull & ~id_valid
+        info["n_invalid_id_numbers"] = int(
+            np.bincount(col_codes[id_col], minlength=len(bad))[bad].sum()
+        )
+
+    if mask_cols:
+        known_names: list[str] = []
+        if name_col in df.columns:
+            known_names = [str(v) for v in pd.unique(df[name_col].dropna())]
+        for col in mask_cols:
+            before = df[col]
+            after = mask_free_text(before, known_names=known_names)
+            present_text = before.notna().to_numpy()
+            changed = before[present_text].astype("str").to_numpy(dtype=object) != after[
+                present_text
+            ].to_numpy(dtype=object)
+            info["n_masked_cells"] += int(changed.sum())
+            out[col] = after
+    out = out.drop(columns=present)
+    return out, info
+
+
+# --------------------------------------------------------------------------------------------
+# masking
+# --------------------------------------------------------------------------------------------
+
+
+def _names_regex(names: Iterable[Any] | None) -> re.Pattern[str] | None:
+    """One regex matching any known name (a character trie, so thousands of names stay fast)."""
+    if names is None:
+        return None
+    cleaned: set[str] = set()
+    for raw in names:
+        if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+            continue
+        name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(raw)).translate(_FULLWIDTH))
+        if len(name) >= 2:
+            cleaned.add(name)
+    if not cleaned:
+        return None
+    trie: dict[str, Any] = {}
+    for name in cleaned:
+        node = trie
+        for ch in name:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            return "(?:" + body + ")?"
+        return body
+
+    return re.compile(build(trie))
+
+
+def _id_spans(t: str, *, strict: bool) -> list[tuple[int, int, str]]:
+    spans = []
+    for m in _ID18_RE.finditer(t):
+        s = re.sub(r"[ -]", "", m.group()).upper()
+        if strict:
+            hit = _scalar_valid_id(s)
+        else:  # anything checksum-valid, or region + birth date plausible (a typo is still PII)
+            checksum = _check_char(s[:17]) == s[17]
+            plausible = int(s[:2]) in _PROVINCES and _plausible_date(
+                int(s[6:10]), int(s[10:12]), int(s[12:14])
+            )
+            hit = checksum or plausible
+        if hit:
+            spans.append((m.start(), m.end(), ID_LABEL))
+    for m in _ID15_RE.finditer(t):
+        if _upgrade_id15(m.group()) is not None:
+            spans.append((m.start(), m.end(), ID_LABEL))
+    for m in _LONG_RUN_RE.finditer(t):
+        run = m.group().upper()
+        if len(run) <= 18:
+            continue  # a plain 18-character number: handled above
+        for i in range(len(run) - 17):
+            window = run[i : i + 18]
+            if window[:17].isdigit() and _scalar_valid_id(window):
+                spans.append((m.start(), m.end(), ID_LABEL))
+                break
+    return spans
+
+
+def _pii_spans(
+    text: str,
+    *,
+    name_re: re.Pattern[str] | None,
+    landlines: bool,
+    strict: bool = False,
+) -> list[tuple[int, int, str]]:
+    t = text.translate(_FULLWIDTH)
+    spans = _id_spans(t, strict=strict)
+    spans += [(m.start(), m.end(), MOBILE_LABEL) for m in _MOBILE_RE.finditer(t)]
+    if landlines:
+        spans += [(m.start(), m.end(), PHONE_LABEL) for m in _LANDLINE_RE.finditer(t)]
+    if name_re is not None:
+        spans += [
+            (m.start(), m.end(), NAME_LABEL) for m in name_re.finditer(t) if m.end() > m.start()
+        ]
+    if not spans:
+        return []
+    # merge overlaps: earliest start first, longer first; a span inside a kept one is dropped
+    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+    merged: list[tuple[int, int, str]] = []
+    for start, end, label in spans:
+        if merged and start < merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end, merged[-1][2])
+            continue
+        merged.append((start, end, label))
+    return merged
+
+
+def _mask_text(text: str, name_re: re.Pattern[str] | None, landlines: bool) -> str:
+    spans = _pii_spans(text, name_re=name_re, landlines=landlines)
+    if not spans:
+        return text
+    pieces, pos = [], 0
+    for start, end, label in spans:
+        pieces.append(text[pos:start])
+        pieces.append(label)
+        pos = end
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def mask_free_text(
+    series: pd.Series,
+    *,
+    known_names: Iterable[Any] | None = None,
+    landlines: bool = True,
+) -> pd.Series:
+    """Mask ID numbers, phone numbers and known names in a column of free text.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Text (any dtype; non-strings are converted with ``str``, missing values stay missing).
+    known_names : iterable of str, optional
+        Names to mask wherever they occur (e.g. the petitioner names seen at ingest); names
+        shorter than 2 characters are ignored (a single character would mask ordinary words).
+    landlines : bool, default True
+        Also mask landline numbers written with an area code (``020-12345678``,
+        ``(0754) 8888888``).
+
+    Returns
+    -------
+    pandas.Series
+        Same index and name, string dtype. Replacements: ``[身份证号]`` for 18-digit ID
+        numbers (checksum-valid, or with a plausible region and birth date, since a mistyped
+        number still identifies someone), 15-digit old-format numbers with a plausible birth
+        date, and longer digit runs that contain a valid ID number; ``[手机号]`` for mainland
+        mobiles (``1[3-9]`` + 9 digits, with or without ``+86`` / ``0086`` / ``86``, spaces,
+        dots or hyphens in 3-4-4 groups); ``[电话]`` for landlines; ``[姓名]`` for known names.
+
+    Notes
+    -----
+    Full-width digits are recognised. Each distinct value is masked once, so long columns with
+    repeated texts are cheap. Masking is conservative: it may also hide an 18-digit case number
+    or an 11-digit number that looks like a mobile; it cannot find names it was not given.
+
+    Examples
+    --------
+    >>> from casekit.privacy import mask_free_text
+    >>> s = pd.Series(["张三（身份证11010519491231002X）来电13800138000反映噪音", None])
+    >>> mask_free_text(s, known_names=["张三"]).tolist()
+    ['[姓名]（身份证[身份证号]）来电[手机号]反映噪音', nan]
+    >>> mask_free_text(pd.Series(["联系 +86 138-0013-8000 或 0754-88881234"])).iloc[0]
+    '联系 [手机号] 或 [电话]'
+    """
+    name_re = _names_regex(known_names)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    masked = [_mask_text(str(u), name_re, landlines) for u in uniques]
+    values = np.array([*masked, None], dtype=object)[codes]
+    return pd.Series(values, index=series.index, name=series.name, dtype="str")
+
+
+def mask_value(
+    value: Any,
+    *,
+    column: str | None = None,
+    known_names: Iterable[Any] | None = None,
+) -> str:
+    """Mask one cell for display (quarantine reports, error messages).
+
+    Parameters
+    ----------
+    value : Any
+        The raw cell. Missing values give ``""``.
+    column : str, optional
+        The column it came from. A whole identity column (``petitioner_name``,
+        ``petitioner_id_number``, ``petitioner_phone`` and their usual Chinese headers such as
+        ``姓名``, ``身份证号``, ``联系电话``, ``留言用户``) is masked entirely: ``[姓名]``,
+        ``[身份证号]`` or ``[电话]`` (the steward has the source row number to look it up).
+    known_names : iterable of str, optional
+        As in :func:`mask_free_text`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from casekit.privacy import mask_value
+    >>> mask_value("身份证 11010519491231002X")
+    '身份证 [身份证号]'
+    >>> mask_value("王五", column="petitioner_name")
+    '[姓名]'
+    >>> mask_value(float("nan"))
+    ''
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value) is True):
+        return ""
+    text = str(value)
+    if column is not None and column.strip() in _IDENTITY_COLUMNS and text.strip():
+        col = column.strip()
+        if col in {"petitioner_id_number", "id_number", "身份证号", "身份证号码", "证件号码"}:
+            return ID_LABEL
+        if col in {
+            "petitioner_phone",
+            "phone",
+            "mobile",
+            "联系电话",
+            "电话",
+            "手机",
+            "手机号",
+            "手机号码",
+        }:
+            return PHONE_LABEL
+        return NAME_LABEL
+    return _mask_text(text, _names_regex(known_names), True)
+
+
+# --------------------------------------------------------------------------------------------
+# safe exports and small cells
+# --------------------------------------------------------------------------------------------
+
+_FORMULA_START = re.compile(r"^[=+\-@\t\r\n]")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, str) and _FORMULA_START.match(value) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Neutralise spreadsheet formulas in text cells before a CSV or Excel export.
+
+    A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab, CR or LF gets a leading
+    apostrophe, so Excel / LibreOffice / WPS show it as text instead of running it (CSV
+    injection, OWASP). Numeric columns are left alone, and so are text cells that are plain
+    numbers such as ``-12.5`` (they cannot run anything). Column labels are treated the same way.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame; string, object and categorical columns neutralised.
+
+    Examples
+    --------
+    >>> from casekit.privacy import spreadsheet_safe
+    >>> df = pd.DataFrame(
+    ...     {"note": ["=HYPERLINK('http://x')", "-1", "@SUM(A1)", "ok"], "delta": [-1, 2, -3, 4]}
+    ... )
+    >>> spreadsheet_safe(df)["note"].tolist()
+    ["'=HYPERLINK('http://x')", '-1', "'@SUM(A1)", 'ok']
+    >>> spreadsheet_safe(df)["delta"].tolist()
+    [-1, 2, -3, 4]
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            if cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype):
+                new = [_neutralise(c) for c in cats]
+                if list(new) != list(cats):
+                    out[col] = s.cat.rename_categories(new)
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            fixed = [_neutralise(u) for u in uniques]
+            if any(a is not b for a, b in zip(fixed, uniques, strict=True)):
+                values = np.array([*fixed, None], dtype=object)[codes]
+                out[col] = pd.Series(values, index=s.index, dtype=s.dtype, name=s.name)
+    out.columns = [_neutralise(c) for c in out.columns]
+    return out
+
+
+def suppress_small_cells(
+    table: pd.DataFrame,
+    *,
+    k: int = 5,
+    count_cols: Sequence[str] | None = None,
+    mode: Literal["label", "nan"] = "label",
+    dependent_cols: Sequence[str] | None = None,
+    suppress_zero: bool = False,
+    complementary: bool = False,
+) -> pd.DataFrame:
+    """Small-cell suppression for published tables: counts under ``k`` cases are hidden.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table of counts (e.g. cases by pattern, by street and category).
+    k : int, default 5
+        Threshold: counts ``1 .. k-1`` are suppressed (``0`` too if ``suppress_zero``).
+    count_cols : sequence of str, optional
+        The count columns; default every integer column.
+    mode : {"label", "nan"}, default "label"
+        ``"label"``: suppressed cells become the text ``"<k"`` (the column becomes string
+        dtype; good for printing). ``"nan"``: they become NaN (the column becomes float) and a
+        boolean column ``<col>_suppressed`` flags them (good for further computing).
+    dependent_cols : sequence of str, optional
+        Columns derived from the counts (shares, medians, hazard ratios) that would reveal
+        them: set to missing in every row where a count was suppressed.
+    suppress_zero : bool, default False
+        Zeros are shown by default (an empty cell describes nobody).
+    complementary : bool, default False
+        Where exactly one count in a row was suppressed, also suppress the smallest other
+        non-zero count in that row, so the hidden value cannot be recovered from a published
+        row total (simple secondary suppression over ``count_cols``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new table.
+
+    Raises
+    ------
+    CasekitError
+        If a named column is missing or ``k`` < 1.
+
+    Notes
+    -----
+    A threshold of 5 is the usual rule for official statistics on people (e.g. NHS and ONS
+    disclosure control guidance). Suppression of single rows does not protect against
+    differencing across several published tables; publish one consistent set.
+
+    Examples
+    --------
+    >>> from casekit.privacy import suppress_small_cells
+    >>> t = pd.DataFrame({"pattern": ["a", "b", "c"], "n_cases": [120, 3, 0]})
+    >>> suppress_small_cells(t)["n_cases"].tolist()
+    ['120', '<5', '0']
+    >>> out = suppress_small_cells(t, mode="nan")
+    >>> out["n_cases"].tolist()[:2], out["n_cases_suppressed"].tolist()
+    ([120.0, nan], [False, True, False])
+    """
+    if k < 1:
+        raise CasekitError(f"suppress_small_cells: k must be at least 1, got {k}")
+    if count_cols is None:
+        count_cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
+    count_cols = list(count_cols)
+    dependent_cols = list(dependent_cols or [])
+    for col in [*count_cols, *dependent_cols]:
+        if col not in table.columns:
+            raise CasekitError(
+                f"suppress_small_cells: column {col!r} not found; columns are {list(table.columns)}"
+            )
+    out = table.copy()
+    flags = pd.DataFrame(index=table.index)
+    for col in count_cols:
+        values = pd.to_numeric(table[col], errors="coerce")
+        low = 0 if suppress_zero else 1
+        flags[col] = ((values >= low) & (values < k)).fillna(False).astype(bool)
+    if complementary and len(count_cols) > 1:
+        values = table[count_cols].apply(pd.to_numeric, errors="coerce")
+        single = flags[count_cols].sum(axis=1) == 1
+        for idx in flags.index[single]:
+            row = values.loc[idx]
+            candidates = row[(~flags.loc[idx, count_cols]) & (row > 0)]
+            if len(candidates):
+                flags.loc[idx, candidates.astype(float).idxmin()] = True
+    for col in count_cols:
+        hit = flags[col].to_numpy(dtype=bool)
+        if mode == "label":
+            text = table[col].astype("str")
+            text[hit] = f"<{k}"
+            out[col] = text
+        elif mode == "nan":
+            num = pd.to_numeric(table[col], errors="coerce").astype(float)
+            num[hit] = np.nan
+            out[col] = num
+            out[f"{col}_suppressed"] = hit
+        else:
+            raise CasekitError(f"suppress_small_cells: mode must be 'label' or 'nan', got {mode!r}")
+    if dependent_cols and count_cols:
+        any_hit = flags[count_cols].any(axis=1).to_numpy(dtype=bool)
+        for col in dependent_cols:
+            dep = out[col]
+            if pd.api.types.is_numeric_dtype(dep.dtype):
+                dep = dep.astype(float)
+                dep[any_hit] = np.nan
+            else:
+                dep = dep.astype("str")
+                dep[any_hit] = None
+            out[col] = dep
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# scanning (for tests and audits)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PIIFinding:
+    """One piece of PII found by :func:`find_pii` (the excerpt is masked, never the raw value)."""
+
+    where: str
+    kind: str
+    excerpt: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.kind} ({self.excerpt})"
+
+
+def _mask_digits(text: str) -> str:
+    """Keep the first 3 and last 2 characters of a number, star the rest (for findings)."""
+    if len(text) <= 6:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 5) + text[-2:]
+
+
+def _scan_text(
+    text: str, where: str, name_re: re.Pattern[str] | None, landlines: bool
+) -> list[PIIFinding]:
+    found = []
+    for start, end, label in _pii_spans(text, name_re=name_re, landlines=landlines, strict=True):
+        kind = {
+            ID_LABEL: "id_number",
+            MOBILE_LABEL: "mobile",
+            PHONE_LABEL: "landline",
+            NAME_LABEL: "name",
+        }[label]
+        found.append(PIIFinding(where, kind, _mask_digits(text[start:end])))
+    return found
+
+
+def _read_file_text(path: Path) -> str:
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
+        return "\n".join(frame.fillna("").to_csv(index=False) for frame in sheets.values())
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path).astype("str").to_csv(index=False)
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        data = gzip.decompress(data)
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def find_pii(
+    obj: Any,
+    *,
+    known_names: Iterable[Any] | None = None,
+    landlines: bool = False,
+) -> list[PIIFinding]:
+    """Scan a table, text or file for raw PII; an empty list means none was found.
+
+    Looks for valid 18-digit ID numbers (:func:`is_valid_id_number`), plausible 15-digit old
+    ones, mainland mobile numbers, optionally landlines and known names; in a DataFrame also
+    for non-empty raw identity columns (``petitioner_name``, ``petitioner_id_number``,
+    ``petitioner_phone``). Meant for tests and audits of outputs.
+
+    Parameters
+    ----------
+    obj : DataFrame, Series, str, pathlib.Path, bytes, or an iterable of these
+        A ``Path`` is read as a file (CSV / text / JSON / HTML, ``.gz``, ``.xlsx``,
+        ``.parquet``); a ``str`` is scanned as text (wrap a file name in ``Path``).
+    known_names : iterable of str, optional
+        Names that must not appear.
+    landlines : bool, default False
+
+    Returns
+    -------
+    list of PIIFinding
+        ``where`` (column and row, or line), ``kind`` (``id_number``, ``mobile``, ``landline``,
+        ``name``, ``pii_column``) and a masked excerpt.
+
+    Examples
+    --------
+    >>> from casekit.privacy import find_pii
+    >>> [str(f) for f in find_pii("电话13800138000")]
+    ['text, line 1: mobile (138******00)']
+    >>> find_pii(pd.DataFrame({"note": ["[手机号]"], "n": [13800138000]}))
+    [PIIFinding(where="column 'n', row 0", kind='mobile', excerpt='138******00')]
+    """
+    name_re = _names_regex(known_names)
+    found: list[PIIFinding] = []
+    if isinstance(obj, pd.DataFrame):
+        for col in obj.columns:
+            label = str(col)
+            found += _scan_text(label, f"column label {label!r}", name_re, landlines)
+            if label in {"petitioner_name", "petitioner_id_number", "petitioner_phone"} and (
+                obj[col].notna().any()
+            ):
+                found.append(PIIFinding(f"column {label!r}", "pii_column", "raw identity column"))
+            found += _scan_series(obj[col], f"column {label!r}", name_re, landlines)
+        return found
+    if isinstance(obj, pd.Series):
+        return _scan_series(obj, f"series {obj.name!r}", name_re, landlines)
+    if isinstance(obj, os.PathLike):
+        path = Path(obj)
+        text = _read_file_text(path)
+        for i, line in enumerate(text.splitlines(), start=1):
+            found += _scan_text(line, f"{path.name}, line {i}", name_re, landlines)
+        return found
+    if isinstance(obj, bytes):
+        obj = obj.decode("utf-8", errors="replace")
+    if isinstance(obj, str):
+        for i, line in enumerate(obj.splitlines() or [""], start=1):
+            found += _scan_text(line, f"text, line {i}", name_re, landlines)
+        return found
+    if isinstance(obj, Iterable):
+        for item in obj:
+            found += find_pii(item, known_names=known_names, landlines=landlines)
+        return found
+    return _scan_text(str(obj), "value", name_re, landlines)
+
+
+def _scan_series(
+    s: pd.Series, where: str, name_re: re.Pattern[str] | None, landlines: bool
+) -> list[PIIFinding]:
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
+        return []
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or isinstance(s.dtype, pd.PeriodDtype):
+        return []
+    found: list[PIIFinding] = []
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    for j, u in enumerate(uniques):
+        hits = _scan_text(str(u), "", name_re, landlines)
+        if hits:
+            row = s.index[int(np.flatnonzero(codes == j)[0])]
+            found += [PIIFinding(f"{where}, row {row}", h.kind, h.excerpt) for h in hits]
+    return found
+
+
+def assert_no_pii(obj: Any, *, known_names: Iterable[Any] | None = None) -> None:
+    """Raise ``AssertionError`` listing (masked) findings if ``obj`` holds raw PII.
+
+    Parameters
+    ----------
+    obj : see :func:`find_pii`
+    known_names : iterable of str, optional
+
+    Raises
+    ------
+    AssertionError
+
+    Examples
+    --------
+    >>> from casekit.privacy import assert_no_pii
+    >>> assert_no_pii(pd.DataFrame({"case_id": ["C1"], "note": ["已办结"]}))
+    >>> assert_no_pii("身份证号11010519491231002X")
+    Traceback (most recent call last):
+    ...
+    AssertionError: raw PII found: text, line 1: id_number (110*************2X)
+    """
+    found = find_pii(obj, known_names=known_names)
+    if found:
+        shown = "; ".join(str(f) for f in found[:10])
+        more = f" (+{len(found) - 10} more)" if len(found) > 10 else ""
+        raise AssertionError(f"raw PII found: {shown}{more}")
