@@ -103,16 +103,19 @@ def _group_cummax_prev(group: np.ndarray, values: np.ndarray, fill: int) -> np.n
 def _level_rank(series: pd.Series) -> np.ndarray:
     """Level labels -> rank (village 0 ... national 5), -1 where unknown."""
     try:
-        from casekit.schema import LEVELS, to_identifier
+        from casekit.schema import to_identifier
     except ImportError:  # pragma: no cover
-        LEVELS, to_identifier = None, None
+        to_identifier = None
 
     def rank(label: Any) -> int:
         if label is None or (isinstance(label, float) and np.isnan(label)):
             return -1
         ident = str(label).strip().lower()
         if ident not in LEVEL_ORDER and to_identifier is not None:
-            ident = to_identifier(str(label), LEVELS) or ident
+            try:
+                ident = to_identifier(str(label), "level") or ident
+            except KeyError:  # pragma: no cover - vocabulary absent
+                pass
         return LEVEL_ORDER.get(ident, -1)
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
