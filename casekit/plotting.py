@@ -559,10 +559,11 @@ def plot_referral_loops(
     Parameters
     ----------
     loops : DataFrame
-        Referral loops from :mod:`casekit.network`: one row per loop with the two agencies
-        (``agency_a, agency_b``; ``source``/``target`` or ``from``/``to`` also accepted, or a
-        single ``loop`` column already written out) and a count (``n_cases``, ``count`` or
-        ``n_loops``; or name it with ``count``).
+        Referral loops from :func:`casekit.network.find_referral_loops`: one row per loop with
+        the two agencies (``origin, via``; ``agency_a``/``agency_b``, ``source``/``target`` or
+        ``from``/``to`` also accepted, or a single ``loop`` column already written out) and a
+        count (default ``n_cases``, the cases with the loop, else ``count``, the loop
+        occurrences; or name it with ``count``).
     ax : matplotlib.axes.Axes, optional
     top : int
         Number of loops shown, most frequent at the top.
@@ -601,8 +602,8 @@ def plot_referral_loops(
     if "loop" in loops.columns:
         names = loops["loop"].astype(str).tolist()
     else:
-        a = _pick(loops.columns, ("agency_a", "source", "from", "a"), "first agency")
-        b = _pick(loops.columns, ("agency_b", "target", "to", "b"), "second agency")
+        a = _pick(loops.columns, ("origin", "agency_a", "source", "from", "a"), "first agency")
+        b = _pick(loops.columns, ("via", "agency_b", "target", "to", "b"), "second agency")
         names = [
             f"{_label(x, 'agency_type', lang)} → {_label(y, 'agency_type', lang)} → "
             f"{_label(x, 'agency_type', lang)}"
@@ -614,7 +615,8 @@ def plot_referral_loops(
     ax.barh(y, table["n"], color=color)
     ax.set_yticks(y, table["name"].tolist())
     ax.invert_yaxis()
-    ax.set_xlabel(f"{cnt} 案件数" if cnt == "n_cases" else cnt)
+    xlabels = {"n_cases": "cases with the loop 案件数", "count": "loops 次数"}
+    ax.set_xlabel(xlabels.get(cnt, cnt))
     ax.set_title("referral loops 来回推诿 (A → B → A)")
     return ax
 
@@ -862,8 +864,9 @@ def plot_forest(
         Columns ``hazard_ratio, hr_ci_low, hr_ci_high`` and a label column (``pattern``), e.g. the
         ranking from :func:`casekit.survival.rank_collaborations`. Rows are drawn top to bottom
         in the table's order. Rows without a hazard ratio (patterns reported separately or not
-        in the model) are left out; the reference pattern (hazard ratio 1 with no interval, or
-        the one named by ``reference``) is drawn as a hollow marker at 1.
+        in the model) are left out; the reference pattern (named by ``reference``, else flagged
+        by an ``is_reference`` column, else the row with hazard ratio 1 and no interval) is drawn
+        as a hollow marker at 1.
     ax : matplotlib.axes.Axes, optional
     label : str
         Label column.
@@ -909,9 +912,12 @@ def plot_forest(
         low = float(row.get("hr_ci_low", np.nan))
         high = float(row.get("hr_ci_high", np.nan))
         name = _pattern_label(row[label], lang) if label in table.columns else str(y)
-        is_ref = (reference is not None and str(row.get(label)) == reference) or (
-            hr == 1.0 and not (math.isfinite(low) and math.isfinite(high))
-        )
+        if reference is not None:
+            is_ref = str(row.get(label)) == reference
+        elif "is_reference" in table.columns:
+            is_ref = bool(row["is_reference"])
+        else:
+            is_ref = hr == 1.0 and not (math.isfinite(low) and math.isfinite(high))
         if is_ref:
             ax.plot([hr], [y], marker="o", markerfacecolor="white", color=color, linestyle="")
             name = f"{name} (reference)" if lang in (None, "en") else f"{name} (参照)"
@@ -934,53 +940,102 @@ def plot_forest(
 # ---------------------------------------------------------------------------------------------
 
 _X_CANDIDATES = ("day", "days", "t", "time", "timeline", "x")
-
-
-def _whatif_frame(
-    result_table: pd.DataFrame, metric: str | None
-) -> tuple[pd.DataFrame, str | None, str]:
-    table = result_table
-    metric_name = ""
-    if "metric" in table.columns:
-        metrics = list(dict.fromkeys(table["metric"].astype(str)))
-        if not metrics:
-            raise ValueError("result table is empty")
-        metric_name = metric if metric is not None else metrics[0]
-        if metric_name not in metrics:
-            from casekit._utils import CasekitError
-
-            raise CasekitError(f"metric {metric_name!r} not in the result table; found {metrics}")
-        table = table.loc[table["metric"].astype(str) == metric_name]
-    elif metric is not None:
-        metric_name = metric
-    x = next((c for c in _X_CANDIDATES if c in table.columns), None)
-    return table, x, metric_name
-
-
-def _scenarios(table: pd.DataFrame) -> list[str]:
-    if "scenario" not in table.columns:
-        return ["scenario"]
-    order = list(dict.fromkeys(table["scenario"].astype(str)))
-    return sorted(order, key=lambda s: (s != "baseline", order.index(s)))
-
-
-def _columns(table: pd.DataFrame) -> tuple[str, str | None, str | None]:
-    mid = _pick(table.columns, ("median", "value", "mean", "estimate"), "median")
-    low = next((c for c in ("low", "lower", "q05", "ci_low") if c in table.columns), None)
-    high = next((c for c in ("high", "upper", "q95", "ci_high") if c in table.columns), None)
-    return mid, low, high
-
-
+_MID_COLUMNS = ("median", "value", "mean", "estimate")
+_LOW_COLUMNS = ("low", "lower", "q05", "ci_low")
+_HIGH_COLUMNS = ("high", "upper", "q95", "ci_high")
+_WHATIF_KNOWN = frozenset(
+    {"metric", "scenario", "unit", *_MID_COLUMNS, *_LOW_COLUMNS, *_HIGH_COLUMNS}
+)
 _WHATIF_COLOURS = {"baseline": "#7f7f7f"}
-_WHATIF_CYCLE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
-
-
-def _scenario_colour(name: str, i: int) -> str:
-    return _WHATIF_COLOURS.get(name, _WHATIF_CYCLE[i % len(_WHATIF_CYCLE)])
+_WHATIF_CYCLE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def _scenario_label(name: str) -> str:
     return {"baseline": "baseline 现状", "scenario": "scenario 情景"}.get(name, name)
+
+
+def _whatif_prepare(
+    result_table: pd.DataFrame,
+    *,
+    baseline: pd.DataFrame | None,
+    metric: str | None,
+    x: str | None,
+) -> dict[str, Any]:
+    """Normalise the accepted what-if layouts into series of (name, rows)."""
+    import pandas as pd
+
+    from casekit._utils import CasekitError
+
+    table = result_table
+    if baseline is not None:
+        scenario = table if "scenario" in table.columns else table.assign(scenario="scenario")
+        table = pd.concat([baseline.assign(scenario="baseline"), scenario], ignore_index=True)
+    metric_name = metric or ""
+    if "metric" in table.columns:
+        metrics = list(dict.fromkeys(table["metric"].astype(str)))
+        if not metrics:
+            raise CasekitError("what-if result table is empty")
+        metric_name = metric if metric is not None else metrics[0]
+        if metric_name not in metrics:
+            raise CasekitError(f"metric {metric_name!r} not in the result table; found {metrics}")
+        table = table.loc[table["metric"].astype(str) == metric_name]
+    mid = _pick(table.columns, _MID_COLUMNS, "median (or value)")
+    low = next((c for c in _LOW_COLUMNS if c in table.columns), None)
+    high = next((c for c in _HIGH_COLUMNS if c in table.columns), None)
+    unit = str(table["unit"].iloc[0]) if "unit" in table.columns and len(table) else ""
+    if x is None:
+        x = next((c for c in _X_CANDIDATES if c in table.columns), None)
+    levers = [c for c in table.columns if c not in _WHATIF_KNOWN and c != x]
+    is_sweep = (
+        "scenario" in table.columns
+        and pd.api.types.is_numeric_dtype(table["scenario"])
+        and bool(levers)
+    )
+    if is_sweep and x is None:
+        x, levers = levers[0], levers[1:]
+    series: list[tuple[str, pd.DataFrame]] = []
+    if is_sweep and levers:
+        for key, rows in table.groupby(levers, sort=True, dropna=False):
+            values = key if isinstance(key, tuple) else (key,)
+            name = ", ".join(
+                f"{c}={v:g}" if isinstance(v, float) else f"{c}={v}"
+                for c, v in zip(levers, values, strict=True)
+            )
+            series.append((name, rows))
+    elif "scenario" in table.columns and not is_sweep:
+        names = list(dict.fromkeys(table["scenario"].astype(str)))
+        names = sorted(names, key=lambda s: s != "baseline")  # stable: baseline first
+        series = [(n, table.loc[table["scenario"].astype(str) == n]) for n in names]
+    else:
+        series = [(mid if x is None else metric_name or mid, table)]
+    if x is not None:
+        series = [(n, rows.sort_values(x)) for n, rows in series]
+    return {
+        "x": x,
+        "mid": mid,
+        "low": low,
+        "high": high,
+        "unit": unit,
+        "metric": metric_name,
+        "series": series,
+        "form": "bar" if x is None else "curve",
+    }
+
+
+def _bar_values(rows: pd.DataFrame, spec: Mapping[str, Any]) -> tuple[float, float, float]:
+    if not len(rows):
+        return np.nan, np.nan, np.nan
+    first = rows.iloc[0]
+    value = float(first[spec["mid"]])
+    low = float(first[spec["low"]]) if spec["low"] else np.nan
+    high = float(first[spec["high"]]) if spec["high"] else np.nan
+    return value, low, high
+
+
+def _format_value(value: float) -> str:
+    if not math.isfinite(value):
+        return ""
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:,.0f}"
 
 
 def plot_whatif(
@@ -988,124 +1043,142 @@ def plot_whatif(
     *,
     ax: Axes | None = None,
     metric: str | None = None,
+    baseline: pd.DataFrame | None = None,
+    x: str | None = None,
     ylabel: str | None = None,
 ) -> Axes:
-    """Baseline against scenario with their simulation bands (e.g. 90%) from a tidy table.
+    """Baseline against scenario(s) with their simulation bands, from tidy what-if results.
+
+    Accepted layouts (all tidy, one row per metric and scenario):
+
+    - :func:`casekit.simulate.simulate_year` output (``metric, value, low, high, unit``) for the
+      scenario, with the baseline run passed as ``baseline=`` (same columns);
+    - one table with a ``scenario`` column (``baseline`` plus one or more named scenarios) and
+      ``median`` or ``value``, ``low``, ``high``;
+    - :func:`casekit.simulate.sweep` output (integer ``scenario`` plus one column per lever):
+      the first lever becomes the x axis, further levers split the lines;
+    - any of these with an x column (``day``, ``days``, ``t``, ``time``, ``timeline``, ``x``).
+
+    Without an x column each scenario is a bar (height: the median over replications) with a
+    black line for its band (``low`` to ``high``, the 5%-95% range of :mod:`casekit.simulate`);
+    with one, each series is a line with a shaded band.
 
     Parameters
     ----------
     result_table : DataFrame
-        Tidy what-if results, e.g. from :mod:`casekit.simulate`: a ``scenario`` column
-        (``baseline`` and one or more scenarios), a ``median`` column (or ``value``/``mean``),
-        optionally ``low``/``high`` band columns, optionally a ``metric`` column (one metric is
-        drawn), and optionally an x column (``day``, ``days``, ``t``, ``time``, ``timeline`` or
-        ``x``). With an x column each scenario is a line with a shaded band (curve form);
-        without, each scenario is a bar with an interval line (bar form).
+        What-if results in one of the layouts above.
     ax : matplotlib.axes.Axes, optional
     metric : str, optional
-        Metric to draw when the table has several (default: the first).
+        Metric to draw when the table has a ``metric`` column (default: its first metric).
+    baseline : DataFrame, optional
+        The baseline run, when ``result_table`` holds the scenario only.
+    x : str, optional
+        Column for the x axis (default: detected as described above).
     ylabel : str, optional
-        Axis label (default: the metric name).
+        Axis label (default: the metric and its unit).
 
     Returns
     -------
     matplotlib.axes.Axes
-        Artists are remembered so :func:`update_whatif` can change them in place.
+        Its artists are remembered so that :func:`update_whatif` can change them in place.
 
     See Also
     --------
-    update_whatif : redraw new results on the same artists (no flicker in widgets).
+    update_whatif : put new results on the same artists (no flicker in widgets).
 
     Examples
     --------
     >>> from casekit.plotting import plot_whatif
     >>> import matplotlib.pyplot as plt
-    >>> table = pd.DataFrame(
+    >>> base = pd.DataFrame(
     ...     {
-    ...         "metric": "median_days_to_close",
-    ...         "scenario": ["baseline", "scenario"],
-    ...         "median": [40.0, 31.0],
-    ...         "low": [36.0, 27.0],
-    ...         "high": [44.0, 35.0],
+    ...         "metric": ["median_days_to_close"],
+    ...         "value": [40.0],
+    ...         "low": [36.0],
+    ...         "high": [44.0],
+    ...         "unit": ["days"],
     ...     }
     ... )
-    >>> ax = plot_whatif(table, ax=plt.figure().gca())
-    >>> [round(p.get_height()) for p in ax.patches]
-    [40, 31]
+    >>> scen = base.assign(value=31.0, low=27.0, high=35.0)
+    >>> ax = plot_whatif(scen, baseline=base, ax=plt.figure().gca())
+    >>> [round(p.get_height()) for p in ax.patches], ax.get_ylabel()
+    ([40, 31], 'median_days_to_close (days)')
     >>> plt.close("all")
     """
     use_cjk_font()
     ax = _axes(ax)
-    table, x, metric_name = _whatif_frame(result_table, metric)
-    mid, low, high = _columns(table)
-    names = _scenarios(table)
-    artists: dict[str, Any] = {
-        "form": "curve" if x else "bar",
-        "names": names,
+    spec = _whatif_prepare(result_table, baseline=baseline, metric=metric, x=x)
+    state: dict[str, Any] = {
+        "form": spec["form"],
+        "names": [n for n, _ in spec["series"]],
         "metric": metric,
-        "bars": {},
-        "bands": {},
-        "lines": {},
-        "labels": {},
+        "x": x,
+        "artists": [],
     }
-    for i, name in enumerate(names):
-        rows = (
-            table
-            if "scenario" not in table.columns
-            else table.loc[table["scenario"].astype(str) == name]
-        )
-        colour = _scenario_colour(name, i)
-        if x:
-            rows = rows.sort_values(x)
-            xs = rows[x].to_numpy(dtype=float)
+    for i, (name, rows) in enumerate(spec["series"]):
+        colour = _WHATIF_COLOURS.get(name, _WHATIF_CYCLE[i % len(_WHATIF_CYCLE)])
+        if spec["form"] == "curve":
+            xs = rows[spec["x"]].to_numpy(dtype=float)
             (line,) = ax.plot(
-                xs, rows[mid].to_numpy(dtype=float), color=colour, label=_scenario_label(name)
+                xs,
+                rows[spec["mid"]].to_numpy(dtype=float),
+                color=colour,
+                marker="o" if len(xs) <= 12 else None,
+                label=_scenario_label(name),
             )
-            artists["lines"][name] = line
-            if low and high:
-                artists["bands"][name] = ax.fill_between(
+            band = None
+            if spec["low"] and spec["high"]:
+                band = ax.fill_between(
                     xs,
-                    rows[low].to_numpy(dtype=float),
-                    rows[high].to_numpy(dtype=float),
+                    rows[spec["low"]].to_numpy(dtype=float),
+                    rows[spec["high"]].to_numpy(dtype=float),
                     color=colour,
                     alpha=0.2,
                     linewidth=0,
                 )
+            state["artists"].append({"line": line, "band": band})
         else:
-            value = float(rows[mid].iloc[0]) if len(rows) else np.nan
+            value, low, high = _bar_values(rows, spec)
             (bar,) = ax.bar(
-                [i], [value], color=colour, alpha=0.8, width=0.6, label=_scenario_label(name)
+                [i], [value], color=colour, alpha=0.85, width=0.6, label=_scenario_label(name)
             )
-            artists["bars"][name] = bar
-            lo = float(rows[low].iloc[0]) if low and len(rows) else np.nan
-            hi = float(rows[high].iloc[0]) if high and len(rows) else np.nan
-            (band,) = ax.plot([i, i], [lo, hi], color="black", linewidth=2, solid_capstyle="butt")
-            artists["bands"][name] = band
-            artists["labels"][name] = ax.annotate(
-                f"{value:.1f}",
+            (interval,) = ax.plot(
+                [i, i], [low, high], color="black", linewidth=2, solid_capstyle="butt"
+            )
+            text = ax.annotate(
+                _format_value(value),
                 (i, value),
-                xytext=(0, 3),
+                xytext=(4, 3),
                 textcoords="offset points",
-                ha="center",
+                ha="left",
                 va="bottom",
                 fontsize="small",
             )
-    if not x:
-        ax.set_xticks(range(len(names)), [_scenario_label(n) for n in names])
+            state["artists"].append({"bar": bar, "band": interval, "text": text})
+    if spec["form"] == "bar":
+        ax.set_xticks(range(len(state["names"])), [_scenario_label(n) for n in state["names"]])
     else:
-        ax.set_xlabel(x)
-        ax.legend(fontsize="small")
-    ax.set_ylabel(ylabel or metric_name or mid)
-    _WHATIF_ARTISTS[ax] = artists
+        ax.set_xlabel(spec["x"])
+        if len(state["names"]) > 1:
+            ax.legend(fontsize="small")
+    unit = f" ({spec['unit']})" if spec["unit"] else ""
+    ax.set_ylabel(ylabel or f"{spec['metric'] or spec['mid']}{unit}")
+    _WHATIF_ARTISTS[ax] = state
     return ax
 
 
-def update_whatif(ax: Axes, result_table: pd.DataFrame) -> Axes:
-    """Update a :func:`plot_whatif` axes in place with new results (same scenarios and metric).
+def update_whatif(
+    ax: Axes,
+    result_table: pd.DataFrame,
+    *,
+    baseline: pd.DataFrame | None = None,
+) -> Axes:
+    """Put new what-if results on the artists of a :func:`plot_whatif` axes, in place.
 
-    Only the data of the existing artists change (bar heights, band lines, curves, shaded
-    bands), then the view is rescaled and ``draw_idle`` is requested, so a widget's figure does
-    not flicker. If the scenarios or the form changed, the axes are cleared and redrawn.
+    Only the data of the existing artists change (bar heights, band lines, value labels, curves,
+    shaded bands); the view is rescaled and ``draw_idle`` requested, so a widget's figure does
+    not flicker. The metric and x column of the first call are kept. If the series or the form
+    changed, the axes are cleared and drawn again.
 
     Parameters
     ----------
@@ -1113,6 +1186,8 @@ def update_whatif(ax: Axes, result_table: pd.DataFrame) -> Axes:
         Axes returned by :func:`plot_whatif`.
     result_table : DataFrame
         New results in the same layout.
+    baseline : DataFrame, optional
+        As in :func:`plot_whatif`.
 
     Returns
     -------
@@ -1133,46 +1208,42 @@ def update_whatif(ax: Axes, result_table: pd.DataFrame) -> Axes:
     >>> ax = plot_whatif(t, ax=plt.figure().gca())
     >>> bar = ax.patches[1]
     >>> ax = update_whatif(ax, t.assign(median=[40.0, 22.0]))
-    >>> ax.patches[1] is bar, bar.get_height()
+    >>> ax.patches[1] is bar, float(bar.get_height())
     (True, 22.0)
     >>> plt.close("all")
     """
     state = _WHATIF_ARTISTS.get(ax)
-    table, x, _ = _whatif_frame(result_table, state["metric"] if state else None)
-    names = _scenarios(table)
-    if state is None or state["names"] != names or state["form"] != ("curve" if x else "bar"):
+    metric = state["metric"] if state else None
+    x = state["x"] if state else None
+    spec = _whatif_prepare(result_table, baseline=baseline, metric=metric, x=x)
+    names = [n for n, _ in spec["series"]]
+    if state is None or state["names"] != names or state["form"] != spec["form"]:
         ax.clear()
-        return plot_whatif(result_table, ax=ax, metric=state["metric"] if state else None)
-    mid, low, high = _columns(table)
-    for i, name in enumerate(names):
-        rows = (
-            table
-            if "scenario" not in table.columns
-            else table.loc[table["scenario"].astype(str) == name]
-        )
-        if x:
-            rows = rows.sort_values(x)
-            xs = rows[x].to_numpy(dtype=float)
-            state["lines"][name].set_data(xs, rows[mid].to_numpy(dtype=float))
-            band = state["bands"].get(name)
-            if band is not None and low and high:
-                lo, hi = rows[low].to_numpy(dtype=float), rows[high].to_numpy(dtype=float)
-                if hasattr(band, "set_data"):
+        return plot_whatif(result_table, ax=ax, metric=metric, baseline=baseline, x=x)
+    for i, ((_, rows), artists) in enumerate(zip(spec["series"], state["artists"], strict=True)):
+        if spec["form"] == "curve":
+            xs = rows[spec["x"]].to_numpy(dtype=float)
+            artists["line"].set_data(xs, rows[spec["mid"]].to_numpy(dtype=float))
+            band = artists["band"]
+            if band is not None and spec["low"] and spec["high"]:
+                lo = rows[spec["low"]].to_numpy(dtype=float)
+                hi = rows[spec["high"]].to_numpy(dtype=float)
+                if hasattr(band, "set_data"):  # matplotlib >= 3.10
                     band.set_data(xs, lo, hi)
-                else:  # matplotlib < 3.10: rebuild the polygon vertices
-                    verts = np.concatenate(
-                        [np.column_stack([xs, lo]), np.column_stack([xs[::-1], hi[::-1]])]
+                else:  # pragma: no cover - older matplotlib: rebuild the polygon
+                    band.set_verts(
+                        [
+                            np.concatenate(
+                                [np.column_stack([xs, lo]), np.column_stack([xs[::-1], hi[::-1]])]
+                            )
+                        ]
                     )
-                    band.set_verts([verts])
         else:
-            value = float(rows[mid].iloc[0]) if len(rows) else np.nan
-            state["bars"][name].set_height(value)
-            lo = float(rows[low].iloc[0]) if low and len(rows) else np.nan
-            hi = float(rows[high].iloc[0]) if high and len(rows) else np.nan
-            state["bands"][name].set_data([i, i], [lo, hi])
-            label = state["labels"][name]
-            label.set_text(f"{value:.1f}")
-            label.xy = (i, value)
+            value, low, high = _bar_values(rows, spec)
+            artists["bar"].set_height(value)
+            artists["band"].set_data([i, i], [low, high])
+            artists["text"].set_text(_format_value(value))
+            artists["text"].xy = (i, value)
     ax.relim()
     ax.autoscale_view()
     ax.figure.canvas.draw_idle()

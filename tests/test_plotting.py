@@ -542,3 +542,121 @@ def test_plotting_is_not_imported_by_casekit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert plotting.__name__ == "casekit.plotting"
+
+
+def test_whatif_accepts_simulate_year_tables_with_a_separate_baseline(ax):
+    base = pd.DataFrame(
+        {
+            "metric": ["median_days_to_close", "repeat_rate"],
+            "value": [40.0, 0.30],
+            "low": [36.0, 0.27],
+            "high": [44.0, 0.33],
+            "unit": ["days", "share"],
+        }
+    )
+    scen = base.assign(value=[31.0, 0.22], low=[28.0, 0.20], high=[34.0, 0.25])
+    plot_whatif(scen, baseline=base, ax=ax, metric="repeat_rate")
+    assert [p.get_height() for p in ax.patches] == [0.30, 0.22]
+    assert ax.get_ylabel() == "repeat_rate (share)"
+    update_whatif(ax, scen.assign(value=[31.0, 0.1]), baseline=base)
+    assert ax.patches[1].get_height() == 0.1
+    assert ax.texts[1].get_text() == "0.10"
+
+
+def test_whatif_draws_a_sweep_along_its_lever(ax):
+    rows = []
+    for i, share in enumerate([0.0, 0.5, 0.9]):
+        for metric, value in (("repeat_rate", 0.3 - 0.1 * share), ("escalations", 50 - 20 * share)):
+            rows.append(
+                {
+                    "scenario": i,
+                    "follow_up_visit_share": share,
+                    "metric": metric,
+                    "value": value,
+                    "low": value * 0.9,
+                    "high": value * 1.1,
+                    "unit": "x",
+                }
+            )
+    sweep = pd.DataFrame(rows)
+    plot_whatif(sweep, ax=ax, metric="escalations")
+    assert ax.get_xlabel() == "follow_up_visit_share"
+    assert len(ax.lines) == 1
+    assert np.allclose(ax.lines[0].get_xdata(), [0.0, 0.5, 0.9])
+    assert np.allclose(ax.lines[0].get_ydata(), [50.0, 40.0, 32.0])
+
+
+def test_whatif_unknown_metric_is_a_readable_error(whatif_bars, ax):
+    from casekit._utils import CasekitError
+
+    with pytest.raises(CasekitError, match="not in the result table"):
+        plot_whatif(whatif_bars, ax=ax, metric="happiness")
+
+
+def test_forest_plot_uses_the_is_reference_column(ax):
+    table = pd.DataFrame(
+        {
+            "pattern": ["court+street_office", "street_office"],
+            "hazard_ratio": [2.0, 1.0],
+            "hr_ci_low": [1.5, 1.0],
+            "hr_ci_high": [2.7, 1.0],
+            "is_reference": [False, True],
+        }
+    )
+    plot_forest(table, ax=ax, lang="en")
+    assert [t.get_text() for t in ax.get_yticklabels()][1] == "street office (reference)"
+    assert len(ax.containers) == 1
+
+
+def test_plots_draw_results_of_casekit_network():
+    network = pytest.importorskip("casekit.network")
+    events = pd.DataFrame(
+        {
+            "case_id": ["c1"] * 4 + ["c2"] * 3,
+            "timestamp": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                    "2024-02-01",
+                    "2024-02-02",
+                    "2024-02-05",
+                ]
+            ),
+            "activity": ["register", "transfer", "investigate", "close"] * 1
+            + ["register", "mediate", "close"],
+            "agency": [
+                "区信访局",
+                "朝阳街道办事处",
+                "区人民法院",
+                "朝阳街道办事处",
+                "区信访局",
+                "朝阳街道办事处",
+                "区信访局",
+            ],
+            "agency_type": [
+                "petition_bureau",
+                "street_office",
+                "court",
+                "street_office",
+                "petition_bureau",
+                "street_office",
+                "petition_bureau",
+            ],
+        }
+    )
+    handover = network.build_handover_network(events)
+    together = network.build_working_together_network(events)
+    loops = network.find_referral_loops(events)
+    fig, axes = plt.subplots(2, 2)
+    plot_network(handover, ax=axes[0, 0])
+    plot_network(together, ax=axes[0, 1])
+    plot_handover_matrix(network.edges_to_frame(handover), ax=axes[1, 0], colorbar=False)
+    plot_referral_loops(loops, ax=axes[1, 1])
+    assert len(axes[0, 0].collections[0].get_offsets()) == 3
+    labels = [t.get_text() for t in axes[1, 1].get_yticklabels()]
+    assert "区信访局 → 朝阳街道办事处 → 区信访局" in labels
+    assert np.asarray(axes[1, 0].images[0].get_array()).sum() == handover.size(weight="count")
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
