@@ -24,6 +24,7 @@ When several apply the first in this list wins; the boolean columns ``earlier_op
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -112,10 +113,8 @@ def _level_rank(series: pd.Series) -> np.ndarray:
             return -1
         ident = str(label).strip().lower()
         if ident not in LEVEL_ORDER and to_identifier is not None:
-            try:
+            with contextlib.suppress(KeyError):  # vocabulary absent: identifiers only
                 ident = to_identifier(str(label), "level") or ident
-            except KeyError:  # pragma: no cover - vocabulary absent
-                pass
         return LEVEL_ORDER.get(ident, -1)
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)

@@ -92,7 +92,8 @@ def test_self_pairs_only_on_request(log):
 
 def test_working_together_counts_and_node_attributes(log):
     G = ck.build_working_together_network(log)
-    assert isinstance(G, nx.Graph) and not G.is_directed()
+    assert isinstance(G, nx.Graph)
+    assert not G.is_directed()
     assert _edges(G) == {("B", "S"): 2, ("B", "C"): 1, ("C", "S"): 1, ("B", "H"): 1,
                          ("H", "S"): 1}
     assert not G.has_edge("C", "H")
@@ -286,7 +287,8 @@ def test_reciprocity_of_handovers(log):
     assert m.attrs["reciprocity"] == pytest.approx(0.5)
     assert m.loc["C", "reciprocity"] == pytest.approx(1.0)
     assert m.loc["B", "reciprocity"] == 0
-    assert m.loc["S", "in_weight"] == 3 and m.loc["S", "out_weight"] == 2
+    assert m.loc["S", "in_weight"] == 3
+    assert m.loc["S", "out_weight"] == 2
 
 
 def test_referral_loops(log):
@@ -396,13 +398,18 @@ def test_cli_errors_are_one_line_with_exit_2(log_csv, tmp_path, capsys):
     rc = main(["network", str(bad), "--kind", "handover", "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert rc == 2
-    assert "agency" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "agency" in err
+    assert len(err.splitlines()) == 1
+    assert "Traceback" not in err
     rc = main(["network", str(log_csv), "--columns", "agency=nope", "--kind", "handover",
                "--out", str(out)])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "nope" in err and len(err.splitlines()) == 1
+    assert rc == 2
+    assert "nope" in err
+    assert len(err.splitlines()) == 1
     rc = main(["network", str(tmp_path / "absent.csv"), "--kind", "handover", "--out", str(out)])
-    assert rc == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert rc == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
     with pytest.raises(SystemExit) as exc:
         main(["network", str(log_csv), "--kind", "sideways", "--out", str(out)])
     assert exc.value.code == 2
@@ -416,7 +423,8 @@ def test_cli_output_is_spreadsheet_safe(tmp_path):
     out = tmp_path / "o.csv"
     assert main(["network", str(src), "--kind", "handover", "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
-    assert "\n=cmd" not in text and ",=cmd" not in text
+    assert "\n=cmd" not in text
+    assert ",=cmd" not in text
 
 
 # ----------------------------------------------------------------------- real public log

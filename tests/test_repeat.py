@@ -49,7 +49,8 @@ def test_hand_made_log_is_linked_into_matters(filings):
     assert out["repeat_kind"].to_dict() == {
         "a1": "first", "q1": "first", "a2": "repeat_while_open", "b1": "first",
         "a3": "repeat_after_close"}
-    assert out.loc["a2", "earlier_open"] and not out.loc["a3", "earlier_open"]
+    assert out.loc["a2", "earlier_open"]
+    assert not out.loc["a3", "earlier_open"]
     # matter ids in order of first filing: A (01-01), q1 (01-05), B (03-01)
     assert out.loc["a1", "matter_id"] == "m000001"
     assert out.loc["q1", "matter_id"] == "m000002"
@@ -69,13 +70,17 @@ def test_matter_table_of_the_hand_made_log(filings):
     assert m["n_filings"].to_dict() == {"a1": 3, "q1": 1, "b1": 1}
     assert m["n_repeat_while_open"].to_dict() == {"a1": 1, "q1": 0, "b1": 0}
     assert m["n_repeat_after_close"].to_dict() == {"a1": 1, "q1": 0, "b1": 0}
-    assert m.loc["a1", "open"] and pd.isna(m.loc["a1", "last_closed_at"])
-    assert not m.loc["a1", "settled"] and m.loc["a1", "censored"]
+    assert m.loc["a1", "open"]
+    assert pd.isna(m.loc["a1", "last_closed_at"])
+    assert not m.loc["a1", "settled"]
+    assert m.loc["a1", "censored"]
     assert m.loc["a1", "days_to_settle"] == 365.0
-    assert m.loc["b1", "settled"] and m.loc["b1", "settled_at"] == D("2024-03-20")
+    assert m.loc["b1", "settled"]
+    assert m.loc["b1", "settled_at"] == D("2024-03-20")
     assert m.loc["b1", "days_to_settle"] == 19.0
     assert m.loc["q1", "days_to_settle"] == 25.0
-    assert m.loc["a1", "petitioner_id"] == "p1" and m.loc["b1", "category"] == "labour"
+    assert m.loc["a1", "petitioner_id"] == "p1"
+    assert m.loc["b1", "category"] == "labour"
     assert m.attrs["observation_end"] == D("2024-12-31")
 
 
@@ -129,7 +134,8 @@ def test_repeat_after_termination_and_skip_level():
     assert out["repeat_kind"].to_dict() == {
         "t1": "first", "t2": "repeat_after_termination",
         "s1": "first", "s2": "skip_level_repeat", "s3": "repeat_after_close"}
-    assert out.loc["t2", "after_termination"] and out.loc["s2", "skip_level"]
+    assert out.loc["t2", "after_termination"]
+    assert out.loc["s2", "skip_level"]
 
 
 def test_explicit_matter_id_is_respected():
@@ -192,7 +198,8 @@ def test_linkage_invariants(rows, window):
     })
     out = ck.link_repeats(f, window_days=window)
     for _, g in out.groupby("matter_id"):
-        assert g["petitioner_id"].nunique() == 1 and g["category"].nunique() == 1
+        assert (g["petitioner_id"] == g["petitioner_id"].iloc[0]).all()
+        assert (g["category"] == g["category"].iloc[0]).all()
         g = g.sort_values("repeat_ordinal")
         assert g["repeat_ordinal"].tolist() == list(range(1, len(g) + 1))
         assert g["opened_at"].is_monotonic_increasing
