@@ -302,6 +302,7 @@ class _District:
     committee_area: np.ndarray  # area index per committee
     committee_agency: np.ndarray  # agency code per committee
     committee_short: list[str]  # "西门社区" / "上林村"
+    committee_is_residents: list[bool]
     district_unit: dict[str, int]  # agency_type -> agency code (district level)
     upper_bureau: dict[str, int]  # level -> agency code
 
@@ -342,7 +343,8 @@ def _build_district() -> _District:
         area_is_street=np.array(is_street), area_unit=np.array(unit),
         area_justice=np.array(justice), area_mediation=np.array(mediation),
         committee_area=np.array(c_area), committee_agency=np.array(c_agency),
-        committee_short=c_short, district_unit=district_unit, upper_bureau=upper,
+        committee_short=c_short, committee_is_residents=[x.endswith("社区") for x in c_short],
+        district_unit=district_unit, upper_bureau=upper,
     )
 
 
@@ -457,9 +459,11 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
     mix_cum = np.cumsum(mix, axis=-1)
     cat_hr = np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])
     m_first, m_repeat = _pattern_multipliers()
-    com_by_kind = {
-        s: np.flatnonzero(district.area_is_street[district.committee_area] == s) for s in (0, 1)
-    }
+    # matters in streets concern a community (社区), in towns a village (村): the committee type
+    # then matches the patterns' (residents' committees in streets, villagers' in towns)
+    is_res = np.asarray(district.committee_is_residents)
+    in_street = district.area_is_street[district.committee_area]
+    com_by_kind = {0: np.flatnonzero(~in_street & ~is_res), 1: np.flatnonzero(in_street & is_res)}
 
     parts: list[dict[str, np.ndarray]] = []
     total = 0
@@ -917,7 +921,7 @@ def generate_district(
     >>> events, truth = ck.synth.generate_district(300, seed=1)
     >>> events["case_id"].nunique()
     300
-    >>> events.groupby("case_id")["activity"].first().eq("register").all()
+    >>> bool(events.groupby("case_id")["activity"].first().eq("register").all())
     True
     >>> truth["fastest_repeat_pattern"]
     'court+housing_construction_bureau+petition_bureau+residents_committee+street_office'
