@@ -250,6 +250,7 @@ def plot_network(
     max_node_size: float = 1500.0,
     max_width: float = 6.0,
     font_size: float = 9.0,
+    max_labels: int | None = 30,
     k: float | None = None,
 ) -> Axes:
     """Draw an agency network: colour by agency type, edge width by count, node size by cases.
@@ -278,8 +279,11 @@ def plot_network(
         Add a legend of the agency types present, with Chinese and English labels.
     min_node_size, max_node_size, max_width, font_size : float
         Scales: node areas in points², edge width of the largest count, label size.
+    max_labels : int or None
+        Label at most this many nodes, the largest by ``size`` (agency-level networks of a
+        whole district have hundreds of nodes); ``None`` labels every node.
     k : float, optional
-        Optimal node distance of :func:`networkx.spring_layout` (default ``1/sqrt(n)``).
+        Optimal node distance of :func:`networkx.spring_layout` (default ``1.5/sqrt(n)``).
 
     Returns
     -------
@@ -287,8 +291,10 @@ def plot_network(
 
     Notes
     -----
-    Layout: :func:`networkx.spring_layout` with ``seed`` and the edge ``weight``. Node positions
-    are the offsets of the first collection on the axes. Sizes scale with the square root of
+    Layout: :func:`networkx.spring_layout` with ``seed``, on the undirected graph with weights
+    ``log(1 + weight)`` (both directions of a hand-over summed), so that a few very heavy edges
+    do not collapse the picture. Node positions are the offsets of the first collection on the
+    axes. The legend sits outside the axes, on the right. Sizes scale with the square root of
     ``n_cases`` (area proportional to cases); widths scale linearly with the count.
 
     Examples
@@ -310,8 +316,10 @@ def plot_network(
     family = use_cjk_font()
     ax = _axes(ax)
     nodes = list(G.nodes)
+    edges = list(G.edges(data=True))
+    counts = np.array([float(d.get(weight, 1.0) or 0.0) for _, _, d in edges])
     if pos is None:
-        pos = nx.spring_layout(G, seed=seed, weight=weight if G.number_of_edges() else None, k=k)
+        pos = _spring_layout(G, edges, counts, seed=seed, k=k)
     types = [G.nodes[n].get("agency_type", n if _is_agency_type(n) else "unknown") for n in nodes]
     colours = [agency_type_colour(t) for t in types]
     raw_sizes = np.array([float(G.nodes[n].get(size, 1.0) or 0.0) for n in nodes])
@@ -329,29 +337,28 @@ def plot_network(
         linewidths=0.8,
         edgecolors="white",
     )
-    edges = list(G.edges(data=True))
     if edges:
-        counts = np.array([float(d.get(weight, 1.0) or 0.0) for _, _, d in edges])
         widths = 0.5 + (max_width - 0.5) * counts / (counts.max() if counts.max() > 0 else 1.0)
+        alpha = 0.6 if len(edges) <= 100 else 0.35
         edgelist = [(u, v) for u, v, _ in edges]
         if G.is_directed():
-            both = [(u, v) for u, v in edgelist if G.has_edge(v, u) and u != v]
-            one = [(u, v) for u, v in edgelist if (u, v) not in set(both)]
-            for subset, rad in ((one, 0.0), (both, 0.15)):
-                if not subset:
+            # reciprocal hand-overs are drawn as two arcs so that both arrows stay visible
+            reciprocal = [u != v and G.has_edge(v, u) for u, v in edgelist]
+            for flag, rad in ((False, 0.0), (True, 0.15)):
+                idx = [i for i, r in enumerate(reciprocal) if r == flag]
+                if not idx:
                     continue
-                idx = [edgelist.index(e) for e in subset]
                 nx.draw_networkx_edges(
                     G,
                     pos,
-                    edgelist=subset,
+                    edgelist=[edgelist[i] for i in idx],
                     width=[widths[i] for i in idx],
                     ax=ax,
                     arrows=True,
                     arrowstyle="-|>",
                     arrowsize=12,
                     edge_color="#555555",
-                    alpha=0.7,
+                    alpha=alpha,
                     nodelist=nodes,
                     node_size=list(sizes),
                     connectionstyle=f"arc3,rad={rad}",
@@ -364,10 +371,17 @@ def plot_network(
                 width=list(widths),
                 ax=ax,
                 edge_color="#555555",
-                alpha=0.6,
+                alpha=alpha,
             )
-    if labels is not None:
-        text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in nodes}
+    if labels is not None and nodes:
+        shown = nodes
+        if max_labels is not None and len(nodes) > max_labels:
+            degree = dict(G.degree(weight=weight))
+            ranked = sorted(
+                range(len(nodes)), key=lambda i: (-raw_sizes[i], -degree.get(nodes[i], 0), i)
+            )
+            shown = [nodes[i] for i in sorted(ranked[:max_labels])]
+        text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in shown}
         nx.draw_networkx_labels(G, pos, labels=text, font_size=font_size, font_family=family, ax=ax)
     if legend and nodes:
         from matplotlib.lines import Line2D
@@ -387,7 +401,8 @@ def plot_network(
         ]
         ax.legend(
             handles=handles,
-            loc="best",
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
             fontsize="small",
             frameon=False,
             title="机构类型 agency type",
@@ -395,6 +410,32 @@ def plot_network(
         )
     ax.set_axis_off()
     return ax
+
+
+def _spring_layout(
+    G: nx.Graph,
+    edges: list[tuple[Any, Any, dict]],
+    counts: np.ndarray,
+    *,
+    seed: int,
+    k: float | None,
+) -> dict[Any, np.ndarray]:
+    """Seeded spring layout weighted by log(1 + count), so a few heavy edges do not collapse it."""
+    import networkx as nx
+
+    H = nx.Graph()
+    H.add_nodes_from(G.nodes)
+    for (u, v, _), c in zip(edges, counts, strict=True):
+        if u == v:
+            continue
+        w = math.log1p(max(c, 0.0))
+        if H.has_edge(u, v):  # both directions of a hand-over pull together
+            H[u][v]["w"] += w
+        else:
+            H.add_edge(u, v, w=w)
+    if k is None and len(H) > 1:
+        k = 1.5 / math.sqrt(len(H))
+    return nx.spring_layout(H, seed=seed, weight="w" if H.number_of_edges() else None, k=k)
 
 
 def _is_agency_type(node: object) -> bool:
