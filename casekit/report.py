@@ -22,9 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from casekit._utils import CasekitError
+from casekit._utils import CasekitError, FileUnusableError
 
 __all__ = [
+    "RANKING_COLUMNS",
     "REPORT_TEMPLATE",
     "build_report",
     "describe_log",
@@ -34,6 +35,12 @@ __all__ = [
     "pattern_counts",
     "read_parameters",
 ]
+
+#: Ranking columns shown in the report (the contract's columns, plus how it was ranked).
+RANKING_COLUMNS = (
+    "rank", "pattern", "n_cases", "n_closed", "median_days", "median_ci_low", "median_ci_high",
+    "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value", "ranked_by",
+)
 
 #: Name of the report template inside the package (``casekit/templates/``).
 REPORT_TEMPLATE = "report.ipynb"
@@ -275,10 +282,14 @@ def build_report(
 
     Raises
     ------
+    FileUnusableError
+        If ``path`` does not exist.
     CasekitError
         If the template fails on the data, or if the HTML would contain an ID or mobile number
         (then no file is written).
     """
+    if path is not None and not Path(path).is_file():
+        raise FileUnusableError(f"{path}: no such file")
     if isinstance(columns, str):
         from casekit._cli_util import parse_columns
 

@@ -19,7 +19,7 @@
 # 本节内容：读取内置的合成数据，生成案件表，查看部门协同网络，并按重复信访的办结速度为协同模式排名。
 
 # %% tags=["parameters"]
-EVENTS_PATH = None  # None = bundled sample; or a path to your own CSV / Excel / Parquet / XES
+EVENTS_PATH = None  # None: the bundled sample; or a path to your own CSV / Excel / Parquet / XES
 SEED = 42
 
 # %%

@@ -16,7 +16,7 @@
 # and how the network changes over time.
 
 # %% tags=["parameters"]
-EVENTS_PATH = None  # None = bundled sample
+EVENTS_PATH = None  # None: the bundled sample
 SEED = 42
 
 # %%

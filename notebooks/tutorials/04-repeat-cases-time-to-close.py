@@ -16,7 +16,7 @@
 # patterns for repeat filings and how uncertain it is.
 
 # %% tags=["parameters"]
-EVENTS_PATH = None  # None = bundled sample
+EVENTS_PATH = None  # None: the bundled sample
 MIN_CASES = 30
 
 # %%

@@ -24,7 +24,7 @@
 # copied into casekit; when they are absent, the cells below say so and skip.
 
 # %% tags=["parameters"]
-REAL_DIR = None  # None = ../shared/data/real next to the checkout
+REAL_DIR = None  # None: ../shared/data/real next to the checkout
 N_TRACES = 100
 
 # %%

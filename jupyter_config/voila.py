@@ -1,0 +1,26 @@
+"""Voilà configuration for the casekit apps (``make voila``; the browser tests use it too).
+
+Load it by pointing ``JUPYTER_CONFIG_DIR`` at this folder, e.g.
+``JUPYTER_CONFIG_DIR=jupyter_config voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser``.
+"""
+
+c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
+
+# nbclient stall workaround (jupyter/nbclient#312): without it a page can stay at
+# "Executing 2 of 3" until the cell timeout (see ../shared/recipes/browser-and-fonts.md)
+from casekit import _jupyter_patch  # noqa: E402
+
+_jupyter_patch.apply()
+
+# No blank screen: cells are sent as they finish, so the app's "computing…" status shows at once.
+c.VoilaConfiguration.progressive_rendering = True
+# A cell that runs longer than this fails with a message instead of hanging the page.
+c.VoilaExecutor.timeout = 180
+c.VoilaExecutor.iopub_timeout = 30
+# Keep the HTTP connection alive while a slow first cell runs (behind proxies).
+c.VoilaConfiguration.http_keep_alive_timeout = 10
+# Tell the user what went wrong (these apps hold no secrets).
+c.VoilaConfiguration.show_tracebacks = True
+# Idle app kernels are shut down after 30 minutes.
+c.MappingKernelManager.cull_idle_timeout = 1800
+c.MappingKernelManager.cull_interval = 300
