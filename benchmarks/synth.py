@@ -1,0 +1,89 @@
+"""Benchmark: generate the synthetic district (default 1,000,000 cases) and compare with a baseline.
+
+Prints cases, events, wall and CPU seconds, peak RSS, events/s, and the ratio against a baseline
+measured in the same run: building a DataFrame of the same shape (same number of rows, same
+columns and dtypes, string columns from small dictionaries) straight from random numpy arrays,
+i.e. the unavoidable cost of materialising the output. Target: 1M cases in <= 60 s.
+
+    .venv/bin/python benchmarks/synth.py [--cases N] [--seed S] [--write PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _baseline(n_rows: int, n_cases: int, columns: pd.Index, dtypes: pd.Series) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    out = {}
+    case_dict = pa.array([f"XF{i:07d}" for i in range(n_cases)], pa.large_string())
+    small = pa.array([f"值{i}" for i in range(300)], pa.large_string())
+    case_codes = np.sort(rng.integers(0, n_cases, n_rows))
+    for col in columns:
+        dt = str(dtypes[col])
+        if col == "timestamp":
+            out[col] = pd.to_datetime(rng.integers(1.67e18, 1.70e18, n_rows), unit="ns")
+        elif dt == "int64":
+            out[col] = rng.integers(1, 5, n_rows)
+        elif dt == "float64":
+            out[col] = rng.random(n_rows)
+        else:
+            d = case_dict if col in ("case_id", "petitioner_id", "matter_id", "address") else small
+            codes = case_codes if d is case_dict else rng.integers(0, len(d), n_rows)
+            out[col] = pd.Series(d.take(pa.array(codes)),
+                                 dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.DataFrame(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", default=None, help="also write the events (.csv/.parquet)")
+    args = parser.parse_args()
+
+    from casekit.synth import generate_district, write_events
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    events, truth = generate_district(args.cases, seed=args.seed)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    rss = _peak_rss_mb()
+    n = len(events)
+    print(f"cases           {args.cases:>12,}")
+    print(f"events          {n:>12,}")
+    print(f"generate wall   {wall:>12.2f} s   (target <= 60 s for 1M cases)")
+    print(f"generate cpu    {cpu:>12.2f} s")
+    print(f"peak RSS        {rss:>12,.0f} MiB")
+    print(f"events/s        {n / wall:>12,.0f}")
+    print(f"share open      {truth['share_open']:>12.3f}")
+    print(f"share repeat    {truth['share_repeat_filings']:>12.3f}")
+
+    cols, dtypes = events.columns, events.dtypes
+    del events
+    w0, c0 = time.perf_counter(), time.process_time()
+    base = _baseline(n, args.cases, cols, dtypes)
+    bwall, bcpu = time.perf_counter() - w0, time.process_time() - c0
+    print(f"baseline wall   {bwall:>12.2f} s   (same-shape DataFrame from random numpy arrays)")
+    print(f"baseline cpu    {bcpu:>12.2f} s")
+    print(f"ratio wall      {wall / bwall:>12.2f} x baseline")
+    print(f"ratio cpu       {cpu / bcpu:>12.2f} x baseline")
+    del base
+    if args.write:
+        events, _ = generate_district(args.cases, seed=args.seed)
+        w0 = time.perf_counter()
+        write_events(events, args.write)
+        print(f"write {args.write}: {time.perf_counter() - w0:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
