@@ -75,6 +75,10 @@ _EXPORTS: dict[str, str] = {
     "on_time_rates": "casekit.kpi",
     "overdue_cases": "casekit.kpi",
     # --- simulate ---
+    "calibrate_baseline": "casekit.simulate",
+    "simulate_year": "casekit.simulate",
+    "sweep": "casekit.simulate",
+    "ASSUMPTIONS": "casekit.simulate",
     # --- end ---
 }
 

@@ -88,102 +88,102 @@ LEVERS: pd.DataFrame = pd.DataFrame(
 
 _ASSUMPTION_ROWS: list[dict[str, Any]] = [
     # lever, parameter, value, unit, min, max, mechanism, source
-    dict(lever="leader_ownership_share", parameter="duration_factor", value=0.70,
-         unit="x time to close", min=0.1, max=1.5,
-         mechanism="a named leader owns a repeat matter (领导包案, REG2022 Art.18); "
-         "owned repeat filings close faster", source="assumed"),
-    dict(lever="leader_ownership_share", parameter="refile_factor", value=0.75,
-         unit="x re-filing probability", min=0.0, max=1.5,
-         mechanism="owned matters are settled more durably, so fewer are filed again",
-         source="assumed"),
-    dict(lever="leader_ownership_share", parameter="escalation_factor", value=0.5,
-         unit="x escalation probability", min=0.0, max=1.5,
-         mechanism="petitioners whose matter a leader owns rarely go over the district's head",
-         source="assumed"),
-    dict(lever="leader_ownership_share", parameter="staff_days_per_case", value=2.0,
-         unit="staff days per owned filing", min=0.0, max=60.0,
-         mechanism="leader and aide time per owned filing", source="assumed"),
-    dict(lever="joint_conference_interval_days", parameter="need_share", value=0.5,
-         unit="share of multi-department filings", min=0.0, max=1.0,
-         mechanism="multi-department filings whose jurisdiction or joint plan needs the joint "
+    {"lever": "leader_ownership_share", "parameter": "duration_factor", "value": 0.70,
+         "unit": "x time to close", "min": 0.1, "max": 1.5,
+         "mechanism": "a named leader owns a repeat matter (领导包案, REG2022 Art.18); "
+         "owned repeat filings close faster", "source": "assumed"},
+    {"lever": "leader_ownership_share", "parameter": "refile_factor", "value": 0.75,
+         "unit": "x re-filing probability", "min": 0.0, "max": 1.5,
+         "mechanism": "owned matters are settled more durably, so fewer are filed again",
+         "source": "assumed"},
+    {"lever": "leader_ownership_share", "parameter": "escalation_factor", "value": 0.5,
+         "unit": "x escalation probability", "min": 0.0, "max": 1.5,
+         "mechanism": "petitioners whose matter a leader owns rarely go over the district's head",
+         "source": "assumed"},
+    {"lever": "leader_ownership_share", "parameter": "staff_days_per_case", "value": 2.0,
+         "unit": "staff days per owned filing", "min": 0.0, "max": 60.0,
+         "mechanism": "leader and aide time per owned filing", "source": "assumed"},
+    {"lever": "joint_conference_interval_days", "parameter": "need_share", "value": 0.5,
+         "unit": "share of multi-department filings", "min": 0.0, "max": 1.0,
+         "mechanism": "multi-department filings whose jurisdiction or joint plan needs the joint "
          "conference (REG2022 Arts.12, 24) wait for its next meeting: wait = phase x interval",
-         source="assumed"),
-    dict(lever="joint_conference_interval_days", parameter="staff_days_per_meeting", value=3.0,
-         unit="staff days per meeting per level-unit", min=0.0, max=50.0,
-         mechanism="about six agencies send someone for half a day; district + each street or "
-         "town holds meetings (区、镇(街道)二级, seed article)", source="assumed"),
-    dict(lever="one_stop_center", parameter="uptake", value=0.2,
-         unit="share of covered filings taken to the centre", min=0.0, max=1.0,
-         mechanism="only part of the filings in a covered area go through the centre",
-         source="assumed"),
-    dict(lever="one_stop_center", parameter="on_site_share", value=0.792,
-         unit="share handled on site", min=0.0, max=1.0,
-         mechanism="of the filings taken to the centre, the share handled there (on-site "
-         "handling 79.2%)", source="SRC:JIANDE"),
-    dict(lever="one_stop_center", parameter="single_department_cap_days", value=1.0,
-         unit="days", min=0.0, max=60.0,
-         mechanism="single-department matters handled at the centre are answered on the spot",
-         source="SRC:JIANDE"),
-    dict(lever="one_stop_center", parameter="cross_department_cap_days", value=7.0,
-         unit="days", min=0.0, max=90.0,
-         mechanism="cross-department matters handled at the centre close within 7 days",
-         source="SRC:JIANDE"),
-    dict(lever="one_stop_center", parameter="staff", value=34.0,
-         unit="staff per centre", min=0.0, max=500.0,
-         mechanism="11 windows staffed by 34 people, full time", source="SRC:JIANDE"),
-    dict(lever="mediators", parameter="eligible_share", value=0.35,
-         unit="share of filings suited to mediation", min=0.0, max=1.0,
-         mechanism="civil disputes (neighbours, property, wages) can go to people's mediation "
-         "(REG2022 Art.37)", source="assumed"),
-    dict(lever="mediators", parameter="cases_per_mediator_year", value=36.0,
-         unit="cases per full-time mediator per year", min=1.0, max=1000.0,
-         mechanism="mediator throughput; service time is exponential with mean 365/this days "
+         "source": "assumed"},
+    {"lever": "joint_conference_interval_days", "parameter": "staff_days_per_meeting", "value": 3.0,
+         "unit": "staff days per meeting per level-unit", "min": 0.0, "max": 50.0,
+         "mechanism": "about six agencies send someone for half a day; district + each street or "
+         "town holds meetings (区、镇(街道)二级, seed article)", "source": "assumed"},
+    {"lever": "one_stop_center", "parameter": "uptake", "value": 0.2,
+         "unit": "share of covered filings taken to the centre", "min": 0.0, "max": 1.0,
+         "mechanism": "only part of the filings in a covered area go through the centre",
+         "source": "assumed"},
+    {"lever": "one_stop_center", "parameter": "on_site_share", "value": 0.792,
+         "unit": "share handled on site", "min": 0.0, "max": 1.0,
+         "mechanism": "of the filings taken to the centre, the share handled there (on-site "
+         "handling 79.2%)", "source": "SRC:JIANDE"},
+    {"lever": "one_stop_center", "parameter": "single_department_cap_days", "value": 1.0,
+         "unit": "days", "min": 0.0, "max": 60.0,
+         "mechanism": "single-department matters handled at the centre are answered on the spot",
+         "source": "SRC:JIANDE"},
+    {"lever": "one_stop_center", "parameter": "cross_department_cap_days", "value": 7.0,
+         "unit": "days", "min": 0.0, "max": 90.0,
+         "mechanism": "cross-department matters handled at the centre close within 7 days",
+         "source": "SRC:JIANDE"},
+    {"lever": "one_stop_center", "parameter": "staff", "value": 34.0,
+         "unit": "staff per centre", "min": 0.0, "max": 500.0,
+         "mechanism": "11 windows staffed by 34 people, full time", "source": "SRC:JIANDE"},
+    {"lever": "mediators", "parameter": "eligible_share", "value": 0.35,
+         "unit": "share of filings suited to mediation", "min": 0.0, "max": 1.0,
+         "mechanism": "civil disputes (neighbours, property, wages) can go to people's mediation "
+         "(REG2022 Art.37)", "source": "assumed"},
+    {"lever": "mediators", "parameter": "cases_per_mediator_year", "value": 36.0,
+         "unit": "cases per full-time mediator per year", "min": 1.0, "max": 1000.0,
+         "mechanism": "mediator throughput; service time is exponential with mean 365/this days "
          "(14.94 M disputes over 412k full-time mediators, a rough upper figure)",
-         source="SRC:MEDIATION"),
-    dict(lever="mediators", parameter="max_utilisation", value=0.9,
-         unit="share of mediator capacity", min=0.1, max=0.99,
-         mechanism="eligible filings are rationed so the mediation queue stays stable; the "
-         "wait is the M/M/c (Erlang C) wait at that load", source="assumed"),
-    dict(lever="mediators", parameter="success_rate", value=0.9,
-         unit="share of mediations that succeed", min=0.0, max=1.0,
-         mechanism="successful mediations settle the matter at street level (official >96%, "
-         "discounted)", source="SRC:MED2018"),
-    dict(lever="mediators", parameter="refile_factor", value=0.5,
-         unit="x re-filing probability", min=0.0, max=1.5,
-         mechanism="a mediated agreement makes re-filing rarer", source="assumed"),
-    dict(lever="follow_up_visit_share", parameter="refile_factor", value=0.6,
-         unit="x re-filing probability", min=0.0, max=1.5,
-         mechanism="a follow-up visit after closure (回访) catches remaining grievances and "
-         "often ends in a cessation pledge (seed article)", source="assumed"),
-    dict(lever="follow_up_visit_share", parameter="staff_days_per_visit", value=0.5,
-         unit="staff days per visit", min=0.0, max=10.0,
-         mechanism="staff time per follow-up visit", source="assumed"),
-    dict(lever="special_fund_yuan", parameter="cost_per_case_yuan", value=160000.0,
-         unit="yuan per funded matter", min=1000.0, max=1.0e8,
-         mechanism="the fund pays remedies for repeat matters (the seed case: 160,000 yuan "
-         "for one building's repairs)", source="seed article"),
-    dict(lever="special_fund_yuan", parameter="refile_factor", value=0.3,
-         unit="x re-filing probability", min=0.0, max=1.5,
-         mechanism="a funded remedy settles the substance (事心双解), so funded matters "
-         "are rarely filed again", source="assumed"),
-    dict(lever="cadre_field_visits_per_month", parameter="prevented_per_visit", value=0.3,
-         unit="first filings prevented per visit", min=0.0, max=20.0,
-         mechanism="cadres visiting towns (千镇行) settle disputes before they are filed",
-         source="assumed"),
-    dict(lever="cadre_field_visits_per_month", parameter="max_prevented_share", value=0.15,
-         unit="share of first filings", min=0.0, max=0.9,
-         mechanism="visits cannot prevent more than this share of first filings",
-         source="assumed"),
-    dict(lever="cadre_field_visits_per_month", parameter="staff_days_per_visit", value=1.0,
-         unit="staff days per visit", min=0.0, max=30.0,
-         mechanism="staff time per field visit", source="assumed"),
-    dict(lever="all", parameter="escalation_time_elasticity", value=0.5,
-         unit="elasticity", min=0.0, max=3.0,
-         mechanism="the longer a filing stays open, the likelier the petitioner goes up a "
-         "level: p = rate x (days / reference days)^elasticity", source="assumed"),
-    dict(lever="all", parameter="staff_days_per_department", value=1.5,
-         unit="staff days per department per filing", min=0.0, max=30.0,
-         mechanism="ordinary handling effort per department involved", source="assumed"),
+         "source": "SRC:MEDIATION"},
+    {"lever": "mediators", "parameter": "max_utilisation", "value": 0.9,
+         "unit": "share of mediator capacity", "min": 0.1, "max": 0.99,
+         "mechanism": "eligible filings are rationed so the mediation queue stays stable; the "
+         "wait is the M/M/c (Erlang C) wait at that load", "source": "assumed"},
+    {"lever": "mediators", "parameter": "success_rate", "value": 0.9,
+         "unit": "share of mediations that succeed", "min": 0.0, "max": 1.0,
+         "mechanism": "successful mediations settle the matter at street level (official >96%, "
+         "discounted)", "source": "SRC:MED2018"},
+    {"lever": "mediators", "parameter": "refile_factor", "value": 0.5,
+         "unit": "x re-filing probability", "min": 0.0, "max": 1.5,
+         "mechanism": "a mediated agreement makes re-filing rarer", "source": "assumed"},
+    {"lever": "follow_up_visit_share", "parameter": "refile_factor", "value": 0.6,
+         "unit": "x re-filing probability", "min": 0.0, "max": 1.5,
+         "mechanism": "a follow-up visit after closure (回访) catches remaining grievances and "
+         "often ends in a cessation pledge (seed article)", "source": "assumed"},
+    {"lever": "follow_up_visit_share", "parameter": "staff_days_per_visit", "value": 0.5,
+         "unit": "staff days per visit", "min": 0.0, "max": 10.0,
+         "mechanism": "staff time per follow-up visit", "source": "assumed"},
+    {"lever": "special_fund_yuan", "parameter": "cost_per_case_yuan", "value": 160000.0,
+         "unit": "yuan per funded matter", "min": 1000.0, "max": 1.0e8,
+         "mechanism": "the fund pays remedies for repeat matters (the seed case: 160,000 yuan "
+         "for one building's repairs)", "source": "seed article"},
+    {"lever": "special_fund_yuan", "parameter": "refile_factor", "value": 0.3,
+         "unit": "x re-filing probability", "min": 0.0, "max": 1.5,
+         "mechanism": "a funded remedy settles the substance (事心双解), so funded matters "
+         "are rarely filed again", "source": "assumed"},
+    {"lever": "cadre_field_visits_per_month", "parameter": "prevented_per_visit", "value": 0.3,
+         "unit": "first filings prevented per visit", "min": 0.0, "max": 20.0,
+         "mechanism": "cadres visiting towns (千镇行) settle disputes before they are filed",
+         "source": "assumed"},
+    {"lever": "cadre_field_visits_per_month", "parameter": "max_prevented_share", "value": 0.15,
+         "unit": "share of first filings", "min": 0.0, "max": 0.9,
+         "mechanism": "visits cannot prevent more than this share of first filings",
+         "source": "assumed"},
+    {"lever": "cadre_field_visits_per_month", "parameter": "staff_days_per_visit", "value": 1.0,
+         "unit": "staff days per visit", "min": 0.0, "max": 30.0,
+         "mechanism": "staff time per field visit", "source": "assumed"},
+    {"lever": "all", "parameter": "escalation_time_elasticity", "value": 0.5,
+         "unit": "elasticity", "min": 0.0, "max": 3.0,
+         "mechanism": "the longer a filing stays open, the likelier the petitioner goes up a "
+         "level: p = rate x (days / reference days)^elasticity", "source": "assumed"},
+    {"lever": "all", "parameter": "staff_days_per_department", "value": 1.5,
+         "unit": "staff days per department per filing", "min": 0.0, "max": 30.0,
+         "mechanism": "ordinary handling effort per department involved", "source": "assumed"},
 ]
 for _row in _ASSUMPTION_ROWS:
     _spec = _LEVER_SPECS.get(_row["lever"])
@@ -327,7 +327,7 @@ def _assumption_dict_uncached(
             raise CasekitError(
                 f"assumptions row {pos} ({key[0]}.{key[1]}): expected a number, got {value!r}"
             ) from None
-        lo, hi = float(table.at[i, "min"]), float(table.at[i, "max"])
+        lo, hi = float(table.loc[i, "min"]), float(table.loc[i, "max"])
         if not (math.isfinite(x) and lo <= x <= hi):
             raise CasekitError(
                 f"assumptions row {pos} ({key[0]}.{key[1]}={x:g}): expected {lo:g} to {hi:g}"
@@ -799,12 +799,14 @@ def calibrate_baseline(
 
 
 def _refile_multipliers(base: Baseline, levers: Mapping[str, float], a: Mapping,
-                        scale: float = 1.0) -> tuple[float, float]:
+                        scale: float = 1.0, *, served: float | None = None
+                        ) -> tuple[float, float]:
     """Mean factor on the re-filing probability (first, later filings) under ``levers``."""
     fu = 1.0 - levers["follow_up_visit_share"] * (1.0 - a[("follow_up_visit_share",
                                                            "refile_factor")])
-    mq = _mediation_queue(base, levers, a, scale)
-    med = 1.0 - (a[("mediators", "eligible_share")] * mq["served"]
+    if served is None:
+        served = _mediation_queue(base, levers, a, scale)["served"]
+    med = 1.0 - (a[("mediators", "eligible_share")] * served
                  * a[("mediators", "success_rate")] * (1.0 - a[("mediators", "refile_factor")]))
     lead = 1.0 - levers["leader_ownership_share"] * (
         1.0 - a[("leader_ownership_share", "refile_factor")])
@@ -818,7 +820,8 @@ def _refile_multipliers(base: Baseline, levers: Mapping[str, float], a: Mapping,
 def _core_refiling(base: Baseline, assumptions: Any) -> Baseline:
     """Turn observed re-filing probabilities into core ones (before the observed levers act)."""
     a, _ = _assumption_dict(assumptions)
-    m1, m2 = _refile_multipliers(base, base.observed, a)
+    served = _mediation_queue(base, base.observed, a, 1.0, volume=base.filings_per_year)
+    m1, m2 = _refile_multipliers(base, base.observed, a, served=served["served"])
     p1 = float(min(base.refile_p[0] / max(m1, 1e-9), 0.95))
     p2 = float(min(base.refile_p[1] / max(m2, 1e-9), 0.95))
     targets = dict(base.targets, refile_p_first=base.refile_p[0],
@@ -1002,6 +1005,7 @@ class _CRN:
     refile: np.ndarray  # (G, R*slots) float32 uniform for re-filing
     esc: np.ndarray  # (G, R*slots) float32 uniform for escalation
     u: dict[str, np.ndarray]  # name -> (G, R*slots) uint16 uniforms
+    base: Baseline | None = None  # held so the cache key id(base) cannot be reused
 
 
 _CRN_CACHE: dict[tuple, _CRN] = {}
@@ -1011,7 +1015,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     scale = 1.0 if n_cases is None else float(n_cases) / base.filings_per_year
     key = (id(base), round(scale, 9), int(replications), seed)
     cacheable = isinstance(seed, int | np.integer)
-    if cacheable and key in _CRN_CACHE:
+    if cacheable and key in _CRN_CACHE and _CRN_CACHE[key].base is base:
         return _CRN_CACHE[key]
     rng = np.random.default_rng(seed)
     R = int(replications)
@@ -1046,7 +1050,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     u = {v: rng.integers(0, 65536, size=(_GENERATIONS, total), dtype=np.uint16) for v in _VARS}
     dept = base.group_departments.astype(np.int8)[grp]
     out = _CRN(R, slots, scale, latent, counts, arrive, keep, cover, dept, tcore, gap, refile,
-               esc, u)
+               esc, u, base)
     if cacheable:
         if len(_CRN_CACHE) >= 6:
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
@@ -1077,12 +1081,18 @@ def _erlang_c(c: int, a: float) -> float:
     return b / (1.0 - rho * (1.0 - b))
 
 
-def _mediation_queue(base: Baseline, levers: Mapping[str, float], a: Mapping, scale: float
-                     ) -> dict[str, float]:
-    """Served share, waiting probability and decay rate of the mediation queue (Erlang C)."""
-    c = int(round(levers["mediators"]))
+def _mediation_queue(base: Baseline, levers: Mapping[str, float], a: Mapping, scale: float,
+                     volume: float | None = None) -> dict[str, float]:
+    """Compute served share, waiting probability and decay rate of the mediation queue.
+
+    ``volume`` is the model's filings per year (default: its expected steady-state volume
+    under ``levers``); eligible filings arrive at ``volume * eligible_share / 365`` a day.
+    """
+    c = round(levers["mediators"])
     mu = a[("mediators", "cases_per_mediator_year")] / _YEAR  # per mediator per day
-    lam = base.filings_per_year * scale * a[("mediators", "eligible_share")] / _YEAR
+    if volume is None:
+        volume = _expected_volume(base, levers, a, scale)
+    lam = volume * a[("mediators", "eligible_share")] / _YEAR
     if c <= 0 or lam <= 0:
         return {"served": 0.0, "p_wait": 0.0, "rate": 1.0, "mu": mu, "lam": 0.0, "c": c}
     lam_eff = min(lam, a[("mediators", "max_utilisation")] * c * mu)
@@ -1091,17 +1101,40 @@ def _mediation_queue(base: Baseline, levers: Mapping[str, float], a: Mapping, sc
             "lam": lam_eff, "c": c}
 
 
+def _first_rate(base: Baseline, levers: Mapping[str, float], a: Mapping, scale: float) -> float:
+    """First filings per year after cadre field visits prevented some."""
+    latent = _latent_rate(base, a, scale)
+    prevented = 12.0 * levers["cadre_field_visits_per_month"] * a[
+        ("cadre_field_visits_per_month", "prevented_per_visit")]
+    return max(latent - prevented,
+               latent * (1.0 - a[("cadre_field_visits_per_month", "max_prevented_share")]))
+
+
+def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
+                     scale: float) -> float:
+    """Steady-state filings per year: new matters times expected filings per matter.
+
+    Mediation capacity and re-filing depend on each other, so this is a short fixed point.
+    """
+    first = _first_rate(base, levers, a, scale)
+    volume = base.filings_per_year * scale
+    for _ in range(4):
+        mq = _mediation_queue(base, levers, a, scale, volume=volume)
+        m1, m2 = _refile_multipliers(base, levers, a, scale, served=mq["served"])
+        q1 = min(base.refile_p[0] * m1, 0.95)
+        q2 = min(base.refile_p[1] * m2, 0.95)
+        per_matter = 1.0 + q1 * sum(q2**k for k in range(_GENERATIONS - 1))
+        volume = first * per_matter
+    return volume
+
+
 def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
               *, keep_filings: bool = False) -> dict[str, Any]:
     """Run the vectorised model; return per-replication metric arrays (and filings if asked)."""
     R, S = crn.replications, crn.slots
     scale = crn.scale
     # field visits thin the latent first filings (drawn at crn.rate per year)
-    latent = _latent_rate(base, a, scale)
-    prevented = 12.0 * levers["cadre_field_visits_per_month"] * a[
-        ("cadre_field_visits_per_month", "prevented_per_visit")]
-    rate = max(latent - prevented,
-               latent * (1.0 - a[("cadre_field_visits_per_month", "max_prevented_share")]))
+    rate = _first_rate(base, levers, a, scale)
     keep_thr = _thr(min(1.0, rate / max(crn.rate, 1e-9)))
     used = np.arange(S)[None, :] < crn.counts[:, None]
     pos = np.flatnonzero(used.ravel() & (crn.keep < keep_thr))
@@ -1204,7 +1237,7 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
         late = end > _YEAR
         if g == 0:
             ys = np.array([lo + np.searchsorted(arr[lo:hi], 0.0) for lo, hi in
-                           zip(b[:-1], b[1:], strict=True)], dtype=np.int64)
+                           itertools.pairwise(b)], dtype=np.int64)
             iy = None
         else:
             ys = b[:-1]

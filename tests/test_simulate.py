@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import casekit as ck
+from casekit import simulate as sm
+from casekit._utils import CasekitError
+
+
+def value(res: pd.DataFrame, metric: str) -> float:
+    return float(res.set_index("metric").at[metric, "value"])
+
+
+@pytest.fixture(scope="module")
+def base() -> sm.Baseline:
+    return sm._sample_baseline()
+
+
+# --- levers and their direction -------------------------------------------------------------
+
+
+def test_defaults_are_the_observed_lever_values(base):
+    plain = sm.simulate_year(base, seed=3, replications=4)
+    explicit = sm.simulate_year(base, seed=3, replications=4, **base.observed)
+    pd.testing.assert_frame_equal(plain, explicit)
+    assert plain.attrs["levers"] == pytest.approx(base.observed)
+
+
+def test_same_seed_same_result_other_seed_other_draws(base):
+    a = sm.simulate_year(base, seed=5, replications=3)
+    b = sm.simulate_year(base, seed=5, replications=3)
+    c = sm.simulate_year(base, seed=6, replications=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["value"].equals(c["value"])
+
+
+@pytest.mark.parametrize(
+    ("lever", "low", "high", "metric", "sign"),
+    [
+        ("leader_ownership_share", 0.0, 0.9, "median_days_to_close_repeat", -1),
+        ("follow_up_visit_share", 0.0, 0.9, "repeat_rate", -1),
+        ("one_stop_center", 0, 1, "median_days_to_close", -1),
+        ("mediators", 0, 200, "median_days_to_close", -1),
+        ("joint_conference_interval_days", 90, 7, "median_days_to_close", -1),
+        ("special_fund_yuan", 0, 5e6, "repeat_rate", -1),
+        ("special_fund_yuan", 0, 5e6, "funds_yuan", +1),
+        ("cadre_field_visits_per_month", 0, 60, "n_filings", -1),
+        ("leader_ownership_share", 0.0, 0.9, "escalations", -1),
+        ("follow_up_visit_share", 0.0, 0.9, "share_settled_at_street_level", +1),
+        ("one_stop_center", 0, 1, "staff_days", +1),
+    ],
+)
+def test_levers_move_outputs_in_the_documented_direction(base, lever, low, high, metric, sign):
+    lo = value(sm.simulate_year(base, seed=7, replications=6, **{lever: low}), metric)
+    hi = value(sm.simulate_year(base, seed=7, replications=6, **{lever: high}), metric)
+    assert np.sign(hi - lo) == sign, (lever, metric, lo, hi)
+
+
+def test_effects_are_plausible_not_cartoonish(base):
+    # the one-stop centre and full leader ownership change medians by tens of percent, not 10x
+    b = sm.simulate_year(base, seed=2, replications=6)
+    c = sm.simulate_year(base, seed=2, replications=6, one_stop_center=1)
+    lead = sm.simulate_year(base, seed=2, replications=6, leader_ownership_share=1.0)
+    for res, metric in ((c, "median_days_to_close"), (lead, "median_days_to_close_repeat")):
+        ratio = value(res, metric) / value(b, metric)
+        assert 0.5 < ratio < 0.97, (metric, ratio)
+
+
+def test_common_random_numbers_leave_first_filings_untouched_by_a_repeat_only_lever(base):
+    a, _ = sm._assumption_dict(None)
+    crn = sm._crn(base, n_cases=None, replications=2, seed=11)
+    # no mediators: otherwise the shared mediation queue couples first and repeat filings
+    levers = {**base.observed, "mediators": 0.0}
+    f0 = sm._simulate(base, levers, a, crn, keep_filings=True)["filings"]
+    f1 = sm._simulate(base, {**levers, "leader_ownership_share": 1.0}, a, crn,
+                      keep_filings=True)["filings"]
+    first0, first1 = f0["ordinal"] == 1, f1["ordinal"] == 1
+    np.testing.assert_array_equal(f0["T"][first0], f1["T"][first1])
+    # ... while repeat filings do change
+    assert not np.array_equal(np.sort(f0["T"][~first0])[:50], np.sort(f1["T"][~first1])[:50])
+
+
+def test_result_is_tidy_with_a_band_and_carries_its_assumptions(base):
+    res = sm.simulate_year(base, seed=1, replications=8)
+    assert list(res.columns) == ["metric", "value", "low", "high", "unit"]
+    assert list(res["metric"]) == list(sm.METRICS)
+    assert (res["low"] <= res["value"]).all() and (res["value"] <= res["high"]).all()
+    assert res.attrs["seed"] == 1 and res.attrs["replications"] == 8
+    table = pd.DataFrame(res.attrs["assumptions"])
+    assert len(table) == len(sm.ASSUMPTIONS)
+    assert 0 <= value(res, "repeat_rate") <= 1 and 0 <= value(res, "on_time_rate") <= 1
+
+
+def test_n_cases_scales_the_district(base):
+    small = value(sm.simulate_year(base, seed=4, replications=2, n_cases=2000), "n_filings")
+    big = value(sm.simulate_year(base, seed=4, replications=2, n_cases=20000), "n_filings")
+    assert 8.5 < big / small < 11.5
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def test_unknown_lever_lists_the_valid_ones():
+    with pytest.raises(CasekitError, match="leader_ownership_share") as err:
+        sm.check_lever("leader_share", 0.5)
+    assert "unknown lever" in str(err.value)
+
+
+@pytest.mark.parametrize(("lever", "bad"), [("follow_up_visit_share", 1.5),
+                                            ("joint_conference_interval_days", 0),
+                                            ("mediators", -1), ("one_stop_center", "yes")])
+def test_out_of_range_values_give_the_range(base, lever, bad):
+    with pytest.raises(CasekitError, match=re.escape(lever)):
+        sm.simulate_year(base, seed=1, replications=1, **{lever: bad})
+
+
+def test_bad_baseline_and_replications_are_readable_errors(base):
+    with pytest.raises(CasekitError, match="Baseline"):
+        sm.simulate_year({"a": 1}, seed=1)
+    with pytest.raises(CasekitError, match="replications"):
+        sm.simulate_year(base, replications=0)
+
+
+# --- assumptions ------------------------------------------------------------------------
+
+
+def test_assumptions_table_documents_every_lever_with_a_source():
+    table = sm.ASSUMPTIONS
+    assert set(sm.LEVERS["lever"]) <= set(table["lever"])
+    assert table["mechanism"].str.len().min() > 20
+    domain = Path(__file__).resolve().parents[2] / "shared" / "domain" / "petition-work.md"
+    text = domain.read_text(encoding="utf-8") if domain.exists() else None
+    for source in table["source"]:
+        assert source in ("assumed", "seed article") or source.startswith("SRC:")
+        if text is not None and source.startswith("SRC:"):
+            assert f"[{source}]" in text or f"**{source[4:]}**" in text, source
+    assert ((table["min"] <= table["value"]) & (table["value"] <= table["max"])).all()
+
+
+def test_edited_assumptions_change_the_result_and_are_carried(base):
+    table = sm.ASSUMPTIONS.copy()
+    neutral = table["lever"] == "leader_ownership_share"
+    table.loc[neutral & table["parameter"].isin(
+        ["duration_factor", "refile_factor", "escalation_factor"]), "value"] = 1.0
+    lo = sm.simulate_year(base, seed=8, replications=4, leader_ownership_share=0.0,
+                          assumptions=table)
+    hi = sm.simulate_year(base, seed=8, replications=4, leader_ownership_share=1.0,
+                          assumptions=table)
+    # with neutral factors, ownership changes only staff time
+    assert value(lo, "median_days_to_close_repeat") == value(hi, "median_days_to_close_repeat")
+    assert value(hi, "staff_days") > value(lo, "staff_days")
+    carried = pd.DataFrame(hi.attrs["assumptions"])
+    row = carried[(carried.lever == "leader_ownership_share")
+                  & (carried.parameter == "duration_factor")]
+    assert float(row["value"].iloc[0]) == 1.0
+    # records work as well as a DataFrame
+    again = sm.simulate_year(base, seed=8, replications=4, leader_ownership_share=1.0,
+                             assumptions=table.to_dict(orient="records"))
+    pd.testing.assert_frame_equal(again, hi)
+
+
+def test_invalid_assumptions_are_rejected(base):
+    bad = sm.ASSUMPTIONS.copy()
+    bad.loc[0, "value"] = 99.0
+    with pytest.raises(CasekitError, match="expected"):
+        sm.simulate_year(base, seed=1, assumptions=bad)
+    with pytest.raises(CasekitError, match="unknown"):
+        sm.simulate_year(base, seed=1, assumptions=[{"lever": "x", "parameter": "y",
+                                                      "value": 1}])
+
+
+# --- calibration ------------------------------------------------------------------------
+
+
+def test_censored_fit_recovers_lognormal_where_closed_only_is_biased():
+    rng = np.random.default_rng(0)
+    n = 4000
+    g = rng.integers(0, 2, n)
+    rep = rng.random(n) < 0.3
+    mu_true = np.array([np.log(10.0), np.log(30.0)])
+    t = np.exp(mu_true[g] + 0.4 * rep + 0.8 * rng.standard_normal(n))
+    cens = rng.uniform(5, 60, n)  # heavy administrative censoring
+    obs = t <= cens
+    y = np.log(np.minimum(t, cens))
+    mu, sigma, shift = sm._fit_censored_lognormal(y, obs, g, 2, rep)
+    assert np.allclose(mu, mu_true, atol=0.08)
+    assert np.allclose(sigma, 0.8, atol=0.08)
+    assert shift == pytest.approx(0.4, abs=0.1)
+    naive = np.array([y[(g == k) & obs & ~rep].mean() for k in range(2)])
+    assert (naive < mu_true - 0.2).any()  # the bias the censored fit avoids
+
+
+def test_km_median_matches_lifelines():
+    lifelines = pytest.importorskip("lifelines")
+    rng = np.random.default_rng(1)
+    t = np.round(rng.exponential(20, 300), 1)
+    e = rng.random(300) < 0.7
+    km = lifelines.KaplanMeierFitter().fit(t, e)
+    assert sm._km_median(t, e) == pytest.approx(km.median_survival_time_)
+
+
+def test_erlang_c_known_values():
+    assert sm._erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: P(wait) = rho
+    assert sm._erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert 0 < sm._erlang_c(50, 45.0) < 1
+
+
+def test_calibration_recovers_the_synthetic_district_refiling_truth():
+    synth = pytest.importorskip("casekit.synth")
+    events, truth = synth.generate_district(2000, seed=3)
+    cases = ck.build_case_table(events)
+    b = sm.calibrate_baseline(cases, events=events)
+    p1 = truth["repeats"]["p_refile_after_first"]
+    p2 = truth["repeats"]["p_refile_after_repeat"]
+    assert b.targets["refile_p_first"] == pytest.approx(p1, abs=0.06)
+    assert b.targets["refile_p_later"] == pytest.approx(p2, abs=0.1)
+    # the baseline run reproduces the observed (Kaplan-Meier) median of first filings
+    stats = sm._baseline_stats(b, None)
+    assert stats["median_first"] == pytest.approx(b.targets["km_median_days_first"], rel=0.05)
+    assert 0 <= b.observed["leader_ownership_share"] <= 1
+    assert b.observed["follow_up_visit_share"] > 0
+
+
+def test_calibration_names_a_missing_column():
+    with pytest.raises(CasekitError, match="pattern"):
+        sm.calibrate_baseline(pd.DataFrame({"opened_at": [], "duration_days": [], "closed": []}))
+
+
+def test_priors_baseline_is_usable_without_data():
+    b = sm._default_baseline()
+    res = sm.simulate_year(b, seed=1, replications=3)
+    assert 5 < value(res, "median_days_to_close") < 40
+    assert "priors" in b.source
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+
+def test_sweep_returns_one_tidy_frame_over_the_grid(base):
+    res = sm.sweep({"follow_up_visit_share": [0.0, 0.5, 0.9], "one_stop_center": [0, 1]},
+                   baseline=base, replications=3, seed=1)
+    assert res["scenario"].nunique() == 6
+    assert list(res.columns[:3]) == ["scenario", "follow_up_visit_share", "one_stop_center"]
+    assert len(res) == 6 * len(sm.METRICS)
+    rr = res[(res.metric == "repeat_rate") & (res.one_stop_center == 0)].set_index(
+        "follow_up_visit_share")["value"]
+    assert rr.is_monotonic_decreasing
+
+
+def test_sweep_accepts_a_list_of_scenarios_and_checks_levers(base):
+    res = sm.sweep([{"mediators": 0}, {"mediators": 50}], baseline=base, replications=2,
+                   progress=False)
+    assert res["scenario"].nunique() == 2
+    with pytest.raises(CasekitError, match="unknown lever"):
+        sm.sweep({"nope": [1]}, baseline=base)
