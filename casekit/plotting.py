@@ -823,8 +823,8 @@ def plot_naive_vs_censored(
     ax = _axes(ax)
     if hasattr(naive, "survival_function_") and hasattr(censored, "survival_function_"):
         colours = ("#7f7f7f", "#1f77b4")
-        for fitter, label, colour, style in zip(
-            (naive, censored), labels, colours, ("--", "-"), strict=True
+        for fitter, label, colour, style, y_text in zip(
+            (naive, censored), labels, colours, ("--", "-"), (0.62, 0.38), strict=True
         ):
             curve, _ = _km_frames(fitter)
             ax.step(
@@ -839,12 +839,13 @@ def plot_naive_vs_censored(
             if math.isfinite(median):
                 ax.axvline(median, color=colour, linestyle=":", linewidth=1.0)
                 ax.annotate(
-                    f"{median:.0f}",
-                    (median, 0.5),
-                    xytext=(3, 3),
+                    f"median 中位数 {median:.0f}",
+                    (median, y_text),
+                    xytext=(4, 0),
                     textcoords="offset points",
                     color=colour,
                     fontsize="small",
+                    va="center",
                 )
         ax.axhline(0.5, color="grey", linewidth=0.5)
         ax.set_ylim(0, 1.02)
@@ -970,6 +971,15 @@ def plot_forest(
         names.append(name)
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = ax.get_xlim()
+    narrow = low > 0 and high / low < 5  # less than a decade: label the minor ticks too
+    ax.xaxis.set_minor_formatter(
+        FuncFormatter(lambda v, _: f"{v:g}") if narrow else NullFormatter()
+    )
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xlabel("hazard ratio of closing 办结风险比 (>1 faster 更快)")
