@@ -195,13 +195,16 @@ def test_censored_fit_recovers_lognormal_where_closed_only_is_biased():
     assert (naive < mu_true - 0.2).any()  # the bias the censored fit avoids
 
 
-def test_km_median_matches_lifelines():
-    lifelines = pytest.importorskip("lifelines")
-    rng = np.random.default_rng(1)
-    t = np.round(rng.exponential(20, 300), 1)
-    e = rng.random(300) < 0.7
-    km = lifelines.KaplanMeierFitter().fit(t, e)
-    assert sm._km_median(t, e) == pytest.approx(km.median_survival_time_)
+def test_km_median_by_hand_with_censoring():
+    # t:   1  2  2+ 3  4  5+   (+ = censored)
+    # S: 5/6, then 5/6*4/5 = 2/3 at t=2, then 2/3*2/3 = 4/9 < 0.5 at t=3 -> median 3
+    t = np.array([1, 2, 2, 3, 4, 5], dtype=float)
+    e = np.array([1, 1, 0, 1, 1, 0], dtype=bool)
+    assert sm._km_median(t, e) == 3.0
+    # closed cases only would give a median of 2.5 (the bias of dropping open cases)
+    assert np.median(t[e]) == 2.5
+    # never reaching one half: no median
+    assert np.isnan(sm._km_median(np.array([1.0, 2.0, 3.0]), np.array([1, 0, 0], dtype=bool)))
 
 
 def test_erlang_c_known_values():
@@ -258,3 +261,69 @@ def test_sweep_accepts_a_list_of_scenarios_and_checks_levers(base):
     assert res["scenario"].nunique() == 2
     with pytest.raises(CasekitError, match="unknown lever"):
         sm.sweep({"nope": [1]}, baseline=base)
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def _whatif(tmp_path, name, *args):
+    import json
+
+    from casekit.cli import main
+
+    out = tmp_path / f"{name}.json"
+    rc = main(["whatif", *args, "--replications", "8", "--out", str(out)])
+    assert rc == 0
+    return out, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_cli_same_seed_gives_identical_bytes(tmp_path):
+    a, ja = _whatif(tmp_path, "a", "--seed", "3", "--set", "mediators=40")
+    b, _ = _whatif(tmp_path, "b", "--seed", "3", "--set", "mediators=40")
+    assert a.read_bytes() == b.read_bytes()
+    assert set(ja["baseline"]) == set(ja["scenario"]) == set(sm.METRICS)
+    assert {"assumptions", "seed", "n_cases", "replications", "casekit_version",
+            "data_source"} <= set(ja)
+    assert ja["levers_scenario"]["mediators"] == 40
+
+
+@pytest.mark.parametrize(
+    ("lever", "low", "high", "metric"),
+    [("leader_ownership_share", "0.0", "0.9", "median_days_to_close_repeat"),
+     ("follow_up_visit_share", "0.0", "0.9", "repeat_rate"),
+     ("one_stop_center", "0", "1", "median_days_to_close")],
+)
+def test_cli_scenario_block_moves_the_right_way(tmp_path, lever, low, high, metric):
+    _, lo = _whatif(tmp_path, "lo", "--set", f"{lever}={low}")
+    _, hi = _whatif(tmp_path, "hi", "--set", f"{lever}={high}")
+    assert hi["scenario"][metric]["value"] < lo["scenario"][metric]["value"]
+    assert hi["baseline"] == lo["baseline"]  # same seed: the same baseline
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("leader_share=0.5", "leader_ownership_share"),
+     ("follow_up_visit_share=1.5", "0 to 1"),
+     ("mediators=-3", "0 to 2000"),
+     ("one_stop_center", "LEVER=VALUE")],
+)
+def test_cli_bad_levers_exit_2_with_one_line(tmp_path, capsys, setting, message):
+    from casekit.cli import main
+
+    rc = main(["whatif", "--set", setting, "--out", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_calibrates_from_a_data_file(tmp_path):
+    synth = pytest.importorskip("casekit.synth")
+    events, _ = synth.generate_district(600, seed=5)
+    path = tmp_path / "district.csv"
+    events.to_csv(path, index=False)
+    _, res = _whatif(tmp_path, "data", "--data", str(path), "--set", "one_stop_center=1")
+    assert res["data_source"].startswith("district.csv")
+    assert res["scenario"]["median_days_to_close"]["value"] < (
+        res["baseline"]["median_days_to_close"]["value"])
