@@ -660,3 +660,24 @@ def test_plots_draw_results_of_casekit_network():
     assert np.asarray(axes[1, 0].images[0].get_array()).sum() == handover.size(weight="count")
     assert _draw_and_collect(fig) == []
     plt.close(fig)
+
+
+def test_font_subset_script_enumerates_gb2312_and_keeps_the_minus_sign():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "tools" / "make_font_subset.py"
+    if not script.exists():
+        pytest.skip("tools/ is not part of an installed casekit")
+    spec = importlib.util.spec_from_file_location("make_font_subset", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    hanzi, symbols = module.gb2312_characters()
+    assert len(hanzi) == 6763
+    assert {ord("啊"), ord("齄"), ord("街")} <= hanzi  # first (0xB0A1) and last (0xF7FE) hanzi
+    assert ord("，") in symbols
+    wanted, counts = module.wanted_unicodes()
+    assert 0x2212 in wanted
+    assert counts["gb2312_hanzi"] == 6763
+    with_font = {ord(c) for c in "街道办事处人民法院住房和城乡建设局信访局联席会议"}
+    assert with_font <= wanted
