@@ -367,7 +367,7 @@ def build_agency_table() -> pd.DataFrame:
     ['城南街道办事处', '文光街道办事处', '棉北街道办事处', '金浦街道办事处']
     """
     d = _build_district()
-    street = [None] * len(d.agency_names)
+    street: list[str | None] = [None] * len(d.agency_names)
     for i, area in enumerate(d.area_names):
         for code in (d.area_unit[i], d.area_justice[i], d.area_mediation[i]):
             street[code] = area
@@ -437,7 +437,7 @@ def _pattern_multipliers() -> tuple[np.ndarray, np.ndarray]:
 
 def _categorical(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
     """Vectorised draws: one per row of ``cum`` (row-wise cumulative probabilities)."""
-    u = rng.random(cum.shape[0])
+    u = np.asarray(rng.random(cum.shape[0]))
     return np.minimum((u[:, None] >= cum).sum(axis=1), cum.shape[1] - 1)
 
 
@@ -568,9 +568,9 @@ class _Slots:
             mapping[i] = self.part_index[u]
         return mapping[codes]
 
-    def add(self, case: np.ndarray, t: np.ndarray, act: str | np.ndarray, agency: np.ndarray, *,
-            part: np.ndarray | None = None, amount: np.ndarray | None = None,
-            outcome: np.ndarray | None = None) -> None:
+    def add(self, case: np.ndarray, t: np.ndarray, act: str | np.ndarray,
+            agency: np.ndarray | int, *, part: np.ndarray | None = None,
+            amount: np.ndarray | None = None, outcome: np.ndarray | int | None = None) -> None:
         n = case.size
         if n == 0:
             return
@@ -1312,7 +1312,7 @@ def _write_xlsx(events: pd.DataFrame, path: Path) -> None:
 def write_events(events: pd.DataFrame, path: str | Path) -> Path:
     """Write events to .csv / .csv.gz / .parquet / .xlsx deterministically (same data, same bytes).
 
-    Timestamps as ``YYYY-MM-DD HH:MM:SS``, floats with 2 decimals, UTF-8, ``\\n`` line ends;
+    Timestamps as ``YYYY-MM-DD HH:MM:SS``, floats with 2 decimals, UTF-8, LF line ends;
     gzip without a modification time; xlsx with fixed document dates.
 
     Examples

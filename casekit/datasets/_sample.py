@@ -76,7 +76,7 @@ def load_sample_events() -> pd.DataFrame:
     with resources.as_file(ref) as path:
         events = pd.read_csv(
             path, compression="gzip", encoding="utf-8",
-            dtype={c: "str" for c in _STR_COLUMNS} | {"repeat_ordinal": "int64",
+            dtype=dict.fromkeys(_STR_COLUMNS, "str") | {"repeat_ordinal": "int64",
                                                         "amount_yuan": "float64"},
             keep_default_na=False, na_values=[""],
         )
