@@ -11,64 +11,76 @@
 # %% [markdown]
 # # 06 · Real logs 真实数据
 #
-# What you will learn: running casekit on three public logs and what carries over to petition
-# work (信访) and what does not:
+# What you will learn: running casekit on three public logs, and what carries over to petition
+# work (信访) and what does not. No public 信访 log exists; these are its closest real relatives.
 #
 # | log | what it is | carries over | does not |
 # |---|---|---|---|
-# | receipt (BPI, 4TU) | a Dutch municipality's building-permit receipt phase, 8,577 events | hand-overs between groups, referral loops, censoring | no petitioners, no repeat filings, groups are not agencies |
-# | road traffic fines (100-trace sample) | Italian police fines process | long waits, appeals like review/re-review | a fine is not a grievance; one agency dominates |
-# | NYC council casework | constituent casework by council offices | repeat contacts, referral to city agencies | different law, no statutory 60-day clock |
+# | receipt (4TU) | a Dutch municipality's permit-application receipt phase, 1,434 cases | hand-overs between units, referral loops, open cases censored | no petitioners or repeat filings; `org:group` is a work group, not an agency |
+# | road traffic fines (100-trace sample, 4TU) | Italian local police fines, with appeals to the prefecture and the judge | several organisations on one case; appeals behave like review / re-review | a fine is not a grievance; dates only; the police dominate |
+# | NYC council casework (NYC Open Data) | constituent casework by council offices, 341k cases | elected offices doing casework; time to close with censoring at scale | one office per case (no coordination recorded), no constituent id (no repeats), no 60-day statutory clock |
 #
-# Cite each log as its `SOURCES.md` says. The logs live in `../shared/data/real` and are not
-# copied into casekit; when they are absent, the cells below say so and skip.
+# Citations: see the table printed below (`list_real_datasets`). The logs stay in
+# `../shared/data/real` and are never copied into casekit; when they are absent, each cell says
+# so and skips.
 
 # %% tags=["parameters"]
-REAL_DIR = None  # None: ../shared/data/real next to the checkout
-N_TRACES = 100
+REAL_DIR = None  # None: $CASEKIT_REAL_DATA or ../shared/data/real next to the checkout
 
 # %%
 import matplotlib.pyplot as plt
+from lifelines import KaplanMeierFitter
 
 import casekit as ck
 from casekit import plotting
 
 plotting.use_cjk_font()
-available = ck.datasets.real_data_dir(REAL_DIR)
-print("real logs 真实数据:", available or "not found: the cells below skip 未找到，以下跳过")
+try:
+    print("real logs 真实数据:", ck.datasets.real_data_root(REAL_DIR))
+    catalogue = ck.datasets.list_real_datasets(REAL_DIR)
+except ck.datasets.RealDataNotFoundError as exc:
+    catalogue = None
+    print("skipped: real logs not found 未找到真实数据:", exc)
+catalogue
 
 # %% [markdown]
-# **Receipt 收件流程**: hand-overs between organisational groups, as agencies.
+# **Receipt 收件流程**: hand-overs between work groups, read as agencies.
 
 # %%
-receipt = ck.datasets.load_receipt(REAL_DIR) if available else None
-if receipt is None:
-    print("skipped: receipt log not found")
-else:
+try:
+    receipt = ck.datasets.load_receipt(root=REAL_DIR)
     H = ck.build_handover_network(receipt)
     fig, ax = plt.subplots(figsize=(7, 6))
     plotting.plot_handover_matrix(H, ax=ax, normalise="row")
     plt.show()
+    print(ck.find_referral_loops(receipt).head())
+except ck.datasets.RealDataNotFoundError as exc:
+    print("skipped:", exc)
 
 # %% [markdown]
-# **Road traffic fines 交通罚款** (first traces): time to close with open traces censored.
+# **Road traffic fines 交通罚款** (100-trace sample): who acts on a fine, and how long it stays open.
 
 # %%
-fines = ck.datasets.load_road_traffic(REAL_DIR, n_traces=N_TRACES) if available else None
-if fines is None:
-    print("skipped: road traffic log not found")
-else:
+try:
+    fines = ck.datasets.load_road_traffic(sample=True, root=REAL_DIR)
     fine_cases = ck.build_case_table(fines)
+    print(fine_cases["pattern"].value_counts().head())
     print(fine_cases[["duration_days", "closed"]].describe())
+except ck.datasets.RealDataNotFoundError as exc:
+    print("skipped:", exc)
 
 # %% [markdown]
-# **NYC council casework 纽约市议会个案**: referral loops and repeat contacts.
+# **NYC council casework 纽约市议会个案**: the naive closed-only median against the censored one.
 
 # %%
-nyc = ck.datasets.load_nyc_council_casework(REAL_DIR) if available else None
-if nyc is None:
-    print("skipped: NYC council casework not found")
-else:
-    loops = ck.find_referral_loops(nyc)
-    print(f"{len(nyc['case_id'].unique()):,} cases; referral loops: {len(loops)}")
-    loops.head()
+try:
+    nyc = ck.datasets.load_nyc_council_casework(root=REAL_DIR)
+    nyc_cases = ck.build_case_table(nyc, link=False)
+    closed = nyc_cases[nyc_cases["closed"]]
+    naive = KaplanMeierFitter(label="naive").fit(closed["duration_days"])
+    km = KaplanMeierFitter(label="censored").fit(nyc_cases["duration_days"], nyc_cases["closed"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plotting.plot_naive_vs_censored(naive, km, ax=ax)
+    plt.show()
+except ck.datasets.RealDataNotFoundError as exc:
+    print("skipped:", exc)
