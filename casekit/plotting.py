@@ -1316,26 +1316,30 @@ def plot_kpi_on_time(
     target: float | None = None,
     top: int | None = 20,
 ) -> Axes:
-    """Horizontal bars of on-time rates (share of cases within the statutory deadline).
+    """Horizontal bars of on-time rates (share of cases within a statutory deadline).
 
     Parameters
     ----------
     kpi_table : DataFrame
-        On-time rates from :mod:`casekit.kpi`: a group column (``by``; default the first text
-        column), a rate column in [0, 1] (``rate``; default ``on_time_rate`` or ``rate``) and,
-        when present, ``ci_low``/``ci_high`` (drawn as interval lines) and ``n_cases``.
+        On-time rates from :func:`casekit.kpi.on_time_rates`: a group column (``by``; default
+        the first column that is text), a rate in [0, 1] (``rate``; default ``on_time_rate``),
+        and when present the interval ``rate_ci_low``/``rate_ci_high`` (or ``ci_low``/
+        ``ci_high``; drawn as black lines) and the denominator ``n_due`` (or ``n_cases``; shown
+        in the labels). Groups with no rate (nothing due yet) are left out.
     ax : matplotlib.axes.Axes, optional
     by, rate : str, optional
+        Group and rate columns.
     lang : {"zh", "en", "both"} or None
         Labels for agency-type identifiers and patterns.
     target : float, optional
-        Draw a target line (e.g. 0.95).
+        Draw a target line (e.g. 0.95) and colour the bars below it red.
     top : int, optional
-        Show at most this many groups (lowest rates first, the ones needing attention).
+        Show at most this many groups, lowest rates first (the ones needing attention).
 
     Returns
     -------
     matplotlib.axes.Axes
+        One bar (patch) per group, lowest rate at the top.
 
     Examples
     --------
@@ -1345,7 +1349,7 @@ def plot_kpi_on_time(
     ...     {
     ...         "agency_type": ["court", "street_office"],
     ...         "on_time_rate": [0.9, 0.6],
-    ...         "n_cases": [10, 20],
+    ...         "n_due": [10, 20],
     ...     }
     ... )
     >>> ax = plot_kpi_on_time(kpi, lang="en", ax=plt.figure().gca())
@@ -1362,19 +1366,21 @@ def plot_kpi_on_time(
         text_cols = [
             c
             for c in kpi_table.columns
-            if c != rate and not pd.api.types.is_numeric_dtype(kpi_table[c])
+            if c != rate
+            and (pd.api.types.is_string_dtype(kpi_table[c]) or kpi_table[c].dtype == object)
         ]
         if not text_cols:
             from casekit._utils import CasekitError
 
             raise CasekitError(f"kpi table needs a group column; found {list(kpi_table.columns)}")
         by = text_cols[0]
-    table = kpi_table.sort_values(rate, kind="stable")
+    table = kpi_table.loc[kpi_table[rate].notna()].sort_values(rate, kind="stable")
     if top is not None:
         table = table.head(top)
     names = [_pattern_label(v, lang) for v in table[by]]
-    if "n_cases" in table.columns:
-        names = [f"{n} (n={int(k)})" for n, k in zip(names, table["n_cases"], strict=True)]
+    n_col = next((c for c in ("n_due", "n_cases") if c in table.columns), None)
+    if n_col is not None:
+        names = [f"{n} (n={int(k)})" for n, k in zip(names, table[n_col], strict=True)]
     y = np.arange(len(table))
     values = table[rate].to_numpy(dtype=float)
     ax.barh(
@@ -1382,12 +1388,17 @@ def plot_kpi_on_time(
         values,
         color=["#d62728" if target is not None and v < target else "#1f77b4" for v in values],
     )
-    if {"ci_low", "ci_high"} <= set(table.columns):
-        for yi, lo, hi in zip(y, table["ci_low"], table["ci_high"], strict=True):
+    low = next((c for c in ("rate_ci_low", "ci_low") if c in table.columns), None)
+    high = next((c for c in ("rate_ci_high", "ci_high") if c in table.columns), None)
+    if low and high:
+        for yi, lo, hi in zip(y, table[low], table[high], strict=True):
             ax.plot([lo, hi], [yi, yi], color="black", linewidth=1.5)
     if target is not None:
         ax.axvline(target, color="grey", linestyle="--", linewidth=0.8)
     ax.set_yticks(y, names)
+    ax.set_ylim(len(table) - 0.5, -0.5)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("on-time rate 按期办结率")
+    clock = kpi_table.attrs.get("clock")
+    clock_zh = {"route": "转送时限", "notify": "告知时限", "handle": "办理时限"}.get(str(clock), "")
+    ax.set_xlabel("on-time rate 按期率" + (f" ({clock} clock {clock_zh})" if clock else ""))
     return ax

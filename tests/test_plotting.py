@@ -519,16 +519,22 @@ def test_update_whatif_redraws_when_the_scenarios_change(whatif_bars, ax):
 def test_kpi_on_time_lowest_rates_first_with_target(ax):
     kpi = pd.DataFrame(
         {
-            "street": ["朝阳街道", "和平街道", "文光街道"],
-            "on_time_rate": [0.95, 0.70, 0.85],
-            "n_cases": [20, 10, 30],
+            "street": ["朝阳街道", "和平街道", "文光街道", "新街道"],
+            "n_due": [20, 10, 30, 0],
+            "on_time_rate": [0.95, 0.70, 0.85, np.nan],
+            "rate_ci_low": [0.8, 0.4, 0.7, np.nan],
+            "rate_ci_high": [0.99, 0.9, 0.94, np.nan],
         }
     )
+    kpi.attrs["clock"] = "handle"
     plot_kpi_on_time(kpi, ax=ax, target=0.9)
     assert [p.get_width() for p in ax.patches] == [0.70, 0.85, 0.95]
     assert next(t.get_text() for t in ax.get_yticklabels()) == "和平街道 (n=10)"
     red = matplotlib.colors.to_rgba("#d62728")
     assert [tuple(p.get_facecolor()) == red for p in ax.patches] == [True, True, False]
+    intervals = [tuple(line.get_xdata()) for line in ax.lines if len(line.get_xdata()) == 2]
+    assert (0.4, 0.9) in intervals
+    assert "办理时限" in ax.get_xlabel()
 
 
 def test_plot_functions_draw_on_the_current_axes_when_none_is_given(fitters):
