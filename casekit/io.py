@@ -362,6 +362,8 @@ def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarr
     if is_str.any():
         stripped = pd.Series(uniq[is_str], dtype="str").str.strip()
         blank = (stripped == "").to_numpy(dtype=bool)
+        too_long = (stripped.str.len() > 64).to_numpy(dtype=bool)  # no timestamp is that long
+        stripped[too_long] = "?"
         sub = np.full(int(is_str.sum()), np.datetime64("NaT"), dtype="datetime64[ns]")
         sub[~blank] = _parse_strings(stripped[~blank].reset_index(drop=True), timezone, info)
         parsed[is_str] = sub
@@ -613,6 +615,11 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None) -> RawTab
     what = _magic(data[:8])
     if what is not None:
         raise FileUnusableError(f"{name}: is {what}, not a CSV text file as its name says")
+    head = data[:4096]
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32)))
+    if controls > len(head) // 20 and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileUnusableError(f"{name}: looks like a binary file ({controls} control bytes in "
+                                "the first 4 KB), not CSV text")
     notes: list[str] = []
     body, enc = _decode(data, encoding, name, notes)
     del data
@@ -620,7 +627,11 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None) -> RawTab
     first_nl = body.find(b"\n")
     first_line = (body if first_nl < 0 else body[:first_nl]).decode("utf-8", errors="replace")
     sep = "\t" if name.lower().endswith((".tsv", ".tsv.gz")) else _sniff_sep(first_line)
-    header = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
+    try:
+        header = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
+    except csv.Error as exc:
+        raise FileUnusableError(f"{name}: cannot read the header line ({exc}); expected a "
+                                "header row naming the columns") from None
     if not any(h.strip() for h in header):
         raise FileUnusableError(f"{name}: the first line is empty; expected a header row "
                                 "naming the columns")
@@ -659,7 +670,10 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None) -> RawTab
         return RawTable(df, rows, "csv", enc, notes, extra={"separator": sep})
     # slow exact path: ragged rows, blank lines or multi-line cells -> track physical lines
     del table
-    return _read_csv_exact(rest.decode("utf-8"), names, sep, enc, notes)
+    try:
+        return _read_csv_exact(rest.decode("utf-8"), names, sep, enc, notes)
+    except csv.Error as exc:
+        raise FileUnusableError(f"{name}: cannot be parsed as CSV ({exc})") from None
 
 
 def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
@@ -682,6 +696,11 @@ def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
             shown = sep.join(rec)
             bad_rows.append((start, None, shown,
                              f"has {len(rec)} fields; expected {width} like the header"))
+            if len(bad_rows) > 10_000 and not good:
+                raise FileUnusableError(
+                    f"row {start}: {len(bad_rows)} rows in a row do not split into the "
+                    f"{width} header columns; expected a CSV file with separator {sep!r}"
+                )
         start = line + 1
     df = pd.DataFrame(good, columns=names, dtype="str") if good else pd.DataFrame(
         {n: pd.Series([], dtype="str") for n in names})
@@ -1203,7 +1222,7 @@ def read_events(
     >>> meta["n_read"], meta["n_accepted"], meta["encoding"]
     (2, 2, 'gb18030')
     """
-    return read_events_report(
+    result = read_events_report(
         path,
         columns=columns,
         sheet=sheet,
@@ -1213,7 +1232,14 @@ def read_events(
         label_map=label_map,
         key=key,
         progress=progress,
-    ).events
+    )
+    if result.n_accepted == 0:
+        first = next((p.line() for p in result.problems if p.level == "row"), "")
+        raise FileUnusableError(
+            f"{Path(path).name}: no usable rows (all {result.n_read} quarantined; first: "
+            f"{first}); expected at least one valid event"
+        )
+    return result.events
 
 
 def write_events(events: pd.DataFrame, path: str | os.PathLike[str]) -> Path:

@@ -303,14 +303,21 @@ def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.Data
     return out, dict(info) if isinstance(info, Mapping) else {"info": str(info)}
 
 
-def _mask_value(value: object) -> str:
+def _mask_value(value: object, column: str | None = None,
+                known_names: list[str] | None = None) -> str:
     text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
     try:
         from casekit.privacy import mask_value
     except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
         text = re.sub(r"\d{17}[\dXx]", "[ID]", text)
         return re.sub(r"1[3-9]\d{9}", "[PHONE]", text)
-    return str(mask_value(text))
+    if len(text) > 4 * _MAX_VALUE_CHARS:  # long cells: mask a prefix cut outside any number
+        total = len(text)
+        text = re.sub(r"[\dXx+\-\s]+$", "", text[: 4 * _MAX_VALUE_CHARS]) + f"... ({total} characters)"
+    masked = str(mask_value(text, column=column, known_names=known_names))
+    if len(masked) > _MAX_VALUE_CHARS:
+        masked = f"{masked[:_MAX_VALUE_CHARS]}... ({len(masked)} characters)"
+    return masked
 
 
 def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None,
@@ -510,6 +517,9 @@ def validate_table(
         bad |= dup
 
     # ---- quarantine ------------------------------------------------------------------------
+    raw_names: list[str] | None = None
+    if "petitioner_name" in mapping:
+        raw_names = [v for v in pd.unique(_as_str(df[mapping["petitioner_name"]]).dropna()) if v]
     q_parts = []
     row_col_names = {c: str(mapping.get(c, c)) for c in frame.columns}
     for mask, col, reason, template, expected in checks:
@@ -521,7 +531,7 @@ def validate_table(
             shown_col = "*"
         else:
             src = df[mapping[col]] if col in mapping else frame[col]
-            values = [_mask_value(v) for v in src.iloc[idx].tolist()]
+            values = [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()]
             shown_col = row_col_names.get(col, col)
         q_parts.append(pd.DataFrame({"_i": idx, "source_row": rows[idx], "column": shown_col,
                                      "value": values, "reason": reason}))
@@ -532,9 +542,8 @@ def validate_table(
                                     None if col == "*" else shown_col, expected, "row"))
     for r, col, value, reason in raw.bad_rows:
         q_parts.append(pd.DataFrame({"_i": [-1], "source_row": [r], "column": [col or "*"],
-                                     "value": [_mask_value(value)[:200]], "reason": [reason]}))
-        problems.append(Problem(source, reason.replace("expected", "").strip("; "), r, None,
-                                "as many fields as the header", "row"))
+                                     "value": [_mask_value(value, None, raw_names)], "reason": [reason]}))
+        problems.append(Problem(source, reason, r, None, None, "row"))
     if q_parts:
         q = pd.concat(q_parts, ignore_index=True).sort_values("source_row", kind="stable")
         if q["source_row"].duplicated().any():
@@ -558,9 +567,7 @@ def validate_table(
     events = frame.iloc[np.flatnonzero(keep)] if bad.any() else frame
     events = events.reset_index(drop=True)
     del frame
-    known_names = None
-    if "petitioner_name" in events.columns:
-        known_names = [v for v in pd.unique(_as_str(events["petitioner_name"]).dropna()) if v]
+    known_names = raw_names
     events, pii_info = _pseudonymise(events, key, notes)
     unknown_labels: dict[str, list[str]] = {}
 
@@ -674,6 +681,7 @@ def validate_table(
 
 
 _MAX_PROBLEM_OBJECTS = 10_000
+_MAX_VALUE_CHARS = 200
 
 
 def _json_safe(obj: Any) -> Any:
