@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
             f"(recognised: {recognised}); map one with --columns agency=COLUMN"
         )
     if args.kind == "handover":
-        G = build_handover_network(events, include_self=args.include_self, level=args.level)
+        G = build_handover_network(
+            events, include_self=args.include_self, level=args.level, lags=False
+        )
         detail = f"{G.graph['n_pairs']} consecutive pairs"
     else:
         G = build_working_together_network(events, level=args.level)

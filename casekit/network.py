@@ -24,7 +24,6 @@ working together equals our ``count`` (PM4Py divides by the number of events of 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ __all__ = [
 Level = Literal["agency", "agency_type"]
 
 _NS_PER_DAY = 86_400 * 10**9
-_BITMASK_MAX = 64  # agencies up to this many: per-case uint64 bit masks; above: scipy.sparse
+_BITMASK_MAX = 64  # agencies up to this many: per-case uint64 bit masks
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,13 +57,12 @@ _BITMASK_MAX = 64  # agencies up to this many: per-case uint64 bit masks; above:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class _Encoded:
-    case: np.ndarray  # int64 case code per event, non-decreasing
-    node: np.ndarray  # int64 node (agency) code per event, codes follow sorted labels
-    labels: list[str]  # node label per code
+    node: np.ndarray  # int32 node (agency) code per event, in case/time order
+    labels: list[str]  # node label per code (dictionary order; sort labels for output)
     time: np.ndarray | None  # int64 ns per event (NaT -> int64 max), or None
-    case_ids: np.ndarray  # case id per case code
+    starts: np.ndarray  # position of each case's first event (int64, ascending)
     row: np.ndarray | None  # original row position per event (None = identity)
-    first_event: np.ndarray  # row position (into the encoded order) of each node's first event
+    has_nat: bool = False
 
     @property
     def n_events(self) -> int:
@@ -72,20 +70,13 @@ class _Encoded:
 
     @property
     def n_cases(self) -> int:
-        return len(self.case_ids)
+        return len(self.starts)
 
     @property
-    def starts(self) -> np.ndarray:
-        if len(self.case) == 0:
-            return np.zeros(0, dtype=np.int64)
-        change = np.empty(len(self.case), dtype=bool)
-        change[0] = True
-        np.not_equal(self.case[1:], self.case[:-1], out=change[1:])
-        return np.flatnonzero(change)
-
-    def same_case(self) -> np.ndarray:
-        """Boolean per consecutive pair (i, i+1): both events belong to the same case."""
-        return self.case[1:] == self.case[:-1]
+    def case(self) -> np.ndarray:
+        """Case code (0, 1, ...) per event."""
+        sizes = np.diff(np.append(self.starts, self.n_events))
+        return np.repeat(np.arange(self.n_cases, dtype=np.int64), sizes)
 
 
 def _require(events: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -99,7 +90,8 @@ def _require(events: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         )
 
 
-def _time_ns(series: pd.Series) -> np.ndarray:
+def _time_ns(series: pd.Series) -> tuple[np.ndarray, bool]:
+    """Timestamps as int64 ns (NaT -> int64 max, i.e. last in its case) and whether NaT occurs."""
     s = series
     if not pd.api.types.is_datetime64_any_dtype(s):
         try:
@@ -108,9 +100,13 @@ def _time_ns(series: pd.Series) -> np.ndarray:
             raise CasekitError(f"column {series.name!r}: expected timestamps ({exc})") from None
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert(None)
-    t = np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64).copy()
-    t[t == np.iinfo(np.int64).min] = np.iinfo(np.int64).max  # NaT last within its case
-    return t
+    t = np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+    nat = t == np.iinfo(np.int64).min
+    if nat.any():
+        t = t.copy()
+        t[nat] = np.iinfo(np.int64).max
+        return t, True
+    return t, False
 
 
 def _pyarrow_strings(series: pd.Series) -> Any:
@@ -125,65 +121,68 @@ def _pyarrow_strings(series: pd.Series) -> Any:
     return arr
 
 
-def _case_structure(series: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Fast path: if the case column is sorted, return (neq_adjacent, None), else (None, codes)."""
+def _starts_if_sorted(series: pd.Series) -> np.ndarray | None:
+    """Case start positions if the case column is sorted (fast path), else None."""
     n = len(series)
     if n <= 1:
-        return np.zeros(max(n - 1, 0), dtype=bool), None
+        return np.zeros(min(n, 1), dtype=np.int64)
     if pd.api.types.is_numeric_dtype(series) and not series.hasnans:
         v = series.to_numpy()
         if not (v[1:] < v[:-1]).any():
-            return v[1:] != v[:-1], None
-    elif pd.api.types.is_string_dtype(series) or series.dtype == object:
+            return np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1])
+        return None
+    if pd.api.types.is_string_dtype(series) or series.dtype == object:
         try:
             import pyarrow.compute as pc
 
             arr = _pyarrow_strings(series)
             if arr.null_count == 0:
-                head, tail = arr.slice(0, n - 1), arr.slice(1)
-                if not pc.any(pc.less(tail, head)).as_py():
-                    return np.asarray(pc.not_equal(tail, head)), None
-        except (TypeError, ValueError, ImportError):  # odd object columns: factorize below
-            codes = None
-    codes, _ = pd.factorize(series, use_na_sentinel=False)
-    return None, codes.astype(np.int64)
+                neq = np.asarray(pc.not_equal(arr.slice(1), arr.slice(0, n - 1)))
+                starts = np.concatenate([[0], np.flatnonzero(neq) + 1])
+                # sorted iff the first ids of the blocks are strictly increasing
+                firsts = arr.take(starts)
+                m = len(firsts)
+                if m <= 1 or not pc.any(
+                    pc.less_equal(firsts.slice(1), firsts.slice(0, m - 1))
+                ).as_py():
+                    return starts
+        except (TypeError, ValueError, ImportError):  # odd object columns: factorize instead
+            return None
+    return None
 
 
 def _encode_labels(series: pd.Series, missing_label: str | None) -> tuple[np.ndarray, list[str]]:
-    """Dictionary-encode a label column; codes follow sorted labels; missing -> ``missing_label``.
+    """Dictionary-encode a label column (codes in dictionary order); missing -> ``missing_label``.
 
-    Returns codes (int64, ``-1`` for missing when ``missing_label`` is None) and labels.
+    Returns int32 codes (``-1`` for missing when ``missing_label`` is None) and the labels.
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)
+        codes = series.cat.codes.to_numpy().astype(np.int32)
         cats = [str(c) for c in series.cat.categories]
     else:
         try:
             import pyarrow.compute as pc
 
             enc = pc.dictionary_encode(_pyarrow_strings(series))
-            idx = enc.indices.fill_null(-1)
-            codes = np.asarray(idx).astype(np.int64)
+            idx = enc.indices
+            if idx.null_count:
+                idx = idx.fill_null(-1)
+            codes = np.asarray(idx).astype(np.int32, copy=False)
             cats = [str(x) for x in enc.dictionary.to_pylist()]
         except (TypeError, ValueError, ImportError):  # pragma: no cover - non-string labels
-            codes, uniq = pd.factorize(series.astype("str"))
-            codes = codes.astype(np.int64)
+            fcodes, uniq = pd.factorize(series.astype("str"))
+            codes = fcodes.astype(np.int32)
             cats = [str(x) for x in uniq]
-    missing = codes < 0
-    if missing.any() and missing_label is not None:
-        if missing_label in cats:
-            codes[missing] = cats.index(missing_label)
-        else:
-            cats.append(missing_label)
-            codes[missing] = len(cats) - 1
-    # renumber so that codes follow sorted labels (source < target on labels = on codes)
-    order = sorted(range(len(cats)), key=cats.__getitem__)
-    remap = np.empty(len(cats) + 1, dtype=np.int64)
-    remap[np.asarray(order, dtype=np.int64)] = np.arange(len(cats))
-    remap[-1] = -1
-    codes = remap[codes]  # -1 stays -1 (index -1 -> last slot)
-    labels = [cats[i] for i in order]
-    return codes, labels
+    if missing_label is not None:
+        missing = codes < 0
+        if missing.any():
+            codes = codes.copy()
+            if missing_label in cats:
+                codes[missing] = cats.index(missing_label)
+            else:
+                cats.append(missing_label)
+                codes[missing] = len(cats) - 1
+    return codes, cats
 
 
 def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
@@ -194,14 +193,26 @@ def _first_index(codes: np.ndarray, k: int) -> np.ndarray:
     while todo and start < len(codes):
         chunk = codes[start : start + step]
         u, i = np.unique(chunk, return_index=True)
-        u = u[u >= 0]
-        i = i[-len(u) :] if len(u) else i[:0]
+        keep = u >= 0
+        u, i = u[keep], i[keep]
         new = first[u] == len(codes)
         first[u[new]] = start + i[new]
         todo = int((first == len(codes)).sum())
         start += step
         step *= 4
     return first
+
+
+def _stable_order(codes: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+    """Stable order by (case code, time): one combined int64 key when it fits, else lexsort."""
+    if t is None:
+        return np.argsort(codes, kind="stable")
+    n = len(codes)
+    tmin = int(t.min()) if n else 0
+    span = (int(t.max()) - tmin + 1) if n else 1
+    if n and (int(codes.max()) + 1) * span < 2**62:
+        return np.argsort(codes.astype(np.int64) * span + (t - tmin), kind="stable")
+    return np.lexsort((t, codes))
 
 
 def _encode(
@@ -221,61 +232,41 @@ def _encode(
         wanted = pd.Index(list(cases) if not isinstance(cases, pd.Index) else cases)
         events = events.loc[events["case_id"].isin(wanted).to_numpy()]
     n = len(events)
-    neq, codes = _case_structure(events["case_id"])
-    t = _time_ns(events["timestamp"]) if need_time else None
+    t, has_nat = _time_ns(events["timestamp"]) if need_time else (None, False)
+    starts = _starts_if_sorted(events["case_id"])
+    if starts is not None and t is not None and n > 1:
+        dec = t[1:] < t[:-1]
+        dec[starts[1:] - 1] = False  # decreasing across a case boundary is fine
+        if dec.any():
+            starts = None
     order: np.ndarray | None = None
-    if neq is not None:
-        same = ~neq
-        if t is not None and (same & (t[1:] < t[:-1])).any():
-            codes = np.concatenate([[0], np.cumsum(neq)]).astype(np.int64)
-            neq = None
-    if neq is None:
-        assert codes is not None
+    if starts is None:  # not sorted lexicographically: factorize; sort only if needed
+        codes = pd.factorize(events["case_id"], use_na_sentinel=False)[0].astype(np.int64)
         d = np.diff(codes)
-        contiguous = bool(((d == 0) | (d == 1)).all()) if n > 1 else True
+        contiguous = bool(((d == 0) | (d == 1)).all())
         time_ok = t is None or not ((d == 0) & (t[1:] < t[:-1])).any()
         if not (contiguous and time_ok):
-            if t is None:
-                order = np.argsort(codes, kind="stable")
-            else:
-                tmin = int(t.min()) if n else 0
-                span = int(t.max()) - tmin + 1 if n else 1
-                if n and (int(codes.max()) + 1) * span < 2**62:
-                    order = np.argsort(codes * span + (t - tmin), kind="stable")
-                else:
-                    order = np.lexsort((t, codes))
+            order = _stable_order(codes, t)
             codes = codes[order]
             t = t[order] if t is not None else None
-            case_code = np.concatenate([[0], np.cumsum(codes[1:] != codes[:-1])]).astype(np.int64)
-        else:
-            case_code = np.concatenate([[0], np.cumsum(d != 0)]).astype(np.int64)
-    else:
-        case_code = np.concatenate([[0], np.cumsum(neq)]).astype(np.int64)
+        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
     if n == 0:
-        case_code = np.zeros(0, dtype=np.int64)
+        starts = np.zeros(0, dtype=np.int64)
     node, labels = _encode_labels(events[level], missing_agency)
-    row = order
     if order is not None:
         node = node[order]
-    keep = node >= 0
-    if not keep.all():  # events with a missing agency are dropped (missing_agency=None)
-        pos = np.arange(n) if row is None else row
-        row = pos[keep]
-        node, case_code = node[keep], case_code[keep]
+    row = order
+    if missing_agency is None and (node < 0).any():  # drop events with no agency
+        keep = node >= 0
+        case = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))[keep]
+        row = (np.arange(n) if row is None else row)[keep]
+        node = node[keep]
         t = t[keep] if t is not None else None
-        # renumber cases (some cases may have lost all events)
-        if len(case_code):
-            case_code = np.concatenate(
-                [[0], np.cumsum(case_code[1:] != case_code[:-1])]
-            ).astype(np.int64)
-    starts_mask = np.ones(len(case_code), dtype=bool)
-    if len(case_code) > 1:
-        starts_mask[1:] = case_code[1:] != case_code[:-1]
-    start_rows = np.flatnonzero(starts_mask)
-    src_rows = start_rows if row is None else row[start_rows]
-    case_ids = events["case_id"].to_numpy()[src_rows] if len(src_rows) else np.array([])
-    first = _first_index(node, len(labels))
-    return _Encoded(case_code, node, labels, t, case_ids, row, first)
+        starts = (
+            np.concatenate([[0], np.flatnonzero(case[1:] != case[:-1]) + 1])
+            if len(case) else np.zeros(0, dtype=np.int64)
+        )
+    return _Encoded(node, labels, t, starts.astype(np.int64), row, has_nat)
 
 
 def _node_types(events: pd.DataFrame, enc: _Encoded, level: str) -> list[str]:
@@ -284,69 +275,116 @@ def _node_types(events: pd.DataFrame, enc: _Encoded, level: str) -> list[str]:
         return list(enc.labels)
     if "agency_type" not in events.columns:
         return ["unknown"] * len(enc.labels)
-    pos = enc.first_event
-    rows = pos if enc.row is None else enc.row[np.minimum(pos, max(len(enc.row) - 1, 0))]
-    col = events["agency_type"]
-    out = []
-    for p, r in zip(pos, rows, strict=True):
-        v = col.iloc[int(r)] if p < enc.n_events else None
-        out.append("unknown" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    pos = _first_index(enc.node, len(enc.labels))
+    found = pos < enc.n_events
+    rows = pos[found] if enc.row is None else enc.row[pos[found]]
+    values = events["agency_type"].iloc[rows].tolist()
+    out = ["unknown"] * len(enc.labels)
+    for i, v in zip(np.flatnonzero(found).tolist(), values, strict=True):
+        if isinstance(v, str) and v:
+            out[i] = v
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # counting kernels
 # --------------------------------------------------------------------------------------------
-def _incidence_counts(enc: _Encoded, *, force_sparse: bool = False) -> np.ndarray:
-    """K x K matrix: [i, j] = cases in which both i and j acted; diagonal = cases of i."""
+def _pair_counts(
+    row: np.ndarray, col: np.ndarray, weight: np.ndarray | None, k: int
+) -> np.ndarray:
+    """Co-occurrence counts from (row, col) incidence sorted by row, distinct cols per row.
+
+    Pairs (col[p], col[p + d]) inside a row are visited offset by offset (d = 1, 2, ...), so
+    the work is the number of pairs; ``weight`` is a multiplicity per incidence (its row's).
+    Returns the K x K symmetric matrix; the diagonal holds the weighted rows per column.
+    """
+    w = None if weight is None else weight.astype(np.float64)
+    diag = np.bincount(col, weights=w, minlength=k)
+    flat = np.zeros(k * k, dtype=np.float64)
+    d = 1
+    while d < len(row):
+        same = row[d:] == row[:-d]
+        if not same.any():
+            break
+        a, b = col[:-d][same], col[d:][same]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        flat += np.bincount(lo * k + hi, weights=None if w is None else w[:-d][same],
+                            minlength=k * k)
+        d += 1
+    upper = flat.reshape(k, k)
+    out = upper + upper.T
+    out[np.diag_indices(k)] = diag
+    return np.rint(out).astype(np.int64)
+
+
+def _incidence_counts(enc: _Encoded, *, force_general: bool = False) -> np.ndarray:
+    """K x K matrix: [i, j] = cases in which both i and j acted; diagonal = cases of i.
+
+    Up to 64 agencies each case becomes a uint64 bit mask of its agencies and only distinct
+    masks are expanded; above, distinct (case, agency) pairs come from ``np.unique``.
+    """
     k = len(enc.labels)
     if enc.n_events == 0 or k == 0:
         return np.zeros((k, k), dtype=np.int64)
-    starts = enc.starts
-    if k <= _BITMASK_MAX and not force_sparse:
-        bits = np.left_shift(np.uint64(1), enc.node.astype(np.uint64))
-        masks = np.bitwise_or.reduceat(bits, starts)
+    if k <= _BITMASK_MAX and not force_general:
+        table = np.left_shift(np.uint64(1), np.arange(k, dtype=np.uint64))
+        masks = np.bitwise_or.reduceat(table[enc.node], enc.starts)
         uniq, mult = np.unique(masks, return_counts=True)
-        b = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(np.float64)
-        c = (b * mult[:, None].astype(np.float64)).T @ b
-        return np.rint(c).astype(np.int64)
-    from scipy import sparse  # a lifelines dependency; only for more than 64 agencies
-
-    inc = sparse.csr_matrix(
-        (np.ones(enc.n_events, dtype=np.int64), (enc.case, enc.node)), shape=(enc.n_cases, k)
-    )
-    inc.data[:] = 1  # duplicates were summed: presence only
-    return np.asarray((inc.T @ inc).toarray(), dtype=np.int64)
+        present = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+        row, col = np.nonzero(present)  # row-major: sorted by row, cols ascending
+        return _pair_counts(row, col, mult[row], k)
+    key = np.unique(enc.case * k + enc.node)
+    return _pair_counts(key // k, key % k, None, k)
 
 
-def _handover_pairs(enc: _Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    same = enc.same_case()
-    src = enc.node[:-1][same]
-    dst = enc.node[1:][same]
-    lag = None
-    if enc.time is not None:
-        t = enc.time
-        lag = (t[1:] - t[:-1])[same]
-        bad = (t[1:] == np.iinfo(np.int64).max)[same] | (t[:-1] == np.iinfo(np.int64).max)[same]
-        lag = lag.astype(np.float64) / _NS_PER_DAY
-        lag[bad] = np.nan
-    return src, dst, lag
+def _key_dtype(n_keys: int) -> type:
+    return np.int16 if n_keys < 2**15 else np.int32 if n_keys < 2**31 else np.int64
 
 
-def _grouped_median(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
-    """Median of ``values`` per integer key (NaN ignored); O(n) via partition per group."""
-    out = np.full(n_keys, np.nan)
-    if len(keys) == 0:
-        return out
-    order = np.argsort(keys, kind="stable")
-    ks, vs = keys[order], values[order]
-    bounds = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1], True])
-    for a, b in itertools.pairwise(bounds):
-        v = vs[a:b]
-        v = v[~np.isnan(v)]
-        if len(v):
-            out[ks[a]] = np.median(v)
-    return out
+def _handover_counts(
+    enc: _Encoded, *, lags: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Count consecutive pairs per key a * K + b; median lag (days) per key.
+
+    All adjacent event pairs get a key; pairs that cross a case boundary get the extra key
+    K * K, so no compression of the 10M-element arrays is needed.
+    """
+    k = len(enc.labels)
+    kk = k * k
+    n = enc.n_events
+    if n < 2 or k == 0:
+        return np.zeros(kk, dtype=np.int64), (np.full(kk, np.nan) if lags else None)
+    dt = _key_dtype(kk + 1)
+    node = enc.node.astype(dt, copy=False)
+    key = node[:-1] * dt(k)
+    key += node[1:]
+    key[enc.starts[1:] - 1] = kk  # pairs across cases
+    counts_all = np.bincount(key, minlength=kk + 1)
+    if not lags or enc.time is None:
+        return counts_all[:kk], None
+    t = enc.time
+    lag = t[1:] - t[:-1]
+    lag_key = key
+    lag_counts = counts_all
+    if enc.has_nat:  # pairs touching a missing timestamp have no lag
+        bad = (t[1:] == np.iinfo(np.int64).max) | (t[:-1] == np.iinfo(np.int64).max)
+        lag_key = key.copy()
+        lag_key[bad] = kk
+        lag_counts = np.bincount(lag_key, minlength=kk + 1)
+    order = np.argsort(lag_key, kind="stable")  # radix sort for 16-bit keys
+    vs = lag[order]
+    bounds = np.concatenate([[0], np.cumsum(lag_counts)])
+    med = np.full(kk, np.nan)
+    for g in np.flatnonzero(lag_counts[:kk]).tolist():
+        v = vs[bounds[g] : bounds[g + 1]]
+        m = len(v)
+        h = m // 2
+        if m % 2:
+            med[g] = np.partition(v, h)[h]
+        else:
+            part = np.partition(v, (h - 1, h))
+            med[g] = (part[h - 1] + part[h]) / 2
+    return counts_all[:kk], med / _NS_PER_DAY
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,11 +394,12 @@ def _add_nodes(G: nx.Graph, enc: _Encoded, types: list[str], present: np.ndarray
     n_events = np.bincount(enc.node, minlength=len(enc.labels)) if enc.n_events else np.zeros(
         len(enc.labels), dtype=np.int64
     )
-    for i, label in enumerate(enc.labels):
+    for i in sorted(range(len(enc.labels)), key=enc.labels.__getitem__):
         if n_events[i] == 0:
             continue
         G.add_node(
-            label, agency_type=types[i], n_cases=int(present[i]), n_events=int(n_events[i])
+            enc.labels[i], agency_type=types[i], n_cases=int(present[i]),
+            n_events=int(n_events[i]),
         )
 
 
@@ -409,7 +448,8 @@ def build_working_together_network(
     ``count`` equals PM4Py's working-together value times its denominator (the number of
     events when PM4Py is given a DataFrame, the number of cases for its older EventLog object).
     Each case is reduced to a bit mask of the agencies acting in it; distinct masks are counted
-    and the co-occurrence matrix is one small matrix product (scipy.sparse above 64 agencies).
+    and the agency pairs of each distinct mask are counted with ``np.bincount`` (above 64
+    agencies: the distinct (case, agency) pairs).
 
     Examples
     --------
@@ -435,10 +475,11 @@ def build_working_together_network(
     _add_nodes(G, enc, types, np.diag(counts))
     ii, jj = np.nonzero(np.triu(counts, k=1))
     denom = enc.n_cases or 1
-    G.add_edges_from(
-        (enc.labels[i], enc.labels[j], {"count": int(counts[i, j]), "share": float(counts[i, j] / denom)})
+    pairs = sorted(
+        (min(enc.labels[i], enc.labels[j]), max(enc.labels[i], enc.labels[j]), int(counts[i, j]))
         for i, j in zip(ii.tolist(), jj.tolist(), strict=True)
     )
+    G.add_edges_from((u, v, {"count": c, "share": float(c / denom)}) for u, v, c in pairs)
     return G
 
 
@@ -522,11 +563,8 @@ def _handover_graph(
     enc: _Encoded, types: list[str], level: str, include_self: bool, lags: bool
 ) -> nx.DiGraph:
     k = len(enc.labels)
-    src, dst, lag = _handover_pairs(enc)
-    key = src * k + dst
-    counts = np.bincount(key, minlength=k * k) if len(key) else np.zeros(k * k, dtype=np.int64)
-    med = _grouped_median(key, lag, k * k) if (lags and lag is not None) else None
-    n_pairs = len(key)
+    counts, med = _handover_counts(enc, lags=lags)
+    n_pairs = max(enc.n_events - enc.n_cases, 0)
     n_self = int(counts.reshape(k, k).trace()) if k else 0
     G = nx.DiGraph(
         kind="handover", level=level, n_cases=enc.n_cases, n_events=enc.n_events,
@@ -534,15 +572,16 @@ def _handover_graph(
     )
     present = np.diag(_incidence_counts(enc)) if k else np.zeros(0, dtype=np.int64)
     _add_nodes(G, enc, types, present)
-    nz = np.flatnonzero(counts)
     denom = n_pairs or 1
-    for kk in nz.tolist():
-        i, j = divmod(kk, k)
+    nz = np.flatnonzero(counts).tolist()
+    nz.sort(key=lambda x: (enc.labels[x // k], enc.labels[x % k]))
+    for x in nz:
+        i, j = divmod(x, k)
         if i == j and not include_self:
             continue
-        attrs: dict[str, Any] = {"count": int(counts[kk]), "share": float(counts[kk] / denom)}
+        attrs: dict[str, Any] = {"count": int(counts[x]), "share": float(counts[x] / denom)}
         if med is not None:
-            attrs["median_lag_days"] = float(med[kk])
+            attrs["median_lag_days"] = float(med[x])
         G.add_edge(enc.labels[i], enc.labels[j], **attrs)
     return G
 

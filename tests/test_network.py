@@ -176,7 +176,7 @@ def test_sparse_path_equals_bitmask_path():
         })
         enc = cn._encode(ev, what="t", level="agency", need_time=False, cases=None,
                          missing_agency="unknown")
-        sparse = cn._incidence_counts(enc, force_sparse=True)
+        sparse = cn._incidence_counts(enc, force_general=True)
         if k <= cn._BITMASK_MAX:
             np.testing.assert_array_equal(cn._incidence_counts(enc), sparse)
         assert _edges(ck.build_working_together_network(ev)) == _naive_working_together(ev)
