@@ -30,6 +30,13 @@ _EXPORTS: dict[str, str] = {
     "load_sample_events": "casekit.datasets._sample",
     "load_sample_truth": "casekit.datasets._sample",
     # --- datasets ---
+    "load_receipt": "casekit.datasets._real",
+    "load_road_traffic": "casekit.datasets._real",
+    "load_bpic14": "casekit.datasets._real",
+    "load_bpic15": "casekit.datasets._real",
+    "load_nyc_council_casework": "casekit.datasets._real",
+    "load_nyc311_sample": "casekit.datasets._real",
+    "load_tipdm_messages": "casekit.datasets._real",
     # --- io / validate ---
     "read_events": "casekit.io",
     "read_events_report": "casekit.io",

@@ -16,6 +16,16 @@ _EXPORTS: dict[str, str] = {
     "load_sample_events": "casekit.datasets._sample",
     "load_sample_truth": "casekit.datasets._sample",
     # --- real logs ---
+    "load_receipt": "casekit.datasets._real",
+    "load_road_traffic": "casekit.datasets._real",
+    "load_bpic14": "casekit.datasets._real",
+    "load_bpic15": "casekit.datasets._real",
+    "load_nyc_council_casework": "casekit.datasets._real",
+    "load_nyc311_sample": "casekit.datasets._real",
+    "load_tipdm_messages": "casekit.datasets._real",
+    "list_real_datasets": "casekit.datasets._real",
+    "real_data_root": "casekit.datasets._real",
+    "RealDataNotFoundError": "casekit.datasets._real",
     # --- end ---
 }
 
