@@ -85,10 +85,9 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> bool:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - localhost only
-                if r.status < 500:
-                    return True
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as r:
+            if r.status < 500:
+                return True
         time.sleep(0.5)
     return False
 

@@ -74,7 +74,7 @@ def test_notebook_has_no_logic_only_calls(path):
                 assert n <= 6, f"{path.name}: def {node.name} has {n} lines"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS + APPS], ids=_ids(NOTEBOOKS + APPS))
+@pytest.mark.parametrize("path", NOTEBOOKS + APPS, ids=_ids(NOTEBOOKS + APPS))
 def test_notebook_calls_use_cjk_font_before_plotting(path):
     source = "\n".join("".join(c["source"]) for c in _code_cells(path))
     if "plt." in source or "plot_" in source:

@@ -15,7 +15,7 @@ from casekit._utils import CasekitError, FileUnusableError
 from casekit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from independent_district import COLUMNS, make_independent_district  # noqa: E402
+from independent_district import COLUMNS, make_independent_district
 
 
 def test_report_template_is_stripped_and_has_the_parameters_the_command_passes():
@@ -72,7 +72,8 @@ def test_cli_report_on_a_missing_file_exits_2_with_one_line(tmp_path, capsys):
     code = main(["report", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err.strip()
     assert code == 2
-    assert len(err.splitlines()) == 1 and "missing.csv" in err
+    assert len(err.splitlines()) == 1
+    assert "missing.csv" in err
 
 
 def test_export_html_drops_code_and_prompts_and_embeds_images():
@@ -84,7 +85,8 @@ def test_export_html_drops_code_and_prompts_and_embeds_images():
     ])
     html = report.export_html(nb)
     assert "secret_variable_name" not in html
-    assert "In&nbsp;[1]" not in html and "In [1]" not in html
+    assert "In&nbsp;[1]" not in html
+    assert "In [1]" not in html
     assert "data:image/png;base64,iVBORw0KGgo=" in html
 
 
