@@ -295,6 +295,7 @@ def build_case_table(
     reg_ts = _masked_first_time(ts, amask(["register"]), starts)
     close_ts = _masked_first_time(ts, amask(["close"]), starts)
     pledge_ts = _masked_first_time(ts, amask(["cessation_pledge"]), starts)
+    term_ts = _masked_first_time(ts, amask(["terminated"]), starts)
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # a close before the registration: the case was open from its first event
     opened = np.where((close_ts != _BIG) & (close_ts < opened), first_ts, opened)
@@ -349,6 +350,10 @@ def build_case_table(
         }
     )
     table["year"] = table["opened_at"].dt.year.astype("int64")
+    if (term_ts != _BIG).any():
+        table["terminated_at"] = pd.to_datetime(
+            np.where(term_ts != _BIG, term_ts, np.iinfo(np.int64).min).astype("datetime64[ns]")
+        )
     for col in _CARRY:
         if col in ev:
             table[col] = _first_valid(ev[col].reset_index(drop=True), starts, n_rows)
@@ -382,20 +387,18 @@ def _add_repeats(
     has_ordinal = "repeat_ordinal" in table and table["repeat_ordinal"].notna().all()
     has_kind = "repeat_kind" in table and table["repeat_kind"].notna().all()
     if has_matter and has_ordinal and has_kind:
-        table["repeat_ordinal"] = table["repeat_ordinal"].astype("int64")
+        table["repeat_ordinal"] = pd.to_numeric(table["repeat_ordinal"]).astype("int64")
         return table
     usable_keys = tuple(k for k in keys if k in table and table[k].notna().any())
-    if link and (has_matter or usable_keys):
+    if link and "petitioner_id" in usable_keys:
         from casekit.repeat import link_repeats
 
         base = table.drop(columns=[c for c in ("repeat_ordinal", "repeat_kind") if c in table])
-        closed_at = base["closed_at"]
-        arg = base.assign(closed_at=closed_at)
-        linked = link_repeats(arg, keys=usable_keys or keys, window_days=window_days)
-        linked = linked.set_index("case_id").reindex(table["case_id"]).reset_index()
+        if not has_matter and "matter_id" in base:
+            base = base.drop(columns=["matter_id"])
+        linked = link_repeats(base, keys=usable_keys, window_days=window_days)
         for col in ("matter_id", "repeat_ordinal", "repeat_kind"):
-            if col in linked:
-                table[col] = linked[col].to_numpy()
+            table[col] = linked[col].to_numpy()
         table["repeat_ordinal"] = pd.to_numeric(table["repeat_ordinal"]).astype("int64")
         table["repeat_kind"] = table["repeat_kind"].astype("str")
         table["matter_id"] = table["matter_id"].astype("str")
@@ -413,6 +416,7 @@ def _add_repeats(
             table["repeat_ordinal"] = ordinal
         if not has_kind:
             table["repeat_kind"] = np.where(ordinal == 1, "first", "repeat")
+        table["repeat_ordinal"] = pd.to_numeric(table["repeat_ordinal"]).astype("int64")
         return table
     # no linkage possible: every filing is its own matter
     table["matter_id"] = table["case_id"]

@@ -27,12 +27,13 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from scipy import stats
+
+if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to import
+    from lifelines import KaplanMeierFitter
 
 from casekit._utils import CasekitError
 
@@ -56,6 +57,25 @@ class ProportionalHazardsWarning(UserWarning):
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def _z(alpha: float) -> float:
+    """Two-sided normal quantile ``z_{1 - alpha/2}``."""
+    from scipy.special import ndtri
+
+    return float(ndtri(1 - alpha / 2))
+
+
+def _chi2_sf(x: Any, df: Any) -> Any:
+    from scipy.special import chdtrc
+
+    return chdtrc(df, x)
+
+
+def _norm_sf(x: Any) -> Any:
+    from scipy.special import ndtr
+
+    return ndtr(-np.asarray(x, dtype=float))
 
 
 def _outcome_columns(outcome: str) -> tuple[str, str]:
@@ -155,7 +175,7 @@ def _km(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05, presorte
     var_terms[np.isinf(var_terms)] = 0.0
     cum_sq = np.cumsum(var_terms)
     s = np.exp(log_s)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = _z(alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.log(s)
         lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cum_sq) / v))
@@ -210,7 +230,7 @@ def _logrank_two(d1: np.ndarray, e1: np.ndarray, d2: np.ndarray, e2: np.ndarray)
     if v <= 0:
         return 0.0, 1.0
     chi2 = (d1t.sum() - expected.sum()) ** 2 / v
-    return float(chi2), float(stats.chi2.sf(chi2, 1))
+    return float(chi2), float(_chi2_sf(chi2, 1))
 
 
 def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray) -> tuple[float, int, float]:
@@ -258,7 +278,7 @@ def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray
     except np.linalg.LinAlgError:
         chi2 = float(oe[:-1] @ np.linalg.pinv(v[:-1, :-1]) @ oe[:-1])
     df = k - 1
-    return chi2, df, float(stats.chi2.sf(chi2, df))
+    return chi2, df, float(_chi2_sf(chi2, df))
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
@@ -322,6 +342,8 @@ def fit_time_to_close(
     >>> {k: float(f.median_survival_time_) for k, f in fitters.items()}
     {'a': 4.0, 'b': 3.0}
     """
+    from lifelines import KaplanMeierFitter
+
     d, e = _durations_events(cases, outcome)
     if by not in cases:
         raise CasekitError(f"cases: missing column {by!r} to group by")
@@ -604,7 +626,7 @@ def _cox_efron(
         num = (tt[:, None] * scaled).sum(axis=0) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = num / (len(death) * se**2 * (tt**2).sum())
-        ph = stats.chi2.sf(stat, 1)
+        ph = _chi2_sf(stat, 1)
     return _CoxFit(beta, se, variance, ll, ll_null, converged, it, ph)
 
 
@@ -678,6 +700,7 @@ def fit_cox(
     reference: str | None = None,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     min_cases: int = 30,
+    min_events: int = 1,
     min_level_cases: int = 20,
     alpha: float = 0.05,
     engine: Literal["numpy", "lifelines"] = "numpy",
@@ -703,6 +726,9 @@ def fit_cox(
     min_cases : int, default 30
         Levels of ``by`` with fewer cases are left out of the model (listed in
         ``attrs["excluded"]``).
+    min_events : int, default 1
+        Levels of ``by`` with fewer observed events are left out too (their hazard ratio
+        would be zero or undefined).
     min_level_cases : int, default 20
         Covariate levels with fewer cases are pooled into ``_other``.
     alpha : float, default 0.05
@@ -745,8 +771,10 @@ def fit_cox(
     d, e = _durations_events(cases, outcome)
     data = cases.assign(_d=d, _e=e)
     sizes = data[by].astype("str").value_counts()
-    supported = sizes.index[sizes >= min_cases]
-    excluded = sizes[sizes < min_cases]
+    n_ev = data["_e"].astype(np.int64).groupby(data[by].astype("str")).sum().reindex(sizes.index)
+    ok_level = (sizes >= min_cases) & (n_ev >= min_events)
+    supported = sizes.index[ok_level]
+    excluded = sizes[~ok_level]
     data = data[data[by].astype("str").isin(supported)]
     if len(supported) < 1 or len(data) == 0:
         raise CasekitError(f"fit_cox: no {by} level has at least {min_cases} cases")
@@ -761,7 +789,7 @@ def fit_cox(
     )
     dd = data["_d"].to_numpy(float)
     ee = data["_e"].to_numpy(bool)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = _z(alpha)
     if engine == "numpy":
         fit = _cox_efron(X, dd, ee, ph_test=check_ph)
         coef, se = fit.params, fit.se
@@ -782,8 +810,9 @@ def fit_cox(
         ph = None
     else:
         raise CasekitError(f"engine: expected 'numpy' or 'lifelines', got {engine!r}")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zval = coef / se
+        hr, lo_, hi_ = np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se)
     out = pd.DataFrame(
         {
             "term": [t[0] for t in terms],
@@ -791,11 +820,11 @@ def fit_cox(
             "level": [t[2] for t in terms],
             "coef": coef,
             "se": se,
-            "hazard_ratio": np.exp(coef),
-            "hr_ci_low": np.exp(coef - z * se),
-            "hr_ci_high": np.exp(coef + z * se),
+            "hazard_ratio": hr,
+            "hr_ci_low": lo_,
+            "hr_ci_high": hi_,
             "z": zval,
-            "p_value": 2 * stats.norm.sf(np.abs(zval)),
+            "p_value": 2 * _norm_sf(np.abs(zval)),
             "ph_p_value": ph if ph is not None else np.nan,
         }
     )
@@ -813,7 +842,7 @@ def fit_cox(
         n_cases=len(data),
         n_events=int(ee.sum()),
         log_likelihood=ll,
-        lr_test_p_value=float(stats.chi2.sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
+        lr_test_p_value=float(_chi2_sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
         converged=bool(converged),
         notes=notes,
         excluded=excluded.rename_axis(by).rename("n_cases").reset_index(),
@@ -868,6 +897,7 @@ def rank_collaborations(
     repeat_only: bool = True,
     outcome: Outcome = "close",
     min_cases: int = 30,
+    min_events: int = 5,
     adjust: bool = True,
     by: str = "pattern",
     covariates: Sequence[str] | None = None,
@@ -889,6 +919,9 @@ def rank_collaborations(
     min_cases : int, default 30
         Patterns with fewer cases are not ranked; they are listed in ``attrs["excluded"]``
         (never silently dropped).
+    min_events : int, default 5
+        Patterns with fewer observed events (closures) are not ranked either (a hazard ratio
+        needs events); also listed in ``attrs["excluded"]``.
     adjust : bool, default True
         Rank by the hazard ratio of a Cox model adjusted for ``covariates`` (pattern as a
         categorical, reference the most common pattern). When the model cannot be fitted
@@ -959,14 +992,18 @@ def rank_collaborations(
     d, e = _durations_events(data, outcome)
     groups = data[by].astype("str").to_numpy()
     sizes = pd.Series(groups).value_counts()
-    included = [g for g in sizes.index if sizes[g] >= min_cases]
-    excl = sizes[sizes < min_cases]
+    n_events = pd.Series(e.astype(np.int64)).groupby(groups).sum().reindex(sizes.index)
+    included = [g for g in sizes.index if sizes[g] >= min_cases and n_events[g] >= min_events]
+    excl = [g for g in sizes.index if g not in set(included)]
     excluded = pd.DataFrame(
         {
-            by: list(excl.index),
-            "n_cases": excl.to_numpy(dtype=np.int64),
-            "n_closed": [int(e[groups == g].sum()) for g in excl.index],
-            "reason": f"fewer than {min_cases} cases",
+            by: excl,
+            "n_cases": np.array([sizes[g] for g in excl], dtype=np.int64),
+            "n_closed": np.array([n_events[g] for g in excl], dtype=np.int64),
+            "reason": [
+                f"fewer than {min_cases} cases" if sizes[g] < min_cases
+                else f"fewer than {min_events} observed events" for g in excl
+            ],
         }
     )
     obs = _observation_end(cases)
