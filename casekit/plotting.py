@@ -221,6 +221,14 @@ def _axes(ax: Axes | None) -> Axes:
     return plt.gca()
 
 
+def _empty(ax: Axes, message: str) -> Axes:
+    """Say on the axes that there is nothing to draw (instead of an empty or broken frame)."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
 def _pick(columns: Iterable[str], candidates: Iterable[str], what: str) -> str:
     cols = list(columns)
     for name in candidates:
@@ -535,6 +543,8 @@ def plot_handover_matrix(
         )
         order = sorted(totals.index, key=lambda a: (-totals[a], a))
     names = [str(a) for a in order]
+    if not names:
+        return _empty(ax, "no hand-overs 无移交")
     matrix = (
         edges.pivot_table(index="source", columns="target", values="count", aggfunc="sum")
         .reindex(index=names, columns=names)
@@ -766,7 +776,8 @@ def plot_time_to_close(
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    if any(not str(line.get_label()).startswith("_") for line in ax.lines):
+        ax.legend(fontsize="small")
     return ax
 
 
@@ -948,6 +959,8 @@ def plot_forest(
     use_cjk_font()
     ax = _axes(ax)
     table = hr_table.loc[hr_table["hazard_ratio"].notna()].reset_index(drop=True)
+    if table.empty:
+        return _empty(ax, "no hazard ratios 无风险比")
     names: list[str] = []
     for y, row in table.iterrows():
         hr = float(row["hazard_ratio"])

@@ -687,3 +687,26 @@ def test_font_subset_script_enumerates_gb2312_and_keeps_the_minus_sign():
     assert counts["gb2312_hanzi"] == 6763
     with_font = {ord(c) for c in "街道办事处人民法院住房和城乡建设局信访局联席会议"}
     assert with_font <= wanted
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda ax: plot_network(nx.Graph(), ax=ax),
+        lambda ax: plot_network(nx.empty_graph(["street_office", "court"]), ax=ax),
+        lambda ax: plot_handover_matrix(nx.DiGraph(), ax=ax),
+        lambda ax: plot_referral_loops(
+            pd.DataFrame(columns=["origin", "via", "count", "n_cases"]), ax=ax
+        ),
+        lambda ax: plot_time_to_close({}, ax=ax),
+        lambda ax: plot_forest(
+            pd.DataFrame(columns=["pattern", "hazard_ratio", "hr_ci_low", "hr_ci_high"]), ax=ax
+        ),
+    ],
+    ids=["network", "network-no-edges", "matrix", "loops", "km", "forest"],
+)
+def test_empty_results_draw_without_warnings(draw, ax):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(ax)
+        ax.figure.canvas.draw()
