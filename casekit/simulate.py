@@ -968,7 +968,7 @@ def _sample_baseline() -> Baseline:
 # common random numbers and the vectorised core
 # --------------------------------------------------------------------------------------------
 
-_VARS = ("lead", "conf", "os", "med", "svc", "succ", "fu", "fund")
+_VARS = ("lead", "os", "med", "succ", "fu", "fund")
 _NORMAL_TABLE = None
 
 
@@ -1004,6 +1004,8 @@ class _CRN:
     gap: np.ndarray  # (G, R*slots) float32 gap from closure to the next filing
     refile: np.ndarray  # (G, R*slots) float32 uniform for re-filing
     esc: np.ndarray  # (G, R*slots) float32 uniform for escalation
+    conf: np.ndarray  # (G, R*slots) float32 uniform for the joint-conference need and phase
+    session: np.ndarray  # (G, R*slots) float32 unit-exponential mediation session
     u: dict[str, np.ndarray]  # name -> (G, R*slots) uint16 uniforms
     base: Baseline | None = None  # held so the cache key id(base) cannot be reused
 
@@ -1047,10 +1049,12 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     gap = np.exp(base.gap_mu + base.gap_sigma * zg).astype(np.float32)
     refile = rng.random((_GENERATIONS, total), dtype=np.float32)
     esc = rng.random((_GENERATIONS, total), dtype=np.float32)
+    conf = rng.random((_GENERATIONS, total), dtype=np.float32)
+    session = rng.standard_exponential((_GENERATIONS, total), dtype=np.float32)
     u = {v: rng.integers(0, 65536, size=(_GENERATIONS, total), dtype=np.uint16) for v in _VARS}
     dept = base.group_departments.astype(np.int8)[grp]
     out = _CRN(R, slots, scale, latent, counts, arrive, keep, cover, dept, tcore, gap, refile,
-               esc, u, base)
+               esc, conf, session, u, base)
     if cacheable:
         if len(_CRN_CACHE) >= 6:
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
@@ -1146,7 +1150,6 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
     f_lead_ref = a[("leader_ownership_share", "refile_factor")]
     f_lead_esc = a[("leader_ownership_share", "escalation_factor")]
     need_share = a[("joint_conference_interval_days", "need_share")]
-    need_thr = _thr(need_share)
     interval = levers["joint_conference_interval_days"]
     os_thr = _thr(a[("one_stop_center", "uptake")] * a[("one_stop_center", "on_site_share")])
     cover_thr = _thr(levers["one_stop_center"])
@@ -1191,10 +1194,9 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
             owned = crn.u["lead"][g, pos] < lead_thr
             T *= np.where(owned, np.float32(f_lead_dur), np.float32(1.0))
         # joint conference: multi-department filings that need it wait for the next meeting
-        if need_thr > 0:
-            uc = crn.u["conf"][g, pos]
-            need = multi & (uc < need_thr)
-            T += np.where(need, (uc + np.float32(0.5)) * np.float32(interval / (need_share * _U)),
+        if need_share > 0:
+            uc = crn.conf[g, pos]  # need if below need_share; then uc / need_share is the phase
+            T += np.where(multi & (uc < need_share), uc * np.float32(interval / need_share),
                           np.float32(0.0))
         # one-stop centre: on the spot / within 7 days for filings handled there
         if cover_thr > 0 and os_thr > 0:
@@ -1209,7 +1211,7 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
             v = (crn.u["med"][g, pm] + 0.5) / (med_share * _U)  # conditional uniform in (0, 1)
             wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"],
                             0.0)
-            session = -np.log(1.0 - (crn.u["svc"][g, pm] + 0.5) / _U) / mq["mu"]
+            session = crn.session[g, pm] / np.float32(mq["mu"])
             T[med] = np.minimum(T[med], wait + session)
             succ = np.zeros(n, dtype=bool)
             succ[med] = crn.u["succ"][g, pm] < succ_thr
@@ -1452,26 +1454,48 @@ def simulate_year(
     a, table = _assumption_dict(assumptions)
     crn = _crn(base, n_cases=n_cases, replications=int(replications), seed=seed)
     res = _simulate(base, levers, a, crn)
-    rows = []
-    for metric, (unit, _desc) in METRICS.items():
-        vals = np.asarray(res[metric], dtype=float)
-        vals = vals[np.isfinite(vals)]
-        if len(vals):
-            value, low, high = (float(np.median(vals)), float(np.quantile(vals, 0.05)),
-                                float(np.quantile(vals, 0.95)))
-        else:
-            value = low = high = float("nan")
-        rows.append({"metric": metric, "value": value, "low": low, "high": high, "unit": unit})
-    out = pd.DataFrame(rows, columns=["metric", "value", "low", "high", "unit"])
+    out = _summarise(res)
     out.attrs = {
         "levers": levers,
-        "assumptions": table.to_dict(orient="records"),
+        "assumptions": _records(table),
         "seed": seed,
         "replications": int(replications),
         "n_cases": float(base.filings_per_year if n_cases is None else n_cases),
         "baseline_source": base.source,
     }
     return out
+
+
+_METRIC_NAMES = list(METRICS)
+_METRIC_UNITS = [u for u, _d in METRICS.values()]
+_RECORDS: dict[int, tuple[pd.DataFrame, list[dict[str, Any]]]] = {}
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``table.to_dict('records')``, cached per table object (copies, so callers may edit)."""
+    hit = _RECORDS.get(id(table))
+    if hit is None or hit[0] is not table:
+        if len(_RECORDS) > 32:
+            _RECORDS.clear()
+        hit = (table, table.to_dict(orient="records"))
+        _RECORDS[id(table)] = hit
+    return [dict(r) for r in hit[1]]
+
+
+def _summarise(res: Mapping[str, Any]) -> pd.DataFrame:
+    """Median and 5%-95% band over replications, one row per metric."""
+    m = np.vstack([np.asarray(res[k], dtype=float) for k in _METRIC_NAMES])
+    finite = np.isfinite(m)
+    with np.errstate(all="ignore"):
+        if finite.all():
+            q = np.quantile(m, [0.5, 0.05, 0.95], axis=1)
+        else:
+            q = np.full((3, len(m)), np.nan)
+            for i, row in enumerate(m):
+                if finite[i].any():
+                    q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
+    return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
+                         "unit": _METRIC_UNITS})
 
 
 def _grid_scenarios(grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]]
