@@ -1160,8 +1160,13 @@ def find_pii(
 def _scan_series(
     s: pd.Series, where: str, name_re: re.Pattern[str] | None, landlines: bool
 ) -> list[PIIFinding]:
-    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
+    if pd.api.types.is_bool_dtype(s.dtype):
         return []
+    if pd.api.types.is_float_dtype(s.dtype):  # phones read from Excel: 13800138000.0
+        whole = s[s.notna() & (s % 1 == 0) & (s.abs() >= 1e6)]
+        if whole.empty:
+            return []
+        s = whole.map(lambda v: f"{v:.0f}")
     if pd.api.types.is_datetime64_any_dtype(s.dtype) or isinstance(s.dtype, pd.PeriodDtype):
         return []
     found: list[PIIFinding] = []

@@ -466,6 +466,9 @@ def test_find_pii_in_frames_text_and_files(tmp_path):
     df = pd.DataFrame({"petitioner_name": ["张三"], "note": [f"证{pid}"], "n": [13800138000]})
     kinds = sorted(f.kind for f in find_pii(df))
     assert kinds == ["id_number", "mobile", "pii_column"]
+    assert [f.kind for f in find_pii(pd.DataFrame({"tel": [13800138000.0, np.nan, 1.5]}))] == [
+        "mobile"
+    ]
     assert all(pid not in str(f) for f in find_pii(df))  # findings are masked
 
     path = tmp_path / "report.csv"
