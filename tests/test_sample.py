@@ -73,3 +73,10 @@ def test_no_raw_identity_columns_in_the_sample():
     events = ck.load_sample_events()
     assert not set(ck.schema.PII_COLUMNS) & set(events.columns)
     assert events["petitioner_id"].str.fullmatch(r"P[0-9A-F]{11}").all()
+
+
+def test_sample_shows_the_confounded_raw_ranking():
+    truth = ck.load_sample_truth()
+    raw = truth["observed"]["raw_median_order_repeat"]
+    assert truth["fastest_repeat_pattern"] in raw
+    assert raw[0] != truth["fastest_repeat_pattern"]

@@ -18,7 +18,11 @@ import pandas as pd
 __all__ = ["SAMPLE_CASES", "SAMPLE_SEED", "load_sample_events", "load_sample_truth"]
 
 SAMPLE_CASES = 2000
-SAMPLE_SEED = 2023
+#: The first seed from 2023 on whose 2,000-case draw shows what large draws show (the raw median
+#: ranking of repeat filings misses the planted fastest pattern; a Cox model adjusted for the
+#: category puts it first). At 2,000 cases the raw ranking is noisy: about 80% of seeds show the
+#: flip; at 20,000 cases all checked seeds do (tests/test_synth.py).
+SAMPLE_SEED = 2026
 _EVENTS_FILE = "sample_events.csv.gz"
 _TRUTH_FILE = "sample_truth.json"
 
