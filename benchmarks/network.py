@@ -12,6 +12,7 @@ counts, and prints the figures, the ratio and the peak resident memory.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -43,7 +44,11 @@ def generate(n_cases: int, *, n_agencies: int = 40, seed: int = 0) -> pd.DataFra
     cum = np.cumsum(gaps)
     cum -= np.repeat(cum[first], n_ev)
     ts = (np.repeat(start, n_ev) + cum.astype("timedelta64[s]")).astype("datetime64[ns]")
-    ids = pa.array(np.char.add("C", np.char.zfill(np.arange(n_cases).astype(str), 7)))
+    import pyarrow.compute as pc
+
+    ids = pc.binary_join_element_wise(
+        "C", pc.utf8_lpad(pa.array(np.arange(n_cases).astype(str)), width=7, padding="0"), ""
+    )
     agency_names = pa.array([f"agency_{i:02d}" for i in range(n_agencies)])
     type_names = pa.array([TYPES[i % len(TYPES)] for i in range(n_agencies)])
     mapper = {pa.string(): pd.StringDtype(na_value=np.nan),
@@ -71,12 +76,18 @@ def pandas_working_together(ev: pd.DataFrame) -> pd.Series:
     return pairs.groupby(["agency_s", "agency_t"]).size()
 
 
-def timed(f, repeat: int):  # type: ignore[no-untyped-def]
-    times, result = [], None
+CPU: dict[str, float] = {}
+
+
+def timed(f, repeat: int, name: str = ""):  # type: ignore[no-untyped-def]
+    times, cpu, result = [], [], None
     for _ in range(repeat):
+        c = time.process_time()
         t = time.perf_counter()
         result = f()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU[name] = statistics.median(cpu)
     return statistics.median(times), min(times), result
 
 
@@ -97,13 +108,16 @@ def main() -> None:
     print(f"log: {len(ev):,} events, {args.cases:,} cases, {n_agencies} agencies "
           f"(generated in {gen_s:.1f} s); peak RSS after generation {rss_mib():,.0f} MiB")
 
-    h_med, h_min, H = timed(lambda: ck.build_handover_network(ev, include_self=True), args.repeat)
+    codes = ev["agency"].astype("category").cat.codes.to_numpy().astype(np.int64)
+    f_med, f_min, _ = timed(lambda: np.bincount(codes, minlength=64), max(args.repeat, 5), "floor")
+    h_med, h_min, H = timed(lambda: ck.build_handover_network(ev, include_self=True),
+                            args.repeat, "h")
     h2_med, h2_min, _ = timed(
-        lambda: ck.build_handover_network(ev, include_self=True, lags=False), args.repeat)
-    w_med, w_min, W = timed(lambda: ck.build_working_together_network(ev), args.repeat)
+        lambda: ck.build_handover_network(ev, include_self=True, lags=False), args.repeat, "h2")
+    w_med, w_min, W = timed(lambda: ck.build_working_together_network(ev), args.repeat, "w")
     rss_ours = rss_mib()
-    ph_med, ph_min, ph = timed(lambda: pandas_handover(ev), args.repeat)
-    pw_med, pw_min, pw = timed(lambda: pandas_working_together(ev), args.repeat)
+    ph_med, ph_min, ph = timed(lambda: pandas_handover(ev), args.repeat, "ph")
+    pw_med, pw_min, pw = timed(lambda: pandas_working_together(ev), args.repeat, "pw")
     rss_all = rss_mib()
 
     ours_h = {(u, v): d["count"] for u, v, d in H.edges(data=True)}
@@ -111,18 +125,26 @@ def main() -> None:
     same_h = ours_h == {k: int(v) for k, v in ph.items()}
     same_w = ours_w == {k: int(v) for k, v in pw.items()}
 
-    def line(name: str, med: float, mn: float) -> str:
-        return f"  {name:<46} median {med:7.3f} s   min {mn:7.3f} s"
+    def line(name: str, med: float, mn: float, cpu: str = "") -> str:
+        cpu_s = f"   cpu {CPU[cpu]:7.3f} s" if cpu in CPU else ""
+        return f"  {name:<48} median {med:7.3f} s   min {mn:7.3f} s{cpu_s}"
+
+    load = os.getloadavg()[0]
+    quiet_floor = 0.023 * len(ev) / 9_570_000  # BASELINES.md: 0.023 s for 9.57M events
+    slow = max(f_min / quiet_floor, 1.0)
+    print(f"machine load average {load:.1f} on {os.cpu_count()} cores; floor (numpy bincount "
+          f"over the events; BASELINES.md quiet: {quiet_floor:.4f} s) median {f_med:.4f} s, "
+          f"min {f_min:.4f} s -> slow-down now about {slow:.1f}x")
 
     print(f"casekit (median / min of {args.repeat} runs):")
-    print(line("handover (with median lag per edge)", h_med, h_min))
-    print(line("handover (counts only, lags=False)", h2_med, h2_min))
-    print(line("working together", w_med, w_min))
+    print(line("handover (with median lag per edge)", h_med, h_min, "h"))
+    print(line("handover (counts only, lags=False, as the CLI)", h2_med, h2_min, "h2"))
+    print(line("working together", w_med, w_min, "w"))
     print(line("both networks (handover with lags + WT)", h_med + w_med, h_min + w_min))
     print(line("both networks (handover counts + WT)", h2_med + w_med, h2_min + w_min))
     print("pandas groupby baseline (same run):")
-    print(line("handover (groupby shift + value_counts)", ph_med, ph_min))
-    print(line("working together (drop_duplicates + self-merge)", pw_med, pw_min))
+    print(line("handover (groupby shift + value_counts)", ph_med, ph_min, "ph"))
+    print(line("working together (drop_duplicates + self-merge)", pw_med, pw_min, "pw"))
     print(line("both networks", ph_med + pw_med, ph_min + pw_min))
     print("ratio pandas / casekit (medians): "
           f"handover {ph_med / h_med:.1f}x (counts only {ph_med / h2_med:.1f}x), "
@@ -130,6 +152,9 @@ def main() -> None:
           f"both {(ph_med + pw_med) / (h_med + w_med):.1f}x")
     print(f"counts equal to the pandas baseline: handover {same_h}, working together {same_w} "
           f"({H.number_of_edges()} and {W.number_of_edges()} edges)")
+    est = (h2_min + w_min) / slow
+    print(f"both networks (counts), min time scaled by the floor's slow-down: about {est:.2f} s "
+          "on a quiet machine")
     print(f"peak RSS: {rss_ours:,.0f} MiB after casekit's networks (log included), "
           f"{rss_all:,.0f} MiB after the pandas baseline")
 
