@@ -126,8 +126,11 @@ def use_cjk_font() -> str:
 
     Registers ``casekit/fonts/CasekitCJKSC-Regular.otf`` with matplotlib's font manager (once per
     process), puts its family first in ``rcParams["font.sans-serif"]`` (keeping the rest of the
-    list after it), and sets ``rcParams["font.family"]`` to ``["sans-serif"]``. Works on machines
-    with no CJK font installed; safe to call many times (later calls only re-check rcParams).
+    list after it) and sets ``rcParams["font.family"]`` to ``["sans-serif", "DejaVu Sans", ...]``:
+    the generic family first, then fallbacks for characters outside the subset (DejaVu Sans,
+    shipped with matplotlib, for symbols; then any full CJK font matplotlib already knows, such
+    as Noto Sans CJK SC, for rare hanzi). Works on machines with no CJK font installed; safe to
+    call many times (later calls only re-check rcParams).
 
     Returns
     -------
@@ -137,10 +140,12 @@ def use_cjk_font() -> str:
     Notes
     -----
     The family must be first in ``font.sans-serif``, not only in ``font.family``: networkx draws
-    labels with ``font_family="sans-serif"``, which matplotlib resolves through that list. The
-    minus sign: the subset keeps U+2212 MINUS SIGN, so ``axes.unicode_minus`` stays at its
-    default (True) and negative tick labels render with the proper minus. Text objects created
-    *before* the call keep the font they were created with.
+    labels with ``font_family="sans-serif"``, which matplotlib resolves through that list to one
+    font. The later entries of ``font.family`` are used by matplotlib's per-glyph font fallback
+    (matplotlib 3.6 or later) only for glyphs the bundled font lacks. The minus sign: the subset
+    keeps U+2212 MINUS SIGN, so ``axes.unicode_minus`` stays at its default (True) and negative
+    tick labels render with the proper minus. Text objects created *before* the call keep the
+    font they were created with.
 
     The font is a renamed subset of Noto Sans CJK SC 2.004 (SIL Open Font License 1.1): ASCII,
     Latin-1, general and CJK punctuation, full-width forms, all of GB 2312 (6,763 hanzi) and every
@@ -154,6 +159,8 @@ def use_cjk_font() -> str:
     >>> import matplotlib
     >>> matplotlib.rcParams["font.sans-serif"][0]
     'Casekit CJK SC'
+    >>> matplotlib.rcParams["font.family"][:2]
+    ['sans-serif', 'DejaVu Sans']
     """
     import matplotlib
     from matplotlib import font_manager
@@ -168,9 +175,33 @@ def use_cjk_font() -> str:
     sans = list(rc["font.sans-serif"])
     if not sans or sans[0] != CJK_FONT_FAMILY:
         rc["font.sans-serif"] = [CJK_FONT_FAMILY, *(f for f in sans if f != CJK_FONT_FAMILY)]
-    if list(rc["font.family"]) != ["sans-serif"]:
-        rc["font.family"] = ["sans-serif"]
+    family = ["sans-serif", *_fallback_families(manager)]
+    if list(rc["font.family"]) != family:
+        rc["font.family"] = family
     return CJK_FONT_FAMILY
+
+
+#: Full CJK fonts used as fallbacks for glyphs outside the subset, when matplotlib knows them.
+_SYSTEM_CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Noto Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+)
+
+
+def _fallback_families(manager: Any) -> list[str]:
+    key = (id(manager), len(manager.ttflist))
+    if _FONT_STATE.get("fallback_key") != key:
+        known = {entry.name for entry in manager.ttflist}
+        found = [f for f in _SYSTEM_CJK_FAMILIES if f in known]
+        _FONT_STATE["fallback"] = ["DejaVu Sans", *found[:1]]
+        _FONT_STATE["fallback_key"] = key
+    return list(_FONT_STATE["fallback"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +421,10 @@ def plot_network(
             )
             shown = [nodes[i] for i in sorted(ranked[:max_labels])]
         text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in shown}
-        nx.draw_networkx_labels(G, pos, labels=text, font_size=font_size, font_family=family, ax=ax)
+        import matplotlib
+
+        fonts = [family, *list(matplotlib.rcParams["font.family"])[1:]]  # keep glyph fallbacks
+        nx.draw_networkx_labels(G, pos, labels=text, font_size=font_size, font_family=fonts, ax=ax)
     if legend and nodes:
         from matplotlib.lines import Line2D
 

@@ -72,7 +72,7 @@ def test_use_cjk_font_returns_the_bundled_files_family():
     assert family == CJK_FONT_FAMILY
     assert ft2font.FT2Font(str(locate_cjk_font())).family_name == family
     assert matplotlib.rcParams["font.sans-serif"][0] == family
-    assert list(matplotlib.rcParams["font.family"]) == ["sans-serif"]
+    assert list(matplotlib.rcParams["font.family"])[:2] == ["sans-serif", "DejaVu Sans"]
     found = font_manager.findfont(
         font_manager.FontProperties(family=["sans-serif"]), fallback_to_default=False
     )
@@ -95,7 +95,7 @@ def test_use_cjk_font_restores_itself_after_rcparams_are_reset():
     with matplotlib.rc_context({"font.sans-serif": ["DejaVu Sans"], "font.family": "serif"}):
         assert use_cjk_font() == CJK_FONT_FAMILY
         assert matplotlib.rcParams["font.sans-serif"] == [CJK_FONT_FAMILY, "DejaVu Sans"]
-        assert list(matplotlib.rcParams["font.family"]) == ["sans-serif"]
+        assert matplotlib.rcParams["font.family"][0] == "sans-serif"
 
 
 def test_must_show_chinese_title_draws_without_missing_glyph_warning():
@@ -108,6 +108,34 @@ def test_must_show_chinese_title_draws_without_missing_glyph_warning():
         fig.canvas.draw()
     plt.close(fig)
     assert _missing_glyph_warnings(record) == []
+
+
+def test_glyphs_outside_the_subset_fall_back_to_other_fonts():
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(locate_cjk_font()), lazy=True) as font:
+        cmap = font.getBestCmap()
+    assert 0x2713 not in cmap  # CHECK MARK: not in the subset, but in DejaVu Sans
+    use_cjk_font()
+    fig, ax = plt.subplots()
+    ax.set_title("办结 ✓")
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
+
+
+def test_rare_hanzi_use_a_full_system_cjk_font_when_matplotlib_knows_one():
+    from fontTools.ttLib import TTFont
+
+    use_cjk_font()
+    fallbacks = list(matplotlib.rcParams["font.family"])[2:]
+    if not fallbacks:
+        pytest.skip("no full CJK font known to matplotlib on this machine")
+    with TTFont(str(locate_cjk_font()), lazy=True) as font:
+        assert ord("旸") not in font.getBestCmap()  # not in GB 2312
+    fig, ax = plt.subplots()
+    ax.set_title("潮阳区 旸")
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
 
 
 def test_font_covers_every_chinese_label_of_the_vocabularies_and_gb2312():
@@ -170,6 +198,7 @@ _NO_SYSTEM_FONTS = textwrap.dedent(
     after = draw()
     used = font_manager.findfont(font_manager.FontProperties(family=["sans-serif"]))
     print(json.dumps({"before": len(before), "after": after, "family": family, "used": used,
+                      "rc_family": list(matplotlib.rcParams["font.family"]),
                       "n_fonts": len(font_manager.fontManager.ttflist)}))
     """
 )
@@ -191,6 +220,7 @@ def test_chinese_renders_on_a_machine_without_system_cjk_fonts(tmp_path):
     assert out["before"] > 0  # without casekit's font the glyphs really are missing
     assert out["after"] == []
     assert out["family"] == CJK_FONT_FAMILY
+    assert out["rc_family"] == ["sans-serif", "DejaVu Sans"]  # no system CJK font to fall back to
     assert os.path.samefile(out["used"], locate_cjk_font())
 
 
