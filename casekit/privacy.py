@@ -83,6 +83,7 @@ _LONG_RUN_RE = re.compile(r"(?<!\d)\d{18,}[Xx]?")
 _MOBILE_RE = re.compile(
     r"(?<!\d)(?:(?:\(?(?:\+|00)86\)?|86)[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?!\d)"
 )
+_THREE_DIGITS = re.compile(r"\d{3}")
 _LANDLINE_RE = re.compile(r"(?<!\d)(?:\(0\d{2,3}\) ?|0\d{2,3}-)\d{7,8}(?:-\d{1,5})?(?!\d)")
 
 # column names that hold identity as a whole cell (mask_value masks the entire value)
@@ -116,19 +117,23 @@ _IDENTITY_COLUMNS = frozenset(
 # --------------------------------------------------------------------------------------------
 
 
+_WEIGHT_LIST = [int(w) for w in _WEIGHTS]
+_TODAY = _dt.date.today()  # birth dates after the day casekit was imported are implausible
+
+
 def _check_char(first17: str) -> str:
-    total = sum(int(c) * int(w) for c, w in zip(first17, _WEIGHTS, strict=True))
+    total = sum(int(c) * w for c, w in zip(first17, _WEIGHT_LIST, strict=True))
     return _CHECK_CHARS[total % 11]
 
 
 def _plausible_date(year: int, month: int, day: int) -> bool:
-    if not _MIN_BIRTH_YEAR <= year <= _dt.date.today().year:
+    if not _MIN_BIRTH_YEAR <= year <= _TODAY.year:
         return False
     try:
         born = _dt.date(year, month, day)
     except ValueError:
         return False
-    return born <= _dt.date.today()
+    return born <= _TODAY
 
 
 def _normalise_id_text(value: str) -> str:
@@ -169,7 +174,7 @@ def _valid_id_array(values: pd.Series) -> np.ndarray:
     year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
     month = digits[:, 10] * 10 + digits[:, 11]
     day = digits[:, 12] * 10 + digits[:, 13]
-    today = _dt.date.today()
+    today = _TODAY
     ok &= (year >= _MIN_BIRTH_YEAR) & (month >= 1) & (month <= 12) & (day >= 1)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
@@ -717,10 +722,12 @@ def _pii_spans(
     strict: bool = False,
 ) -> list[tuple[int, int, str]]:
     t = text.translate(_FULLWIDTH)
-    spans = _id_spans(t, strict=strict)
-    spans += [(m.start(), m.end(), MOBILE_LABEL) for m in _MOBILE_RE.finditer(t)]
-    if landlines:
-        spans += [(m.start(), m.end(), PHONE_LABEL) for m in _LANDLINE_RE.finditer(t)]
+    spans: list[tuple[int, int, str]] = []
+    if _THREE_DIGITS.search(t):  # every number pattern has 3 digits in a row
+        spans = _id_spans(t, strict=strict)
+        spans += [(m.start(), m.end(), MOBILE_LABEL) for m in _MOBILE_RE.finditer(t)]
+        if landlines:
+            spans += [(m.start(), m.end(), PHONE_LABEL) for m in _LANDLINE_RE.finditer(t)]
     if name_re is not None:
         spans += [
             (m.start(), m.end(), NAME_LABEL) for m in name_re.finditer(t) if m.end() > m.start()
