@@ -558,15 +558,15 @@ class _Slots:
         self.part_strings: list[str] = []
         self.part_index: dict[str, int] = {}
 
-    def part_codes(self, strings: pd.Series | list[str]) -> np.ndarray:
-        codes, uniques = pd.factorize(pd.Series(strings, dtype="object"))
-        mapping = np.empty(len(uniques), dtype=np.int64)
-        for i, u in enumerate(uniques):
+    def part_table(self, strings: list[str]) -> np.ndarray:
+        """Register a few distinct participant texts; return their codes (index them per event)."""
+        out = np.empty(len(strings), dtype=np.int64)
+        for i, u in enumerate(strings):
             if u not in self.part_index:
                 self.part_index[u] = len(self.part_strings)
                 self.part_strings.append(u)
-            mapping[i] = self.part_index[u]
-        return mapping[codes]
+            out[i] = self.part_index[u]
+        return out
 
     def add(self, case: np.ndarray, t: np.ndarray, act: str | np.ndarray,
             agency: np.ndarray | int, *, part: np.ndarray | None = None,
@@ -659,7 +659,7 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
             t = t0[sel] + acc[sel] + np.minimum(rng.exponential(1.0, sel.size),
                                                 0.3 * handle[sel])
             act = "mediate" if typ == "mediation_committee" else "investigate"
-            part = ev.part_codes(["人民调解员"]) if act == "mediate" else None
+            part = ev.part_table(["人民调解员"])[0] if act == "mediate" else None
             ev.add(sel, t, act, _agency_of_type(d, typ, area[sel], com[sel]), part=part)
 
     def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
@@ -683,10 +683,10 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     idx, t = within(has_med, 0.1, 0.9)
     roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
     roles[~roles.any(axis=1), 1] = True
-    role_text = pd.Series([""] * idx.size, dtype="object")
-    for j, r in enumerate(_MEDIATION_ROLES):
-        role_text = role_text + np.where(roles[:, j], r + ";", "")
-    ev.add(idx, t, "mediate", mediator[idx], part=ev.part_codes(role_text.str.rstrip(";")))
+    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
+                            for m in range(8)])
+    role_bits = roles @ (1 << np.arange(len(_MEDIATION_ROLES)))
+    ev.add(idx, t, "mediate", mediator[idx], part=combos[role_bits])
 
     # 8 joint conference (联席会议): participants = the agencies of the case's pattern
     p_joint = np.zeros(len(_PATTERNS))
@@ -698,13 +698,15 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         sel = np.flatnonzero(has_joint & (pat == pi))
         if sel.size == 0:
             continue
-        text = pd.Series([""] * sel.size, dtype="object")
-        for typ in p.types:
-            names = np.asarray(d.agency_names, dtype=object)[
-                _agency_of_type(d, typ, area[sel], com[sel])]
-            text = text + names + ";"
+        # the units present depend only on the committee (and so the street/town): build the
+        # text once per distinct committee
+        ucom, inv = np.unique(com[sel], return_inverse=True)
+        uarea = d.committee_area[ucom]
+        texts = [";".join(d.agency_names[int(_agency_of_type(d, typ, uarea[i:i + 1],
+                                                              ucom[i:i + 1])[0])]
+                          for typ in p.types) for i in range(ucom.size)]
         t = t0[sel] + acc[sel] + handle[sel] * rng.uniform(0.15, 0.85, sel.size)
-        ev.add(sel, t, "joint_conference", lead[sel], part=ev.part_codes(text.str.rstrip(";")))
+        ev.add(sel, t, "joint_conference", lead[sel], part=ev.part_table(texts)[inv])
 
     # 9 leaders: reception (at the bureau), field visit and case ownership (hosted by the
     #   territorial unit or the lead unit; the leader's role is in `participants`)
@@ -721,8 +723,8 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         idx, t = within(rng.random(n) < base * (1 + 3 * boost), 0.05, 0.9)
         who = bureau if where == "bureau" else territorial[idx]
         roles = np.asarray(_LEADER_ROLES[act], dtype=object)
-        ev.add(idx, t, act, who,
-               part=ev.part_codes(list(roles[rng.integers(0, roles.size, idx.size)])))
+        codes = ev.part_table(list(roles))
+        ev.add(idx, t, act, who, part=codes[rng.integers(0, roles.size, idx.size)])
     idx, t = within(rng.random(n) < 0.02 * (1 + 3 * boost))
     ev.add(idx, t, "risk_alert", bureau)
     idx, t = within(rng.random(n) < 0.02)
@@ -1086,19 +1088,24 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
         closed = f["t0"] + f["T"] < span
         dur = np.where(closed, f["T"], span - f["t0"])
         rep = f["ordinal"] >= 2
-        pats = np.asarray(names, dtype=object)[f["pattern"]]
-        df = pd.DataFrame({"pattern": pats, "closed": closed, "dur": dur, "rep": rep,
-                           "cat": np.asarray(_CATEGORY_IDS, dtype=object)[f["category"]]})
-        for label, sub in (("first", df[~df["rep"]]), ("repeat", df[df["rep"]])):
-            cl = sub[sub["closed"]]
-            med = cl.groupby("pattern")["dur"].median()
-            cnt = sub.groupby("pattern").size()
-            raw[label] = {p: {"n_cases": int(cnt[p]), "n_closed": int((cl["pattern"] == p).sum()),
-                              "median_days_closed": _r(med[p], 3) if p in med.index else None}
-                          for p in names if p in cnt.index}
-            tab = pd.crosstab(sub["cat"], sub["pattern"], normalize="index")
-            realised_mix[label] = {c: {p: _r(v, 4) for p, v in row.items() if v > 0}
-                                   for c, row in tab.iterrows()}
+        pat, cat = f["pattern"], f["category"]
+        n_p, n_c = len(names), len(_CATEGORY_IDS)
+        for label, m in (("first", ~rep), ("repeat", rep)):
+            cnt = np.bincount(pat[m], minlength=n_p)
+            raw[label] = {}
+            for pi, name in enumerate(names):
+                if cnt[pi] == 0:
+                    continue
+                sel = m & closed & (pat == pi)
+                n_cl = int(sel.sum())
+                raw[label][name] = {
+                    "n_cases": int(cnt[pi]), "n_closed": n_cl,
+                    "median_days_closed": _r(np.median(dur[sel]), 3) if n_cl else None}
+            tab = np.bincount(cat[m] * n_p + pat[m], minlength=n_c * n_p).reshape(n_c, n_p)
+            realised_mix[label] = {
+                c: {names[pi]: _r(tab[ci, pi] / tab[ci].sum(), 4)
+                    for pi in range(n_p) if tab[ci, pi] > 0}
+                for ci, c in enumerate(_CATEGORY_IDS) if tab[ci].sum() > 0}
         order_raw = sorted(
             (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
              and _PATTERNS[names.index(p)].main),
