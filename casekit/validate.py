@@ -230,25 +230,47 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def _map_vocab(s: pd.Series, vocabulary: str, extra: Mapping[str, str]) -> tuple[pd.Series,
-                                                                                  list[str]]:
+def _factor(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes (``-1`` = missing) and the distinct values as stripped text."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = _as_str(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+    return np.asarray(codes, dtype=np.int64), ["" if v is None or v != v else str(v)
+                                               for v in text.tolist()]
+
+
+def _map_vocab_uniques(uniques: list[str], vocabulary: str,
+                       extra: Mapping[str, str]) -> tuple[list[str], list[str]]:
     from casekit import schema
 
-    unknown: list[str] = []
+    mapped, unknown = [], []
+    for u in uniques:
+        if not u:
+            mapped.append("")
+            continue
+        ident = extra.get(u)
+        if ident is None:
+            ident = schema.to_identifier(u, vocabulary) if vocabulary in schema.VOCABULARIES \
+                else None
+        if ident is None:
+            unknown.append(u)
+            ident = u
+        mapped.append(ident)
+    return mapped, sorted(set(unknown))
 
-    def fn(uniques: list[str]) -> list[str]:
-        out = []
-        for u in uniques:
-            ident = extra.get(u)
-            if ident is None:
-                ident = schema.to_identifier(u, vocabulary)
-            if ident is None:
-                unknown.append(u)
-                ident = u
-            out.append(ident)
-        return out
 
-    return _map_uniques(s, fn), sorted(unknown)
+def _infer_types(agencies: list[str]) -> tuple[list[str], int]:
+    """Agency names -> agency type identifiers by their suffix (``unknown`` when none fits)."""
+    pairs = _suffix_table()
+    out, hits = [], 0
+    for name in agencies:
+        ident = "unknown"
+        for label, cand in pairs:
+            if name.endswith(label) or (len(label) >= 3 and label in name):
+                ident = cand
+                break
+        hits += ident != "unknown"
+        out.append(ident)
+    return out, hits
 
 
 def _suffix_table() -> list[tuple[str, str]]:
@@ -263,28 +285,6 @@ def _suffix_table() -> list[tuple[str, str]]:
                 pairs.append((label, ident))
     pairs.sort(key=lambda p: -len(p[0]))
     return pairs
-
-
-def _infer_agency_type(agency: pd.Series) -> tuple[pd.Series, int, int]:
-    """agency name suffix -> agency type identifier (``unknown`` when nothing fits)."""
-    pairs = _suffix_table()
-    hits = [0, 0]
-
-    def fn(names: list[str]) -> list[str]:
-        out = []
-        for name in names:
-            ident = "unknown"
-            for label, cand in pairs:
-                if name.endswith(label) or (len(label) >= 3 and label in name):
-                    ident = cand
-                    break
-            hits[0] += ident != "unknown"
-            hits[1] += 1
-            out.append(ident)
-        return out
-
-    mapped = _map_uniques(agency, fn).fillna("unknown")
-    return mapped, hits[0], hits[1]
 
 
 def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.DataFrame, dict]:
@@ -347,6 +347,25 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None,
     return df
 
 
+def _arrow(s: pd.Series) -> Any:
+    import pyarrow as pa
+
+    if s.dtype == object:
+        return pa.array(s.to_numpy(), type=pa.large_string(), from_pandas=True)
+    return pa.array(s)
+
+
+def _adjacent_equal(values: Any) -> np.ndarray:
+    """``values[i + 1] == values[i]`` for an arrow array (nulls compare unequal)."""
+    import pyarrow.compute as pc
+
+    n = len(values)
+    if n < 2:
+        return np.zeros(0, dtype=bool)
+    eq = pc.equal(values.slice(1), values.slice(0, n - 1))
+    return pc.fill_null(eq, False).to_numpy(zero_copy_only=False)
+
+
 def _sorted_order(case: pd.Series, ts: np.ndarray) -> np.ndarray | None:
     """Stable order by (case_id, timestamp); ``None`` when already sorted (cheap check)."""
     import pyarrow as pa
@@ -355,16 +374,17 @@ def _sorted_order(case: pd.Series, ts: np.ndarray) -> np.ndarray | None:
     n = len(case)
     if n < 2:
         return None
-    arr = pa.array(case, type=pa.large_string()) if case.dtype == object else pa.array(case)
-    a, b = arr.slice(0, n - 1), arr.slice(1)
-    lt = pc.less(b, a).to_numpy(zero_copy_only=False)
+    arr = _arrow(case)
+    lt = pc.fill_null(pc.less(arr.slice(1), arr.slice(0, n - 1)), False).to_numpy(
+        zero_copy_only=False)
     if not lt.any():
-        eq = pc.equal(b, a).to_numpy(zero_copy_only=False)
+        eq = _adjacent_equal(arr)
         t = ts.view("int64")
         if not (eq & (t[1:] < t[:-1])).any():
             return None
-    codes, _ = pd.factorize(case, sort=True)
-    return np.lexsort((ts.view("int64"), codes))
+    table = pa.table({"c": arr, "t": pa.array(ts.view("int64"))})
+    # pyarrow's sort_indices is stable: ties keep source order
+    return pc.sort_indices(table, sort_keys=[("c", "ascending"), ("t", "ascending")]).to_numpy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,9 +484,12 @@ def validate_table(
     checks.append((~missing_ts & bad_ts, "timestamp", "unparseable timestamp",
                    "unparseable timestamp {value}", _TS_EXPECTED))
 
-    activity = _as_str(frame["activity"])
-    frame["activity"] = activity
-    bad_act = _blank(activity)
+    # label columns: factorised once; checks, stripping and mapping work on the distinct values
+    factors = {c: _factor(frame[c]) for c in ("activity", "agency", *_LABEL_COLUMNS[1:])
+               if c in frame.columns}
+    act_codes, act_uniques = factors["activity"]
+    blank_u = np.array([u == "" for u in act_uniques] + [True], dtype=bool)
+    bad_act = blank_u[act_codes]
     checks.append((bad_act, "activity", "empty activity", "empty activity",
                    "an activity label such as 登记 or register"))
 
@@ -486,17 +509,18 @@ def validate_table(
         bad |= mask
     frame["timestamp"] = ts
 
-    # exact duplicates among the otherwise good rows: quarantined, counted
+    # sort the good rows by (case_id, timestamp); exact duplicates are then neighbours within
+    # runs of equal (case_id, timestamp): quarantined, counted
     dup = np.zeros(n, dtype=bool)
     good_idx = np.flatnonzero(~bad)
     dup_of: dict[int, int] = {}
-    if len(good_idx) > 1:
-        order = _sorted_order(case.iloc[good_idx], ts[good_idx])
-        gi = good_idx if order is None else good_idx[order]
-        c_sorted = case.iloc[gi].reset_index(drop=True)
+    case_g = case.take(good_idx) if bad.any() else case
+    order = _sorted_order(case_g, ts[good_idx])
+    gi = good_idx if order is None else good_idx[order]
+    if len(gi) > 1:
+        c_sorted = case_g if order is None else case_g.take(order)
         t_sorted = ts[gi]
-        same = (c_sorted.iloc[1:].to_numpy() == c_sorted.iloc[:-1].to_numpy()) & (
-            t_sorted[1:] == t_sorted[:-1])
+        same = _adjacent_equal(_arrow(c_sorted)) & (t_sorted[1:] == t_sorted[:-1])
         if same.any():
             cand = np.zeros(len(gi), dtype=bool)
             cand[1:] |= same
@@ -511,6 +535,7 @@ def validate_table(
                 dup[sub_idx[is_dup]] = True
                 for pos in np.flatnonzero(is_dup)[:_MAX_PROBLEM_OBJECTS]:
                     dup_of[int(sub_idx[pos])] = int(sub_idx[firsts[pos]])
+    keep_idx = gi[~dup[gi]] if dup.any() else gi
     if dup.any():
         checks.append((dup, "*", "exact duplicate", "exact duplicate of row {first}",
                        "each event once"))
@@ -563,77 +588,109 @@ def validate_table(
     problems.sort(key=lambda p: (p.row if p.row is not None else -1))
 
     # ---- accepted events -------------------------------------------------------------------
-    keep = ~bad
-    events = frame.iloc[np.flatnonzero(keep)] if bad.any() else frame
-    events = events.reset_index(drop=True)
+    # accepted rows, already in (case_id, timestamp) order
+    identity = len(keep_idx) == n and (
+        n == 0 or (keep_idx[0] == 0 and bool((np.diff(keep_idx) == 1).all())))
+    others = [c for c in frame.columns if c not in factors]
+    events = frame[others] if identity else frame[others].take(keep_idx).reset_index(drop=True)
     del frame
-    known_names = raw_names
-    events, pii_info = _pseudonymise(events, key, notes)
+    sel = slice(None) if identity else keep_idx
     unknown_labels: dict[str, list[str]] = {}
 
-    # agency
-    if "agency" in events.columns:
-        agency = _as_str(events["agency"])
-        empty_agency = _blank(agency)
-        if empty_agency.any():
-            agency = agency.where(~empty_agency, "unknown")
-            notes.append(f"{int(empty_agency.sum())} event(s) without an agency: set to 'unknown'")
-        events["agency"] = agency
-    else:
-        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
-        notes.append("no agency column; agency set to 'unknown' (pass columns={'agency': ...})")
+    def column(codes: np.ndarray, mapped: list[str | None], fill: str | None) -> pd.Series:
+        values = pd.array([*mapped, fill], dtype="str").take(codes[sel])
+        return pd.Series(values, index=events.index)
 
-    # labels -> identifiers
-    for col in _LABEL_COLUMNS:
-        if col not in events.columns:
+    # activity and the other labelled columns -> identifiers (unknown labels kept)
+    mapped_act: list[str | None] = []
+    for col, (codes, uniques) in factors.items():
+        if col == "agency":
             continue
-        s = _as_str(events[col])
-        mapped, unknown = _map_vocab(s, col, labels.get(col, {}))
-        events[col] = mapped
+        mapped, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
         if unknown:
             unknown_labels[col] = unknown
-    if "agency_type" not in events.columns:
-        inferred, n_hit, n_agencies = _infer_agency_type(events["agency"])
-        events["agency_type"] = inferred
-        notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
-                     f"{n_agencies} agencies, the others 'unknown'")
-    else:
-        at = events["agency_type"]
-        empty_at = _blank(at)
-        if empty_at.any():
-            events["agency_type"] = at.where(~empty_at, "unknown")
-            notes.append(f"{int(empty_at.sum())} event(s) without an agency type: set to "
-                         "'unknown'")
-    events = _mask_text_columns(events, known_names, notes)
+        fill: str | None = None
+        if col == "agency_type":
+            empties = int(np.isin(codes[sel], [-1, *[i for i, u in enumerate(uniques) if not u]]
+                                  ).sum())
+            if empties:
+                notes.append(f"{empties} event(s) without an agency type: set to 'unknown'")
+            mapped = [m if m else "unknown" for m in mapped]
+            fill = "unknown"
+        else:
+            mapped = [m if m else None for m in mapped]
+        if col == "activity":
+            mapped_act = mapped
+        events[col] = column(codes, mapped, fill)
 
-    # sort by (case_id, timestamp), ties in source order
-    tsv = events["timestamp"].to_numpy()
-    order = _sorted_order(events["case_id"], tsv)
-    if order is not None:
-        events = events.take(order).reset_index(drop=True)
+    # agency ('unknown' where missing) and, without an agency_type column, its inferred type
+    if "agency" in factors:
+        codes, uniques = factors["agency"]
+        empties = int(np.isin(codes[sel], [-1, *[i for i, u in enumerate(uniques) if not u]]).sum())
+        if empties:
+            notes.append(f"{empties} event(s) without an agency: set to 'unknown'")
+        events["agency"] = column(codes, [u if u else "unknown" for u in uniques], "unknown")
+        if "agency_type" not in factors:
+            types, n_hit = _infer_types(uniques)
+            events["agency_type"] = column(codes, types, "unknown")
+            notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
+                         f"{len(uniques)} agencies, the others 'unknown'")
+    else:
+        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
+        events["agency_type"] = pd.Series("unknown", index=events.index, dtype="str")
+        notes.append("no agency column; agency and agency_type set to 'unknown' "
+                     "(pass columns={'agency': ...})")
+
+    events, pii_info = _pseudonymise(events, key, notes)
+    events = _mask_text_columns(events, raw_names, notes)
+
     from casekit.schema import EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS
 
     first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
     events = events[first + [c for c in events.columns if c not in first]]
-    for c in ("case_id", "activity", "agency", "agency_type"):
-        if events[c].dtype != "str":
-            events[c] = events[c].astype("str")
+    if events["case_id"].dtype != "str":
+        events["case_id"] = events["case_id"].astype("str")
 
-    # ---- case checks: close before register -------------------------------------------------
+    # ---- case checks: close before register (events are sorted by case, time) ------------
     flagged: list[str] = []
+    n_flagged = 0
+    n_cases = 0
     if len(events):
-        act = events["activity"]
-        reg = events.loc[act == "register", ["case_id", "timestamp"]].groupby("case_id")[
-            "timestamp"].min()
-        clo = events.loc[act == "close", ["case_id", "timestamp"]].groupby("case_id")[
-            "timestamp"].min()
-        both = reg.index.intersection(clo.index)
-        wrong = both[(clo[both] < reg[both]).to_numpy()]
-        flagged = [str(c) for c in wrong]
-        for c in flagged[:_MAX_PROBLEM_OBJECTS]:
-            problems.append(Problem(source, f"case {c!r} is closed ({clo[c]}) before it is "
-                                    f"registered ({reg[c]})", None, "timestamp",
-                                    "registration before closure", "case"))
+        case_arr = _arrow(events["case_id"])
+        new_case = np.ones(len(events), dtype=bool)
+        new_case[1:] = ~_adjacent_equal(case_arr)
+        group = np.cumsum(new_case) - 1
+        n_cases = int(group[-1]) + 1
+        ev_act = act_codes[sel]
+        t64 = events["timestamp"].to_numpy().view("int64")
+        never = np.iinfo(np.int64).max
+
+        def first_time(label: str) -> np.ndarray:
+            out = np.full(n_cases, never)
+            codes_ = [i for i, m in enumerate(mapped_act) if m == label]
+            if not codes_:
+                return out
+            rows_ = np.flatnonzero(np.isin(ev_act, codes_))
+            g, first = np.unique(group[rows_], return_index=True)
+            out[g] = t64[rows_[first]]
+            return out
+
+        reg_t, clo_t = first_time("register"), first_time("close")
+        wrong = np.flatnonzero((reg_t != never) & (clo_t != never) & (clo_t < reg_t))
+        n_flagged = len(wrong)
+        if n_flagged:
+            starts = np.flatnonzero(new_case)
+            flagged = [str(c) for c in case_arr.take(starts[wrong[:1000]]).to_pylist()]
+            for k, c in enumerate(flagged[:_MAX_CASE_LINES]):
+                g = wrong[k]
+                problems.append(Problem(
+                    source, f"case {c!r} is closed ({pd.Timestamp(clo_t[g])}) before it is "
+                    f"registered ({pd.Timestamp(reg_t[g])})", None, "timestamp",
+                    "registration before closure", "case"))
+            if n_flagged > _MAX_CASE_LINES:
+                problems.append(Problem(source, f"... and {n_flagged - _MAX_CASE_LINES} more "
+                                        "cases closed before they were registered", None,
+                                        "timestamp", "registration before closure", "case"))
 
     # ---- metadata --------------------------------------------------------------------------
     n_read = n + len(raw.bad_rows)
@@ -669,9 +726,10 @@ def validate_table(
         "n_accepted": n_accepted,
         "n_quarantined": n_quarantined,
         "n_duplicates": int(dup.sum()),
-        "n_cases": int(events["case_id"].nunique()) if n_accepted else 0,
+        "n_cases": n_cases,
         "unknown_labels": unknown_labels,
         "flagged_cases": flagged,
+        "n_flagged_cases": n_flagged,
         "pseudonymisation": pii_info,
         "notes": notes,
     }
@@ -682,6 +740,7 @@ def validate_table(
 
 _MAX_PROBLEM_OBJECTS = 10_000
 _MAX_VALUE_CHARS = 200
+_MAX_CASE_LINES = 200
 
 
 def _json_safe(obj: Any) -> Any:
