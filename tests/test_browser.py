@@ -38,8 +38,9 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-SLIDER = ".widget-slider .noUi-handle"  # ipywidgets 8 slider handle
-STATUS = ".ck-app-status, .ck-status, .widget-html, .widget-label"
+SLIDER = ".ck-slider .noUi-handle"  # ipywidgets 8 slider handle inside a casekit panel
+STATUS = ".ck-status"  # the panel's status line (casekit.widgets)
+FIGURE = ".ck-figure"  # the panel's figure (an ipywidgets Image)
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +171,7 @@ def _state(page) -> tuple[str, str]:
     texts = page.eval_on_selector_all(
         STATUS, "els => els.map(e => e.innerText).join(' | ')")
     srcs = page.eval_on_selector_all(
-        ".jp-OutputArea-output img, .widget-image, .jupyter-widgets img",
-        "els => els.map(e => e.getAttribute('src') || '').join('')")
+        f"{FIGURE}, {FIGURE} img", "els => els.map(e => e.getAttribute('src') || '').join('')")
     return texts, hashlib.sha256(srcs.encode()).hexdigest()
 
 
