@@ -84,7 +84,7 @@ def test_notebook_calls_use_cjk_font_before_plotting(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+@pytest.mark.parametrize("path", NOTEBOOKS + APPS, ids=_ids(NOTEBOOKS + APPS))
 def test_notebook_executes(path, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

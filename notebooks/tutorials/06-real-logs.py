@@ -59,6 +59,9 @@ except ck.datasets.RealDataNotFoundError as exc:
 
 # %% [markdown]
 # **Road traffic fines 交通罚款** (100-trace sample): who acts on a fine, and how long it stays open.
+# The log has no `close` step, so every fine counts as open (censored at the observation end):
+# deciding what "closed" means (payment? credit collection?) is the analyst's job, exactly as
+# deciding between 办结 and 息诉罢访 is in petition work.
 
 # %%
 try:
