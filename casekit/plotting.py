@@ -39,6 +39,7 @@ __all__ = [
     "CJK_FONT_FAMILY",
     "agency_type_colour",
     "locate_cjk_font",
+    "plot_edge_trend",
     "plot_forest",
     "plot_handover_matrix",
     "plot_kpi_on_time",
@@ -703,6 +704,91 @@ def plot_referral_loops(
     xlabels = {"n_cases": "cases with the loop 案件数", "count": "loops 次数"}
     ax.set_xlabel(xlabels.get(cnt, cnt))
     ax.set_title("referral loops 来回推诿 (A → B → A)")
+    return ax
+
+
+def plot_edge_trend(
+    by_period: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    top: int = 6,
+    value: str = "share",
+    directed: bool | None = None,
+    lang: str | None = "zh",
+) -> Axes:
+    """Lines of the strongest ties across time slices: how collaboration changes over time.
+
+    Parameters
+    ----------
+    by_period : DataFrame
+        Long edge table per period from :func:`casekit.network.build_network_by_period`
+        (``period, source, target, count, share``).
+    ax : matplotlib.axes.Axes, optional
+    top : int
+        Number of ties drawn: the largest by total ``count`` over all periods.
+    value : {"share", "count"}
+        What the y axis shows. Shares are relative to each period's cases (or hand-over pairs),
+        so they stay comparable when the volume changes.
+    directed : bool, optional
+        Label ties as ``A → B`` (hand-overs) or ``A – B`` (working together); default: directed
+        when the table has both (a, b) and (b, a) rows.
+    lang : {"zh", "en", "both"} or None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per tie, periods in time order on the x axis; a period where a tie is absent
+        counts as 0.
+
+    Examples
+    --------
+    >>> from casekit.plotting import plot_edge_trend
+    >>> import matplotlib.pyplot as plt
+    >>> t = pd.DataFrame(
+    ...     {
+    ...         "period": ["2023", "2024", "2023"],
+    ...         "source": ["court", "court", "police"],
+    ...         "target": ["street_office", "street_office", "street_office"],
+    ...         "count": [4, 9, 2],
+    ...         "share": [0.2, 0.3, 0.1],
+    ...     }
+    ... )
+    >>> ax = plot_edge_trend(t, value="count", lang="en", ax=plt.figure().gca())
+    >>> [(line.get_label(), line.get_ydata().tolist()) for line in ax.lines]
+    [('court – street office', [4.0, 9.0]), ('police – street office', [2.0, 0.0])]
+    >>> plt.close("all")
+    """
+    use_cjk_font()
+    ax = _axes(ax)
+    if by_period.empty:
+        return _empty(ax, "no ties 无协同")
+    column = _pick(by_period.columns, (value, "count"), value)
+    table = by_period.assign(
+        period=by_period["period"].astype(str),
+        source=by_period["source"].astype(str),
+        target=by_period["target"].astype(str),
+    )
+    if directed is None:
+        pairs = set(zip(table["source"], table["target"], strict=True))
+        directed = any((b, a) in pairs for a, b in pairs if a != b)
+    totals = table.groupby(["source", "target"], sort=False)["count"].sum()
+    ties = sorted(totals.index, key=lambda k: (-totals[k], k))[:top]
+    periods = sorted(table["period"].unique())
+    wide = table.pivot_table(
+        index="period", columns=["source", "target"], values=column, aggfunc="sum"
+    ).reindex(index=periods)
+    arrow = " → " if directed else " – "
+    x = np.arange(len(periods))
+    for source, target in ties:
+        series = wide[(source, target)] if (source, target) in wide.columns else None
+        y = np.zeros(len(periods)) if series is None else series.fillna(0.0).to_numpy(float)
+        label = _label(source, "agency_type", lang) + arrow + _label(target, "agency_type", lang)
+        ax.plot(x, y, marker="o", label=label)
+    ax.set_xticks(x, periods, rotation=45 if len(periods) > 6 else 0)
+    ax.set_xlabel("period 时段")
+    ax.set_ylabel({"share": "share of cases 案件占比", "count": "cases 案件数"}.get(column, column))
+    if ties:
+        ax.legend(fontsize="small")
     return ax
 
 

@@ -27,6 +27,7 @@ from casekit.plotting import (
     AGENCY_TYPE_COLOURS,
     CJK_FONT_FAMILY,
     locate_cjk_font,
+    plot_edge_trend,
     plot_forest,
     plot_handover_matrix,
     plot_kpi_on_time,
@@ -740,3 +741,50 @@ def test_empty_results_draw_without_warnings(draw, ax):
         warnings.simplefilter("error")
         draw(ax)
         ax.figure.canvas.draw()
+
+
+def test_edge_trend_follows_the_strongest_ties_over_periods(ax):
+    table = pd.DataFrame(
+        {
+            "period": ["2023Q1", "2023Q2", "2023Q1", "2023Q2", "2023Q2"],
+            "source": ["court", "court", "petition_bureau", "street_office", "police"],
+            "target": [
+                "street_office",
+                "street_office",
+                "street_office",
+                "petition_bureau",
+                "court",
+            ],
+            "count": [4, 9, 2, 1, 1],
+            "share": [0.4, 0.6, 0.2, 0.05, 0.05],
+        }
+    )
+    plot_edge_trend(table, ax=ax, top=2)
+    assert [line.get_label() for line in ax.lines] == [
+        "人民法院 → 街道办事处",  # (street_office, petition_bureau) and reverse: directed
+        "信访局 → 街道办事处",
+    ]
+    assert np.allclose(ax.lines[0].get_ydata(), [0.4, 0.6])
+    assert np.allclose(ax.lines[1].get_ydata(), [0.2, 0.0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2023Q1", "2023Q2"]
+
+
+def test_edge_trend_draws_casekit_network_by_period():
+    network = pytest.importorskip("casekit.network")
+    events = pd.DataFrame(
+        {
+            "case_id": ["c1", "c1", "c2", "c2", "c3", "c3"],
+            "timestamp": pd.to_datetime(
+                ["2023-01-05", "2023-01-06", "2024-02-01", "2024-02-03", "2024-03-01", "2024-03-02"]
+            ),
+            "activity": ["register", "close"] * 3,
+            "agency": ["区信访局", "朝阳街道办事处"] * 3,
+            "agency_type": ["petition_bureau", "street_office"] * 3,
+        }
+    )
+    by_year = network.build_network_by_period(events, by="year")
+    fig, ax = plt.subplots()
+    plot_edge_trend(by_year, ax=ax, value="count")
+    assert np.allclose(ax.lines[0].get_ydata(), [1.0, 2.0])
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
