@@ -956,6 +956,12 @@ def generate_district(
         last = np.ones(f["t0"].size, dtype=bool)
         last[:-1] = f["matter"][1:] != f["matter"][:-1]
         f["is_last"] = last
+        # a re-filing while *any* earlier filing of the matter is still open is a
+        # repeat_while_open (skip-level repeats keep their kind)
+        earlier_close = (pd.Series(f["t0"] + f["T"]).groupby(f["matter"]).cummax()
+                         .groupby(f["matter"]).shift().to_numpy())
+        still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
+        f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
         ev, slots = _build_events(rng, f, district)
     n_f = 0 if f is None else f["t0"].size
 

@@ -137,9 +137,13 @@ def test_repeat_kinds_agree_with_timing_and_level(cases):
     prev_close = c.groupby("matter_id")["closed_at"].shift()
     after = c["repeat_kind"] == "repeat_after_close"
     assert (c.loc[after, "opened_at"] > prev_close[after]).all()
+    # while open: some earlier filing of the matter is still open (no close yet, or later close)
+    end = pd.Timestamp("2262-01-01")
+    latest_close = (c["closed_at"].fillna(end).groupby(c["matter_id"]).cummax()
+                    .groupby(c["matter_id"]).shift())
     during = c["repeat_kind"] == "repeat_while_open"
-    pc = prev_close[during]
-    assert (pc.isna() | (c.loc[during, "opened_at"] < pc)).all()
+    assert (c.loc[during, "opened_at"] < latest_close[during]).all()
+    assert (c.loc[after, "opened_at"] > latest_close[after]).all()
     skip = c["repeat_kind"] == "skip_level_repeat"
     assert skip.any()
     assert c.loc[skip, "level"].isin(["city", "province", "national"]).all()
