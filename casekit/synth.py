@@ -44,7 +44,24 @@ filings therefore does not put the true fastest repeat pattern first; a Cox mode
 category as a covariate does. The truth file records all of it.
 
 The two filings of ``M-NANPOYUAN`` are hand-placed (not drawn from the model); drop that matter
-for exact model checks.
+for exact model checks. Open cases registered in the last few days before ``observation_end`` may
+show only part of their pattern (agencies that have not acted yet), as in real logs.
+
+Truth (``generate_district(...)[1]``; ``<stem>.truth.json`` beside a written file)
+---------------------------------------------------------------------------------
+``generator``, ``generator_version``, ``casekit_version``, ``seed``, ``n_cases``, ``n_events``,
+``n_matters``, ``start``, ``observation_end``, ``share_open``, ``share_repeat_filings``,
+``repeat_kind_counts``, ``time_to_close`` (definition), ``hazard_model`` (``form``, ``sampling``,
+``baseline`` {``breaks_days``, ``hazard_per_day``, ``median_days``, ``survival_at``},
+``reference_category``, ``category_multiplier``, ``repeat_multiplier``,
+``pattern_exponent_repeat``, ``other_covariates``), ``reference_pattern``,
+``pattern_hazard_multiplier`` {``first``, ``repeat``: pattern -> multiplier},
+``main_patterns``, ``fastest_repeat_pattern``, ``fastest_first_pattern``,
+``planted_order_repeat``, ``category_shares``, ``channel_shares``, ``confounding``
+(``pattern_probability_by_category``, ``street_probability_by_category``,
+``realised_pattern_share_by_category``, ``raw_by_pattern``), ``repeats`` (re-filing
+probabilities, kinds, gaps), ``seed_matter``, ``observed`` (``raw_fastest_repeat_pattern_by_median``,
+``raw_median_order_repeat``, ...). Data dictionary: ``data/README.md``.
 """
 
 from __future__ import annotations
@@ -63,7 +80,15 @@ import pandas as pd
 
 from casekit._utils import CasekitError, as_generator
 
-__all__ = ["GENERATOR_VERSION", "generate_district", "truth_path_for", "write_district"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "SEED_MATTER_ID",
+    "build_agency_table",
+    "generate_district",
+    "truth_path_for",
+    "write_district",
+    "write_events",
+]
 
 #: Version of the generator's model; recorded in the truth file. Bump when output changes.
 GENERATOR_VERSION = "1.0.0"
