@@ -238,6 +238,18 @@ def _factor(s: pd.Series) -> tuple[np.ndarray, list[str]]:
                                                for v in text.tolist()]
 
 
+def _mask_labels(labels: list[str], known_names: list[str] | None) -> list[str]:
+    """Mask ID numbers, phones and known names inside free labels (few distinct values)."""
+    if not labels:
+        return labels
+    try:
+        from casekit.privacy import mask_free_text
+    except ImportError:  # pragma: no cover
+        return labels
+    masked = mask_free_text(pd.Series(labels, dtype="str"), known_names=known_names)
+    return ["" if v is None or v != v else str(v) for v in masked.tolist()]
+
+
 def _map_vocab_uniques(uniques: list[str], vocabulary: str,
                        extra: Mapping[str, str]) -> tuple[list[str], list[str]]:
     from casekit import schema
@@ -607,6 +619,13 @@ def validate_table(
         if col == "agency":
             continue
         mapped, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
+        if unknown:  # labels kept as they are may hold PII: mask them
+            unknown_set = set(unknown)
+            idx = [i for i, m in enumerate(mapped) if m in unknown_set]
+            masked = _mask_labels([mapped[i] for i in idx], raw_names)
+            for i, m in zip(idx, masked, strict=True):
+                mapped[i] = m
+            unknown = sorted(set(masked))
         if unknown:
             unknown_labels[col] = unknown
         fill: str | None = None
@@ -629,7 +648,8 @@ def validate_table(
         empties = int(np.isin(codes[sel], [-1, *[i for i, u in enumerate(uniques) if not u]]).sum())
         if empties:
             notes.append(f"{empties} event(s) without an agency: set to 'unknown'")
-        events["agency"] = column(codes, [u if u else "unknown" for u in uniques], "unknown")
+        events["agency"] = column(codes, _mask_labels([u if u else "unknown" for u in uniques],
+                                                      raw_names), "unknown")
         if "agency_type" not in factors:
             types, n_hit = _infer_types(uniques)
             events["agency_type"] = column(codes, types, "unknown")
