@@ -398,7 +398,7 @@ def build_matter_table(
     out["censored"] = ~settled
     kinds = ["repeat_while_open", "repeat_after_close", "repeat_after_termination",
              "skip_level_repeat"]
-    counts = pd.crosstab(df["matter_id"], df["kind"])
+    counts = df.groupby(["matter_id", "kind"], sort=False).size().unstack(fill_value=0)
     for k in kinds:
         out[f"n_{k}"] = (
             out.index.map(counts[k]).to_numpy().astype(np.int64) if k in counts.columns
