@@ -467,3 +467,36 @@ def test_cli_working_together_equals_pm4py_on_the_receipt_log(tmp_path):
     ours = dict(zip(zip(e["source"], e["target"], strict=True), e["count"], strict=True))
     assert ours == expected
     np.testing.assert_allclose(e["share"], e["count"] / 1434)
+
+
+# ------------------------------------------------------------------------- input variants
+def test_categorical_agencies_and_numeric_case_ids_give_the_same_counts(log):
+    ev = log.assign(agency=log["agency"].astype("category"),
+                    case_id=log["case_id"].str[1:].astype(int))
+    assert _edges(ck.build_handover_network(ev)) == _edges(ck.build_handover_network(log))
+    assert _edges(ck.build_working_together_network(ev)) == _edges(
+        ck.build_working_together_network(log))
+
+
+def test_missing_timestamps_go_last_in_their_case_and_have_no_lag():
+    ev = pd.DataFrame({"case_id": ["k"] * 3,
+                       "timestamp": pd.to_datetime([None, "2024-01-01", "2024-01-03"]),
+                       "agency": ["Z", "X", "Y"]})
+    G = ck.build_handover_network(ev)
+    assert _edges(G) == {("X", "Y"): 1, ("Y", "Z"): 1}
+    assert G.edges["X", "Y"]["median_lag_days"] == 2.0
+    assert np.isnan(G.edges["Y", "Z"]["median_lag_days"])
+
+
+def test_empty_log_and_single_event_cases():
+    empty = _log([]).iloc[0:0]
+    for build in (ck.build_handover_network, ck.build_working_together_network):
+        G = build(empty)
+        assert G.number_of_nodes() == 0
+        assert G.number_of_edges() == 0
+    single = _log([("a", 0, "B"), ("b", 0, "S")])
+    H = ck.build_handover_network(single, include_self=True)
+    assert H.graph["n_pairs"] == 0
+    assert H.number_of_edges() == 0
+    assert set(H.nodes) == {"B", "S"}
+    assert len(ck.find_referral_loops(single)) == 0
