@@ -504,6 +504,10 @@ def pseudonymise(
     3. ``ph:<phone>``; 4. ``nm:<name>`` (homonyms collide: a weak identity, counted in ``basis``);
     5. ``raw:<text>``: an ID number that fails validation, as written (normalised).
 
+    The rule is applied row by row, so one person recorded once with an ID number and once
+    with only name and phone gets two ids; linking those is record linkage, left to the user
+    (e.g. fill the missing ID number from the same name + phone before calling this).
+
     The digest is computed once per distinct identity, so 10 million rows with a few hundred
     thousand petitioners take seconds. Without the key the pseudonyms cannot be reversed
     short of guessing every identity; with it, anyone can re-compute the id of a known person,
@@ -923,7 +927,8 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
             if any(a is not b for a, b in zip(fixed, uniques, strict=True)):
                 values = np.array([*fixed, None], dtype=object)[codes]
                 out[col] = pd.Series(values, index=s.index, dtype=s.dtype, name=s.name)
-    out.columns = [_neutralise(c) for c in out.columns]
+    if not isinstance(out.columns, pd.MultiIndex):
+        out.columns = [_neutralise(c) for c in out.columns]
     return out
 
 
@@ -989,6 +994,8 @@ def suppress_small_cells(
     """
     if k < 1:
         raise CasekitError(f"suppress_small_cells: k must be at least 1, got {k}")
+    if mode not in ("label", "nan"):
+        raise CasekitError(f"suppress_small_cells: mode must be 'label' or 'nan', got {mode!r}")
     if count_cols is None:
         count_cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
     count_cols = list(count_cols)
@@ -1018,13 +1025,11 @@ def suppress_small_cells(
             text = table[col].astype("str")
             text[hit] = f"<{k}"
             out[col] = text
-        elif mode == "nan":
+        else:
             num = pd.to_numeric(table[col], errors="coerce").astype(float)
             num[hit] = np.nan
             out[col] = num
             out[f"{col}_suppressed"] = hit
-        else:
-            raise CasekitError(f"suppress_small_cells: mode must be 'label' or 'nan', got {mode!r}")
     if dependent_cols and count_cols:
         any_hit = flags[count_cols].any(axis=1).to_numpy(dtype=bool)
         for col in dependent_cols:

@@ -401,6 +401,13 @@ def test_spreadsheet_safe_neutralises_formulas_only_in_text_columns():
     assert df["note"].iloc[0] == "=1+1"  # input untouched
 
 
+def test_spreadsheet_safe_keeps_multiindex_columns():
+    df = pd.DataFrame([["=x", 1]], columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")]))
+    out = spreadsheet_safe(df)
+    assert out.columns.equals(df.columns)
+    assert out.iloc[0, 0] == "'=x"
+
+
 def test_spreadsheet_safe_handles_categoricals_and_headers():
     df = pd.DataFrame({"=bad": pd.Categorical(["=x", "y"])})
     out = spreadsheet_safe(df)
@@ -454,9 +461,11 @@ def test_complementary_suppression_hides_a_second_cell():
     assert out.loc[1, ["housing", "labour", "land"]].tolist() == ["40", "60", "70"]
 
 
-def test_suppression_errors_name_the_column():
+def test_suppression_errors_name_the_column_and_mode():
     with pytest.raises(CasekitError, match="'nope' not found"):
         suppress_small_cells(pd.DataFrame({"n": [1]}), count_cols=["nope"])
+    with pytest.raises(CasekitError, match="mode must be"):
+        suppress_small_cells(pd.DataFrame({"g": ["a"]}), mode="blank")
 
 
 # --------------------------------------------------------------------------- scanning
