@@ -79,6 +79,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         G = build_working_together_network(events, level=args.level)
         detail = f"{G.graph['n_cases']} cases"
+    meta = events.attrs.get("casekit") or {}
+    left_out = int(meta.get("n_quarantined") or 0)
+    if left_out:
+        dups = int(meta.get("n_duplicates") or 0)
+        print(
+            f"casekit network: note: {left_out} event(s) were quarantined by the reader and are "
+            f"not counted ({dups} exact duplicates); run casekit validate for the list",
+            file=sys.stderr,
+        )
     edges = _safe_labels(edges_to_frame(G)[EDGE_COLUMNS])
     try:
         edges.to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
