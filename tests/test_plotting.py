@@ -167,6 +167,10 @@ def test_bundled_font_ships_with_its_licence_and_readme():
     assert "Noto Sans CJK SC" in readme
     assert CJK_FONT_FAMILY in readme
     assert locate_cjk_font().stat().st_size < 4_000_000
+    import hashlib
+
+    digest = hashlib.sha256(locate_cjk_font().read_bytes()).hexdigest()
+    assert digest in readme, "casekit/fonts/README.md names another build: update its SHA-256"
 
 
 _NO_SYSTEM_FONTS = textwrap.dedent(

@@ -14,8 +14,9 @@ keeps:
 - CJK Symbols and Punctuation (U+3000-U+303F) and Halfwidth and Fullwidth Forms (U+FF00-U+FFEF);
 - every character of GB 2312 (the 6,763 hanzi of levels 1 and 2 plus the symbol rows), enumerated
   by decoding every GB 2312 byte pair;
-- every non-ASCII character that appears in ``casekit/**/*.py`` and ``notebooks/**/*.py`` (so the
-  kit's own vocabularies always render; re-run this script after adding Chinese labels).
+- every non-ASCII character that appears in casekit's sources (``casekit/**/*.py``), its report
+  template and the notebooks (``.py`` and ``.ipynb`` cell sources), so the kit's own vocabularies
+  and texts always render; re-run this script after adding Chinese labels.
 
 The family is renamed "Casekit CJK SC" because the SIL Open Font License 1.1 asks modified
 versions not to use the original's primary font name. The output is deterministic for a given
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -67,13 +69,33 @@ def gb2312_characters() -> tuple[set[int], set[int]]:
     return hanzi, symbols
 
 
+SOURCE_PATTERNS = (
+    "casekit/**/*.py",
+    "casekit/templates/*.ipynb",
+    "notebooks/**/*.py",
+    "notebooks/**/*.ipynb",
+)
+
+
+def _text_of(path: Path) -> str:
+    text = path.read_text(encoding="utf-8", errors="ignore")
+    if path.suffix == ".ipynb":  # cell sources, whatever escaping the JSON uses
+        try:
+            cells = json.loads(text).get("cells", [])
+        except ValueError:
+            return text
+        return "\n".join("".join(cell.get("source", "")) for cell in cells)
+    return text
+
+
 def repository_characters(root: Path = ROOT) -> set[int]:
-    """Return every non-ASCII code point used in casekit's and the notebooks' Python sources."""
+    """Return every non-ASCII code point used in casekit's sources, templates and notebooks."""
     found: set[int] = set()
-    for pattern in ("casekit/**/*.py", "notebooks/**/*.py"):
+    for pattern in SOURCE_PATTERNS:
         for path in sorted(root.glob(pattern)):
-            text = path.read_text(encoding="utf-8", errors="ignore")
-            found.update(ord(c) for c in text if ord(c) > 0x7F and c.isprintable())
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            found.update(ord(c) for c in _text_of(path) if ord(c) > 0x7F and c.isprintable())
     return found
 
 
