@@ -673,7 +673,9 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     ev.add(all_cases, t0 + notify, "notify_receipt", lead)
     handle = T - acc  # handling interval length (from acceptance)
 
-    # 5 every other agency type of the pattern acts early (investigate; committees mediate)
+    # 5 every other agency type of the pattern acts within hours of acceptance (joint
+    #   assignment: investigate; the mediation committee mediates), so that the observed pattern
+    #   of a case is complete from then on
     for pi, p in enumerate(_PATTERNS):
         sel = np.flatnonzero(pat == pi)
         if sel.size == 0:
@@ -681,7 +683,7 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         for typ in p.types:
             if typ in ("petition_bureau", p.lead):
                 continue
-            t = t0[sel] + acc[sel] + np.minimum(rng.exponential(1.0, sel.size),
+            t = t0[sel] + acc[sel] + np.minimum(rng.exponential(0.1, sel.size),
                                                 0.3 * handle[sel])
             act = "mediate" if typ == "mediation_committee" else "investigate"
             part = ev.part_table(["人民调解员"])[0] if act == "mediate" else None

@@ -411,10 +411,15 @@ def test_observed_patterns_of_closed_cases_are_planted_patterns(cases, district)
     share_main = closed["pattern"].isin(truth["main_patterns"]).mean()
     assert share_main > 0.85
     # open cases registered in the last days before observation_end may show part of their
-    # pattern only (agencies that have not acted yet): realistic, and rare
+    # pattern only (agencies that have not acted yet): realistic, and rare; nearly always
+    # the bureau alone
+    # (registered, not yet accepted: the bureau alone); all other units act within hours of
+    # acceptance, so a wrong *planted* pattern is practically impossible
     still_open = model[model["closed_at"].isna()]
-    assert still_open["pattern"].isin(planted).mean() > 0.85
-    assert model["pattern"].isin(planted).mean() > 0.985
+    assert still_open["pattern"].isin(planted).mean() > 0.9
+    assert model["pattern"].isin(planted).mean() > 0.99
+    partial = still_open.loc[~still_open["pattern"].isin(planted), "pattern"]
+    assert (partial == "petition_bureau").mean() > 0.75
 
 
 def _cum_hazard(t_days: np.ndarray, baseline: dict) -> np.ndarray:
