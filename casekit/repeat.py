@@ -347,65 +347,67 @@ def build_matter_table(
         observation_end = max(pd.to_datetime(cases[c]).max() for c in cols)
     obs_end = pd.Timestamp(observation_end)
     obs_ns = obs_end.as_unit("ns").value
-    df = pd.DataFrame({
-        "matter_id": cases["matter_id"].to_numpy(),
-        "case_id": cases["case_id"].to_numpy(),
-        "opened": _ns(cases["opened_at"], "opened_at"),
-        "closed": _ns(cases["closed_at"], "closed_at"),
-        "ordinal": cases["repeat_ordinal"].to_numpy(),
-        "kind": cases["repeat_kind"].to_numpy() if "repeat_kind" in cases.columns else "first",
-    })
-    df["settled_col"] = (
-        _ns(cases["settled_at"], "settled_at") if "settled_at" in cases.columns else _I8_MIN
+    n = len(cases)
+    mcode, mids = pd.factorize(cases["matter_id"], use_na_sentinel=False)
+    opened = _ns(cases["opened_at"], "opened_at")
+    closed = _ns(cases["closed_at"], "closed_at")
+    pledge_all = (
+        _ns(cases["settled_at"], "settled_at") if "settled_at" in cases.columns
+        else np.full(n, _I8_MIN, dtype=np.int64)
     )
-    df["is_open"] = df["closed"] == _I8_MIN
-    df = df.sort_values(["matter_id", "opened", "ordinal"], kind="stable")
-    g = df.groupby("matter_id", sort=False)
-    first = g.head(1).set_index("matter_id")
-    last = g.tail(1).set_index("matter_id")
-    out = pd.DataFrame(index=first.index)
+    ordinal = cases["repeat_ordinal"].to_numpy().astype(np.int64)
+    order = np.lexsort((ordinal, opened, mcode))  # by matter, then filing time
+    m = mcode[order]
+    starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    ends = np.append(starts[1:], n) - 1
+    first_rows, last_rows = order[starts], order[ends]
+    is_open = (closed == _I8_MIN)[order]
+    any_open = np.logical_or.reduceat(is_open, starts) if n else np.zeros(0, dtype=bool)
+    closed_max = np.maximum.reduceat(closed[order], starts) if n else np.zeros(0, dtype=np.int64)
+    last_closed = np.where(any_open, _I8_MIN, closed_max)
+    n_filings = np.diff(np.append(starts, n))
+
+    def dates(ns: np.ndarray) -> pd.Series:
+        return pd.Series(ns.astype("datetime64[ns]")).where(ns != _I8_MIN)
+
+    out = pd.DataFrame({"matter_id": pd.Series(np.asarray(mids, dtype=object)[m[starts]],
+                                               dtype="str")})
     for col in ("petitioner_id", "category"):
         if col in cases.columns:
-            firsts = cases.loc[cases["repeat_ordinal"] == 1].drop_duplicates("matter_id")
-            out[col] = out.index.map(firsts.set_index("matter_id")[col])
-    out["first_case_id"] = first["case_id"]
-    out["first_opened_at"] = pd.to_datetime(first["opened"].to_numpy().astype("datetime64[ns]"))
-    out["n_filings"] = g.size()
+            out[col] = cases[col].iloc[first_rows].to_numpy()
+    out["first_case_id"] = cases["case_id"].iloc[first_rows].to_numpy()
+    out["first_opened_at"] = dates(opened[first_rows])
+    out["n_filings"] = n_filings.astype(np.int64)
     out["n_repeats"] = out["n_filings"] - 1
-    out["last_opened_at"] = pd.to_datetime(last["opened"].to_numpy().astype("datetime64[ns]"))
-    any_open = g["is_open"].any()
-    closed_max = g["closed"].max()
-    last_closed = np.where(any_open.to_numpy(), _I8_MIN, closed_max.to_numpy())
-    out["last_closed_at"] = pd.to_datetime(
-        np.where(last_closed == _I8_MIN, np.datetime64("NaT"), last_closed.astype("datetime64[ns]"))
-    )
-    out["open"] = any_open.to_numpy()
+    out["last_opened_at"] = dates(opened[last_rows])
+    out["last_closed_at"] = dates(last_closed)
+    out["open"] = any_open
     window_ns = int(settle_window_days * _NS_PER_DAY)
-    by_window = (~out["open"].to_numpy()) & (last_closed != _I8_MIN) & (
-        last_closed + window_ns <= obs_ns
-    )
-    pledge = last["settled_col"].to_numpy()
+    by_window = ~any_open & (last_closed != _I8_MIN) & (last_closed + window_ns <= obs_ns)
+    pledge = pledge_all[last_rows]
     has_pledge = (pledge != _I8_MIN) & (pledge <= obs_ns)
     settled_at = np.where(has_pledge, pledge, np.where(by_window, last_closed, _I8_MIN))
     settled = settled_at != _I8_MIN
     out["settled"] = settled
-    out["settled_at"] = pd.to_datetime(
-        np.where(settled, settled_at.astype("datetime64[ns]"), np.datetime64("NaT"))
-    )
-    first_ns = first["opened"].to_numpy()
+    out["settled_at"] = dates(settled_at)
     stop = np.where(settled, settled_at, obs_ns)
-    out["days_to_settle"] = (stop - first_ns) / _NS_PER_DAY
+    out["days_to_settle"] = (stop - opened[first_rows]) / _NS_PER_DAY
     out["censored"] = ~settled
     kinds = ["repeat_while_open", "repeat_after_close", "repeat_after_termination",
              "skip_level_repeat"]
-    counts = df.groupby(["matter_id", "kind"], sort=False).size().unstack(fill_value=0)
-    for k in kinds:
-        out[f"n_{k}"] = (
-            out.index.map(counts[k]).to_numpy().astype(np.int64) if k in counts.columns
-            else np.zeros(len(out), dtype=np.int64)
-        )
-    out = out.reset_index().sort_values(["first_opened_at", "matter_id"], kind="stable")
-    out = out.reset_index(drop=True)
+    kind_values = (
+        cases["repeat_kind"].to_numpy() if "repeat_kind" in cases.columns
+        else np.full(n, "first", dtype=object)
+    )
+    kind_code = pd.Index(kinds).get_indexer(pd.Series(kind_values).astype(object))
+    kind_code = kind_code.astype(np.int64)[order]
+    group = np.repeat(np.arange(len(starts)), n_filings)
+    hit = kind_code >= 0
+    per = np.bincount(group[hit] * len(kinds) + kind_code[hit],
+                      minlength=len(starts) * len(kinds)).reshape(len(starts), len(kinds))
+    for i, k in enumerate(kinds):
+        out[f"n_{k}"] = per[:, i].astype(np.int64)
+    out = out.sort_values(["first_opened_at", "matter_id"], kind="stable").reset_index(drop=True)
     out.attrs["observation_end"] = obs_end
     out.attrs["settle_window_days"] = settle_window_days
     return out
