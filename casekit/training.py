@@ -81,7 +81,6 @@ _HANDLING_ACTIVITIES = (
     "leader_field_visit", "leader_case_ownership", "mediate", "settle", "lawyer_participation",
     "mediator_participation", "psychologist_participation", "advance_funding",
     "special_fund_application", "extend", "supervise", "risk_alert", "written_decision",
-    "notify_receipt",
 )
 
 #: Allowed transitions: (state, activity) -> next state. Activities not listed for a state leave
@@ -108,6 +107,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("SETTLED", "follow_up_visit"): "SETTLED",
     ("SETTLED", "satisfaction_rating"): "SETTLED",
 }
+for _s in ("REGISTERED", "TRANSFERRED", "ACCEPTED", "UNDER_HANDLING"):  # telling keeps the state
+    TRANSITIONS[(_s, "notify_receipt")] = _s
 for _a in _HANDLING_ACTIVITIES:
     TRANSITIONS[("ACCEPTED", _a)] = "UNDER_HANDLING"
     TRANSITIONS[("UNDER_HANDLING", _a)] = "UNDER_HANDLING"
@@ -127,6 +128,8 @@ def next_state(state: str, activity: str) -> str | None:
     'UNDER_HANDLING'
     >>> next_state("CLOSED", "cessation_pledge")
     'SETTLED'
+    >>> next_state("ACCEPTED", "notify_receipt")
+    'ACCEPTED'
     >>> next_state("RECEIVED", "close") is None
     True
     """

@@ -65,6 +65,14 @@ print(training.SEED_SOURCE["citation_en"])
 # he was satisfied. At the follow-up visit he signed a pledge to cease petitioning.
 
 # %%
+story = training.build_nanpoyuan_trace()
+story[["filing", "activity", "actor_zh", "note_zh", "note_en"]]
+
+# %% [markdown]
+# 合成样本中也有这件事（事项代码 `M-NANPOYUAN`），是按同一故事生成的办件记录。
+# The synthetic sample holds the same story as an event log (matter `M-NANPOYUAN`).
+
+# %%
 events = ck.load_sample_events() if USE_SAMPLE else None
 trace = training.build_nanpoyuan_trace(events)
 print("trace from 来源:", trace.attrs["source"])
