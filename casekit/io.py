@@ -908,17 +908,34 @@ class _Col:
 
 
 def _finish_cols(cols: dict[str, _Col], n: int) -> dict[str, pd.Series]:
+    """Sparse collected values -> one column per key (pyarrow; no per-value Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     out: dict[str, pd.Series] = {}
     for key, col in cols.items():
-        arr = np.full(n, None, dtype=object)
-        if col.pos:
-            arr[np.asarray(col.pos, dtype=np.int64)] = col.vals
-        s = pd.Series(arr, dtype="str") if col.kind in ("string", "id", "date") else pd.Series(arr)
+        vals = pa.array(col.vals, type=pa.large_string())
+        pos = np.asarray(col.pos, dtype=np.int64)
+        if len(pos) != n or (len(pos) and not (pos == np.arange(n)).all()):
+            where = np.full(n, -1, dtype=np.int64)
+            where[pos] = np.arange(len(pos))  # a key repeated in one element: last one wins
+            vals = vals.take(pa.array(where, mask=where < 0))
         if col.kind in ("int", "float"):
-            s = pd.to_numeric(s, errors="coerce")
+            try:
+                num = pc.cast(vals, pa.float64())
+            except pa.ArrowInvalid:  # a malformed number: fall back to pandas' coercion
+                out[key] = pd.to_numeric(pd.Series(vals.to_pylist(), dtype=object),
+                                         errors="coerce")
+                continue
+            if col.kind == "int" and pc.all(pc.equal(pc.floor(num), num)).as_py() is not False:
+                out[key] = pd.Series(num.to_numpy(zero_copy_only=False)).astype("Int64")
+            else:
+                out[key] = pd.Series(num.to_numpy(zero_copy_only=False))
         elif col.kind == "boolean":
-            s = s.map({"true": True, "false": False, None: None})
-        out[key] = s
+            low = pc.utf8_lower(vals)
+            out[key] = pd.Series(pd.array(pc.equal(low, "true"), dtype="boolean"))
+        else:
+            out[key] = pd.Series(pd.array(vals, dtype="str"))
     return out
 
 
@@ -934,48 +951,54 @@ def _read_xes(path: Path, progress: bool | None) -> RawTable:
     ev_cols: dict[str, _Col] = {}
     tr_cols: dict[str, _Col] = {}
     trace_of: list[int] = []
-    # depth, depth of the open <event>, depth of the open <trace>, n events, n traces, saw <log>
-    st = [0, -10, -10, 0, 0, 0]
     types = _XES_TYPES
+    depth = 0
+    ev_depth = tr_depth = -10  # depth of the open <event> / <trace>
+    n_ev = n_tr = 0
+    saw_log = False
+
+    def attribute(name: str, attrs: dict[str, str], d: int) -> None:
+        key = attrs.get("key")
+        if key is None:
+            return
+        if d == ev_depth + 1:
+            col = ev_cols.get(key)
+            if col is None:
+                col = ev_cols[key] = _Col(name)
+            col.pos.append(n_ev)
+            col.vals.append(attrs.get("value"))  # type: ignore[arg-type]
+        elif d == tr_depth + 1:
+            col = tr_cols.get(key)
+            if col is None:
+                col = tr_cols[key] = _Col(name)
+            col.pos.append(n_tr)
+            col.vals.append(attrs.get("value"))  # type: ignore[arg-type]
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        d = st[0] + 1
-        st[0] = d
-        if name not in types and ":" in name:
-            name = name.rsplit(":", 1)[1]
+        nonlocal depth, ev_depth, tr_depth, saw_log
+        depth += 1
         if name in types:
-            key = attrs.get("key")
-            if key is None:
-                return
-            if d == st[1] + 1:
-                col = ev_cols.get(key)
-                if col is None:
-                    col = ev_cols[key] = _Col(name)
-                col.pos.append(st[3])
-                col.vals.append(attrs.get("value"))  # type: ignore[arg-type]
-            elif d == st[2] + 1:
-                col = tr_cols.get(key)
-                if col is None:
-                    col = tr_cols[key] = _Col(name)
-                col.pos.append(st[4])
-                col.vals.append(attrs.get("value"))  # type: ignore[arg-type]
+            attribute(name, attrs, depth)
         elif name == "event":
-            st[1] = d
+            ev_depth = depth
         elif name == "trace":
-            st[2] = d
+            tr_depth = depth
         elif name == "log":
-            st[5] = 1
+            saw_log = True
+        elif ":" in name:  # prefixed tags (xes:event): strip the prefix and dispatch again
+            depth -= 1
+            start(name.rsplit(":", 1)[1], attrs)
 
     def end(name: str) -> None:
-        d = st[0]
-        st[0] = d - 1
-        if d == st[1]:
-            st[1] = -10
-            trace_of.append(st[4] if st[2] > 0 else -1)
-            st[3] += 1
-        elif d == st[2]:
-            st[2] = -10
-            st[4] += 1
+        nonlocal depth, ev_depth, tr_depth, n_ev, n_tr
+        if depth == ev_depth:
+            ev_depth = -10
+            trace_of.append(n_tr if tr_depth > 0 else -1)
+            n_ev += 1
+        elif depth == tr_depth:
+            tr_depth = -10
+            n_tr += 1
+        depth -= 1
 
     parser = expat.ParserCreate()
     parser.StartElementHandler = start
@@ -997,7 +1020,6 @@ def _read_xes(path: Path, progress: bool | None) -> RawTable:
                 c.close()
             except Exception:  # pragma: no cover
                 pass
-    n_ev, n_tr, saw_log = st[3], st[4], bool(st[5])
     if not saw_log:
         raise FileUnusableError(f"{path.name}: is XML but has no <log> element; expected an XES "
                                 "log")
