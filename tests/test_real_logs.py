@@ -106,6 +106,7 @@ def receipt():
 @needs_real
 def test_receipt_counts_and_columns(receipt):
     check_canonical(receipt)
+    assert_no_pii(receipt)
     assert len(receipt) == 8_577
     assert receipt["case_id"].nunique() == 1_434
     assert receipt.attrs["casekit"]["dataset"]["doi"].endswith("70bc9e77dbe6")
@@ -174,6 +175,7 @@ def test_road_traffic_full_log_counts():
 @needs_real
 def test_bpic14_counts_reopen_and_reassignment():
     ev = _real.load_bpic14()
+    assert_no_pii(ev)
     check_canonical(ev)
     raw = pd.read_csv(ROOT / "bpic14-incidents" / "BPIC14_incident_log.csv")
     assert len(ev) == len(raw) == 39_911
@@ -195,6 +197,7 @@ def test_bpic14_counts_reopen_and_reassignment():
 @needs_real
 def test_bpic15_counts_and_utc_to_local_time():
     ev = _real.load_bpic15()
+    assert_no_pii(ev)
     check_canonical(ev)
     assert len(ev) == 52_217
     assert ev["case_id"].nunique() == 1_199
@@ -282,6 +285,7 @@ def test_tipdm_free_text_is_masked(tipdm):
 
 
 @needs_real
+@pytest.mark.slow
 def test_tipdm_all_messages_adds_unreplied_as_open(pseudonym_key):
     ev = _real.load_tipdm_messages(which="all")
     assert ev["case_id"].nunique() == 2_816 + 4_326
@@ -291,6 +295,7 @@ def test_tipdm_all_messages_adds_unreplied_as_open(pseudonym_key):
 
 
 @needs_real
+@pytest.mark.slow
 def test_tipdm_without_key_warns(monkeypatch, tmp_path):
     monkeypatch.delenv(KEY_ENV_VAR, raising=False)
     monkeypatch.delenv("CASEKIT_PSEUDONYM_KEY_FILE", raising=False)
@@ -298,9 +303,3 @@ def test_tipdm_without_key_warns(monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match="not be stable across runs"):
         ev = _real.load_tipdm_messages()
     assert ev.attrs["casekit"]["pseudonymisation"]["key_source"] == "random"
-
-
-@needs_real
-@pytest.mark.parametrize("loader", ["load_receipt", "load_bpic14", "load_bpic15"])
-def test_event_logs_hold_no_pii(loader):
-    assert_no_pii(getattr(_real, loader)())
