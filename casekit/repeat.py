@@ -318,8 +318,9 @@ def build_matter_table(
         ``matter_id, petitioner_id, category, first_case_id, first_opened_at, n_filings,
         n_repeats, last_opened_at, last_closed_at, open, settled, settled_at, days_to_settle,
         censored`` and counts per repeat kind (``n_repeat_while_open`` ...), sorted by
-        ``first_opened_at`` (ties: input order). ``days_to_settle`` runs from the first filing to settlement, or to
-        ``observation_end`` when censored. ``attrs["observation_end"]`` is set.
+        ``first_opened_at`` (ties: input order). ``days_to_settle`` runs from the first
+        filing to settlement, or to ``observation_end`` when censored.
+        ``attrs["observation_end"]`` is set.
 
     Examples
     --------
