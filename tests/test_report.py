@@ -106,3 +106,14 @@ def test_cli_report_on_a_raw_pii_export_writes_figures_and_no_identities(tmp_pat
     for column in ("身份证号", "联系电话", "信访人姓名"):
         leaked = [v for v in raw[column].unique()[:200] if v in html]
         assert not leaked, f"raw {column} in the report"
+
+
+def test_report_template_is_in_sync_with_its_reviewable_script():
+    jupytext = pytest.importorskip("jupytext")
+    script = Path(__file__).resolve().parents[1] / "notebooks" / "report" / "report.py"
+    nb = jupytext.read(report._template_path())
+    py = jupytext.read(script)
+    assert [(c.cell_type, c.source) for c in nb.cells] == \
+        [(c.cell_type, c.source) for c in py.cells], (
+        "regenerate: jupytext --to ipynb -o casekit/templates/report.ipynb "
+        "notebooks/report/report.py")
