@@ -355,7 +355,7 @@ def _handover_counts(
     if n < 2 or k == 0:
         return np.zeros(kk, dtype=np.int64), (np.full(kk, np.nan) if lags else None)
     dt = _key_dtype(kk + 1)
-    node = enc.node.astype(dt, copy=False)
+    node: np.ndarray = enc.node.astype(dt, copy=False)
     key = node[:-1] * dt(k)
     key += node[1:]
     key[enc.starts[1:] - 1] = kk  # pairs across cases

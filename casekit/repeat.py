@@ -103,16 +103,13 @@ def _group_cummax_prev(group: np.ndarray, values: np.ndarray, fill: int) -> np.n
 
 def _level_rank(series: pd.Series) -> np.ndarray:
     """Level labels -> rank (village 0 ... national 5), -1 where unknown."""
-    try:
-        from casekit.schema import to_identifier
-    except ImportError:  # pragma: no cover
-        to_identifier = None
+    from casekit.schema import to_identifier
 
     def rank(label: Any) -> int:
         if label is None or (isinstance(label, float) and np.isnan(label)):
             return -1
         ident = str(label).strip().lower()
-        if ident not in LEVEL_ORDER and to_identifier is not None:
+        if ident not in LEVEL_ORDER:
             with contextlib.suppress(KeyError):  # vocabulary absent: identifiers only
                 ident = to_identifier(str(label), "level") or ident
         return LEVEL_ORDER.get(ident, -1)
