@@ -792,3 +792,14 @@ def test_edge_trend_draws_casekit_network_by_period():
     assert np.allclose(ax.lines[0].get_ydata(), [1.0, 2.0])
     assert _draw_and_collect(fig) == []
     plt.close(fig)
+
+
+def test_large_directed_network_uses_one_arrow_collection(handover, ax):
+    from matplotlib.quiver import Quiver
+
+    plot_network(handover, ax=ax, max_arrows=1)
+    assert not any(isinstance(p, FancyArrowPatch) for p in ax.patches)
+    quivers = [c for c in ax.collections if isinstance(c, Quiver)]
+    assert len(quivers) == 1
+    assert len(quivers[0].U) == handover.number_of_edges()
+    ax.figure.canvas.draw()
