@@ -354,6 +354,20 @@ def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarr
         info.n_missing = int(missing.sum())
         info.n_unparseable = int((np.isnat(out) & ~missing).sum())
         return out, missing, info
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and n > 10_000:
+        fast, done, info.formats = _fast_parse(s)
+        if done.all():
+            missing = np.zeros(n, dtype=bool)
+            return fast, missing, info
+        if done.any():  # the rest (other formats, blanks, garbage) value by value
+            rest_idx = np.flatnonzero(~done)
+            r_out, r_missing, r_info = _parse_timestamps(s.iloc[rest_idx].reset_index(drop=True),
+                                                         timezone)
+            fast[rest_idx] = r_out
+            missing = np.zeros(n, dtype=bool)
+            missing[rest_idx] = r_missing
+            r_info.formats = list(dict.fromkeys([*info.formats, *r_info.formats]))
+            return fast, missing, r_info
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     uniq = np.asarray(uniques, dtype=object)
     parsed = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -400,6 +414,34 @@ def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarr
     info.n_unparseable = int((np.isnat(out) & ~missing).sum())
     info.formats = list(dict.fromkeys(info.formats))
     return out, missing, info
+
+
+_FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                 "%Y-%m-%d")
+
+
+def _fast_parse(s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Whole-column try of the common formats with pandas' compiled parser (no per-value Python).
+
+    Impossible dates (2023-02-30) are rejected by the parser, so they reach the careful path.
+    """
+    n = len(s)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    done = np.zeros(n, dtype=bool)
+    used: list[str] = []
+    for fmt in _FAST_FORMATS:
+        todo = np.flatnonzero(~done)
+        sub = s if len(todo) == n else s.iloc[todo]
+        parsed = _to_ns(pd.to_datetime(sub, format=fmt, errors="coerce"))
+        ok = ~np.isnat(parsed)
+        if not ok.any():
+            continue
+        out[todo[ok]] = parsed[ok]
+        done[todo[ok]] = True
+        used.append(fmt)
+        if done.all() or ok.mean() < 0.5:
+            break
+    return out, done, used
 
 
 def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TIMEZONE) -> pd.Series:
