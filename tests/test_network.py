@@ -333,7 +333,7 @@ logs = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=logs, include_self=st.booleans())
 def test_handover_equals_a_plain_python_count(rows, include_self):
     ev = _log(rows)
@@ -347,7 +347,7 @@ def test_handover_equals_a_plain_python_count(rows, include_self):
         assert d["share"] == pytest.approx(d["count"] / n_pairs)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=logs)
 def test_working_together_equals_a_plain_python_count(rows):
     ev = _log(rows)

@@ -183,7 +183,7 @@ def test_missing_columns_are_readable_errors(filings):
         ck.link_repeats(filings, keys=("petitioner_id", "street"))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("pqr"), st.sampled_from("xy"), st.integers(0, 900),
                           st.one_of(st.none(), st.integers(0, 120))), min_size=1, max_size=30),
        st.one_of(st.none(), st.integers(0, 400)))
