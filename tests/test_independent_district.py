@@ -16,8 +16,8 @@ from independent_district import COLUMNS, make_independent_district
 
 pytestmark = pytest.mark.slow
 
-ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ID_NUMBER = re.compile(r"(?<![\d.])\d{17}[\dXx](?![\d.])")
+MOBILE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
 CONTRACT = ["rank", "pattern", "n_cases", "n_closed", "median_days", "median_ci_low",
             "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value"]
 
@@ -36,7 +36,11 @@ def test_rank_puts_the_planted_fastest_repeat_pattern_first(district, tmp_path, 
     code = main(["rank", str(path), "--columns", COLUMNS, "--repeat-only", "--min-cases", "100",
                  "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    text = out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8") + (tmp_path / "r.excluded.csv").read_text(encoding="utf-8")
+    text += capsys.readouterr().out
+    raw = pd.read_csv(path, encoding="gb18030", dtype=str)
+    leaked = [v for col in ("身份证号", "联系电话", "信访人姓名") for v in raw[col].unique() if v in text]
+    assert leaked == []
     assert not ID_NUMBER.search(text) and not MOBILE.search(text)
     ranking = pd.read_csv(out, comment="#")
     assert list(ranking.columns[: len(CONTRACT)]) == CONTRACT
