@@ -268,6 +268,7 @@ def default_key_file() -> Path:
 
     Examples
     --------
+    >>> import os
     >>> from casekit.privacy import default_key_file
     >>> default_key_file().name.endswith(".key") or "CASEKIT_PSEUDONYM_KEY_FILE" in os.environ
     True
