@@ -577,6 +577,7 @@ def plot_handover_matrix(
     annotate: bool | None = None,
     colorbar: bool = True,
     cmap: str = "Blues",
+    top: int | None = 30,
 ) -> Axes:
     """Heatmap of hand-over counts, source agency (rows) by target agency (columns).
 
@@ -601,6 +602,11 @@ def plot_handover_matrix(
         Write the value in each cell (default: when there are at most 15 agencies).
     colorbar : bool
     cmap : str
+    top : int or None
+        Without ``order``, show only the ``top`` agencies with the most hand-overs (in or out),
+        so an agency-level matrix of a whole district stays readable; the title then says how
+        many are shown. ``None`` shows all. Shares (``normalise``) are computed on the shown
+        agencies.
 
     Returns
     -------
@@ -632,6 +638,9 @@ def plot_handover_matrix(
             .add(edges.groupby("target")["count"].sum(), fill_value=0)
         )
         order = sorted(totals.index, key=lambda a: (-totals[a], a))
+        if top is not None and len(order) > top:
+            ax.set_title(f"top {top} of {len(order)} agencies 前{top}个机构", fontsize="small")
+            order = order[:top]
     names = [str(a) for a in order]
     if not names:
         return _empty(ax, "no hand-overs 无移交")
@@ -665,7 +674,7 @@ def plot_handover_matrix(
     if annotate is None:
         annotate = len(names) <= 15
     if annotate and values.size:
-        top = values.max() if values.max() > 0 else 1.0
+        vmax = values.max() if values.max() > 0 else 1.0
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
                 v = values[i, j]
@@ -679,7 +688,7 @@ def plot_handover_matrix(
                     ha="center",
                     va="center",
                     fontsize="small",
-                    color="white" if v > 0.6 * top else "black",
+                    color="white" if v > 0.6 * vmax else "black",
                 )
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=label)

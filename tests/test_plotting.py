@@ -803,3 +803,10 @@ def test_large_directed_network_uses_one_arrow_collection(handover, ax):
     assert len(quivers) == 1
     assert len(quivers[0].U) == handover.number_of_edges()
     ax.figure.canvas.draw()
+
+
+def test_handover_matrix_shows_only_the_busiest_agencies(handover, ax):
+    plot_handover_matrix(handover, ax=ax, top=2, lang=None, colorbar=False)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["street_office", "petition_bureau"]
+    assert np.array_equal(ax.images[0].get_array(), [[0, 2], [6, 0]])
+    assert "top 2 of 3" in ax.get_title()
