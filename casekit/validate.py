@@ -70,7 +70,7 @@ class Problem:
     level: str = "row"
 
     def line(self) -> str:
-        """The problem as one readable line naming file, row, column and what was expected."""
+        """Return the problem as one line naming file, row, column and what was expected."""
         where = [self.source]
         loc = []
         if self.row is not None:
@@ -234,7 +234,7 @@ def _factor(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Codes (``-1`` = missing) and the distinct values as stripped text."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     text = _as_str(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-    return np.asarray(codes, dtype=np.int64), ["" if v is None or v != v else str(v)
+    return np.asarray(codes, dtype=np.int64), ["" if v is None or pd.isna(v) else str(v)
                                                for v in text.tolist()]
 
 
@@ -247,7 +247,7 @@ def _mask_labels(labels: list[str], known_names: list[str] | None) -> list[str]:
     except ImportError:  # pragma: no cover
         return labels
     masked = mask_free_text(pd.Series(labels, dtype="str"), known_names=known_names)
-    return ["" if v is None or v != v else str(v) for v in masked.tolist()]
+    return ["" if v is None or pd.isna(v) else str(v) for v in masked.tolist()]
 
 
 def _map_vocab_uniques(uniques: list[str], vocabulary: str,
@@ -317,7 +317,7 @@ def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.Data
 
 def _mask_value(value: object, column: str | None = None,
                 known_names: list[str] | None = None) -> str:
-    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
     try:
         from casekit.privacy import mask_value
     except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
@@ -733,7 +733,7 @@ def validate_table(
         "path": path,
         "format": raw.fmt,
         "encoding": raw.encoding,
-        **{k: v for k, v in raw.extra.items()},
+        **dict(raw.extra),
         "column_mapping": {k: str(v) for k, v in mapping.items()},
         "timezone": timezone,
         "timestamp_offsets_seen": ts_info.offsets_seen,

@@ -185,7 +185,7 @@ def test_ten_megabyte_cell_in_a_bad_row_is_not_echoed(capsys: pytest.CaptureFixt
     path.write_text(f"case_id,timestamp,activity\nA,2023-01-01,登记\nB,{big},登记\n",
                     encoding="utf-8")
     qfile = tmp_path / "q.csv"
-    code, out, err = _run(capsys, str(path), "--quarantine", str(qfile))
+    code, _out, err = _run(capsys, str(path), "--quarantine", str(qfile))
     assert code == 1
     assert "unparseable timestamp" in err
     assert len(err) < 20_000

@@ -49,7 +49,8 @@ def test_each_bad_row_is_one_quarantine_row_even_with_two_problems() -> None:
     d["timestamp"][1] = "garbage"
     d["activity"][3] = " "
     res = validate_table(_raw(d), source="f.csv")
-    assert res.n_quarantined == 2 and res.exit_code == 1
+    assert res.n_quarantined == 2
+    assert res.exit_code == 1
     q = res.quarantine
     assert q["source_row"].tolist() == [3, 5]
     assert q.loc[0, "column"] == "case_id, timestamp"
@@ -64,7 +65,9 @@ def test_duplicates_are_quarantined_and_counted_so_rows_are_conserved() -> None:
     for k in d:
         d[k] = [*d[k], d[k][0], d[k][0]]
     res = validate_table(_raw(d), source="f.csv")
-    assert res.n_read == 5 and res.n_accepted == 3 and res.n_quarantined == 2
+    assert res.n_read == 5
+    assert res.n_accepted == 3
+    assert res.n_quarantined == 2
     assert res.metadata["n_duplicates"] == 2
     assert all("exact duplicate of row 2" in p.message for p in res.problems if p.level == "row")
 
@@ -73,7 +76,8 @@ def test_same_case_and_time_but_different_activity_is_not_a_duplicate() -> None:
     d = {"case_id": ["a", "a", "a"], "timestamp": ["2023-01-01"] * 3,
          "activity": ["登记", "受理", "登记"], "agency": ["x", "x", "x"]}
     res = validate_table(_raw(d), source="f.csv")
-    assert res.n_accepted == 2 and res.metadata["n_duplicates"] == 1
+    assert res.n_accepted == 2
+    assert res.metadata["n_duplicates"] == 1
     # ties keep source order
     assert res.events["activity"].tolist() == ["register", "accept"]
 
@@ -83,12 +87,13 @@ def test_close_before_register_is_flagged_not_quarantined() -> None:
          "timestamp": ["2023-01-05", "2023-01-02", "2023-01-01", "2023-01-03"],
          "activity": ["登记", "办结", "登记", "办结"], "agency": ["x"] * 4}
     res = validate_table(_raw(d), source="f.csv")
-    assert res.exit_code == 0 and res.n_accepted == 4
+    assert res.exit_code == 0
+    assert res.n_accepted == 4
     assert res.metadata["flagged_cases"] == ["a"]
     case_lines = [p.line() for p in res.problems if p.level == "case"]
-    assert case_lines == ["f.csv: column 'timestamp': flagged case: case 'a' is closed "
-                          "(2023-01-02 00:00:00) before it is registered (2023-01-05 00:00:00); "
-                          "expected registration before closure"]
+    assert case_lines == [("f.csv: column 'timestamp': flagged case: case 'a' is closed "
+                           "(2023-01-02 00:00:00) before it is registered (2023-01-05 00:00:00); "
+                           "expected registration before closure")]
 
 
 def test_observation_end_with_offset_is_converted() -> None:
@@ -148,7 +153,8 @@ def test_all_rows_bad_gives_exit_2() -> None:
     d = _ok(2)
     d["case_id"] = ["", ""]
     res = validate_table(_raw(d), source="f.csv")
-    assert res.n_accepted == 0 and res.exit_code == 2
+    assert res.n_accepted == 0
+    assert res.exit_code == 2
 
 
 def test_numeric_case_ids_from_spreadsheets_become_text() -> None:
