@@ -139,6 +139,9 @@ def test_validate_on_hostile_file(
     assert read == accepted + quarantined
     q = pd.read_csv(qfile, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert len(q) == quarantined
+    shown = qfile.read_text(encoding="utf-8-sig") + text  # never a raw ID number or mobile
+    assert not re.search(r"\d{17}[\dXx]", shown)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", shown)
     assert list(q.columns) == ["source_row", "column", "value", "reason"]
     row_lines = [ln for ln in err.splitlines() if re.match(rf"{re.escape(name)}: row \d+", ln)]
     assert len({ln.split(":")[1] for ln in row_lines}) == quarantined
