@@ -47,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RESULT.json", help="JSON file to write")
 
 
-def _parse_sets(items: list[str]) -> dict[str, float]:
+def _parse_sets(items: list[str]) -> dict[str, Any]:
     from casekit.simulate import check_lever
 
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise CasekitError(f"--set: expected LEVER=VALUE, got {item!r}")
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         base = sm.calibrate_baseline()
         source = base.source
 
-    common = {"seed": args.seed, "replications": args.replications, "n_cases": args.n_cases}
+    common: dict[str, Any] = {"seed": args.seed, "replications": args.replications, "n_cases": args.n_cases}
     baseline = sm.simulate_year(base, **common)
     scenario = sm.simulate_year(base, **common, **levers)
     result = {

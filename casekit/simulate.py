@@ -1026,9 +1026,9 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     horizon = _WARMUP_DAYS + _YEAR
     counts = rng.poisson(latent * horizon / _YEAR, size=R)
     slots = int(max(counts.max(), 1))
-    arrive = -_WARMUP_DAYS + horizon * rng.random((R, slots))
-    arrive[np.arange(slots)[None, :] >= counts[:, None]] = np.inf
-    arrive = np.sort(arrive, axis=1).astype(np.float32).ravel()
+    draw = -_WARMUP_DAYS + horizon * rng.random((R, slots))
+    draw[np.arange(slots)[None, :] >= counts[:, None]] = np.inf
+    arrive = np.sort(draw, axis=1).astype(np.float32).ravel()
     total = R * slots
     keep = rng.integers(0, 65536, size=total, dtype=np.uint16)
     cover = rng.integers(0, 65536, size=total, dtype=np.uint16)
@@ -1357,7 +1357,7 @@ def simulate_year(
     leader_ownership_share: float | None = None,
     joint_conference_interval_days: float | None = None,
     one_stop_center: float | None = None,
-    mediators: int | None = None,
+    mediators: float | None = None,
     follow_up_visit_share: float | None = None,
     special_fund_yuan: float | None = None,
     cadre_field_visits_per_month: float | None = None,

@@ -167,9 +167,9 @@ class WhatIfPanel(widgets.VBox):
     --------
     >>> from casekit.widgets import WhatIfPanel
     >>> panel = WhatIfPanel(seed=1, replications=3)
-    >>> before = panel.result.set_index("metric").at["repeat_rate", "value"]
+    >>> before = panel.result.set_index("metric").loc["repeat_rate", "value"]
     >>> panel.sliders["follow_up_visit_share"].value = 0.95
-    >>> bool(panel.result.set_index("metric").at["repeat_rate", "value"] < before)
+    >>> bool(panel.result.set_index("metric").loc["repeat_rate", "value"] < before)
     True
     """
 
@@ -184,9 +184,8 @@ class WhatIfPanel(widgets.VBox):
         dpi: int = 80,
     ) -> None:
         check_lever_controls()
-        from matplotlib.figure import Figure
-
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         try:
             from casekit.plotting import use_cjk_font
@@ -292,13 +291,13 @@ class WhatIfPanel(widgets.VBox):
     # --- running ---------------------------------------------------------------------------
 
     def levers(self) -> dict[str, float]:
-        """Current lever values from the sliders."""
+        """Return the current lever values from the sliders."""
         return {k: float(s.value) for k, s in self.sliders.items()}
 
     def _simulate(self) -> pd.DataFrame:
+        levers: dict[str, Any] = self.levers()
         return sm.simulate_year(self.base, seed=self.seed, replications=self.replications,
-                                n_cases=self.n_cases, assumptions=self._assumptions,
-                                **self.levers())
+                                n_cases=self.n_cases, assumptions=self._assumptions, **levers)
 
     def _on_change(self, change: Mapping[str, Any]) -> None:
         if self._hold:
@@ -356,11 +355,11 @@ class WhatIfPanel(widgets.VBox):
             m = art["metric"]
             top = 0.0
             for i, res in enumerate((base, scen)):
-                v, lo, hi = (float(res.at[m, c]) for c in ("value", "low", "high"))
+                v, lo, hi = (float(res.loc[m, c]) for c in ("value", "low", "high"))
                 v = v if np.isfinite(v) else 0.0
                 art["bars"][i].set_height(v)
                 art["bands"][i].set_data([i, i], [lo, hi])
-                art["texts"][i].set_text(_fmt(v, str(res.at[m, "unit"])))
+                art["texts"][i].set_text(_fmt(v, str(res.loc[m, "unit"])))
                 art["texts"][i].set_y(v)
                 top = max(top, v, hi if np.isfinite(hi) else 0.0)
             if top > art["top"] or top < 0.5 * art["top"]:  # keep the ticks still otherwise
@@ -373,21 +372,21 @@ class WhatIfPanel(widgets.VBox):
         base = self.baseline_result.set_index("metric")
         scen = self.result.set_index("metric")
         ms = (time.perf_counter() - t0) * 1000
-        d_s, d_b = scen.at["median_days_to_close", "value"], base.at["median_days_to_close",
+        d_s, d_b = scen.loc["median_days_to_close", "value"], base.loc["median_days_to_close",
                                                                      "value"]
-        r_s, r_b = scen.at["repeat_rate", "value"], base.at["repeat_rate", "value"]
+        r_s, r_b = scen.loc["repeat_rate", "value"], base.loc["repeat_rate", "value"]
         self.status.value = (
             f"run {self.runs} ({self._last_change}): scenario {d_s:.1f} days to close "
             f"(baseline {d_b:.1f}); repeat rate {r_s:.3f} (baseline {r_b:.3f}) · {ms:.0f} ms"
         )
         rows = "".join(
             f"<tr><td>{_METRIC_LABELS.get(m, m)}</td>"
-            f"<td>{_fmt(base.at[m, 'value'], base.at[m, 'unit'])} "
-            f"<small>[{_fmt(base.at[m, 'low'], base.at[m, 'unit'])}, "
-            f"{_fmt(base.at[m, 'high'], base.at[m, 'unit'])}]</small></td>"
-            f"<td>{_fmt(scen.at[m, 'value'], scen.at[m, 'unit'])} "
-            f"<small>[{_fmt(scen.at[m, 'low'], scen.at[m, 'unit'])}, "
-            f"{_fmt(scen.at[m, 'high'], scen.at[m, 'unit'])}]</small></td></tr>"
+            f"<td>{_fmt(base.loc[m, 'value'], base.loc[m, 'unit'])} "
+            f"<small>[{_fmt(base.loc[m, 'low'], base.loc[m, 'unit'])}, "
+            f"{_fmt(base.loc[m, 'high'], base.loc[m, 'unit'])}]</small></td>"
+            f"<td>{_fmt(scen.loc[m, 'value'], scen.loc[m, 'unit'])} "
+            f"<small>[{_fmt(scen.loc[m, 'low'], scen.loc[m, 'unit'])}, "
+            f"{_fmt(scen.loc[m, 'high'], scen.loc[m, 'unit'])}]</small></td></tr>"
             for m in base.index
         )
         self.table.value = (

@@ -13,7 +13,7 @@ from casekit._utils import CasekitError
 
 
 def value(res: pd.DataFrame, metric: str) -> float:
-    return float(res.set_index("metric").at[metric, "value"])
+    return float(res.set_index("metric").loc[metric, "value"])
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,14 @@ def test_result_is_tidy_with_a_band_and_carries_its_assumptions(base):
     res = sm.simulate_year(base, seed=1, replications=8)
     assert list(res.columns) == ["metric", "value", "low", "high", "unit"]
     assert list(res["metric"]) == list(sm.METRICS)
-    assert (res["low"] <= res["value"]).all() and (res["value"] <= res["high"]).all()
-    assert res.attrs["seed"] == 1 and res.attrs["replications"] == 8
+    assert (res["low"] <= res["value"]).all()
+    assert (res["value"] <= res["high"]).all()
+    assert res.attrs["seed"] == 1
+    assert res.attrs["replications"] == 8
     table = pd.DataFrame(res.attrs["assumptions"])
     assert len(table) == len(sm.ASSUMPTIONS)
-    assert 0 <= value(res, "repeat_rate") <= 1 and 0 <= value(res, "on_time_rate") <= 1
+    assert 0 <= value(res, "repeat_rate") <= 1
+    assert 0 <= value(res, "on_time_rate") <= 1
 
 
 def test_n_cases_scales_the_district(base):
@@ -313,7 +316,8 @@ def test_cli_bad_levers_exit_2_with_one_line(tmp_path, capsys, setting, message)
     rc = main(["whatif", "--set", setting, "--out", str(tmp_path / "x.json")])
     err = capsys.readouterr().err
     assert rc == 2
-    assert message in err and "Traceback" not in err
+    assert message in err
+    assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()
 

@@ -17,7 +17,7 @@ import pytest
 
 simpy = pytest.importorskip("simpy")
 
-from casekit import simulate as sm  # noqa: E402
+from casekit import simulate as sm
 
 YEAR = 365.0
 WARMUP = sm._WARMUP_DAYS
