@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     excluded = ranking.attrs["excluded"]
     ex_path = out.with_name(f"{out.stem}.excluded.csv")
     try:
-        _safe(ranking).to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
+        # 6 significant digits: readable, and no long digit runs that look like ID numbers
+        _safe(ranking).to_csv(out, index=False, encoding="utf-8", lineterminator="\n",
+                              float_format="%.6g")
         _safe(excluded).to_csv(ex_path, index=False, encoding="utf-8", lineterminator="\n")
     except OSError as exc:
         raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None

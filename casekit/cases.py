@@ -70,67 +70,98 @@ def _resolve_observation_end(events: pd.DataFrame, observation_end: Any) -> pd.T
     return pd.Timestamp(events["timestamp"].max())
 
 
-def _to_identifiers(values: pd.Series, vocabulary: str) -> pd.Series:
-    """Map labels (Chinese / alias / English) to identifiers on the unique values only."""
+def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Integer case codes in order of appearance and the case ids (str).
+
+    Fast path for the contract's sorted logs: when the ids are non-decreasing strings, codes are
+    a cumulative sum of "id changed" flags computed by pyarrow (no hashing).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
-        from casekit.schema import to_identifier
-    except ImportError:  # pragma: no cover - schema is part of the package
-        return values.astype("str")
-    uniques = pd.unique(values.dropna())
-    mapping = {}
+        arr = pa.array(case_id)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and \
+                arr.null_count == 0 and len(arr) > 1 and \
+                pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py():
+            new = np.r_[True, pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)]
+            codes = np.cumsum(new) - 1
+            labels = pd.Series(pd.array(arr.filter(pa.array(new)), dtype="str"))
+            return codes, labels
+    except (TypeError, ValueError, pa.ArrowException):  # fall back to hashing
+        pass
+    codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+
+
+def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into identifier labels (Chinese / alias / English mapped) without per-row strings."""
+    codes, uniques = pd.factorize(values, sort=False)
+    mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
+    ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
+    remap = np.r_[ident_codes, -1]
+    return remap[codes], np.asarray(ident_uniques, dtype=object)
+
+
+def _to_identifiers(values: pd.Series, vocabulary: str) -> pd.Series:
+    """Map labels (Chinese / alias / English) to identifiers, looking up the unique values only."""
+    from casekit.schema import to_identifier
+
+    codes, uniques = pd.factorize(values, sort=False)
+    mapped = []
     for u in uniques:
         try:
-            mapping[u] = to_identifier(u, vocabulary, default=str(u))
+            mapped.append(to_identifier(u, vocabulary, default=str(u)))
         except Exception:  # noqa: BLE001 - an odd label stays as it is
-            mapping[u] = str(u)
-    return values.map(mapping)
+            mapped.append(str(u))
+    lookup = np.asarray([*mapped, None], dtype=object)
+    return pd.Series(lookup[codes], index=values.index, dtype="str")
 
 
 def _set_labels(
-    case_codes: np.ndarray, item_codes: np.ndarray, item_names: Sequence[str], n_cases: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per case: sorted distinct item names joined by ``+`` and their number, via bit masks.
+    case_codes: np.ndarray,
+    starts: np.ndarray,
+    item_codes: np.ndarray,
+    item_names: Sequence[str],
+    n_cases: int,
+) -> tuple[pd.Series, np.ndarray]:
+    """Per case: sorted distinct item names joined by ``+`` and their number (vectorised).
 
-    ``item_codes`` index ``item_names``; -1 means missing (ignored). Bits are assigned in
-    alphabetical order of the names so that decoding a mask yields the sorted join directly.
-    Several 63-bit words are used when there are more than 63 distinct items.
+    ``case_codes`` are contiguous per case (segments start at ``starts``); ``item_codes`` index
+    ``item_names`` (-1 = missing, ignored). With at most 63 distinct items each case's set is an
+    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``;
+    the distinct masks are decoded once and joined by pyarrow. With more items, the distinct
+    (case, item) pairs are sorted instead. No Python loop runs per case or per pattern.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     names = np.asarray([str(n) for n in item_names], dtype=object)
     order = np.argsort(names, kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
-    n_words = max(1, -(-len(names) // 63))
+    sorted_names = pa.array(list(names[order]), type=pa.string())
+    k = len(names)
     valid = item_codes >= 0
-    c = case_codes[valid]
-    r = rank[item_codes[valid]]
-    masks = np.zeros((n_cases, n_words), dtype=np.int64)
-    for w in range(n_words):
-        in_word = (r // 63) == w
-        # distinct (case, bit) pairs summed = OR of the bits
-        key = np.unique(c[in_word].astype(np.int64) * 64 + (r[in_word] % 63))
-        masks[:, w] = _int_bincount(key // 64, np.left_shift(np.int64(1), key % 64), n_cases)
-    if n_words == 1:
-        uniq, inverse = np.unique(masks[:, 0], return_inverse=True)
-        uniq = uniq[:, None]
+    if k <= 63:
+        bits = np.where(valid, np.left_shift(np.int64(1), rank[np.where(valid, item_codes, 0)]), 0)
+        masks = np.bitwise_or.reduceat(bits.astype(np.int64), starts) if len(starts) else bits[:0]
+        inverse, uniq = pd.factorize(masks, sort=False)
+        uniq = np.asarray(uniq, dtype=np.int64)
+        member = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
+        rows, cols = np.nonzero(member)
+        counts = member.sum(axis=1)
     else:
-        uniq, inverse = np.unique(masks, axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    sorted_names = names[order]
-    labels = np.empty(len(uniq), dtype=object)
-    counts = np.zeros(len(uniq), dtype=np.int64)
-    for i, row in enumerate(uniq):
-        parts = []
-        for w, word in enumerate(row):
-            word = int(word)
-            b = 0
-            while word:
-                if word & 1:
-                    parts.append(sorted_names[w * 63 + b])
-                word >>= 1
-                b += 1
-        labels[i] = "+".join(parts)
-        counts[i] = len(parts)
-    return labels[inverse], counts[inverse]
+        key = np.unique(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
+        rows, cols = key // k, key % k
+        counts = np.bincount(rows, minlength=n_cases)
+        inverse = np.arange(n_cases)
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
+    joined = pd.Series(pd.array(pc.binary_join(lists, "+"), dtype="str"))
+    return joined.take(inverse).reset_index(drop=True), counts[inverse].astype(np.int64)
 
 
 def _int_bincount(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -270,7 +301,7 @@ def build_case_table(
     if len(ev) == 0:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
-    codes, case_uniques = pd.factorize(ev["case_id"].astype("str"), sort=False)
+    codes, case_labels = _case_codes(ev["case_id"])
     # sortedness: cases contiguous and time non-decreasing within a case (the contract)
     same = codes[1:] == codes[:-1]
     if not (np.all(codes[1:] >= codes[:-1]) and np.all(ts[1:][same] >= ts[:-1][same])):
@@ -280,12 +311,10 @@ def build_case_table(
         codes = codes[order]
         same = codes[1:] == codes[:-1]
     n_rows = len(ev)
-    n_cases = len(case_uniques)
+    n_cases = len(case_labels)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
 
-    activity = _to_identifiers(ev["activity"].reset_index(drop=True), "activity")
-    act_codes, act_uniques = pd.factorize(activity)
-    act_uniques = np.asarray(act_uniques, dtype=object)
+    act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
 
     def amask(names: Sequence[str]) -> np.ndarray:
         hit = np.flatnonzero(np.isin(act_uniques, list(names)))
@@ -304,25 +333,32 @@ def build_case_table(
     duration = (end - opened) / _NS_PER_DAY
 
     # agencies, agency types, patterns
-    agency = ev["agency"].reset_index(drop=True)
-    ag_codes, ag_uniques = pd.factorize(agency)
+    ag_codes, ag_uniques = pd.factorize(ev["agency"], sort=False)
+    ag_uniques = np.asarray(ag_uniques, dtype=object)
     if "agency_type" in ev:
-        atype = _to_identifiers(ev["agency_type"].reset_index(drop=True), "agency_type")
-        atype = atype.fillna("unknown")
+        at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
     else:
-        atype = pd.Series(np.full(n_rows, "unknown", dtype=object))
-    at_codes, at_uniques = pd.factorize(atype)
-    agencies, n_agencies = _set_labels(codes, ag_codes, list(ag_uniques), n_cases)
+        at_codes, at_uniques = np.full(n_rows, -1, dtype=np.int64), np.array([], dtype=object)
+    if (at_codes < 0).any():  # missing agency type -> "unknown"
+        if "unknown" not in set(at_uniques):
+            at_uniques = np.r_[at_uniques, np.array(["unknown"], dtype=object)]
+        at_codes = np.where(at_codes < 0, int(np.flatnonzero(at_uniques == "unknown")[0]),
+                            at_codes)
+    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
     if pattern_on == "auto":
         pattern_on = "agency" if set(map(str, at_uniques)) <= {"unknown"} else "agency_type"
     if pattern_on == "agency_type":
-        pattern, n_types = _set_labels(codes, at_codes, list(at_uniques), n_cases)
+        pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
     elif pattern_on == "agency":
         pattern, n_types = agencies, n_agencies
     else:
         raise CasekitError(
             f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
         )
+    first_ag = ag_codes[starts]
+    first_agency = pd.Series(np.r_[ag_uniques, np.array([None], dtype=object)][first_ag],
+                             dtype="str")
+    first_type = pd.Series(np.asarray(at_uniques, dtype=object)[at_codes[starts]], dtype="str")
 
     # hand-overs: consecutive events in a case whose acting agency changes
     changed = same & (ag_codes[1:] != ag_codes[:-1]) & (ag_codes[1:] >= 0) & (ag_codes[:-1] >= 0)
@@ -330,7 +366,7 @@ def build_case_table(
 
     table = pd.DataFrame(
         {
-            "case_id": pd.Series(np.asarray(case_uniques, dtype=object), dtype="str"),
+            "case_id": case_labels,
             "opened_at": pd.to_datetime(opened.astype("datetime64[ns]")),
             "closed_at": pd.to_datetime(np.where(closed, close_ts, np.iinfo(np.int64).min)
                                         .astype("datetime64[ns]")),
@@ -338,12 +374,12 @@ def build_case_table(
             .astype("datetime64[ns]"),
             "duration_days": duration,
             "closed": closed,
-            "agencies": pd.Series(agencies, dtype="str"),
+            "agencies": agencies,
             "n_agencies": n_agencies,
-            "pattern": pd.Series(pattern, dtype="str"),
+            "pattern": pattern,
             "n_agency_types": n_types,
-            "first_agency": agency.iloc[starts].reset_index(drop=True).astype("str"),
-            "first_agency_type": atype.iloc[starts].reset_index(drop=True).astype("str"),
+            "first_agency": first_agency,
+            "first_agency_type": first_type,
             "n_handovers": n_handovers,
             "joint_conference": _any(amask(JOINT_ACTIVITIES), starts),
             "leader_involved": _any(amask(LEADER_ACTIVITIES), starts),
@@ -434,7 +470,7 @@ def _add_settlement(
     close_ts = np.where(
         closed, table["closed_at"].to_numpy().astype("datetime64[ns]").view(np.int64), _BIG
     )
-    window_ns = int(round(window_days * _NS_PER_DAY))
+    window_ns = round(window_days * _NS_PER_DAY)
     # next filing of the same matter opened at or after this case's closure
     matter = pd.factorize(table["matter_id"].fillna(table["case_id"]).astype("str"))[0]
     next_open = np.full(n, _BIG, dtype=np.int64)

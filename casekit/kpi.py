@@ -43,7 +43,7 @@ def _deadlines() -> dict[str, int]:
 
 
 def _status(done_at: pd.Series, due: pd.Series, obs_end: pd.Timestamp) -> pd.Series:
-    """met / missed / pending, vectorised."""
+    """Met / missed / pending, vectorised."""
     met = done_at.notna() & (done_at <= due)
     missed = (done_at.notna() & (done_at > due)) | (done_at.isna() & (due < obs_end))
     out = np.where(met, "met", np.where(missed, "missed", "pending"))
@@ -120,7 +120,8 @@ def build_deadline_table(
     present = set(ev["activity"].unique())
     wanted = {*ROUTE_ACTIVITIES, "notify_receipt", "extend", "review", "re_review"}
     sub = ev[ev["activity"].isin(wanted)]
-    first = sub.groupby(["case_id", "activity"], sort=False)["timestamp"].min().unstack()
+    first = sub.pivot_table(index="case_id", columns="activity", values="timestamp",
+                            aggfunc="min", observed=True)
     first = first.reindex(index=cases["case_id"].astype("str").to_numpy())
 
     def col(name: str) -> pd.Series:
@@ -265,7 +266,7 @@ def on_time_rates(
 
 
 def overdue_cases(deadlines: pd.DataFrame, *, clock: str | None = None) -> pd.DataFrame:
-    """The overdue list: cases that missed a statutory clock, most days late first.
+    """List the overdue cases: those that missed a statutory clock, most days late first.
 
     Parameters
     ----------

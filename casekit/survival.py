@@ -185,19 +185,30 @@ def _km(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05, presorte
     return _KM(times, s, lower, upper, n, int(e.sum()))
 
 
-def _km_groups(
-    durations: np.ndarray, events: np.ndarray, groups: np.ndarray, alpha: float = 0.05
-) -> dict[Any, _KM]:
-    """One numpy KM per group after a single global sort."""
-    codes, uniques = pd.factorize(pd.Series(groups), sort=False)
-    order = np.lexsort((durations, codes))
-    c = codes[order]
-    d = durations[order]
-    e = events[order]
-    bounds = np.flatnonzero(np.r_[True, c[1:] != c[:-1], True])
+class _Groups:
+    """Integer codes of a grouping column with per-group row indices (one stable argsort)."""
+
+    def __init__(self, values: pd.Series) -> None:
+        codes, uniques = pd.factorize(values.astype("str").fillna("(none)"), sort=False)
+        self.codes = codes
+        self.labels = [str(u) for u in uniques]
+        self.sizes = np.bincount(codes, minlength=len(uniques))
+        self.order = np.argsort(codes, kind="stable")
+        self.bounds = np.r_[0, np.cumsum(self.sizes)]
+        self.code_of = {g: j for j, g in enumerate(self.labels)}
+
+    def rows(self, label: str) -> np.ndarray:
+        j = self.code_of[label]
+        return self.order[self.bounds[j] : self.bounds[j + 1]]
+
+
+def _km_for(groups: _Groups, labels: Sequence[str], d: np.ndarray, e: np.ndarray,
+            alpha: float) -> dict[str, _KM]:
     out = {}
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        out[uniques[c[a]]] = _km(d[a:b], e[a:b], alpha, presorted=True)
+    for g in labels:
+        idx = groups.rows(g)
+        o = np.argsort(d[idx], kind="stable")
+        out[g] = _km(d[idx][o], e[idx][o], alpha, presorted=True)
     return out
 
 
@@ -410,18 +421,18 @@ def median_table(
     1     b        2          5.0        4.0
     """
     d, e = _durations_events(cases, outcome)
-    groups = cases[by].astype("str").to_numpy()
-    sizes = pd.Series(groups).value_counts()
-    keep_groups = sizes.index[sizes >= min_cases]
-    mask = np.isin(groups, np.asarray(keep_groups, dtype=object))
-    kms = _km_groups(d[mask], e[mask], groups[mask], alpha) if mask.any() else {}
+    grp = _Groups(cases[by])
+    by_size = np.argsort(-grp.sizes, kind="stable")
+    sizes = pd.Series(grp.sizes[by_size], index=[grp.labels[j] for j in by_size])
+    keep_groups = [g for g in sizes.index if sizes[g] >= min_cases]
+    kms = _km_for(grp, keep_groups, d, e, alpha)
     if horizon_days is None and kms:
         horizon_days = float(min(km.timeline[-1] for km in kms.values()))
     rows = []
     for g, n in sizes.items():
         km = kms.get(g)
         if km is None:
-            n_ev = int(e[groups == g].sum())
+            n_ev = int(e[grp.rows(g)].sum())
             rows.append((g, int(n), n_ev, np.nan, np.nan, np.nan, np.nan, False))
             continue
         lo, hi = km.median_ci
@@ -490,14 +501,16 @@ def compare_patterns(
     True
     """
     d, e = _durations_events(cases, outcome)
-    groups = cases[by].astype("str").to_numpy()
-    sizes = pd.Series(groups).value_counts()
-    names = [g for g in sizes.index if sizes[g] >= min_cases]
-    mask = np.isin(groups, np.asarray(names, dtype=object))
-    chi2, df, p = _logrank_multi(d[mask], e[mask], groups[mask])
+    grp = _Groups(cases[by])
+    by_size = np.argsort(-grp.sizes, kind="stable")
+    names = [grp.labels[j] for j in by_size if grp.sizes[j] >= min_cases]
+    keep = np.zeros(len(grp.labels), dtype=bool)
+    keep[[grp.code_of[g] for g in names]] = True
+    mask = keep[grp.codes]
+    chi2, df, p = _logrank_multi(d[mask], e[mask], grp.codes[mask])
     rows = [("multivariate", "all", "all", chi2, df, p)]
     if pairwise:
-        idx = {g: np.flatnonzero(groups == g) for g in names}
+        idx = {g: grp.rows(g) for g in names}
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 ia, ib = idx[a], idx[b]
@@ -668,7 +681,7 @@ def _design(
             counts = pd.Series(lab).value_counts()
         if len(counts) < 2:
             continue
-        ref = counts.index[0]
+        counts.index[0]
         for level in counts.index[1:]:
             cols.append((lab == level).astype(float))
             terms.append((f"{cov}[{level}]", cov, str(level)))
@@ -990,11 +1003,14 @@ def rank_collaborations(
                 "check the repeat linkage or pass repeat_only=False"
             )
     d, e = _durations_events(data, outcome)
-    groups = data[by].astype("str").to_numpy()
-    sizes = pd.Series(groups).value_counts()
-    n_events = pd.Series(e.astype(np.int64)).groupby(groups).sum().reindex(sizes.index)
+    grp = _Groups(data[by])
+    ev_counts = np.bincount(grp.codes, weights=e, minlength=len(grp.labels)).astype(np.int64)
+    by_size = np.argsort(-grp.sizes, kind="stable")
+    sizes = pd.Series(grp.sizes[by_size], index=[grp.labels[j] for j in by_size])
+    n_events = pd.Series(ev_counts[by_size], index=sizes.index)
     included = [g for g in sizes.index if sizes[g] >= min_cases and n_events[g] >= min_events]
-    excl = [g for g in sizes.index if g not in set(included)]
+    inc_set = set(included)
+    excl = [g for g in sizes.index if g not in inc_set]
     excluded = pd.DataFrame(
         {
             by: excl,
@@ -1008,21 +1024,23 @@ def rank_collaborations(
     )
     obs = _observation_end(cases)
     notes: list[str] = []
-    mask = np.isin(groups, np.asarray(included, dtype=object))
-    kms = _km_groups(d[mask], e[mask], groups[mask], alpha) if included else {}
+    inc_code = np.zeros(len(grp.labels), dtype=bool)
+    inc_code[[grp.code_of[g] for g in included]] = True
+    mask = inc_code[grp.codes]
+    kms = _km_for(grp, included, d, e, alpha)
     if horizon_days is None and kms:
         horizon_days = float(min(km.timeline[-1] for km in kms.values()))
     if reference is None and included:
         reference = included[0]
     rows = []
-    idx_ref = np.flatnonzero(groups == reference) if included else np.zeros(0, int)
+    idx_ref = grp.rows(reference) if included else np.zeros(0, int)
     for g in included:
         km = kms[g]
         lo, hi = km.median_ci
         if g == reference:
             lr_p = np.nan
         else:
-            ig = np.flatnonzero(groups == g)
+            ig = grp.rows(g)
             lr_p = _logrank_two(d[ig], e[ig], d[idx_ref], e[idx_ref])[1]
         rows.append(
             {

@@ -33,9 +33,11 @@ def tiny() -> pd.DataFrame:
 
 def test_durations_and_censoring_at_explicit_observation_end(tiny: pd.DataFrame) -> None:
     cases = ck.build_case_table(tiny, observation_end="2024-02-04", link=False).set_index("case_id")
-    assert cases.loc["c1", "duration_days"] == 10.0 and cases.loc["c1", "closed"]
+    assert cases.loc["c1", "duration_days"] == 10.0
+    assert cases.loc["c1", "closed"]
     # c2 is open: censored at the observation end, 30 days after opening
-    assert cases.loc["c2", "duration_days"] == 30.0 and not cases.loc["c2", "closed"]
+    assert cases.loc["c2", "duration_days"] == 30.0
+    assert not cases.loc["c2", "closed"]
     assert pd.isna(cases.loc["c2", "closed_at"])
     assert (cases["observation_end"] == pd.Timestamp("2024-02-04")).all()
     assert cases.attrs["observation_end"] == pd.Timestamp("2024-02-04")
@@ -65,7 +67,8 @@ def test_pattern_features_and_flags(tiny: pd.DataFrame) -> None:
     assert cases.loc["c1", "first_agency"] == "bureau"
     # bureau->bureau (no), bureau->street A, street A->court X, court X->street A
     assert cases.loc["c1", "n_handovers"] == 3
-    assert cases.loc["c1", "joint_conference"] and not cases.loc["c1", "leader_involved"]
+    assert cases.loc["c1", "joint_conference"]
+    assert not cases.loc["c1", "leader_involved"]
     assert cases.loc["c2", "leader_involved"]
     assert cases.loc["c3", "pattern"] == "petition_bureau"
     assert list(cases.columns[:5]) == ["opened_at", "closed_at", "settled_at", "observation_end",
@@ -131,18 +134,24 @@ def _refile_log() -> pd.DataFrame:
 
 def test_settlement_window_pledge_and_censoring() -> None:
     cases = ck.build_case_table(_refile_log(), observation_end="2024-09-01").set_index("case_id")
-    assert not cases.loc["f1", "settled"] and cases.loc["f1", "refiled_within_window"]
+    assert not cases.loc["f1", "settled"]
+    assert cases.loc["f1", "refiled_within_window"]
     assert cases.loc["f1", "settle_days"] == (pd.Timestamp("2024-09-01") -
                                               pd.Timestamp("2024-01-01")).days
     # f2 closed 02-11; the window ends 08-09, before the observation end: settled then
-    assert cases.loc["f2", "settled"] and cases.loc["f2", "settle_days"] == 10.0
-    assert cases.loc["g1", "settled"] and cases.loc["g1", "settle_days"] == 4.0
+    assert cases.loc["f2", "settled"]
+    assert cases.loc["f2", "settle_days"] == 10.0
+    assert cases.loc["g1", "settled"]
+    assert cases.loc["g1", "settle_days"] == 4.0
     assert cases.loc["g1", "settled_at"] == pd.Timestamp("2024-01-05")
-    assert cases.loc["h1", "settled"] and cases.loc["h1", "settle_days"] == 19.0
-    assert not cases.loc["k1", "settled"] and not cases.loc["k1", "settle_observed"]
+    assert cases.loc["h1", "settled"]
+    assert cases.loc["h1", "settle_days"] == 19.0
+    assert not cases.loc["k1", "settled"]
+    assert not cases.loc["k1", "settle_observed"]
     assert cases.loc["k1", "settle_days"] == 31.0
     # explicit matter ids give the ordinals
-    assert cases.loc["f2", "repeat_ordinal"] == 2 and cases.loc["f1", "repeat_ordinal"] == 1
+    assert cases.loc["f2", "repeat_ordinal"] == 2
+    assert cases.loc["f1", "repeat_ordinal"] == 1
 
 
 def test_repeats_linked_by_petitioner_category_address_without_matter_id() -> None:
@@ -169,7 +178,8 @@ def test_matter_view_chains_filings() -> None:
     view = ck.build_matter_view(cases).set_index("matter_id")
     assert view.loc["m1", "n_filings"] == 2
     assert view.loc["m1", "patterns"] == "petition_bureau > petition_bureau"
-    assert view.loc["m1", "settled"] and view.loc["m2", "settled"]
+    assert view.loc["m1", "settled"]
+    assert view.loc["m2", "settled"]
     assert not view.loc["m4", "settled"]
     assert view.loc["m1", "chain_days"] == 41.0  # 01-01 to the settlement on 02-11
     assert view.loc["m2", "chain_days"] == 4.0

@@ -39,16 +39,20 @@ def deadlines() -> pd.DataFrame:
 def test_statuses_by_hand(deadlines: pd.DataFrame) -> None:
     d = deadlines.set_index("case_id")
     assert list(d.loc["a", ["route_status", "notify_status", "handle_status"]]) == ["met"] * 3
-    assert d.loc["b", "route_status"] == "missed" and d.loc["b", "route_days_late"] == 5.0
-    assert d.loc["b", "extended"] and d.loc["b", "handle_status"] == "met"
+    assert d.loc["b", "route_status"] == "missed"
+    assert d.loc["b", "route_days_late"] == 5.0
+    assert d.loc["b", "extended"]
+    assert d.loc["b", "handle_status"] == "met"
     assert d.loc["b", "handle_due"] == pd.Timestamp("2024-01-21") + pd.Timedelta(days=90)
     assert d.loc["c", "handle_status"] == "missed"
     assert d.loc["c", "handle_days_late"] == (pd.Timestamp("2024-07-01") -
                                              pd.Timestamp("2024-03-02")).days
-    assert d.loc["d", "handle_status"] == "pending" and d.loc["d", "handle_days_late"] == 0
+    assert d.loc["d", "handle_status"] == "pending"
+    assert d.loc["d", "handle_days_late"] == 0
     # e: registered 11 days before the end, not routed yet: pending, not late
     assert d.loc["e", "route_status"] == "pending"
-    assert d.loc["a", "handling_agency"] == "street" and d.loc["b", "handling_agency"] == "court"
+    assert d.loc["a", "handling_agency"] == "street"
+    assert d.loc["b", "handling_agency"] == "court"
     assert (d["observation_end"] == pd.Timestamp("2024-07-01")).all()
 
 
@@ -62,8 +66,10 @@ def test_clock_not_in_the_log_is_not_recorded_not_missed() -> None:
 def test_on_time_rates_exclude_pending(deadlines: pd.DataFrame) -> None:
     r = ck.on_time_rates(deadlines, by="street").set_index("street")
     # S1: a met, b met; S2: c missed, d pending, e pending (handle measured from receipt)
-    assert r.loc["S1", "on_time_rate"] == 1.0 and r.loc["S1", "n_due"] == 2
-    assert r.loc["S2", "n_due"] == 1 and r.loc["S2", "n_pending"] == 2
+    assert r.loc["S1", "on_time_rate"] == 1.0
+    assert r.loc["S1", "n_due"] == 2
+    assert r.loc["S2", "n_due"] == 1
+    assert r.loc["S2", "n_pending"] == 2
     assert r.loc["S2", "on_time_rate"] == 0.0
     assert 0 <= r.loc["S1", "rate_ci_low"] < 1.0 <= r.loc["S1", "rate_ci_high"] + 1e-12
     by_pattern = ck.on_time_rates(deadlines, by="pattern", clock="route")
@@ -79,7 +85,8 @@ def test_overdue_list_most_late_first(deadlines: pd.DataFrame) -> None:
     hr = od[od["clock"] != "notify"].reset_index(drop=True)
     assert list(hr["case_id"]) == ["c", "b"]
     assert list(hr["clock"]) == ["handle", "route"]
-    assert hr.loc[0, "still_open"] and not hr.loc[1, "still_open"]
+    assert hr.loc[0, "still_open"]
+    assert not hr.loc[1, "still_open"]
     assert list(ck.overdue_cases(deadlines, clock="handle")["case_id"]) == ["c"]
 
 

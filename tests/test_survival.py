@@ -45,7 +45,7 @@ def _ph_cases(n: int, seed: int, rates: dict[str, float], *, censor_at: float = 
 @pytest.mark.parametrize("day_grid", [False, True])
 def test_numpy_km_equals_lifelines_medians_cis_and_rmst(seed: int, day_grid: bool) -> None:
     cases = _ph_cases(300, seed, {"a": 1.0, "b": 0.5}, day_grid=day_grid)
-    for g, grp in cases.groupby("pattern"):
+    for _g, grp in cases.groupby("pattern"):
         kmf = KaplanMeierFitter().fit(grp["duration_days"], grp["closed"])
         km = sv._km(grp["duration_days"].to_numpy(), grp["closed"].to_numpy())
         np.testing.assert_array_equal(km.timeline, kmf.survival_function_.index.to_numpy())
@@ -203,7 +203,8 @@ def test_ranking_has_contract_columns_fastest_first_and_reports_excluded() -> No
     assert list(r["pattern"]) == ["b", "a", "c"]
     assert (r["ranked_by"] == "adjusted_hazard_ratio").all()
     ex = r.attrs["excluded"]
-    assert list(ex["pattern"]) == ["tiny"] and int(ex["n_cases"].iloc[0]) == 2
+    assert list(ex["pattern"]) == ["tiny"]
+    assert int(ex["n_cases"].iloc[0]) == 2
     assert (r["observation_end"] == pd.Timestamp("2025-01-01")).all()
     assert r.loc[r["is_reference"], "hazard_ratio"].item() == 1.0
     med = ck.rank_collaborations(cases, min_cases=30, adjust=False)
@@ -252,3 +253,46 @@ def test_missing_outcome_column_is_a_readable_error() -> None:
     with pytest.raises(ck.CasekitError, match="settle_days"):
         ck.median_table(pd.DataFrame({"pattern": ["a"], "duration_days": [1.0],
                                       "closed": [True]}), outcome="settle")
+
+
+# ------------------------------------------------------------------ the rank command
+def test_rank_cli_writes_contract_and_excluded_file_without_pii(tmp_path, monkeypatch, capsys):
+    import re
+
+    from independent_district import COLUMNS, make_independent_district
+
+    from casekit.cli import main
+
+    monkeypatch.setenv("CASEKIT_PSEUDONYM_KEY", "test-key-not-secret")
+    path = tmp_path / "district.csv"
+    make_independent_district(path, n_petitioners=700, seed=3)
+    out = tmp_path / "r.csv"
+    code = main(["rank", str(path), "--columns", COLUMNS, "--repeat-only", "--min-cases", "20",
+                 "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "observation_end: 2024-06-" in captured.out
+    text = out.read_text(encoding="utf-8")
+    assert not re.search(r"(?<!\d)\d{17}[\dXx](?!\d)", text)
+    assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)
+    ranking = pd.read_csv(out)
+    assert list(ranking.columns[:11]) == [
+        "rank", "pattern", "n_cases", "n_closed", "median_days", "median_ci_low",
+        "median_ci_high", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value"]
+    assert ranking["rank"].tolist() == list(range(1, len(ranking) + 1))
+    assert (ranking["n_cases"] >= 20).all()
+    excluded = pd.read_csv(tmp_path / "r.excluded.csv")
+    assert list(excluded.columns) == ["pattern", "n_cases", "n_closed", "reason"]
+    assert (excluded["n_cases"] < 20).all() | excluded["reason"].str.contains("events").all()
+
+
+def test_rank_cli_unusable_input_is_one_line_exit_2(tmp_path, capsys):
+    from casekit.cli import main
+
+    bad = tmp_path / "empty.csv"
+    bad.write_text("", encoding="utf-8")
+    code = main(["rank", str(bad), "--out", str(tmp_path / "r.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "casekit rank: error" in err
