@@ -80,6 +80,7 @@ AGENCY_TYPE_COLOURS: dict[str, str] = {
     "finance_bureau": "#637939",
     "party_committee": "#ad494a",
     "unknown": "#7f7f7f",
+    "conference": "#222222",
 }
 _EXTRA_COLOURS = (
     "#5254a3",
@@ -284,7 +285,7 @@ def plot_network(
     labels: str | None = "zh",
     pos: Mapping[Any, Any] | None = None,
     weight: str = "count",
-    size: str = "n_cases",
+    size: str | None = None,
     legend: bool = True,
     min_node_size: float = 150.0,
     max_node_size: float = 1500.0,
@@ -302,8 +303,10 @@ def plot_network(
         A network from :mod:`casekit.network` (working together, hand-over, conference
         projection), at agency or agency-type level. Node attributes used when present:
         ``agency_type`` (colour; for type-level graphs the node itself is the type), ``n_cases``
-        (size), ``label`` (shown instead of the node name). Edge attribute ``count`` (width).
-        Directed graphs are drawn with arrows; reciprocal hand-overs are drawn as two arcs.
+        or ``n_conferences`` (size), ``label`` (shown instead of the node name), ``kind`` (nodes
+        of kind ``"conference"`` in the bipartite conference graph are drawn dark and not
+        labelled). Edge attribute ``count`` (width). Directed graphs are drawn with arrows;
+        reciprocal hand-overs are drawn as two arcs.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: the current axes).
     seed : int
@@ -314,8 +317,11 @@ def plot_network(
     pos : mapping, optional
         Node positions to use instead of the spring layout (e.g. to keep nodes in place across
         time slices: compute once with ``nx.spring_layout`` and pass to every call).
-    weight, size : str
-        Edge attribute for width and layout weight; node attribute for size.
+    weight : str
+        Edge attribute for width and layout weight.
+    size : str, optional
+        Node attribute for size; default the first of ``n_cases``, ``n_conferences``,
+        ``n_events`` that the nodes have (all nodes the same size when none).
     legend : bool
         Add a legend of the agency types present, with Chinese and English labels.
     min_node_size, max_node_size, max_width, font_size : float
@@ -365,8 +371,10 @@ def plot_network(
     counts = np.array([float(d.get(weight, 1.0) or 0.0) for _, _, d in edges])
     if pos is None:
         pos = _spring_layout(G, edges, counts, seed=seed, k=k)
-    types = [G.nodes[n].get("agency_type", n if _is_agency_type(n) else "unknown") for n in nodes]
+    types = [_node_type(n, G.nodes[n]) for n in nodes]
     colours = [agency_type_colour(t) for t in types]
+    if size is None:
+        size = next((a for a in _SIZE_ATTRIBUTES if any(a in G.nodes[n] for n in nodes)), "n_cases")
     raw_sizes = np.array([float(G.nodes[n].get(size, 1.0) or 0.0) for n in nodes])
     top = raw_sizes.max() if len(raw_sizes) and raw_sizes.max() > 0 else 1.0
     sizes = min_node_size + (max_node_size - min_node_size) * np.sqrt(
@@ -421,12 +429,13 @@ def plot_network(
                 alpha=alpha,
             )
     if labels is not None and nodes:
-        shown = nodes
-        if max_labels is not None and len(nodes) > max_labels:
+        shown = [n for n, t in zip(nodes, types, strict=True) if t != "conference"]
+        if max_labels is not None and len(shown) > max_labels:
             degree = dict(G.degree(weight=weight))
             ranked = sorted(
                 range(len(nodes)), key=lambda i: (-raw_sizes[i], -degree.get(nodes[i], 0), i)
             )
+            ranked = [i for i in ranked if types[i] != "conference"]
             shown = [nodes[i] for i in sorted(ranked[:max_labels])]
         text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in shown}
         import matplotlib
@@ -445,7 +454,9 @@ def plot_network(
                 linestyle="",
                 markersize=8,
                 color=agency_type_colour(t),
-                label=_label(t, "agency_type", "both"),
+                label="联席会议 joint conference"
+                if t == "conference"
+                else _label(t, "agency_type", "both"),
             )
             for t in present
         ]
@@ -534,6 +545,18 @@ def _spring_layout(
     if k is None and len(H) > 1:
         k = 1.5 / math.sqrt(len(H))
     return nx.spring_layout(H, seed=seed, weight="w" if H.number_of_edges() else None, k=k)
+
+
+_SIZE_ATTRIBUTES = ("n_cases", "n_conferences", "n_events")
+
+
+def _node_type(node: object, data: Mapping[str, Any]) -> str:
+    """Agency type of a node; conference nodes of the bipartite conference graph are their own."""
+    if data.get("kind") == "conference":
+        return "conference"
+    if "agency_type" in data:
+        return str(data["agency_type"])
+    return str(node) if _is_agency_type(node) else "unknown"
 
 
 def _is_agency_type(node: object) -> bool:

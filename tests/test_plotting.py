@@ -810,3 +810,45 @@ def test_handover_matrix_shows_only_the_busiest_agencies(handover, ax):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["street_office", "petition_bureau"]
     assert np.array_equal(ax.images[0].get_array(), [[0, 2], [6, 0]])
     assert "top 2 of 3" in ax.get_title()
+
+
+def test_conference_graphs_size_by_conferences_and_leave_conference_nodes_unlabelled():
+    network = pytest.importorskip("casekit.network")
+    events = pd.DataFrame(
+        {
+            "case_id": ["c1", "c1", "c1", "c2", "c2", "c2"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-02", "2024-01-02", "2024-02-01", "2024-02-02", "2024-02-02"]
+            ),
+            "activity": ["register", "joint_conference", "joint_conference"] * 2,
+            "agency": [
+                "区信访局",
+                "区信访局",
+                "朝阳街道办事处",
+                "区信访局",
+                "区信访局",
+                "区人民法院",
+            ],
+            "agency_type": [
+                "petition_bureau",
+                "petition_bureau",
+                "street_office",
+                "petition_bureau",
+                "petition_bureau",
+                "court",
+            ],
+        }
+    )
+    bipartite, projection = network.build_joint_conference_network(events)
+    fig, (a, b) = plt.subplots(1, 2)
+    plot_network(projection, ax=a, legend=False)
+    nodes = list(projection.nodes)
+    sizes = a.collections[0].get_sizes()
+    biggest = max(nodes, key=lambda n: projection.nodes[n]["n_conferences"])
+    assert nodes[int(np.argmax(sizes))] == biggest
+    plot_network(bipartite, ax=b)
+    agencies = {n for n, d in bipartite.nodes(data=True) if d.get("kind") != "conference"}
+    assert {t.get_text() for t in b.texts} == agencies
+    assert "联席会议 joint conference" in [t.get_text() for t in b.get_legend().get_texts()]
+    assert _draw_and_collect(fig) == []
+    plt.close(fig)
