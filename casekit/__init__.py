@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "build_working_together_network": "casekit.network",
     "build_handover_network": "casekit.network",
     "build_joint_conference_network": "casekit.network",
+    "build_agency_networks": "casekit.network",
     "build_network_by_period": "casekit.network",
     "edges_to_frame": "casekit.network",
     "nodes_to_frame": "casekit.network",

@@ -500,3 +500,15 @@ def test_empty_log_and_single_event_cases():
     assert H.number_of_edges() == 0
     assert set(H.nodes) == {"B", "S"}
     assert len(ck.find_referral_loops(single)) == 0
+
+
+@pytest.mark.parametrize("include_self", [False, True])
+def test_both_networks_in_one_pass_equal_the_separate_builders(log, include_self):
+    shuffled = log.sample(frac=1, random_state=1).reset_index(drop=True)
+    W, H = ck.build_agency_networks(shuffled, include_self=include_self)
+    W1 = ck.build_working_together_network(log)
+    H1 = ck.build_handover_network(log, include_self=include_self)
+    for a, b in ((W, W1), (H, H1)):
+        assert dict(a.edges.items()) == dict(b.edges.items())
+        assert dict(a.nodes(data=True)) == dict(b.nodes(data=True))
+        assert a.graph == b.graph
