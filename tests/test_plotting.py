@@ -852,3 +852,16 @@ def test_conference_graphs_size_by_conferences_and_leave_conference_nodes_unlabe
     assert "联席会议 joint conference" in [t.get_text() for t in b.get_legend().get_texts()]
     assert _draw_and_collect(fig) == []
     plt.close(fig)
+
+
+def test_every_agency_type_of_the_schema_has_its_own_colour():
+    from casekit.schema import AGENCY_TYPES
+
+    from casekit.plotting import agency_type_colour
+
+    fixed = [AGENCY_TYPE_COLOURS[t] for t in AGENCY_TYPES if t in AGENCY_TYPE_COLOURS]
+    assert len(set(fixed)) == len(fixed)
+    assert len(fixed) >= 20
+    for t in AGENCY_TYPES:  # a type added to the schema later still gets a distinct colour
+        if t not in AGENCY_TYPE_COLOURS:
+            assert agency_type_colour(t) not in fixed
