@@ -855,9 +855,8 @@ def test_conference_graphs_size_by_conferences_and_leave_conference_nodes_unlabe
 
 
 def test_every_agency_type_of_the_schema_has_its_own_colour():
-    from casekit.schema import AGENCY_TYPES
-
     from casekit.plotting import agency_type_colour
+    from casekit.schema import AGENCY_TYPES
 
     fixed = [AGENCY_TYPE_COLOURS[t] for t in AGENCY_TYPES if t in AGENCY_TYPE_COLOURS]
     assert len(set(fixed)) == len(fixed)
