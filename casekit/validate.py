@@ -230,12 +230,33 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def _factor(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Codes (``-1`` = missing) and the distinct values as stripped text."""
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    text = _as_str(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-    return np.asarray(codes, dtype=np.int64), ["" if v is None or pd.isna(v) else str(v)
-                                               for v in text.tolist()]
+def _factor(s: pd.Series) -> tuple[np.ndarray, list[str], bool]:
+    """Codes (``-1`` = missing), the distinct values as stripped text, and whether the column
+    is already ``str`` text equal to those values (so it can be kept as it is)."""
+    if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
+        import pyarrow.compute as pc
+
+        import pyarrow as pa
+
+        enc = pc.dictionary_encode(_arrow(s))
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.unify_dictionaries()
+            dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], pa.string())
+            indices = pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32())
+        else:
+            dictionary, indices = enc.dictionary, enc.indices
+        codes = pc.fill_null(indices, -1).to_numpy()
+        if not isinstance(codes, np.ndarray):  # pragma: no cover - defensive
+            codes = np.asarray(codes)
+        raw = np.asarray(dictionary.to_pylist(), dtype=object)
+    else:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        raw = np.asarray(uniques, dtype=object)
+    text = _as_str(pd.Series(raw, dtype=object))
+    out = ["" if v is None or pd.isna(v) else str(v) for v in text.tolist()]
+    same = s.dtype == "str" and all(isinstance(r, str) and r == t for r, t in zip(raw, out,
+                                                                                strict=True))
+    return np.asarray(codes), out, same
 
 
 def _mask_labels(labels: list[str], known_names: list[str] | None) -> list[str]:
@@ -499,7 +520,7 @@ def validate_table(
     # label columns: factorised once; checks, stripping and mapping work on the distinct values
     factors = {c: _factor(frame[c]) for c in ("activity", "agency", *_LABEL_COLUMNS[1:])
                if c in frame.columns}
-    act_codes, act_uniques = factors["activity"]
+    act_codes, act_uniques, _ = factors["activity"]
     blank_u = np.array([u == "" for u in act_uniques] + [True], dtype=bool)
     bad_act = blank_u[act_codes]
     checks.append((bad_act, "activity", "empty activity", "empty activity",
@@ -604,18 +625,35 @@ def validate_table(
     identity = len(keep_idx) == n and (
         n == 0 or (keep_idx[0] == 0 and bool((np.diff(keep_idx) == 1).all())))
     others = [c for c in frame.columns if c not in factors]
+    originals = {c: frame[c] for c in factors}
     events = frame[others] if identity else frame[others].take(keep_idx).reset_index(drop=True)
     del frame
     sel = slice(None) if identity else keep_idx
     unknown_labels: dict[str, list[str]] = {}
 
-    def column(codes: np.ndarray, mapped: list[str | None], fill: str | None) -> pd.Series:
+    count_cache: dict[str, np.ndarray] = {}
+
+    def empties(col: str) -> int:
+        codes, uniques, _ = factors[col]
+        if col not in count_cache:  # rows per distinct value (index 0: missing)
+            count_cache[col] = np.bincount(codes[sel] + 1, minlength=len(uniques) + 1)
+        counts = count_cache[col]
+        return int(counts[0] + sum(counts[i + 1] for i, u in enumerate(uniques) if not u))
+
+    def column(col: str, mapped: list[str | None], fill: str | None) -> pd.Series:
+        codes, uniques, same = factors[col]
+        if same and mapped == uniques and (fill is None or empties(col) == 0):
+            # already canonical text: keep the column (no 10M-string rebuild)
+            orig = originals[col]
+            if identity:
+                return orig
+            return pd.Series(orig.array.take(keep_idx), index=events.index)
         values = pd.array([*mapped, fill], dtype="str").take(codes[sel])
         return pd.Series(values, index=events.index)
 
     # activity and the other labelled columns -> identifiers (unknown labels kept)
     mapped_act: list[str | None] = []
-    for col, (codes, uniques) in factors.items():
+    for col, (codes, uniques, _same) in factors.items():
         if col == "agency":
             continue
         mapped, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
@@ -630,29 +668,29 @@ def validate_table(
             unknown_labels[col] = unknown
         fill: str | None = None
         if col == "agency_type":
-            empties = int(np.isin(codes[sel], [-1, *[i for i, u in enumerate(uniques) if not u]]
-                                  ).sum())
-            if empties:
-                notes.append(f"{empties} event(s) without an agency type: set to 'unknown'")
+            n_empty = empties(col)
+            if n_empty:
+                notes.append(f"{n_empty} event(s) without an agency type: set to 'unknown'")
             mapped = [m if m else "unknown" for m in mapped]
             fill = "unknown"
         else:
             mapped = [m if m else None for m in mapped]
         if col == "activity":
             mapped_act = mapped
-        events[col] = column(codes, mapped, fill)
+        events[col] = column(col, mapped, fill)
 
     # agency ('unknown' where missing) and, without an agency_type column, its inferred type
     if "agency" in factors:
-        codes, uniques = factors["agency"]
-        empties = int(np.isin(codes[sel], [-1, *[i for i, u in enumerate(uniques) if not u]]).sum())
-        if empties:
-            notes.append(f"{empties} event(s) without an agency: set to 'unknown'")
-        events["agency"] = column(codes, _mask_labels([u if u else "unknown" for u in uniques],
-                                                      raw_names), "unknown")
+        codes, uniques, _same = factors["agency"]
+        n_empty = empties("agency")
+        if n_empty:
+            notes.append(f"{n_empty} event(s) without an agency: set to 'unknown'")
+        events["agency"] = column("agency", _mask_labels(
+            [u if u else "unknown" for u in uniques], raw_names), "unknown")
         if "agency_type" not in factors:
             types, n_hit = _infer_types(uniques)
-            events["agency_type"] = column(codes, types, "unknown")
+            events["agency_type"] = pd.Series(
+                pd.array([*types, "unknown"], dtype="str").take(codes[sel]), index=events.index)
             notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
                          f"{len(uniques)} agencies, the others 'unknown'")
     else:
@@ -687,10 +725,10 @@ def validate_table(
 
         def first_time(label: str) -> np.ndarray:
             out = np.full(n_cases, never)
-            codes_ = [i for i, m in enumerate(mapped_act) if m == label]
-            if not codes_:
+            hit = np.array([m == label for m in mapped_act] + [False], dtype=bool)
+            if not hit.any():
                 return out
-            rows_ = np.flatnonzero(np.isin(ev_act, codes_))
+            rows_ = np.flatnonzero(hit[ev_act])
             g, first = np.unique(group[rows_], return_index=True)
             out[g] = t64[rows_[first]]
             return out
