@@ -1417,9 +1417,31 @@ def simulate_year(
 
     Notes
     -----
-    The simulated year follows a warm-up year, so repeat filings of earlier matters are present.
-    Medians are over all filings opened in the year (their simulated times are known, not
-    censored); ``backlog_end`` counts filings still open on day 365.
+    The simulated year follows a warm-up year, so repeat filings of earlier matters are present
+    (a steady state; an observed log that starts empty, or that cuts matters begun before it,
+    shows a lower repeat share than the baseline run). Medians are over all filings opened in
+    the year (their simulated times are known, not censored); ``backlog_end`` counts filings
+    still open on day 365.
+
+    How the levers act (effect sizes in :data:`ASSUMPTIONS`):
+
+    - ``leader_ownership_share``: owned repeat filings take ``duration_factor`` times as long,
+      are re-filed ``refile_factor`` times as often, escalate ``escalation_factor`` as often.
+    - ``joint_conference_interval_days``: a share (``need_share``) of multi-department filings
+      waits for the next meeting, a uniform fraction of the interval.
+    - ``one_stop_center``: in covered areas ``uptake x on_site_share`` of the filings are
+      handled at the centre: single-department ones close within a day, cross-department ones
+      within 7 days (SRC:JIANDE).
+    - ``mediators``: eligible filings are rationed to ``max_utilisation`` of the mediators'
+      capacity; a mediated filing closes at the earlier of its ordinary handling and the
+      mediation (Erlang-C wait plus an exponential session); a success settles it locally.
+    - ``follow_up_visit_share``, ``special_fund_yuan``: lower the re-filing probability of the
+      visited / funded filings (the fund pays ``cost_per_case_yuan`` per repeat matter).
+    - ``cadre_field_visits_per_month``: each visit prevents ``prevented_per_visit`` new matters
+      (at most ``max_prevented_share``).
+
+    With ``n_cases``, the default values of the count-like levers (mediators, fund, visits)
+    scale with the volume, so "as observed" keeps the observed intensity per filing.
 
     Examples
     --------

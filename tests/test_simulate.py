@@ -331,3 +331,9 @@ def test_cli_calibrates_from_a_data_file(tmp_path):
     assert res["data_source"].startswith("district.csv")
     assert res["scenario"]["median_days_to_close"]["value"] < (
         res["baseline"]["median_days_to_close"]["value"])
+
+
+def test_sweep_progress_bar_runs_without_warnings(base, capsys):
+    res = sm.sweep({"one_stop_center": [0, 1]}, baseline=base, replications=2, progress=True)
+    assert res["scenario"].nunique() == 2
+    assert "casekit sweep" in capsys.readouterr().err
