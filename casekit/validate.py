@@ -231,12 +231,14 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
 
 
 def _factor(s: pd.Series) -> tuple[np.ndarray, list[str], bool]:
-    """Codes (``-1`` = missing), the distinct values as stripped text, and whether the column
-    is already ``str`` text equal to those values (so it can be kept as it is)."""
-    if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
-        import pyarrow.compute as pc
+    """Factorise a column: codes (``-1`` = missing), distinct values as stripped text, unchanged.
 
+    ``unchanged`` tells whether the column is already ``str`` text equal to those values, so it
+    can be kept as it is.
+    """
+    if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         enc = pc.dictionary_encode(_arrow(s))
         if isinstance(enc, pa.ChunkedArray):
@@ -653,7 +655,7 @@ def validate_table(
 
     # activity and the other labelled columns -> identifiers (unknown labels kept)
     mapped_act: list[str | None] = []
-    for col, (codes, uniques, _same) in factors.items():
+    for col, (_codes, uniques, _same) in factors.items():
         if col == "agency":
             continue
         mapped, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
