@@ -10,6 +10,7 @@ Three graphs are built from a canonical event table (one row per event, ``case_i
   pairs, ``median_lag_days`` = median time between the two events.
 * :func:`build_joint_conference_network`: bipartite conference-agency graph of
   ``joint_conference`` events and its weighted projection onto agencies.
+* :func:`build_agency_networks`: the first two from one encoding of the events (faster).
 
 Counting is vectorised numpy on integer codes: agencies are dictionary-encoded, case boundaries
 come from adjacent comparisons on the (already sorted) case column, hand-over pairs from shifted
