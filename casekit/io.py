@@ -926,13 +926,14 @@ def _open_xes(path: Path, progress: bool | None) -> tuple[Any, list[Any]]:
             raw.close()
             raise FileUnusableError(f"{path.name}: the zip archive holds no .xes file")
         stream = zf.open(members[0])
+        show = _want_progress(progress, members[0].file_size)  # judge by the unpacked size
         wrapped = _Progress(stream, members[0].file_size, desc, show)
         return wrapped, [wrapped, stream, zf, raw]
     if name.endswith(".gz"):
         if not head.startswith(b"\x1f\x8b"):
             raw.close()
             raise FileUnusableError(f"{path.name}: is not a gzip file as its name says")
-        counted = _Progress(raw, size, desc, show)
+        counted = _Progress(raw, size, desc, _want_progress(progress, 8 * size))  # ~8x packed
         stream = gzip.GzipFile(fileobj=counted)  # type: ignore[arg-type]
         return stream, [stream, counted, raw]
     wrapped = _Progress(raw, size, desc, show)

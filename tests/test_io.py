@@ -499,3 +499,13 @@ def test_road_traffic_100_traces_slice() -> None:
     ev = read_events(REAL / "road-traffic-fines" / "roadtraffic100traces.xes")
     assert ev["case_id"].nunique() == 100
     assert ev["activity"].iloc[0] == "Create Fine"
+
+
+def test_progress_bar_on_request_and_silent_by_default(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "l.xes.gz"
+    path.write_bytes(gzip.compress(XES.encode("utf-8")))
+    ck.read_table(path)
+    assert "reading l.xes.gz" not in capsys.readouterr().err
+    ck.read_table(path, progress=True)
+    assert "reading l.xes.gz" in capsys.readouterr().err
