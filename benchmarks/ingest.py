@@ -56,6 +56,14 @@ def make_events(n_events: int, seed: int = 1) -> pd.DataFrame:
 
 
 def _peak_gib() -> float:
+    """Peak RSS of this process (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:  # pragma: no cover - not Linux
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
