@@ -96,9 +96,27 @@ def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` (missing -> -1), via pyarrow's dictionary encoding for arrow strings."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), np.asarray(
+            values.cat.categories, dtype=object)
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        enc = pa.array(values)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        enc = enc.dictionary_encode()
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes into identifier labels (Chinese / alias / English mapped) without per-row strings."""
-    codes, uniques = pd.factorize(values, sort=False)
+    codes, uniques = _factorize(values)
     mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
     ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
     remap = np.r_[ident_codes, -1]
@@ -333,8 +351,7 @@ def build_case_table(
     duration = (end - opened) / _NS_PER_DAY
 
     # agencies, agency types, patterns
-    ag_codes, ag_uniques = pd.factorize(ev["agency"], sort=False)
-    ag_uniques = np.asarray(ag_uniques, dtype=object)
+    ag_codes, ag_uniques = _factorize(ev["agency"])
     if "agency_type" in ev:
         at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
     else:
@@ -474,16 +491,21 @@ def _add_settlement(
     # next filing of the same matter opened at or after this case's closure
     matter = pd.factorize(table["matter_id"].fillna(table["case_id"]).astype("str"))[0]
     next_open = np.full(n, _BIG, dtype=np.int64)
-    if n and closed.any():
+    # only filings of matters with more than one filing can be re-filed
+    multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)
+    if n and (closed & multi).any():
         t0 = int(opened.min())
         # one int64 key per (matter, time) in seconds: matter-major ordering
         span = int((max(int(opened.max()), obs_ns) - t0) // 10**9) + 2
         okey = matter.astype(np.int64) * span + (opened - t0) // 10**9
         sorted_key = np.sort(okey)
-        qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0 + 10**9 - 1) // 10**9, 0)
+        # filings opened strictly after the closure second (never the case itself)
+        qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0) // 10**9 + 1, 0)
         q = matter.astype(np.int64) * span + qsec
-        pos = np.searchsorted(sorted_key, q, side="left")
-        ok = closed & (pos < n)
+        look = np.flatnonzero(closed & multi)
+        pos = np.full(n, n, dtype=np.int64)
+        pos[look] = np.searchsorted(sorted_key, q[look], side="left")
+        ok = closed & multi & (pos < n)
         hit = np.zeros(n, dtype=bool)
         hit[ok] = (sorted_key[pos[ok]] // span) == matter[ok]
         nxt = np.where(hit, sorted_key[np.minimum(pos, n - 1)] % span, -1)

@@ -296,3 +296,22 @@ def test_rank_cli_unusable_input_is_one_line_exit_2(tmp_path, capsys):
     assert code == 2
     assert err.count("\n") == 1
     assert "casekit rank: error" in err
+
+
+def test_ph_check_equals_lifelines_proportional_hazard_test() -> None:
+    from lifelines.statistics import proportional_hazard_test
+
+    rng = np.random.default_rng(9)
+    n = 600
+    pat = rng.choice(["a", "b", "c"], n)
+    t = np.where(pat == "a", rng.exponential(20, n),
+                 np.where(pat == "b", rng.weibull(2.0, n) * 22, rng.exponential(15, n)))
+    cases = pd.DataFrame({"pattern": pat, "duration_days": t, "closed": rng.random(n) < 0.85})
+    with pytest.warns(sv.ProportionalHazardsWarning, match=r"pattern\[b\]"):
+        ours = ck.fit_cox(cases, covariates=(), reference="a", min_cases=5).set_index("level")
+    df = pd.DataFrame({"T": t, "E": cases["closed"], "b": (pat == "b") * 1.0,
+                       "c": (pat == "c") * 1.0})
+    ref = proportional_hazard_test(CoxPHFitter().fit(df, "T", "E"), df, time_transform="rank")
+    p = ref.summary["p"]
+    assert ours.loc["b", "ph_p_value"] == pytest.approx(p["b"], rel=1e-4)
+    assert ours.loc["c", "ph_p_value"] == pytest.approx(p["c"], rel=1e-4)
