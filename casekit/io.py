@@ -159,29 +159,29 @@ def guess_columns(
     >>> ck.io.guess_columns(["case:concept:name", "concept:name", "time:timestamp"])[0]
     {'case_id': 'case:concept:name', 'timestamp': 'time:timestamp', 'activity': 'concept:name'}
     """
-    found = [str(c) for c in found]
+    names = [str(c) for c in found]
     mapping: dict[str, str] = {}
     notes: list[str] = []
     used: set[str] = set()
     for canonical, col in (columns or {}).items():
-        if col not in found:
+        if col not in names:
             raise FileUnusableError(
                 f"column {col!r} given for {canonical!r} is not in the file; "
-                f"columns found: {', '.join(found) or '(none)'}"
+                f"columns found: {', '.join(names) or '(none)'}"
             )
         mapping[str(canonical)] = col
         used.add(col)
     by_norm: dict[str, str] = {}
-    for col in found:
-        by_norm.setdefault(_norm_header(col), col)
+    for name in names:
+        by_norm.setdefault(_norm_header(name), name)
     for canonical, aliases in COLUMN_ALIASES.items():
         if canonical in mapping:
             continue
-        hits = []
+        hits: list[str] = []
         for alias in aliases:
-            col = by_norm.get(_norm_header(alias))
-            if col is not None and col not in used and col not in hits:
-                hits.append(col)
+            hit = by_norm.get(_norm_header(alias))
+            if hit is not None and hit not in used and hit not in hits:
+                hits.append(hit)
         if hits:
             mapping[canonical] = hits[0]
             used.add(hits[0])
@@ -934,7 +934,7 @@ def _open_xes(path: Path, progress: bool | None) -> tuple[Any, list[Any]]:
             raw.close()
             raise FileUnusableError(f"{path.name}: is not a gzip file as its name says")
         counted = _Progress(raw, size, desc, _want_progress(progress, 8 * size))  # ~8x packed
-        stream = gzip.GzipFile(fileobj=counted)  # type: ignore[arg-type]
+        stream = gzip.GzipFile(fileobj=counted)  # type: ignore[call-overload]
         return stream, [stream, counted, raw]
     wrapped = _Progress(raw, size, desc, show)
     return wrapped, [wrapped, raw]

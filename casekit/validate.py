@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,15 +198,15 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
     if label_map is None:
         return {}
     if isinstance(label_map, Mapping):
-        out = {}
+        given: dict[str, dict[str, str]] = {}
         for col, m in label_map.items():
             if not isinstance(m, Mapping):
                 raise CasekitError(
                     f"label_map[{col!r}] must map labels to identifiers, got {type(m).__name__}; "
                     "expected {column: {label: identifier}}"
                 )
-            out[str(col)] = {str(k): str(v) for k, v in m.items()}
-        return out
+            given[str(col)] = {str(k): str(v) for k, v in m.items()}
+        return given
     path = Path(label_map)
     if not path.exists():
         raise CasekitError(f"label map {path}: no such file")
@@ -557,12 +557,12 @@ def validate_table(
         t_sorted = ts[gi]
         same = _adjacent_equal(_arrow(c_sorted)) & (t_sorted[1:] == t_sorted[:-1])
         if same.any():
-            cand = np.zeros(len(gi), dtype=bool)
-            cand[1:] |= same
-            cand[:-1] |= same
-            sub_idx = np.sort(gi[cand])
-            sub = frame.iloc[sub_idx].astype("str")  # compare every column as text
-            gid = sub.groupby(list(sub.columns), sort=False, dropna=False).ngroup().to_numpy()
+            near = np.zeros(len(gi), dtype=bool)
+            near[1:] |= same
+            near[:-1] |= same
+            sub_idx = np.sort(gi[near])
+            cmp = frame.iloc[sub_idx].astype("str")  # compare every column as text
+            gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
             _, first_pos = np.unique(gid, return_index=True)
             firsts = first_pos[gid]
             is_dup = firsts != np.arange(len(gid))
@@ -642,9 +642,9 @@ def validate_table(
         counts = count_cache[col]
         return int(counts[0] + sum(counts[i + 1] for i, u in enumerate(uniques) if not u))
 
-    def column(col: str, mapped: list[str | None], fill: str | None) -> pd.Series:
+    def column(col: str, mapped: Sequence[str | None], fill: str | None) -> pd.Series:
         codes, uniques, same = factors[col]
-        if same and mapped == uniques and (fill is None or empties(col) == 0):
+        if same and list(mapped) == uniques and (fill is None or empties(col) == 0):
             # already canonical text: keep the column (no 10M-string rebuild)
             orig = originals[col]
             if identity:
@@ -658,12 +658,13 @@ def validate_table(
     for col, (_codes, uniques, _same) in factors.items():
         if col == "agency":
             continue
-        mapped, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
+        mapped_s, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
+        mapped: list[str | None] = list(mapped_s)
         if unknown:  # labels kept as they are may hold PII: mask them
             unknown_set = set(unknown)
-            idx = [i for i, m in enumerate(mapped) if m in unknown_set]
-            masked = _mask_labels([mapped[i] for i in idx], raw_names)
-            for i, m in zip(idx, masked, strict=True):
+            positions = [i for i, m in enumerate(mapped) if m in unknown_set]
+            masked = _mask_labels([str(mapped[i]) for i in positions], raw_names)
+            for i, m in zip(positions, masked, strict=True):
                 mapped[i] = m
             unknown = sorted(set(masked))
         if unknown:
@@ -673,10 +674,10 @@ def validate_table(
             n_empty = empties(col)
             if n_empty:
                 notes.append(f"{n_empty} event(s) without an agency type: set to 'unknown'")
-            mapped = [m if m else "unknown" for m in mapped]
+            mapped = [m or "unknown" for m in mapped]
             fill = "unknown"
         else:
-            mapped = [m if m else None for m in mapped]
+            mapped = [m or None for m in mapped]
         if col == "activity":
             mapped_act = mapped
         events[col] = column(col, mapped, fill)
