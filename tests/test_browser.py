@@ -33,6 +33,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 WHATIF_TUTORIAL = ROOT / "notebooks" / "tutorials" / "05-what-if-explorer.ipynb"
 WHATIF_APP = ROOT / "notebooks" / "apps" / "whatif-explorer.ipynb"
+NETWORK_APP = ROOT / "notebooks" / "apps" / "network-explorer.ipynb"
 VOILA_CONFIG = ROOT / "jupyter_config" / "voila.py"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -230,10 +231,12 @@ def test_whatif_notebook_in_jupyterlab_reacts_to_a_slider(chromium, tmp_path):
         _stop(proc)
 
 
-def test_whatif_voila_app_shows_status_first_and_reacts_to_a_slider(chromium, tmp_path):
+@contextlib.contextmanager
+def _voila(app: Path, tmp_path: Path) -> Iterator[str]:
+    """Serve one app with the project's Voilà config; yield its URL (with the token)."""
     root = tmp_path / "root"
     root.mkdir()
-    nb = Path(shutil.copy(WHATIF_APP, root / WHATIF_APP.name))
+    nb = Path(shutil.copy(app, root / app.name))
     env = _base_env(tmp_path)
     shutil.copy(VOILA_CONFIG, Path(env["JUPYTER_CONFIG_DIR"]) / "voila.py")
     env["CASEKIT_SERVER_CWD"] = str(root)
@@ -248,14 +251,38 @@ def test_whatif_voila_app_shows_status_first_and_reacts_to_a_slider(chromium, tm
 
     proc, port = _start(cmd, env, ready, tmp_path / "voila.log")
     try:
-        with _page(chromium, tmp_path, "voila-whatif") as page:
-            from playwright.sync_api import expect
-
-            page.goto(f"http://127.0.0.1:{port}/?token={token}", timeout=180_000,
-                      wait_until="commit")
-            # no blank screen: the status cell renders before the panel is computed
-            expect(page.locator(".ck-app-status").first).to_be_visible(timeout=120_000)
-            _move_slider_and_wait(page)
-            expect(page.locator(".ck-app-status").first).to_contain_text("ready")
+        yield f"http://127.0.0.1:{port}/?token={token}"
     finally:
         _stop(proc)
+
+
+def test_whatif_voila_app_shows_status_first_and_reacts_to_a_slider(chromium, tmp_path):
+    with _voila(WHATIF_APP, tmp_path) as url, _page(chromium, tmp_path, "voila-whatif") as page:
+        from playwright.sync_api import expect
+
+        page.goto(url, timeout=180_000, wait_until="commit")
+        # no blank screen: the status cell renders before the panel is computed
+        expect(page.locator(".ck-app-status").first).to_be_visible(timeout=120_000)
+        _move_slider_and_wait(page)
+        expect(page.locator(".ck-app-status").first).to_contain_text("ready")
+
+
+def test_network_voila_app_redraws_when_the_network_kind_changes(chromium, tmp_path):
+    with _voila(NETWORK_APP, tmp_path) as url, _page(chromium, tmp_path, "voila-network") as page:
+        from playwright.sync_api import expect
+
+        page.goto(url, timeout=180_000, wait_until="commit")
+        expect(page.locator(".ck-app-status").first).to_be_visible(timeout=120_000)
+        select = page.locator(".ck-dropdown select").first
+        expect(select).to_be_visible(timeout=180_000)
+        page.wait_for_timeout(1000)
+        before = _state(page)
+        select.select_option(label="流转 handover")
+        deadline = time.monotonic() + 90
+        after = before
+        while time.monotonic() < deadline and (after[0] == before[0] or after[1] == before[1]):
+            page.wait_for_timeout(500)
+            after = _state(page)
+        assert after[0] != before[0], "the status text did not change"
+        assert after[1] != before[1], "the figure did not change"
+        expect(page.locator(".ck-app-status").first).to_contain_text("ready")
