@@ -555,14 +555,15 @@ def _cox_efron(
 ) -> _CoxFit:
     """Maximise the Efron partial likelihood by Newton-Raphson with step halving."""
     n, p = X.shape
-    order = np.argsort(durations, kind="stable")
+    # longest first: the risk set of a time is then a prefix, summed by contiguous cumsums
+    order = np.argsort(-durations, kind="stable")
     t = durations[order]
     ev = events[order].astype(bool)
-    Xs = X[order] - X.mean(axis=0)
+    Xs = np.ascontiguousarray(X[order] - X.mean(axis=0))
     new = np.r_[True, t[1:] != t[:-1]]
     gid = np.cumsum(new) - 1
-    gstart = np.flatnonzero(new)
-    n_groups = len(gstart)
+    gend = np.r_[np.flatnonzero(new)[1:], len(t)] - 1  # last row of each time group
+    n_groups = len(gend)
     death = np.flatnonzero(ev)
     dg = gid[death]
     n_d = np.bincount(dg, minlength=n_groups).astype(float)
@@ -578,13 +579,13 @@ def _cox_efron(
         shift = eta.max() if n else 0.0
         r = np.exp(eta - shift)
         rx = r[:, None] * Xs
-        s0 = np.cumsum(r[::-1])[::-1][gstart]
-        s1 = np.cumsum(rx[::-1], axis=0)[::-1][gstart]
+        s0 = np.cumsum(r)[gend]
+        s1 = np.cumsum(rx, axis=0)[gend]
         s0d = np.zeros(n_groups)
         s1d = np.zeros((n_groups, p))
         if len(death):
             s0d[dgroups] = np.add.reduceat(r[death], dstart)
-            s1d[dgroups] = np.add.reduceat(rx[death], dstart, axis=0)
+            s1d[dgroups] = np.add.reduceat(np.ascontiguousarray(rx[death].T), dstart, axis=1).T
         phi = s0[dg] - frac * s0d[dg]
         psi = s1[dg] - frac[:, None] * s1d[dg]
         ll = float(eta[death].sum() - (np.log(phi) + shift).sum())
@@ -594,7 +595,7 @@ def _cox_efron(
             return ll, grad, None, m
         a = np.bincount(dg, weights=1.0 / phi, minlength=n_groups)
         b = np.bincount(dg, weights=frac / phi, minlength=n_groups)
-        c = r * np.cumsum(a)[gid]
+        c = r * np.cumsum(a[::-1])[::-1][gid]  # sum of a over event times <= the row's time
         c[death] -= r[death] * b[dg]
         info = Xs.T @ (c[:, None] * Xs) - m.T @ m
         return ll, grad, info, m
@@ -634,7 +635,7 @@ def _cox_efron(
         # approximation, as lifelines.statistics.proportional_hazard_test(time_transform="rank"))
         resid = Xs[death] - m
         scaled = len(death) * resid @ variance + beta
-        tt = np.arange(1, len(death) + 1, dtype=float)
+        tt = np.arange(len(death), 0, -1, dtype=float)  # rank of the event time (ascending)
         tt -= tt.mean()
         num = (tt[:, None] * scaled).sum(axis=0) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
