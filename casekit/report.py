@@ -71,6 +71,10 @@ def describe_log(events: Any, cases: Any) -> str:
     >>> print(describe_log(ev, cs))  # doctest: +NORMALIZE_WHITESPACE
     **2 cases, 3 events, 2 agencies** (2 件, 3 条记录, 2 个单位). Observation end 观察截止:
     2024-01-01; open (censored) 未办结: 50.0%; repeat filings 重复信访: 50.0%.
+    >>> ev.attrs["casekit"] = {"source": "/data/log.xlsx", "n_read": 4, "n_accepted": 3,
+    ...                        "n_quarantined": 1}
+    >>> print(describe_log(ev, cs))  # doctest: +ELLIPSIS
+    Source 来源: `log.xlsx`. **2 cases, ... Rows read 4, accepted 3, quarantined 1 ...
     """
     meta = events.attrs.get("casekit", {}) if hasattr(events, "attrs") else {}
     n_cases, n_events = len(cases), len(events)
@@ -80,6 +84,10 @@ def describe_log(events: Any, cases: Any) -> str:
     source = meta.get("source")
     if source:
         text = f"Source 来源: `{Path(str(source)).name}`. " + text
+    if "n_read" in meta and "n_quarantined" in meta:
+        text += (f" Rows read {meta['n_read']:,}, accepted {meta.get('n_accepted', 0):,}, "
+                 f"quarantined {meta['n_quarantined']:,} (读入 / 接受 / 隔离; the quarantined rows "
+                 "are listed by `casekit validate --quarantine`).")
     obs = cases.attrs.get("observation_end")
     if obs is None and "observation_end" in cases.columns and len(cases):
         obs = cases["observation_end"].iloc[0]
