@@ -198,6 +198,8 @@ def _int_bincount(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
     """First non-missing value of each case segment (missing where the whole segment is)."""
     notna = values.notna().to_numpy()
+    if notna.all():
+        return values.iloc[starts].reset_index(drop=True)
     pos = np.where(notna, np.arange(n_rows, dtype=np.int64), _BIG)
     first = np.minimum.reduceat(pos, starts) if n_rows else np.array([], dtype=np.int64)
     has = first != _BIG
