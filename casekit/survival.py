@@ -250,37 +250,38 @@ def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray
     k = len(uniques)
     if k < 2:
         return 0.0, 0, 1.0
-    order = np.argsort(durations, kind="stable")
+    # longest first: the at-risk set of a time is a prefix, counted by cumulative one-hot sums
+    order = np.argsort(-durations, kind="stable")
     d, e, c = durations[order], events[order].astype(np.float64), codes[order]
     n = len(d)
-    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-    deaths = np.add.reduceat(e, starts)
-    removed = np.diff(np.r_[starts, n])
-    n_t = (n - np.r_[0, np.cumsum(removed)[:-1]]).astype(float)
-    keep = np.flatnonzero(deaths > 0)
-    event_times = d[starts[keep]]
-    dt, nt = deaths[keep], n_t[keep]
-    # observed per group
+    new = np.r_[True, d[1:] != d[:-1]]
+    gid = np.cumsum(new) - 1
+    gend = np.r_[np.flatnonzero(new)[1:], n] - 1
+    deaths = np.bincount(gid, weights=e)
+    keep = deaths > 0
+    ends, dt = gend[keep], deaths[keep]
+    nt = (ends + 1).astype(float)
     observed = np.bincount(c, weights=e, minlength=k)
-    # at risk per group at each event time: N_k - #(group k with duration < t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(nt > 1, dt * (nt - dt) / (nt - 1), 0.0)
     expected = np.zeros(k)
     w_diag = np.zeros(k)
     cross = np.zeros((k, k))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(nt > 1, dt * (nt - dt) / (nt - 1), 0.0)
-    sorted_by_group = [np.sort(d[c == j]) for j in range(k)]
-    block = 200_000
-    for s0 in range(0, len(event_times), block):
-        tt = event_times[s0 : s0 + block]
-        nk = np.empty((len(tt), k))
-        for j in range(k):
-            sj = sorted_by_group[j]
-            nk[:, j] = len(sj) - np.searchsorted(sj, tt, side="left")
-        frac = nk / nt[s0 : s0 + block, None]
-        expected += (dt[s0 : s0 + block, None] * frac).sum(0)
-        wb = w[s0 : s0 + block]
-        w_diag += (wb[:, None] * frac).sum(0)
-        f = frac * np.sqrt(wb)[:, None]
+    carry = np.zeros(k)
+    block = 100_000
+    for s0 in range(0, n, block):
+        s1 = min(s0 + block, n)
+        onehot = np.zeros((s1 - s0, k))
+        onehot[np.arange(s1 - s0), c[s0:s1]] = 1.0
+        cum = np.cumsum(onehot, axis=0) + carry
+        carry = cum[-1]
+        sel = (ends >= s0) & (ends < s1)
+        if not sel.any():
+            continue
+        frac = cum[ends[sel] - s0] / nt[sel, None]
+        expected += (dt[sel, None] * frac).sum(0)
+        w_diag += (w[sel, None] * frac).sum(0)
+        f = frac * np.sqrt(w[sel])[:, None]
         cross += f.T @ f
     v = np.diag(w_diag) - cross
     oe = observed - expected
