@@ -547,6 +547,7 @@ def validate_table(
     # sort the good rows by (case_id, timestamp); exact duplicates are then neighbours within
     # runs of equal (case_id, timestamp): quarantined, counted
     dup = np.zeros(n, dtype=bool)
+    same_case: np.ndarray | None = None
     good_idx = np.flatnonzero(~bad)
     dup_of: dict[int, int] = {}
     case_g = case.take(good_idx) if bad.any() else case
@@ -555,7 +556,8 @@ def validate_table(
     if len(gi) > 1:
         c_sorted = case_g if order is None else case_g.take(order)
         t_sorted = ts[gi]
-        same = _adjacent_equal(_arrow(c_sorted)) & (t_sorted[1:] == t_sorted[:-1])
+        same_case = _adjacent_equal(_arrow(c_sorted))
+        same = same_case & (t_sorted[1:] == t_sorted[:-1])
         if same.any():
             near = np.zeros(len(gi), dtype=bool)
             near[1:] |= same
@@ -624,8 +626,7 @@ def validate_table(
 
     # ---- accepted events -------------------------------------------------------------------
     # accepted rows, already in (case_id, timestamp) order
-    identity = len(keep_idx) == n and (
-        n == 0 or (keep_idx[0] == 0 and bool((np.diff(keep_idx) == 1).all())))
+    identity = order is None and not bad.any()  # keep_idx is then 0..n-1
     others = [c for c in frame.columns if c not in factors]
     originals = {c: frame[c] for c in factors}
     events = frame[others] if identity else frame[others].take(keep_idx).reset_index(drop=True)
@@ -637,6 +638,8 @@ def validate_table(
 
     def empties(col: str) -> int:
         codes, uniques, _ = factors[col]
+        if all(uniques) and not (codes < 0).any():
+            return 0
         if col not in count_cache:  # rows per distinct value (index 0: missing)
             count_cache[col] = np.bincount(codes[sel] + 1, minlength=len(uniques) + 1)
         counts = count_cache[col]
@@ -719,7 +722,10 @@ def validate_table(
     if len(events):
         case_arr = _arrow(events["case_id"])
         new_case = np.ones(len(events), dtype=bool)
-        new_case[1:] = ~_adjacent_equal(case_arr)
+        if same_case is not None and not dup.any():  # computed on the same sorted rows
+            new_case[1:] = ~same_case
+        else:
+            new_case[1:] = ~_adjacent_equal(case_arr)
         group = np.cumsum(new_case) - 1
         n_cases = int(group[-1]) + 1
         ev_act = act_codes[sel]
