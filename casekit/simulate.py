@@ -1056,7 +1056,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     out = _CRN(R, slots, scale, latent, counts, arrive, keep, cover, dept, tcore, gap, refile,
                esc, conf, session, u, base)
     if cacheable:
-        if len(_CRN_CACHE) >= 6:
+        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~65 MB
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
         _CRN_CACHE[key] = out
     return out
