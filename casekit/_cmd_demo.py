@@ -70,6 +70,15 @@ def _find_tutorials(option: str | None) -> Path | None:
     return None
 
 
+def _quiet_worker(log_path: str) -> None:
+    """Send a worker's stderr (and its kernels') to a log file, so the console shows the steps."""
+    import os
+
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def _run_report(csv: str, out_html: str, timeout: float) -> tuple[str, float, str]:
     """``casekit report`` on the district; runs in a worker process beside the notebooks."""
     t0 = time.perf_counter()
@@ -203,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     tutorials = _find_tutorials(args.notebooks)
     notebooks = sorted(tutorials.glob("[0-9][0-9]-*.ipynb")) if tutorials else []
     pool = ProcessPoolExecutor(max_workers=max(1, args.jobs),
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_quiet_worker, initargs=(str(out / "kernels.log"),))
     futures: list[tuple[Any, str, Path]] = []
     if have_data:
         report = out / "report.html"
@@ -249,4 +259,5 @@ def run(args: argparse.Namespace) -> int:
          f"{len(steps.rows) - n_bad} steps ok, {n_bad} skipped")
     _say(f"  open {index}")
     _say(f"  data: {csv} (+ truth file); tables: {out}/*.csv; report: {out / 'report.html'}")
+    _say(f"  kernel messages of the report and notebooks: {out / 'kernels.log'}")
     return 0 if n_bad == 0 else 1
