@@ -8,7 +8,7 @@ c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
 
 # nbclient stall workaround (jupyter/nbclient#312): without it a page can stay at
 # "Executing 2 of 3" until the cell timeout (see ../shared/recipes/browser-and-fonts.md)
-from casekit import _jupyter_patch  # noqa: E402
+from casekit import _jupyter_patch
 
 _jupyter_patch.apply()
 
