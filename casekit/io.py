@@ -666,7 +666,24 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None) -> RawTab
     notes: list[str] = []
     body, enc = _decode(data, encoding, name, notes)
     del data
-    # header: first logical CSV record
+    # header: the first line, unless a title line sits above the real header (exports often
+    # start with "XX区信访件台账"): then the line among the first 10 naming most known columns
+    skipped = 0
+    head_lines = body[:65536].split(b"\n")[:10]
+    if len(head_lines) > 1:
+        aliases = {_norm_header(a) for al in COLUMN_ALIASES.values() for a in al}
+        scores = []
+        for raw_line in head_lines[:-1]:
+            text = raw_line.decode("utf-8", errors="replace").rstrip("\r")
+            fields = re.split(r"[,\t;|]", text)
+            scores.append(sum(_norm_header(f.strip('"')) in aliases for f in fields))
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        if best > 0 and scores[best] >= 2 and scores[0] < 2:
+            skipped = best
+            for _ in range(best):
+                body = body[body.find(b"\n") + 1:]
+            notes.append(f"header found on line {best + 1}; the line(s) above it (a title) "
+                         "skipped")
     first_nl = body.find(b"\n")
     first_line = (body if first_nl < 0 else body[:first_nl]).decode("utf-8", errors="replace")
     sep = "\t" if name.lower().endswith((".tsv", ".tsv.gz")) else _sniff_sep(first_line)
@@ -709,26 +726,26 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None) -> RawTab
     exact = not bad and table.num_rows == n_lines
     if exact:
         df = table.to_pandas()
-        rows = np.arange(2, table.num_rows + 2, dtype="int64")
+        rows = np.arange(2, table.num_rows + 2, dtype="int64") + skipped
         return RawTable(df, rows, "csv", enc, notes, extra={"separator": sep})
     # slow exact path: ragged rows, blank lines or multi-line cells -> track physical lines
     del table
     try:
-        return _read_csv_exact(rest.decode("utf-8"), names, sep, enc, notes)
+        return _read_csv_exact(rest.decode("utf-8"), names, sep, enc, notes, first=2 + skipped)
     except csv.Error as exc:
         raise FileUnusableError(f"{name}: cannot be parsed as CSV ({exc})") from None
 
 
 def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
-                    notes: list[str]) -> RawTable:
+                    notes: list[str], first: int = 2) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     width = len(names)
     good: list[list[str]] = []
     rows: list[int] = []
     bad_rows: list[tuple[int, str | None, str, str]] = []
-    start = 2
+    start = first
     for rec in reader:
-        line = reader.line_num + 1  # +1: header line removed from text
+        line = reader.line_num + first - 1  # lines above the data were removed from text
         if not rec or (len(rec) == 1 and not rec[0].strip()):
             start = line + 1
             continue  # blank line: not a row

@@ -59,6 +59,8 @@ CASES: list[tuple[str, int, str, tuple[int, int, int] | None]] = [
     ("blank_lines.csv", 0, "read 6 rows", (6, 6, 0)),
     ("canonical_english.csv", 0, "read 2 rows", (2, 2, 0)),
     ("no_trailing_newline.csv", 0, "read 6 rows", (6, 6, 0)),
+    ("title_line_above_header.csv", 0, "header found on line 2", (6, 6, 0)),
+    ("impossible_date.csv", 1, "row 5, column '登记时间': unparseable timestamp", (6, 5, 1)),
     ("unknown_labels.csv", 0, "茶话会", (6, 6, 0)),
     # Excel
     ("chinese.xlsx", 0, "read 6 rows", (6, 6, 0)),

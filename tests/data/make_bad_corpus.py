@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -86,7 +87,19 @@ def xlsx(name: str, rows: list[list[object]], merges: tuple[str, ...] = (),
         s2 = wb.create_sheet(title)
         for r in extra:
             s2.append(r)
-    wb.save(OUT / name)
+    buf = io.BytesIO()
+    wb.save(buf)
+    # re-pack with fixed entry dates so the file is byte-for-byte reproducible
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
+                              rb"\g<1>2024-01-01T00:00:00Z", data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0)),
+                         data, compress_type=zipfile.ZIP_DEFLATED)
+    (OUT / name).write_bytes(out.getvalue())
 
 
 XES_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0">\n'
@@ -202,6 +215,10 @@ def main() -> None:
             "A1,2023-01-03 10:00,close,Street Office\n"
     write("canonical_english.csv", canon)
     write("no_trailing_newline.csv", good.rstrip("\n"), "gb18030")
+    write("title_line_above_header.csv", "金平区信访件办理台账（2023年）,,,,,,,,\n" + good, "gb18030")
+    r = [list(x) for x in rows]
+    r[3][1] = "2023/2/30 10:00"  # no such day: unparseable, not rolled over to March
+    write("impossible_date.csv", to_csv(r), "gb18030")
     unknown = [list(x) for x in rows]
     unknown[1][2] = "茶话会"
     unknown[1][4] = "老年协会"
