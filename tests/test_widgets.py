@@ -24,7 +24,7 @@ def value(res, metric):
 
 @pytest.fixture(scope="module")
 def panel():
-    return WhatIfPanel(seed=3, replications=4)
+    return WhatIfPanel(seed=3, replications=4, dpi=40)
 
 
 def test_spec_matches_the_simulator_signature():
@@ -126,7 +126,7 @@ def test_panel_never_displays_itself(monkeypatch):
         raise AssertionError("display() called inside the panel")
 
     monkeypatch.setattr(IPython.display, "display", boom)
-    WhatIfPanel(seed=1, replications=2)
+    WhatIfPanel(seed=1, replications=2, dpi=30)
 
 
 def test_import_casekit_stays_light():
