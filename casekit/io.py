@@ -69,46 +69,55 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "case_id": (
         "case_id", "case:concept:name", "case_concept.name", "case:id", "caseid", "case",
         "信访件编号", "事项编号", "案件编号", "留言编号", "工单编号", "信访编号", "受理编号", "件号",
-        "编号", "incident_id", "ticket_id", "unique_key", "id",
+        "信访件号", "信访事项编号", "登记编号", "案件号", "工单号", "事项号", "编号",
+        "incident_id", "ticket_id", "unique_key", "id",
     ),
     "timestamp": (
         "timestamp", "time:timestamp", "event_time.timestamp", "event_time:timestamp",
         "datetime", "date_time", "time", "event_time", "date",
-        "办理时间", "处理时间", "登记时间", "留言时间", "发生时间", "操作时间", "时间", "日期",
+        "办理时间", "处理时间", "登记时间", "留言时间", "发生时间", "操作时间", "办理日期",
+        "处理日期", "登记日期", "受理时间", "受理日期", "来访时间", "来信时间", "留言日期",
+        "创建时间", "提交时间", "时间", "日期",
         "data_stamp", "created_date", "opendate",
     ),
     "activity": (
         "activity", "concept:name", "event_concept.name", "event_concept:name", "activity_name",
-        "event", "action", "办理环节", "环节", "处理环节", "操作", "活动", "事件", "步骤",
+        "event", "action", "办理环节", "环节", "处理环节", "环节名称", "办理环节名称", "办理步骤",
+        "处理步骤", "办理动作", "操作类型", "事件类型", "操作", "活动", "事件", "步骤",
         "incident_activity_type",
     ),
     "agency": (
         "agency", "org:group", "event_org:group", "unit", "department", "organisation",
         "organization", "office", "办理单位", "承办单位", "处理单位", "责任单位", "单位名称",
+        "办理部门", "承办部门", "处理部门", "责任部门", "经办单位", "办理机构", "承办机构",
         "单位", "部门", "assignment_group", "account",
     ),
     "agency_type": (
         "agency_type", "unit_type", "agency_kind", "单位类型", "部门类型", "机构类型", "单位性质",
+        "单位类别", "部门类别", "机构类别",
     ),
     "petitioner_name": (
-        "petitioner_name", "name", "信访人姓名", "姓名", "信访人", "反映人", "留言用户",
+        "petitioner_name", "name", "信访人姓名", "姓名", "信访人", "反映人", "来访人",
+        "来访人姓名", "当事人", "当事人姓名", "投诉人", "留言用户",
     ),
     "petitioner_id_number": (
         "petitioner_id_number", "id_number", "id_card", "身份证号", "身份证号码", "证件号码",
-        "证件号", "公民身份号码",
+        "证件号", "公民身份号码", "身份证", "身份证件号码",
     ),
     "petitioner_phone": (
         "petitioner_phone", "phone", "mobile", "telephone", "联系电话", "手机号", "手机号码",
-        "电话", "联系方式",
+        "电话", "电话号码", "联系手机", "手机", "联系方式",
     ),
     "petitioner_id": ("petitioner_id", "信访人代码"),
     "matter_id": ("matter_id", "事项代码"),
     "category": (
-        "category", "complaint_type", "问题类别", "问题分类", "诉求类别", "内容分类", "类别",
+        "category", "complaint_type", "问题类别", "问题分类", "诉求类别", "内容分类", "问题类型",
+        "事项类别", "诉求类型", "诉求分类", "内容类别", "类别",
     ),
     "channel": ("channel", "信访渠道", "信访方式", "诉求渠道", "渠道", "来源"),
-    "street": ("street", "所属街道", "街道", "乡镇街道", "街镇"),
-    "address": ("address", "问题发生地址", "发生地址", "地址", "问题属地"),
+    "street": ("street", "所属街道", "街道", "乡镇街道", "街镇", "所属镇街", "镇街", "所在街道"),
+    "address": ("address", "问题发生地址", "发生地址", "详细地址", "事发地址", "事发地点",
+                "问题发生地", "发生地点", "地址", "问题属地"),
     "outcome": ("outcome", "办理结果", "处理结果", "结果"),
     "level": ("level", "信访层级", "层级", "级别"),
     "participants": ("participants", "参与单位", "参与人员"),
@@ -117,6 +126,18 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("case_id", "timestamp", "activity")
+
+_FUZZY_TOKENS: dict[str, tuple[str, ...]] = {
+    # identity first, so that e.g. 身份证编号 is never taken for a case id
+    "petitioner_name": ("姓名", "人名"),
+    "petitioner_id_number": ("身份证", "证件号"),
+    "petitioner_phone": ("电话", "手机"),
+    "case_id": ("编号", "件号", "单号"),
+    "timestamp": ("时间", "日期"),
+    "activity": ("环节", "步骤"),
+    "agency": ("单位", "部门", "机构"),
+}
+_PII_TOKENS = ("姓名", "身份证", "证件", "电话", "手机", "类型", "类别")
 
 _SEP_RE = re.compile(r"[\s_\-.\u3000]+")
 
@@ -190,6 +211,18 @@ def guess_columns(
                     f"{canonical}: used column {hits[0]!r}; also recognised "
                     f"{', '.join(repr(h) for h in hits[1:])} (pass columns= to choose)"
                 )
+    # last resort for the core columns: a header containing a telling word (登记时间(年月日))
+    for canonical, tokens in _FUZZY_TOKENS.items():
+        if canonical in mapping:
+            continue
+        pii = canonical.startswith("petitioner_")
+        cands = [c for c in names if c not in used and any(t in _norm_header(c) for t in tokens)
+                 and (pii or not any(t in c for t in _PII_TOKENS))]
+        if cands:
+            mapping[canonical] = cands[0]
+            used.add(cands[0])
+            notes.append(f"{canonical}: guessed column {cands[0]!r} from its name "
+                         f"(pass columns= if that is wrong)")
     ordered = {k: mapping[k] for k in [*(columns or {}), *COLUMN_ALIASES] if k in mapping}
     ordered.update({k: v for k, v in mapping.items() if k not in ordered})
     return ordered, notes

@@ -509,3 +509,13 @@ def test_progress_bar_on_request_and_silent_by_default(tmp_path: Path,
     assert "reading l.xes.gz" not in capsys.readouterr().err
     ck.read_table(path, progress=True)
     assert "reading l.xes.gz" in capsys.readouterr().err
+
+
+def test_headers_are_guessed_from_telling_words_identity_first() -> None:
+    m, notes = guess_columns(["信访件号", "登记时间（年月日）", "办理步骤", "承办部门", "单位类别",
+                              "身份证编号", "信访人名称", "来访人手机"])
+    assert m == {"case_id": "信访件号", "timestamp": "登记时间（年月日）", "activity": "办理步骤",
+                 "agency": "承办部门", "agency_type": "单位类别",
+                 "petitioner_name": "信访人名称", "petitioner_id_number": "身份证编号",
+                 "petitioner_phone": "来访人手机"}
+    assert any("guessed column '身份证编号'" in n for n in notes)
