@@ -8,8 +8,13 @@ Formats
 - **Excel** (``.xlsx``, ``.xlsm``): the first sheet or ``sheet=``; a title row above the header is
   skipped (and reported); a merged header that hides the column names makes the file unusable.
 - **Parquet** (``.parquet``, ``.pq``).
-- **XES** (``.xes``, ``.xes.gz``, ``.xes.zip``): streamed with ``xml.etree.ElementTree.iterparse``
-  and every element cleared once read, so memory stays proportional to the events, not the XML.
+- **XES** (``.xes``, ``.xes.gz``, ``.xes.zip``): streamed with the expat parser
+  (``xml.parsers.expat``): no element tree is built at all (this measured about twice as fast as
+  ``ElementTree.iterparse`` with cleared elements), only the attribute values are kept, so memory
+  stays proportional to the events, not the XML. Trace attributes become ``case:<key>`` columns.
+
+Large CSV, Parquet and Excel files are read by one compiled call each; the tqdm progress bar
+(``progress=``) is shown for XES logs, whose reading is the slow part.
 
 Every reader returns the file's columns as read; :func:`read_events` then maps them to the
 canonical columns (:data:`casekit.schema.EVENT_COLUMNS`), parses timestamps, maps Chinese labels
