@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="handover: keep self pairs a -> a")
     parser.add_argument("--level", choices=["agency", "agency_type"], default="agency",
                         help="nodes are agencies (default) or agency types")
+    parser.add_argument(
+        "--drop-duplicates", action="store_true",
+        help="leave out exact duplicate events (default: count events as recorded, as PM4Py does)",
+    )
     parser.add_argument("--out", required=True, metavar="EDGES.csv", help="edge table to write")
 
 
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
     if args.include_self and args.kind != "handover":
         raise CasekitError("--include-self only applies to --kind handover")
-    events = read_events(args.path, columns=parse_columns(args.columns))
+    events = read_events(
+        args.path, columns=parse_columns(args.columns), drop_duplicates=args.drop_duplicates
+    )
     mapping = (events.attrs.get("casekit") or {}).get("column_mapping")
     if isinstance(mapping, dict) and "agency" not in mapping:
         recognised = ", ".join(f"{k} ({v})" for k, v in mapping.items()) or "none"

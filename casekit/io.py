@@ -1221,6 +1221,7 @@ def read_events_report(
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
+    drop_duplicates: bool = True,
 ) -> ReadResult:
     r"""Read and validate an event log; return events, quarantine, metadata and problems.
 
@@ -1265,6 +1266,7 @@ def read_events_report(
         label_map=label_map,
         key=key,
         path=str(path),
+        drop_duplicates=drop_duplicates,
     )
 
 
@@ -1279,6 +1281,7 @@ def read_events(
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
+    drop_duplicates: bool = True,
 ) -> pd.DataFrame:
     r"""Read an event log (CSV, Excel, Parquet, XES) into the canonical events table.
 
@@ -1313,6 +1316,10 @@ def read_events(
         Pseudonymisation key for ``petitioner_id`` (see :func:`casekit.privacy.pseudonymise`).
     progress : bool, optional
         tqdm progress bar; default on for large files when stderr is a terminal.
+    drop_duplicates : bool
+        Quarantine exact duplicate events (every column equal; default). ``False`` keeps them,
+        as event-counting tools such as PM4Py do: ``casekit network`` uses that so its counts
+        are those of the events as recorded.
 
     Returns
     -------
@@ -1351,6 +1358,7 @@ def read_events(
         label_map=label_map,
         key=key,
         progress=progress,
+        drop_duplicates=drop_duplicates,
     )
     if result.n_accepted == 0:
         first = next((p.line() for p in result.problems if p.level == "row"), "")

@@ -437,11 +437,13 @@ def validate_table(
     label_map: Any = None,
     key: str | bytes | None = None,
     path: str | None = None,
+    drop_duplicates: bool = True,
 ) -> ReadResult:
     """Turn a :class:`casekit.io.RawTable` into canonical events plus a quarantine.
 
     Parameters are those of :func:`casekit.read_events`; ``source`` is the file name used in
-    messages. See the module docstring for the rules.
+    messages. See the module docstring for the rules. With ``drop_duplicates=False`` exact
+    duplicate events are kept (and not counted as quarantined).
 
     Returns
     -------
@@ -553,7 +555,7 @@ def validate_table(
     case_g = case.take(good_idx) if bad.any() else case
     order = _sorted_order(case_g, ts[good_idx])
     gi = good_idx if order is None else good_idx[order]
-    if len(gi) > 1:
+    if drop_duplicates and len(gi) > 1:
         c_sorted = case_g if order is None else case_g.take(order)
         t_sorted = ts[gi]
         same_case = _adjacent_equal(_arrow(c_sorted))

@@ -512,3 +512,26 @@ def test_both_networks_in_one_pass_equal_the_separate_builders(log, include_self
         assert dict(a.edges.items()) == dict(b.edges.items())
         assert dict(a.nodes(data=True)) == dict(b.nodes(data=True))
         assert a.graph == b.graph
+
+
+def test_cli_counts_exact_duplicate_events_as_recorded_unless_asked(tmp_path, capsys):
+    """PM4Py counts every recorded event; so does `casekit network` unless --drop-duplicates."""
+    from casekit.cli import main
+
+    log = tmp_path / "dup.csv"
+    log.write_text(
+        "case_id,timestamp,activity,agency\n"
+        "A,2023-01-01 09:00,register,X\n"
+        "A,2023-01-01 09:00,register,X\n"
+        "A,2023-01-02 09:00,close,Y\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "e.csv"
+    assert main(["network", str(log), "--kind", "handover", "--include-self", "--out", str(out)]) == 0
+    kept = pd.read_csv(out).set_index(["source", "target"])["count"].to_dict()
+    assert kept == {("X", "X"): 1, ("X", "Y"): 1}
+    assert main(["network", str(log), "--kind", "handover", "--include-self",
+                 "--drop-duplicates", "--out", str(out)]) == 0
+    dropped = pd.read_csv(out).set_index(["source", "target"])["count"].to_dict()
+    assert dropped == {("X", "Y"): 1}
+    assert "1 exact duplicates" in capsys.readouterr().err
