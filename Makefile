@@ -39,7 +39,7 @@ lab: venv
 	$(VENV)/bin/jupyter lab notebooks/
 
 voila: venv
-	$(VENV)/bin/voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser
+	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -7,6 +7,10 @@ import pandas as pd
 import pytest
 
 import casekit as ck
+from casekit import _jupyter_patch
+
+# nbclient stall workaround (jupyter/nbclient#312) for nbmake and in-process notebook runs
+_jupyter_patch.apply()
 
 
 @pytest.fixture(autouse=True)
