@@ -283,7 +283,8 @@ def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray
         expected += (dt[sel, None] * frac).sum(0)
         w_diag += (w[sel, None] * frac).sum(0)
         f = frac * np.sqrt(w[sel])[:, None]
-        cross += f.T @ f
+        # einsum, not BLAS: a K x K Gram is cheap, and threaded BLAS stalls on a busy machine
+        cross += np.einsum("ij,ik->jk", f, f)
     v = np.diag(w_diag) - cross
     oe = observed - expected
     try:
