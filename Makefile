@@ -30,10 +30,10 @@ demo: venv
 
 test: venv
 	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium not found: the browser tests will be SKIPPED (apt-get install chromium to run them; .ci/run does)"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
-	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/
