@@ -157,8 +157,7 @@ def _summary(data_csv: Path, out: Path) -> str:
             b, s = w.get("baseline", {}), w.get("scenario", {})
             key = "median_days_to_close_repeat"
             if key in b and key in s:
-                bv = b[key].get("value", b[key]) if isinstance(b[key], dict) else b[key]
-                sv = s[key].get("value", s[key]) if isinstance(s[key], dict) else s[key]
+                bv, sv = b[key], s[key]
                 parts.append(f"In the what-if scenario (leaders own 90% of repeat cases, the "
                              f"joint conference meets weekly) the median days to close a repeat "
                              f"filing go from {float(bv):.1f} to {float(sv):.1f} (simulated; see "

@@ -5,7 +5,8 @@ Calibrates the what-if simulator (:mod:`casekit.simulate`) from an event log (``
 :func:`casekit.simulate.calibrate_baseline`) or from casekit's synthetic district, then runs the
 baseline (every lever as observed) and the scenario (the ``--set`` levers changed) with the same
 seed (common random numbers) and writes one JSON file: ``baseline`` and ``scenario`` (the same
-metrics, each with ``value, low, high, unit``), ``assumptions`` (the table used), the lever
+metrics, each a number: the median over replications), ``intervals`` (their 90% bands and
+units), ``assumptions`` (the table used), the lever
 values, seed, volume, replications, casekit version and data source. The same arguments give
 byte-identical output (sorted keys, rounded floats, no timestamps).
 """
@@ -76,11 +77,15 @@ def _clean(x: Any) -> Any:
     return str(x)
 
 
-def _block(res: Any) -> dict[str, dict[str, Any]]:
-    return {
-        r.metric: {"value": r.value, "low": r.low, "high": r.high, "unit": r.unit}
-        for r in res.itertuples(index=False)
-    }
+def _values(res: Any) -> dict[str, float]:
+    """``{metric: value}``: the median over replications, a plain number per metric."""
+    return {r.metric: r.value for r in res.itertuples(index=False)}
+
+
+def _bands(res: Any) -> dict[str, dict[str, Any]]:
+    """``{metric: {low, high, unit}}``: the 90% band over replications."""
+    return {r.metric: {"low": r.low, "high": r.high, "unit": r.unit}
+            for r in res.itertuples(index=False)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
         "levers_set": levers,
         "levers_baseline": baseline.attrs["levers"],
         "levers_scenario": scenario.attrs["levers"],
-        "baseline": _block(baseline),
-        "scenario": _block(scenario),
+        "baseline": _values(baseline),
+        "scenario": _values(scenario),
+        "intervals": {"level": 0.9, "baseline": _bands(baseline), "scenario": _bands(scenario)},
         "assumptions": scenario.attrs["assumptions"],
         "calibration": base.to_dict(),
         "metrics": {k: {"unit": u, "description": d} for k, (u, d) in sm.METRICS.items()},
