@@ -138,6 +138,30 @@ def _to_identifiers(values: pd.Series, vocabulary: str) -> pd.Series:
     return pd.Series(lookup[codes], index=values.index, dtype="str")
 
 
+def _set_bits(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode int64 bit masks: the number of set bits of each and their positions, ascending.
+
+    Peels the lowest set bit off every mask at once, so the loop runs once per member of the
+    largest set (not per mask); ``frexp`` gives a power of two's exponent exactly.
+    """
+    m = masks.copy()
+    counts = np.zeros(len(m), dtype=np.int64)
+    peeled = []  # (masks that still had a bit, that bit's position), lowest bits first
+    idx = np.flatnonzero(m)
+    while idx.size:
+        v = m[idx]
+        low = v & -v
+        peeled.append((idx, np.frexp(low.astype(np.float64))[1].astype(np.int64) - 1))
+        m[idx] = v ^ low
+        counts[idx] += 1
+        idx = idx[m[idx] != 0]
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    positions = np.empty(offsets[-1], dtype=np.int64)
+    for j, (idx, pos) in enumerate(peeled):
+        positions[offsets[idx] + j] = pos
+    return counts, positions
+
+
 def _set_labels(
     case_codes: np.ndarray,
     starts: np.ndarray,
@@ -150,8 +174,10 @@ def _set_labels(
     ``case_codes`` are contiguous per case (segments start at ``starts``); ``item_codes`` index
     ``item_names`` (-1 = missing, ignored). With at most 63 distinct items each case's set is an
     int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``;
-    the distinct masks are decoded once and joined by pyarrow. With more items, the distinct
-    (case, item) pairs are sorted instead. No Python loop runs per case or per pattern.
+    the distinct masks (a lookup table when there are few items, else a hash factorisation) are
+    decoded once, joined by pyarrow and spread back to the cases by one arrow ``take``. With
+    more items, the distinct (case, item) pairs are sorted instead. No Python loop runs per case
+    or per pattern.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -162,24 +188,32 @@ def _set_labels(
     rank[order] = np.arange(len(names))
     sorted_names = pa.array(list(names[order]), type=pa.string())
     k = len(names)
-    valid = item_codes >= 0
     if k <= 63:
-        bits = np.where(valid, np.left_shift(np.int64(1), rank[np.where(valid, item_codes, 0)]), 0)
-        masks = np.bitwise_or.reduceat(bits.astype(np.int64), starts) if len(starts) else bits[:0]
-        inverse, uniq = pd.factorize(masks, sort=False)
-        uniq = np.asarray(uniq, dtype=np.int64)
-        member = ((uniq[:, None] >> np.arange(k, dtype=np.int64)) & 1).astype(bool)
-        rows, cols = np.nonzero(member)
-        counts = member.sum(axis=1)
+        # item code -> its bit; the extra last entry (code -1, missing) is no bit
+        bit = np.r_[np.left_shift(np.int64(1), rank), np.int64(0)]
+        masks = (np.bitwise_or.reduceat(bit[item_codes], starts) if len(starts)
+                 else np.zeros(0, dtype=np.int64))
+        if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
+            seen = np.zeros(1 << k, dtype=bool)
+            seen[masks] = True
+            uniq = np.flatnonzero(seen).astype(np.int64)
+            lookup = np.zeros(1 << k, dtype=np.int64)
+            lookup[uniq] = np.arange(len(uniq))
+            inverse = lookup[masks]
+        else:
+            inverse, uniq = pd.factorize(masks, sort=False)
+            uniq = np.asarray(uniq, dtype=np.int64)
+        counts, cols = _set_bits(uniq)
     else:
+        valid = item_codes >= 0
         key = np.unique(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
         rows, cols = key // k, key % k
         counts = np.bincount(rows, minlength=n_cases)
         inverse = np.arange(n_cases)
     offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pd.Series(pd.array(pc.binary_join(lists, "+"), dtype="str"))
-    return joined.take(inverse).reset_index(drop=True), counts[inverse].astype(np.int64)
+    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
+    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
 
 
 def _int_bincount(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -209,13 +243,26 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
     return taken
 
 
-def _masked_first_time(ts: np.ndarray, mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    t = np.where(mask, ts, _BIG)
-    return np.minimum.reduceat(t, starts)
+def _masked_first_time(
+    ts: np.ndarray, mask: np.ndarray, codes: np.ndarray, n_cases: int
+) -> np.ndarray:
+    """Per case: the earliest ``ts`` among its events where ``mask`` holds (``_BIG`` if none).
+
+    Works on the (usually few) masked events only; ``codes`` are contiguous per case.
+    """
+    out = np.full(n_cases, _BIG, dtype=np.int64)
+    pos = np.flatnonzero(mask)
+    if len(pos):
+        c = codes[pos]
+        seg = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        out[c[seg]] = np.minimum.reduceat(ts[pos], seg)
+    return out
 
 
-def _any(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    return np.logical_or.reduceat(mask, starts)
+def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
+    out = np.zeros(n_cases, dtype=bool)
+    out[codes[mask]] = True
+    return out
 
 
 def build_case_table(
@@ -324,7 +371,7 @@ def build_case_table(
     codes, case_labels = _case_codes(ev["case_id"])
     # sortedness: cases contiguous and time non-decreasing within a case (the contract)
     same = codes[1:] == codes[:-1]
-    if not (np.all(codes[1:] >= codes[:-1]) and np.all(ts[1:][same] >= ts[:-1][same])):
+    if not (np.all(codes[1:] >= codes[:-1]) and not np.any(same & (ts[1:] < ts[:-1]))):
         order = np.lexsort((ts, codes))  # stable: ties keep source order
         ev = ev.iloc[order]
         ts = ts[order]
@@ -337,14 +384,15 @@ def build_case_table(
     act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
 
     def amask(names: Sequence[str]) -> np.ndarray:
-        hit = np.flatnonzero(np.isin(act_uniques, list(names)))
-        return np.isin(act_codes, hit)
+        # activity code -> hit; the extra last entry is code -1 (missing activity)
+        hit = np.r_[np.isin(act_uniques, list(names)), False]
+        return hit[act_codes]
 
     first_ts = ts[starts]
-    reg_ts = _masked_first_time(ts, amask(["register"]), starts)
-    close_ts = _masked_first_time(ts, amask(["close"]), starts)
-    pledge_ts = _masked_first_time(ts, amask(["cessation_pledge"]), starts)
-    term_ts = _masked_first_time(ts, amask(["terminated"]), starts)
+    reg_ts = _masked_first_time(ts, amask(["register"]), codes, n_cases)
+    close_ts = _masked_first_time(ts, amask(["close"]), codes, n_cases)
+    pledge_ts = _masked_first_time(ts, amask(["cessation_pledge"]), codes, n_cases)
+    term_ts = _masked_first_time(ts, amask(["terminated"]), codes, n_cases)
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # a close before the registration: the case was open from its first event
     opened = np.where((close_ts != _BIG) & (close_ts < opened), first_ts, opened)
@@ -374,10 +422,12 @@ def build_case_table(
         raise CasekitError(
             f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
         )
+    # labels converted to strings once, then taken per case (code -1 -> the missing last entry)
+    ag_labels = pd.array(np.r_[ag_uniques, np.array([None], dtype=object)], dtype="str")
     first_ag = ag_codes[starts]
-    first_agency = pd.Series(np.r_[ag_uniques, np.array([None], dtype=object)][first_ag],
-                             dtype="str")
-    first_type = pd.Series(np.asarray(at_uniques, dtype=object)[at_codes[starts]], dtype="str")
+    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(ag_uniques), first_ag)))
+    first_type = pd.Series(pd.array(np.asarray(at_uniques, dtype=object), dtype="str")
+                           .take(at_codes[starts]))
 
     # hand-overs: consecutive events in a case whose acting agency changes
     changed = same & (ag_codes[1:] != ag_codes[:-1]) & (ag_codes[1:] >= 0) & (ag_codes[:-1] >= 0)
@@ -400,8 +450,8 @@ def build_case_table(
             "first_agency": first_agency,
             "first_agency_type": first_type,
             "n_handovers": n_handovers,
-            "joint_conference": _any(amask(JOINT_ACTIVITIES), starts),
-            "leader_involved": _any(amask(LEADER_ACTIVITIES), starts),
+            "joint_conference": _any(amask(JOINT_ACTIVITIES), codes, n_cases),
+            "leader_involved": _any(amask(LEADER_ACTIVITIES), codes, n_cases),
         }
     )
     table["year"] = table["opened_at"].dt.year.astype("int64")
@@ -505,6 +555,7 @@ def _add_settlement(
         qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0) // 10**9 + 1, 0)
         q = matter.astype(np.int64) * span + qsec
         look = np.flatnonzero(closed & multi)
+        look = look[np.argsort(q[look])]  # sorted queries: a cache-friendly binary search
         pos = np.full(n, n, dtype=np.int64)
         pos[look] = np.searchsorted(sorted_key, q[look], side="left")
         ok = closed & multi & (pos < n)
