@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 import casekit as ck
 from casekit import _jupyter_patch
 
 # nbclient stall workaround (jupyter/nbclient#312) for nbmake and in-process notebook runs
 _jupyter_patch.apply()
+
+# Shared 2-core machines: no per-example deadlines, no "too slow" health check (speed is measured
+# by benchmarks/, never by tests).
+settings.register_profile(
+    "casekit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("casekit")
 
 
 @pytest.fixture(autouse=True)
