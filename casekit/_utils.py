@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["CasekitError", "FileUnusableError", "as_generator"]
+__all__ = ["CasekitError", "FileUnusableError", "as_generator", "datetime_ns"]
 
 
 class CasekitError(ValueError):
@@ -32,3 +33,29 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+def datetime_ns(values: pd.Series, name: str) -> np.ndarray:
+    """A datetime column as int64 nanoseconds since the epoch (NaT -> int64 min).
+
+    Strings are parsed; zone-aware values are converted to UTC and made naive.
+
+    Raises
+    ------
+    CasekitError
+        Naming the column when the values are not dates.
+
+    Examples
+    --------
+    >>> datetime_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01", None])), "t").tolist()
+    [1000000000, -9223372036854775808]
+    """
+    s = values
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s)
+        except (ValueError, TypeError) as exc:
+            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_convert(None)
+    return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)

@@ -34,7 +34,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from casekit._utils import CasekitError
+from casekit._utils import CasekitError, datetime_ns
 
 __all__ = [
     "build_agency_networks",
@@ -94,15 +94,7 @@ def _require(events: pd.DataFrame, columns: Iterable[str], what: str) -> None:
 
 def _time_ns(series: pd.Series) -> tuple[np.ndarray, bool]:
     """Timestamps as int64 ns (NaT -> int64 max, i.e. last in its case) and whether NaT occurs."""
-    s = series
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        try:
-            s = pd.to_datetime(s)
-        except (ValueError, TypeError) as exc:
-            raise CasekitError(f"column {series.name!r}: expected timestamps ({exc})") from None
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert(None)
-    t = np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+    t = datetime_ns(series, str(series.name))
     nat = t == np.iinfo(np.int64).min
     if nat.any():
         t = t.copy()

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from casekit._utils import CasekitError
+from casekit._utils import CasekitError, datetime_ns
 
 __all__ = ["build_matter_table", "link_repeats", "normalise_address"]
 
@@ -72,19 +72,6 @@ def normalise_address(addresses: pd.Series) -> pd.Series:
     fixed = [_NON_WORD.sub("", unicodedata.normalize("NFKC", str(u)).lower()) for u in uniques]
     values = np.array([*fixed, None], dtype=object)[codes]
     return pd.Series(values, index=addresses.index, name=addresses.name, dtype="str")
-
-
-def _ns(series: pd.Series, name: str) -> np.ndarray:
-    """Datetime column -> int64 ns (NaT -> int64 min)."""
-    s = series
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        try:
-            s = pd.to_datetime(s)
-        except (ValueError, TypeError) as exc:
-            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert(None)
-    return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64).copy()
 
 
 def _group_cummax_prev(group: np.ndarray, values: np.ndarray, fill: int) -> np.ndarray:
@@ -196,13 +183,13 @@ def link_repeats(
             f"link repeats: missing column {missing[0]!r} in the case table; found: {found}"
         )
     n = len(cases)
-    opened = _ns(cases["opened_at"], "opened_at")
+    opened = datetime_ns(cases["opened_at"], "opened_at")
     if (opened == _I8_MIN).any():
         row = int(np.flatnonzero(opened == _I8_MIN)[0])
         raise CasekitError(f"link repeats: row {row}, column 'opened_at': missing date")
-    closed = _ns(cases["closed_at"], "closed_at")
+    closed = datetime_ns(cases["closed_at"], "closed_at")
     term = (
-        _ns(cases["terminated_at"], "terminated_at")
+        datetime_ns(cases["terminated_at"], "terminated_at")
         if "terminated_at" in cases.columns else np.full(n, _I8_MIN, dtype=np.int64)
     )
     level = _level_rank(cases["level"]) if "level" in cases.columns else np.full(n, -1)
@@ -347,10 +334,10 @@ def build_matter_table(
     obs_ns = obs_end.as_unit("ns").value
     n = len(cases)
     mcode, mids = pd.factorize(cases["matter_id"], use_na_sentinel=False)
-    opened = _ns(cases["opened_at"], "opened_at")
-    closed = _ns(cases["closed_at"], "closed_at")
+    opened = datetime_ns(cases["opened_at"], "opened_at")
+    closed = datetime_ns(cases["closed_at"], "closed_at")
     pledge_all = (
-        _ns(cases["settled_at"], "settled_at") if "settled_at" in cases.columns
+        datetime_ns(cases["settled_at"], "settled_at") if "settled_at" in cases.columns
         else np.full(n, _I8_MIN, dtype=np.int64)
     )
     ordinal = cases["repeat_ordinal"].to_numpy().astype(np.int64)

@@ -98,3 +98,18 @@ def test_synthetic_supervised_cases_are_missed_on_handling() -> None:
     assert len(supervised) > 0
     assert (d.loc[supervised, "handle_status"] == "missed").all()
     assert set(d["handle_status"]) <= {"met", "missed", "pending"}
+
+
+def test_observation_end_is_resolved_like_the_case_table():
+    ev = pd.DataFrame({
+        "case_id": ["a", "a"],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05"]),
+        "activity": ["register", "accept"],
+        "agency": ["bureau", "street"],
+        "agency_type": ["petition_bureau", "street_office"],
+    })
+    aware = ck.build_deadline_table(ev, observation_end=pd.Timestamp("2024-04-01", tz="UTC"))
+    assert aware.attrs["observation_end"] == pd.Timestamp("2024-04-01")  # naive, as everywhere
+    with pytest.raises(ck.CasekitError, match="observation_end: expected a date"):
+        ck.build_deadline_table(ev, cases=ck.build_case_table(ev, link=False),
+                                observation_end="not a date")
