@@ -299,7 +299,7 @@ def build_report(
     if path is not None and not Path(path).is_file():
         raise FileUnusableError(f"{path}: no such file")
     if isinstance(columns, str):
-        from casekit._cli_util import parse_columns
+        from casekit.cli._common import parse_columns
 
         columns = parse_columns(columns)
     params = {

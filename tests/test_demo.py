@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from casekit import _cmd_demo
+from casekit.cli import demo as _cmd_demo
 from casekit.cli import main
 
 

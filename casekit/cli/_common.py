@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from casekit._utils import CasekitError
 
-__all__ = ["add_columns_option", "parse_columns"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["add_columns_option", "parse_columns", "safe_table"]
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:
@@ -45,3 +50,14 @@ def add_columns_option(parser: argparse.ArgumentParser) -> None:
         help="map canonical names to the file's columns, e.g. "
         "case_id=信访件编号,timestamp=登记时间,activity=环节,agency=办理单位",
     )
+
+
+def safe_table(df: pd.DataFrame, label_columns: Sequence[str]) -> pd.DataFrame:
+    """Mask PII in the label columns and neutralise spreadsheet formulas, for a CSV output."""
+    from casekit.privacy import mask_free_text, spreadsheet_safe
+
+    out = df.copy()
+    for col in label_columns:
+        if col in out:
+            out[col] = mask_free_text(out[col].astype("str"))
+    return spreadsheet_safe(out)

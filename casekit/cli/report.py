@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from casekit._cli_util import add_columns_option, parse_columns
+from casekit.cli._common import add_columns_option, parse_columns
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from casekit._cli_util import add_columns_option, parse_columns
+from casekit.cli._common import add_columns_option, parse_columns
 from casekit._utils import CasekitError, FileUnusableError
 
 

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from casekit._cli_util import add_columns_option, parse_columns
+from casekit.cli._common import add_columns_option, parse_columns, safe_table
 from casekit._utils import CasekitError, FileUnusableError
 
 EDGE_COLUMNS = ["source", "target", "count", "share"]
@@ -40,17 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave out exact duplicate events (default: count events as recorded, as PM4Py does)",
     )
     parser.add_argument("--out", required=True, metavar="EDGES.csv", help="edge table to write")
-
-
-def _safe_labels(df):  # type: ignore[no-untyped-def]
-    try:
-        from casekit.privacy import mask_free_text, spreadsheet_safe
-    except ImportError:  # pragma: no cover - privacy module always ships with casekit
-        return df
-    out = df.copy()
-    for col in ("source", "target"):
-        out[col] = mask_free_text(out[col].astype("str"))
-    return spreadsheet_safe(out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             f"not counted ({dups} exact duplicates); run casekit validate for the list",
             file=sys.stderr,
         )
-    edges = _safe_labels(edges_to_frame(G)[EDGE_COLUMNS])
+    edges = safe_table(edges_to_frame(G)[EDGE_COLUMNS], ("source", "target"))
     try:
         edges.to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
     except OSError as exc:

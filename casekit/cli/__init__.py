@@ -1,6 +1,6 @@
 """The ``casekit`` command line (contract in ARCHITECTURE.md; keep it stable).
 
-Each sub-command lives in a private module ``casekit._cmd_<name>`` exposing
+Each sub-command lives in a private module ``casekit.cli.<name>`` exposing
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors are printed to stderr as one readable
 line (``casekit <cmd>: error: ...``) and never as a bare traceback unless ``--debug`` is given.
 Exit codes: 0 success, 1 partial (e.g. rows quarantined), 2 unusable input or bad usage.
@@ -55,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = None
     if command in _COMMANDS:
         try:
-            module = importlib.import_module(f"casekit._cmd_{command}")
+            module = importlib.import_module(f"casekit.cli.{command}")
         except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name != f"casekit._cmd_{command}":
+            if exc.name != f"casekit.cli.{command}":
                 raise
             print(f"casekit {command}: error: this command is not available", file=sys.stderr)
             return 2

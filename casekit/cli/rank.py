@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from casekit._cli_util import add_columns_option, parse_columns
+from casekit.cli._common import add_columns_option, parse_columns, safe_table
 from casekit._utils import CasekitError
 
 
@@ -52,17 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
 
 
-def _safe(df: pd.DataFrame) -> pd.DataFrame:
-    try:
-        from casekit.privacy import mask_free_text, spreadsheet_safe
-    except ImportError:  # pragma: no cover - privacy ships with casekit
-        return df
-    out = df.copy()
-    if "pattern" in out:
-        out["pattern"] = mask_free_text(out["pattern"].astype("str"))
-    return spreadsheet_safe(out)
-
-
 def run(args: argparse.Namespace) -> int:
     """Read, build the case table, rank, write RANKING.csv and <stem>.excluded.csv; return 0."""
     from casekit.cases import build_case_table
@@ -84,9 +73,11 @@ def run(args: argparse.Namespace) -> int:
     ex_path = out.with_name(f"{out.stem}.excluded.csv")
     try:
         # 6 significant digits: readable, and no long digit runs that look like ID numbers
-        _safe(ranking).to_csv(out, index=False, encoding="utf-8", lineterminator="\n",
-                              float_format="%.6g")
-        _safe(excluded).to_csv(ex_path, index=False, encoding="utf-8", lineterminator="\n")
+        safe_table(ranking, ("pattern",)).to_csv(
+            out, index=False, encoding="utf-8", lineterminator="\n",
+            float_format="%.6g")
+        safe_table(excluded, ("pattern",)).to_csv(
+            ex_path, index=False, encoding="utf-8", lineterminator="\n")
     except OSError as exc:
         raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
     obs = ranking.attrs["observation_end"]

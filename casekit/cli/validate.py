@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from casekit._cli_util import add_columns_option, parse_columns
+from casekit.cli._common import add_columns_option, parse_columns
 
 #: Problem lines printed before the rest is summarised (the quarantine file has every row).
 MAX_LINES = 200
