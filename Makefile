@@ -7,6 +7,10 @@ PY      := $(VENV)/bin/python
 UV      := $(VENV)/bin/uv
 STAMP   := $(VENV)/.casekit-installed
 PYTEST_ARGS ?=
+# containers and classroom servers run as root: Jupyter refuses that without --allow-root
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# no news pop-up or update check for a class (announcements plugin off in jupyter_config/labconfig)
+LAB_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 .PHONY: help venv demo test test-fast test-all lab voila bench lint clean
 
@@ -36,7 +40,7 @@ test-fast: venv
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_QUIET)
 
 voila: venv
 	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser

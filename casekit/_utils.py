@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `casekit --version` stays instant
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["CasekitError", "FileUnusableError", "as_generator", "datetime_ns"]
 
@@ -30,6 +33,8 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     >>> as_generator(g) is g
     True
     """
+    import numpy as np
+
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
@@ -50,6 +55,9 @@ def datetime_ns(values: pd.Series, name: str) -> np.ndarray:
     >>> datetime_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01", None])), "t").tolist()
     [1000000000, -9223372036854775808]
     """
+    import numpy as np
+    import pandas as pd
+
     s = values
     if not pd.api.types.is_datetime64_any_dtype(s):
         try:

@@ -21,6 +21,9 @@ c.VoilaExecutor.iopub_timeout = 30
 c.VoilaConfiguration.http_keep_alive_timeout = 10
 # Tell the user what went wrong (these apps hold no secrets).
 c.VoilaConfiguration.show_tracebacks = True
-# Idle app kernels are shut down after 30 minutes.
-c.MappingKernelManager.cull_idle_timeout = 1800
-c.MappingKernelManager.cull_interval = 300
+# A classroom: a kernel whose page was closed (no connection) is shut down after 5 idle minutes,
+# checked every minute, so forty students do not hold forty kernels after the lesson. A page
+# still open keeps its kernel (cull_connected stays False). Voila runs as root without a flag.
+c.MappingKernelManager.cull_idle_timeout = 300
+c.MappingKernelManager.cull_interval = 60
+c.MappingKernelManager.cull_connected = False
