@@ -26,7 +26,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) --quiet -e ".[notebooks,test]"
+	$(UV) pip install --python $(PY) --quiet --compile-bytecode -e ".[notebooks,test]"
 	@touch $(STAMP)
 
 demo: venv
