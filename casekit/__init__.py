@@ -72,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     # --- cases ---
     "build_case_table": "casekit.cases",
     "build_matter_view": "casekit.cases",
+    "build_case_intervals": "casekit.cases",
+    "DelayedEntryWarning": "casekit.cases",
     # --- survival ---
     "fit_time_to_close": "casekit.survival",
     "median_table": "casekit.survival",

@@ -1,19 +1,27 @@
-"""The case table: one row per case, with censoring-aware durations, settlement and patterns.
+"""The case table and its counting-process rows: durations, competing exits, entry, patterns.
 
 ``build_case_table`` turns a canonical event log (one row per event) into one row per case:
-when it was opened and first closed, whether it was closed by the observation end (else it is
-right-censored there), whether it was *settled* (closed and not re-filed within a window, or a
-cessation pledge), its collaboration ``pattern`` (the distinct agency types that acted on it,
-sorted and joined with ``+``), a few process features and the repeat-petition fields.
+when it was opened, how and when its follow-up ended (first ``close``, a competing exit such as
+``decline_intake`` or ``route_to_legal_procedure``, or the observation end), whether it was
+*settled* (closed and not re-filed within a window, or a cessation pledge), whether it was
+already open before the log starts (delayed entry), its collaboration ``pattern`` (the distinct
+agency types that acted on it up to its exit, sorted and joined with ``+``), a few process
+features and the repeat-petition fields.
 
-Everything is vectorised over the sorted log (``numpy.*.reduceat`` over case segments, bit masks
-for the patterns): the per-group Python lambda that builds pattern strings costs minutes at a
-million cases (``perf/BASELINES.md``), this costs well under a second.
+``build_case_intervals`` splits each case's follow-up into counting-process ``(start, stop]``
+rows at the moments agency types join it, so that a time-varying model sees a collaboration
+only from when it forms (no immortal time).
+
+Everything is vectorised over the sorted log (first positions of case segments, bit masks for
+the patterns, sort-based distinct values; never a Python loop per case): the per-group Python
+lambda that builds pattern strings costs minutes at a million cases (``perf/BASELINES.md``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -21,10 +29,16 @@ import pandas as pd
 
 from casekit._utils import CasekitError
 
-__all__ = ["build_case_table", "build_matter_view"]
+__all__ = [
+    "DelayedEntryWarning",
+    "build_case_intervals",
+    "build_case_table",
+    "build_matter_view",
+]
 
 _NS_PER_DAY = 86_400 * 10**9
 _BIG = np.iinfo(np.int64).max
+_NAT = np.iinfo(np.int64).min
 
 #: activities that mark leader involvement (REG2022 Art.18)
 LEADER_ACTIVITIES: tuple[str, ...] = (
@@ -48,8 +62,73 @@ _CARRY = (
     "repeat_kind",
 )
 
+#: case covariates copied onto the counting-process rows by default
+INTERVAL_COVARIATES: tuple[str, ...] = (
+    "category", "repeat_ordinal", "matter_id", "petitioner_id", "street", "channel", "year",
+)
 
-def _resolve_observation_end(events: pd.DataFrame, observation_end: Any) -> pd.Timestamp:
+
+class DelayedEntryWarning(UserWarning):
+    """Some cases were opened before the log starts and their opening time is unknown.
+
+    Their durations are not known (``duration_known`` is False): duration estimates leave them
+    out by default, and ``build_case_intervals`` gives them no rows. The counts are in the case
+    table's ``attrs`` (``n_prevalent``, ``n_prevalent_excluded``).
+    """
+
+
+def _zone_of(values: pd.Series) -> Any:
+    """The time zone of a datetime column (None when naive or not a datetime column)."""
+    return getattr(values.dtype, "tz", None)
+
+
+def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
+    """A datetime column as int64 ns of local wall time (NaT -> int64 min).
+
+    Zone-aware values are read in ``tz`` (default: their own zone) and made naive, so that
+    event times, opening times and the observation end share one wall clock.
+    """
+    s = values
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s)
+        except (ValueError, TypeError) as exc:
+            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+    if _zone_of(s) is not None:
+        s = (s.dt.tz_convert(tz) if tz is not None else s).dt.tz_localize(None)
+    return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+
+
+def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
+    """A timestamp on the events' wall clock: aware -> converted to ``tz`` and made naive."""
+    if ts.tzinfo is None:
+        return ts
+    return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
+
+
+def _resolve_observation_end(
+    events: pd.DataFrame, observation_end: Any, tz: Any = "events"
+) -> pd.Timestamp:
+    """The observation end as a naive Timestamp on the events' wall clock.
+
+    Order: ``observation_end``, then ``events.attrs["casekit"]["observation_end"]``, then the
+    last event time. With zone-aware event timestamps (zone ``tz``, default: the zone of
+    ``events["timestamp"]``) a naive observation end is read as wall time in that zone and an
+    aware one is converted to it; event times are read the same way (:func:`_local_ns`).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01 09:00"]).tz_localize(
+    ...     "Asia/Shanghai")})
+    >>> _resolve_observation_end(ev, "2024-01-02 08:00")
+    Timestamp('2024-01-02 08:00:00')
+    >>> _resolve_observation_end(ev, pd.Timestamp("2024-01-02 00:00", tz="UTC"))
+    Timestamp('2024-01-02 08:00:00')
+    >>> _resolve_observation_end(ev, None)
+    Timestamp('2024-01-01 09:00:00')
+    """
+    if isinstance(tz, str) and tz == "events":
+        tz = _zone_of(events["timestamp"]) if "timestamp" in events else None
     if observation_end is not None:
         try:
             ts = pd.Timestamp(observation_end)
@@ -59,16 +138,19 @@ def _resolve_observation_end(events: pd.DataFrame, observation_end: Any) -> pd.T
             ) from exc
         if ts is pd.NaT:
             raise CasekitError("observation_end: got a missing value (NaT); pass a date")
-        return ts.tz_localize(None) if ts.tzinfo is not None else ts
+        return _as_local(ts, tz)
     meta = events.attrs.get("casekit") if isinstance(events.attrs, dict) else None
     if isinstance(meta, dict) and meta.get("observation_end") is not None:
         ts = pd.Timestamp(meta["observation_end"])
         if ts is not pd.NaT:
-            return ts.tz_localize(None) if ts.tzinfo is not None else ts
+            return _as_local(ts, tz)
     if len(events) == 0:
         raise CasekitError("events: the log is empty, so there is no observation end")
-    return pd.Timestamp(events["timestamp"].max())
-
+    last = _local_ns(events["timestamp"], "timestamp", tz)
+    last = last[last != _NAT]
+    if len(last) == 0:
+        raise CasekitError("events: no valid timestamp, so there is no observation end")
+    return pd.Timestamp(int(last.max()))
 
 def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer case codes in order of appearance and the case ids (str).
@@ -206,7 +288,7 @@ def _set_labels(
         counts, cols = _set_bits(uniq)
     else:
         valid = item_codes >= 0
-        key = np.unique(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
+        key = _distinct(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
         rows, cols = key // k, key % k
         counts = np.bincount(rows, minlength=n_cases)
         inverse = np.arange(n_cases)
@@ -216,17 +298,19 @@ def _set_labels(
     return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
 
 
-def _int_bincount(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Exact int64 bincount (``np.bincount`` sums in float64, which loses high bits)."""
-    out = np.zeros(n, dtype=np.int64)
-    if len(index) == 0:
-        return out
-    order = np.argsort(index, kind="stable")
-    idx = index[order]
-    val = values[order]
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    out[idx[starts]] = np.add.reduceat(val, starts)
-    return out
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values by sort + adjacent difference.
+
+    ``np.unique`` without ``return_*`` uses a hash table in numpy 2.3+, about 60x slower on
+    millions of integer keys once there are more than a few dozen distinct values.
+
+    Examples
+    --------
+    >>> _distinct(np.array([3, 1, 3, 2, 1])).tolist()
+    [1, 2, 3]
+    """
+    out = np.sort(values)
+    return out[np.r_[True, out[1:] != out[:-1]]] if len(out) else out
 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
@@ -243,26 +327,185 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
     return taken
 
 
-def _masked_first_time(
+def _first_where(
     ts: np.ndarray, mask: np.ndarray, codes: np.ndarray, n_cases: int
-) -> np.ndarray:
-    """Per case: the earliest ``ts`` among its events where ``mask`` holds (``_BIG`` if none).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per case: the time and the row of its first event where ``mask`` holds.
 
-    Works on the (usually few) masked events only; ``codes`` are contiguous per case.
+    ``codes`` are contiguous per case and times non-decreasing within a case (the sorted log),
+    so the first masked row of a case is its earliest (ties: source order). Cases without one
+    get time ``_BIG`` and row -1. Works on the (usually few) masked events only.
     """
-    out = np.full(n_cases, _BIG, dtype=np.int64)
+    first_ts = np.full(n_cases, _BIG, dtype=np.int64)
+    first_row = np.full(n_cases, -1, dtype=np.int64)
     pos = np.flatnonzero(mask)
     if len(pos):
         c = codes[pos]
-        seg = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        out[c[seg]] = np.minimum.reduceat(ts[pos], seg)
-    return out
+        seg = pos[np.r_[True, c[1:] != c[:-1]]]
+        first_ts[codes[seg]] = ts[seg]
+        first_row[codes[seg]] = seg
+    return first_ts, first_row
 
 
 def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
     out = np.zeros(n_cases, dtype=bool)
     out[codes[mask]] = True
     return out
+
+
+@dataclass
+class _Log:
+    """The log sorted by (case, time) and encoded once, shared by the case table and the rows."""
+
+    ev: pd.DataFrame  # the kept events (on or before the observation end), sorted
+    ts: np.ndarray  # int64 ns, local wall time
+    codes: np.ndarray  # case code per event, contiguous per case
+    starts: np.ndarray  # first event row of each case
+    case_labels: pd.Series
+    act_codes: np.ndarray
+    act_uniques: np.ndarray
+    ag_codes: np.ndarray
+    ag_uniques: np.ndarray
+    at_codes: np.ndarray
+    at_uniques: np.ndarray
+    obs_end: pd.Timestamp
+    obs_ns: int
+    tz: Any
+    n_after: int
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_labels)
+
+    def amask(self, names: Sequence[str]) -> np.ndarray:
+        """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
+        hit = np.r_[np.isin(self.act_uniques, list(names)), False]
+        return hit[self.act_codes]
+
+    def items(self, pattern_on: str) -> tuple[np.ndarray, np.ndarray]:
+        """Item codes per event and item names of a pattern (agency types or agencies)."""
+        if pattern_on == "agency_type":
+            return self.at_codes, self.at_uniques
+        return self.ag_codes, self.ag_uniques
+
+    def resolve_pattern_on(self, pattern_on: str) -> str:
+        if pattern_on == "auto":
+            return "agency" if set(map(str, self.at_uniques)) <= {"unknown"} else "agency_type"
+        if pattern_on not in ("agency_type", "agency"):
+            raise CasekitError(
+                f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
+            )
+        return pattern_on
+
+
+def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
+    """Check, clip to the observation end, sort and encode the events (see :class:`_Log`)."""
+    missing = [c for c in ("case_id", "timestamp", "activity", "agency") if c not in events]
+    if missing:
+        raise CasekitError(
+            f"events: missing column {missing[0]!r} (found: {', '.join(map(str, events.columns))})"
+        )
+    tz = _zone_of(events["timestamp"])
+    obs_end = _resolve_observation_end(events, observation_end, tz)
+    obs_ns = int(obs_end.as_unit("ns").value)
+    ts_all = _local_ns(events["timestamp"], "timestamp", tz)
+    nat = ts_all == _NAT
+    keep = ~nat & (ts_all <= obs_ns)
+    n_after = int((~nat & (ts_all > obs_ns)).sum())
+    ev = events if keep.all() else events.loc[keep]
+    ts = ts_all[keep]
+    if len(ev) == 0:
+        raise CasekitError(f"events: no event on or before the observation end {obs_end}")
+
+    codes, case_labels = _case_codes(ev["case_id"])
+    # sortedness: cases contiguous and time non-decreasing within a case (the contract)
+    same = codes[1:] == codes[:-1]
+    if not (np.all(codes[1:] >= codes[:-1]) and not np.any(same & (ts[1:] < ts[:-1]))):
+        order = np.lexsort((ts, codes))  # stable: ties keep source order
+        ev = ev.iloc[order]
+        ts = ts[order]
+        codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
+    ag_codes, ag_uniques = _factorize(ev["agency"])
+    if "agency_type" in ev:
+        at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
+    else:
+        at_codes, at_uniques = np.full(len(ev), -1, dtype=np.int64), np.array([], dtype=object)
+    if (at_codes < 0).any():  # missing agency type -> "unknown"
+        if "unknown" not in set(at_uniques):
+            at_uniques = np.r_[at_uniques, np.array(["unknown"], dtype=object)]
+        at_codes = np.where(at_codes < 0, int(np.flatnonzero(at_uniques == "unknown")[0]),
+                            at_codes)
+    return _Log(ev=ev, ts=ts, codes=codes, starts=starts, case_labels=case_labels,
+                act_codes=act_codes, act_uniques=act_uniques, ag_codes=ag_codes,
+                ag_uniques=ag_uniques, at_codes=at_codes, at_uniques=at_uniques,
+                obs_end=obs_end, obs_ns=obs_ns, tz=tz, n_after=n_after)
+
+
+@dataclass
+class _Timing:
+    """Per case (int64 ns on the events' wall clock, ``_BIG`` = never): the follow-up."""
+
+    opened: np.ndarray
+    entry: np.ndarray  # delayed-entry time (= opened unless the case is prevalent)
+    close: np.ndarray  # first close (a fact, whether or not it ends the follow-up)
+    exit: np.ndarray  # end of follow-up: first of close, competing exit, observation end
+    exit_type: np.ndarray  # object: "close", a competing exit type or "censored"
+    closed: np.ndarray  # bool: the follow-up ended in a close
+    competing: np.ndarray  # bool: the follow-up ended in a competing exit
+    prevalent: np.ndarray  # bool
+    duration_known: np.ndarray  # bool
+    pledge: np.ndarray
+    terminated: np.ndarray
+
+
+def _timing(log: _Log) -> _Timing:
+    """Opening, delayed entry and exit of every case (rules: ``build_case_table`` Notes)."""
+    from casekit.schema import EXIT_TYPES
+
+    n, ts, codes = log.n_cases, log.ts, log.codes
+    first_ts = ts[log.starts]
+    reg_ts, _ = _first_where(ts, log.amask(["register"]), codes, n)
+    close_ts, _ = _first_where(ts, log.amask(["close"]), codes, n)
+    pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
+    term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
+    comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
+    exit_of_act = np.asarray([EXIT_TYPES.get(str(a), "") for a in log.act_uniques] + [""],
+                             dtype=object)
+    comp_type = exit_of_act[log.act_codes[np.maximum(comp_row, 0)]]
+
+    opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
+    # an exit before the registration: the case was open from its first event
+    opened = np.where(np.minimum(close_ts, comp_ts) < opened, first_ts, opened)
+    has_reg = reg_ts != _BIG
+    prevalent = ~has_reg if has_reg.mean() > 0.5 else np.zeros(n, dtype=bool)
+    known = np.ones(n, dtype=bool)
+    if "opened_at" in log.ev:
+        col = _local_ns(log.ev["opened_at"].reset_index(drop=True), "opened_at", log.tz)
+        col = _first_valid(pd.Series(col.astype("datetime64[ns]")), log.starts, len(log.ev))
+        col = col.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        col_known = col != _NAT
+        prevalent |= col_known & (col < ts.min())
+        opened = np.where(prevalent & col_known, np.minimum(col, first_ts), opened)
+        known = ~prevalent | col_known
+    else:
+        known = ~prevalent
+    entry = np.where(prevalent & known, first_ts, opened)
+
+    closed = (close_ts != _BIG) & (close_ts <= comp_ts)  # a tie goes to the close
+    competing = (comp_ts != _BIG) & ~closed
+    exit_ts = np.where(closed, close_ts, np.where(competing, comp_ts, log.obs_ns))
+    exit_type = np.where(closed, "close", np.where(competing, comp_type, "censored"))
+    return _Timing(opened=opened, entry=entry, close=close_ts, exit=exit_ts,
+                   exit_type=exit_type.astype(object), closed=closed, competing=competing,
+                   prevalent=prevalent, duration_known=known, pledge=pledge_ts,
+                   terminated=term_ts)
+
+
+def _datetimes(ns: np.ndarray) -> pd.Series:
+    """int64 ns (``_BIG`` = never) as a datetime64[ns] Series with NaT."""
+    return pd.Series(np.where(ns == _BIG, _NAT, ns).astype("datetime64[ns]"))
 
 
 def build_case_table(
@@ -281,12 +524,14 @@ def build_case_table(
     ----------
     events : DataFrame
         Canonical events (``case_id, timestamp, activity, agency`` and usually ``agency_type``;
-        optional ``petitioner_id, matter_id, category, channel, street, address, ...``).
+        optional ``petitioner_id, matter_id, category, channel, street, address, ...``, and
+        ``opened_at``, the case's registration time, for extracts that start mid-stream).
         Activity and agency-type labels may be identifiers or Chinese labels (mapped here).
     observation_end : date-like, optional
         End of observation. Default: ``events.attrs["casekit"]["observation_end"]`` when the
         reader recorded one, else the last timestamp in the log. Never today's date. Events
-        after it are ignored (the table is "as of" ``observation_end``).
+        after it are ignored (the table is "as of" ``observation_end``). With zone-aware event
+        timestamps a naive value is wall time in the events' zone.
     settle_window_days : float, default 180
         A closed case counts as settled when no filing of the same matter is opened within this
         many days after its closure (or at a ``cessation_pledge``).
@@ -309,140 +554,134 @@ def build_case_table(
         duration_days, closed, settled, settle_days, settle_observed, agencies, n_agencies,
         pattern, first_agency, first_agency_type, n_handovers, joint_conference,
         leader_involved, year, repeat_ordinal, repeat_kind, matter_id, petitioner_id,
-        category, street, channel`` (and ``address, level`` when present).
-        ``attrs["observation_end"]`` holds the observation end.
+        category, street, channel, exit_at, exit_type, prevalent, entry_days,
+        duration_known`` (and ``address, level, terminated_at`` when present).
+        ``attrs`` holds ``observation_end`` and the counts ``n_prevalent``,
+        ``n_prevalent_excluded``, ``n_competing_exits``.
 
     Raises
     ------
     CasekitError
         When a required column is missing or the log is empty.
 
+    Warns
+    -----
+    DelayedEntryWarning
+        Once, with the counts, when prevalent cases have no known opening time.
+
     See Also
     --------
-    casekit.survival.fit_time_to_close, casekit.survival.rank_collaborations
+    build_case_intervals, casekit.survival.fit_time_to_close,
+    casekit.survival.rank_collaborations
 
     Notes
     -----
-    *Time to close* runs from ``opened_at`` (first ``register``, else the first event) to the
-    first ``close``; a case not closed by ``observation_end`` is right-censored there
-    (``closed`` is the event indicator, ``duration_days`` the follow-up). *Time to settle* ends
-    at the first ``cessation_pledge``, or at a closure after which the matter is not re-filed
-    within ``settle_window_days``; a closure whose window has not elapsed by
-    ``observation_end`` is censored at the closure (settled then or never, not yet known); a
-    case that was closed and re-filed within the window did not settle and is censored at
-    ``observation_end``.
+    *Opening*: ``opened_at`` is the first ``register``, else the first event (also when an
+    exit comes before the registration).
+
+    *Exit*: the follow-up ends at the first of the first ``close``, the first competing exit
+    (:data:`casekit.schema.EXIT_TYPES`: ``decline_intake``, ``route_to_legal_procedure``,
+    ``terminated``, ``withdraw``, ``transfer_out``) and ``observation_end``: ``exit_at``,
+    ``exit_type`` (``"close"``, the competing exit type, or ``"censored"``; a close and a
+    competing exit at the same instant count as a close). ``duration_days`` runs from
+    ``opened_at`` to ``exit_at`` and ``closed`` is True only for a close, so a competing exit
+    is censored for closing (the cause-specific hazard). ``closed_at`` is still the first
+    close in the log, even when a competing exit came first.
+
+    *Pattern*: ``pattern``, ``agencies`` and their counts hold only the agencies whose first
+    action is at or before ``exit_at`` (a review or follow-up after the close does not enter).
+
+    *Delayed entry*: a case is ``prevalent`` (open before the log starts) when its
+    ``opened_at`` column value is before the log's first timestamp, or when it has no
+    ``register`` event while more than half of the cases have one. A prevalent case with a
+    known opening time (an ``opened_at`` column) has that opening (or its first logged event
+    if earlier) and enters the risk set at ``entry_days`` = its first logged event minus its
+    opening, in days (0 for every other case). Without it, ``duration_known`` is False (its
+    ``opened_at`` is its first logged event, so ``duration_days`` is only a lower bound);
+    duration estimates leave such cases out and a :class:`DelayedEntryWarning` says how many.
+
+    *Time to settle* ends at the first ``cessation_pledge``, or at a closure after which the
+    matter is not re-filed within ``settle_window_days``. Settlement is censored
+    administratively: a closure after ``observation_end - settle_window_days`` is censored at
+    the closure whatever happened after (its window outcome is unknown for some cases, so
+    knowing it for the others would make censoring depend on the outcome). A case closed
+    earlier and re-filed within the window did not settle at that closure and is followed to
+    a later pledge or ``observation_end``; a competing exit censors settling at the exit.
 
     Examples
     --------
     >>> ev = pd.DataFrame({
-    ...     "case_id": ["a", "a", "a", "b", "b"],
-    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-11",
-    ...                                  "2024-01-05", "2024-01-06"]),
-    ...     "activity": ["register", "transfer", "close", "register", "transfer"],
-    ...     "agency": ["bureau", "street 1", "street 1", "bureau", "court 2"],
-    ...     "agency_type": ["petition_bureau", "street_office", "street_office",
-    ...                     "petition_bureau", "court"],
+    ...     "case_id": ["a", "a", "a", "a", "b", "b", "c", "c"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-11", "2024-01-20",
+    ...                                  "2024-01-05", "2024-01-06", "2024-01-02", "2024-01-09"]),
+    ...     "activity": ["register", "transfer", "close", "review",
+    ...                  "register", "transfer", "register", "route_to_legal_procedure"],
+    ...     "agency": ["bureau", "street 1", "street 1", "court 2", "bureau", "court 2",
+    ...                "bureau", "bureau"],
+    ...     "agency_type": ["petition_bureau", "street_office", "street_office", "court",
+    ...                     "petition_bureau", "court", "petition_bureau", "petition_bureau"],
     ... })
     >>> cases = ck.build_case_table(ev, observation_end="2024-02-01", link=False)
-    >>> cases[["case_id", "duration_days", "closed", "pattern"]]
-      case_id  duration_days  closed                        pattern
-    0       a           10.0    True  petition_bureau+street_office
-    1       b           27.0   False          court+petition_bureau
+    >>> cases[["case_id", "duration_days", "closed", "exit_type"]]
+      case_id  duration_days  closed                  exit_type
+    0       a           10.0    True                      close
+    1       b           27.0   False                   censored
+    2       c            7.0   False  routed_to_legal_procedure
+    >>> cases["pattern"].tolist()  # the court's review of "a" after its close does not count
+    ['petition_bureau+street_office', 'court+petition_bureau', 'petition_bureau']
     >>> str(cases.attrs["observation_end"])
     '2024-02-01 00:00:00'
     """
-    missing = [c for c in ("case_id", "timestamp", "activity", "agency") if c not in events]
-    if missing:
-        raise CasekitError(
-            f"events: missing column {missing[0]!r} (found: {', '.join(map(str, events.columns))})"
-        )
-    obs_end = _resolve_observation_end(events, observation_end)
-    obs_ns = int(np.datetime64(obs_end.to_datetime64(), "ns").astype(np.int64))
+    log = _prepare(events, observation_end)
+    return _case_table(log, _timing(log), settle_window_days=settle_window_days, link=link,
+                       repeat_keys=repeat_keys, repeat_window_days=repeat_window_days,
+                       pattern_on=pattern_on)
 
-    ts_all = pd.to_datetime(events["timestamp"]).to_numpy().astype("datetime64[ns]").view(np.int64)
-    nat = ts_all == np.iinfo(np.int64).min
-    keep = ~nat & (ts_all <= obs_ns)
-    n_after = int((~nat & (ts_all > obs_ns)).sum())
-    ev = events if keep.all() else events.loc[keep]
-    ts = ts_all[keep]
-    if len(ev) == 0:
-        raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
-    codes, case_labels = _case_codes(ev["case_id"])
-    # sortedness: cases contiguous and time non-decreasing within a case (the contract)
-    same = codes[1:] == codes[:-1]
-    if not (np.all(codes[1:] >= codes[:-1]) and not np.any(same & (ts[1:] < ts[:-1]))):
-        order = np.lexsort((ts, codes))  # stable: ties keep source order
-        ev = ev.iloc[order]
-        ts = ts[order]
-        codes = codes[order]
-        same = codes[1:] == codes[:-1]
-    n_rows = len(ev)
-    n_cases = len(case_labels)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-
-    act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
-
-    def amask(names: Sequence[str]) -> np.ndarray:
-        # activity code -> hit; the extra last entry is code -1 (missing activity)
-        hit = np.r_[np.isin(act_uniques, list(names)), False]
-        return hit[act_codes]
-
-    first_ts = ts[starts]
-    reg_ts = _masked_first_time(ts, amask(["register"]), codes, n_cases)
-    close_ts = _masked_first_time(ts, amask(["close"]), codes, n_cases)
-    pledge_ts = _masked_first_time(ts, amask(["cessation_pledge"]), codes, n_cases)
-    term_ts = _masked_first_time(ts, amask(["terminated"]), codes, n_cases)
-    opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
-    # a close before the registration: the case was open from its first event
-    opened = np.where((close_ts != _BIG) & (close_ts < opened), first_ts, opened)
-    closed = close_ts != _BIG
-    end = np.where(closed, close_ts, obs_ns)
-    duration = (end - opened) / _NS_PER_DAY
-
-    # agencies, agency types, patterns
-    ag_codes, ag_uniques = _factorize(ev["agency"])
-    if "agency_type" in ev:
-        at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
-    else:
-        at_codes, at_uniques = np.full(n_rows, -1, dtype=np.int64), np.array([], dtype=object)
-    if (at_codes < 0).any():  # missing agency type -> "unknown"
-        if "unknown" not in set(at_uniques):
-            at_uniques = np.r_[at_uniques, np.array(["unknown"], dtype=object)]
-        at_codes = np.where(at_codes < 0, int(np.flatnonzero(at_uniques == "unknown")[0]),
-                            at_codes)
-    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
-    if pattern_on == "auto":
-        pattern_on = "agency" if set(map(str, at_uniques)) <= {"unknown"} else "agency_type"
+def _case_table(
+    log: _Log,
+    tm: _Timing,
+    *,
+    settle_window_days: float,
+    link: bool,
+    repeat_keys: Sequence[str],
+    repeat_window_days: float,
+    pattern_on: str,
+) -> pd.DataFrame:
+    """The case table of a prepared log (the body of :func:`build_case_table`)."""
+    n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
+    pattern_on = log.resolve_pattern_on(pattern_on)
+    # agencies and patterns: only agencies whose first action is at or before the exit
+    by_exit = ts <= tm.exit[codes]
+    ag_codes = np.where(by_exit, log.ag_codes, -1)
+    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(log.ag_uniques), n_cases)
     if pattern_on == "agency_type":
-        pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
-    elif pattern_on == "agency":
-        pattern, n_types = agencies, n_agencies
+        at_codes = np.where(by_exit, log.at_codes, -1)
+        pattern, n_types = _set_labels(codes, starts, at_codes, list(log.at_uniques), n_cases)
     else:
-        raise CasekitError(
-            f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
-        )
+        pattern, n_types = agencies, n_agencies
     # labels converted to strings once, then taken per case (code -1 -> the missing last entry)
-    ag_labels = pd.array(np.r_[ag_uniques, np.array([None], dtype=object)], dtype="str")
-    first_ag = ag_codes[starts]
-    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(ag_uniques), first_ag)))
-    first_type = pd.Series(pd.array(np.asarray(at_uniques, dtype=object), dtype="str")
-                           .take(at_codes[starts]))
-
+    ag_labels = pd.array(np.r_[log.ag_uniques, np.array([None], dtype=object)], dtype="str")
+    first_ag = log.ag_codes[starts]
+    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(log.ag_uniques),
+                                                     first_ag)))
+    first_type = pd.Series(pd.array(np.asarray(log.at_uniques, dtype=object), dtype="str")
+                           .take(log.at_codes[starts]))
     # hand-overs: consecutive events in a case whose acting agency changes
-    changed = same & (ag_codes[1:] != ag_codes[:-1]) & (ag_codes[1:] >= 0) & (ag_codes[:-1] >= 0)
+    same = codes[1:] == codes[:-1]
+    a = log.ag_codes
+    changed = same & (a[1:] != a[:-1]) & (a[1:] >= 0) & (a[:-1] >= 0)
     n_handovers = np.bincount(codes[1:][changed], minlength=n_cases)
 
     table = pd.DataFrame(
         {
-            "case_id": case_labels,
-            "opened_at": pd.to_datetime(opened.astype("datetime64[ns]")),
-            "closed_at": pd.to_datetime(np.where(closed, close_ts, np.iinfo(np.int64).min)
-                                        .astype("datetime64[ns]")),
-            "observation_end": pd.Series(np.full(n_cases, obs_end.to_datetime64()))
+            "case_id": log.case_labels,
+            "opened_at": _datetimes(tm.opened),
+            "closed_at": _datetimes(tm.close),
+            "observation_end": pd.Series(np.full(n_cases, log.obs_end.to_datetime64()))
             .astype("datetime64[ns]"),
-            "duration_days": duration,
-            "closed": closed,
+            "duration_days": (tm.exit - tm.opened) / _NS_PER_DAY,
+            "closed": tm.closed,
             "agencies": agencies,
             "n_agencies": n_agencies,
             "pattern": pattern,
@@ -450,41 +689,57 @@ def build_case_table(
             "first_agency": first_agency,
             "first_agency_type": first_type,
             "n_handovers": n_handovers,
-            "joint_conference": _any(amask(JOINT_ACTIVITIES), codes, n_cases),
-            "leader_involved": _any(amask(LEADER_ACTIVITIES), codes, n_cases),
+            "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
+            "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
+            "exit_at": _datetimes(tm.exit),
+            "exit_type": pd.Series(pd.array(tm.exit_type, dtype="str")),
+            "prevalent": tm.prevalent,
+            "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
+            "duration_known": tm.duration_known,
         }
     )
     table["year"] = table["opened_at"].dt.year.astype("int64")
-    if (term_ts != _BIG).any():
-        table["terminated_at"] = pd.to_datetime(
-            np.where(term_ts != _BIG, term_ts, np.iinfo(np.int64).min).astype("datetime64[ns]")
-        )
+    if (tm.terminated != _BIG).any():
+        table["terminated_at"] = _datetimes(tm.terminated)
     for col in _CARRY:
-        if col in ev:
-            table[col] = _first_valid(ev[col].reset_index(drop=True), starts, n_rows)
+        if col in log.ev:
+            table[col] = _first_valid(log.ev[col].reset_index(drop=True), starts, len(log.ev))
 
     table = _add_repeats(table, link=link, keys=repeat_keys, window_days=repeat_window_days)
-    table = _add_settlement(table, pledge_ts, obs_ns, settle_window_days)
+    table = _add_settlement(table, tm, log.obs_ns, settle_window_days)
 
     front = [
         "case_id", "opened_at", "closed_at", "settled_at", "observation_end", "duration_days",
         "closed", "settled", "settle_days", "settle_observed", "agencies", "n_agencies", "pattern",
         "n_agency_types", "first_agency", "first_agency_type", "n_handovers", "joint_conference",
         "leader_involved", "year", "repeat_ordinal", "repeat_kind", "matter_id", "petitioner_id",
-        "category", "street", "channel",
+        "category", "street", "channel", "exit_at", "exit_type", "prevalent", "entry_days",
+        "duration_known",
     ]
     for col in ("category", "street", "channel", "petitioner_id"):
         if col not in table:
             table[col] = pd.Series(pd.NA, index=table.index, dtype="str")
     cols = [c for c in front if c in table] + [c for c in table if c not in front]
     table = table[cols]
-    table.attrs["observation_end"] = obs_end
+    n_prevalent = int(tm.prevalent.sum())
+    n_excluded = int((~tm.duration_known).sum())
+    table.attrs["observation_end"] = log.obs_end
     table.attrs["settle_window_days"] = settle_window_days
     table.attrs["pattern_on"] = pattern_on
-    table.attrs["n_events_after_observation_end"] = n_after
+    table.attrs["n_events_after_observation_end"] = log.n_after
+    table.attrs["n_prevalent"] = n_prevalent
+    table.attrs["n_prevalent_excluded"] = n_excluded
+    table.attrs["n_competing_exits"] = int(tm.competing.sum())
+    if n_excluded:
+        warnings.warn(
+            f"{n_excluded} of {n_cases} cases were open before the log starts and their opening "
+            f"time is unknown ({n_prevalent} prevalent in all): their durations are not known "
+            "(duration_known=False) and duration estimates leave them out; give an 'opened_at' "
+            "column to let them enter late instead",
+            DelayedEntryWarning,
+            stacklevel=3,
+        )
     return table
-
-
 def _add_repeats(
     table: pd.DataFrame, *, link: bool, keys: Sequence[str], window_days: float
 ) -> pd.DataFrame:
@@ -530,60 +785,63 @@ def _add_repeats(
     return table
 
 
-def _add_settlement(
-    table: pd.DataFrame, pledge_ts: np.ndarray, obs_ns: int, window_days: float
-) -> pd.DataFrame:
+
+
+def _next_filing(table: pd.DataFrame, close_ts: np.ndarray, closed: np.ndarray,
+                 obs_ns: int) -> np.ndarray:
+    """Per closed case: opening time of the next filing of its matter after the closure."""
     n = len(table)
     opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    closed = table["closed"].to_numpy()
-    close_ts = np.where(
-        closed, table["closed_at"].to_numpy().astype("datetime64[ns]").view(np.int64), _BIG
-    )
-    window_ns = round(window_days * _NS_PER_DAY)
-    # next filing of the same matter opened at or after this case's closure
     matter = pd.factorize(table["matter_id"].fillna(table["case_id"]).astype("str"))[0]
     next_open = np.full(n, _BIG, dtype=np.int64)
     # only filings of matters with more than one filing can be re-filed
     multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)
-    if n and (closed & multi).any():
-        t0 = int(opened.min())
-        # one int64 key per (matter, time) in seconds: matter-major ordering
-        span = int((max(int(opened.max()), obs_ns) - t0) // 10**9) + 2
-        okey = matter.astype(np.int64) * span + (opened - t0) // 10**9
-        sorted_key = np.sort(okey)
-        # filings opened strictly after the closure second (never the case itself)
-        qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0) // 10**9 + 1, 0)
-        q = matter.astype(np.int64) * span + qsec
-        look = np.flatnonzero(closed & multi)
-        look = look[np.argsort(q[look])]  # sorted queries: a cache-friendly binary search
-        pos = np.full(n, n, dtype=np.int64)
-        pos[look] = np.searchsorted(sorted_key, q[look], side="left")
-        ok = closed & multi & (pos < n)
-        hit = np.zeros(n, dtype=bool)
-        hit[ok] = (sorted_key[pos[ok]] // span) == matter[ok]
-        nxt = np.where(hit, sorted_key[np.minimum(pos, n - 1)] % span, -1)
-        next_open = np.where(hit, t0 + nxt * 10**9, _BIG)
+    if not (n and (closed & multi).any()):
+        return next_open
+    t0 = int(opened.min())
+    # one int64 key per (matter, time) in seconds: matter-major ordering
+    span = int((max(int(opened.max()), obs_ns) - t0) // 10**9) + 2
+    okey = matter.astype(np.int64) * span + (opened - t0) // 10**9
+    sorted_key = np.sort(okey)
+    # filings opened strictly after the closure second (never the case itself)
+    qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0) // 10**9 + 1, 0)
+    q = matter.astype(np.int64) * span + qsec
+    look = np.flatnonzero(closed & multi)
+    look = look[np.argsort(q[look])]  # sorted queries: a cache-friendly binary search
+    pos = np.full(n, n, dtype=np.int64)
+    pos[look] = np.searchsorted(sorted_key, q[look], side="left")
+    ok = closed & multi & (pos < n)
+    hit = np.zeros(n, dtype=bool)
+    hit[ok] = (sorted_key[pos[ok]] // span) == matter[ok]
+    nxt = np.where(hit, sorted_key[np.minimum(pos, n - 1)] % span, -1)
+    return np.where(hit, t0 + nxt * 10**9, _BIG)
+
+
+def _add_settlement(
+    table: pd.DataFrame, tm: _Timing, obs_ns: int, window_days: float
+) -> pd.DataFrame:
+    """Time to settle, censored administratively (rules: ``build_case_table`` Notes)."""
+    closed = tm.closed
+    close_ts = np.where(closed, tm.close, _BIG)
+    window_ns = round(window_days * _NS_PER_DAY)
+    next_open = _next_filing(table, close_ts, closed, obs_ns)
     refiled = closed & (next_open != _BIG) & (next_open - close_ts <= window_ns)
-    window_done = closed & (close_ts + window_ns <= obs_ns)
-    settled_by_window = closed & ~refiled & window_done
-    has_pledge = pledge_ts != _BIG
-    settle_ts = np.where(has_pledge, pledge_ts, _BIG)
-    settle_ts = np.where(settled_by_window, np.minimum(settle_ts, close_ts), settle_ts)
+    # the window outcome is known only for closures on or before obs_end - window
+    window_done = closed & (close_ts <= obs_ns - window_ns)
+    # follow-up for settling ends at a competing exit, at a closure whose window is pending,
+    # else at the observation end; a pledge settles the case when it comes by then
+    limit = np.where(tm.competing, tm.exit,
+                     np.where(closed & ~window_done, close_ts, obs_ns))
+    pledge = np.where(tm.pledge <= limit, tm.pledge, _BIG)
+    settle_ts = np.where(closed & window_done & ~refiled, np.minimum(pledge, close_ts), pledge)
     settled = settle_ts != _BIG
-    # follow-up when not settled: closure with window pending -> censored at the closure;
-    # re-filed or still open -> censored at the observation end
-    pending = closed & ~refiled & ~window_done & ~has_pledge
-    follow_end = np.where(settled, settle_ts, np.where(pending, close_ts, obs_ns))
+    follow_end = np.where(settled, settle_ts, limit)
     table["settled"] = settled
     table["settle_observed"] = settled
-    table["settled_at"] = pd.to_datetime(
-        np.where(settled, settle_ts, np.iinfo(np.int64).min).astype("datetime64[ns]")
-    )
-    table["settle_days"] = np.maximum(follow_end - opened, 0) / _NS_PER_DAY
+    table["settled_at"] = _datetimes(settle_ts)
+    table["settle_days"] = np.maximum(follow_end - tm.opened, 0) / _NS_PER_DAY
     table["refiled_within_window"] = refiled
     return table
-
-
 def build_matter_view(cases: pd.DataFrame) -> pd.DataFrame:
     """One row per matter (a chain of filings by the same petitioner on the same matter).
 
@@ -645,3 +903,251 @@ def build_matter_view(cases: pd.DataFrame) -> pd.DataFrame:
     view.attrs["observation_end"] = obs
     return view
 
+
+
+def build_case_intervals(
+    events: pd.DataFrame,
+    *,
+    observation_end: Any = None,
+    cases: pd.DataFrame | None = None,
+    pattern_on: Literal["agency_type", "agency", "auto"] = "auto",
+    covariates: Sequence[str] = INTERVAL_COVARIATES,
+) -> pd.DataFrame:
+    """Counting-process rows: one per case and stretch of constant collaboration exposure.
+
+    Each case's follow-up ``(entry_days, duration_days]`` (days since it opened; see
+    :func:`build_case_table`) is split at the first action of each agency type on it, so a
+    time-varying model sees a collaboration only from the moment it forms.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events, as for :func:`build_case_table`.
+    observation_end : date-like, optional
+        As for :func:`build_case_table`; with ``cases`` given, default its
+        ``attrs["observation_end"]``.
+    cases : DataFrame, optional
+        A case table of these events already built by :func:`build_case_table` (it gives the
+        openings, exits, delayed entry and covariates); built here when omitted.
+    pattern_on : {"auto", "agency_type", "agency"}
+        What exposure is made of. ``"auto"``: the case table's choice (agency types unless
+        every type is ``unknown``).
+    covariates : sequence of str
+        Case-table columns copied onto every row of the case (those present).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, start, stop, event, exit_type, pattern, at_<type>..., <covariates>``:
+        ``start``/``stop`` in days since the case opened (the first row starts at
+        ``entry_days``, 0 unless delayed entry; the last stops at ``duration_days``);
+        ``event`` is 1 when the row ends in a close; ``exit_type`` is the case's exit type on
+        its last row (``"close"``, a competing exit type or ``"censored"``) and ``""`` on
+        earlier rows; ``pattern`` is the pattern in force (the types that have acted by
+        ``start``, sorted and joined with ``+``, as in the case table); ``at_<type>`` (int8)
+        is 1 once that type has joined, one column per type in force on some row. ``attrs``:
+        ``observation_end`` (a Timestamp), ``pattern_on``, ``n_cases``, ``n_cases_with_rows``,
+        ``n_prevalent_excluded``, ``n_zero_length``, ``n_events``.
+
+    Raises
+    ------
+    CasekitError
+        When a column is missing, or ``cases`` holds cases that are not in the events.
+
+    See Also
+    --------
+    build_case_table
+
+    Notes
+    -----
+    Only actions strictly before a case's exit change its exposure; nothing after the exit
+    does. Same-instant rule: a type whose first action has the same timestamp as the close
+    does not count for that close (it joins no row), one whose timestamp is earlier does,
+    even on the same day. Types that act at or before the case's entry are in force from the
+    first row; several types joining at one instant make one split; rows never have zero
+    length. Cases without a known duration (prevalent, no opening time) give no rows, nor do
+    cases that exit at their entry instant (no time at risk); both are counted in ``attrs``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({
+    ...     "case_id": ["a", "a", "a", "a", "b", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-06", "2024-01-11",
+    ...                                  "2024-01-05", "2024-01-06"]),
+    ...     "activity": ["register", "transfer", "investigate", "close", "register", "transfer"],
+    ...     "agency": ["bureau", "street 1", "court 2", "street 1", "bureau", "court 2"],
+    ...     "agency_type": ["petition_bureau", "street_office", "court", "street_office",
+    ...                     "petition_bureau", "court"],
+    ... })
+    >>> rows = ck.build_case_intervals(ev, observation_end="2024-01-15")
+    >>> rows[["case_id", "start", "stop", "event", "exit_type", "pattern"]]
+      case_id  start  stop  event exit_type                              pattern
+    0       a    0.0   2.0      0                                petition_bureau
+    1       a    2.0   5.0      0                  petition_bureau+street_office
+    2       a    5.0  10.0      1     close  court+petition_bureau+street_office
+    3       b    0.0   1.0      0                                petition_bureau
+    4       b    1.0  10.0      0  censored                court+petition_bureau
+    >>> rows[["at_court", "at_street_office"]].sum().tolist()
+    [2, 2]
+    """
+    if cases is None:
+        log = _prepare(events, observation_end)
+        table = _case_table(log, _timing(log), settle_window_days=180, link=True,
+                            repeat_keys=("petitioner_id", "category", "address"),
+                            repeat_window_days=365, pattern_on=pattern_on)
+        row_of_code = np.arange(log.n_cases)
+    else:
+        table = cases
+        need = [c for c in ("case_id", "opened_at", "duration_days", "closed") if c not in table]
+        if need:
+            raise CasekitError(f"cases: missing column {need[0]!r}; build it with "
+                               "build_case_table")
+        if observation_end is None:
+            observation_end = table.attrs.get("observation_end")
+        log = _prepare(events, observation_end)
+        if pattern_on == "auto":
+            pattern_on = table.attrs.get("pattern_on", "auto")
+        row_of_code = _align(log, table)
+    pattern_on = log.resolve_pattern_on(pattern_on)
+    rows = _interval_rows(log, table, row_of_code, pattern_on)
+    out = rows.pop("frame")
+    for col in covariates:
+        if col in table and col not in out:
+            out[col] = table[col].take(rows["row_case"]).reset_index(drop=True)
+    out.attrs.update({k: v for k, v in rows.items() if k.startswith("n_")})
+    out.attrs["observation_end"] = log.obs_end
+    out.attrs["pattern_on"] = pattern_on
+    return out
+
+
+def _align(log: _Log, table: pd.DataFrame) -> np.ndarray:
+    """Row of ``table`` for each case code of ``log`` (-1: a case the table leaves out)."""
+    pos = pd.Index(log.case_labels.astype(str)).get_indexer(table["case_id"].astype(str))
+    if (pos < 0).any():
+        bad = int((pos < 0).sum())
+        raise CasekitError(f"cases: {bad} case ids are not in the events (first: "
+                           f"{table['case_id'].iloc[int(np.flatnonzero(pos < 0)[0])]!r}); "
+                           "pass the case table of these events")
+    row_of_code = np.full(log.n_cases, -1, dtype=np.int64)
+    row_of_code[pos] = np.arange(len(table))
+    return row_of_code
+
+
+def _table_ns(table: pd.DataFrame, col: str, tz: Any) -> np.ndarray:
+    return _local_ns(table[col].reset_index(drop=True), col, tz)
+
+
+def _interval_rows(
+    log: _Log, table: pd.DataFrame, row_of_code: np.ndarray, pattern_on: str
+) -> dict[str, Any]:
+    """The counting-process rows (vectorised; see :func:`build_case_intervals`)."""
+    n = len(table)
+    opened = _table_ns(table, "opened_at", log.tz)
+    duration = table["duration_days"].to_numpy(dtype=np.float64)
+    entry_days = (table["entry_days"].to_numpy(dtype=np.float64) if "entry_days" in table
+                  else np.zeros(n))
+    if "exit_at" in table:
+        exit_ns = _table_ns(table, "exit_at", log.tz)
+    else:
+        exit_ns = opened + np.round(duration * _NS_PER_DAY).astype(np.int64)
+    entry_ns = opened + np.round(entry_days * _NS_PER_DAY).astype(np.int64)
+    known = (table["duration_known"].to_numpy(dtype=bool) if "duration_known" in table
+             else np.ones(n, dtype=bool))
+    zero = known & ~(duration > entry_days)
+    has_rows = known & ~zero
+
+    # joins: first action of each item (agency type / agency) of a case, strictly before exit
+    item_codes, item_names = log.items(pattern_on)
+    k = len(item_names)
+    case_row = row_of_code[log.codes]
+    ok = (item_codes >= 0) & (case_row >= 0)
+    ok[ok] = has_rows[case_row[ok]]
+    ok[ok] = log.ts[ok] < exit_ns[case_row[ok]]
+    pos = np.flatnonzero(ok)
+    key = log.codes[pos].astype(np.int64) * k + item_codes[pos]
+    fresh = np.r_[True, key[1:] != key[:-1]]  # drop runs of one item first (cheap)
+    pos, key = pos[fresh], key[fresh]
+    pos = pos[~pd.Index(key).duplicated()]
+    j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
+    if len(j_row) > 1 and not np.all(
+            (j_row[1:] > j_row[:-1]) | ((j_row[1:] == j_row[:-1]) & (j_ts[1:] >= j_ts[:-1]))):
+        order = np.lexsort((j_ts, j_row))  # the case table's order differs from the log's
+        j_row, j_ts, j_item = j_row[order], j_ts[order], j_item[order]
+
+    # splits: distinct join instants strictly after the entry (and before the exit)
+    split = j_ts > entry_ns[j_row]
+    prev_same = np.r_[False, (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1])]
+    new = split & ~(prev_same & np.r_[False, split[:-1]])
+    n_splits = np.bincount(j_row[new], minlength=n)
+    n_rows_case = np.where(has_rows, 1 + n_splits, 0)
+    off = np.r_[0, np.cumsum(n_rows_case)].astype(np.int64)
+    split_off = np.r_[0, np.cumsum(n_splits)].astype(np.int64)
+    split_id = np.cumsum(new) - 1
+    jr = off[j_row] + np.where(split, 1 + split_id - split_off[j_row], 0)
+
+    total = int(off[-1])
+    cases_with_rows = np.flatnonzero(has_rows)
+    row_case = np.repeat(np.arange(n), n_rows_case)
+    first = off[cases_with_rows]
+    last = off[cases_with_rows + 1] - 1
+    start = np.empty(total, dtype=np.float64)
+    start[first] = entry_days[cases_with_rows]
+    start[jr[new]] = (j_ts[new] - opened[j_row[new]]) / _NS_PER_DAY
+    stop = np.empty(total, dtype=np.float64)
+    stop[:-1] = start[1:]
+    stop[last] = duration[cases_with_rows]
+    closed = table["closed"].to_numpy(dtype=bool)
+    event = np.zeros(total, dtype=np.int8)
+    event[last] = closed[cases_with_rows]
+    exit_type = np.full(total, "", dtype=object)
+    if "exit_type" in table:
+        exit_type[last] = table["exit_type"].astype(str).to_numpy()[cases_with_rows]
+    else:
+        exit_type[last] = np.where(closed[cases_with_rows], "close", "censored")
+
+    # exposure in force on each row: the case's joins up to that row (a prefix of its joins)
+    in_force = np.cumsum(np.bincount(jr, minlength=total)) if total else np.zeros(0, np.int64)
+    join_off = np.r_[0, np.cumsum(np.bincount(j_row, minlength=n))].astype(np.int64)
+    n_in = in_force - join_off[row_case]
+    lens = n_in + 1  # + one missing-item pair per row, so that no row's segment is empty
+    pstart = (np.cumsum(lens) - lens).astype(np.int64)
+    prow = np.repeat(np.arange(total), lens)
+    q = np.arange(int(lens.sum())) - pstart[prow]
+    jidx = np.repeat(join_off[row_case], lens) + q - 1
+    pitem = np.where(q == 0, -1, j_item[np.maximum(jidx, 0)] if len(j_item) else -1)
+    pattern, _ = _set_labels(prow, pstart, pitem, list(item_names), total)
+
+    frame = pd.DataFrame({
+        "case_id": table["case_id"].astype("str").take(row_case).reset_index(drop=True),
+        "start": start,
+        "stop": stop,
+        "event": event,
+        "exit_type": pd.Series(pd.array(exit_type, dtype="str")),
+        "pattern": pattern,
+    })
+    frame = pd.concat([frame, _exposure_columns(prow, pitem, item_names, total)], axis=1)
+    return {
+        "frame": frame,
+        "row_case": row_case,
+        "n_cases": n,
+        "n_cases_with_rows": int(has_rows.sum()),
+        "n_prevalent_excluded": int((~known).sum()),
+        "n_zero_length": int(zero.sum()),
+        "n_events": int(event.sum()),
+        "n_rows": total,
+    }
+
+
+def _exposure_columns(
+    prow: np.ndarray, pitem: np.ndarray, item_names: np.ndarray, total: int
+) -> pd.DataFrame:
+    """One int8 ``at_<item>`` column per item in force on some row, in name order."""
+    sel = pitem >= 0
+    items = _distinct(pitem[sel])
+    names = np.asarray([str(item_names[i]) for i in items], dtype=object)
+    order = np.argsort(names, kind="stable")
+    col_of_item = np.full(len(item_names), -1, dtype=np.int64)
+    col_of_item[items[order]] = np.arange(len(items))
+    m = np.zeros((total, len(items)), dtype=np.int8)
+    m[prow[sel], col_of_item[pitem[sel]]] = 1
+    return pd.DataFrame(m, columns=[f"at_{x}" for x in names[order]])

@@ -29,6 +29,7 @@ __all__ = [
     "CHANNELS",
     "DEADLINES",
     "EVENT_COLUMNS",
+    "EXIT_TYPES",
     "HANDLING_MODES",
     "LEVELS",
     "OPTIONAL_EVENT_COLUMNS",
@@ -265,6 +266,26 @@ ACTIVITIES: dict[str, Term] = _vocab(
          ("专项资金", "专项资金申请"), basis="seed article"),
     Term("advance_funding", "垫资", "advance funding", ("先行垫资", "垫付资金"), basis="seed article"),
 )
+
+# --- exits that compete with ``close`` (the case table's ``exit_type``) ------------------------
+for _term in (
+    Term("withdraw", "撤回", "withdraw", ("撤回信访事项", "撤销信访事项", "撤回申请", "主动撤回"),
+         basis="practice"),
+    Term("transfer_out", "转出", "transfer out", ("移出本辖区", "转出本辖区", "移交外地", "移出"),
+         basis="REG2022 Art.22 (属地管理)"),
+):
+    ACTIVITIES.setdefault(_term.identifier, _term)
+del _term
+
+#: Exit activities other than ``close`` -> exit type. The first of ``close`` and these ends a
+#: case's follow-up for time to close: a competing exit censors the closing (cause-specific).
+EXIT_TYPES: dict[str, str] = {
+    "decline_intake": "declined",  # 不予受理
+    "route_to_legal_procedure": "routed_to_legal_procedure",  # 导入法定程序
+    "terminated": "terminated",  # 终结 / 不再受理
+    "withdraw": "withdrawn",  # 撤回 / 撤销信访事项
+    "transfer_out": "transferred_out",  # 转出 / 移出本辖区
+}
 
 #: Intake channels (REG2022 Art.17).
 CHANNELS: dict[str, Term] = _vocab(

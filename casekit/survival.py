@@ -4,7 +4,8 @@ Built on lifelines (R5): :func:`fit_time_to_close` returns one ``KaplanMeierFitt
 (the groupby loop of the lifelines quickstart), so users keep ``plot_survival_function``,
 ``median_survival_time_`` and ``print_summary``. For speed on large logs, the summaries
 (:func:`median_table`, :func:`compare_patterns`, :func:`rank_collaborations`) use numpy
-implementations of exactly the same statistics, tested for equality against lifelines:
+implementations of exactly the same statistics from :mod:`casekit.engine` (the one numpy
+survival engine), tested for equality against lifelines:
 
 * Kaplan-Meier: product-limit through cumulative sums of ``log(n - d) - log(n)`` (lifelines'
   formula, so a plateau at exactly S(t) = 0.5 resolves to the same step), Greenwood variance,
@@ -24,7 +25,6 @@ column), because a censored estimate means nothing without it.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to
     from lifelines import KaplanMeierFitter
 
 from casekit._utils import CasekitError
+from casekit.engine import _KM, _chi2_sf, _km, _logrank_multi, _logrank_two, _norm_sf, _z
+from casekit.engine import CoxResult, cox_fit, schoenfeld_residuals
+from casekit.engine import holm as _holm
 
 __all__ = [
     "ProportionalHazardsWarning",
@@ -58,25 +61,6 @@ class ProportionalHazardsWarning(UserWarning):
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _z(alpha: float) -> float:
-    """Two-sided normal quantile ``z_{1 - alpha/2}``."""
-    from scipy.special import ndtri
-
-    return float(ndtri(1 - alpha / 2))
-
-
-def _chi2_sf(x: Any, df: Any) -> Any:
-    from scipy.special import chdtrc
-
-    return chdtrc(df, x)
-
-
-def _norm_sf(x: Any) -> Any:
-    from scipy.special import ndtr
-
-    return ndtr(-np.asarray(x, dtype=float))
 
 
 def _outcome_columns(outcome: str) -> tuple[str, str]:
@@ -114,76 +98,8 @@ def _observation_end(cases: pd.DataFrame) -> pd.Timestamp | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Kaplan-Meier in numpy (lifelines' exact formulas)
+# Kaplan-Meier groups (the estimator itself is casekit.engine._km)
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _KM:
-    timeline: np.ndarray
-    survival: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    n: int
-    n_events: int
-
-    @staticmethod
-    def _qth(values: np.ndarray, timeline: np.ndarray, q: float = 0.5) -> float:
-        # lifelines.utils.qth_survival_time: first index where -S >= -q (binary search, as there)
-        if values[-1] > q:
-            return math.inf
-        return float(timeline[np.searchsorted(-values, -q, side="left")])
-
-    @property
-    def median(self) -> float:
-        return self._qth(self.survival, self.timeline)
-
-    @property
-    def median_ci(self) -> tuple[float, float]:
-        return self._qth(self.lower, self.timeline), self._qth(self.upper, self.timeline)
-
-    def rmst(self, horizon: float) -> float:
-        """Area under the step function S on [0, horizon]."""
-        t = self.timeline
-        right = np.minimum(np.r_[t[1:], horizon], horizon)
-        width = np.clip(right - np.minimum(t, horizon), 0, None)
-        return float(np.sum(self.survival * width))
-
-
-def _km(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05, presorted: bool = False) -> _KM:
-    """Kaplan-Meier estimate with lifelines' arithmetic (see module notes)."""
-    if presorted:
-        d, e = durations, events
-    else:
-        order = np.argsort(durations, kind="stable")
-        d, e = durations[order], events[order]
-    n = len(d)
-    new = np.r_[True, d[1:] != d[:-1]] if n else np.zeros(0, dtype=bool)
-    starts = np.flatnonzero(new)
-    times = d[starts]
-    removed = np.diff(np.r_[starts, n])
-    deaths = np.add.reduceat(e.astype(np.float64), starts) if n else np.zeros(0)
-    at_risk = n - np.r_[0, np.cumsum(removed)[:-1]]
-    # lifelines' table starts at min(0, first duration) with a birth row
-    if n and times[0] > 0:
-        times = np.r_[0.0, times]
-        deaths = np.r_[0.0, deaths]
-        at_risk = np.r_[n, at_risk]
-    pop = at_risk.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.cumsum(np.log(pop - deaths) - np.log(pop))
-        var_terms = deaths / (pop * (pop - deaths))
-    var_terms[np.isinf(var_terms)] = 0.0
-    cum_sq = np.cumsum(var_terms)
-    s = np.exp(log_s)
-    z = _z(alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.log(s)
-        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cum_sq) / v))
-        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(cum_sq) / v))
-    lower = np.where(np.isnan(lower), 1.0, lower)
-    upper = np.where(np.isnan(upper), 1.0, upper)
-    return _KM(times, s, lower, upper, n, int(e.sum()))
 
 
 class _Groups:
@@ -210,101 +126,6 @@ def _km_for(groups: _Groups, labels: Sequence[str], d: np.ndarray, e: np.ndarray
         idx = groups.rows(g)
         o = np.argsort(d[idx], kind="stable")
         out[g] = _km(d[idx][o], e[idx][o], alpha, presorted=True)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# log-rank tests in numpy
-# ---------------------------------------------------------------------------------------------
-
-
-def _logrank_two(d1: np.ndarray, e1: np.ndarray, d2: np.ndarray, e2: np.ndarray) -> tuple[float, float]:
-    """Two-sample log-rank chi-square (1 df) and its p-value (as lifelines.logrank_test)."""
-    d = np.r_[d1, d2]
-    e = np.r_[e1, e2].astype(np.float64)
-    g = np.r_[np.ones(len(d1)), np.zeros(len(d2))]
-    order = np.argsort(d, kind="stable")
-    d, e, g = d[order], e[order], g[order]
-    n = len(d)
-    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-    deaths = np.add.reduceat(e, starts)
-    deaths1 = np.add.reduceat(e * g, starts)
-    removed = np.diff(np.r_[starts, n])
-    removed1 = np.add.reduceat(g, starts)
-    n_t = n - np.r_[0, np.cumsum(removed)[:-1]]
-    n1_t = len(d1) - np.r_[0, np.cumsum(removed1)[:-1]]
-    keep = deaths > 0
-    dt, nt, n1, d1t = deaths[keep], n_t[keep].astype(float), n1_t[keep], deaths1[keep]
-    expected = dt * n1 / nt
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(nt > 1, dt * (n1 / nt) * (1 - n1 / nt) * (nt - dt) / (nt - 1), 0.0)
-    v = var.sum()
-    if v <= 0:
-        return 0.0, 1.0
-    chi2 = (d1t.sum() - expected.sum()) ** 2 / v
-    return float(chi2), float(_chi2_sf(chi2, 1))
-
-
-def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray) -> tuple[float, int, float]:
-    """Multivariate log-rank chi-square (K - 1 df) as lifelines.multivariate_logrank_test."""
-    codes, uniques = pd.factorize(pd.Series(groups), sort=True)
-    k = len(uniques)
-    if k < 2:
-        return 0.0, 0, 1.0
-    # longest first: the at-risk set of a time is a prefix, counted by cumulative one-hot sums
-    order = np.argsort(-durations, kind="stable")
-    d, e, c = durations[order], events[order].astype(np.float64), codes[order]
-    n = len(d)
-    new = np.r_[True, d[1:] != d[:-1]]
-    gid = np.cumsum(new) - 1
-    gend = np.r_[np.flatnonzero(new)[1:], n] - 1
-    deaths = np.bincount(gid, weights=e)
-    keep = deaths > 0
-    ends, dt = gend[keep], deaths[keep]
-    nt = (ends + 1).astype(float)
-    observed = np.bincount(c, weights=e, minlength=k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(nt > 1, dt * (nt - dt) / (nt - 1), 0.0)
-    expected = np.zeros(k)
-    w_diag = np.zeros(k)
-    cross = np.zeros((k, k))
-    carry = np.zeros(k)
-    block = 100_000
-    for s0 in range(0, n, block):
-        s1 = min(s0 + block, n)
-        onehot = np.zeros((s1 - s0, k))
-        onehot[np.arange(s1 - s0), c[s0:s1]] = 1.0
-        cum = np.cumsum(onehot, axis=0) + carry
-        carry = cum[-1]
-        sel = (ends >= s0) & (ends < s1)
-        if not sel.any():
-            continue
-        frac = cum[ends[sel] - s0] / nt[sel, None]
-        expected += (dt[sel, None] * frac).sum(0)
-        w_diag += (w[sel, None] * frac).sum(0)
-        f = frac * np.sqrt(w[sel])[:, None]
-        # einsum, not BLAS: a K x K Gram is cheap, and threaded BLAS stalls on a busy machine
-        cross += np.einsum("ij,ik->jk", f, f)
-    v = np.diag(w_diag) - cross
-    oe = observed - expected
-    try:
-        chi2 = float(oe[:-1] @ np.linalg.solve(v[:-1, :-1], oe[:-1]))
-    except np.linalg.LinAlgError:
-        chi2 = float(oe[:-1] @ np.linalg.pinv(v[:-1, :-1]) @ oe[:-1])
-    df = k - 1
-    return chi2, df, float(_chi2_sf(chi2, df))
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm's step-down adjusted p-values."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
-    out = np.empty(m)
-    out[order] = adj
     return out
 
 
@@ -556,95 +377,37 @@ def _cox_efron(
     tol: float = 1e-10,
     ph_test: bool = True,
 ) -> _CoxFit:
-    """Maximise the Efron partial likelihood by Newton-Raphson with step halving."""
-    n, p = X.shape
-    # longest first: the risk set of a time is then a prefix, summed by contiguous cumsums
-    order = np.argsort(-durations, kind="stable")
-    t = durations[order]
-    ev = events[order].astype(bool)
-    Xs = np.ascontiguousarray(X[order] - X.mean(axis=0))
-    new = np.r_[True, t[1:] != t[:-1]]
-    gid = np.cumsum(new) - 1
-    gend = np.r_[np.flatnonzero(new)[1:], len(t)] - 1  # last row of each time group
-    n_groups = len(gend)
-    death = np.flatnonzero(ev)
-    dg = gid[death]
-    n_d = np.bincount(dg, minlength=n_groups).astype(float)
-    first = np.searchsorted(dg, dg, side="left")
-    ell = np.arange(len(death)) - first
-    frac = ell / n_d[dg]
-    dstart = np.flatnonzero(np.r_[True, dg[1:] != dg[:-1]]) if len(death) else np.zeros(0, int)
-    dgroups = dg[dstart] if len(death) else np.zeros(0, int)
-    x_death_sum = Xs[death].sum(axis=0)
+    """Time-fixed Efron Cox fit through :func:`casekit.engine.cox_fit`, plus the PH test.
 
-    def evaluate(beta: np.ndarray, need_hess: bool = True):
-        eta = Xs @ beta
-        shift = eta.max() if n else 0.0
-        r = np.exp(eta - shift)
-        rx = r[:, None] * Xs
-        s0 = np.cumsum(r)[gend]
-        s1 = np.cumsum(rx, axis=0)[gend]
-        s0d = np.zeros(n_groups)
-        s1d = np.zeros((n_groups, p))
-        if len(death):
-            s0d[dgroups] = np.add.reduceat(r[death], dstart)
-            s1d[dgroups] = np.add.reduceat(np.ascontiguousarray(rx[death].T), dstart, axis=1).T
-        phi = s0[dg] - frac * s0d[dg]
-        psi = s1[dg] - frac[:, None] * s1d[dg]
-        ll = float(eta[death].sum() - (np.log(phi) + shift).sum())
-        m = psi / phi[:, None]
-        grad = x_death_sum - m.sum(axis=0)
-        if not need_hess:
-            return ll, grad, None, m
-        a = np.bincount(dg, weights=1.0 / phi, minlength=n_groups)
-        b = np.bincount(dg, weights=frac / phi, minlength=n_groups)
-        c = r * np.cumsum(a[::-1])[::-1][gid]  # sum of a over event times <= the row's time
-        c[death] -= r[death] * b[dg]
-        info = Xs.T @ (c[:, None] * Xs) - m.T @ m
-        return ll, grad, info, m
-
-    beta = np.zeros(p)
-    ll, grad, info, m = evaluate(beta)
-    ll_null = ll
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, grad, rcond=None)[0]
-        scale = 1.0
-        while True:
-            cand = beta + scale * step
-            ll_new, grad_new, info_new, m_new = evaluate(cand)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * max(1.0, abs(ll)):
-                break
-            scale /= 2
-            if scale < 1e-8:
-                break
-        delta = np.max(np.abs(cand - beta))
-        beta, ll, grad, info, m = cand, ll_new, grad_new, info_new, m_new
-        if delta < tol or (np.max(np.abs(grad)) < 1e-9 * max(1.0, len(death))):
-            converged = True
-            break
-    try:
-        variance = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        variance = np.linalg.pinv(info)
-    se = np.sqrt(np.clip(np.diag(variance), 0, None))
+    Every duration is at risk from ``-inf`` so that zero durations count at time 0, as in
+    lifelines' ``CoxPHFitter``.
+    """
+    start = np.full(len(durations), -np.inf)
+    fit = cox_fit(start, durations, events, X, max_iter=max_iter, tol=tol)
     ph = None
-    if ph_test and len(death) > 2:
-        # scaled Schoenfeld residuals against the rank of the event time (Grambsch-Therneau
-        # approximation, as lifelines.statistics.proportional_hazard_test(time_transform="rank"))
-        resid = Xs[death] - m
-        scaled = len(death) * resid @ variance + beta
-        tt = np.arange(len(death), 0, -1, dtype=float)  # rank of the event time (ascending)
-        tt -= tt.mean()
-        num = (tt[:, None] * scaled).sum(axis=0) ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = num / (len(death) * se**2 * (tt**2).sum())
-        ph = _chi2_sf(stat, 1)
-    return _CoxFit(beta, se, variance, ll, ll_null, converged, it, ph)
+    if ph_test and fit.n_events > 2:
+        ph = _ph_rank_test(fit, start, durations, events, X)
+    return _CoxFit(fit.beta, fit.se, fit.var, fit.loglik, fit.loglik_null, fit.converged,
+                   fit.n_iter, ph)
+
+
+def _ph_rank_test(fit: CoxResult, start: np.ndarray, durations: np.ndarray, events: np.ndarray,
+                  X: np.ndarray) -> np.ndarray:
+    """Scaled Schoenfeld residuals against the rank of the event time, one p-value per term.
+
+    The Grambsch-Therneau approximation of
+    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``.
+    """
+    rows, times, resid = schoenfeld_residuals(fit, start, durations, events, X)
+    order = np.lexsort((rows, -times))  # latest first, ties in row order (lifelines' order)
+    n_d = len(rows)
+    scaled = n_d * resid[order] @ fit.var + fit.beta
+    tt = np.arange(n_d, 0, -1, dtype=float)  # rank of the event time (ascending)
+    tt -= tt.mean()
+    num = (tt[:, None] * scaled).sum(axis=0) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = num / (n_d * fit.se**2 * (tt**2).sum())
+    return _chi2_sf(stat, 1)
 
 
 def _design(

@@ -119,7 +119,7 @@ def _refile_log() -> pd.DataFrame:
         ("f2", "2024-02-01", "register", "m1"), ("f2", "2024-02-11", "close", "m1"),
         # m2: closed 01-05, never re-filed, window elapsed by the end -> settled at the close
         ("g1", "2024-01-01", "register", "m2"), ("g1", "2024-01-05", "close", "m2"),
-        # m3: pledge 01-20 -> settled at the pledge even though the window is pending
+        # m3: closed 06-10 with the window pending -> censored at the closure (pledge after it)
         ("h1", "2024-06-01", "register", "m3"), ("h1", "2024-06-10", "close", "m3"),
         ("h1", "2024-06-20", "cessation_pledge", "m3"),
         # m4: closed 08-01, window pending at the end -> censored at the closure
@@ -144,8 +144,10 @@ def test_settlement_window_pledge_and_censoring() -> None:
     assert cases.loc["g1", "settled"]
     assert cases.loc["g1", "settle_days"] == 4.0
     assert cases.loc["g1", "settled_at"] == pd.Timestamp("2024-01-05")
-    assert cases.loc["h1", "settled"]
-    assert cases.loc["h1", "settle_days"] == 19.0
+    # h1 closed 06-10, after observation_end - 180 days (03-05): censored administratively at
+    # the closure, whatever came after (issue 10; it used to count its pledge on 06-20)
+    assert not cases.loc["h1", "settled"]
+    assert cases.loc["h1", "settle_days"] == 9.0
     assert not cases.loc["k1", "settled"]
     assert not cases.loc["k1", "settle_observed"]
     assert cases.loc["k1", "settle_days"] == 31.0
