@@ -988,7 +988,7 @@ def aalen_johansen(
            - 2 * F * np.cumsum(C) + 2 * np.cumsum(F * C))
     var = np.clip(var, 0, None)
     z = _z(alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = np.log(-np.log(F))
         se = np.sqrt(var) / (F * np.abs(np.log(F)))
         low = np.exp(-np.exp(y + z * se))
