@@ -79,7 +79,11 @@ _EXPORTS: dict[str, str] = {
     "median_table": "casekit.survival",
     "compare_patterns": "casekit.survival",
     "fit_cox": "casekit.survival",
-    "rank_collaborations": "casekit.survival",
+    # --- ranking ---
+    "rank_collaborations": "casekit.ranking",
+    "fit_time_varying_cox": "casekit.ranking",
+    "describe_ranking": "casekit.ranking",
+    "excluded_patterns": "casekit.ranking",
     # --- kpi ---
     "build_deadline_table": "casekit.kpi",
     "on_time_rates": "casekit.kpi",
@@ -95,6 +99,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = {
     "schema", "io", "validate", "privacy", "synth", "cases", "repeat", "network", "survival",
     "kpi", "simulate", "plotting", "widgets", "datasets", "cli", "report", "training",
+    "ranking", "engine",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -3,9 +3,9 @@
 Built on lifelines (R5): :func:`fit_time_to_close` returns one ``KaplanMeierFitter`` per pattern
 (the groupby loop of the lifelines quickstart), so users keep ``plot_survival_function``,
 ``median_survival_time_`` and ``print_summary``. For speed on large logs, the summaries
-(:func:`median_table`, :func:`compare_patterns`, :func:`rank_collaborations`) use numpy
-implementations of exactly the same statistics from :mod:`casekit.engine` (the one numpy
-survival engine), tested for equality against lifelines:
+(:func:`median_table`, :func:`compare_patterns`, :func:`fit_cox`; the ranking lives in
+:mod:`casekit.ranking`) use numpy implementations of exactly the same statistics from
+:mod:`casekit.engine` (the one numpy survival engine), tested for equality against lifelines:
 
 * Kaplan-Meier: product-limit through cumulative sums of ``log(n - d) - log(n)`` (lifelines'
   formula, so a plateau at exactly S(t) = 0.5 resolves to the same step), Greenwood variance,
@@ -47,7 +47,6 @@ __all__ = [
     "fit_cox",
     "fit_time_to_close",
     "median_table",
-    "rank_collaborations",
 ]
 
 Outcome = Literal["close", "settle"]
@@ -417,10 +416,15 @@ def _design(
     reference: str,
     covariates: Sequence[str],
     min_level_cases: int,
+    leading: Sequence[tuple[np.ndarray, tuple[str, str, str]]] = (),
 ) -> tuple[np.ndarray, list[tuple[str, str, str]], list[str]]:
-    """Dummy-coded design matrix: pattern levels first, then covariates; collinear columns dropped."""
-    cols: list[np.ndarray] = []
-    terms: list[tuple[str, str, str]] = []  # (term, variable, level)
+    """Dummy-coded design matrix: pattern levels first, then covariates; collinear columns dropped.
+
+    ``leading`` columns (with their ``(term, variable, level)``) come before the pattern levels
+    and, like them, are kept in preference to later columns they are collinear with.
+    """
+    cols: list[np.ndarray] = [c for c, _ in leading]
+    terms: list[tuple[str, str, str]] = [t for _, t in leading]  # (term, variable, level)
     notes: list[str] = []
     g = data[by].astype("str").to_numpy()
     for level in pd.Series(g).value_counts().index:
@@ -463,7 +467,7 @@ def _design(
     ok = diag > 1e-8 * np.maximum(scale, 1e-12)
     ok &= scale > 0
     dropped = [terms[i][0] for i in np.flatnonzero(~ok)]
-    if any(i < n_pattern_cols for i in np.flatnonzero(~ok)):
+    if any(len(leading) <= i < n_pattern_cols for i in np.flatnonzero(~ok)):
         notes.append("some pattern terms are collinear with covariates")
     if dropped:
         notes.append("dropped collinear terms: " + ", ".join(dropped))
@@ -641,256 +645,3 @@ def fit_cox(
             out.attrs["ph_warning"] = msg
             warnings.warn(msg, ProportionalHazardsWarning, stacklevel=2)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# the ranking
-# ---------------------------------------------------------------------------------------------
-
-RANKING_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "pattern",
-    "n_cases",
-    "n_closed",
-    "median_days",
-    "median_ci_low",
-    "median_ci_high",
-    "hazard_ratio",
-    "hr_ci_low",
-    "hr_ci_high",
-    "p_value",
-    "ranked_by",
-    "rmst_days",
-    "rmst_horizon_days",
-    "logrank_p_vs_reference",
-    "is_reference",
-    "reference_pattern",
-    "ph_p_value",
-    "outcome",
-    "repeat_only",
-    "observation_end",
-)
-
-
-def rank_collaborations(
-    cases: pd.DataFrame,
-    *,
-    repeat_only: bool = True,
-    outcome: Outcome = "close",
-    min_cases: int = 30,
-    min_events: int = 5,
-    adjust: bool = True,
-    by: str = "pattern",
-    covariates: Sequence[str] | None = None,
-    reference: str | None = None,
-    alpha: float = 0.05,
-    horizon_days: float | None = None,
-) -> pd.DataFrame:
-    """Rank collaboration patterns by how fast they close (or settle) cases, fastest first.
-
-    Parameters
-    ----------
-    cases : DataFrame
-        A case table (:func:`casekit.cases.build_case_table`).
-    repeat_only : bool, default True
-        Only repeat filings (``repeat_ordinal >= 2``): "which collaborations close repeat
-        cases fastest".
-    outcome : {"close", "settle"}
-        Time to first close or to settlement.
-    min_cases : int, default 30
-        Patterns with fewer cases are not ranked; they are listed in ``attrs["excluded"]``
-        (never silently dropped).
-    min_events : int, default 5
-        Patterns with fewer observed events (closures) are not ranked either (a hazard ratio
-        needs events); also listed in ``attrs["excluded"]``.
-    adjust : bool, default True
-        Rank by the hazard ratio of a Cox model adjusted for ``covariates`` (pattern as a
-        categorical, reference the most common pattern). When the model cannot be fitted
-        (fewer than two patterns, no convergence) or ``adjust=False``, rank by the
-        Kaplan-Meier median (ties and unreached medians broken by the RMST).
-    by : str, default "pattern"
-        The grouping column.
-    covariates : sequence of str, optional
-        Default: ``category, street, repeat_ordinal, channel, year`` where present and varying.
-    reference : str, optional
-        Reference pattern of the hazard ratios (default: the most common ranked pattern).
-    alpha : float, default 0.05
-        For the confidence intervals.
-    horizon_days : float, optional
-        RMST horizon (default: shortest longest-follow-up among ranked patterns).
-
-    Returns
-    -------
-    DataFrame
-        One row per ranked pattern, fastest first: ``rank, pattern, n_cases, n_closed,
-        median_days, median_ci_low, median_ci_high, hazard_ratio, hr_ci_low, hr_ci_high,
-        p_value, ranked_by, rmst_days, rmst_horizon_days, logrank_p_vs_reference,
-        is_reference, reference_pattern, ph_p_value, outcome, repeat_only, observation_end``.
-        ``hazard_ratio`` is the adjusted hazard ratio of the outcome against the reference
-        (above 1 = faster); ``p_value`` is its Wald test (or the log-rank test against the
-        reference when ranked by median). ``n_closed`` counts observed events of the outcome.
-        ``attrs``: ``excluded`` (DataFrame of patterns under ``min_cases``), ``ranked_by``,
-        ``observation_end``, ``notes``, ``cox`` (the full Cox table).
-
-    Notes
-    -----
-    Censoring: cases still open at the observation end are censored there, never dropped and
-    never treated as closed. The hazard ratio compares patterns at equal category, street,
-    channel, year and repeat ordinal, which removes confounding by those (for instance when
-    slow categories are routed to particular collaborations); the unadjusted median does not.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(2)
-    >>> n = 600
-    >>> pattern = rng.choice(["a", "a+b", "b"], n, p=[0.5, 0.3, 0.2])
-    >>> rate = pd.Series(pattern).map({"a": 1.0, "a+b": 2.0, "b": 0.5}).to_numpy()
-    >>> t = rng.exponential(20 / rate)
-    >>> cases = pd.DataFrame({"pattern": pattern, "duration_days": np.minimum(t, 60),
-    ...                       "closed": t < 60, "repeat_ordinal": 2})
-    >>> ranking = ck.rank_collaborations(cases, min_cases=30)
-    >>> ranking[["rank", "pattern", "ranked_by"]]
-       rank pattern              ranked_by
-    0     1     a+b  adjusted_hazard_ratio
-    1     2       a  adjusted_hazard_ratio
-    2     3       b  adjusted_hazard_ratio
-    """
-    if by not in cases:
-        raise CasekitError(f"cases: missing column {by!r}")
-    data = cases
-    if repeat_only:
-        if "repeat_ordinal" not in cases:
-            raise CasekitError(
-                "cases: missing column 'repeat_ordinal' for repeat_only=True "
-                "(build the case table with link=True, or pass repeat_only=False)"
-            )
-        data = cases[pd.to_numeric(cases["repeat_ordinal"], errors="coerce").fillna(1) >= 2]
-        if len(data) == 0:
-            raise CasekitError(
-                "cases: no repeat filings (repeat_ordinal >= 2) to rank; "
-                "check the repeat linkage or pass repeat_only=False"
-            )
-    d, e = _durations_events(data, outcome)
-    grp = _Groups(data[by])
-    ev_counts = np.bincount(grp.codes, weights=e, minlength=len(grp.labels)).astype(np.int64)
-    by_size = np.argsort(-grp.sizes, kind="stable")
-    sizes = pd.Series(grp.sizes[by_size], index=[grp.labels[j] for j in by_size])
-    n_events = pd.Series(ev_counts[by_size], index=sizes.index)
-    included = [g for g in sizes.index if sizes[g] >= min_cases and n_events[g] >= min_events]
-    inc_set = set(included)
-    excl = [g for g in sizes.index if g not in inc_set]
-    excluded = pd.DataFrame(
-        {
-            by: excl,
-            "n_cases": np.array([sizes[g] for g in excl], dtype=np.int64),
-            "n_closed": np.array([n_events[g] for g in excl], dtype=np.int64),
-            "reason": [
-                f"fewer than {min_cases} cases" if sizes[g] < min_cases
-                else f"fewer than {min_events} observed events" for g in excl
-            ],
-        }
-    )
-    obs = _observation_end(cases)
-    notes: list[str] = []
-    inc_code = np.zeros(len(grp.labels), dtype=bool)
-    inc_code[[grp.code_of[g] for g in included]] = True
-    mask = inc_code[grp.codes]
-    kms = _km_for(grp, included, d, e, alpha)
-    if horizon_days is None and kms:
-        horizon_days = float(min(km.timeline[-1] for km in kms.values()))
-    if reference is None and included:
-        reference = included[0]
-    rows = []
-    idx_ref = grp.rows(reference) if included else np.zeros(0, int)
-    for g in included:
-        km = kms[g]
-        lo, hi = km.median_ci
-        if g == reference:
-            lr_p = np.nan
-        else:
-            ig = grp.rows(g)
-            lr_p = _logrank_two(d[ig], e[ig], d[idx_ref], e[idx_ref])[1]
-        rows.append(
-            {
-                "pattern": g,
-                "n_cases": int(sizes[g]),
-                "n_closed": km.n_events,
-                "median_days": km.median,
-                "median_ci_low": lo,
-                "median_ci_high": hi,
-                "rmst_days": km.rmst(horizon_days),
-                "logrank_p_vs_reference": lr_p,
-            }
-        )
-    table = pd.DataFrame(rows, columns=["pattern", "n_cases", "n_closed", "median_days",
-                                        "median_ci_low", "median_ci_high", "rmst_days",
-                                        "logrank_p_vs_reference"])
-    table["hazard_ratio"] = np.nan
-    table["hr_ci_low"] = np.nan
-    table["hr_ci_high"] = np.nan
-    table["ph_p_value"] = np.nan
-    ranked_by = "median"
-    cox = None
-    if adjust and len(included) >= 2:
-        covs = DEFAULT_COVARIATES if covariates is None else tuple(covariates)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ProportionalHazardsWarning)
-                cox = fit_cox(
-                    data.iloc[np.flatnonzero(mask)],
-                    by=by,
-                    outcome=outcome,
-                    reference=reference,
-                    covariates=covs,
-                    min_cases=1,
-                    alpha=alpha,
-                )
-        except (CasekitError, np.linalg.LinAlgError, FloatingPointError) as exc:
-            notes.append(f"Cox model not fitted ({exc}); ranked by median")
-            cox = None
-        if cox is not None:
-            notes.extend(cox.attrs["notes"])
-            pt = cox[cox["variable"] == by].set_index("level")
-            all_present = all((g == reference) or (g in pt.index) for g in included)
-            if cox.attrs["converged"] and all_present:
-                ranked_by = "adjusted_hazard_ratio"
-                for col in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "ph_p_value"):
-                    table[col] = table["pattern"].map(pt[col]).astype(float)
-                table["cox_p_value"] = table["pattern"].map(pt["p_value"]).astype(float)
-                ref_row = table["pattern"] == reference
-                table.loc[ref_row, ["hazard_ratio", "hr_ci_low", "hr_ci_high"]] = 1.0
-                if "ph_warning" in cox.attrs:
-                    notes.append(cox.attrs["ph_warning"])
-            else:
-                notes.append("Cox model did not converge or lost pattern terms; ranked by median")
-    if ranked_by == "adjusted_hazard_ratio":
-        table["p_value"] = table.pop("cox_p_value")
-        table = table.sort_values(
-            ["hazard_ratio", "median_days", "rmst_days"], ascending=[False, True, True],
-            kind="stable",
-        )
-    else:
-        table["p_value"] = table["logrank_p_vs_reference"]
-        table = table.sort_values(["median_days", "rmst_days"], kind="stable")
-    table = table.reset_index(drop=True)
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    table["ranked_by"] = ranked_by
-    table["rmst_horizon_days"] = horizon_days
-    table["is_reference"] = table["pattern"] == reference
-    table["reference_pattern"] = reference
-    table["outcome"] = outcome
-    table["repeat_only"] = repeat_only
-    table["observation_end"] = obs
-    table = table[list(RANKING_COLUMNS)]
-    if by != "pattern":
-        table = table.rename(columns={"pattern": by})
-    table.attrs.update(
-        excluded=excluded,
-        ranked_by=ranked_by,
-        observation_end=obs,
-        notes=notes,
-        cox=cox,
-        reference=reference,
-        n_cases_used=int(mask.sum()),
-    )
-    return table

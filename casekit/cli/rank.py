@@ -1,19 +1,22 @@
-"""``casekit rank PATH [--columns MAP] [--repeat-only] [--outcome close|settle] [--min-cases K] --out RANKING.csv``.
+"""``casekit rank PATH [--columns MAP] [--repeat-only|--all-filings] [--outcome close|settle|any-exit] [--method M] [--min-cases K] --out RANKING.csv``.
 
 Reads the log (:func:`casekit.io.read_events`), builds the case table
 (:func:`casekit.cases.build_case_table`, repeats linked by same petitioner + category + address
-when the log has no matter id) and ranks the collaboration patterns with
-:func:`casekit.survival.rank_collaborations`, fastest first.
+when the log has no matter id) and its counting-process rows
+(:func:`casekit.cases.build_case_intervals`), and ranks the collaboration patterns with
+:func:`casekit.ranking.rank_collaborations` (time-varying by default), fastest first.
 
 Outputs (UTF-8 CSV, spreadsheet-safe, no petitioner data):
 
 * ``RANKING.csv``: ``rank,pattern,n_cases,n_closed,median_days,median_ci_low,median_ci_high,
-  hazard_ratio,hr_ci_low,hr_ci_high,p_value`` then ``ranked_by, rmst_days, ...,
-  observation_end``;
-* ``<stem>.excluded.csv`` next to it: the patterns under ``--min-cases`` (``pattern, n_cases,
-  n_closed, reason``), always written (header only when none).
+  hazard_ratio,hr_ci_low,hr_ci_high,p_value,method,p_holm,p_best,in_best_set,rank_low,
+  rank_high,cif_30,cif_60,cif_90`` then ``ranked_by, rmst_days, ..., observation_end``;
+* ``<stem>.excluded.csv`` next to it: the patterns left out (``pattern, n_cases, n_closed,
+  reason``), always written (header only when none).
 
-A summary with the observation end goes to stdout.
+A summary goes to stdout: the observation end, method and estimand, the counts behind the
+answer, and the headline, which names the 90% confidence set for the fastest pattern whenever
+the top pattern's probability of being fastest is below 0.8.
 """
 
 from __future__ import annotations
@@ -32,19 +35,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``rank`` options."""
     parser.description = (
         "Rank collaboration patterns by censoring-aware time to close (or settle), fastest "
-        "first. Writes RANKING.csv and, next to it, <stem>.excluded.csv listing the patterns "
-        "under --min-cases (they are left out of the ranking, never silently dropped)."
+        "first. By default a pattern counts from the moment its last agency type joins "
+        "(time-varying). Writes RANKING.csv and, next to it, <stem>.excluded.csv listing the "
+        "patterns left out and why (never silently dropped)."
     )
     parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
     add_columns_option(parser)
-    parser.add_argument("--repeat-only", action="store_true",
-                        help="rank repeat filings only (repeat_ordinal >= 2)")
-    parser.add_argument("--outcome", choices=["close", "settle"], default="close",
-                        help="time to first close (default) or to settlement")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
+                       help="rank repeat filings only (repeat_ordinal >= 2; the default, "
+                       "falling back to all filings with a note when the log has none)")
+    scope.add_argument("--all-filings", dest="repeat_only", action="store_false",
+                       help="rank all filings, first and repeat")
+    parser.add_argument("--outcome", choices=["close", "settle", "any-exit"], default="close",
+                        help="time to first close (default; other exits censored), to "
+                        "settlement, or to any exit")
+    parser.add_argument("--method", default="time-varying", metavar="METHOD",
+                        help="time-varying (default: pattern in force), landmark-DAYS "
+                        "(e.g. landmark-30: pattern at day 30 among cases open then), or "
+                        "whole-case (biased when agencies join during the case)")
+    parser.add_argument("--cluster", choices=["matter", "petitioner", "none"], default="matter",
+                        help="cluster-robust errors by matter (default), petitioner, or none")
+    parser.add_argument("--stratify", choices=["matter"], default=None,
+                        help="stratify by matter: a within-matter effect (default: none, a "
+                        "population-average effect)")
     parser.add_argument("--min-cases", type=int, default=30, metavar="K",
                         help="patterns with fewer cases go to <stem>.excluded.csv (default 30)")
     parser.add_argument("--unadjusted", action="store_true",
                         help="rank by Kaplan-Meier median instead of the adjusted hazard ratio")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the draws behind p_best and the rank intervals (default 0)")
     parser.add_argument("--observation-end", metavar="DATE",
                         help="censor open cases at DATE (default: the log's last timestamp)")
     parser.add_argument("--settle-window-days", type=float, default=180, metavar="DAYS",
@@ -52,11 +72,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
 
 
+def _has_repeats(cases: pd.DataFrame) -> bool:
+    if "repeat_ordinal" not in cases:
+        return False
+    return bool((pd.to_numeric(cases["repeat_ordinal"], errors="coerce").fillna(1) >= 2).any())
+
+
 def run(args: argparse.Namespace) -> int:
     """Read, build the case table, rank, write RANKING.csv and <stem>.excluded.csv; return 0."""
-    from casekit.cases import build_case_table
+    import warnings
+
+    from casekit.cases import build_case_intervals, build_case_table
     from casekit.io import read_events
-    from casekit.survival import rank_collaborations
+    from casekit.ranking import (
+        NothingToRankError,
+        describe_ranking,
+        excluded_patterns,
+        rank_collaborations,
+    )
 
     out = Path(args.out)
     if not out.parent.exists():
@@ -67,34 +100,54 @@ def run(args: argparse.Namespace) -> int:
                          observation_end=args.observation_end)
     cases = build_case_table(events, observation_end=args.observation_end,
                              settle_window_days=args.settle_window_days)
-    ranking = rank_collaborations(cases, repeat_only=args.repeat_only, outcome=args.outcome,
-                                  min_cases=args.min_cases, adjust=not args.unadjusted)
-    excluded = ranking.attrs["excluded"]
+    notes = []
+    repeat_only = args.repeat_only
+    if repeat_only is None:
+        repeat_only = _has_repeats(cases)
+        if not repeat_only:
+            notes.append("no repeat filings in the log: ranking all filings")
+    intervals = (None if args.method == "whole-case"
+                 else build_case_intervals(events, cases=cases))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ranking = rank_collaborations(
+                cases, intervals=intervals, method=args.method, repeat_only=repeat_only,
+                outcome=args.outcome, min_cases=args.min_cases, adjust=not args.unadjusted,
+                cluster=args.cluster, stratify=args.stratify, seed=args.seed)
+        except NothingToRankError as exc:  # the log is usable; there is just no answer in it
+            print(f"casekit rank: {exc}", file=sys.stderr)
+            return 1
+    notes += [str(w.message) for w in caught]
+    excluded = excluded_patterns(ranking)
     ex_path = out.with_name(f"{out.stem}.excluded.csv")
     try:
         # 6 significant digits: readable, and no long digit runs that look like ID numbers
-        safe_table(ranking, ("pattern",)).to_csv(
-            out, index=False, encoding="utf-8", lineterminator="\n",
-            float_format="%.6g")
+        safe_table(ranking, ("pattern", "reference_pattern")).to_csv(
+            out, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6g")
         safe_table(excluded, ("pattern",)).to_csv(
             ex_path, index=False, encoding="utf-8", lineterminator="\n")
     except OSError as exc:
         raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
-    obs = ranking.attrs["observation_end"]
-    scope = "repeat filings" if args.repeat_only else "filings"
-    print(f"observation_end: {obs} (open cases are censored here)")
-    print(f"cases: {len(cases)}; {scope} ranked: {ranking.attrs['n_cases_used']} "
-          f"in {len(ranking)} patterns; outcome: time to {args.outcome}")
-    print(f"ranked by: {ranking.attrs['ranked_by']}"
-          + (f" (reference pattern: {ranking.attrs['reference']})"
-             if ranking.attrs["ranked_by"] != "median" else ""))
-    if len(ranking):
-        top = ranking.iloc[0]
-        print(f"fastest: {top['pattern']} (median {top['median_days']:.1f} days, "
-              f"hazard ratio {top['hazard_ratio']:.2f})")
-    print(f"excluded (under {args.min_cases} cases): {len(excluded)} patterns, "
-          f"{int(excluded['n_cases'].sum()) if len(excluded) else 0} cases -> {ex_path}")
-    for note in ranking.attrs.get("notes", []):
+    _print_summary(ranking, excluded, cases, ex_path, repeat_only, args.outcome)
+    for note in [*notes, *filter(None, ranking.attrs["notes"].split("; "))]:
         print(f"note: {note}", file=sys.stderr)
+    print(describe_ranking(ranking))
     print(f"wrote {out}")
     return 0
+
+
+def _print_summary(ranking: pd.DataFrame, excluded: pd.DataFrame, cases: pd.DataFrame,
+                   ex_path: Path, repeat_only: bool, outcome: str) -> None:
+    a = ranking.attrs
+    scope = "repeat filings" if repeat_only else "filings"
+    print(f"observation_end: {a['observation_end']} (open cases are censored here)")
+    print(f"method: {a['method']}; estimand: {a['estimand']}")
+    print(f"cases: {len(cases)}; {scope} ranked: {a['n_cases_used']} in {len(ranking)} "
+          f"patterns; outcome: time to {outcome}; competing exits: {a['n_competing_exits']}; "
+          f"prevalent at the log's start: {a['n_prevalent']} "
+          f"({a['n_prevalent_excluded']} without an opening date, left out of durations)")
+    print(f"ranked by: {a['ranked_by']}"
+          + (f" (reference pattern: {a['reference']})" if a["ranked_by"] != "median" else ""))
+    print(f"excluded: {len(excluded)} patterns, "
+          f"{int(excluded['n_cases'].sum()) if len(excluded) else 0} cases -> {ex_path}")
