@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -59,7 +64,8 @@ plt.show()
 # Adjusted hazard ratios (>1 = faster than the reference pattern) with 95% intervals.
 
 # %%
-ranking = ck.rank_collaborations(cases, repeat_only=True, min_cases=30)
+ranking = ck.rank_collaborations(events, repeat_only=True, min_cases=30, check_ph=False)
+print(ck.describe_ranking(ranking, planted_fastest=ck.load_sample_truth()["fastest_repeat_pattern"]))
 ranking.head(8)
 
 # %%

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -12,12 +17,15 @@
 # # 04 · Repeat cases and time to close 重复信访与办结时间
 #
 # What you will learn: why open cases must be *censored*, not dropped; Kaplan-Meier curves by
-# collaboration pattern; hazard ratios adjusted for category, street and more; the ranking of
-# patterns for repeat filings and how uncertain it is.
+# collaboration pattern; hazard ratios adjusted for category, street and more; why a pattern
+# must count from the moment it forms (time-varying), not from the case's start; the ranking of
+# patterns for repeat filings and how sure it is.
 
 # %% tags=["parameters"]
 EVENTS_PATH = None  # None: the bundled sample
 MIN_CASES = 30
+DYNAMIC_CASES = 8000  # size of the district where agencies join over time (section 5)
+SEED = 7
 
 # %%
 import matplotlib.pyplot as plt
@@ -59,13 +67,17 @@ plotting.plot_time_to_close(fitters, ax=ax)
 plt.show()
 
 # %% [markdown]
-# **Ranking with uncertainty 排名及其不确定性**: Cox model, pattern as a category, adjusted for
-# category, street, repeat ordinal, channel and year. Patterns under `MIN_CASES` are listed
-# separately, never silently dropped.
+# **Ranking with uncertainty 排名及其不确定性**: a Cox model with the pattern *in force* as a
+# category (a pattern counts from the moment its last agency type joins), adjusted for
+# category, street, repeat ordinal, channel and year, errors clustered by matter. Patterns
+# under `MIN_CASES` are listed separately, never silently dropped. `p_best` is the probability
+# of being fastest; `in_best_set` marks the 90% confidence set for the fastest pattern.
 
 # %%
-ranking = ck.rank_collaborations(cases, repeat_only=True, min_cases=MIN_CASES)
-ranking
+ranking = ck.rank_collaborations(events, repeat_only=True, min_cases=MIN_CASES, check_ph=False)
+print(ck.describe_ranking(ranking))
+ranking[["rank", "pattern", "n_cases", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_holm",
+         "p_best", "in_best_set", "cif_30"]].round(3)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -74,8 +86,41 @@ plt.show()
 
 # %% [markdown]
 # **Check against the truth 与真实效应对比**: the sample was generated with planted effects.
+# When the top of the ranking is not the planted pattern, the sentence below says why: small
+# support, a wide interval, a confidence set with several members.
 
 # %%
 truth = ck.load_sample_truth()
-print("planted fastest for repeat filings 预设最快:", truth.get("fastest_repeat_pattern"))
-print("ranked first 排名第一:", ranking["pattern"].iloc[0])
+print(ck.describe_ranking(ranking, planted_fastest=truth["fastest_repeat_pattern"]))
+
+# %% [markdown]
+# ## 5 · When agencies join while the case is open 协同在办理过程中形成
+#
+# In the bundled sample every agency acts in the first days. In real petition work the court or
+# the housing bureau is drawn in when a case drags on. Classify each case by the agencies of its
+# *whole life* and a case closed on day 3 can never have five agencies: multi-agency patterns
+# look slow even where they speed things up (immortal time). The time-varying method counts a
+# pattern only from the moment it forms. Below, one synthetic district where agencies join over
+# time and each collaboration's effect starts when it forms, ranked both ways, with the planted
+# truth as black crosses.
+
+# %%
+dynamic_events, dynamic_truth = ck.generate_district(DYNAMIC_CASES, seed=SEED)
+by_method = {
+    method: ck.rank_collaborations(dynamic_events, method=method, repeat_only=False,
+                                   min_cases=MIN_CASES, check_ph=False)
+    for method in ("time-varying", "whole-case")
+}
+reference = by_method["time-varying"].attrs["reference"]
+first = dynamic_truth["pattern_hazard_multiplier"]["first"]
+planted = {p: m / first[reference] for p, m in first.items() if reference in first}
+fig, ax = plt.subplots(figsize=(8, 6))
+plotting.plot_method_comparison(by_method, planted=planted, ax=ax)
+plt.show()
+
+# %%
+for method, r in by_method.items():
+    known = r[r["pattern"].isin(planted)]
+    rho = known["hazard_ratio"].rank().corr(known["pattern"].map(planted).rank())
+    print(f"{method:13s} rank correlation with the planted effects 与预设效应的秩相关: {rho:+.2f}")
+
