@@ -572,7 +572,7 @@ def build_case_table(
     See Also
     --------
     build_case_intervals, casekit.survival.fit_time_to_close,
-    casekit.survival.rank_collaborations
+    casekit.ranking.rank_collaborations
 
     Notes
     -----

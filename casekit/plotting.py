@@ -1123,7 +1123,7 @@ def plot_forest(
     ----------
     hr_table : DataFrame
         Columns ``hazard_ratio, hr_ci_low, hr_ci_high`` and a label column (``pattern``), e.g. the
-        ranking from :func:`casekit.survival.rank_collaborations`. Rows are drawn top to bottom
+        ranking from :func:`casekit.ranking.rank_collaborations`. Rows are drawn top to bottom
         in the table's order. Rows without a hazard ratio (patterns reported separately or not
         in the model) are left out; the reference pattern (named by ``reference``, else flagged
         by an ``is_reference`` column, else the row with hazard ratio 1 and no interval) is drawn
