@@ -187,12 +187,9 @@ class WhatIfPanel(widgets.VBox):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        try:
-            from casekit.plotting import use_cjk_font
+        from casekit.plotting import use_cjk_font
 
-            use_cjk_font()
-        except ImportError:  # pragma: no cover - plotting ships with casekit
-            pass
+        use_cjk_font()
         self.base = sm.calibrate_baseline() if baseline is None else baseline
         self.seed = seed
         self.replications = replications

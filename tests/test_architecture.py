@@ -1,0 +1,95 @@
+"""The package's shape: imports run one way, the CLI lives in casekit/cli/, the facade is lazy."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "casekit"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """casekit module -> the casekit modules it imports (anywhere in the file, lazily or not)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            for t in targets:
+                while t and t not in modules:
+                    t = t.rpartition(".")[0]
+                if t and t != name and t != "casekit":
+                    deps.add(t)
+        graph[name] = deps
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_casekit() -> None:
+    """Arrows only run down: no module imports a module that imports it back (even lazily)."""
+    cycle = _cycle(_import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cli_lives_in_its_folder() -> None:
+    assert not list(PACKAGE.glob("_cmd_*.py"))
+    assert (PACKAGE / "cli" / "__init__.py").exists()
+    assert (PACKAGE / "cli" / "_common.py").exists()
+
+
+@pytest.mark.parametrize("module", sorted(_module_name(p) for p in PACKAGE.rglob("*.py")
+                                          if "templates" not in p.parts))
+def test_every_module_imports_alone(module: str) -> None:
+    """Each module imports in a fresh interpreter (no hidden order dependence)."""
+    if module.endswith("widgets"):
+        pytest.importorskip("ipywidgets")
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT,
+                   capture_output=True, timeout=120)
