@@ -271,6 +271,170 @@ _SKIP_LEVEL_P = {"city": 0.6, "province": 0.3, "national": 0.1}
 _GAP_MEDIAN_DAYS = 25.0  # re-filing after close: lognormal gap
 _GAP_SIGMA = 0.9
 
+# ---------------------------------------------------------------------------------------------
+# Dynamic mode: agencies join open cases over time (the default)
+# ---------------------------------------------------------------------------------------------
+
+_MODES = ("dynamic", "upfront")
+
+
+@dataclass(frozen=True)
+class _Joiner:
+    type: str  # agency type that joins an open case
+    m_repeat: float  # planted closing-hazard multiplier on repeat filings once joined
+    activity: str  # its first action, at the join time
+    area: str  # "any", "street" or "town": where it can join
+    affinity: dict[str, float]  # join-rate weight per category (missing: 0.1)
+
+
+#: the agency types that join open cases; m_first = m_repeat ** (1 / k)
+_JOINERS: tuple[_Joiner, ...] = (
+    _Joiner("court", 2.0, "investigate", "any",
+            {"political_legal": 2.0, "natural_resources": 1.2, "urban_rural_construction": 1.0,
+             "agriculture_rural": 0.4, "labour_social_security": 0.3}),
+    _Joiner("mediation_committee", 1.5, "mediate", "town",
+            {"political_legal": 2.0, "natural_resources": 1.5, "agriculture_rural": 1.2,
+             "civil_affairs_emergency": 0.6, "urban_rural_construction": 0.5,
+             "labour_social_security": 0.3}),
+    _Joiner("urban_management_bureau", 1.2, "investigate", "street",
+            {"urban_rural_construction": 1.5, "market_regulation": 1.5, "other": 1.0,
+             "natural_resources": 0.3}),
+    _Joiner("human_resources_social_security_bureau", 1.25, "investigate", "any",
+            {"labour_social_security": 2.5, "military_affairs": 0.8, "civil_affairs_emergency": 0.3,
+             "political_legal": 0.05, "natural_resources": 0.05}),
+    _Joiner("housing_construction_bureau", 0.8, "investigate", "any",
+            {"urban_rural_construction": 2.0, "natural_resources": 0.6,
+             "civil_affairs_emergency": 0.4}),
+    _Joiner("natural_resources_bureau", 0.7, "investigate", "any",
+            {"natural_resources": 2.0, "agriculture_rural": 1.0, "urban_rural_construction": 0.4}),
+    _Joiner("political_legal_committee", 0.65, "joint_conference", "any",
+            {"political_legal": 1.0, "natural_resources": 0.4}),
+    _Joiner("police", 0.55, "investigate", "any",
+            {"political_legal": 0.8, "other": 0.4, "market_regulation": 0.3}),
+)
+#: join hazard per day = _JOIN_RATE * affinity * repeat boost * shape(t), t = days open,
+#: zero until one day after the intake decision
+_JOIN_RATE = 0.0045
+_JOIN_REPEAT_BOOST = 1.5
+_JOIN_BREAKS = (0.0, 7.0, 14.0, 30.0, 60.0, 90.0)
+_JOIN_SHAPE = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # rises with time open
+_JOIN_DELAY = 1.0  # days after the intake decision before anyone can be drawn in
+_FRAILTY_VARIANCE = 0.5
+
+#: competing exits (cause-specific hazards per day; "close" is the outcome)
+_EXIT_CODES = ("close", "decline_intake", "route_to_legal_procedure", "terminated", "withdraw",
+               "transfer_out")
+_DECLINE_RATE = 0.03  # on [0, intake decision]
+_ROUTE_RATE = 0.0008  # from the intake decision
+_ROUTE_COURT_MULT = 8.0  # ... times this once the court has joined
+_ROUTE_CATEGORY = {"political_legal": 3.0, "natural_resources": 1.5}
+_TERMINATE_RATE = 0.002  # after day 60
+_TERMINATE_FROM = 60.0
+_WITHDRAW_RATE = 0.0008  # from the intake decision
+_TRANSFER_OUT_RATE = 0.002  # within 30 days of the intake decision
+_TRANSFER_OUT_DAYS = 30.0
+_BIG = 1e7  # "never" inside the samplers (days)
+
+
+@dataclass(frozen=True)
+class _Dynamic:
+    effect_scale: float
+    frailty_variance: float
+
+
+def _joiner_m(scale: float, repeat: bool) -> np.ndarray:
+    """Planted multiplier per joiner (first or repeat filings), log scaled by ``scale``."""
+    log_rep = np.log([j.m_repeat for j in _JOINERS])
+    k = _PATTERN_EXPONENT_REPEAT
+    return np.exp(scale * (log_rep if repeat else log_rep / k))
+
+
+def _join_rates(cat: np.ndarray, street: np.ndarray, rep: int) -> np.ndarray:
+    """Per-case, per-joiner join-rate factor (n, n_joiners), before the time shape."""
+    aff = np.array([[j.affinity.get(c, 0.1) for j in _JOINERS] for c in _CATEGORY_IDS])
+    r = aff[cat] * _JOIN_RATE * (_JOIN_REPEAT_BOOST if rep else 1.0)
+    for jj, j in enumerate(_JOINERS):
+        if j.area != "any":
+            r[:, jj] *= street == (j.area == "street")
+    return r
+
+
+def _draw_joins(rng: np.random.Generator, a0: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """Join times (days open) with hazard ``rate * shape(t)`` from ``a0 + delay``; BIG = never."""
+    s = a0 + _JOIN_DELAY
+    e = rng.exponential(size=rate.shape)
+    g0 = _pw_cum(s, _JOIN_BREAKS, _JOIN_SHAPE)[:, None]
+    with np.errstate(divide="ignore"):
+        x = g0 + np.where(rate > 0, e / np.where(rate > 0, rate, 1.0), np.inf)
+    t = _pw_inv(np.minimum(x, _BIG), _JOIN_BREAKS, _JOIN_SHAPE)
+    return np.where(np.isfinite(x), t, _BIG)
+
+
+def _draw_close(e: np.ndarray, base: np.ndarray, join: np.ndarray, logm: np.ndarray
+                ) -> np.ndarray:
+    """Exact time to close: ``H(T) = e`` for ``h = h0(t) * base * prod_{join_j <= t} m_j``.
+
+    The cumulative hazard is inverted segment by segment between the sorted join times.
+    """
+    n, k = join.shape
+    order = np.argsort(join, axis=1, kind="stable")
+    js = np.take_along_axis(join, order, axis=1)
+    lm = np.take_along_axis(logm, order, axis=1)
+    bounds = np.concatenate([np.zeros((n, 1)), js, np.full((n, 1), 2 * _BIG)], axis=1)
+    mult = base[:, None] * np.exp(np.concatenate([np.zeros((n, 1)), np.cumsum(lm, axis=1)],
+                                                 axis=1))  # (n, k + 1): in force on segment i
+    h0 = _pw_cum(bounds, _BASE_BREAKS, _BASE_RATES)
+    inc = mult * np.diff(h0, axis=1)
+    before = np.concatenate([np.zeros((n, 1)), np.cumsum(inc, axis=1)[:, :-1]], axis=1)
+    seg = np.maximum((before <= e[:, None]).sum(axis=1) - 1, 0)[:, None]
+    x = (np.take_along_axis(h0, seg, axis=1) + (e[:, None] - np.take_along_axis(before, seg, 1))
+         / np.take_along_axis(mult, seg, axis=1))
+    return _pw_inv(x[:, 0], _BASE_BREAKS, _BASE_RATES)
+
+
+def _draw_exits(rng: np.random.Generator, a0: np.ndarray, court_join: np.ndarray,
+                cat: np.ndarray) -> np.ndarray:
+    """Latent times of the competing exits (n, 5), in the order of ``_EXIT_CODES[1:]``."""
+    n = a0.size
+    e = rng.exponential(size=(n, 5))
+    decline = np.where(e[:, 0] / _DECLINE_RATE < a0, e[:, 0] / _DECLINE_RATE, np.inf)
+    rho = _ROUTE_RATE * np.array([_ROUTE_CATEGORY.get(c, 1.0) for c in _CATEGORY_IDS])[cat]
+    until_court = rho * (court_join - a0)
+    route = np.where(e[:, 1] < until_court, a0 + e[:, 1] / rho,
+                     court_join + (e[:, 1] - until_court) / (rho * _ROUTE_COURT_MULT))
+    terminate = _TERMINATE_FROM + e[:, 2] / _TERMINATE_RATE
+    withdraw = a0 + e[:, 3] / _WITHDRAW_RATE
+    out = e[:, 4] / _TRANSFER_OUT_RATE
+    transfer = np.where(out < _TRANSFER_OUT_DAYS, a0 + out, np.inf)
+    return np.stack([decline, route, terminate, withdraw, transfer], axis=1)
+
+
+def _draw_frailty(rng: np.random.Generator, n: int, variance: float) -> np.ndarray:
+    if variance <= 0:
+        return np.ones(n)
+    return rng.gamma(1.0 / variance, variance, n)
+
+
+def _draw_dynamic(rng: np.random.Generator, dyn: _Dynamic, cat: np.ndarray, street: np.ndarray,
+                  rep: int, frailty: np.ndarray) -> dict[str, np.ndarray]:
+    """One round of filings in dynamic mode: joins, exit time and kind, intake times."""
+    n = cat.size
+    a0 = np.minimum(rng.gamma(1.5, 1.2, n), 14.0)  # the intake decision (accept or decline)
+    join = _draw_joins(rng, a0, _join_rates(cat, street, rep))
+    logm = np.broadcast_to(np.log(_joiner_m(dyn.effect_scale, bool(rep))), join.shape)
+    base = (np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])[cat] * frailty
+            * (_REPEAT_MULTIPLIER if rep else 1.0))
+    t_close = _draw_close(rng.exponential(size=n), base, join, logm)
+    latent = np.concatenate([t_close[:, None], _draw_exits(rng, a0, join[:, 0], cat)], axis=1)
+    exit_code = np.argmin(latent, axis=1).astype(np.int8)
+    T = latent[np.arange(n), exit_code]
+    join = np.where(join < T[:, None], join, np.inf)  # a join after the exit does not happen
+    acc = np.minimum(a0, 0.3 * T)
+    com = acc + np.minimum(np.minimum(rng.exponential(0.1, n), 0.3 * (T - acc)), 0.9)
+    return {"T": T, "exit": exit_code, "join": join, "acc": acc, "com_t": com,
+            "frailty": frailty}
+
+
 _ACTIVITY_CODES = (
     "register", "transfer", "assign_with_report", "accept", "notify_receipt", "investigate",
     "mediate", "joint_conference", "leader_reception", "leader_field_visit",
@@ -430,28 +594,43 @@ def _pattern_mix(shares: dict[str, float]) -> np.ndarray:
     return out
 
 
-def _cum_baseline() -> tuple[np.ndarray, np.ndarray]:
-    breaks = np.asarray(_BASE_BREAKS)
-    rates = np.asarray(_BASE_RATES)
-    cum = np.concatenate([[0.0], np.cumsum(np.diff(breaks) * rates[:-1])])
-    return breaks, cum
+def _pw_knots(breaks: tuple[float, ...], rates: tuple[float, ...]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of the piecewise-linear cumulative of a piecewise-constant rate (from 0)."""
+    b = np.asarray(breaks)
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(b) * np.asarray(rates)[:-1])])
+    return b, cum
+
+
+def _pw_cum(t: np.ndarray, breaks: tuple[float, ...], rates: tuple[float, ...]) -> np.ndarray:
+    """Cumulative of the rate ``rates[i]`` on ``[breaks[i], breaks[i+1])`` (last one beyond)."""
+    b, cum = _pw_knots(breaks, rates)
+    t = np.asarray(t, dtype=float)
+    h = np.interp(t.ravel(), b, cum)
+    flat = t.ravel()
+    beyond = flat > b[-1]
+    h[beyond] = cum[-1] + (flat[beyond] - b[-1]) * rates[-1]
+    return h.reshape(t.shape)
+
+
+def _pw_inv(x: np.ndarray, breaks: tuple[float, ...], rates: tuple[float, ...]) -> np.ndarray:
+    """Exact inverse of :func:`_pw_cum` (all rates > 0)."""
+    b, cum = _pw_knots(breaks, rates)
+    x = np.asarray(x, dtype=float)
+    flat = x.ravel()
+    t = np.interp(flat, cum, b)
+    beyond = flat > cum[-1]
+    t[beyond] = b[-1] + (flat[beyond] - cum[-1]) / rates[-1]
+    return t.reshape(x.shape)
 
 
 def _inverse_cum_hazard(x: np.ndarray) -> np.ndarray:
     """Exact inverse of the piecewise-linear baseline cumulative hazard."""
-    breaks, cum = _cum_baseline()
-    t = np.interp(x, cum, breaks)
-    beyond = x > cum[-1]
-    t[beyond] = breaks[-1] + (x[beyond] - cum[-1]) / _BASE_RATES[-1]
-    return t
+    return _pw_inv(x, _BASE_BREAKS, _BASE_RATES)
 
 
 def _baseline_survival(t: np.ndarray) -> np.ndarray:
-    breaks, cum = _cum_baseline()
-    h = np.interp(t, breaks, cum)
-    beyond = t > breaks[-1]
-    h[beyond] = cum[-1] + (t[beyond] - breaks[-1]) * _BASE_RATES[-1]
-    return np.exp(-h)
+    return np.exp(-_pw_cum(t, _BASE_BREAKS, _BASE_RATES))
 
 
 def _pattern_multipliers() -> tuple[np.ndarray, np.ndarray]:
@@ -477,7 +656,8 @@ def _choice(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.nda
 
 
 def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
-                      district: _District) -> dict[str, np.ndarray]:
+                      district: _District, dynamic: _Dynamic | None = None
+                      ) -> dict[str, np.ndarray]:
     shares = _category_shares()
     cat_p = np.array([shares[c] for c in _CATEGORY_IDS])
     mix = _pattern_mix(shares)
@@ -507,6 +687,8 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
         office = rng.random(n_m) < 0.7
         tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
         t_start = np.floor(rng.random(n_m) * span) + tod
+        if dynamic is not None:  # one frailty per matter, shared by its filings
+            frailty = _draw_frailty(rng, n_m, dynamic.frailty_variance)
         alive = np.ones(n_m, dtype=bool)
         prev_close = np.full(n_m, np.nan)
         prev_t0 = np.full(n_m, np.nan)
@@ -531,16 +713,22 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
             if idx.size == 0:
                 break
             rep = int(k > 1)
-            pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
-            mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep else m_first[pat])
-            T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
+            if dynamic is None:
+                pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
+                mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep
+                                           else m_first[pat])
+                T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
+                extra = {"pattern": pat}
+            else:
+                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx])
+                T = extra.pop("T")
             chan = _choice(rng, _CHANNELS, idx.size)
             lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
             sk = kind[idx] == 3
             lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
             parts.append({
                 "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
-                "kind": kind[idx], "t0": t0[idx], "T": T, "pattern": pat,
+                "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
                 "category": cat[idx], "committee": com[idx], "lane": lane[idx],
                 "house": house[idx], "channel": chan, "level": lvl,
             })
@@ -743,37 +931,64 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         sel = pat == pi
         if terr and sel.any():
             territorial[sel] = d.area_unit[area[sel]]
-    boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
-    for act, base, where in (("leader_reception", 0.04, "bureau"),
-                             ("leader_field_visit", 0.03, "terr"),
-                             ("leader_case_ownership", 0.02, "terr")):
-        idx, t = within(rng.random(n) < base * (1 + 3 * boost), 0.05, 0.9)
-        who = bureau if where == "bureau" else territorial[idx]
-        roles = np.asarray(_LEADER_ROLES[act], dtype=object)
-        codes = ev.part_table(list(roles))
-        ev.add(idx, t, act, who, part=codes[rng.integers(0, roles.size, idx.size)])
-    idx, t = within(rng.random(n) < 0.02 * (1 + 3 * boost))
-    ev.add(idx, t, "risk_alert", bureau)
-    idx, t = within(rng.random(n) < 0.02)
-    ev.add(idx, t, "hearing", lead[idx])
-
-    # 10 money remedies: special funds (territorial unit) and advance funding (committee)
-    money_cat = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
-                              ("urban_rural_construction", "civil_affairs_emergency",
-                               "natural_resources")])
-    idx, t = within(money_cat & (rng.random(n) < np.where(rep, 0.05, 0.012)), 0.3, 0.9)
-    amount = np.round(np.exp(rng.normal(np.log(60_000), 0.8, idx.size)), -3)
-    ev.add(idx, t, "special_fund_application", territorial[idx], amount=np.maximum(amount, 5000))
+    everyone = np.ones(n, dtype=bool)
+    _add_leaders(rng, ev, within, f, hard, territorial, lead, bureau, everyone)
     has_com = np.zeros(n, dtype=bool)
     for pi, p in enumerate(_PATTERNS):
         if {"residents_committee", "villagers_committee"} & set(p.types):
             has_com |= pat == pi
+    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[com], everyone)
+    _add_deadlines(rng, ev, t0, acc, handle, lead, bureau)
+    outcome = _add_decision(rng, ev, close_t, handle, lead, has_med, everyone)
+    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
+    _add_after_close(rng, ev, f, close_t, territorial, bureau, d, everyone)
+    return ev.concat(), ev
+
+
+_Within = Any  # callable(mask, lo, hi) -> (idx, t): times within a case's handling interval
+
+
+def _add_leaders(rng: np.random.Generator, ev: _Slots, within: _Within, f: dict[str, np.ndarray],
+                 hard: np.ndarray, territorial: np.ndarray, lead: np.ndarray, bureau: int,
+                 eligible: np.ndarray) -> None:
+    """Leader reception / field visit / case ownership, risk alerts and hearings."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
+    for act, base, where in (("leader_reception", 0.04, "bureau"),
+                             ("leader_field_visit", 0.03, "terr"),
+                             ("leader_case_ownership", 0.02, "terr")):
+        idx, t = within(eligible & (rng.random(n) < base * (1 + 3 * boost)), 0.05, 0.9)
+        who = bureau if where == "bureau" else territorial[idx]
+        roles = np.asarray(_LEADER_ROLES[act], dtype=object)
+        codes = ev.part_table(list(roles))
+        ev.add(idx, t, act, who, part=codes[rng.integers(0, roles.size, idx.size)])
+    idx, t = within(eligible & (rng.random(n) < 0.02 * (1 + 3 * boost)))
+    ev.add(idx, t, "risk_alert", bureau)
+    idx, t = within(eligible & (rng.random(n) < 0.02))
+    ev.add(idx, t, "hearing", lead[idx])
+
+
+def _add_money(rng: np.random.Generator, ev: _Slots, within: _Within, f: dict[str, np.ndarray],
+               territorial: np.ndarray, has_com: np.ndarray, committee: np.ndarray,
+               eligible: np.ndarray) -> None:
+    """Money remedies: special funds (territorial unit) and advance funding (committee)."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    money_cat = eligible & np.isin(f["category"], [_CATEGORY_IDS.index(c) for c in (
+        "urban_rural_construction", "civil_affairs_emergency", "natural_resources")])
+    idx, t = within(money_cat & (rng.random(n) < np.where(rep, 0.05, 0.012)), 0.3, 0.9)
+    amount = np.round(np.exp(rng.normal(np.log(60_000), 0.8, idx.size)), -3)
+    ev.add(idx, t, "special_fund_application", territorial[idx], amount=np.maximum(amount, 5000))
     idx, t = within(has_com & money_cat & (rng.random(n) < np.where(rep, 0.03, 0.008)),
                     0.2, 0.8)
     amount = np.round(np.exp(rng.normal(np.log(15_000), 0.6, idx.size)), -2)
-    ev.add(idx, t, "advance_funding", d.committee_agency[com[idx]], amount=amount)
+    ev.add(idx, t, "advance_funding", committee[idx], amount=amount)
 
-    # 11 deadlines: extend past 60 days after acceptance, supervise (overdue) past 90
+
+def _add_deadlines(rng: np.random.Generator, ev: _Slots, t0: np.ndarray, acc: np.ndarray,
+                   handle: np.ndarray, lead: np.ndarray, bureau: int) -> None:
+    """Extend past 60 days after acceptance, supervise (overdue) past 90."""
     idx = np.flatnonzero(handle > 60)
     ev.add(idx, t0[idx] + acc[idx] + rng.uniform(45, 60, idx.size), "extend", lead[idx])
     idx = np.flatnonzero(handle > 90)
@@ -781,18 +996,28 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
                                                      0.5 * (handle[idx] - 90)),
            "supervise", bureau)
 
-    # 12 written decision just before closing, then close
+
+def _add_decision(rng: np.random.Generator, ev: _Slots, close_t: np.ndarray, handle: np.ndarray,
+                  lead: np.ndarray, has_med: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Written decision just before closing; returns the outcome code of each close."""
+    n = eligible.size
     out_p = np.array([0.35, 0.45, 0.20])
     decision = rng.choice(3, size=n, p=out_p)
-    idx = np.flatnonzero(rng.random(n) < 0.6)
+    idx = np.flatnonzero(eligible & (rng.random(n) < 0.6))
     ev.add(idx, close_t[idx] - np.minimum(rng.uniform(0.1, 2.0, idx.size), 0.05 * handle[idx]),
            "written_decision", lead[idx], outcome=decision[idx])
-    outcome = np.where(has_med & (rng.random(n) < 0.6), _OUTCOME_CODES.index("mediated_agreement"),
-                       decision)
-    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
+    return np.where(has_med & (rng.random(n) < 0.6), _OUTCOME_CODES.index("mediated_agreement"),
+                    decision)
 
-    # 13 after closing: follow-up visit, pledge (only the last filing of a matter), review
-    follow = rng.random(n) < 0.7
+
+def _add_after_close(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                     close_t: np.ndarray, territorial: np.ndarray, bureau: int, d: _District,
+                     eligible: np.ndarray) -> None:
+    """Follow-up visit, pledge (only the last filing of a matter), review, re-review."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    last = f["is_last"]
+    follow = eligible & (rng.random(n) < 0.7)
     t_follow = close_t + rng.uniform(2, 20, n)
     idx = np.flatnonzero(follow)
     ev.add(idx, t_follow[idx], "follow_up_visit", bureau)
@@ -800,7 +1025,7 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     idx = np.flatnonzero(pledge)
     ev.add(idx, t_follow[idx] + 1 / 1440, "cessation_pledge", territorial[idx],
            outcome=_OUTCOME_CODES.index("ceased_petitioning"))
-    review = last & ~pledge & (rng.random(n) < np.where(rep, 0.08, 0.03))
+    review = eligible & last & ~pledge & (rng.random(n) < np.where(rep, 0.08, 0.03))
     t_review = close_t + rng.uniform(3, 30, n) + rng.uniform(5, 30, n)
     upheld = rng.random(n) < 0.8
     idx = np.flatnonzero(review)
@@ -813,7 +1038,6 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     city = d.upper_bureau["city"]
     ev.add(idx, t_re[idx], "re_review", city, outcome=_OUTCOME_CODES.index("upheld"))
     ev.add(idx, t_re[idx] + 1 / 1440, "terminated", city)
-    return ev.concat(), ev
 
 
 # ---------------------------------------------------------------------------------------------
