@@ -27,6 +27,7 @@ __all__ = [
     "CASE_COLUMNS",
     "CATEGORIES",
     "CHANNELS",
+    "COMPETING_EXITS",
     "DEADLINES",
     "EVENT_COLUMNS",
     "HANDLING_MODES",
@@ -226,6 +227,9 @@ ACTIVITIES: dict[str, Term] = _vocab(
     Term("review", "复查", "review", ("申请复查",), basis="REG2022 Art.35"),
     Term("re_review", "复核", "re-review", ("申请复核",), basis="REG2022 Art.36"),
     Term("terminated", "不再受理", "terminated", ("终结",), basis="REG2022 Art.36(3)"),
+    Term("withdraw", "撤回", "withdraw", ("撤回信访", "申请撤回"), basis="practice"),
+    Term("transfer_out", "转出", "transfer out", ("移出", "转出本辖区", "移交外地"),
+         basis="practice"),
     Term("supervise", "督办", "supervise", ("督查", "督促办理"), basis="REG2022 Art.40"),
     Term("summon_talk", "约谈", "summon for a talk", (), basis="REG2022 Art.39"),
     Term("circulate_notice", "通报", "circulate notice", ("通报批评",), basis="REG2022 Art.39"),
@@ -264,6 +268,11 @@ ACTIVITIES: dict[str, Term] = _vocab(
     Term("special_fund_application", "申请专项资金", "special fund application",
          ("专项资金", "专项资金申请"), basis="seed article"),
     Term("advance_funding", "垫资", "advance funding", ("先行垫资", "垫付资金"), basis="seed article"),
+)
+
+#: Activities that end a case other than ``close`` (competing exits of the time to close).
+COMPETING_EXITS: tuple[str, ...] = (
+    "decline_intake", "route_to_legal_procedure", "terminated", "withdraw", "transfer_out",
 )
 
 #: Intake channels (REG2022 Art.17).
