@@ -27,6 +27,7 @@ __all__ = [
     "CASE_COLUMNS",
     "CATEGORIES",
     "CHANNELS",
+    "COMPETING_EXITS",
     "DEADLINES",
     "EVENT_COLUMNS",
     "EXIT_TYPES",
@@ -227,6 +228,9 @@ ACTIVITIES: dict[str, Term] = _vocab(
     Term("review", "复查", "review", ("申请复查",), basis="REG2022 Art.35"),
     Term("re_review", "复核", "re-review", ("申请复核",), basis="REG2022 Art.36"),
     Term("terminated", "不再受理", "terminated", ("终结",), basis="REG2022 Art.36(3)"),
+    Term("withdraw", "撤回", "withdraw", ("撤回信访", "申请撤回"), basis="practice"),
+    Term("transfer_out", "转出", "transfer out", ("移出", "转出本辖区", "移交外地"),
+         basis="practice"),
     Term("supervise", "督办", "supervise", ("督查", "督促办理"), basis="REG2022 Art.40"),
     Term("summon_talk", "约谈", "summon for a talk", (), basis="REG2022 Art.39"),
     Term("circulate_notice", "通报", "circulate notice", ("通报批评",), basis="REG2022 Art.39"),
@@ -286,6 +290,9 @@ EXIT_TYPES: dict[str, str] = {
     "withdraw": "withdrawn",  # 撤回 / 撤销信访事项
     "transfer_out": "transferred_out",  # 转出 / 移出本辖区
 }
+
+#: Activities that end a case other than ``close`` (competing exits of the time to close).
+COMPETING_EXITS: tuple[str, ...] = tuple(EXIT_TYPES)
 
 #: Intake channels (REG2022 Art.17).
 CHANNELS: dict[str, Term] = _vocab(

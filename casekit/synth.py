@@ -79,6 +79,7 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, as_generator
+from casekit.schema import COMPETING_EXITS
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -271,12 +272,174 @@ _SKIP_LEVEL_P = {"city": 0.6, "province": 0.3, "national": 0.1}
 _GAP_MEDIAN_DAYS = 25.0  # re-filing after close: lognormal gap
 _GAP_SIGMA = 0.9
 
+# ---------------------------------------------------------------------------------------------
+# Dynamic mode: agencies join open cases over time (the default)
+# ---------------------------------------------------------------------------------------------
+
+_MODES = ("dynamic", "upfront")
+
+
+@dataclass(frozen=True)
+class _Joiner:
+    type: str  # agency type that joins an open case
+    m_repeat: float  # planted closing-hazard multiplier on repeat filings once joined
+    activity: str  # its first action, at the join time
+    area: str  # "any", "street" or "town": where it can join
+    affinity: dict[str, float]  # join-rate weight per category (missing: 0.02)
+
+
+#: the agency types that join open cases; m_first = m_repeat ** (1 / k)
+_JOINERS: tuple[_Joiner, ...] = (
+    _Joiner("court", 1.6, "investigate", "any",
+            {"political_legal": 3.0, "natural_resources": 2.0, "urban_rural_construction": 0.8,
+             "agriculture_rural": 1.2, "labour_social_security": 0.2}),
+    _Joiner("mediation_committee", 1.6, "mediate", "town",
+            {"political_legal": 3.0, "natural_resources": 2.5, "agriculture_rural": 2.5,
+             "civil_affairs_emergency": 0.5, "urban_rural_construction": 0.5,
+             "labour_social_security": 0.3}),
+    _Joiner("urban_management_bureau", 1.2, "investigate", "street",
+            {"urban_rural_construction": 1.5, "market_regulation": 2.0, "other": 1.0}),
+    _Joiner("human_resources_social_security_bureau", 1.3, "investigate", "any",
+            {"labour_social_security": 3.0, "military_affairs": 1.0}),
+    _Joiner("housing_construction_bureau", 0.8, "investigate", "any",
+            {"urban_rural_construction": 2.0, "civil_affairs_emergency": 0.3}),
+    _Joiner("natural_resources_bureau", 0.7, "investigate", "any",
+            {"natural_resources": 0.8, "agriculture_rural": 0.5}),
+    _Joiner("political_legal_committee", 0.6, "joint_conference", "any",
+            {"political_legal": 0.6}),
+    _Joiner("police", 0.5, "investigate", "any",
+            {"political_legal": 0.4, "other": 0.6, "market_regulation": 0.4}),
+)
+#: join hazard per day = _JOIN_RATE * affinity * repeat boost * shape(t), t = days open,
+#: zero until one day after the intake decision
+_JOIN_RATE = 0.003
+_JOIN_REPEAT_BOOST = 1.5
+_JOIN_BREAKS = (0.0, 7.0, 14.0, 30.0, 60.0, 90.0)
+_JOIN_SHAPE = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # rises with time open
+_JOIN_DELAY = 1.0  # days after the intake decision before anyone can be drawn in
+_FRAILTY_VARIANCE = 0.5
+
+#: competing exits (cause-specific hazards per day; "close" is the outcome)
+_EXIT_CODES = ("close", *COMPETING_EXITS)
+_DECLINE_RATE = 0.02  # on [0, intake decision]
+_ROUTE_RATE = 0.0004  # from the intake decision
+_ROUTE_COURT_MULT = 6.0  # ... times this once the court has joined
+_ROUTE_CATEGORY = {"political_legal": 3.0, "natural_resources": 1.5}
+_TERMINATE_RATE = 0.002  # after day 60
+_TERMINATE_FROM = 60.0
+_WITHDRAW_RATE = 0.0006  # from the intake decision
+_TRANSFER_OUT_RATE = 0.001  # within 30 days of the intake decision
+_TRANSFER_OUT_DAYS = 30.0
+_BIG = 1e7  # "never" inside the samplers (days)
+
+
+@dataclass(frozen=True)
+class _Dynamic:
+    effect_scale: float
+    frailty_variance: float
+
+
+def _joiner_m(scale: float, repeat: bool) -> np.ndarray:
+    """Planted multiplier per joiner (first or repeat filings), log scaled by ``scale``."""
+    log_rep = np.log([j.m_repeat for j in _JOINERS])
+    k = _PATTERN_EXPONENT_REPEAT
+    return np.exp(scale * (log_rep if repeat else log_rep / k))
+
+
+def _join_rates(cat: np.ndarray, street: np.ndarray, rep: int) -> np.ndarray:
+    """Per-case, per-joiner join-rate factor (n, n_joiners), before the time shape."""
+    aff = np.array([[j.affinity.get(c, 0.02) for j in _JOINERS] for c in _CATEGORY_IDS])
+    r = aff[cat] * _JOIN_RATE * (_JOIN_REPEAT_BOOST if rep else 1.0)
+    for jj, j in enumerate(_JOINERS):
+        if j.area != "any":
+            r[:, jj] *= street == (j.area == "street")
+    return r
+
+
+def _draw_joins(rng: np.random.Generator, a0: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """Join times (days open) with hazard ``rate * shape(t)`` from ``a0 + delay``; BIG = never."""
+    s = a0 + _JOIN_DELAY
+    e = rng.exponential(size=rate.shape)
+    g0 = _pw_cum(s, _JOIN_BREAKS, _JOIN_SHAPE)[:, None]
+    with np.errstate(divide="ignore"):
+        x = g0 + np.where(rate > 0, e / np.where(rate > 0, rate, 1.0), np.inf)
+    t = _pw_inv(np.minimum(x, _BIG), _JOIN_BREAKS, _JOIN_SHAPE)
+    return np.where(np.isfinite(x), t, _BIG)
+
+
+def _draw_close(e: np.ndarray, base: np.ndarray, join: np.ndarray, logm: np.ndarray
+                ) -> np.ndarray:
+    """Exact time to close: ``H(T) = e`` for ``h = h0(t) * base * prod_{join_j <= t} m_j``.
+
+    The cumulative hazard is inverted segment by segment between the sorted join times.
+    """
+    n, k = join.shape
+    order = np.argsort(join, axis=1, kind="stable")
+    js = np.take_along_axis(join, order, axis=1)
+    lm = np.take_along_axis(logm, order, axis=1)
+    bounds = np.concatenate([np.zeros((n, 1)), js, np.full((n, 1), 2 * _BIG)], axis=1)
+    mult = base[:, None] * np.exp(np.concatenate([np.zeros((n, 1)), np.cumsum(lm, axis=1)],
+                                                 axis=1))  # (n, k + 1): in force on segment i
+    h0 = _pw_cum(bounds, _BASE_BREAKS, _BASE_RATES)
+    inc = mult * np.diff(h0, axis=1)
+    before = np.concatenate([np.zeros((n, 1)), np.cumsum(inc, axis=1)[:, :-1]], axis=1)
+    seg = np.maximum((before <= e[:, None]).sum(axis=1) - 1, 0)[:, None]
+    x = (np.take_along_axis(h0, seg, axis=1) + (e[:, None] - np.take_along_axis(before, seg, 1))
+         / np.take_along_axis(mult, seg, axis=1))
+    return _pw_inv(x[:, 0], _BASE_BREAKS, _BASE_RATES)
+
+
+def _draw_exits(rng: np.random.Generator, a0: np.ndarray, court_join: np.ndarray,
+                cat: np.ndarray) -> np.ndarray:
+    """Latent times of the competing exits (n, 5), in the order of ``_EXIT_CODES[1:]``."""
+    n = a0.size
+    e = rng.exponential(size=(n, 5))
+    decline = np.where(e[:, 0] / _DECLINE_RATE < a0, e[:, 0] / _DECLINE_RATE, np.inf)
+    rho = _ROUTE_RATE * np.array([_ROUTE_CATEGORY.get(c, 1.0) for c in _CATEGORY_IDS])[cat]
+    until_court = rho * (court_join - a0)
+    route = np.where(e[:, 1] < until_court, a0 + e[:, 1] / rho,
+                     court_join + (e[:, 1] - until_court) / (rho * _ROUTE_COURT_MULT))
+    terminate = _TERMINATE_FROM + e[:, 2] / _TERMINATE_RATE
+    withdraw = a0 + e[:, 3] / _WITHDRAW_RATE
+    out = e[:, 4] / _TRANSFER_OUT_RATE
+    transfer = np.where(out < _TRANSFER_OUT_DAYS, a0 + out, np.inf)
+    return np.stack([decline, route, terminate, withdraw, transfer], axis=1)
+
+
+def _draw_frailty(rng: np.random.Generator, n: int, variance: float) -> np.ndarray:
+    if variance <= 0:
+        return np.ones(n)
+    return rng.gamma(1.0 / variance, variance, n)
+
+
+def _draw_dynamic(rng: np.random.Generator, dyn: _Dynamic, cat: np.ndarray, street: np.ndarray,
+                  rep: int, frailty: np.ndarray) -> dict[str, np.ndarray]:
+    """One round of filings in dynamic mode: joins, exit time and kind, intake times."""
+    n = cat.size
+    a0 = np.minimum(rng.gamma(1.5, 1.2, n), 14.0)  # the intake decision (accept or decline)
+    join = _draw_joins(rng, a0, _join_rates(cat, street, rep))
+    logm = np.broadcast_to(np.log(_joiner_m(dyn.effect_scale, bool(rep))), join.shape)
+    base = (np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])[cat] * frailty
+            * (_REPEAT_MULTIPLIER if rep else 1.0))
+    t_close = _draw_close(rng.exponential(size=n), base, join, logm)
+    latent = np.concatenate([t_close[:, None], _draw_exits(rng, a0, join[:, 0], cat)], axis=1)
+    exit_code = np.argmin(latent, axis=1).astype(np.int8)
+    T = latent[np.arange(n), exit_code]
+    join = np.where(join < T[:, None], join, np.inf)  # a join after the exit does not happen
+    acc = np.minimum(a0, 0.3 * T)
+    com = acc + np.minimum(np.minimum(rng.exponential(0.1, n), 0.3 * (T - acc)), 0.9)
+    return {"T": T, "exit": exit_code, "join": join, "acc": acc, "com_t": com,
+            "frailty": frailty}
+
+
 _ACTIVITY_CODES = (
     "register", "transfer", "assign_with_report", "accept", "notify_receipt", "investigate",
     "mediate", "joint_conference", "leader_reception", "leader_field_visit",
     "leader_case_ownership", "risk_alert", "hearing", "special_fund_application",
     "advance_funding", "extend", "supervise", "written_decision", "close", "follow_up_visit",
     "cessation_pledge", "review", "re_review", "terminated",
+    # dynamic mode's competing exits (appended: the codes above keep their values)
+    "decline_intake", "route_to_legal_procedure", "withdraw", "transfer_out",
 )
 _OUTCOME_CODES = (
     "supported", "explained", "not_supported", "mediated_agreement", "ceased_petitioning",
@@ -430,28 +593,43 @@ def _pattern_mix(shares: dict[str, float]) -> np.ndarray:
     return out
 
 
-def _cum_baseline() -> tuple[np.ndarray, np.ndarray]:
-    breaks = np.asarray(_BASE_BREAKS)
-    rates = np.asarray(_BASE_RATES)
-    cum = np.concatenate([[0.0], np.cumsum(np.diff(breaks) * rates[:-1])])
-    return breaks, cum
+def _pw_knots(breaks: tuple[float, ...], rates: tuple[float, ...]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of the piecewise-linear cumulative of a piecewise-constant rate (from 0)."""
+    b = np.asarray(breaks)
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(b) * np.asarray(rates)[:-1])])
+    return b, cum
+
+
+def _pw_cum(t: np.ndarray, breaks: tuple[float, ...], rates: tuple[float, ...]) -> np.ndarray:
+    """Cumulative of the rate ``rates[i]`` on ``[breaks[i], breaks[i+1])`` (last one beyond)."""
+    b, cum = _pw_knots(breaks, rates)
+    t = np.asarray(t, dtype=float)
+    h = np.interp(t.ravel(), b, cum)
+    flat = t.ravel()
+    beyond = flat > b[-1]
+    h[beyond] = cum[-1] + (flat[beyond] - b[-1]) * rates[-1]
+    return h.reshape(t.shape)
+
+
+def _pw_inv(x: np.ndarray, breaks: tuple[float, ...], rates: tuple[float, ...]) -> np.ndarray:
+    """Exact inverse of :func:`_pw_cum` (all rates > 0)."""
+    b, cum = _pw_knots(breaks, rates)
+    x = np.asarray(x, dtype=float)
+    flat = x.ravel()
+    t = np.interp(flat, cum, b)
+    beyond = flat > cum[-1]
+    t[beyond] = b[-1] + (flat[beyond] - cum[-1]) / rates[-1]
+    return t.reshape(x.shape)
 
 
 def _inverse_cum_hazard(x: np.ndarray) -> np.ndarray:
     """Exact inverse of the piecewise-linear baseline cumulative hazard."""
-    breaks, cum = _cum_baseline()
-    t = np.interp(x, cum, breaks)
-    beyond = x > cum[-1]
-    t[beyond] = breaks[-1] + (x[beyond] - cum[-1]) / _BASE_RATES[-1]
-    return t
+    return _pw_inv(x, _BASE_BREAKS, _BASE_RATES)
 
 
 def _baseline_survival(t: np.ndarray) -> np.ndarray:
-    breaks, cum = _cum_baseline()
-    h = np.interp(t, breaks, cum)
-    beyond = t > breaks[-1]
-    h[beyond] = cum[-1] + (t[beyond] - breaks[-1]) * _BASE_RATES[-1]
-    return np.exp(-h)
+    return np.exp(-_pw_cum(t, _BASE_BREAKS, _BASE_RATES))
 
 
 def _pattern_multipliers() -> tuple[np.ndarray, np.ndarray]:
@@ -477,7 +655,8 @@ def _choice(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.nda
 
 
 def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
-                      district: _District) -> dict[str, np.ndarray]:
+                      district: _District, dynamic: _Dynamic | None = None
+                      ) -> dict[str, np.ndarray]:
     shares = _category_shares()
     cat_p = np.array([shares[c] for c in _CATEGORY_IDS])
     mix = _pattern_mix(shares)
@@ -507,6 +686,8 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
         office = rng.random(n_m) < 0.7
         tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
         t_start = np.floor(rng.random(n_m) * span) + tod
+        if dynamic is not None:  # one frailty per matter, shared by its filings
+            frailty = _draw_frailty(rng, n_m, dynamic.frailty_variance)
         alive = np.ones(n_m, dtype=bool)
         prev_close = np.full(n_m, np.nan)
         prev_t0 = np.full(n_m, np.nan)
@@ -531,16 +712,22 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
             if idx.size == 0:
                 break
             rep = int(k > 1)
-            pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
-            mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep else m_first[pat])
-            T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
+            if dynamic is None:
+                pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
+                mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep
+                                           else m_first[pat])
+                T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
+                extra = {"pattern": pat}
+            else:
+                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx])
+                T = extra.pop("T")
             chan = _choice(rng, _CHANNELS, idx.size)
             lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
             sk = kind[idx] == 3
             lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
             parts.append({
                 "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
-                "kind": kind[idx], "t0": t0[idx], "T": T, "pattern": pat,
+                "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
                 "category": cat[idx], "committee": com[idx], "lane": lane[idx],
                 "house": house[idx], "channel": chan, "level": lvl,
             })
@@ -743,37 +930,184 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         sel = pat == pi
         if terr and sel.any():
             territorial[sel] = d.area_unit[area[sel]]
-    boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
-    for act, base, where in (("leader_reception", 0.04, "bureau"),
-                             ("leader_field_visit", 0.03, "terr"),
-                             ("leader_case_ownership", 0.02, "terr")):
-        idx, t = within(rng.random(n) < base * (1 + 3 * boost), 0.05, 0.9)
-        who = bureau if where == "bureau" else territorial[idx]
-        roles = np.asarray(_LEADER_ROLES[act], dtype=object)
-        codes = ev.part_table(list(roles))
-        ev.add(idx, t, act, who, part=codes[rng.integers(0, roles.size, idx.size)])
-    idx, t = within(rng.random(n) < 0.02 * (1 + 3 * boost))
-    ev.add(idx, t, "risk_alert", bureau)
-    idx, t = within(rng.random(n) < 0.02)
-    ev.add(idx, t, "hearing", lead[idx])
-
-    # 10 money remedies: special funds (territorial unit) and advance funding (committee)
-    money_cat = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
-                              ("urban_rural_construction", "civil_affairs_emergency",
-                               "natural_resources")])
-    idx, t = within(money_cat & (rng.random(n) < np.where(rep, 0.05, 0.012)), 0.3, 0.9)
-    amount = np.round(np.exp(rng.normal(np.log(60_000), 0.8, idx.size)), -3)
-    ev.add(idx, t, "special_fund_application", territorial[idx], amount=np.maximum(amount, 5000))
+    everyone = np.ones(n, dtype=bool)
+    _add_leaders(rng, ev, within, f, hard, territorial, lead, bureau, everyone)
     has_com = np.zeros(n, dtype=bool)
     for pi, p in enumerate(_PATTERNS):
         if {"residents_committee", "villagers_committee"} & set(p.types):
             has_com |= pat == pi
+    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[com], everyone)
+    _add_deadlines(rng, ev, t0, acc, handle, lead, bureau)
+    outcome = _add_decision(rng, ev, close_t, handle, lead, has_med, everyone)
+    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
+    _add_after_close(rng, ev, f, close_t, territorial, bureau, d, everyone)
+    return ev.concat(), ev
+
+
+def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                          ) -> tuple[dict[str, np.ndarray], _Slots]:
+    """Events of dynamic mode: the first line at intake, each joiner at its join time."""
+    n = f["t0"].size
+    t0, T, exit_code, join = f["t0"], f["T"], f["exit"], f["join"]
+    com = f["committee"]
+    area = d.committee_area[com]
+    rep = f["ordinal"] >= 2
+    hard = np.isin(f["category"], [_CATEGORY_IDS.index(c) for c in
+                                   ("natural_resources", "political_legal",
+                                    "urban_rural_construction")])
+    ev = _Slots()
+    bureau = d.district_unit["petition_bureau"]
+    reg_agency = np.where(f["level"] == 0, bureau, 0)
+    for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
+        reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
+    lead = d.area_unit[area]  # street office / town government
+    committee = d.committee_agency[com]
+    accepted = exit_code != _EXIT_CODES.index("decline_intake")
+    closed = exit_code == 0
+    acc = f["acc"]
+    handle = T - acc
+
+    # intake: register, route, accept + notify (or decline), the committee within the day
+    route = acc * rng.uniform(0.05, 0.5, n)
+    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * handle),
+                              np.maximum(15.0 - acc, 0.0) * 0.99)
+    all_cases = np.arange(n)
+    ev.add(all_cases, t0, "register", reg_agency)
+    assign = rep | (rng.random(n) < 0.4)
+    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
+                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
+    idx = np.flatnonzero(accepted)
+    ev.add(idx, t0[idx] + acc[idx], "accept", lead[idx])
+    ev.add(idx, t0[idx] + notify[idx], "notify_receipt", lead[idx])
+    ev.add(idx, t0[idx] + f["com_t"][idx], "investigate", committee[idx])
+
+    # joiners: first action at the join time, maybe a later one before the exit
+    for jj, j in enumerate(_JOINERS):
+        idx = np.flatnonzero(np.isfinite(join[:, jj]))
+        if idx.size == 0:
+            continue
+        who = _agency_of_type(d, j.type, area[idx], com[idx])
+        part = None
+        if j.activity == "mediate":
+            part = ev.part_table(["人民调解员"])[0]
+        elif j.activity == "joint_conference":
+            part = _conference_text(ev, d, f, idx, join[idx, jj], who)
+        ev.add(idx, t0[idx] + join[idx, jj], j.activity, who, part=part)
+        again = rng.random(idx.size) < 0.4
+        t_again = join[idx, jj] + (T[idx] - join[idx, jj]) * rng.uniform(0.2, 0.95, idx.size)
+        sel = idx[again]
+        ev.add(sel, t0[sel] + t_again[again], j.activity, who[again],
+               part=None if part is None else np.broadcast_to(part, idx.size)[again])
+
+    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
+        idx = np.flatnonzero(mask)
+        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
+
+    # the first line handles: the lead investigates (0-3 times), the committee mediates with
+    # social forces, leaders, money, deadlines; none of them changes the pattern
+    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
+    for k in range(3):
+        idx, t = within(accepted & (n_inv > k))
+        ev.add(idx, t, "investigate", lead[idx])
+    has_med = accepted & (rng.random(n) < np.where(rep, 0.3, 0.2) * (1 + hard))
+    idx, t = within(has_med, 0.1, 0.9)
+    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
+    roles[~roles.any(axis=1), 1] = True
+    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
+                            for m in range(8)])
+    ev.add(idx, t, "mediate", committee[idx],
+           part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
+    _add_leaders(rng, ev, within, f, hard, lead, lead, bureau, accepted)
+    _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
+    _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
+
+    # the exit: close (with a written decision) or a competing exit
+    outcome = _add_decision(rng, ev, t0 + T, handle, lead, has_med, closed)
+    idx = np.flatnonzero(closed)
+    ev.add(idx, t0[idx] + T[idx], "close", lead[idx], outcome=outcome[idx])
+    court = d.district_unit["court"]
+    exit_agency = {"decline_intake": lead, "route_to_legal_procedure":
+                   np.where(np.isfinite(join[:, 0]), court, lead),
+                   "terminated": np.full(n, bureau), "withdraw": np.full(n, bureau),
+                   "transfer_out": np.full(n, bureau)}
+    for code, name in enumerate(_EXIT_CODES[1:], start=1):
+        idx = np.flatnonzero(exit_code == code)
+        ev.add(idx, t0[idx] + T[idx], name, exit_agency[name][idx])
+
+    # after a close: the bureau's follow-up, pledge, review; and the justice office visits
+    # some closed cases (an agency acting after the exit: it must not enter the pattern)
+    _add_after_close(rng, ev, f, t0 + T, lead, bureau, d, closed)
+    idx = np.flatnonzero(closed & (rng.random(n) < 0.2))
+    ev.add(idx, t0[idx] + T[idx] + rng.uniform(3, 25, idx.size), "follow_up_visit",
+           d.area_justice[area[idx]])
+    return ev.concat(), ev
+
+
+def _conference_text(ev: _Slots, d: _District, f: dict[str, np.ndarray], idx: np.ndarray,
+                     t: np.ndarray, host: np.ndarray) -> np.ndarray:
+    """Participants of a joint conference: the first line, the joiners so far and the host."""
+    com = f["committee"][idx]
+    joined = f["join"][idx] < t[:, None]
+    bits = joined @ (1 << np.arange(len(_JOINERS)))
+    key = com * (1 << len(_JOINERS)) + bits
+    ukey, inv = np.unique(key, return_inverse=True)
+    texts = []
+    for u in ukey.tolist():
+        c, b = divmod(u, 1 << len(_JOINERS))
+        a = int(d.committee_area[c])
+        units = [d.district_unit["petition_bureau"], int(d.area_unit[a]),
+                 int(d.committee_agency[c])]
+        units += [int(_agency_of_type(d, j.type, np.array([a]), np.array([c]))[0])
+                  for jj, j in enumerate(_JOINERS) if b >> jj & 1]
+        units.append(int(host[0]))
+        texts.append(";".join(d.agency_names[x] for x in units))
+    return ev.part_table(texts)[inv]
+
+
+_Within = Any  # callable(mask, lo, hi) -> (idx, t): times within a case's handling interval
+
+
+def _add_leaders(rng: np.random.Generator, ev: _Slots, within: _Within, f: dict[str, np.ndarray],
+                 hard: np.ndarray, territorial: np.ndarray, lead: np.ndarray, bureau: int,
+                 eligible: np.ndarray) -> None:
+    """Leader reception / field visit / case ownership, risk alerts and hearings."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
+    for act, base, where in (("leader_reception", 0.04, "bureau"),
+                             ("leader_field_visit", 0.03, "terr"),
+                             ("leader_case_ownership", 0.02, "terr")):
+        idx, t = within(eligible & (rng.random(n) < base * (1 + 3 * boost)), 0.05, 0.9)
+        who = bureau if where == "bureau" else territorial[idx]
+        roles = np.asarray(_LEADER_ROLES[act], dtype=object)
+        codes = ev.part_table(list(roles))
+        ev.add(idx, t, act, who, part=codes[rng.integers(0, roles.size, idx.size)])
+    idx, t = within(eligible & (rng.random(n) < 0.02 * (1 + 3 * boost)))
+    ev.add(idx, t, "risk_alert", bureau)
+    idx, t = within(eligible & (rng.random(n) < 0.02))
+    ev.add(idx, t, "hearing", lead[idx])
+
+
+def _add_money(rng: np.random.Generator, ev: _Slots, within: _Within, f: dict[str, np.ndarray],
+               territorial: np.ndarray, has_com: np.ndarray, committee: np.ndarray,
+               eligible: np.ndarray) -> None:
+    """Money remedies: special funds (territorial unit) and advance funding (committee)."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    money_cat = eligible & np.isin(f["category"], [_CATEGORY_IDS.index(c) for c in (
+        "urban_rural_construction", "civil_affairs_emergency", "natural_resources")])
+    idx, t = within(money_cat & (rng.random(n) < np.where(rep, 0.05, 0.012)), 0.3, 0.9)
+    amount = np.round(np.exp(rng.normal(np.log(60_000), 0.8, idx.size)), -3)
+    ev.add(idx, t, "special_fund_application", territorial[idx], amount=np.maximum(amount, 5000))
     idx, t = within(has_com & money_cat & (rng.random(n) < np.where(rep, 0.03, 0.008)),
                     0.2, 0.8)
     amount = np.round(np.exp(rng.normal(np.log(15_000), 0.6, idx.size)), -2)
-    ev.add(idx, t, "advance_funding", d.committee_agency[com[idx]], amount=amount)
+    ev.add(idx, t, "advance_funding", committee[idx], amount=amount)
 
-    # 11 deadlines: extend past 60 days after acceptance, supervise (overdue) past 90
+
+def _add_deadlines(rng: np.random.Generator, ev: _Slots, t0: np.ndarray, acc: np.ndarray,
+                   handle: np.ndarray, lead: np.ndarray, bureau: int) -> None:
+    """Extend past 60 days after acceptance, supervise (overdue) past 90."""
     idx = np.flatnonzero(handle > 60)
     ev.add(idx, t0[idx] + acc[idx] + rng.uniform(45, 60, idx.size), "extend", lead[idx])
     idx = np.flatnonzero(handle > 90)
@@ -781,18 +1115,28 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
                                                      0.5 * (handle[idx] - 90)),
            "supervise", bureau)
 
-    # 12 written decision just before closing, then close
+
+def _add_decision(rng: np.random.Generator, ev: _Slots, close_t: np.ndarray, handle: np.ndarray,
+                  lead: np.ndarray, has_med: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Written decision just before closing; returns the outcome code of each close."""
+    n = eligible.size
     out_p = np.array([0.35, 0.45, 0.20])
     decision = rng.choice(3, size=n, p=out_p)
-    idx = np.flatnonzero(rng.random(n) < 0.6)
+    idx = np.flatnonzero(eligible & (rng.random(n) < 0.6))
     ev.add(idx, close_t[idx] - np.minimum(rng.uniform(0.1, 2.0, idx.size), 0.05 * handle[idx]),
            "written_decision", lead[idx], outcome=decision[idx])
-    outcome = np.where(has_med & (rng.random(n) < 0.6), _OUTCOME_CODES.index("mediated_agreement"),
-                       decision)
-    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
+    return np.where(has_med & (rng.random(n) < 0.6), _OUTCOME_CODES.index("mediated_agreement"),
+                    decision)
 
-    # 13 after closing: follow-up visit, pledge (only the last filing of a matter), review
-    follow = rng.random(n) < 0.7
+
+def _add_after_close(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                     close_t: np.ndarray, territorial: np.ndarray, bureau: int, d: _District,
+                     eligible: np.ndarray) -> None:
+    """Follow-up visit, pledge (only the last filing of a matter), review, re-review."""
+    n = eligible.size
+    rep = f["ordinal"] >= 2
+    last = f["is_last"]
+    follow = eligible & (rng.random(n) < 0.7)
     t_follow = close_t + rng.uniform(2, 20, n)
     idx = np.flatnonzero(follow)
     ev.add(idx, t_follow[idx], "follow_up_visit", bureau)
@@ -800,7 +1144,7 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     idx = np.flatnonzero(pledge)
     ev.add(idx, t_follow[idx] + 1 / 1440, "cessation_pledge", territorial[idx],
            outcome=_OUTCOME_CODES.index("ceased_petitioning"))
-    review = last & ~pledge & (rng.random(n) < np.where(rep, 0.08, 0.03))
+    review = eligible & last & ~pledge & (rng.random(n) < np.where(rep, 0.08, 0.03))
     t_review = close_t + rng.uniform(3, 30, n) + rng.uniform(5, 30, n)
     upheld = rng.random(n) < 0.8
     idx = np.flatnonzero(review)
@@ -813,7 +1157,6 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
     city = d.upper_bureau["city"]
     ev.add(idx, t_re[idx], "re_review", city, outcome=_OUTCOME_CODES.index("upheld"))
     ev.add(idx, t_re[idx] + 1 / 1440, "terminated", city)
-    return ev.concat(), ev
 
 
 # ---------------------------------------------------------------------------------------------
@@ -900,6 +1243,10 @@ def generate_district(
     start: str | pd.Timestamp = "2023-01-01",
     observation_end: str | pd.Timestamp | None = None,
     include_seed_matter: bool = True,
+    mode: str = "dynamic",
+    effect_scale: float = 1.0,
+    start_cut: str | pd.Timestamp | None = None,
+    frailty_variance: float = _FRAILTY_VARIANCE,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generate the synthetic Chaoyang-like district: canonical events and the planted truth.
 
@@ -955,6 +1302,26 @@ def generate_district(
     >>> truth["fastest_repeat_pattern"]
     'court+housing_construction_bureau+petition_bureau+residents_committee+street_office'
     """
+    events, truth, _ = _generate(
+        n_cases, seed=seed, start=start, observation_end=observation_end,
+        include_seed_matter=include_seed_matter, mode=mode, effect_scale=effect_scale,
+        start_cut=start_cut, frailty_variance=frailty_variance)
+    return events, truth
+
+
+def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: str | pd.Timestamp,
+              observation_end: str | pd.Timestamp | None, include_seed_matter: bool, mode: str,
+              effect_scale: float, start_cut: str | pd.Timestamp | None,
+              frailty_variance: float
+              ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray] | None]:
+    """:func:`generate_district` plus the generator's per-filing state (tests, debugging).
+
+    The state holds, per generated filing (seed matter excluded), ``t0`` (registration, days
+    from ``start``), ``T`` (days to the exit), ``ordinal``, ``matter``, ``category``, ... and in
+    dynamic mode ``exit`` (index into ``_EXIT_CODES``), ``join`` (days from registration to each
+    joiner's first action, ``inf`` if it never joined before the exit; columns in ``_JOINERS``
+    order), ``acc``, ``com_t`` and ``frailty``; rows in the order of the events' ``case_rank``.
+    """
     if not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
         raise CasekitError(f"n_cases must be a positive integer, got {n_cases!r}")
     n_cases = int(n_cases)
@@ -967,14 +1334,19 @@ def generate_district(
         raise CasekitError(
             f"observation_end ({end_ts}) must be after start ({start_ts})")
     span = (end_ts - start_ts) / pd.Timedelta(days=1)
+    cut_ts = _check_dynamic_arguments(mode, effect_scale, frailty_variance, start_cut, start_ts,
+                                      end_ts)
+    dynamic = (_Dynamic(float(effect_scale), float(frailty_variance)) if mode == "dynamic"
+               else None)
     district = _build_district()
 
     seed_start = start_ts + (pd.Timestamp(_SEED_START) - pd.Timestamp("2023-01-01"))
     seed_days = (seed_start - start_ts) / pd.Timedelta(days=1)
-    plant_seed = include_seed_matter and n_cases >= 2 and seed_days + 140 < span
+    plant_seed = (include_seed_matter and n_cases >= 2 and seed_days + 140 < span
+                  and cut_ts is None)
     n_gen = n_cases - 2 if plant_seed else n_cases
 
-    f = _simulate_filings(rng, n_gen, span, district) if n_gen > 0 else None
+    f = _simulate_filings(rng, n_gen, span, district, dynamic) if n_gen > 0 else None
     frames = []
     if f is not None:
         # is the filing the last of its matter (in this log)?
@@ -989,7 +1361,8 @@ def generate_district(
                          .groupby(f["matter"]).shift().to_numpy())
         still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
         f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
-        ev, slots = _build_events(rng, f, district)
+        build = _build_events if dynamic is None else _build_events_dynamic
+        ev, slots = build(rng, f, district)
     n_f = 0 if f is None else f["t0"].size
 
     # case ids in order of registration (seed filings included)
@@ -1064,11 +1437,65 @@ def generate_district(
             frames = [seed_frame]
     events = frames[0]
     events["timestamp"] = events["timestamp"].astype("datetime64[ns]")
+    seed_case_ids = list(case_ids[case_rank[n_f:]]) if plant_seed else None
+    if f is not None:
+        f["case_id"] = case_ids[case_rank[:n_f]]
+    n_prevalent = None
+    if cut_ts is not None:
+        events, n_prevalent = _extract_from(events, cut_ts)
     events.attrs["casekit"] = {"source": f"casekit.synth {GENERATOR_VERSION}",
                                "observation_end": end_ts.isoformat()}
-    truth = _truth(len(events), f, span, start_ts, end_ts, n_cases, seed_value,
-                   list(case_ids[case_rank[n_f:]]) if plant_seed else None)
-    return events, truth
+    if dynamic is None and cut_ts is None:
+        truth = _truth(len(events), f, span, start_ts, end_ts, n_cases, seed_value,
+                       seed_case_ids)
+    else:
+        in_log = (None if f is None else
+                  pd.Index(events["case_id"].unique()).get_indexer(f["case_id"]) >= 0)
+        truth = _truth_dynamic(events, f, in_log, district, dynamic, span, start_ts, end_ts,
+                               cut_ts, n_prevalent, seed_value, seed_case_ids)
+    return events, truth, f
+
+
+def _check_dynamic_arguments(mode: str, effect_scale: float, frailty_variance: float,
+                             start_cut: str | pd.Timestamp | None, start: pd.Timestamp,
+                             end: pd.Timestamp) -> pd.Timestamp | None:
+    """Validate the mode options; return the start cut as a Timestamp (or None)."""
+    if mode not in _MODES:
+        raise CasekitError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+    for name, value in (("effect_scale", effect_scale), ("frailty_variance", frailty_variance)):
+        if not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
+            raise CasekitError(f"{name} must be a finite number >= 0, got {value!r}")
+    if mode == "upfront" and (effect_scale != 1.0 or frailty_variance != _FRAILTY_VARIANCE):
+        raise CasekitError("effect_scale and frailty_variance apply to mode='dynamic' only")
+    if start_cut is None:
+        return None
+    try:
+        cut = pd.Timestamp(start_cut)
+    except (TypeError, ValueError):
+        raise CasekitError(f"start_cut: not a date: {start_cut!r}") from None
+    if not start < cut < end:
+        raise CasekitError(f"start_cut ({cut}) must lie after start ({start}) and before "
+                           f"observation_end ({end})")
+    return cut
+
+
+def _extract_from(events: pd.DataFrame, cut: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """Keep the events at/after ``cut``; add ``opened_at`` (registration). Count prevalent cases.
+
+    Every case's first row is its ``register`` event (events are sorted by case then time).
+    """
+    cid = events["case_id"].to_numpy()
+    first = np.ones(cid.size, dtype=bool)
+    first[1:] = cid[1:] != cid[:-1]
+    starts = np.flatnonzero(first)
+    ts = events["timestamp"].to_numpy()
+    opened = np.repeat(ts[starts], np.diff(np.append(starts, cid.size)))
+    keep = ts >= cut.to_datetime64()
+    out = events.loc[keep].reset_index(drop=True)
+    out["opened_at"] = opened[keep]
+    prevalent = opened[keep] < cut.to_datetime64()
+    n_prevalent = int(pd.unique(out["case_id"].to_numpy()[prevalent]).size)
+    return out, n_prevalent
 
 
 def _seed_frame(seed_start: pd.Timestamp, ids: np.ndarray, d: _District) -> pd.DataFrame:
@@ -1098,6 +1525,26 @@ def _seed_frame(seed_start: pd.Timestamp, ids: np.ndarray, d: _District) -> pd.D
 
 def _r(x: float, nd: int = 6) -> float:
     return float(round(float(x), nd))
+
+
+def _draw_counts(f: dict[str, np.ndarray] | None, span: float,
+                 seed_case_ids: list[str] | None) -> tuple[dict[str, int], int, int, int]:
+    """Repeat-kind counts, open, repeat and matter counts of the draw (seed matter included)."""
+    kind_names = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
+    kind_counts = dict.fromkeys(kind_names, 0)
+    n_open, n_repeat, n_matters = 0, 0, 0
+    if f is not None:
+        n_open = int((f["t0"] + f["T"] >= span).sum())
+        n_repeat = int((f["ordinal"] >= 2).sum())
+        n_matters = int(np.unique(f["matter"]).size)
+        for i, k in enumerate(kind_names):
+            kind_counts[k] = int((f["kind"] == i).sum())
+    if seed_case_ids is not None:
+        kind_counts["first"] += 1
+        kind_counts["repeat_after_close"] += 1
+        n_repeat += 1
+        n_matters += 1
+    return kind_counts, n_open, n_repeat, n_matters
 
 
 def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
@@ -1152,20 +1599,7 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
         }
 
     n_seed = 0 if seed_case_ids is None else len(seed_case_ids)
-    kind_names = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
-    kind_counts = dict.fromkeys(kind_names, 0)
-    n_open, n_repeat, n_matters = 0, 0, 0
-    if f is not None:
-        n_open = int((f["t0"] + f["T"] >= span).sum())
-        n_repeat = int((f["ordinal"] >= 2).sum())
-        n_matters = int(np.unique(f["matter"]).size)
-        for i, k in enumerate(kind_names):
-            kind_counts[k] = int((f["kind"] == i).sum())
-    if seed_case_ids is not None:
-        kind_counts["first"] += 1
-        kind_counts["repeat_after_close"] += 1
-        n_repeat += 1
-        n_matters += 1
+    kind_counts, n_open, n_repeat, n_matters = _draw_counts(f, span, seed_case_ids)
     truth: dict[str, Any] = {
         "generator": "casekit.synth.generate_district",
         "generator_version": GENERATOR_VERSION,
@@ -1263,6 +1697,252 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
         "observed": observed,
     }
     return truth
+
+
+def _first_actions(f: dict[str, np.ndarray], d: _District
+                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Times (days open) and type bits of each agency type's first action, per filing.
+
+    Columns: petition bureau (registration), lead (acceptance), committee, then the joiners;
+    ``inf`` where the type never acts before the exit. Returns ``(times, bits, type_names)``.
+    """
+    type_list = sorted(set(d.agency_types) | {j.type for j in _JOINERS})
+    bit = {t: 1 << i for i, t in enumerate(type_list)}
+    code_bit = np.array([bit[t] for t in d.agency_types], dtype=np.int64)
+    area = d.committee_area[f["committee"]]
+    accepted = f["exit"] != _EXIT_CODES.index("decline_intake")
+    n = accepted.size
+    times = np.column_stack([np.zeros(n), np.where(accepted, f["acc"], np.inf),
+                             np.where(accepted, f["com_t"], np.inf), f["join"]])
+    bits = np.column_stack([np.full(n, bit["petition_bureau"]), code_bit[d.area_unit[area]],
+                            code_bit[d.committee_agency[f["committee"]]],
+                            np.tile([bit[j.type] for j in _JOINERS], (n, 1))])
+    return times, bits, type_list
+
+
+def _patterns_in_force(f: dict[str, np.ndarray], d: _District, lo: np.ndarray, hi: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every (filing, pattern) in force for a positive time within ``(lo, min(exit, hi))``.
+
+    Returns ``(filing_index, pattern_mask, type_names)``; a mask has one bit per agency type.
+    """
+    times, bits, type_list = _first_actions(f, d)
+    end = np.minimum(f["T"], hi)
+    times = np.where(times < end[:, None], times, np.inf)
+    order = np.argsort(times, axis=1, kind="stable")
+    ts = np.take_along_axis(times, order, axis=1)
+    masks = np.cumsum(np.where(np.isfinite(ts), np.take_along_axis(bits, order, axis=1), 0),
+                      axis=1)
+    nxt = np.minimum(np.concatenate([ts[:, 1:], np.full((ts.shape[0], 1), np.inf)], axis=1),
+                     end[:, None])
+    ok = np.isfinite(ts) & (nxt > ts) & (nxt > lo[:, None]) & (ts < end[:, None])
+    rows, cols = np.nonzero(ok)
+    return rows, masks[rows, cols], type_list
+
+
+def _mask_names(masks: np.ndarray, type_list: list[str]) -> dict[int, str]:
+    return {int(m): "+".join(t for i, t in enumerate(type_list) if int(m) >> i & 1)
+            for m in np.unique(masks)}
+
+
+def _mask_multiplier(masks: np.ndarray, type_list: list[str], scale: float, repeat: bool
+                     ) -> np.ndarray:
+    m = _joiner_m(scale, repeat)
+    out = np.ones(masks.size)
+    for jj, j in enumerate(_JOINERS):
+        out *= np.where(masks >> type_list.index(j.type) & 1, m[jj], 1.0)
+    return out
+
+
+def _pattern_truth(f: dict[str, np.ndarray], d: _District, dyn: _Dynamic, lo: np.ndarray,
+                   hi: np.ndarray) -> dict[str, Any]:
+    """Reference, causal multipliers, support, fastest and planted order of the patterns."""
+    rows, masks, type_list = _patterns_in_force(f, d, lo, hi)
+    names = _mask_names(masks, type_list)
+    rep = f["ordinal"][rows] >= 2
+    support: dict[str, dict[str, int]] = {}
+    for label, sel in (("first", ~rep), ("repeat", rep)):
+        u, cnt = np.unique(masks[sel], return_counts=True)
+        support[label] = {names[int(m)]: int(c) for m, c in
+                          sorted(zip(u.tolist(), cnt.tolist(), strict=True),
+                                 key=lambda x: (-x[1], names[x[0]]))}
+    first_line = {"+".join(sorted(("petition_bureau", a, b))) for a, b in (
+        ("street_office", "residents_committee"), ("town_government", "villagers_committee"))}
+    total = {p: support["first"].get(p, 0) + support["repeat"].get(p, 0) for p in first_line}
+    reference = max(sorted(total), key=lambda p: total[p])
+    u = np.unique(masks)
+    mult = {label: dict(zip([names[int(m)] for m in u],
+                            _mask_multiplier(u, type_list, dyn.effect_scale, label == "repeat"),
+                            strict=True)) for label in ("first", "repeat")}
+
+    def order(label: str) -> list[str]:
+        big = [p for p, c in support[label].items() if c >= 30]
+        return sorted(big, key=lambda p: (-round(mult[label][p], 9), -support[label][p], p))
+
+    return {
+        "reference_pattern": reference,
+        "pattern_hazard_multiplier": {
+            "first": {p: _r(m) for p, m in sorted(mult["first"].items())},
+            "repeat": {p: _r(m) for p, m in sorted(mult["repeat"].items())},
+            "note": "causal multiplier of the closing hazard while the pattern is in force "
+                    "(the agency types that have acted so far), relative to reference_pattern, "
+                    "within first / repeat filings; the product of type_hazard_multiplier over "
+                    "the joined types (first-line types: 1); every pattern in force in the draw",
+        },
+        "pattern_support": support,
+        "main_patterns": order("repeat"),
+        "fastest_repeat_pattern": (order("repeat") or [None])[0],
+        "fastest_first_pattern": (order("first") or [None])[0],
+        "planted_order_repeat": order("repeat"),
+    }
+
+
+def _dynamic_observed(f: dict[str, np.ndarray], span: float) -> dict[str, Any]:
+    """Realised joining and exits of the draw (model filings only)."""
+    join = f["join"]
+    exit_counts = {name: int((f["exit"] == i).sum()) for i, name in enumerate(_EXIT_CODES)}
+    seen = f["t0"] + f["T"] < span
+    for name in exit_counts:
+        exit_counts[name] = int(((f["exit"] == _EXIT_CODES.index(name)) & seen).sum())
+    joined = np.isfinite(join)
+    return {
+        "exit_counts_observed": exit_counts,
+        "share_competing_exit": _r(sum(v for k, v in exit_counts.items() if k != "close")
+                                   / f["t0"].size, 4),
+        "share_with_a_joiner": _r(joined.any(axis=1).mean(), 4),
+        "share_joins_after_day_3": _r((join[joined] > 3).mean(), 4) if joined.any() else None,
+        "median_join_day": _r(np.median(join[joined]), 3) if joined.any() else None,
+        "joined_share_by_type": {j.type: _r(joined[:, jj].mean(), 4)
+                                 for jj, j in enumerate(_JOINERS)},
+    }
+
+
+def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
+                   in_log: np.ndarray | None, d: _District, dyn: _Dynamic | None, span: float,
+                   start: pd.Timestamp, end: pd.Timestamp, cut: pd.Timestamp | None,
+                   n_prevalent: int | None, seed: int | None,
+                   seed_case_ids: list[str] | None) -> dict[str, Any]:
+    """The truth of a dynamic district (or of an upfront one cut at ``start_cut``)."""
+    g = None if f is None else {k: v[in_log] for k, v in f.items()}
+    base = _truth(len(events), None, span, start, end, int(events["case_id"].nunique()), seed,
+                  seed_case_ids)
+    kinds, n_open, n_repeat, n_matters = _draw_counts(g, span, seed_case_ids)
+    n = base["n_cases"]
+    base.update({"n_matters": n_matters, "share_open": _r(n_open / n, 4),
+                 "share_repeat_filings": _r(n_repeat / n, 4), "repeat_kind_counts": kinds})
+    cut_days = None if cut is None else (cut - start) / pd.Timedelta(days=1)
+    extra: dict[str, Any] = {
+        "mode": "upfront" if dyn is None else "dynamic",
+        "start_cut": None if cut is None else cut.isoformat(),
+        "n_prevalent": n_prevalent or 0,
+        "n_cases_generated": 0 if f is None else int(f["t0"].size) + len(seed_case_ids or []),
+    }
+    if dyn is None:  # an upfront district cut at start_cut: the planted model is unchanged
+        return {**base, **extra}
+    k = _PATTERN_EXPONENT_REPEAT
+    extra["effect_scale"] = dyn.effect_scale
+    base["time_to_close"] = {
+        "origin": "register event of the case",
+        "event": "first close event of the case (the outcome)",
+        "competing_exits": list(_EXIT_CODES[1:]),
+        "unit": "days",
+        "censoring": "a competing exit ends the case (censor it there for the cause-specific "
+                     "hazard of closing); right-censored at observation_end (administrative)",
+        "delayed_entry": "with start_cut, cases registered before the cut enter the extract "
+                         "at their first logged event; opened_at holds their registration",
+    }
+    hm = base["hazard_model"]
+    hm["form"] = ("h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                  "* frailty[matter] * prod_{agency types joined before t} "
+                  "type_multiplier_first[type]^(k^is_repeat); is_repeat = repeat_ordinal >= 2; "
+                  "k = pattern_exponent_repeat; cause-specific hazard of close")
+    hm["sampling"] = ("exact: the cumulative hazard is piecewise linear between the baseline "
+                      "breaks and the case's join times; T_close = H^-1(E), E ~ Exp(1), "
+                      "inverted segment by segment; each competing exit has its own latent "
+                      "time; the exit is the earliest")
+    hm["other_covariates"] = ("none: channel, street, level, leader events, ordinal > 2 do not "
+                              "change the hazard; frailty is unobserved")
+    if f is None:
+        return {**base, **extra}
+    lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
+    patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
+    m_first, m_rep = _joiner_m(dyn.effect_scale, False), _joiner_m(dyn.effect_scale, True)
+    extra.update({
+        "type_hazard_multiplier": {
+            "first": {j.type: _r(m) for j, m in zip(_JOINERS, m_first, strict=True)},
+            "repeat": {j.type: _r(m) for j, m in zip(_JOINERS, m_rep, strict=True)},
+            "note": f"multiplies the closing hazard from the type's first action on the case; "
+                    f"repeat = first^{k:g}; first-line types (petition_bureau, street_office / "
+                    f"town_government, residents_committee / villagers_committee) are 1; "
+                    f"effect_scale multiplies the log",
+        },
+        "frailty": {"distribution": "gamma" if dyn.frailty_variance > 0 else "none",
+                    "mean": 1.0, "variance": dyn.frailty_variance, "level": "matter",
+                    "applies_to": "the closing hazard only (not joining, not competing exits)",
+                    "realised_variance": _r(np.var(g["frailty"]), 4)},
+        "exit_model": _exit_model(),
+        "joining_model": _joining_model(),
+    })
+    base.update(patterns)
+    base.pop("confounding")
+    base["confounding"] = {
+        "description": "by indication and immortal time: joins become more likely the longer a "
+                       "case is open and in the hard categories (natural_resources, "
+                       "political_legal, urban_rural_construction), which also close slower by "
+                       "themselves; a pattern taken from the whole life of a case is therefore "
+                       "biased; count a pattern only while it is in force",
+    }
+    base["observed"] = _dynamic_observed(g, span)
+    pos = list(base).index("hazard_model")
+    items = list(base.items())
+    return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])
+
+
+def _exit_model() -> dict[str, Any]:
+    return {
+        "outcome": "close",
+        "competing": list(_EXIT_CODES[1:]),
+        "cause_specific_hazard_per_day": {
+            "decline_intake": {"rate": _DECLINE_RATE, "window": "[0, intake decision]"},
+            "route_to_legal_procedure": {
+                "rate": _ROUTE_RATE, "from": "intake decision",
+                "category_multiplier": dict(_ROUTE_CATEGORY),
+                "after_court_joined_multiplier": _ROUTE_COURT_MULT,
+                "agency": "the court if it has joined, else the lead unit"},
+            "terminated": {"rate": _TERMINATE_RATE, "from_day": _TERMINATE_FROM},
+            "withdraw": {"rate": _WITHDRAW_RATE, "from": "intake decision"},
+            "transfer_out": {"rate": _TRANSFER_OUT_RATE,
+                             "window_days_after_intake": _TRANSFER_OUT_DAYS},
+        },
+        "independent_of": "frailty and the joined agencies (except the court for routing)",
+        "intake_decision": "min(Gamma(1.5, scale 1.2), 14) days after registration; the case "
+                           "is accepted then unless declined before",
+    }
+
+
+def _joining_model() -> dict[str, Any]:
+    return {
+        "first_line": {"street": ["petition_bureau", "street_office", "residents_committee"],
+                       "town": ["petition_bureau", "town_government", "villagers_committee"],
+                       "timing": "register at 0, accept by the lead at the intake decision "
+                                 "(capped at 0.3 x time to exit), the committee within the "
+                                 "next day"},
+        "joiners": {j.type: {"first_action": j.activity, "area": j.area,
+                             "category_weight": {c: j.affinity.get(c, 0.02)
+                                                 for c in _CATEGORY_IDS}}
+                    for j in _JOINERS},
+        "hazard": "rate_per_day * category_weight * repeat_boost^is_repeat * shape(t) from "
+                  "delay_days after the intake decision; t = days open; independent of the "
+                  "frailty; a join after the exit does not happen",
+        "rate_per_day": _JOIN_RATE,
+        "repeat_boost": _JOIN_REPEAT_BOOST,
+        "delay_days": _JOIN_DELAY,
+        "shape": {"breaks_days": list(_JOIN_BREAKS), "value": list(_JOIN_SHAPE)},
+        "later_actions": "each joined agency acts again with probability 0.4 before the exit",
+        "after_exit": "follow_up_visit (petition bureau; the justice office for 20% of closed "
+                      "cases), cessation_pledge, review, re_review: after the exit, never part "
+                      "of a pattern",
+    }
 
 
 # ---------------------------------------------------------------------------------------------

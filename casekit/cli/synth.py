@@ -2,6 +2,11 @@
 
 Writes the events to PATH (``.csv``, ``.csv.gz``, ``.parquet`` or ``.xlsx``) and the planted
 truth to ``<stem>.truth.json`` beside it. The same seed gives byte-identical files.
+``--mode dynamic`` (default): agencies join open cases over time and a collaboration's effect
+starts when it forms, with competing exits and a matter frailty; ``--mode upfront``: the older
+district in which every agency of a case acts within its first day or two.
+``--effect-scale 0`` gives the null district (collaboration has no effect); ``--start-cut DATE``
+writes an extract that starts mid-stream (with an ``opened_at`` column).
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` options to ``parser``."""
     parser.add_argument("--cases", type=_positive_int, default=2000, metavar="N",
@@ -35,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first filing day, default 2023-01-01")
     parser.add_argument("--observation-end", default=None, metavar="DATETIME",
                         help="end of observation (censoring); default start + 365 days")
+    parser.add_argument("--mode", choices=("dynamic", "upfront"), default="dynamic",
+                        help="dynamic (default): agencies join open cases over time; upfront: "
+                             "every agency acts within the case's first days (older district)")
+    parser.add_argument("--effect-scale", type=_non_negative_float, default=None, metavar="X",
+                        help="dynamic mode: multiply the log effect of every collaboration by X "
+                             "(default 1; 0 = collaboration has no effect, the null district)")
+    parser.add_argument("--start-cut", default=None, metavar="DATE",
+                        help="write an extract that starts mid-stream: only events at/after "
+                             "DATE, plus an opened_at column (registration) for delayed entry")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
 
     truth_path_for(args.out)  # unsupported extension -> CasekitError before any work
     try:
+        extra = {} if args.effect_scale is None else {"effect_scale": args.effect_scale}
         ev_path, t_path = write_district(args.out, args.cases, seed=args.seed, start=args.start,
-                                         observation_end=args.observation_end)
+                                         observation_end=args.observation_end, mode=args.mode,
+                                         start_cut=args.start_cut, **extra)
     except OSError as exc:
         raise CasekitError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
     import json
@@ -52,5 +78,8 @@ def run(args: argparse.Namespace) -> int:
     truth = json.loads(t_path.read_text(encoding="utf-8"))
     print(f"wrote {ev_path} ({truth['n_cases']} cases, {truth['n_events']} events, "
           f"{truth['share_open']:.1%} open at {truth['observation_end']}, "
-          f"{truth['share_repeat_filings']:.1%} repeat filings) and truth {t_path}")
+          f"{truth['share_repeat_filings']:.1%} repeat filings, {args.mode} mode"
+          + (f", {truth['n_prevalent']} prevalent at {truth['start_cut']}"
+             if truth.get("start_cut") else "")
+          + f") and truth {t_path}")
     return 0
