@@ -228,8 +228,10 @@ ACTIVITIES: dict[str, Term] = _vocab(
     Term("review", "复查", "review", ("申请复查",), basis="REG2022 Art.35"),
     Term("re_review", "复核", "re-review", ("申请复核",), basis="REG2022 Art.36"),
     Term("terminated", "不再受理", "terminated", ("终结",), basis="REG2022 Art.36(3)"),
-    Term("withdraw", "撤回", "withdraw", ("撤回信访", "申请撤回"), basis="practice"),
-    Term("transfer_out", "转出", "transfer out", ("移出", "转出本辖区", "移交外地"),
+    Term("withdraw", "撤回", "withdraw",
+         ("撤回信访", "申请撤回", "撤回信访事项", "撤销信访事项", "撤回申请", "主动撤回"),
+         basis="practice"),
+    Term("transfer_out", "转出", "transfer out", ("移出", "转出本辖区", "移交外地", "移出本辖区"),
          basis="practice"),
     Term("supervise", "督办", "supervise", ("督查", "督促办理"), basis="REG2022 Art.40"),
     Term("summon_talk", "约谈", "summon for a talk", (), basis="REG2022 Art.39"),
@@ -272,15 +274,6 @@ ACTIVITIES: dict[str, Term] = _vocab(
 )
 
 # --- exits that compete with ``close`` (the case table's ``exit_type``) ------------------------
-for _term in (
-    Term("withdraw", "撤回", "withdraw", ("撤回信访事项", "撤销信访事项", "撤回申请", "主动撤回"),
-         basis="practice"),
-    Term("transfer_out", "转出", "transfer out", ("移出本辖区", "转出本辖区", "移交外地", "移出"),
-         basis="REG2022 Art.22 (属地管理)"),
-):
-    ACTIVITIES.setdefault(_term.identifier, _term)
-del _term
-
 #: Exit activities other than ``close`` -> exit type. The first of ``close`` and these ends a
 #: case's follow-up for time to close: a competing exit censors the closing (cause-specific).
 EXIT_TYPES: dict[str, str] = {
