@@ -332,7 +332,10 @@ class _GroupSum:
         self.shape = (n_groups, len(index) if n_rows is None else n_rows)
 
     def __call__(self, weights: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``sum_{item j in group g} weights_j X[columns_j]`` for every group (``n_groups x p``)."""
+        """``sum_{item j in group g} weights_j X[columns_j]`` for every group (``n_groups x p``).
+
+        ``weights`` has one value per item (not per row of ``X``).
+        """
         from scipy.sparse import csr_array
 
         m = csr_array((weights[self.order], self.columns, self.indptr), shape=self.shape)
@@ -349,6 +352,7 @@ class _CoxData:
     event: np.ndarray  # bool
     k_start: np.ndarray  # row at risk at event groups k_start <= k < k_stop
     k_stop: np.ndarray
+    late: np.ndarray  # rows with k_start > 0 (the others never leave a risk set by their start)
     n_groups: int
     death: np.ndarray  # event rows ordered by (stratum, time, row)
     dk: np.ndarray  # event group of each death
@@ -418,14 +422,16 @@ def _prepare(
     ell = np.arange(len(death)) - first[dk] if len(death) else np.zeros(0)
     frac = ell / d_count[dk] if ties == "efron" else np.zeros(len(death))
     wbar = np.bincount(dk, weights=w[death], minlength=n_groups) / np.maximum(d_count, 1)
+    late = np.flatnonzero(k_start > 0)
     x_mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
     Xc = np.ascontiguousarray(X - x_mean)
     return _CoxData(
         X=Xc, x_mean=x_mean, w=w, event=event, k_start=k_start.astype(np.int64),
-        k_stop=k_stop.astype(np.int64), n_groups=n_groups, death=death, dk=dk, frac=frac,
-        d_count=d_count, wbar=wbar, group_time=stop[death][first],
+        k_stop=k_stop.astype(np.int64), late=late, n_groups=n_groups, death=death, dk=dk,
+        frac=frac, d_count=d_count, wbar=wbar, group_time=stop[death][first],
         group_stratum=s[death][first], by_stop=_GroupSum(k_stop, n_groups + 1),
-        by_start=_GroupSum(k_start, n_groups + 1), by_death=_GroupSum(dk, n_groups, death, n),
+        by_start=_GroupSum(k_start[late], n_groups + 1, late, n),
+        by_death=_GroupSum(dk, n_groups, death, n),
         xw_events=(w[death, None] * Xc[death]).sum(axis=0),
     )
 
@@ -440,15 +446,16 @@ def _risk_sum(data: _CoxData, r: np.ndarray, X: np.ndarray | None = None) -> np.
 
     Rows whose stop index exceeds ``k`` minus rows whose start index exceeds ``k``: both sums run
     from the latest time backwards, so they add positive numbers without cancellation against
-    the whole data set.
+    the whole data set. Rows with start index 0 never enter the second sum (time-fixed data:
+    none do).
     """
     g = data.n_groups
     if X is None:
         a = np.bincount(data.k_stop, weights=r, minlength=g + 1)
-        b = np.bincount(data.k_start, weights=r, minlength=g + 1)
+        b = np.bincount(data.k_start[data.late], weights=r[data.late], minlength=g + 1)
     else:
         a = data.by_stop(r, X)
-        b = data.by_start(r, X)
+        b = data.by_start(r[data.late], X)
     ra = np.cumsum(a[::-1], axis=0)[::-1]
     rb = np.cumsum(b[::-1], axis=0)[::-1]
     return ra[1:] - rb[1:]
@@ -621,7 +628,9 @@ class CoxResult:
     ties: str = "efron"
 
     def summary(self, names: Any = None, *, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per coefficient: ``coef, se, robust_se, hazard_ratio, hr_ci_low, hr_ci_high, z, p``.
+        """One row per coefficient: coef, se, robust_se, hazard ratio with its interval, z, p.
+
+        Columns ``coef, se, robust_se, hazard_ratio, hr_ci_low, hr_ci_high, z, p``.
 
         The intervals, ``z`` and ``p`` use ``robust_se`` when it exists, otherwise ``se``.
 

@@ -188,7 +188,8 @@ def test_information_is_minus_the_hessian_of_the_loglik() -> None:
     for j in range(2):
         d = np.zeros(2)
         d[j] = h
-        num[:, j] = (eg._evaluate(data, beta + d).grad - eg._evaluate(data, beta - d).grad) / (2 * h)
+        gp, gm = eg._evaluate(data, beta + d).grad, eg._evaluate(data, beta - d).grad
+        num[:, j] = (gp - gm) / (2 * h)
         llp, llm = eg._evaluate(data, beta + d, False).ll, eg._evaluate(data, beta - d, False).ll
         assert (llp - llm) / (2 * h) == pytest.approx(st.grad[j], abs=1e-6)
     np.testing.assert_allclose(st.info, -num, atol=1e-6)
