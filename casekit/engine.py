@@ -367,6 +367,19 @@ class _CoxData:
     xw_events: np.ndarray  # sum over events of w_i x_i (centred)
 
 
+def _entry_times(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Starts adjusted for the two same-time conventions (then ``start < t <= stop`` exactly).
+
+    A start of exactly 0 includes time 0 (a case closed on the day it opened is at risk then,
+    with every other case, as in lifelines); a row that starts and stops at one time is at risk
+    at that time. Both become a start just below the stated one.
+    """
+    tiny_before = (start == 0) | (start == stop)
+    if not tiny_before.any():
+        return start
+    return np.where(tiny_before, np.nextafter(start, -np.inf), start)
+
+
 def _check_times(start: np.ndarray, stop: np.ndarray) -> None:
     bad = ~np.isfinite(stop) | np.isnan(start) | (start == np.inf) | ~(start < stop)
     if bad.any():
@@ -399,6 +412,7 @@ def _prepare(
         raise CasekitError("X: non-finite values (NaN or inf) in the design")
     if ties not in ("efron", "breslow"):
         raise CasekitError(f"ties: expected 'efron' or 'breslow', got {ties!r}")
+    start = _entry_times(start, stop)
     _check_times(start, stop)
     w = np.ones(n) if weights is None else _vector("weights", weights, n, np.float64)
     if not (np.isfinite(w).all() and (w > 0).all()):
@@ -683,8 +697,10 @@ def cox_fit(
     ----------
     start, stop : array-like of float
         Each row covers ``(start, stop]``: it is at risk at time ``t`` when
-        ``start < t <= stop``. Time-fixed data: ``start = 0`` (or ``-inf`` to keep zero
-        durations at risk at time 0, as lifelines' ``CoxPHFitter`` does). A case with
+        ``start < t <= stop``, with two same-time conventions: a start of exactly 0 includes
+        time 0 (so time-fixed data are ``start = 0`` and a zero duration is at risk at time 0
+        with every case, as in lifelines' ``CoxPHFitter``), and a row starting and stopping at
+        one time is at risk at that time. A case with
         time-varying covariates has one row per stretch of constant covariates. **Delayed
         entry** (left truncation, a case observed only from time ``a``) is simply ``start = a``
         on the case's first row.
@@ -936,8 +952,10 @@ def aalen_johansen(
     Parameters
     ----------
     entry : array-like of float, or None
-        Time each case enters observation (0 for no delayed entry; None means all 0). A case
-        is at risk at ``t`` when ``entry < t <= exit``.
+        Time each case enters observation (None: every case from the start). A case is at
+        risk at ``t`` when ``entry < t <= exit``, with the same-time conventions of
+        :func:`cox_fit`: entry 0 includes time 0 (zero durations count at time 0, as in
+        lifelines), and a stay entering and exiting at one time is at risk then.
     exit : array-like of float
         Time of exit (or of censoring).
     cause : array-like of int
@@ -973,8 +991,9 @@ def aalen_johansen(
     """
     t_exit = _vector("exit", exit, None, np.float64)
     n = len(t_exit)
-    t_entry = np.zeros(n) if entry is None else _vector("entry", entry, n, np.float64)
+    t_entry = np.full(n, -np.inf) if entry is None else _vector("entry", entry, n, np.float64)
     c = _vector("cause", cause, n, np.int64)
+    t_entry = _entry_times(t_entry, t_exit)
     _check_times(t_entry, t_exit)
     ev = c != 0
     u = np.unique(t_exit[ev])

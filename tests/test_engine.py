@@ -231,13 +231,25 @@ def test_time_varying_cox_has_no_immortal_time_bias() -> None:
 
 def test_cox_rejects_bad_rows_with_one_line_errors() -> None:
     with pytest.raises(CasekitError, match="start < stop"):
-        eg.cox_fit([0, 2], [1, 2], [1, 0], np.zeros((2, 1)))
+        eg.cox_fit([0, 3], [1, 2], [1, 0], np.zeros((2, 1)))
     with pytest.raises(CasekitError, match="expected 2 values"):
         eg.cox_fit([0, 0, 0], [1, 2], [1, 0], np.zeros((2, 1)))
     with pytest.raises(CasekitError, match="non-finite"):
         eg.cox_fit([0, 0], [1, 2], [1, 0], np.array([[np.nan], [1.0]]))
     with pytest.raises(CasekitError, match="ties"):
         eg.cox_fit([0, 0], [1, 2], [1, 0], np.zeros((2, 1)), ties="exact")
+
+
+def test_zero_durations_are_at_risk_at_time_zero_as_in_lifelines() -> None:
+    df = fixed_cases(300, seed=16, ties=True)
+    df.loc[:9, "T"] = 0.0  # closed on the day of opening
+    X = df[["x1", "x2", "x3"]].to_numpy()
+    ours = eg.cox_fit(np.zeros(len(df)), df["T"], df["E"], X)
+    ref = CoxPHFitter().fit(df[["x1", "x2", "x3", "T", "E"]], "T", "E", fit_options=TIGHT)
+    np.testing.assert_allclose(ours.beta, ref.params_.to_numpy(), atol=1e-8)
+    # a delayed entrant that closes on its entry day is at risk that day
+    one = eg.cox_fit([0, 0, 2, 0], [3, 2, 2, 4], [1, 1, 1, 0], np.array([[1.0], [0], [1], [0]]))
+    assert one.n_events == 3 and np.isfinite(one.loglik)
 
 
 def test_breslow_ties_equal_lifelines_breslow_free_data_and_summary_table() -> None:
@@ -331,6 +343,20 @@ def test_aalen_johansen_delayed_entry_and_single_cause() -> None:
     cif1, _, _ = eg.aalen_johansen(entry, t, one, times=grid, cause_of_interest=1)
     km = KaplanMeierFitter().fit(t, one, entry=entry).survival_function_at_times(grid)
     np.testing.assert_allclose(cif1, 1 - km.to_numpy(), rtol=1e-10)
+    # zero durations (closed on the day of opening) are at risk at time 0 with everyone
+    t0 = np.r_[np.zeros(5), t]
+    c0 = np.r_[np.ones(5, int), cause]
+    cif0, _, _ = eg.aalen_johansen(np.zeros(len(t0)), t0, c0, times=np.r_[0.0, grid],
+                                   cause_of_interest=1)
+    assert cif0[0] == pytest.approx(5 / len(t0))
+    ref0 = AalenJohansenFitter(calculate_variance=False).fit(t0, c0, event_of_interest=1)
+    ref0_cif = ref0.cumulative_density_.iloc[:, 0]
+    # lifelines overwrites the first row of the CIF with 0, dropping the closures at time 0
+    np.testing.assert_allclose(
+        cif0[1:] - cif0[0],
+        ref0_cif.to_numpy()[ref0_cif.index.searchsorted(grid, side="right") - 1], rtol=1e-10)
+    with pytest.raises(CasekitError, match="start < stop"):
+        eg.aalen_johansen([2.0], [1.0], [1], times=[1.0], cause_of_interest=1)
     # nobody is observed past the last exit
     assert np.isnan(eg.aalen_johansen(entry, t, cause, times=[t.max() + 1],
                                       cause_of_interest=1)[0]).all()
