@@ -728,7 +728,8 @@ def cox_fit(
     Raises
     ------
     CasekitError
-        Mismatched lengths, ``start >= stop``, non-finite covariates or bad weights.
+        Mismatched lengths, ``start >= stop``, non-finite covariates, bad weights, or no
+        events at all.
 
     Notes
     -----
@@ -759,6 +760,8 @@ def cox_fit(
 
     with threadpool_limits(limits=1, user_api="blas"):
         data = _prepare(start, stop, event, X, strata=strata, weights=weights, ties=ties)
+        if len(data.death) == 0:
+            raise CasekitError("cox_fit: no events (every row is censored): nothing to estimate")
         beta, state, ll_null, it, converged = _newton(data, max_iter, tol)
         var = _inverse(state.info)
         se = np.sqrt(np.clip(np.diag(var), 0, None))

@@ -236,6 +236,8 @@ def test_cox_rejects_bad_rows_with_one_line_errors() -> None:
         eg.cox_fit([0, 0, 0], [1, 2], [1, 0], np.zeros((2, 1)))
     with pytest.raises(CasekitError, match="non-finite"):
         eg.cox_fit([0, 0], [1, 2], [1, 0], np.array([[np.nan], [1.0]]))
+    with pytest.raises(CasekitError, match="no events"):
+        eg.cox_fit([0, 0], [1, 2], [0, 0], np.zeros((2, 1)))
     with pytest.raises(CasekitError, match="ties"):
         eg.cox_fit([0, 0], [1, 2], [1, 0], np.zeros((2, 1)), ties="exact")
 
