@@ -415,3 +415,23 @@ def test_holm_lives_in_the_engine_and_survival_uses_it() -> None:
     assert survival._holm is eg.holm
     assert survival._km is eg._km
     np.testing.assert_allclose(eg.holm([0.01, 0.04, 0.03, 0.5]), [0.04, 0.09, 0.09, 0.5])
+
+
+def test_cox_fit_limits_blas_threads_only_while_fitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threadpoolctl
+
+    seen = []
+    real = eg._evaluate
+
+    def spy(*args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpoolctl.threadpool_info()
+                    if p["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    before = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    monkeypatch.setattr(eg, "_evaluate", spy)
+    df = fixed_cases(200, seed=17)
+    eg.cox_fit(np.zeros(len(df)), df["T"], df["E"], df[["x1", "x2", "x3"]].to_numpy())
+    after = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert after == before
