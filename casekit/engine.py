@@ -332,7 +332,10 @@ class _GroupSum:
         self.shape = (n_groups, len(index) if n_rows is None else n_rows)
 
     def __call__(self, weights: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``sum_{item j in group g} weights_j X[columns_j]`` for every group (``n_groups x p``)."""
+        """``sum_{item j in group g} weights_j X[columns_j]`` for every group (``n_groups x p``).
+
+        ``weights`` has one value per item (not per row of ``X``).
+        """
         from scipy.sparse import csr_array
 
         m = csr_array((weights[self.order], self.columns, self.indptr), shape=self.shape)
@@ -349,6 +352,7 @@ class _CoxData:
     event: np.ndarray  # bool
     k_start: np.ndarray  # row at risk at event groups k_start <= k < k_stop
     k_stop: np.ndarray
+    late: np.ndarray  # rows with k_start > 0 (the others never leave a risk set by their start)
     n_groups: int
     death: np.ndarray  # event rows ordered by (stratum, time, row)
     dk: np.ndarray  # event group of each death
@@ -361,6 +365,19 @@ class _CoxData:
     by_start: _GroupSum
     by_death: _GroupSum
     xw_events: np.ndarray  # sum over events of w_i x_i (centred)
+
+
+def _entry_times(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Starts adjusted for the two same-time conventions (then ``start < t <= stop`` exactly).
+
+    A start of exactly 0 includes time 0 (a case closed on the day it opened is at risk then,
+    with every other case, as in lifelines); a row that starts and stops at one time is at risk
+    at that time. Both become a start just below the stated one.
+    """
+    tiny_before = (start == 0) | (start == stop)
+    if not tiny_before.any():
+        return start
+    return np.where(tiny_before, np.nextafter(start, -np.inf), start)
 
 
 def _check_times(start: np.ndarray, stop: np.ndarray) -> None:
@@ -395,6 +412,7 @@ def _prepare(
         raise CasekitError("X: non-finite values (NaN or inf) in the design")
     if ties not in ("efron", "breslow"):
         raise CasekitError(f"ties: expected 'efron' or 'breslow', got {ties!r}")
+    start = _entry_times(start, stop)
     _check_times(start, stop)
     w = np.ones(n) if weights is None else _vector("weights", weights, n, np.float64)
     if not (np.isfinite(w).all() and (w > 0).all()):
@@ -418,14 +436,16 @@ def _prepare(
     ell = np.arange(len(death)) - first[dk] if len(death) else np.zeros(0)
     frac = ell / d_count[dk] if ties == "efron" else np.zeros(len(death))
     wbar = np.bincount(dk, weights=w[death], minlength=n_groups) / np.maximum(d_count, 1)
+    late = np.flatnonzero(k_start > 0)
     x_mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
     Xc = np.ascontiguousarray(X - x_mean)
     return _CoxData(
         X=Xc, x_mean=x_mean, w=w, event=event, k_start=k_start.astype(np.int64),
-        k_stop=k_stop.astype(np.int64), n_groups=n_groups, death=death, dk=dk, frac=frac,
-        d_count=d_count, wbar=wbar, group_time=stop[death][first],
+        k_stop=k_stop.astype(np.int64), late=late, n_groups=n_groups, death=death, dk=dk,
+        frac=frac, d_count=d_count, wbar=wbar, group_time=stop[death][first],
         group_stratum=s[death][first], by_stop=_GroupSum(k_stop, n_groups + 1),
-        by_start=_GroupSum(k_start, n_groups + 1), by_death=_GroupSum(dk, n_groups, death, n),
+        by_start=_GroupSum(k_start[late], n_groups + 1, late, n),
+        by_death=_GroupSum(dk, n_groups, death, n),
         xw_events=(w[death, None] * Xc[death]).sum(axis=0),
     )
 
@@ -440,15 +460,16 @@ def _risk_sum(data: _CoxData, r: np.ndarray, X: np.ndarray | None = None) -> np.
 
     Rows whose stop index exceeds ``k`` minus rows whose start index exceeds ``k``: both sums run
     from the latest time backwards, so they add positive numbers without cancellation against
-    the whole data set.
+    the whole data set. Rows with start index 0 never enter the second sum (time-fixed data:
+    none do).
     """
     g = data.n_groups
     if X is None:
         a = np.bincount(data.k_stop, weights=r, minlength=g + 1)
-        b = np.bincount(data.k_start, weights=r, minlength=g + 1)
+        b = np.bincount(data.k_start[data.late], weights=r[data.late], minlength=g + 1)
     else:
         a = data.by_stop(r, X)
-        b = data.by_start(r, X)
+        b = data.by_start(r[data.late], X)
     ra = np.cumsum(a[::-1], axis=0)[::-1]
     rb = np.cumsum(b[::-1], axis=0)[::-1]
     return ra[1:] - rb[1:]
@@ -621,7 +642,9 @@ class CoxResult:
     ties: str = "efron"
 
     def summary(self, names: Any = None, *, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per coefficient: ``coef, se, robust_se, hazard_ratio, hr_ci_low, hr_ci_high, z, p``.
+        """One row per coefficient: coef, se, robust_se, hazard ratio with its interval, z, p.
+
+        Columns ``coef, se, robust_se, hazard_ratio, hr_ci_low, hr_ci_high, z, p``.
 
         The intervals, ``z`` and ``p`` use ``robust_se`` when it exists, otherwise ``se``.
 
@@ -674,8 +697,10 @@ def cox_fit(
     ----------
     start, stop : array-like of float
         Each row covers ``(start, stop]``: it is at risk at time ``t`` when
-        ``start < t <= stop``. Time-fixed data: ``start = 0`` (or ``-inf`` to keep zero
-        durations at risk at time 0, as lifelines' ``CoxPHFitter`` does). A case with
+        ``start < t <= stop``, with two same-time conventions: a start of exactly 0 includes
+        time 0 (so time-fixed data are ``start = 0`` and a zero duration is at risk at time 0
+        with every case, as in lifelines' ``CoxPHFitter``), and a row starting and stopping at
+        one time is at risk at that time. A case with
         time-varying covariates has one row per stretch of constant covariates. **Delayed
         entry** (left truncation, a case observed only from time ``a``) is simply ``start = a``
         on the case's first row.
@@ -703,7 +728,8 @@ def cox_fit(
     Raises
     ------
     CasekitError
-        Mismatched lengths, ``start >= stop``, non-finite covariates or bad weights.
+        Mismatched lengths, ``start >= stop``, non-finite covariates, bad weights, or no
+        events at all.
 
     Notes
     -----
@@ -734,6 +760,8 @@ def cox_fit(
 
     with threadpool_limits(limits=1, user_api="blas"):
         data = _prepare(start, stop, event, X, strata=strata, weights=weights, ties=ties)
+        if len(data.death) == 0:
+            raise CasekitError("cox_fit: no events (every row is censored): nothing to estimate")
         beta, state, ll_null, it, converged = _newton(data, max_iter, tol)
         var = _inverse(state.info)
         se = np.sqrt(np.clip(np.diag(var), 0, None))
@@ -927,8 +955,10 @@ def aalen_johansen(
     Parameters
     ----------
     entry : array-like of float, or None
-        Time each case enters observation (0 for no delayed entry; None means all 0). A case
-        is at risk at ``t`` when ``entry < t <= exit``.
+        Time each case enters observation (None: every case from the start). A case is at
+        risk at ``t`` when ``entry < t <= exit``, with the same-time conventions of
+        :func:`cox_fit`: entry 0 includes time 0 (zero durations count at time 0, as in
+        lifelines), and a stay entering and exiting at one time is at risk then.
     exit : array-like of float
         Time of exit (or of censoring).
     cause : array-like of int
@@ -964,8 +994,9 @@ def aalen_johansen(
     """
     t_exit = _vector("exit", exit, None, np.float64)
     n = len(t_exit)
-    t_entry = np.zeros(n) if entry is None else _vector("entry", entry, n, np.float64)
+    t_entry = np.full(n, -np.inf) if entry is None else _vector("entry", entry, n, np.float64)
     c = _vector("cause", cause, n, np.int64)
+    t_entry = _entry_times(t_entry, t_exit)
     _check_times(t_entry, t_exit)
     ev = c != 0
     u = np.unique(t_exit[ev])

@@ -378,10 +378,10 @@ def _cox_efron(
 ) -> _CoxFit:
     """Time-fixed Efron Cox fit through :func:`casekit.engine.cox_fit`, plus the PH test.
 
-    Every duration is at risk from ``-inf`` so that zero durations count at time 0, as in
-    lifelines' ``CoxPHFitter``.
+    Every case is at risk from time 0 on (``start = 0`` includes time 0 in the engine, so zero
+    durations count as in lifelines' ``CoxPHFitter``).
     """
-    start = np.full(len(durations), -np.inf)
+    start = np.zeros(len(durations))
     fit = cox_fit(start, durations, events, X, max_iter=max_iter, tol=tol)
     ph = None
     if ph_test and fit.n_events > 2:
