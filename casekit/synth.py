@@ -291,24 +291,24 @@ class _Joiner:
 #: the agency types that join open cases; m_first = m_repeat ** (1 / k)
 _JOINERS: tuple[_Joiner, ...] = (
     _Joiner("court", 1.6, "investigate", "any",
-            {"political_legal": 3.0, "natural_resources": 2.0, "urban_rural_construction": 0.8,
+            {"political_legal": 3.0, "natural_resources": 2.0, "urban_rural_construction": 0.4,
              "agriculture_rural": 1.2, "labour_social_security": 0.2}),
     _Joiner("mediation_committee", 1.6, "mediate", "town",
             {"political_legal": 3.0, "natural_resources": 2.5, "agriculture_rural": 2.5,
              "civil_affairs_emergency": 0.5, "urban_rural_construction": 0.5,
              "labour_social_security": 0.3}),
     _Joiner("urban_management_bureau", 1.2, "investigate", "street",
-            {"urban_rural_construction": 1.5, "market_regulation": 2.0, "other": 1.0}),
+            {"urban_rural_construction": 1.0, "market_regulation": 2.0, "other": 1.0}),
     _Joiner("human_resources_social_security_bureau", 1.3, "investigate", "any",
             {"labour_social_security": 3.0, "military_affairs": 1.0}),
     _Joiner("housing_construction_bureau", 0.8, "investigate", "any",
             {"urban_rural_construction": 2.0, "civil_affairs_emergency": 0.3}),
     _Joiner("natural_resources_bureau", 0.7, "investigate", "any",
-            {"natural_resources": 0.8, "agriculture_rural": 0.5}),
+            {"natural_resources": 0.5, "agriculture_rural": 0.5}),
     _Joiner("political_legal_committee", 0.6, "joint_conference", "any",
             {"political_legal": 0.6}),
     _Joiner("police", 0.5, "investigate", "any",
-            {"political_legal": 0.4, "other": 0.6, "market_regulation": 0.4}),
+            {"political_legal": 0.3, "other": 0.6, "market_regulation": 0.4}),
 )
 #: join hazard per day = _JOIN_RATE * affinity * repeat boost * shape(t), t = days open,
 #: zero until one day after the intake decision
@@ -1299,7 +1299,13 @@ def generate_district(
     300
     >>> bool(events.groupby("case_id")["activity"].first().eq("register").all())
     True
-    >>> truth["fastest_repeat_pattern"]
+    >>> truth["mode"], truth["type_hazard_multiplier"]["repeat"]["court"]
+    ('dynamic', 1.6)
+    >>> null = ck.synth.generate_district(300, seed=1, effect_scale=0)[1]
+    >>> set(null["pattern_hazard_multiplier"]["repeat"].values())
+    {1.0}
+    >>> _, old = ck.synth.generate_district(300, seed=1, mode="upfront")
+    >>> old["fastest_repeat_pattern"]
     'court+housing_construction_bureau+petition_bureau+residents_committee+street_office'
     """
     events, truth, _ = _generate(
