@@ -1526,8 +1526,13 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_prevalent = None
     if cut_ts is not None:
         events, n_prevalent = _extract_from(events, cut_ts)
+        if events.empty:
+            raise CasekitError(f"start_cut ({cut_ts}) leaves no events of the {n_cases} cases; "
+                               "choose an earlier cut or more cases")
     events.attrs["casekit"] = {"source": f"casekit.synth {GENERATOR_VERSION}",
                                "observation_end": end_ts.isoformat()}
+    if cut_ts is not None:
+        events.attrs["casekit"]["start_cut"] = cut_ts.isoformat()
     if dynamic is None and cut_ts is None:
         truth = _truth(len(events), f, span, start_ts, end_ts, n_cases, seed_value,
                        seed_case_ids)
@@ -1945,10 +1950,17 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                       "time; the exit is the earliest")
     hm["other_covariates"] = ("none: channel, street, level, leader events, ordinal > 2 do not "
                               "change the hazard; frailty is unobserved")
-    if f is None:
-        return {**base, **extra}
-    lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
-    patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
+    if g is None or g["t0"].size == 0:  # only the hand-placed seed matter
+        patterns: dict[str, Any] = {
+            "reference_pattern": None, "pattern_hazard_multiplier": {"first": {}, "repeat": {}},
+            "pattern_support": {"first": {}, "repeat": {}}, "main_patterns": [],
+            "fastest_repeat_pattern": None, "fastest_first_pattern": None,
+            "planted_order_repeat": []}
+        observed: dict[str, Any] = {}
+    else:
+        lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
+        patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
+        observed = _dynamic_observed(g, span)
     m_first, m_rep = _joiner_m(dyn.effect_scale, False), _joiner_m(dyn.effect_scale, True)
     extra.update({
         "type_hazard_multiplier": {
@@ -1962,7 +1974,8 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "frailty": {"distribution": "gamma" if dyn.frailty_variance > 0 else "none",
                     "mean": 1.0, "variance": dyn.frailty_variance, "level": "matter",
                     "applies_to": "the closing hazard only (not joining, not competing exits)",
-                    "realised_variance": _r(np.var(g["frailty"]), 4)},
+                    "realised_variance": (_r(np.var(g["frailty"]), 4)
+                                          if g is not None and g["t0"].size else None)},
         "exit_model": _exit_model(),
         "joining_model": _joining_model(),
     })
@@ -1975,7 +1988,7 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                        "themselves; a pattern taken from the whole life of a case is therefore "
                        "biased; count a pattern only while it is in force",
     }
-    base["observed"] = _dynamic_observed(g, span)
+    base["observed"] = observed
     pos = list(base).index("hazard_model")
     items = list(base.items())
     return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])

@@ -385,3 +385,17 @@ def test_cli_rejects_a_negative_effect_scale(tmp_path, capsys):
         main(["synth", "--cases", "10", "--effect-scale", "-1", "--out", str(tmp_path / "a.csv")])
     assert exc.value.code == 2
     assert "--effect-scale" in capsys.readouterr().err
+
+
+def test_tiny_districts_and_an_empty_extract():
+    for n in (1, 2, 3):
+        events, truth = synth.generate_district(n, seed=n)
+        assert events["case_id"].nunique() == truth["n_cases"] == n
+        json.dumps(truth)
+    _, truth = synth.generate_district(2, seed=2)  # the seed matter alone: nothing planted
+    assert truth["fastest_repeat_pattern"] is None
+    with pytest.raises(ck.CasekitError, match="leaves no events"):
+        synth.generate_district(5, seed=1, start_cut="2023-12-30")
+    events, truth = synth.generate_district(200, seed=1, mode="upfront", start_cut="2023-06-01")
+    assert truth["mode"] == "upfront" and truth["n_prevalent"] > 0
+    assert events.attrs["casekit"]["start_cut"] == "2023-06-01T00:00:00"
