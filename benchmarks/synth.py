@@ -3,9 +3,12 @@
 Prints cases, events, wall and CPU seconds, peak RSS, events/s, and the ratio against a baseline
 measured in the same run: building a DataFrame of the same shape (same number of rows, same
 columns and dtypes, string columns from small dictionaries) straight from random numpy arrays,
-i.e. the unavoidable cost of materialising the output. Target: 1M cases in <= 60 s.
+i.e. the unavoidable cost of materialising the output. Targets: 20k cases in < 2 s, 1M cases in
+<= 60 s. ``--mode`` picks the district (default dynamic); ``--compare`` also times the other mode
+in the same run.
 
-    .venv/bin/python benchmarks/synth.py [--cases N] [--seed S] [--write PATH]
+    .venv/bin/python benchmarks/synth.py [--cases N] [--seed S] [--mode dynamic|upfront]
+                                         [--compare] [--write PATH]
 """
 
 from __future__ import annotations
@@ -49,16 +52,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", choices=("dynamic", "upfront"), default="dynamic")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time the other mode (same cases and seed)")
     parser.add_argument("--write", default=None, help="also write the events (.csv/.parquet)")
     args = parser.parse_args()
 
     from casekit.synth import generate_district, write_events
 
     w0, c0 = time.perf_counter(), time.process_time()
-    events, truth = generate_district(args.cases, seed=args.seed)
+    events, truth = generate_district(args.cases, seed=args.seed, mode=args.mode)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     rss = _peak_rss_mb()
     n = len(events)
+    print(f"mode            {args.mode:>12}")
     print(f"cases           {args.cases:>12,}")
     print(f"events          {n:>12,}")
     print(f"generate wall   {wall:>12.2f} s   (target <= 60 s for 1M cases)")
@@ -67,6 +74,9 @@ def main() -> None:
     print(f"events/s        {n / wall:>12,.0f}")
     print(f"share open      {truth['share_open']:>12.3f}")
     print(f"share repeat    {truth['share_repeat_filings']:>12.3f}")
+    if args.mode == "dynamic":
+        print(f"share competing {truth['observed']['share_competing_exit']:>12.3f}")
+        print(f"share w/ joiner {truth['observed']['share_with_a_joiner']:>12.3f}")
 
     cols, dtypes = events.columns, events.dtypes
     del events
@@ -78,8 +88,17 @@ def main() -> None:
     print(f"ratio wall      {wall / bwall:>12.2f} x baseline")
     print(f"ratio cpu       {cpu / bcpu:>12.2f} x baseline")
     del base
+    if args.compare:
+        other = "upfront" if args.mode == "dynamic" else "dynamic"
+        w0, c0 = time.perf_counter(), time.process_time()
+        ev2, _ = generate_district(args.cases, seed=args.seed, mode=other)
+        owall, ocpu = time.perf_counter() - w0, time.process_time() - c0
+        print(f"{other:<8}wall   {owall:>12.2f} s   ({len(ev2):,} events; ratio "
+              f"{wall / owall:.2f} x)")
+        print(f"{other:<8}cpu    {ocpu:>12.2f} s")
+        del ev2
     if args.write:
-        events, _ = generate_district(args.cases, seed=args.seed)
+        events, _ = generate_district(args.cases, seed=args.seed, mode=args.mode)
         w0 = time.perf_counter()
         write_events(events, args.write)
         print(f"write {args.write}: {time.perf_counter() - w0:.2f} s")

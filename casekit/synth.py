@@ -12,8 +12,48 @@ when handling runs past 60 days after acceptance, ``supervise`` when it runs pas
 ``close``, then ``follow_up_visit``, ``cessation_pledge``, ``review`` / ``re_review`` for some.
 The seed article's own case is planted as matter ``M-NANPOYUAN`` (two filings).
 
-The planted model (exact; what a Cox model should recover)
-----------------------------------------------------------
+Two modes: ``mode="dynamic"`` (the default) lets agencies join open cases over time, as in real
+petition work; ``mode="upfront"`` is the older district in which every agency of a case acts
+within hours of acceptance (kept byte-identical for the existing tests and the sample).
+
+Dynamic mode (default): collaboration forms during the case
+-----------------------------------------------------------
+Each case starts with the first line of its area: ``petition_bureau`` registers it, the
+``street_office`` (streets) or ``town_government`` (towns) accepts it at the intake decision and
+the ``residents_committee`` / ``villagers_committee`` acts within the next day. Eight other agency
+types *join while the case is open* (``_JOINERS``: court, mediation_committee (towns only),
+urban_management_bureau (streets only), human_resources_social_security_bureau,
+housing_construction_bureau, natural_resources_bureau, political_legal_committee (its first
+action is a ``joint_conference`` it convenes) and police). Each joins at a random time whose
+hazard rises with the time open and is larger in the hard categories, which also close slower
+by themselves (confounding by indication and immortal time). A join after the exit does not
+happen. The closing hazard (cause-specific) is::
+
+    h(t) = h0(t) * c[category] * r^is_repeat * frailty[matter]
+           * prod_{types joined before t} m[type]^(k^is_repeat)
+
+so a collaboration's effect applies only from when it forms; ``effect_scale`` multiplies every
+``log m`` (0 = the null district), ``k = pattern_exponent_repeat``. ``T_close`` is drawn exactly by
+inverting the piecewise-linear cumulative hazard segment by segment (between the baseline breaks
+and the case's join times). Filings of one matter share a gamma frailty (mean 1, variance
+``frailty_variance``, default 0.5) on the closing hazard only. Competing exits
+(``casekit.schema.COMPETING_EXITS``: ``decline_intake`` at intake, ``route_to_legal_procedure``
+(six times likelier once the court has joined), ``terminated`` after day 60, ``withdraw``,
+``transfer_out`` in the first month) have their own cause-specific hazards; the exit is the
+earliest latent time (about 13% of cases leave by a competing exit). Events: register ->
+transfer/assign -> accept + notify (unless declined) -> the committee -> each joiner's first action
+at its join time (and a later one for some) -> handling by the first line -> ``close`` or the
+competing exit at the exit -> after a close: follow-up visits (the petition bureau; the
+``justice_office`` for 20% of closed cases: an agency acting after the exit, never part of the
+pattern), pledge, review. The *pattern in force* at ``t`` is the set of agency types that have
+acted before ``t``; its causal multiplier is the product of the type multipliers.
+``start_cut=DATE`` writes an extract that starts mid-stream: only events at/after DATE, with an
+``opened_at`` column (the registration, constant within a case) for delayed entry; cases
+registered before the cut are prevalent (``truth["n_prevalent"]``); the seed matter is not
+planted in an extract.
+
+The up-front model (``mode="upfront"``; exact; what a Cox model should recover)
+-------------------------------------------------------------------------------
 Time to close ``T`` of a case is measured in days from its ``register`` event to its first
 ``close`` event. It is drawn from a proportional-hazards model::
 
@@ -62,6 +102,23 @@ Truth (``generate_district(...)[1]``; ``<stem>.truth.json`` beside a written fil
 ``realised_pattern_share_by_category``, ``raw_by_pattern``), ``repeats`` (re-filing
 probabilities, kinds, gaps), ``seed_matter``, ``observed`` (``raw_fastest_repeat_pattern_by_median``,
 ``raw_median_order_repeat``, ...). Data dictionary: ``data/README.md``.
+
+Dynamic mode keeps these keys where they apply, with these meanings: ``share_open`` = no exit of
+any kind by ``observation_end``; ``reference_pattern`` = the most common first-line pattern;
+``pattern_hazard_multiplier`` {``first``, ``repeat``} = the causal multiplier of every pattern
+in force in the draw, relative to the reference; ``main_patterns`` = ``planted_order_repeat`` =
+the patterns in force for >= 30 repeat filings, by planted repeat multiplier (ties: more
+support first); ``fastest_repeat_pattern`` / ``fastest_first_pattern`` = their first;
+``confounding`` = a description; ``observed`` = ``exit_counts_observed``,
+``share_competing_exit``, ``share_with_a_joiner``, ``share_joins_after_day_3``,
+``median_join_day``, ``joined_share_by_type``. It adds ``mode``, ``start_cut``, ``n_prevalent``,
+``n_cases_generated``, ``effect_scale``, ``type_hazard_multiplier`` {``first``: type -> m,
+``repeat``: type -> m^k}, ``frailty`` {``distribution``, ``mean``, ``variance``, ``level``,
+``applies_to``, ``realised_variance``}, ``exit_model`` (cause-specific hazards),
+``joining_model`` (first line, joiners, hazard, shape) and ``pattern_support`` {``first``,
+``repeat``: pattern -> number of cases in which it was in force within the log's window}.
+``n_cases`` is the number of cases in the written log (fewer than requested with
+``start_cut``).
 """
 
 from __future__ import annotations
@@ -291,24 +348,24 @@ class _Joiner:
 #: the agency types that join open cases; m_first = m_repeat ** (1 / k)
 _JOINERS: tuple[_Joiner, ...] = (
     _Joiner("court", 1.6, "investigate", "any",
-            {"political_legal": 3.0, "natural_resources": 2.0, "urban_rural_construction": 0.8,
+            {"political_legal": 3.0, "natural_resources": 2.0, "urban_rural_construction": 0.4,
              "agriculture_rural": 1.2, "labour_social_security": 0.2}),
     _Joiner("mediation_committee", 1.6, "mediate", "town",
             {"political_legal": 3.0, "natural_resources": 2.5, "agriculture_rural": 2.5,
              "civil_affairs_emergency": 0.5, "urban_rural_construction": 0.5,
              "labour_social_security": 0.3}),
     _Joiner("urban_management_bureau", 1.2, "investigate", "street",
-            {"urban_rural_construction": 1.5, "market_regulation": 2.0, "other": 1.0}),
+            {"urban_rural_construction": 1.0, "market_regulation": 2.0, "other": 1.0}),
     _Joiner("human_resources_social_security_bureau", 1.3, "investigate", "any",
             {"labour_social_security": 3.0, "military_affairs": 1.0}),
     _Joiner("housing_construction_bureau", 0.8, "investigate", "any",
             {"urban_rural_construction": 2.0, "civil_affairs_emergency": 0.3}),
     _Joiner("natural_resources_bureau", 0.7, "investigate", "any",
-            {"natural_resources": 0.8, "agriculture_rural": 0.5}),
+            {"natural_resources": 0.5, "agriculture_rural": 0.5}),
     _Joiner("political_legal_committee", 0.6, "joint_conference", "any",
             {"political_legal": 0.6}),
     _Joiner("police", 0.5, "investigate", "any",
-            {"political_legal": 0.4, "other": 0.6, "market_regulation": 0.4}),
+            {"political_legal": 0.3, "other": 0.6, "market_regulation": 0.4}),
 )
 #: join hazard per day = _JOIN_RATE * affinity * repeat boost * shape(t), t = days open,
 #: zero until one day after the intake decision
@@ -1263,7 +1320,23 @@ def generate_district(
         ``start`` + 365 days. Recorded in ``truth["observation_end"]``.
     include_seed_matter : bool, default True
         Plant the seed article's 南坡园 matter (``M-NANPOYUAN``, two filings) when the window
-        covers it (``_SEED_START`` shifted to ``start`` + 8 days; needs >= 140 days).
+        covers it (``_SEED_START`` shifted to ``start`` + 8 days; needs >= 140 days; never in
+        an extract with ``start_cut``).
+    mode : {"dynamic", "upfront"}, default "dynamic"
+        ``"dynamic"``: agencies join open cases over time, a collaboration's effect starts when
+        it forms, filings of a matter share a frailty, competing exits. ``"upfront"``: the older
+        district (every agency acts within hours of acceptance), byte-identical to casekit
+        1.0's generator for the same seed.
+    effect_scale : float, default 1.0
+        Dynamic mode: multiplies the log of every agency type's planted multiplier; 0 gives the
+        null district (collaboration has no effect).
+    start_cut : str, Timestamp or None
+        Write an extract that starts mid-stream: keep only events at/after this time and add
+        an ``opened_at`` column (the case's registration). Must lie between ``start`` and
+        ``observation_end``.
+    frailty_variance : float, default 0.5
+        Dynamic mode: variance of the matter-level gamma frailty (mean 1) on the closing hazard;
+        0 = no frailty.
 
     Returns
     -------
@@ -1271,7 +1344,8 @@ def generate_district(
         One row per event, sorted by ``case_id`` then ``timestamp`` (ties in procedure order).
         Columns: ``case_id, timestamp, activity, agency, agency_type, petitioner_id, matter_id,
         repeat_ordinal, repeat_kind, category, channel, level, street, address, participants,
-        amount_yuan, outcome`` (data dictionary: ``data/README.md``).
+        amount_yuan, outcome`` (data dictionary: ``data/README.md``), plus ``opened_at``
+        with ``start_cut``.
         ``events.attrs["casekit"]`` holds ``source`` and ``observation_end``.
     truth : dict
         The planted effects and the facts of this draw (JSON-serialisable). Keys are listed in
@@ -1280,7 +1354,9 @@ def generate_district(
     Raises
     ------
     CasekitError
-        If ``n_cases`` < 1 or ``observation_end`` is not after ``start``.
+        If ``n_cases`` < 1, ``observation_end`` is not after ``start``, ``mode`` is unknown,
+        ``effect_scale`` / ``frailty_variance`` is negative (or set in up-front mode) or
+        ``start_cut`` is not inside the window.
 
     See Also
     --------
@@ -1289,7 +1365,8 @@ def generate_district(
     Notes
     -----
     Time to close (``register`` -> first ``close``, days) follows the proportional-hazards model
-    described in the module docstring; open cases are right-censored at ``observation_end``.
+    of the mode described in the module docstring (time-varying in dynamic mode, with competing
+    exits); open cases are right-censored at ``observation_end``.
     Generation is vectorised (one numpy pass per event kind and per repeat ordinal).
 
     Examples
@@ -1299,7 +1376,13 @@ def generate_district(
     300
     >>> bool(events.groupby("case_id")["activity"].first().eq("register").all())
     True
-    >>> truth["fastest_repeat_pattern"]
+    >>> truth["mode"], truth["type_hazard_multiplier"]["repeat"]["court"]
+    ('dynamic', 1.6)
+    >>> null = ck.synth.generate_district(300, seed=1, effect_scale=0)[1]
+    >>> set(null["pattern_hazard_multiplier"]["repeat"].values())
+    {1.0}
+    >>> _, old = ck.synth.generate_district(300, seed=1, mode="upfront")
+    >>> old["fastest_repeat_pattern"]
     'court+housing_construction_bureau+petition_bureau+residents_committee+street_office'
     """
     events, truth, _ = _generate(
@@ -1443,8 +1526,13 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_prevalent = None
     if cut_ts is not None:
         events, n_prevalent = _extract_from(events, cut_ts)
+        if events.empty:
+            raise CasekitError(f"start_cut ({cut_ts}) leaves no events of the {n_cases} cases; "
+                               "choose an earlier cut or more cases")
     events.attrs["casekit"] = {"source": f"casekit.synth {GENERATOR_VERSION}",
                                "observation_end": end_ts.isoformat()}
+    if cut_ts is not None:
+        events.attrs["casekit"]["start_cut"] = cut_ts.isoformat()
     if dynamic is None and cut_ts is None:
         truth = _truth(len(events), f, span, start_ts, end_ts, n_cases, seed_value,
                        seed_case_ids)
@@ -1862,10 +1950,17 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                       "time; the exit is the earliest")
     hm["other_covariates"] = ("none: channel, street, level, leader events, ordinal > 2 do not "
                               "change the hazard; frailty is unobserved")
-    if f is None:
-        return {**base, **extra}
-    lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
-    patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
+    if g is None or g["t0"].size == 0:  # only the hand-placed seed matter
+        patterns: dict[str, Any] = {
+            "reference_pattern": None, "pattern_hazard_multiplier": {"first": {}, "repeat": {}},
+            "pattern_support": {"first": {}, "repeat": {}}, "main_patterns": [],
+            "fastest_repeat_pattern": None, "fastest_first_pattern": None,
+            "planted_order_repeat": []}
+        observed: dict[str, Any] = {}
+    else:
+        lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
+        patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
+        observed = _dynamic_observed(g, span)
     m_first, m_rep = _joiner_m(dyn.effect_scale, False), _joiner_m(dyn.effect_scale, True)
     extra.update({
         "type_hazard_multiplier": {
@@ -1879,7 +1974,8 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "frailty": {"distribution": "gamma" if dyn.frailty_variance > 0 else "none",
                     "mean": 1.0, "variance": dyn.frailty_variance, "level": "matter",
                     "applies_to": "the closing hazard only (not joining, not competing exits)",
-                    "realised_variance": _r(np.var(g["frailty"]), 4)},
+                    "realised_variance": (_r(np.var(g["frailty"]), 4)
+                                          if g is not None and g["t0"].size else None)},
         "exit_model": _exit_model(),
         "joining_model": _joining_model(),
     })
@@ -1892,7 +1988,7 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                        "themselves; a pattern taken from the whole life of a case is therefore "
                        "biased; count a pattern only while it is in force",
     }
-    base["observed"] = _dynamic_observed(g, span)
+    base["observed"] = observed
     pos = list(base).index("hazard_model")
     items = list(base.items())
     return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])

@@ -188,7 +188,7 @@ def test_matter_view_chains_filings() -> None:
 
 
 def test_case_table_on_the_synthetic_district_matches_its_truth() -> None:
-    events, truth = ck.synth.generate_district(400, seed=3)
+    events, truth = ck.synth.generate_district(400, seed=3, mode="upfront")
     cases = ck.build_case_table(events)
     assert len(cases) == truth["n_cases"]
     assert cases.attrs["observation_end"] == pd.Timestamp(truth["observation_end"])

@@ -218,7 +218,7 @@ def test_erlang_c_known_values():
 
 def test_calibration_recovers_the_synthetic_district_refiling_truth():
     synth = pytest.importorskip("casekit.synth")
-    events, truth = synth.generate_district(2000, seed=3)
+    events, truth = synth.generate_district(2000, seed=3, mode="upfront")
     cases = ck.build_case_table(events)
     b = sm.calibrate_baseline(cases, events=events)
     p1 = truth["repeats"]["p_refile_after_first"]

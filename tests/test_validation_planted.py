@@ -46,7 +46,8 @@ def results() -> pd.DataFrame:
     rows = []
     pairs = []
     for seed in SEEDS:
-        events, truth = ck.synth.generate_district(N_CASES, seed=seed, include_seed_matter=False)
+        events, truth = ck.synth.generate_district(N_CASES, seed=seed, include_seed_matter=False,
+                                                  mode="upfront")
         cases = ck.build_case_table(events)
         cases["planted_pattern"] = cases["pattern"].map(planted_pattern)
         with warnings.catch_warnings():
@@ -127,9 +128,10 @@ def test_hazard_ratio_cis_cover_the_planted_multipliers(results, capsys) -> None
 def test_km_median_is_unbiased_under_heavy_censoring_and_naive_is_not() -> None:
     """Same district, a 75-day observation window (heavily censored) vs a 3-year one."""
     short, _ = ck.synth.generate_district(12_000, seed=5, observation_end="2023-03-16",
-                                          include_seed_matter=False)
+                                          include_seed_matter=False, mode="upfront")
     long, _ = ck.synth.generate_district(12_000, seed=6, start="2023-01-01",
-                                         observation_end="2025-12-31", include_seed_matter=False)
+                                         observation_end="2025-12-31", include_seed_matter=False,
+                                         mode="upfront")
     s = ck.build_case_table(short)
     s = s[s["repeat_ordinal"] == 1]
     lo = ck.build_case_table(long)

@@ -97,7 +97,7 @@ def _regenerate(folder: str | Path | None = None) -> tuple[Path, Path]:
     from casekit.synth import generate_district, write_events
 
     folder = Path(folder) if folder is not None else Path(__file__).parent
-    events, truth = generate_district(SAMPLE_CASES, seed=SAMPLE_SEED)
+    events, truth = generate_district(SAMPLE_CASES, seed=SAMPLE_SEED, mode="upfront")
     ev_path = write_events(events, folder / _EVENTS_FILE)
     t_path = folder / _TRUTH_FILE
     t_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
