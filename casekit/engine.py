@@ -517,6 +517,9 @@ def _evaluate(data: _CoxData, beta: np.ndarray, need_info: bool = True) -> _Stat
         ll = float(
             data.w[data.death] @ eta[data.death] - data.wbar[dk] @ (np.log(phi) + shift)
         )
+    if not np.isfinite(ll):  # a step too far (a risk set underflowed): rejected by the caller
+        nan = np.full(X.shape[1], np.nan)
+        return _State(ll, nan, None, eta, e, inv, np.zeros(len(eta)), None, None, None)
     a = data.wbar * np.bincount(dk, weights=inv, minlength=g)
     b = data.wbar * np.bincount(dk, weights=f * inv, minlength=g)
     acum = np.r_[0.0, np.cumsum(a)]
@@ -568,6 +571,8 @@ def _newton(
             scale /= 2
             if scale < 1e-8:
                 break
+        if not np.isfinite(new.ll):  # no finite step left: stop where we are, not converged
+            break
         delta = float(np.max(np.abs(cand - beta)))
         beta, state = cand, new
         if delta < tol or float(np.max(np.abs(state.grad))) < 1e-9 * n_ev:

@@ -272,11 +272,25 @@ class _Fit:
 def _fit(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
          cluster: np.ndarray | None, strata: np.ndarray | None, check_ph: bool) -> _Fit:
     res = engine.cox_fit(start, stop, event, X, strata=strata, cluster=cluster)
-    var = res.robust_var if res.robust_var is not None else res.var
+    var = res.var if res.robust_var is None else _floored(res.robust_var, res.var)
     ph = (_ph_test(start, stop, event, X, res.beta, res.var, strata) if check_ph
           else np.full(len(res.beta), np.nan))
     return _Fit(np.asarray(res.beta), np.asarray(var), np.asarray(res.se), bool(res.converged),
                 int(res.n_clusters or 0), ph)
+
+
+def _floored(robust: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """The sandwich variance with each standard error floored at its model-based value.
+
+    For a level with few events the sandwich is itself a noisy estimate and now and then far too
+    small, which makes a null pattern look significant; the floor (scaling rows and columns, so
+    the matrix stays positive semi-definite and keeps the sandwich's correlations) guards
+    against that, and changes nothing where clustering widens the intervals, as it usually does.
+    """
+    r = np.sqrt(np.clip(np.diag(robust), 1e-300, None))
+    m = np.sqrt(np.clip(np.diag(model), 0, None))
+    d = np.maximum(1.0, m / r)
+    return robust * d[:, None] * d[None, :]
 
 
 def _ph_test(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
@@ -802,6 +816,20 @@ def _against_truth(ranking: pd.DataFrame, planted: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _drop_eventless_patterns(rows: _Rows) -> _Rows:
+    """Leave out the stretches in patterns that never close a case (e.g. before the first
+    line joins: a case cannot close while only registered). Such a structural zero would give
+    an infinite coefficient; leaving the rows out keeps the risk sets of the patterns that can
+    close (a selection on the exposure history, valid for the partial likelihood)."""
+    closes = pd.Series(rows.event).groupby(rows.group).transform("sum").to_numpy()
+    keep = closes > 0
+    if keep.all():
+        return rows
+    return _Rows(rows.start[keep], rows.stop[keep], rows.cause[keep], rows.group[keep],
+                 rows.case[keep], rows.frame.loc[keep].reset_index(drop=True),
+                 rows.duration[keep], rows.counts)
+
+
 def fit_time_varying_cox(
     intervals: pd.DataFrame,
     *,
@@ -847,7 +875,7 @@ def fit_time_varying_cox(
     """
     if outcome == "settle":
         raise CasekitError("fit_time_varying_cox: outcome 'settle' needs rank_collaborations")
-    rows = _time_varying_rows(intervals, None, outcome, repeat_only)
+    rows = _drop_eventless_patterns(_time_varying_rows(intervals, None, outcome, repeat_only))
     covs = DEFAULT_COVARIATES if covariates is None else tuple(covariates)
     notes: list[str] = []
     frame = rows.frame
