@@ -22,6 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -353,44 +354,69 @@ def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
     return out
 
 
-@dataclass
 class _Log:
-    """The log sorted by (case, time) and encoded once, shared by the case table and the rows."""
+    """The log sorted by (case, time), its codes computed once on first use and shared by the
+    case table and the counting-process rows."""
 
-    ev: pd.DataFrame  # the kept events (on or before the observation end), sorted
-    ts: np.ndarray  # int64 ns, local wall time
-    codes: np.ndarray  # case code per event, contiguous per case
-    starts: np.ndarray  # first event row of each case
-    case_labels: pd.Series
-    act_codes: np.ndarray
-    act_uniques: np.ndarray
-    ag_codes: np.ndarray
-    ag_uniques: np.ndarray
-    at_codes: np.ndarray
-    at_uniques: np.ndarray
-    obs_end: pd.Timestamp
-    obs_ns: int
-    tz: Any
-    n_after: int
+    def __init__(self, ev: pd.DataFrame, ts: np.ndarray, codes: np.ndarray,
+                 case_labels: pd.Series, obs_end: pd.Timestamp, tz: Any, n_after: int) -> None:
+        self.ev = ev  # the kept events (on or before the observation end), sorted
+        self.ts = ts  # int64 ns, local wall time
+        self.codes = codes  # case code per event, contiguous per case
+        self.starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        self.case_labels = case_labels
+        self.obs_end = obs_end
+        self.obs_ns = int(obs_end.as_unit("ns").value)
+        self.tz = tz
+        self.n_after = n_after
 
     @property
     def n_cases(self) -> int:
         return len(self.case_labels)
 
+    @cached_property
+    def _activities(self) -> tuple[np.ndarray, np.ndarray]:
+        return _identifier_codes(self.ev["activity"], "activity")
+
+    @cached_property
+    def agencies(self) -> tuple[np.ndarray, np.ndarray]:
+        """Agency codes per event (-1: missing) and the agency names."""
+        return _factorize(self.ev["agency"])
+
+    @cached_property
+    def agency_types(self) -> tuple[np.ndarray, np.ndarray]:
+        """Agency-type codes per event (a missing type is ``unknown``) and the type names."""
+        if "agency_type" in self.ev:
+            codes, uniques = _identifier_codes(self.ev["agency_type"], "agency_type")
+        else:
+            codes = np.full(len(self.ev), -1, dtype=np.int64)
+            uniques = np.array([], dtype=object)
+        if (codes < 0).any():
+            if "unknown" not in set(uniques):
+                uniques = np.r_[uniques, np.array(["unknown"], dtype=object)]
+            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]), codes)
+        return codes, uniques
+
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
-        hit = np.r_[np.isin(self.act_uniques, list(names)), False]
-        return hit[self.act_codes]
+        act_codes, act_uniques = self._activities
+        hit = np.r_[np.isin(act_uniques, list(names)), False]
+        return hit[act_codes]
+
+    def activity_of(self, rows: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
+        """``mapping`` of the activities of the event rows ``rows`` ("" when not in it)."""
+        act_codes, act_uniques = self._activities
+        names = np.asarray([mapping.get(str(a), "") for a in act_uniques] + [""], dtype=object)
+        return names[act_codes[rows]]
 
     def items(self, pattern_on: str) -> tuple[np.ndarray, np.ndarray]:
         """Item codes per event and item names of a pattern (agency types or agencies)."""
-        if pattern_on == "agency_type":
-            return self.at_codes, self.at_uniques
-        return self.ag_codes, self.ag_uniques
+        return self.agency_types if pattern_on == "agency_type" else self.agencies
 
     def resolve_pattern_on(self, pattern_on: str) -> str:
         if pattern_on == "auto":
-            return "agency" if set(map(str, self.at_uniques)) <= {"unknown"} else "agency_type"
+            types = self.agency_types[1]
+            return "agency" if set(map(str, types)) <= {"unknown"} else "agency_type"
         if pattern_on not in ("agency_type", "agency"):
             raise CasekitError(
                 f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
@@ -425,22 +451,7 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
         ev = ev.iloc[order]
         ts = ts[order]
         codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
-    ag_codes, ag_uniques = _factorize(ev["agency"])
-    if "agency_type" in ev:
-        at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
-    else:
-        at_codes, at_uniques = np.full(len(ev), -1, dtype=np.int64), np.array([], dtype=object)
-    if (at_codes < 0).any():  # missing agency type -> "unknown"
-        if "unknown" not in set(at_uniques):
-            at_uniques = np.r_[at_uniques, np.array(["unknown"], dtype=object)]
-        at_codes = np.where(at_codes < 0, int(np.flatnonzero(at_uniques == "unknown")[0]),
-                            at_codes)
-    return _Log(ev=ev, ts=ts, codes=codes, starts=starts, case_labels=case_labels,
-                act_codes=act_codes, act_uniques=act_uniques, ag_codes=ag_codes,
-                ag_uniques=ag_uniques, at_codes=at_codes, at_uniques=at_uniques,
-                obs_end=obs_end, obs_ns=obs_ns, tz=tz, n_after=n_after)
+    return _Log(ev, ts, codes, case_labels, obs_end, tz, n_after)
 
 
 @dataclass
@@ -471,9 +482,7 @@ def _timing(log: _Log) -> _Timing:
     pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
     term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
     comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
-    exit_of_act = np.asarray([EXIT_TYPES.get(str(a), "") for a in log.act_uniques] + [""],
-                             dtype=object)
-    comp_type = exit_of_act[log.act_codes[np.maximum(comp_row, 0)]]
+    comp_type = log.activity_of(np.maximum(comp_row, 0), EXIT_TYPES)
 
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # an exit before the registration: the case was open from its first event
@@ -653,24 +662,24 @@ def _case_table(
     pattern_on = log.resolve_pattern_on(pattern_on)
     # agencies and patterns: only agencies whose first action is at or before the exit
     by_exit = ts <= tm.exit[codes]
-    ag_codes = np.where(by_exit, log.ag_codes, -1)
-    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(log.ag_uniques), n_cases)
+    ag_all, ag_uniques = log.agencies
+    at_all, at_uniques = log.agency_types
+    ag_codes = np.where(by_exit, ag_all, -1)
+    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
     if pattern_on == "agency_type":
-        at_codes = np.where(by_exit, log.at_codes, -1)
-        pattern, n_types = _set_labels(codes, starts, at_codes, list(log.at_uniques), n_cases)
+        at_codes = np.where(by_exit, at_all, -1)
+        pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
     else:
         pattern, n_types = agencies, n_agencies
     # labels converted to strings once, then taken per case (code -1 -> the missing last entry)
-    ag_labels = pd.array(np.r_[log.ag_uniques, np.array([None], dtype=object)], dtype="str")
-    first_ag = log.ag_codes[starts]
-    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(log.ag_uniques),
-                                                     first_ag)))
-    first_type = pd.Series(pd.array(np.asarray(log.at_uniques, dtype=object), dtype="str")
-                           .take(log.at_codes[starts]))
+    ag_labels = pd.array(np.r_[ag_uniques, np.array([None], dtype=object)], dtype="str")
+    first_ag = ag_all[starts]
+    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(ag_uniques), first_ag)))
+    first_type = pd.Series(pd.array(np.asarray(at_uniques, dtype=object), dtype="str")
+                           .take(at_all[starts]))
     # hand-overs: consecutive events in a case whose acting agency changes
     same = codes[1:] == codes[:-1]
-    a = log.ag_codes
-    changed = same & (a[1:] != a[:-1]) & (a[1:] >= 0) & (a[:-1] >= 0)
+    changed = same & (ag_all[1:] != ag_all[:-1]) & (ag_all[1:] >= 0) & (ag_all[:-1] >= 0)
     n_handovers = np.bincount(codes[1:][changed], minlength=n_cases)
 
     table = pd.DataFrame(
@@ -1022,7 +1031,10 @@ def build_case_intervals(
 
 def _align(log: _Log, table: pd.DataFrame) -> np.ndarray:
     """Row of ``table`` for each case code of ``log`` (-1: a case the table leaves out)."""
-    pos = pd.Index(log.case_labels.astype(str)).get_indexer(table["case_id"].astype(str))
+    ids = table["case_id"].astype("str").reset_index(drop=True)
+    if len(ids) == log.n_cases and ids.equals(log.case_labels.astype("str")):
+        return np.arange(log.n_cases)  # the table of this log, in its order
+    pos = pd.Index(log.case_labels.astype("str")).get_indexer(ids)
     if (pos < 0).any():
         bad = int((pos < 0).sum())
         raise CasekitError(f"cases: {bad} case ids are not in the events (first: "
@@ -1065,7 +1077,8 @@ def _interval_rows(
     ok[ok] = log.ts[ok] < exit_ns[case_row[ok]]
     pos = np.flatnonzero(ok)
     key = log.codes[pos].astype(np.int64) * k + item_codes[pos]
-    fresh = np.r_[True, key[1:] != key[:-1]]  # drop runs of one item first (cheap)
+    fresh = np.ones(len(key), dtype=bool)  # drop runs of one item first (cheap)
+    fresh[1:] = key[1:] != key[:-1]
     pos, key = pos[fresh], key[fresh]
     pos = pos[~pd.Index(key).duplicated()]
     j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
@@ -1076,8 +1089,9 @@ def _interval_rows(
 
     # splits: distinct join instants strictly after the entry (and before the exit)
     split = j_ts > entry_ns[j_row]
-    prev_same = np.r_[False, (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1])]
-    new = split & ~(prev_same & np.r_[False, split[:-1]])
+    prev_same = np.zeros(len(j_row), dtype=bool)  # same case, instant and split as before
+    prev_same[1:] = (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1]) & split[:-1]
+    new = split & ~prev_same
     n_splits = np.bincount(j_row[new], minlength=n)
     n_rows_case = np.where(has_rows, 1 + n_splits, 0)
     off = np.r_[0, np.cumsum(n_rows_case)].astype(np.int64)
