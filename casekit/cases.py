@@ -245,6 +245,54 @@ def _set_bits(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, positions
 
 
+def _alpha_rank(item_names: Sequence[Any]) -> tuple[np.ndarray, Any]:
+    """Each item's rank in alphabetical order of the names, and the sorted names (arrow)."""
+    import pyarrow as pa
+
+    names = np.asarray([str(n) for n in item_names], dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank, pa.array(list(names[order]), type=pa.string())
+
+
+def _bits(rank: np.ndarray) -> np.ndarray:
+    """Item code -> its int64 bit (alphabetical rank); the extra last entry (code -1) is 0."""
+    return np.r_[np.left_shift(np.int64(1), rank), np.int64(0)]
+
+
+def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.ndarray]:
+    """Bit masks (bit r = the r-th name in alphabetical order) as ``+``-joined names and counts.
+
+    The distinct masks (a lookup table when there are few names, else ``pd.factorize``) are
+    decoded once, joined by pyarrow and spread back by one arrow ``take``.
+    """
+    k = len(sorted_names)
+    if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
+        seen = np.zeros(1 << k, dtype=bool)
+        seen[masks] = True
+        uniq = np.flatnonzero(seen).astype(np.int64)
+        lookup = np.zeros(1 << k, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        inverse = lookup[masks]
+    else:
+        inverse, uniq = pd.factorize(masks, sort=False)
+        uniq = np.asarray(uniq, dtype=np.int64)
+    counts, cols = _set_bits(uniq)
+    return _join_lists(counts, cols, sorted_names, inverse)
+
+
+def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
+                inverse: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
+    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
+    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+
+
 def _set_labels(
     case_codes: np.ndarray,
     starts: np.ndarray,
@@ -256,47 +304,43 @@ def _set_labels(
 
     ``case_codes`` are contiguous per case (segments start at ``starts``); ``item_codes`` index
     ``item_names`` (-1 = missing, ignored). With at most 63 distinct items each case's set is an
-    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``;
-    the distinct masks (a lookup table when there are few items, else a hash factorisation) are
-    decoded once, joined by pyarrow and spread back to the cases by one arrow ``take``. With
-    more items, the distinct (case, item) pairs are sorted instead. No Python loop runs per case
-    or per pattern.
+    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``
+    and decoded by :func:`_mask_labels`. With more items, the distinct (case, item) pairs are
+    sorted instead. No Python loop runs per case or per pattern.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    names = np.asarray([str(n) for n in item_names], dtype=object)
-    order = np.argsort(names, kind="stable")
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
-    sorted_names = pa.array(list(names[order]), type=pa.string())
-    k = len(names)
+    rank, sorted_names = _alpha_rank(item_names)
+    k = len(rank)
     if k <= 63:
-        # item code -> its bit; the extra last entry (code -1, missing) is no bit
-        bit = np.r_[np.left_shift(np.int64(1), rank), np.int64(0)]
-        masks = (np.bitwise_or.reduceat(bit[item_codes], starts) if len(starts)
+        masks = (np.bitwise_or.reduceat(_bits(rank)[item_codes], starts) if len(starts)
                  else np.zeros(0, dtype=np.int64))
-        if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
-            seen = np.zeros(1 << k, dtype=bool)
-            seen[masks] = True
-            uniq = np.flatnonzero(seen).astype(np.int64)
-            lookup = np.zeros(1 << k, dtype=np.int64)
-            lookup[uniq] = np.arange(len(uniq))
-            inverse = lookup[masks]
-        else:
-            inverse, uniq = pd.factorize(masks, sort=False)
-            uniq = np.asarray(uniq, dtype=np.int64)
-        counts, cols = _set_bits(uniq)
-    else:
-        valid = item_codes >= 0
-        key = _distinct(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
-        rows, cols = key // k, key % k
-        counts = np.bincount(rows, minlength=n_cases)
-        inverse = np.arange(n_cases)
-    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
-    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+        return _mask_labels(masks, sorted_names)
+    valid = item_codes >= 0
+    key = _distinct(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
+    rows, cols = key // k, key % k
+    counts = np.bincount(rows, minlength=n_cases)
+    return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
+
+
+def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Running bitwise OR within contiguous segments (inclusive), vectorised by position.
+
+    The loop runs once per position of the longest segment, each step over the segments that
+    are that long (segments sorted by length), so the work is one pass over ``values``.
+
+    Examples
+    --------
+    >>> _segment_cumor(np.array([1, 2, 4, 8, 1]), np.array([0, 3]), np.array([3, 2])).tolist()
+    [1, 3, 7, 8, 9]
+    """
+    out = values.copy()
+    if len(lengths) == 0:
+        return out
+    order = np.argsort(-lengths, kind="stable")
+    s, neg = starts[order], -lengths[order]  # neg ascending
+    for p in range(1, int(-neg[0])):
+        idx = s[:np.searchsorted(neg, -p, side="left")] + p  # segments longer than p
+        out[idx] |= out[idx - 1]
+    return out
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -1070,17 +1114,12 @@ def _interval_rows(
 
     # joins: first action of each item (agency type / agency) of a case, strictly before exit
     item_codes, item_names = log.items(pattern_on)
-    k = len(item_names)
+    rank, sorted_names = _alpha_rank(item_names)
     case_row = row_of_code[log.codes]
     ok = (item_codes >= 0) & (case_row >= 0)
     ok[ok] = has_rows[case_row[ok]]
     ok[ok] = log.ts[ok] < exit_ns[case_row[ok]]
-    pos = np.flatnonzero(ok)
-    key = log.codes[pos].astype(np.int64) * k + item_codes[pos]
-    fresh = np.ones(len(key), dtype=bool)  # drop runs of one item first (cheap)
-    fresh[1:] = key[1:] != key[:-1]
-    pos, key = pos[fresh], key[fresh]
-    pos = pos[~pd.Index(key).duplicated()]
+    pos = _first_actions(log.codes, item_codes, rank, np.flatnonzero(ok))
     j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
     if len(j_row) > 1 and not np.all(
             (j_row[1:] > j_row[:-1]) | ((j_row[1:] == j_row[:-1]) & (j_ts[1:] >= j_ts[:-1]))):
@@ -1113,33 +1152,37 @@ def _interval_rows(
     closed = table["closed"].to_numpy(dtype=bool)
     event = np.zeros(total, dtype=np.int8)
     event[last] = closed[cases_with_rows]
-    exit_type = np.full(total, "", dtype=object)
+    exit_codes = np.zeros(total, dtype=np.int64)  # 0: "" (not the last row)
     if "exit_type" in table:
-        exit_type[last] = table["exit_type"].astype(str).to_numpy()[cases_with_rows]
+        exit_codes_case, exit_labels = pd.factorize(table["exit_type"].astype("str"))
+        exit_codes[last] = exit_codes_case[cases_with_rows] + 1
+        exit_labels = ["", *map(str, exit_labels)]
     else:
-        exit_type[last] = np.where(closed[cases_with_rows], "close", "censored")
+        exit_codes[last] = np.where(closed[cases_with_rows], 1, 2)
+        exit_labels = ["", "close", "censored"]
 
-    # exposure in force on each row: the case's joins up to that row (a prefix of its joins)
-    in_force = np.cumsum(np.bincount(jr, minlength=total)) if total else np.zeros(0, np.int64)
-    join_off = np.r_[0, np.cumsum(np.bincount(j_row, minlength=n))].astype(np.int64)
-    n_in = in_force - join_off[row_case]
-    lens = n_in + 1  # + one missing-item pair per row, so that no row's segment is empty
-    pstart = (np.cumsum(lens) - lens).astype(np.int64)
-    prow = np.repeat(np.arange(total), lens)
-    q = np.arange(int(lens.sum())) - pstart[prow]
-    jidx = np.repeat(join_off[row_case], lens) + q - 1
-    pitem = np.where(q == 0, -1, j_item[np.maximum(jidx, 0)] if len(j_item) else -1)
-    pattern, _ = _set_labels(prow, pstart, pitem, list(item_names), total)
+    # exposure in force on each row: the case's joins up to that row
+    if len(rank) <= 63:
+        jbit = _bits(rank)[j_item]
+        mask = np.zeros(total, dtype=np.int64)
+        if len(jr):
+            seg = np.flatnonzero(np.r_[True, jr[1:] != jr[:-1]])
+            mask[jr[seg]] = np.bitwise_or.reduceat(jbit, seg)
+        mask = _segment_cumor(mask, first, n_rows_case[cases_with_rows])
+        pattern, _ = _mask_labels(mask, sorted_names)
+        exposure = _mask_columns(mask, sorted_names)
+    else:
+        pattern, exposure = _pair_exposure(jr, j_row, j_item, row_case, n, total, item_names)
 
     frame = pd.DataFrame({
         "case_id": table["case_id"].astype("str").take(row_case).reset_index(drop=True),
         "start": start,
         "stop": stop,
         "event": event,
-        "exit_type": pd.Series(pd.array(exit_type, dtype="str")),
+        "exit_type": _take_labels(exit_labels, exit_codes),
         "pattern": pattern,
     })
-    frame = pd.concat([frame, _exposure_columns(prow, pitem, item_names, total)], axis=1)
+    frame = pd.concat([frame, exposure], axis=1)
     return {
         "frame": frame,
         "row_case": row_case,
@@ -1152,12 +1195,73 @@ def _interval_rows(
     }
 
 
+def _first_actions(
+    codes: np.ndarray, items: np.ndarray, rank: np.ndarray, pos: np.ndarray
+) -> np.ndarray:
+    """The rows of ``pos`` (sorted by case, then time) that are an item's first in their case.
+
+    With at most 63 items: a running bit mask per case (:func:`_segment_cumor`), no hashing;
+    with more, ``duplicated`` on an int64 (case, item) key.
+    """
+    c, it = codes[pos], items[pos]
+    run = np.ones(len(pos), dtype=bool)  # drop repeats of the previous event's item (cheap)
+    run[1:] = (c[1:] != c[:-1]) | (it[1:] != it[:-1])
+    pos, c, it = pos[run], c[run], it[run]
+    if len(rank) > 63:
+        key = c.astype(np.int64) * len(rank) + it
+        return pos[~pd.Series(key).duplicated().to_numpy()]
+    b = _bits(rank)[it]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
+    cum = _segment_cumor(b, starts, np.diff(np.r_[starts, len(c)]))
+    before = np.zeros_like(cum)
+    before[1:] = cum[:-1]
+    before[starts] = 0
+    return pos[(before & b) == 0]
+
+
+def _take_labels(labels: Sequence[str], codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a string Series, by one arrow ``take``."""
+    import pyarrow as pa
+
+    return pd.Series(pd.array(pa.array(list(labels), type=pa.string()).take(pa.array(codes)),
+                              dtype="str"))
+
+
+def _mask_columns(mask: np.ndarray, sorted_names: Any) -> pd.DataFrame:
+    """One int8 ``at_<item>`` column per bit set on some row, in name order."""
+    present = int(np.bitwise_or.reduce(mask)) if len(mask) else 0
+    cols = {f"at_{sorted_names[r].as_py()}": ((mask >> r) & 1).astype(np.int8)
+            for r in range(len(sorted_names)) if present >> r & 1}
+    return pd.DataFrame(cols, index=pd.RangeIndex(len(mask)))
+
+
+def _pair_exposure(
+    jr: np.ndarray, j_row: np.ndarray, j_item: np.ndarray, row_case: np.ndarray, n: int,
+    total: int, item_names: np.ndarray,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Pattern and ``at_`` columns from (row, item) pairs, for more than 63 items.
+
+    The items in force on a row are a prefix of its case's joins (sorted by row), so the pairs
+    are generated row by row with one ``repeat``.
+    """
+    in_force = np.cumsum(np.bincount(jr, minlength=total)) if total else np.zeros(0, np.int64)
+    join_off = np.r_[0, np.cumsum(np.bincount(j_row, minlength=n))].astype(np.int64)
+    lens = in_force - join_off[row_case] + 1  # + one missing-item pair: no empty segment
+    pstart = (np.cumsum(lens) - lens).astype(np.int64)
+    prow = np.repeat(np.arange(total), lens)
+    q = np.arange(int(lens.sum())) - pstart[prow]
+    jidx = np.repeat(join_off[row_case], lens) + q - 1
+    pitem = np.where(q == 0, -1, j_item[np.maximum(jidx, 0)] if len(j_item) else -1)
+    pattern, _ = _set_labels(prow, pstart, pitem, list(item_names), total)
+    return pattern, _exposure_columns(prow, pitem, item_names, total)
+
+
 def _exposure_columns(
     prow: np.ndarray, pitem: np.ndarray, item_names: np.ndarray, total: int
 ) -> pd.DataFrame:
     """One int8 ``at_<item>`` column per item in force on some row, in name order."""
     sel = pitem >= 0
-    items = _distinct(pitem[sel])
+    items = np.flatnonzero(np.bincount(pitem[sel], minlength=len(item_names)))
     names = np.asarray([str(item_names[i]) for i in items], dtype=object)
     order = np.argsort(names, kind="stable")
     col_of_item = np.full(len(item_names), -1, dtype=np.int64)

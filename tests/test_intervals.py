@@ -360,3 +360,25 @@ def test_rows_equal_the_reference_and_tile_each_case(log: tuple) -> None:
     at = [x for x in rows if x.startswith("at_")]
     from_cols = rows[at].apply(lambda r: "+".join(x[3:] for x in at if r[x]), axis=1)
     assert (from_cols == rows["pattern"]).all()
+
+
+@pytest.mark.parametrize("n_types", [5, 20, 70])  # lookup table, factorised masks, pairs
+def test_many_types_equal_the_reference(n_types: int) -> None:
+    rng = np.random.default_rng(n_types)
+    n = 4000
+    types = [f"type_{i:02d}" for i in range(n_types)]
+    case = np.sort(rng.integers(0, 300, n))
+    ev = pd.DataFrame({
+        "case_id": pd.Series(case).map("k{:03d}".format),
+        "timestamp": T0 + pd.to_timedelta(rng.integers(0, 200, n) * 6, unit="h"),
+        "activity": rng.choice(["investigate", "investigate", "investigate", "close",
+                                "transfer_out"], n),
+        "agency": "unit",
+        "agency_type": rng.choice(types, n),
+    })
+    cases = ck.build_case_table(ev, link=False)
+    rows = ck.build_case_intervals(ev, cases=cases)
+    ref = _reference(ev, cases)
+    pd.testing.assert_frame_equal(rows[ref.columns], ref, check_dtype=False, atol=1e-9, rtol=0)
+    at = [x for x in rows if x.startswith("at_")]
+    assert (rows[at].sum(axis=1) == rows["pattern"].str.count(r"\+") + 1).all()
