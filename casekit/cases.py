@@ -420,7 +420,9 @@ class _Log:
 
     @cached_property
     def _activities(self) -> tuple[np.ndarray, np.ndarray]:
-        return _identifier_codes(self.ev["activity"], "activity")
+        codes, uniques = _identifier_codes(self.ev["activity"], "activity")
+        # narrow codes: the masks below gather through them several times
+        return codes.astype(np.int16 if len(uniques) < 2**15 else np.int64), uniques
 
     @cached_property
     def agencies(self) -> tuple[np.ndarray, np.ndarray]:
@@ -447,11 +449,12 @@ class _Log:
         hit = np.r_[np.isin(act_uniques, list(names)), False]
         return hit[act_codes]
 
-    def activity_of(self, rows: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
-        """``mapping`` of the activities of the event rows ``rows`` ("" when not in it)."""
+    def activity_of(self, rows: np.ndarray, mapping: dict[str, int]) -> np.ndarray:
+        """``mapping`` of the activities of the event rows ``rows`` (-1 when not in it)."""
         act_codes, act_uniques = self._activities
-        names = np.asarray([mapping.get(str(a), "") for a in act_uniques] + [""], dtype=object)
-        return names[act_codes[rows]]
+        values = np.asarray([mapping.get(str(a), -1) for a in act_uniques] + [-1],
+                            dtype=np.int64)
+        return values[act_codes[rows]]
 
     def items(self, pattern_on: str) -> tuple[np.ndarray, np.ndarray]:
         """Item codes per event and item names of a pattern (agency types or agencies)."""
@@ -506,7 +509,7 @@ class _Timing:
     entry: np.ndarray  # delayed-entry time (= opened unless the case is prevalent)
     close: np.ndarray  # first close (a fact, whether or not it ends the follow-up)
     exit: np.ndarray  # end of follow-up: first of close, competing exit, observation end
-    exit_type: np.ndarray  # object: "close", a competing exit type or "censored"
+    exit_type: pd.Series  # "close", a competing exit type or "censored"
     closed: np.ndarray  # bool: the follow-up ended in a close
     competing: np.ndarray  # bool: the follow-up ended in a competing exit
     prevalent: np.ndarray  # bool
@@ -526,7 +529,9 @@ def _timing(log: _Log) -> _Timing:
     pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
     term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
     comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
-    comp_type = log.activity_of(np.maximum(comp_row, 0), EXIT_TYPES)
+    exit_labels = ["close", "censored", *dict.fromkeys(EXIT_TYPES.values())]
+    exit_code_of = {a: exit_labels.index(t) for a, t in EXIT_TYPES.items()}
+    comp_code = log.activity_of(np.maximum(comp_row, 0), exit_code_of)
 
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # an exit before the registration: the case was open from its first event
@@ -549,9 +554,10 @@ def _timing(log: _Log) -> _Timing:
     closed = (close_ts != _BIG) & (close_ts <= comp_ts)  # a tie goes to the close
     competing = (comp_ts != _BIG) & ~closed
     exit_ts = np.where(closed, close_ts, np.where(competing, comp_ts, log.obs_ns))
-    exit_type = np.where(closed, "close", np.where(competing, comp_type, "censored"))
+    exit_code = np.where(closed, 0, np.where(competing, comp_code, 1))
     return _Timing(opened=opened, entry=entry, close=close_ts, exit=exit_ts,
-                   exit_type=exit_type.astype(object), closed=closed, competing=competing,
+                   exit_type=_take_labels(exit_labels, exit_code), closed=closed,
+                   competing=competing,
                    prevalent=prevalent, duration_known=known, pledge=pledge_ts,
                    terminated=term_ts)
 
@@ -745,7 +751,7 @@ def _case_table(
             "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
             "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
             "exit_at": _datetimes(tm.exit),
-            "exit_type": pd.Series(pd.array(tm.exit_type, dtype="str")),
+            "exit_type": tm.exit_type,
             "prevalent": tm.prevalent,
             "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
             "duration_known": tm.duration_known,
@@ -1115,10 +1121,11 @@ def _interval_rows(
     # joins: first action of each item (agency type / agency) of a case, strictly before exit
     item_codes, item_names = log.items(pattern_on)
     rank, sorted_names = _alpha_rank(item_names)
-    case_row = row_of_code[log.codes]
-    ok = (item_codes >= 0) & (case_row >= 0)
-    ok[ok] = has_rows[case_row[ok]]
-    ok[ok] = log.ts[ok] < exit_ns[case_row[ok]]
+    identity = len(row_of_code) == n and bool(np.all(row_of_code == np.arange(n)))
+    case_row = log.codes if identity else row_of_code[log.codes]
+    # a case without rows (or not in the table) has no action "before its exit"
+    until = np.r_[np.where(has_rows, exit_ns, _NAT), _NAT]
+    ok = (log.ts < until[case_row]) & (item_codes >= 0)
     pos = _first_actions(log.codes, item_codes, rank, np.flatnonzero(ok))
     j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
     if len(j_row) > 1 and not np.all(
