@@ -549,7 +549,9 @@ def _timing(log: _Log) -> _Timing:
         known = ~prevalent | col_known
     else:
         known = ~prevalent
-    entry = np.where(prevalent & known, first_ts, opened)
+    # left truncation at the log's start: the case is known to be open then (entering at its
+    # own first logged event would drop the cases whose first logged event is their exit)
+    entry = np.where(prevalent & known, np.maximum(opened, ts.min()), opened)
 
     closed = (close_ts != _BIG) & (close_ts <= comp_ts)  # a tie goes to the close
     competing = (comp_ts != _BIG) & ~closed
@@ -654,8 +656,10 @@ def build_case_table(
     ``opened_at`` column value is before the log's first timestamp, or when it has no
     ``register`` event while more than half of the cases have one. A prevalent case with a
     known opening time (an ``opened_at`` column) has that opening (or its first logged event
-    if earlier) and enters the risk set at ``entry_days`` = its first logged event minus its
-    opening, in days (0 for every other case). Without it, ``duration_known`` is False (its
+    if earlier) and enters the risk set when the log starts (left truncation): ``entry_days``
+    = the log's first timestamp minus its opening, in days (0 for every other case). Entering
+    at the case's own first logged event instead would drop, outcome-dependently, the cases
+    whose first logged event is their exit. Without it, ``duration_known`` is False (its
     ``opened_at`` is its first logged event, so ``duration_days`` is only a lower bound);
     duration estimates leave such cases out and a :class:`DelayedEntryWarning` says how many.
 

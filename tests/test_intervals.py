@@ -172,8 +172,12 @@ def test_delayed_entry_with_an_opened_at_column() -> None:
         ("old", 6, "close", "street_office"),
         ("new", 1, "register", "petition_bureau"),
         ("new", 3, "investigate", "court"),
+        # opened 5 days before the log starts, first logged event (its close) on day 3: it
+        # enters when the log starts, not at its close (which would drop it)
+        ("late", 3, "close", "court"),
     ])
-    ev["opened_at"] = np.where(ev["case_id"] == "old", T0 - 10 * DAY, T0 + DAY)
+    opened = {"old": T0 - 10 * DAY, "new": T0 + DAY, "late": T0 - 5 * DAY}
+    ev["opened_at"] = ev["case_id"].map(opened)
     ev["opened_at"] = pd.to_datetime(ev["opened_at"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -183,7 +187,11 @@ def test_delayed_entry_with_an_opened_at_column() -> None:
     assert old["prevalent"] and old["duration_known"]
     assert old["opened_at"] == T0 - 10 * DAY
     assert old["entry_days"] == 10.0 and old["duration_days"] == 16.0
-    assert cases.attrs["n_prevalent"] == 1 and cases.attrs["n_prevalent_excluded"] == 0
+    assert cases.attrs["n_prevalent"] == 2 and cases.attrs["n_prevalent_excluded"] == 0
+    late = cases.set_index("case_id").loc["late"]
+    assert late["entry_days"] == 5.0 and late["duration_days"] == 8.0 and late["closed"]
+    assert rows.loc[rows["case_id"] == "late", ["start", "stop", "event"]].to_numpy().tolist() \
+        == [[5.0, 8.0, 1.0]]
     r = rows[rows["case_id"] == "old"]
     assert r[["start", "stop"]].to_numpy().tolist() == [[10.0, 14.0], [14.0, 16.0]]
     assert r["pattern"].tolist() == ["street_office", "court+street_office"]
@@ -308,7 +316,7 @@ def _reference(ev: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
         if not c.duration_known or not c.duration_days > c.entry_days:
             continue
         e = ev[(ev["case_id"] == c.case_id)]
-        entry = e["timestamp"].min() if c.prevalent else c.opened_at
+        entry = max(c.opened_at, ev["timestamp"].min()) if c.prevalent else c.opened_at
         first = e[e["timestamp"] < c.exit_at].groupby("agency_type")["timestamp"].min()
         bounds = [entry, *sorted({t for t in first if t > entry}), c.exit_at]
         for j in range(len(bounds) - 1):
