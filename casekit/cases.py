@@ -315,7 +315,10 @@ def _set_labels(
                  else np.zeros(0, dtype=np.int64))
         return _mask_labels(masks, sorted_names)
     valid = item_codes >= 0
-    key = _distinct(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
+    key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
+    if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+    key = _distinct(key)
     rows, cols = key // k, key % k
     counts = np.bincount(rows, minlength=n_cases)
     return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
