@@ -102,7 +102,7 @@ def pandas_intervals(ev: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
     rows["stop"] = rows["stop"].fillna(rows["duration_days"])
     rows["event"] = (last & rows["closed"]).astype("int8")
     rows["exit_type"] = rows["exit_type"].where(last, "")
-    wide = first.pivot(index="case_id", columns="agency_type", values="t")
+    wide = first.pivot(index="case_id", columns="agency_type", values="t")  # noqa: PD010
     wide = wide[sorted(wide.columns)].reindex(rows["case_id"])
     joined = wide.to_numpy() <= rows["t"].to_numpy()[:, None]
     pattern = pd.Series("", index=rows.index, dtype="str")

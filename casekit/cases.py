@@ -79,12 +79,12 @@ class DelayedEntryWarning(UserWarning):
 
 
 def _zone_of(values: pd.Series) -> Any:
-    """The time zone of a datetime column (None when naive or not a datetime column)."""
+    """Return the time zone of a datetime column (None when naive or not a datetime column)."""
     return getattr(values.dtype, "tz", None)
 
 
 def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
-    """A datetime column as int64 ns of local wall time (NaT -> int64 min).
+    """Return a datetime column as int64 ns of local wall time (NaT -> int64 min).
 
     Zone-aware values are read in ``tz`` (default: their own zone) and made naive, so that
     event times, opening times and the observation end share one wall clock.
@@ -101,7 +101,7 @@ def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
 
 
 def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
-    """A timestamp on the events' wall clock: aware -> converted to ``tz`` and made naive."""
+    """Put a timestamp on the events' wall clock: aware -> converted to ``tz``, made naive."""
     if ts.tzinfo is None:
         return ts
     return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
@@ -110,7 +110,7 @@ def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
 def _resolve_observation_end(
     events: pd.DataFrame, observation_end: Any, tz: Any = "events"
 ) -> pd.Timestamp:
-    """The observation end as a naive Timestamp on the events' wall clock.
+    """Resolve the observation end as a naive Timestamp on the events' wall clock.
 
     Order: ``observation_end``, then ``events.attrs["casekit"]["observation_end"]``, then the
     last event time. With zone-aware event timestamps (zone ``tz``, default: the zone of
@@ -325,7 +325,7 @@ def _set_labels(
 
 
 def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Running bitwise OR within contiguous segments (inclusive), vectorised by position.
+    """Return the running bitwise OR within contiguous segments (inclusive), by position.
 
     The loop runs once per position of the longest segment, each step over the segments that
     are that long (segments sorted by length), so the work is one pass over ``values``.
@@ -402,8 +402,10 @@ def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
 
 
 class _Log:
-    """The log sorted by (case, time), its codes computed once on first use and shared by the
-    case table and the counting-process rows."""
+    """The log sorted by (case, time), with codes computed once on first use.
+
+    Shared by the case table and the counting-process rows.
+    """
 
     def __init__(self, ev: pd.DataFrame, ts: np.ndarray, codes: np.ndarray,
                  case_labels: pd.Series, obs_end: pd.Timestamp, tz: Any, n_after: int) -> None:
@@ -453,7 +455,7 @@ class _Log:
         return hit[act_codes]
 
     def activity_of(self, rows: np.ndarray, mapping: dict[str, int]) -> np.ndarray:
-        """``mapping`` of the activities of the event rows ``rows`` (-1 when not in it)."""
+        """Map the activities of the event rows ``rows`` through ``mapping`` (-1 if absent)."""
         act_codes, act_uniques = self._activities
         values = np.asarray([mapping.get(str(a), -1) for a in act_uniques] + [-1],
                             dtype=np.int64)
@@ -522,7 +524,7 @@ class _Timing:
 
 
 def _timing(log: _Log) -> _Timing:
-    """Opening, delayed entry and exit of every case (rules: ``build_case_table`` Notes)."""
+    """Find the opening, entry and exit of every case (rules: ``build_case_table`` Notes)."""
     from casekit.schema import EXIT_TYPES
 
     n, ts, codes = log.n_cases, log.ts, log.codes
@@ -714,7 +716,7 @@ def _case_table(
     repeat_window_days: float,
     pattern_on: str,
 ) -> pd.DataFrame:
-    """The case table of a prepared log (the body of :func:`build_case_table`)."""
+    """Build the case table of a prepared log (the body of :func:`build_case_table`)."""
     n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
     pattern_on = log.resolve_pattern_on(pattern_on)
     # agencies and patterns: only agencies whose first action is at or before the exit
@@ -1109,7 +1111,7 @@ def _table_ns(table: pd.DataFrame, col: str, tz: Any) -> np.ndarray:
 def _interval_rows(
     log: _Log, table: pd.DataFrame, row_of_code: np.ndarray, pattern_on: str
 ) -> dict[str, Any]:
-    """The counting-process rows (vectorised; see :func:`build_case_intervals`)."""
+    """Build the counting-process rows (vectorised; see :func:`build_case_intervals`)."""
     n = len(table)
     opened = _table_ns(table, "opened_at", log.tz)
     duration = table["duration_days"].to_numpy(dtype=np.float64)
@@ -1212,7 +1214,7 @@ def _interval_rows(
 def _first_actions(
     codes: np.ndarray, items: np.ndarray, rank: np.ndarray, pos: np.ndarray
 ) -> np.ndarray:
-    """The rows of ``pos`` (sorted by case, then time) that are an item's first in their case.
+    """Keep the rows of ``pos`` (sorted by case, then time) that are an item's first in a case.
 
     With at most 63 items: a running bit mask per case (:func:`_segment_cumor`), no hashing;
     with more, ``duplicated`` on an int64 (case, item) key.

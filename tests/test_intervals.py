@@ -111,7 +111,8 @@ def test_case_table_exits_and_patterns_up_to_the_exit(hand: pd.DataFrame) -> Non
     assert cases.loc["C", "pattern"] == "court+petition_bureau+street_office"
     assert cases.attrs["n_competing_exits"] == 1
     assert cases.attrs["n_prevalent"] == 0
-    assert not cases["prevalent"].any() and cases["duration_known"].all()
+    assert not cases["prevalent"].any()
+    assert cases["duration_known"].all()
     assert (cases["entry_days"] == 0).all()
 
 
@@ -134,7 +135,8 @@ def test_close_and_competing_exit_at_one_instant_is_a_close() -> None:
     ev = _ev([("a", 0, "register", "petition_bureau"), ("a", 4, "decline_intake",
               "petition_bureau"), ("a", 4, "close", "petition_bureau")])
     cases = ck.build_case_table(ev, link=False)
-    assert cases.loc[0, "exit_type"] == "close" and cases.loc[0, "closed"]
+    assert cases.loc[0, "exit_type"] == "close"
+    assert cases.loc[0, "closed"]
 
 
 def test_prevalent_without_opening_time_is_excluded_counted_and_warned(
@@ -144,8 +146,10 @@ def test_prevalent_without_opening_time_is_excluded_counted_and_warned(
     with pytest.warns(DelayedEntryWarning, match="1 of 5 cases"):
         cases = ck.build_case_table(ev, observation_end=OBS, link=False)
     e = cases.set_index("case_id").loc["E"]
-    assert e["prevalent"] and not e["duration_known"]
-    assert cases.attrs["n_prevalent"] == 1 and cases.attrs["n_prevalent_excluded"] == 1
+    assert e["prevalent"]
+    assert not e["duration_known"]
+    assert cases.attrs["n_prevalent"] == 1
+    assert cases.attrs["n_prevalent_excluded"] == 1
     rows = ck.build_case_intervals(ev, cases=cases)
     assert "E" not in set(rows["case_id"])
     assert rows.attrs["n_prevalent_excluded"] == 1
@@ -184,19 +188,25 @@ def test_delayed_entry_with_an_opened_at_column() -> None:
         cases = ck.build_case_table(ev, observation_end=T0 + 8 * DAY, link=False)
         rows = ck.build_case_intervals(ev, cases=cases)
     old = cases.set_index("case_id").loc["old"]
-    assert old["prevalent"] and old["duration_known"]
+    assert old["prevalent"]
+    assert old["duration_known"]
     assert old["opened_at"] == T0 - 10 * DAY
-    assert old["entry_days"] == 10.0 and old["duration_days"] == 16.0
-    assert cases.attrs["n_prevalent"] == 2 and cases.attrs["n_prevalent_excluded"] == 0
+    assert old["entry_days"] == 10.0
+    assert old["duration_days"] == 16.0
+    assert cases.attrs["n_prevalent"] == 2
+    assert cases.attrs["n_prevalent_excluded"] == 0
     late = cases.set_index("case_id").loc["late"]
-    assert late["entry_days"] == 5.0 and late["duration_days"] == 8.0 and late["closed"]
+    assert late["entry_days"] == 5.0
+    assert late["duration_days"] == 8.0
+    assert late["closed"]
     assert rows.loc[rows["case_id"] == "late", ["start", "stop", "event"]].to_numpy().tolist() \
         == [[5.0, 8.0, 1.0]]
     r = rows[rows["case_id"] == "old"]
     assert r[["start", "stop"]].to_numpy().tolist() == [[10.0, 14.0], [14.0, 16.0]]
     assert r["pattern"].tolist() == ["street_office", "court+street_office"]
     new = rows[rows["case_id"] == "new"]
-    assert new["start"].iloc[0] == 0.0 and new["stop"].iloc[-1] == 7.0
+    assert new["start"].iloc[0] == 0.0
+    assert new["stop"].iloc[-1] == 7.0
 
 
 def test_settlement_is_censored_administratively_at_the_closure() -> None:
@@ -219,8 +229,10 @@ def test_settlement_is_censored_administratively_at_the_closure() -> None:
     assert cases.loc["k1", "refiled_within_window"]
     assert not cases.loc["k1", "settled"]
     assert cases.loc["k1", "settle_days"] == 31.0
-    assert cases.loc["p1", "settled"] and cases.loc["p1", "settle_days"] == 19.0
-    assert not cases.loc["r1", "settled"] and cases.loc["r1", "settle_days"] == 4.0
+    assert cases.loc["p1", "settled"]
+    assert cases.loc["p1", "settle_days"] == 19.0
+    assert not cases.loc["r1", "settled"]
+    assert cases.loc["r1", "settle_days"] == 4.0
 
 
 def test_zone_aware_events_and_a_naive_observation_end() -> None:
