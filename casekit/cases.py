@@ -22,6 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -78,12 +79,12 @@ class DelayedEntryWarning(UserWarning):
 
 
 def _zone_of(values: pd.Series) -> Any:
-    """The time zone of a datetime column (None when naive or not a datetime column)."""
+    """Return the time zone of a datetime column (None when naive or not a datetime column)."""
     return getattr(values.dtype, "tz", None)
 
 
 def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
-    """A datetime column as int64 ns of local wall time (NaT -> int64 min).
+    """Return a datetime column as int64 ns of local wall time (NaT -> int64 min).
 
     Zone-aware values are read in ``tz`` (default: their own zone) and made naive, so that
     event times, opening times and the observation end share one wall clock.
@@ -100,7 +101,7 @@ def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
 
 
 def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
-    """A timestamp on the events' wall clock: aware -> converted to ``tz`` and made naive."""
+    """Put a timestamp on the events' wall clock: aware -> converted to ``tz``, made naive."""
     if ts.tzinfo is None:
         return ts
     return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
@@ -109,7 +110,7 @@ def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
 def _resolve_observation_end(
     events: pd.DataFrame, observation_end: Any, tz: Any = "events"
 ) -> pd.Timestamp:
-    """The observation end as a naive Timestamp on the events' wall clock.
+    """Resolve the observation end as a naive Timestamp on the events' wall clock.
 
     Order: ``observation_end``, then ``events.attrs["casekit"]["observation_end"]``, then the
     last event time. With zone-aware event timestamps (zone ``tz``, default: the zone of
@@ -244,6 +245,54 @@ def _set_bits(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, positions
 
 
+def _alpha_rank(item_names: Sequence[Any]) -> tuple[np.ndarray, Any]:
+    """Each item's rank in alphabetical order of the names, and the sorted names (arrow)."""
+    import pyarrow as pa
+
+    names = np.asarray([str(n) for n in item_names], dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank, pa.array(list(names[order]), type=pa.string())
+
+
+def _bits(rank: np.ndarray) -> np.ndarray:
+    """Item code -> its int64 bit (alphabetical rank); the extra last entry (code -1) is 0."""
+    return np.r_[np.left_shift(np.int64(1), rank), np.int64(0)]
+
+
+def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.ndarray]:
+    """Bit masks (bit r = the r-th name in alphabetical order) as ``+``-joined names and counts.
+
+    The distinct masks (a lookup table when there are few names, else ``pd.factorize``) are
+    decoded once, joined by pyarrow and spread back by one arrow ``take``.
+    """
+    k = len(sorted_names)
+    if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
+        seen = np.zeros(1 << k, dtype=bool)
+        seen[masks] = True
+        uniq = np.flatnonzero(seen).astype(np.int64)
+        lookup = np.zeros(1 << k, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        inverse = lookup[masks]
+    else:
+        inverse, uniq = pd.factorize(masks, sort=False)
+        uniq = np.asarray(uniq, dtype=np.int64)
+    counts, cols = _set_bits(uniq)
+    return _join_lists(counts, cols, sorted_names, inverse)
+
+
+def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
+                inverse: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
+    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
+    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+
+
 def _set_labels(
     case_codes: np.ndarray,
     starts: np.ndarray,
@@ -255,47 +304,46 @@ def _set_labels(
 
     ``case_codes`` are contiguous per case (segments start at ``starts``); ``item_codes`` index
     ``item_names`` (-1 = missing, ignored). With at most 63 distinct items each case's set is an
-    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``;
-    the distinct masks (a lookup table when there are few items, else a hash factorisation) are
-    decoded once, joined by pyarrow and spread back to the cases by one arrow ``take``. With
-    more items, the distinct (case, item) pairs are sorted instead. No Python loop runs per case
-    or per pattern.
+    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``
+    and decoded by :func:`_mask_labels`. With more items, the distinct (case, item) pairs are
+    sorted instead. No Python loop runs per case or per pattern.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    names = np.asarray([str(n) for n in item_names], dtype=object)
-    order = np.argsort(names, kind="stable")
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
-    sorted_names = pa.array(list(names[order]), type=pa.string())
-    k = len(names)
+    rank, sorted_names = _alpha_rank(item_names)
+    k = len(rank)
     if k <= 63:
-        # item code -> its bit; the extra last entry (code -1, missing) is no bit
-        bit = np.r_[np.left_shift(np.int64(1), rank), np.int64(0)]
-        masks = (np.bitwise_or.reduceat(bit[item_codes], starts) if len(starts)
+        masks = (np.bitwise_or.reduceat(_bits(rank)[item_codes], starts) if len(starts)
                  else np.zeros(0, dtype=np.int64))
-        if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
-            seen = np.zeros(1 << k, dtype=bool)
-            seen[masks] = True
-            uniq = np.flatnonzero(seen).astype(np.int64)
-            lookup = np.zeros(1 << k, dtype=np.int64)
-            lookup[uniq] = np.arange(len(uniq))
-            inverse = lookup[masks]
-        else:
-            inverse, uniq = pd.factorize(masks, sort=False)
-            uniq = np.asarray(uniq, dtype=np.int64)
-        counts, cols = _set_bits(uniq)
-    else:
-        valid = item_codes >= 0
-        key = _distinct(case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]])
-        rows, cols = key // k, key % k
-        counts = np.bincount(rows, minlength=n_cases)
-        inverse = np.arange(n_cases)
-    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
-    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+        return _mask_labels(masks, sorted_names)
+    valid = item_codes >= 0
+    key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
+    if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
+        key = key[np.r_[True, key[1:] != key[:-1]]]
+    key = _distinct(key)
+    rows, cols = key // k, key % k
+    counts = np.bincount(rows, minlength=n_cases)
+    return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
+
+
+def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Return the running bitwise OR within contiguous segments (inclusive), by position.
+
+    The loop runs once per position of the longest segment, each step over the segments that
+    are that long (segments sorted by length), so the work is one pass over ``values``.
+
+    Examples
+    --------
+    >>> _segment_cumor(np.array([1, 2, 4, 8, 1]), np.array([0, 3]), np.array([3, 2])).tolist()
+    [1, 3, 7, 8, 9]
+    """
+    out = values.copy()
+    if len(lengths) == 0:
+        return out
+    order = np.argsort(-lengths, kind="stable")
+    s, neg = starts[order], -lengths[order]  # neg ascending
+    for p in range(1, int(-neg[0])):
+        idx = s[:np.searchsorted(neg, -p, side="left")] + p  # segments longer than p
+        out[idx] |= out[idx - 1]
+    return out
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -353,44 +401,74 @@ def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
     return out
 
 
-@dataclass
 class _Log:
-    """The log sorted by (case, time) and encoded once, shared by the case table and the rows."""
+    """The log sorted by (case, time), with codes computed once on first use.
 
-    ev: pd.DataFrame  # the kept events (on or before the observation end), sorted
-    ts: np.ndarray  # int64 ns, local wall time
-    codes: np.ndarray  # case code per event, contiguous per case
-    starts: np.ndarray  # first event row of each case
-    case_labels: pd.Series
-    act_codes: np.ndarray
-    act_uniques: np.ndarray
-    ag_codes: np.ndarray
-    ag_uniques: np.ndarray
-    at_codes: np.ndarray
-    at_uniques: np.ndarray
-    obs_end: pd.Timestamp
-    obs_ns: int
-    tz: Any
-    n_after: int
+    Shared by the case table and the counting-process rows.
+    """
+
+    def __init__(self, ev: pd.DataFrame, ts: np.ndarray, codes: np.ndarray,
+                 case_labels: pd.Series, obs_end: pd.Timestamp, tz: Any, n_after: int) -> None:
+        self.ev = ev  # the kept events (on or before the observation end), sorted
+        self.ts = ts  # int64 ns, local wall time
+        self.codes = codes  # case code per event, contiguous per case
+        self.starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        self.case_labels = case_labels
+        self.obs_end = obs_end
+        self.obs_ns = int(obs_end.as_unit("ns").value)
+        self.tz = tz
+        self.n_after = n_after
 
     @property
     def n_cases(self) -> int:
         return len(self.case_labels)
 
+    @cached_property
+    def _activities(self) -> tuple[np.ndarray, np.ndarray]:
+        codes, uniques = _identifier_codes(self.ev["activity"], "activity")
+        # narrow codes: the masks below gather through them several times
+        return codes.astype(np.int16 if len(uniques) < 2**15 else np.int64), uniques
+
+    @cached_property
+    def agencies(self) -> tuple[np.ndarray, np.ndarray]:
+        """Agency codes per event (-1: missing) and the agency names."""
+        return _factorize(self.ev["agency"])
+
+    @cached_property
+    def agency_types(self) -> tuple[np.ndarray, np.ndarray]:
+        """Agency-type codes per event (a missing type is ``unknown``) and the type names."""
+        if "agency_type" in self.ev:
+            codes, uniques = _identifier_codes(self.ev["agency_type"], "agency_type")
+        else:
+            codes = np.full(len(self.ev), -1, dtype=np.int64)
+            uniques = np.array([], dtype=object)
+        if (codes < 0).any():
+            if "unknown" not in set(uniques):
+                uniques = np.r_[uniques, np.array(["unknown"], dtype=object)]
+            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]), codes)
+        return codes, uniques
+
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
-        hit = np.r_[np.isin(self.act_uniques, list(names)), False]
-        return hit[self.act_codes]
+        act_codes, act_uniques = self._activities
+        hit = np.r_[np.isin(act_uniques, list(names)), False]
+        return hit[act_codes]
+
+    def activity_of(self, rows: np.ndarray, mapping: dict[str, int]) -> np.ndarray:
+        """Map the activities of the event rows ``rows`` through ``mapping`` (-1 if absent)."""
+        act_codes, act_uniques = self._activities
+        values = np.asarray([mapping.get(str(a), -1) for a in act_uniques] + [-1],
+                            dtype=np.int64)
+        return values[act_codes[rows]]
 
     def items(self, pattern_on: str) -> tuple[np.ndarray, np.ndarray]:
         """Item codes per event and item names of a pattern (agency types or agencies)."""
-        if pattern_on == "agency_type":
-            return self.at_codes, self.at_uniques
-        return self.ag_codes, self.ag_uniques
+        return self.agency_types if pattern_on == "agency_type" else self.agencies
 
     def resolve_pattern_on(self, pattern_on: str) -> str:
         if pattern_on == "auto":
-            return "agency" if set(map(str, self.at_uniques)) <= {"unknown"} else "agency_type"
+            types = self.agency_types[1]
+            return "agency" if set(map(str, types)) <= {"unknown"} else "agency_type"
         if pattern_on not in ("agency_type", "agency"):
             raise CasekitError(
                 f"pattern_on: expected 'auto', 'agency_type' or 'agency', got {pattern_on!r}"
@@ -425,22 +503,7 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
         ev = ev.iloc[order]
         ts = ts[order]
         codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    act_codes, act_uniques = _identifier_codes(ev["activity"], "activity")
-    ag_codes, ag_uniques = _factorize(ev["agency"])
-    if "agency_type" in ev:
-        at_codes, at_uniques = _identifier_codes(ev["agency_type"], "agency_type")
-    else:
-        at_codes, at_uniques = np.full(len(ev), -1, dtype=np.int64), np.array([], dtype=object)
-    if (at_codes < 0).any():  # missing agency type -> "unknown"
-        if "unknown" not in set(at_uniques):
-            at_uniques = np.r_[at_uniques, np.array(["unknown"], dtype=object)]
-        at_codes = np.where(at_codes < 0, int(np.flatnonzero(at_uniques == "unknown")[0]),
-                            at_codes)
-    return _Log(ev=ev, ts=ts, codes=codes, starts=starts, case_labels=case_labels,
-                act_codes=act_codes, act_uniques=act_uniques, ag_codes=ag_codes,
-                ag_uniques=ag_uniques, at_codes=at_codes, at_uniques=at_uniques,
-                obs_end=obs_end, obs_ns=obs_ns, tz=tz, n_after=n_after)
+    return _Log(ev, ts, codes, case_labels, obs_end, tz, n_after)
 
 
 @dataclass
@@ -451,7 +514,7 @@ class _Timing:
     entry: np.ndarray  # delayed-entry time (= opened unless the case is prevalent)
     close: np.ndarray  # first close (a fact, whether or not it ends the follow-up)
     exit: np.ndarray  # end of follow-up: first of close, competing exit, observation end
-    exit_type: np.ndarray  # object: "close", a competing exit type or "censored"
+    exit_type: pd.Series  # "close", a competing exit type or "censored"
     closed: np.ndarray  # bool: the follow-up ended in a close
     competing: np.ndarray  # bool: the follow-up ended in a competing exit
     prevalent: np.ndarray  # bool
@@ -461,7 +524,7 @@ class _Timing:
 
 
 def _timing(log: _Log) -> _Timing:
-    """Opening, delayed entry and exit of every case (rules: ``build_case_table`` Notes)."""
+    """Find the opening, entry and exit of every case (rules: ``build_case_table`` Notes)."""
     from casekit.schema import EXIT_TYPES
 
     n, ts, codes = log.n_cases, log.ts, log.codes
@@ -471,9 +534,9 @@ def _timing(log: _Log) -> _Timing:
     pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
     term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
     comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
-    exit_of_act = np.asarray([EXIT_TYPES.get(str(a), "") for a in log.act_uniques] + [""],
-                             dtype=object)
-    comp_type = exit_of_act[log.act_codes[np.maximum(comp_row, 0)]]
+    exit_labels = ["close", "censored", *dict.fromkeys(EXIT_TYPES.values())]
+    exit_code_of = {a: exit_labels.index(t) for a, t in EXIT_TYPES.items()}
+    comp_code = log.activity_of(np.maximum(comp_row, 0), exit_code_of)
 
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # an exit before the registration: the case was open from its first event
@@ -491,14 +554,17 @@ def _timing(log: _Log) -> _Timing:
         known = ~prevalent | col_known
     else:
         known = ~prevalent
-    entry = np.where(prevalent & known, first_ts, opened)
+    # left truncation at the log's start: the case is known to be open then (entering at its
+    # own first logged event would drop the cases whose first logged event is their exit)
+    entry = np.where(prevalent & known, np.maximum(opened, ts.min()), opened)
 
     closed = (close_ts != _BIG) & (close_ts <= comp_ts)  # a tie goes to the close
     competing = (comp_ts != _BIG) & ~closed
     exit_ts = np.where(closed, close_ts, np.where(competing, comp_ts, log.obs_ns))
-    exit_type = np.where(closed, "close", np.where(competing, comp_type, "censored"))
+    exit_code = np.where(closed, 0, np.where(competing, comp_code, 1))
     return _Timing(opened=opened, entry=entry, close=close_ts, exit=exit_ts,
-                   exit_type=exit_type.astype(object), closed=closed, competing=competing,
+                   exit_type=_take_labels(exit_labels, exit_code), closed=closed,
+                   competing=competing,
                    prevalent=prevalent, duration_known=known, pledge=pledge_ts,
                    terminated=term_ts)
 
@@ -595,8 +661,10 @@ def build_case_table(
     ``opened_at`` column value is before the log's first timestamp, or when it has no
     ``register`` event while more than half of the cases have one. A prevalent case with a
     known opening time (an ``opened_at`` column) has that opening (or its first logged event
-    if earlier) and enters the risk set at ``entry_days`` = its first logged event minus its
-    opening, in days (0 for every other case). Without it, ``duration_known`` is False (its
+    if earlier) and enters the risk set when the log starts (left truncation): ``entry_days``
+    = the log's first timestamp minus its opening, in days (0 for every other case). Entering
+    at the case's own first logged event instead would drop, outcome-dependently, the cases
+    whose first logged event is their exit. Without it, ``duration_known`` is False (its
     ``opened_at`` is its first logged event, so ``duration_days`` is only a lower bound);
     duration estimates leave such cases out and a :class:`DelayedEntryWarning` says how many.
 
@@ -648,29 +716,29 @@ def _case_table(
     repeat_window_days: float,
     pattern_on: str,
 ) -> pd.DataFrame:
-    """The case table of a prepared log (the body of :func:`build_case_table`)."""
+    """Build the case table of a prepared log (the body of :func:`build_case_table`)."""
     n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
     pattern_on = log.resolve_pattern_on(pattern_on)
     # agencies and patterns: only agencies whose first action is at or before the exit
     by_exit = ts <= tm.exit[codes]
-    ag_codes = np.where(by_exit, log.ag_codes, -1)
-    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(log.ag_uniques), n_cases)
+    ag_all, ag_uniques = log.agencies
+    at_all, at_uniques = log.agency_types
+    ag_codes = np.where(by_exit, ag_all, -1)
+    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
     if pattern_on == "agency_type":
-        at_codes = np.where(by_exit, log.at_codes, -1)
-        pattern, n_types = _set_labels(codes, starts, at_codes, list(log.at_uniques), n_cases)
+        at_codes = np.where(by_exit, at_all, -1)
+        pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
     else:
         pattern, n_types = agencies, n_agencies
     # labels converted to strings once, then taken per case (code -1 -> the missing last entry)
-    ag_labels = pd.array(np.r_[log.ag_uniques, np.array([None], dtype=object)], dtype="str")
-    first_ag = log.ag_codes[starts]
-    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(log.ag_uniques),
-                                                     first_ag)))
-    first_type = pd.Series(pd.array(np.asarray(log.at_uniques, dtype=object), dtype="str")
-                           .take(log.at_codes[starts]))
+    ag_labels = pd.array(np.r_[ag_uniques, np.array([None], dtype=object)], dtype="str")
+    first_ag = ag_all[starts]
+    first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(ag_uniques), first_ag)))
+    first_type = pd.Series(pd.array(np.asarray(at_uniques, dtype=object), dtype="str")
+                           .take(at_all[starts]))
     # hand-overs: consecutive events in a case whose acting agency changes
     same = codes[1:] == codes[:-1]
-    a = log.ag_codes
-    changed = same & (a[1:] != a[:-1]) & (a[1:] >= 0) & (a[:-1] >= 0)
+    changed = same & (ag_all[1:] != ag_all[:-1]) & (ag_all[1:] >= 0) & (ag_all[:-1] >= 0)
     n_handovers = np.bincount(codes[1:][changed], minlength=n_cases)
 
     table = pd.DataFrame(
@@ -692,7 +760,7 @@ def _case_table(
             "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
             "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
             "exit_at": _datetimes(tm.exit),
-            "exit_type": pd.Series(pd.array(tm.exit_type, dtype="str")),
+            "exit_type": tm.exit_type,
             "prevalent": tm.prevalent,
             "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
             "duration_known": tm.duration_known,
@@ -1022,7 +1090,10 @@ def build_case_intervals(
 
 def _align(log: _Log, table: pd.DataFrame) -> np.ndarray:
     """Row of ``table`` for each case code of ``log`` (-1: a case the table leaves out)."""
-    pos = pd.Index(log.case_labels.astype(str)).get_indexer(table["case_id"].astype(str))
+    ids = table["case_id"].astype("str").reset_index(drop=True)
+    if len(ids) == log.n_cases and ids.equals(log.case_labels.astype("str")):
+        return np.arange(log.n_cases)  # the table of this log, in its order
+    pos = pd.Index(log.case_labels.astype("str")).get_indexer(ids)
     if (pos < 0).any():
         bad = int((pos < 0).sum())
         raise CasekitError(f"cases: {bad} case ids are not in the events (first: "
@@ -1040,7 +1111,7 @@ def _table_ns(table: pd.DataFrame, col: str, tz: Any) -> np.ndarray:
 def _interval_rows(
     log: _Log, table: pd.DataFrame, row_of_code: np.ndarray, pattern_on: str
 ) -> dict[str, Any]:
-    """The counting-process rows (vectorised; see :func:`build_case_intervals`)."""
+    """Build the counting-process rows (vectorised; see :func:`build_case_intervals`)."""
     n = len(table)
     opened = _table_ns(table, "opened_at", log.tz)
     duration = table["duration_days"].to_numpy(dtype=np.float64)
@@ -1058,16 +1129,13 @@ def _interval_rows(
 
     # joins: first action of each item (agency type / agency) of a case, strictly before exit
     item_codes, item_names = log.items(pattern_on)
-    k = len(item_names)
-    case_row = row_of_code[log.codes]
-    ok = (item_codes >= 0) & (case_row >= 0)
-    ok[ok] = has_rows[case_row[ok]]
-    ok[ok] = log.ts[ok] < exit_ns[case_row[ok]]
-    pos = np.flatnonzero(ok)
-    key = log.codes[pos].astype(np.int64) * k + item_codes[pos]
-    fresh = np.r_[True, key[1:] != key[:-1]]  # drop runs of one item first (cheap)
-    pos, key = pos[fresh], key[fresh]
-    pos = pos[~pd.Index(key).duplicated()]
+    rank, sorted_names = _alpha_rank(item_names)
+    identity = len(row_of_code) == n and bool(np.all(row_of_code == np.arange(n)))
+    case_row = log.codes if identity else row_of_code[log.codes]
+    # a case without rows (or not in the table) has no action "before its exit"
+    until = np.r_[np.where(has_rows, exit_ns, _NAT), _NAT]
+    ok = (log.ts < until[case_row]) & (item_codes >= 0)
+    pos = _first_actions(log.codes, item_codes, rank, np.flatnonzero(ok))
     j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
     if len(j_row) > 1 and not np.all(
             (j_row[1:] > j_row[:-1]) | ((j_row[1:] == j_row[:-1]) & (j_ts[1:] >= j_ts[:-1]))):
@@ -1076,8 +1144,9 @@ def _interval_rows(
 
     # splits: distinct join instants strictly after the entry (and before the exit)
     split = j_ts > entry_ns[j_row]
-    prev_same = np.r_[False, (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1])]
-    new = split & ~(prev_same & np.r_[False, split[:-1]])
+    prev_same = np.zeros(len(j_row), dtype=bool)  # same case, instant and split as before
+    prev_same[1:] = (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1]) & split[:-1]
+    new = split & ~prev_same
     n_splits = np.bincount(j_row[new], minlength=n)
     n_rows_case = np.where(has_rows, 1 + n_splits, 0)
     off = np.r_[0, np.cumsum(n_rows_case)].astype(np.int64)
@@ -1099,33 +1168,37 @@ def _interval_rows(
     closed = table["closed"].to_numpy(dtype=bool)
     event = np.zeros(total, dtype=np.int8)
     event[last] = closed[cases_with_rows]
-    exit_type = np.full(total, "", dtype=object)
+    exit_codes = np.zeros(total, dtype=np.int64)  # 0: "" (not the last row)
     if "exit_type" in table:
-        exit_type[last] = table["exit_type"].astype(str).to_numpy()[cases_with_rows]
+        exit_codes_case, exit_labels = pd.factorize(table["exit_type"].astype("str"))
+        exit_codes[last] = exit_codes_case[cases_with_rows] + 1
+        exit_labels = ["", *map(str, exit_labels)]
     else:
-        exit_type[last] = np.where(closed[cases_with_rows], "close", "censored")
+        exit_codes[last] = np.where(closed[cases_with_rows], 1, 2)
+        exit_labels = ["", "close", "censored"]
 
-    # exposure in force on each row: the case's joins up to that row (a prefix of its joins)
-    in_force = np.cumsum(np.bincount(jr, minlength=total)) if total else np.zeros(0, np.int64)
-    join_off = np.r_[0, np.cumsum(np.bincount(j_row, minlength=n))].astype(np.int64)
-    n_in = in_force - join_off[row_case]
-    lens = n_in + 1  # + one missing-item pair per row, so that no row's segment is empty
-    pstart = (np.cumsum(lens) - lens).astype(np.int64)
-    prow = np.repeat(np.arange(total), lens)
-    q = np.arange(int(lens.sum())) - pstart[prow]
-    jidx = np.repeat(join_off[row_case], lens) + q - 1
-    pitem = np.where(q == 0, -1, j_item[np.maximum(jidx, 0)] if len(j_item) else -1)
-    pattern, _ = _set_labels(prow, pstart, pitem, list(item_names), total)
+    # exposure in force on each row: the case's joins up to that row
+    if len(rank) <= 63:
+        jbit = _bits(rank)[j_item]
+        mask = np.zeros(total, dtype=np.int64)
+        if len(jr):
+            seg = np.flatnonzero(np.r_[True, jr[1:] != jr[:-1]])
+            mask[jr[seg]] = np.bitwise_or.reduceat(jbit, seg)
+        mask = _segment_cumor(mask, first, n_rows_case[cases_with_rows])
+        pattern, _ = _mask_labels(mask, sorted_names)
+        exposure = _mask_columns(mask, sorted_names)
+    else:
+        pattern, exposure = _pair_exposure(jr, j_row, j_item, row_case, n, total, item_names)
 
     frame = pd.DataFrame({
         "case_id": table["case_id"].astype("str").take(row_case).reset_index(drop=True),
         "start": start,
         "stop": stop,
         "event": event,
-        "exit_type": pd.Series(pd.array(exit_type, dtype="str")),
+        "exit_type": _take_labels(exit_labels, exit_codes),
         "pattern": pattern,
     })
-    frame = pd.concat([frame, _exposure_columns(prow, pitem, item_names, total)], axis=1)
+    frame = pd.concat([frame, exposure], axis=1)
     return {
         "frame": frame,
         "row_case": row_case,
@@ -1138,12 +1211,73 @@ def _interval_rows(
     }
 
 
+def _first_actions(
+    codes: np.ndarray, items: np.ndarray, rank: np.ndarray, pos: np.ndarray
+) -> np.ndarray:
+    """Keep the rows of ``pos`` (sorted by case, then time) that are an item's first in a case.
+
+    With at most 63 items: a running bit mask per case (:func:`_segment_cumor`), no hashing;
+    with more, ``duplicated`` on an int64 (case, item) key.
+    """
+    c, it = codes[pos], items[pos]
+    run = np.ones(len(pos), dtype=bool)  # drop repeats of the previous event's item (cheap)
+    run[1:] = (c[1:] != c[:-1]) | (it[1:] != it[:-1])
+    pos, c, it = pos[run], c[run], it[run]
+    if len(rank) > 63:
+        key = c.astype(np.int64) * len(rank) + it
+        return pos[~pd.Series(key).duplicated().to_numpy()]
+    b = _bits(rank)[it]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, np.int64)
+    cum = _segment_cumor(b, starts, np.diff(np.r_[starts, len(c)]))
+    before = np.zeros_like(cum)
+    before[1:] = cum[:-1]
+    before[starts] = 0
+    return pos[(before & b) == 0]
+
+
+def _take_labels(labels: Sequence[str], codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a string Series, by one arrow ``take``."""
+    import pyarrow as pa
+
+    return pd.Series(pd.array(pa.array(list(labels), type=pa.string()).take(pa.array(codes)),
+                              dtype="str"))
+
+
+def _mask_columns(mask: np.ndarray, sorted_names: Any) -> pd.DataFrame:
+    """One int8 ``at_<item>`` column per bit set on some row, in name order."""
+    present = int(np.bitwise_or.reduce(mask)) if len(mask) else 0
+    cols = {f"at_{sorted_names[r].as_py()}": ((mask >> r) & 1).astype(np.int8)
+            for r in range(len(sorted_names)) if present >> r & 1}
+    return pd.DataFrame(cols, index=pd.RangeIndex(len(mask)))
+
+
+def _pair_exposure(
+    jr: np.ndarray, j_row: np.ndarray, j_item: np.ndarray, row_case: np.ndarray, n: int,
+    total: int, item_names: np.ndarray,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Pattern and ``at_`` columns from (row, item) pairs, for more than 63 items.
+
+    The items in force on a row are a prefix of its case's joins (sorted by row), so the pairs
+    are generated row by row with one ``repeat``.
+    """
+    in_force = np.cumsum(np.bincount(jr, minlength=total)) if total else np.zeros(0, np.int64)
+    join_off = np.r_[0, np.cumsum(np.bincount(j_row, minlength=n))].astype(np.int64)
+    lens = in_force - join_off[row_case] + 1  # + one missing-item pair: no empty segment
+    pstart = (np.cumsum(lens) - lens).astype(np.int64)
+    prow = np.repeat(np.arange(total), lens)
+    q = np.arange(int(lens.sum())) - pstart[prow]
+    jidx = np.repeat(join_off[row_case], lens) + q - 1
+    pitem = np.where(q == 0, -1, j_item[np.maximum(jidx, 0)] if len(j_item) else -1)
+    pattern, _ = _set_labels(prow, pstart, pitem, list(item_names), total)
+    return pattern, _exposure_columns(prow, pitem, item_names, total)
+
+
 def _exposure_columns(
     prow: np.ndarray, pitem: np.ndarray, item_names: np.ndarray, total: int
 ) -> pd.DataFrame:
     """One int8 ``at_<item>`` column per item in force on some row, in name order."""
     sel = pitem >= 0
-    items = _distinct(pitem[sel])
+    items = np.flatnonzero(np.bincount(pitem[sel], minlength=len(item_names)))
     names = np.asarray([str(item_names[i]) for i in items], dtype=object)
     order = np.argsort(names, kind="stable")
     col_of_item = np.full(len(item_names), -1, dtype=np.int64)
