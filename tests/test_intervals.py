@@ -402,3 +402,16 @@ def test_many_types_equal_the_reference(n_types: int) -> None:
     pd.testing.assert_frame_equal(rows[ref.columns], ref, check_dtype=False, atol=1e-9, rtol=0)
     at = [x for x in rows if x.startswith("at_")]
     assert (rows[at].sum(axis=1) == rows["pattern"].str.count(r"\+") + 1).all()
+
+
+def test_a_subset_of_the_case_table_gives_rows_for_those_cases_only(hand: pd.DataFrame) -> None:
+    cases = ck.build_case_table(hand, observation_end=OBS, link=False)
+    full = ck.build_case_intervals(hand, cases=cases)
+    sub = cases[cases["case_id"].isin(["D", "B"])]
+    sub.attrs = cases.attrs
+    rows = ck.build_case_intervals(hand, cases=sub)
+    assert rows["case_id"].unique().tolist() == ["B", "D"]
+    expected = full[full["case_id"].isin(["B", "D"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows[expected.columns.intersection(rows.columns)],
+                                  expected[expected.columns.intersection(rows.columns)])
+    assert rows.attrs["n_cases"] == 2
