@@ -586,7 +586,8 @@ def test_median_lag_of_nanosecond_timestamps():
     ts = pd.Timestamp("2024-01-01")
     ev = pd.DataFrame({"case_id": ["a"] * 4 + ["b"] * 2,
                        "timestamp": [ts, ts + pd.Timedelta(days=300, nanoseconds=1),
-                                     ts + pd.Timedelta(days=301), ts + pd.Timedelta(days=302, nanoseconds=3),
+                                     ts + pd.Timedelta(days=301),
+                                     ts + pd.Timedelta(days=302, nanoseconds=3),
                                      ts, ts + pd.Timedelta(days=1, nanoseconds=5)],
                        "agency": ["X", "Y", "X", "Y", "X", "Y"]})
     G = ck.build_handover_network(ev)
