@@ -377,18 +377,21 @@ def _pair_counts(
     dense = k * k <= _DENSE_MAX
     flat = np.zeros(k * k if dense else 0, dtype=np.float64 if w is not None else np.int64)
     acc = _Pairs.empty()
+    n = len(row)
+    p = np.arange(n - 1) if n > 1 else np.zeros(0, dtype=np.int64)  # p + d still in p's row
     d = 1
-    while d < len(row):
-        same = row[d:] == row[:-d]
-        if not same.any():
+    while len(p):
+        p = p[row[p + d] == row[p]]  # rows are sorted: once p + d leaves p's row, so does p + d + 1
+        if not len(p):
             break
-        a, b = col[:-d][same].astype(np.int64), col[d:][same].astype(np.int64)
+        a, b = col[p].astype(np.int64), col[p + d].astype(np.int64)
         key = np.minimum(a, b) * k + np.maximum(a, b)
         if dense:
-            flat += np.bincount(key, weights=None if w is None else w[:-d][same], minlength=k * k)
+            flat += np.bincount(key, weights=None if w is None else w[p], minlength=k * k)
         else:  # weights only come with the bit-mask path, which is dense
             acc = _merge(acc, _count_keys(key))
         d += 1
+        p = p[p + d < n]
     return n_cases, (_Pairs.from_dense(np.rint(flat).astype(np.int64)) if dense else acc)
 
 
@@ -483,11 +486,14 @@ def _group_medians_general(keys: np.ndarray, lag: np.ndarray) -> _Pairs:
     return _Pairs(groups.keys, med)
 
 
-def _handover_counts(enc: _Encoded, *, lags: bool) -> tuple[_Pairs, np.ndarray | None]:
+def _handover_counts(
+    enc: _Encoded, *, lags: bool, self_lags: bool = True
+) -> tuple[_Pairs, np.ndarray | None]:
     """Consecutive pairs per key a * K + b (sparse) and the median lag (days) of each key.
 
     All adjacent event pairs get a key; pairs that cross a case boundary get the extra key
     K * K. Up to :data:`_DENSE_MAX` keys they are counted with ``np.bincount``; above, sorted.
+    Without ``self_lags`` the lags of self pairs (a -> a) are not computed (NaN).
     """
     k = len(enc.labels)
     if enc.n_events < 2 or k == 0:
@@ -504,6 +510,8 @@ def _handover_counts(enc: _Encoded, *, lags: bool) -> tuple[_Pairs, np.ndarray |
     if enc.has_nat:  # pairs touching a missing timestamp have no lag
         nat = np.iinfo(np.int64).max
         ok &= (t[1:] != nat) & (t[:-1] != nat)
+    if not self_lags:
+        ok &= enc.node[1:] != enc.node[:-1]
     lag_key, lag = key[ok], (t[1:] - t[:-1])[ok]
     med = _group_medians(lag_key, lag)
     if med is None:
@@ -694,7 +702,7 @@ def _handover_graph(
     n_cases: np.ndarray | None = None,
 ) -> nx.DiGraph:
     k = len(enc.labels)
-    counts, med = _handover_counts(enc, lags=lags)
+    counts, med = _handover_counts(enc, lags=lags, self_lags=include_self)
     n_pairs = max(enc.n_events - enc.n_cases, 0)
     src, dst = np.divmod(counts.keys, k) if k else (counts.keys, counts.keys)
     n_self = int(counts.counts[src == dst].sum())
