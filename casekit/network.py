@@ -441,31 +441,40 @@ def _pair_keys(enc: _Encoded) -> tuple[np.ndarray, int]:
     return key, kk
 
 
-def _group_medians(keys: np.ndarray, lag: np.ndarray) -> _Pairs | None:
+def _group_medians(
+    keys: np.ndarray, lag: np.ndarray, candidates: np.ndarray | None = None
+) -> _Pairs | None:
     """Median lag (float ns, in ``counts``' place) per distinct key via one combined sort.
 
     The key and the lag (in the coarsest exact unit: s, ms, us or ns) are packed into one
-    int64 and sorted, so each key's lags come out sorted and its median is read off the middle.
-    Returns None when they do not fit into 63 bits.
+    int64 and sorted, so each key's lags come out sorted; each key's block is found by binary
+    search among the sorted ``candidates`` (a superset of the keys; default: the distinct keys)
+    and its median read off the middle. Returns None when they do not fit into 63 bits.
     """
     if not len(keys):
         return _Pairs(np.zeros(0, dtype=np.int64), np.zeros(0))
     top = int(lag.max())
     if int(lag.min()) < 0:
         return None
-    key_bits = max(int(keys.max()), 1).bit_length()
+    cand = _distinct_sorted(keys) if candidates is None else candidates.astype(np.int64)
+    key_bits = (max(int(keys.max()), int(cand.max())) + 1).bit_length()  # room for cand + 1
     for unit in (10**9, 10**6, 10**3, 1):
         if (top // unit).bit_length() + key_bits <= 62 and not (lag % unit).any():
             break
     else:
         return None
     shift = 62 - key_bits
-    packed = np.sort((keys.astype(np.int64) << shift) | (lag // unit))
-    groups = _run_lengths(packed >> shift)
-    lo = np.concatenate([[0], np.cumsum(groups.counts)[:-1]])
-    vals = (packed & ((1 << shift) - 1)) * unit
-    a, b = vals[lo + (groups.counts - 1) // 2], vals[lo + groups.counts // 2]
-    return _Pairs(groups.keys, (a + b) / 2)
+    packed = keys.astype(np.int64) << shift
+    packed |= lag // unit if unit > 1 else lag
+    packed.sort()
+    lo = np.searchsorted(packed, cand << shift)
+    m = np.searchsorted(packed, (cand + 1) << shift) - lo
+    found = m > 0
+    lo, m = lo[found], m[found]
+    mask = (1 << shift) - 1
+    a = (packed[lo + (m - 1) // 2] & mask) * unit
+    b = (packed[lo + m // 2] & mask) * unit
+    return _Pairs(cand[found], (a + b) / 2)
 
 
 def _group_medians_general(keys: np.ndarray, lag: np.ndarray) -> _Pairs:
@@ -513,7 +522,7 @@ def _handover_counts(
     if not self_lags:
         ok &= enc.node[1:] != enc.node[:-1]
     lag_key, lag = key[ok], (t[1:] - t[:-1])[ok]
-    med = _group_medians(lag_key, lag)
+    med = _group_medians(lag_key, lag, counts.keys)
     if med is None:
         med = _group_medians_general(lag_key, lag)
     out = np.full(len(counts.keys), np.nan)
