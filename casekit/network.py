@@ -14,9 +14,12 @@ Three graphs are built from a canonical event table (one row per event, ``case_i
 
 Counting is vectorised numpy on integer codes: agencies are dictionary-encoded, case boundaries
 come from adjacent comparisons on the (already sorted) case column, hand-over pairs from shifted
-arrays and co-occurrence from per-case agency bit masks. networkx graphs are only built at the
-end, from the small edge table, and every graph metric (:func:`network_metrics`) is a networkx
-algorithm (R10).
+arrays and co-occurrence from per-case agency bit masks (up to 64 agencies) or from the distinct
+(case, agency) pairs found by one sort. Pair counts are sparse (int64 keys ``a * K + b``, a flat
+``np.bincount`` table up to 2048 agencies, sorted and merged above), so memory grows with the
+pairs that occur, never with agencies squared: 100,000 agencies fit in well under 2 GiB.
+networkx graphs are only built at the end, from the edge table, and every graph metric
+(:func:`network_metrics`) is a networkx algorithm (R10).
 
 The counts are defined to equal PM4Py's de-normalised social-network values: handover of work
 (``beta=0``) with self pairs equals ``build_handover_network(..., include_self=True)`` counts, and
@@ -281,120 +284,264 @@ def _node_types(events: pd.DataFrame, enc: _Encoded, level: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# counting kernels
+# counting kernels: sort-based and sparse (memory grows with the pairs that occur, never K x K)
 # --------------------------------------------------------------------------------------------
+_DENSE_MAX = 1 << 22  # up to this many agency pairs (K <= 2048): bincount over a flat K*K table
+
+
+@dataclass
+class _Pairs:
+    """Sparse pair counts: ``keys`` (sorted int64 ``a * K + b``) with their ``counts``."""
+
+    keys: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def empty(cls) -> _Pairs:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    @classmethod
+    def from_dense(cls, flat: np.ndarray) -> _Pairs:
+        keys = np.flatnonzero(flat)
+        return cls(keys.astype(np.int64), flat[keys].astype(np.int64))
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """Distinct values of an integer array, ascending (sort + adjacent difference).
+
+    ``np.unique`` without ``return_*`` hashes in numpy 2.3+, 50-70x slower on millions of keys
+    with more than a few dozen distinct values; a sort is O(n log n) with a small constant.
+
+    Examples
+    --------
+    >>> _distinct_sorted(np.array([5, 1, 5, 3, 1]))
+    array([1, 3, 5])
+    """
+    s = np.sort(keys)
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def _run_lengths(sorted_keys: np.ndarray) -> _Pairs:
+    """Distinct keys of a sorted array and how often each occurs."""
+    n = len(sorted_keys)
+    if n == 0:
+        return _Pairs.empty()
+    starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
+    counts = np.diff(np.append(starts, n))
+    return _Pairs(sorted_keys[starts].astype(np.int64), counts.astype(np.int64))
+
+
+def _count_keys(keys: np.ndarray) -> _Pairs:
+    """Occurrences of each distinct integer key, by sorting (no table of all possible keys).
+
+    Examples
+    --------
+    >>> p = _count_keys(np.array([7, 2, 7, 7]))
+    >>> p.keys.tolist(), p.counts.tolist()
+    ([2, 7], [1, 3])
+    """
+    return _run_lengths(np.sort(keys))
+
+
+def _merge(a: _Pairs, b: _Pairs) -> _Pairs:
+    """Sum two sparse count tables."""
+    if not len(a.keys):
+        return b
+    keys = np.concatenate([a.keys, b.keys])
+    counts = np.concatenate([a.counts, b.counts])
+    order = np.argsort(keys, kind="stable")
+    merged = _run_lengths(keys[order])
+    starts = np.concatenate([[0], np.cumsum(merged.counts)[:-1]])
+    return _Pairs(merged.keys, np.add.reduceat(counts[order], starts))
+
+
 def _pair_counts(
     row: np.ndarray, col: np.ndarray, weight: np.ndarray | None, k: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, _Pairs]:
     """Co-occurrence counts from (row, col) incidence sorted by row, distinct cols per row.
 
     Pairs (col[p], col[p + d]) inside a row are visited offset by offset (d = 1, 2, ...), so
     the work is the number of pairs; ``weight`` is a multiplicity per incidence (its row's).
-    Returns the K x K symmetric matrix; the diagonal holds the weighted rows per column.
+    Returns the weighted rows per column and the sparse counts of unordered pairs
+    ``lo * k + hi`` (lo < hi). Up to :data:`_DENSE_MAX` pairs a flat table is summed by
+    ``np.bincount``; above, each offset's keys are sorted and merged (memory grows with the
+    pairs that occur).
     """
     w = None if weight is None else weight.astype(np.float64)
-    diag = np.bincount(col, weights=w, minlength=k)
-    flat = np.zeros(k * k, dtype=np.float64)
+    n_cases = np.rint(np.bincount(col, weights=w, minlength=k)).astype(np.int64)
+    dense = k * k <= _DENSE_MAX
+    flat = np.zeros(k * k if dense else 0, dtype=np.float64 if w is not None else np.int64)
+    acc = _Pairs.empty()
+    n = len(row)
+    p = np.arange(n - 1) if n > 1 else np.zeros(0, dtype=np.int64)  # p + d still in p's row
     d = 1
-    while d < len(row):
-        same = row[d:] == row[:-d]
-        if not same.any():
+    while len(p):
+        p = p[row[p + d] == row[p]]  # rows are sorted: once p + d leaves p's row, so does p + d + 1
+        if not len(p):
             break
-        a, b = col[:-d][same], col[d:][same]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        flat += np.bincount(lo * k + hi, weights=None if w is None else w[:-d][same],
-                            minlength=k * k)
+        a, b = col[p].astype(np.int64), col[p + d].astype(np.int64)
+        key = np.minimum(a, b) * k + np.maximum(a, b)
+        if dense:
+            flat += np.bincount(key, weights=None if w is None else w[p], minlength=k * k)
+        else:  # weights only come with the bit-mask path, which is dense
+            acc = _merge(acc, _count_keys(key))
         d += 1
-    upper = flat.reshape(k, k)
-    out = upper + upper.T
-    out[np.diag_indices(k)] = diag
-    return np.rint(out).astype(np.int64)
+        p = p[p + d < n]
+    return n_cases, (_Pairs.from_dense(np.rint(flat).astype(np.int64)) if dense else acc)
 
 
-def _incidence_counts(enc: _Encoded, *, force_general: bool = False) -> np.ndarray:
-    """K x K matrix: [i, j] = cases in which both i and j acted; diagonal = cases of i.
+def _incidence_counts(enc: _Encoded, *, force_general: bool = False) -> tuple[np.ndarray, _Pairs]:
+    """Cases per agency and cases per unordered agency pair (sparse ``lo * K + hi``, lo < hi).
 
     Up to 64 agencies each case becomes a uint64 bit mask of its agencies and only distinct
-    masks are expanded; above, distinct (case, agency) pairs come from ``np.unique``.
+    masks are expanded; above, the distinct (case, agency) pairs come from one sort of
+    ``case * K + agency`` keys.
     """
     k = len(enc.labels)
     if enc.n_events == 0 or k == 0:
-        return np.zeros((k, k), dtype=np.int64)
+        return np.zeros(k, dtype=np.int64), _Pairs.empty()
     if k <= _BITMASK_MAX and not force_general:
         table = np.left_shift(np.uint64(1), np.arange(k, dtype=np.uint64))
         masks = np.bitwise_or.reduceat(table[enc.node], enc.starts)
-        uniq, mult = np.unique(masks, return_counts=True)
+        uniq, mult = np.unique(masks, return_counts=True)  # sort-based (return_counts)
         present = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(bool)
         row, col = np.nonzero(present)  # row-major: sorted by row, cols ascending
         return _pair_counts(row, col, mult[row], k)
-    key = np.unique(enc.case * k + enc.node)
+    key = _distinct_sorted(enc.case * k + enc.node)
     return _pair_counts(key // k, key % k, None, k)
+
+
+def _cases_per_node(enc: _Encoded) -> np.ndarray:
+    """Number of distinct cases each node acted in (sort of ``case * K + node`` keys)."""
+    k = len(enc.labels)
+    if enc.n_events == 0 or k == 0:
+        return np.zeros(k, dtype=np.int64)
+    key = _distinct_sorted(enc.case * k + enc.node)
+    return np.bincount(key % k, minlength=k).astype(np.int64)
 
 
 def _key_dtype(n_keys: int) -> type:
     return np.int16 if n_keys < 2**15 else np.int32 if n_keys < 2**31 else np.int64
 
 
-def _handover_counts(
-    enc: _Encoded, *, lags: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Count consecutive pairs per key a * K + b; median lag (days) per key.
-
-    All adjacent event pairs get a key; pairs that cross a case boundary get the extra key
-    K * K, so no compression of the 10M-element arrays is needed.
-    """
+def _pair_keys(enc: _Encoded) -> tuple[np.ndarray, int]:
+    """Key ``a * K + b`` of every adjacent event pair; pairs across cases get ``K * K``."""
     k = len(enc.labels)
     kk = k * k
-    n = enc.n_events
-    if n < 2 or k == 0:
-        return np.zeros(kk, dtype=np.int64), (np.full(kk, np.nan) if lags else None)
     dt = _key_dtype(kk + 1)
     node: np.ndarray = enc.node.astype(dt, copy=False)
     key = node[:-1] * dt(k)
     key += node[1:]
     key[enc.starts[1:] - 1] = kk  # pairs across cases
-    counts_all = np.bincount(key, minlength=kk + 1)
-    if not lags or enc.time is None:
-        return counts_all[:kk], None
-    t = enc.time
-    lag = t[1:] - t[:-1]
-    lag_key = key
-    lag_counts = counts_all
-    if enc.has_nat:  # pairs touching a missing timestamp have no lag
-        bad = (t[1:] == np.iinfo(np.int64).max) | (t[:-1] == np.iinfo(np.int64).max)
-        lag_key = key.copy()
-        lag_key[bad] = kk
-        lag_counts = np.bincount(lag_key, minlength=kk + 1)
-    order = np.argsort(lag_key, kind="stable")  # radix sort for 16-bit keys
+    return key, kk
+
+
+def _group_medians(
+    keys: np.ndarray, lag: np.ndarray, candidates: np.ndarray | None = None
+) -> _Pairs | None:
+    """Median lag (float ns, in ``counts``' place) per distinct key via one combined sort.
+
+    The key and the lag (in the coarsest exact unit: s, ms, us or ns) are packed into one
+    int64 and sorted, so each key's lags come out sorted; each key's block is found by binary
+    search among the sorted ``candidates`` (a superset of the keys; default: the distinct keys)
+    and its median read off the middle. Returns None when they do not fit into 63 bits.
+    """
+    if not len(keys):
+        return _Pairs(np.zeros(0, dtype=np.int64), np.zeros(0))
+    top = int(lag.max())
+    if int(lag.min()) < 0:
+        return None
+    cand = _distinct_sorted(keys) if candidates is None else candidates.astype(np.int64)
+    key_bits = (max(int(keys.max()), int(cand.max())) + 1).bit_length()  # room for cand + 1
+    for unit in (10**9, 10**6, 10**3, 1):
+        if (top // unit).bit_length() + key_bits <= 62 and not (lag % unit).any():
+            break
+    else:
+        return None
+    shift = 62 - key_bits
+    packed = keys.astype(np.int64) << shift
+    packed |= lag // unit if unit > 1 else lag
+    packed.sort()
+    lo = np.searchsorted(packed, cand << shift)
+    m = np.searchsorted(packed, (cand + 1) << shift) - lo
+    found = m > 0
+    lo, m = lo[found], m[found]
+    mask = (1 << shift) - 1
+    a = (packed[lo + (m - 1) // 2] & mask) * unit
+    b = (packed[lo + m // 2] & mask) * unit
+    return _Pairs(cand[found], (a + b) / 2)
+
+
+def _group_medians_general(keys: np.ndarray, lag: np.ndarray) -> _Pairs:
+    """Median lag per distinct key: argsort by key, then a partition per key."""
+    order = np.argsort(keys, kind="stable")
+    groups = _run_lengths(keys[order])
     vs = lag[order]
-    bounds = np.concatenate([[0], np.cumsum(lag_counts)])
-    med = np.full(kk, np.nan)
-    for g in np.flatnonzero(lag_counts[:kk]).tolist():
+    bounds = np.concatenate([[0], np.cumsum(groups.counts)])
+    med = np.empty(len(groups.keys))
+    for g in range(len(groups.keys)):
         v = vs[bounds[g] : bounds[g + 1]]
-        m = len(v)
-        h = m // 2
-        if m % 2:
+        h = len(v) // 2
+        if len(v) % 2:
             med[g] = np.partition(v, h)[h]
         else:
             part = np.partition(v, (h - 1, h))
             med[g] = (part[h - 1] + part[h]) / 2
-    return counts_all[:kk], med / _NS_PER_DAY
+    return _Pairs(groups.keys, med)
+
+
+def _handover_counts(
+    enc: _Encoded, *, lags: bool, self_lags: bool = True
+) -> tuple[_Pairs, np.ndarray | None]:
+    """Consecutive pairs per key a * K + b (sparse) and the median lag (days) of each key.
+
+    All adjacent event pairs get a key; pairs that cross a case boundary get the extra key
+    K * K. Up to :data:`_DENSE_MAX` keys they are counted with ``np.bincount``; above, sorted.
+    Without ``self_lags`` the lags of self pairs (a -> a) are not computed (NaN).
+    """
+    k = len(enc.labels)
+    if enc.n_events < 2 or k == 0:
+        return _Pairs.empty(), (np.zeros(0) if lags else None)
+    key, kk = _pair_keys(enc)
+    if kk + 1 <= _DENSE_MAX:
+        counts = _Pairs.from_dense(np.bincount(key, minlength=kk + 1)[:kk])
+    else:
+        counts = _count_keys(key[key != kk])
+    if not lags or enc.time is None:
+        return counts, None
+    t = enc.time
+    ok = key != kk
+    if enc.has_nat:  # pairs touching a missing timestamp have no lag
+        nat = np.iinfo(np.int64).max
+        ok &= (t[1:] != nat) & (t[:-1] != nat)
+    if not self_lags:
+        ok &= enc.node[1:] != enc.node[:-1]
+    lag_key, lag = key[ok], (t[1:] - t[:-1])[ok]
+    med = _group_medians(lag_key, lag, counts.keys)
+    if med is None:
+        med = _group_medians_general(lag_key, lag)
+    out = np.full(len(counts.keys), np.nan)
+    out[np.searchsorted(counts.keys, med.keys)] = med.counts / _NS_PER_DAY
+    return counts, out
 
 
 # --------------------------------------------------------------------------------------------
 # public builders
 # --------------------------------------------------------------------------------------------
 def _add_nodes(G: nx.Graph, enc: _Encoded, types: list[str], present: np.ndarray) -> None:
-    n_events = np.bincount(enc.node, minlength=len(enc.labels)) if enc.n_events else np.zeros(
-        len(enc.labels), dtype=np.int64
+    k = len(enc.labels)
+    n_events = np.bincount(enc.node, minlength=k) if enc.n_events else np.zeros(k, dtype=np.int64)
+    ne, nc, lab = n_events.tolist(), np.asarray(present).tolist(), enc.labels
+    order = sorted(np.flatnonzero(n_events).tolist(), key=lab.__getitem__)
+    G.add_nodes_from(
+        (lab[i], {"agency_type": types[i], "n_cases": int(nc[i]), "n_events": ne[i]})
+        for i in order
     )
-    for i in sorted(range(len(enc.labels)), key=enc.labels.__getitem__):
-        if n_events[i] == 0:
-            continue
-        G.add_node(
-            enc.labels[i], agency_type=types[i], n_cases=int(present[i]),
-            n_events=int(n_events[i]),
-        )
 
 
 def build_working_together_network(
@@ -464,19 +611,20 @@ def build_working_together_network(
         missing_agency=missing_agency,
     )
     return _working_together_graph(enc, _node_types(events, enc, level), level,
-                                   _incidence_counts(enc))
+                                   *_incidence_counts(enc))
 
 
 def _working_together_graph(
-    enc: _Encoded, types: list[str], level: str, counts: np.ndarray
+    enc: _Encoded, types: list[str], level: str, n_cases: np.ndarray, pairs_: _Pairs
 ) -> nx.Graph:
     G = nx.Graph(kind="working_together", level=level, n_cases=enc.n_cases, n_events=enc.n_events)
-    _add_nodes(G, enc, types, np.diag(counts))
-    ii, jj = np.nonzero(np.triu(counts, k=1))
+    _add_nodes(G, enc, types, n_cases)
+    k = len(enc.labels)
+    ii, jj = np.divmod(pairs_.keys, k) if k else (pairs_.keys, pairs_.keys)
     denom = enc.n_cases or 1
     pairs = sorted(
-        (min(enc.labels[i], enc.labels[j]), max(enc.labels[i], enc.labels[j]), int(counts[i, j]))
-        for i, j in zip(ii.tolist(), jj.tolist(), strict=True)
+        (min(enc.labels[i], enc.labels[j]), max(enc.labels[i], enc.labels[j]), c)
+        for i, j, c in zip(ii.tolist(), jj.tolist(), pairs_.counts.tolist(), strict=True)
     )
     G.add_edges_from((u, v, {"count": c, "share": float(c / denom)}) for u, v, c in pairs)
     return G
@@ -560,30 +708,32 @@ def build_handover_network(
 
 def _handover_graph(
     enc: _Encoded, types: list[str], level: str, include_self: bool, lags: bool,
-    incidence: np.ndarray | None = None,
+    n_cases: np.ndarray | None = None,
 ) -> nx.DiGraph:
     k = len(enc.labels)
-    counts, med = _handover_counts(enc, lags=lags)
+    counts, med = _handover_counts(enc, lags=lags, self_lags=include_self)
     n_pairs = max(enc.n_events - enc.n_cases, 0)
-    n_self = int(counts.reshape(k, k).trace()) if k else 0
+    src, dst = np.divmod(counts.keys, k) if k else (counts.keys, counts.keys)
+    n_self = int(counts.counts[src == dst].sum())
     G = nx.DiGraph(
         kind="handover", level=level, n_cases=enc.n_cases, n_events=enc.n_events,
         n_pairs=n_pairs, n_self_pairs=n_self, include_self=include_self,
     )
-    if incidence is None:
-        incidence = _incidence_counts(enc)
-    _add_nodes(G, enc, types, np.diag(incidence))
+    _add_nodes(G, enc, types, _cases_per_node(enc) if n_cases is None else n_cases)
     denom = n_pairs or 1
-    nz = np.flatnonzero(counts).tolist()
-    nz.sort(key=lambda x: (enc.labels[x // k], enc.labels[x % k]))
-    for x in nz:
-        i, j = divmod(x, k)
-        if i == j and not include_self:
-            continue
-        attrs: dict[str, Any] = {"count": int(counts[x]), "share": float(counts[x] / denom)}
-        if med is not None:
-            attrs["median_lag_days"] = float(med[x])
-        G.add_edge(enc.labels[i], enc.labels[j], **attrs)
+    lab = enc.labels
+    order = sorted(range(len(counts.keys)), key=lambda x: (lab[src[x]], lab[dst[x]]))
+    c, meds = counts.counts.tolist(), None if med is None else med.tolist()
+    si, di = src.tolist(), dst.tolist()
+
+    def attrs(x: int) -> dict[str, Any]:
+        a: dict[str, Any] = {"count": c[x], "share": float(c[x] / denom)}
+        if meds is not None:
+            a["median_lag_days"] = float(meds[x])
+        return a
+
+    G.add_edges_from((lab[si[x]], lab[di[x]], attrs(x)) for x in order
+                     if include_self or si[x] != di[x])
     return G
 
 
@@ -631,9 +781,9 @@ def build_agency_networks(
         missing_agency=missing_agency,
     )
     types = _node_types(events, enc, level)
-    incidence = _incidence_counts(enc)
-    W = _working_together_graph(enc, types, level, incidence)
-    H = _handover_graph(enc, types, level, include_self, lags, incidence)
+    n_cases, pairs = _incidence_counts(enc)
+    W = _working_together_graph(enc, types, level, n_cases, pairs)
+    H = _handover_graph(enc, types, level, include_self, lags, n_cases)
     return W, H
 
 
@@ -1019,25 +1169,31 @@ def find_referral_loops(
     else:
         a = b = c = np.zeros(0, dtype=np.int64)
     k = len(enc.labels)
-    key = a * k + b
-    counts = np.bincount(key, minlength=k * k) if len(key) else np.zeros(k * k, dtype=np.int64)
-    if len(key):
-        uniq_case_pairs = np.unique(c * (k * k) + key)
-        per_case = np.bincount(uniq_case_pairs % (k * k), minlength=k * k)
+    key = a.astype(np.int64) * k + b
+    counts = _count_keys(key)
+    if len(key):  # distinct (case, loop) pairs; c is ascending, so keys sorted within a case
+        kk = k * k
+        if (int(c[-1]) + 1) * kk < 2**63:
+            per_case = _count_keys(_distinct_sorted(c * kk + key) % kk)
+        else:
+            o = np.lexsort((key, c))
+            cs, ks = c[o], key[o]
+            new = np.concatenate([[True], (cs[1:] != cs[:-1]) | (ks[1:] != ks[:-1])])
+            per_case = _count_keys(ks[new])
     else:
-        per_case = np.zeros(k * k, dtype=np.int64)
-    nz = np.flatnonzero(counts)
+        per_case = _Pairs.empty()
     n_cases = enc.n_cases
+    origin, via = np.divmod(counts.keys, k) if k else (counts.keys, counts.keys)
     out = pd.DataFrame({
-        "origin": [enc.labels[x // k] for x in nz],
-        "via": [enc.labels[x % k] for x in nz],
-        "count": counts[nz].astype(np.int64),
-        "n_cases": per_case[nz].astype(np.int64),
-        "share_cases": per_case[nz] / (n_cases or 1),
+        "origin": [enc.labels[x] for x in origin.tolist()],
+        "via": [enc.labels[x] for x in via.tolist()],
+        "count": counts.counts,
+        "n_cases": per_case.counts,
+        "share_cases": per_case.counts / (n_cases or 1),
     }, columns=cols)
     out = out.sort_values(["count", "origin", "via"], ascending=[False, True, True])
     out = out.reset_index(drop=True)
-    n_with = len(np.unique(c))
+    n_with = int(np.count_nonzero(np.diff(c))) + 1 if len(c) else 0
     out.attrs.update(
         n_cases=n_cases, n_loops=len(key), n_cases_with_loop=n_with,
         share_cases_with_loop=n_with / (n_cases or 1),

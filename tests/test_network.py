@@ -176,9 +176,12 @@ def test_sparse_path_equals_bitmask_path():
         })
         enc = cn._encode(ev, what="t", level="agency", need_time=False, cases=None,
                          missing_agency="unknown")
-        sparse = cn._incidence_counts(enc, force_general=True)
+        n_sparse, sparse = cn._incidence_counts(enc, force_general=True)
         if k <= cn._BITMASK_MAX:
-            np.testing.assert_array_equal(cn._incidence_counts(enc), sparse)
+            n_mask, mask = cn._incidence_counts(enc)
+            np.testing.assert_array_equal(n_mask, n_sparse)
+            np.testing.assert_array_equal(mask.keys, sparse.keys)
+            np.testing.assert_array_equal(mask.counts, sparse.counts)
         assert _edges(ck.build_working_together_network(ev)) == _naive_working_together(ev)
 
 
@@ -535,3 +538,106 @@ def test_cli_counts_exact_duplicate_events_as_recorded_unless_asked(tmp_path, ca
     dropped = pd.read_csv(out).set_index(["source", "target"])["count"].to_dict()
     assert dropped == {("X", "Y"): 1}
     assert "1 exact duplicates" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- sparse counting, many agencies (issue 11)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=logs, include_self=st.booleans())
+def test_sparse_counting_equals_the_dense_tables(rows, include_self):
+    """The sorted, sparse kernels (used above 2048 agencies) give the dense kernels' counts."""
+    ev = _log(rows)
+    dense = ck.build_agency_networks(ev, include_self=include_self)
+    loops = ck.find_referral_loops(ev)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cn, "_DENSE_MAX", 0)
+        mp.setattr(cn, "_BITMASK_MAX", 0)
+        sparse = ck.build_agency_networks(ev, include_self=include_self)
+        sparse_loops = ck.find_referral_loops(ev)
+    for a, b in zip(dense, sparse, strict=True):
+        assert list(a.edges(data=True)) == list(b.edges(data=True))
+        assert list(a.nodes(data=True)) == list(b.nodes(data=True))
+    assert _edges(sparse[1]) == _naive_handover(ev, include_self)
+    pd.testing.assert_frame_equal(loops, sparse_loops)
+
+
+@pytest.mark.parametrize("unit", [10**9, 1])
+def test_median_lags_by_packed_sort_and_by_partition_equal_numpy(unit):
+    rng = np.random.default_rng(unit)
+    keys = rng.integers(0, 50 if unit > 1 else 5000, 2000)
+    lag = rng.integers(0, 400 * 86_400, 2000) * 10**9  # whole seconds, in ns
+    if unit == 1:
+        lag += rng.integers(0, 10**9, 2000)  # ... or not
+
+    def median(v: np.ndarray) -> float:  # middle pair summed as integers, then halved
+        v = sorted(v.tolist())
+        return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+    expected = {k: median(lag[keys == k]) for k in set(keys.tolist())}
+    general = cn._group_medians_general(keys, lag)
+    assert dict(zip(general.keys.tolist(), general.counts.tolist(), strict=True)) == expected
+    packed = cn._group_medians(keys, lag)
+    if unit == 1:  # 400 days in ns (55 bits) + 13 key bits do not fit into 62 bits
+        assert packed is None
+    else:
+        assert dict(zip(packed.keys.tolist(), packed.counts.tolist(), strict=True)) == expected
+
+
+def test_median_lag_of_nanosecond_timestamps():
+    ts = pd.Timestamp("2024-01-01")
+    ev = pd.DataFrame({"case_id": ["a"] * 4 + ["b"] * 2,
+                       "timestamp": [ts, ts + pd.Timedelta(days=300, nanoseconds=1),
+                                     ts + pd.Timedelta(days=301),
+                                     ts + pd.Timedelta(days=302, nanoseconds=3),
+                                     ts, ts + pd.Timedelta(days=1, nanoseconds=5)],
+                       "agency": ["X", "Y", "X", "Y", "X", "Y"]})
+    G = ck.build_handover_network(ev)
+    day = 86_400 * 10**9
+    assert G.edges["X", "Y"]["count"] == 3  # lags 300 d + 1 ns, 1 d + 3 ns, 1 d + 5 ns
+    assert G.edges["X", "Y"]["median_lag_days"] == (day + 5) / day
+    assert G.edges["Y", "X"]["median_lag_days"] == (day - 1) / day
+
+
+_MANY_AGENCIES = """
+import resource, sys
+import numpy as np, pandas as pd
+import casekit as ck
+k, n_cases = 100_000, 100_000
+rng = np.random.default_rng(0)
+sizes = rng.integers(1, 5, n_cases)
+case = np.repeat(np.arange(n_cases), sizes)
+ag = rng.integers(0, k, len(case))
+ag[:k] = np.arange(k)  # every agency occurs
+names = np.array([f"agency {i:06d}" for i in range(k)], dtype=object)
+ev = pd.DataFrame({
+    "case_id": pd.array([f"C{i:07d}" for i in case], dtype="str"),
+    "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(case)), unit="s"),
+    "agency": pd.array(names[ag], dtype="str"),
+})
+W, H = ck.build_agency_networks(ev, include_self=True)
+loops = ck.find_referral_loops(ev)
+d = ev[["case_id", "agency"]].drop_duplicates()
+m = d.merge(d, on="case_id")
+m = m[m["agency_x"] < m["agency_y"]].groupby(["agency_x", "agency_y"]).size()
+ours = {tuple(sorted(e[:2])): e[2] for e in W.edges(data="count")}
+assert ours == {kv: int(c) for kv, c in m.items()}, "working together differs from pandas"
+assert sum(c for *_, c in H.edges(data="count")) == len(ev) - n_cases
+print(W.number_of_nodes(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_networks_over_100000_agencies_stay_under_2_gib(tmp_path):
+    """Counting is sparse: memory grows with the pairs that occur, not with agencies squared."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "many.py"
+    script.write_text(_MANY_AGENCIES, encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = {**__import__("os").environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    nodes, peak_kib = map(int, out.stdout.split())
+    assert nodes == 100_000
+    assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

@@ -85,6 +85,38 @@ def test_common_random_numbers_leave_first_filings_untouched_by_a_repeat_only_le
     assert not np.array_equal(np.sort(f0["T"][~first0])[:50], np.sort(f1["T"][~first1])[:50])
 
 
+def test_later_filings_draws_depend_only_on_their_own_matter(base):
+    """Repeat filings are drawn per (generation, slot): the same whichever others re-file."""
+    crn = sm._crn(base, n_cases=None, replications=2, seed=3)
+    total = crn.replications * crn.slots
+    every = sm._generation(base, crn, 2, np.arange(total))
+    some = np.sort(np.random.default_rng(0).choice(total, 500, replace=False))
+    sub = sm._generation(base, crn, 2, some)
+    for name in ("dept", "tcore", "gap", "refile", "esc", "conf", "session"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(every, name)[some])
+    for v in sm._VARS:
+        np.testing.assert_array_equal(sub.u[v], every.u[v][some])
+    # uniform lanes, independent of the generation before and of the first filings
+    expected = total / 16
+    for lane in (every.u["lead"], crn.first.u["lead"], crn.keep):
+        counts = np.bincount(lane >> 12, minlength=16)
+        assert ((counts - expected) ** 2 / expected).sum() < 60  # chi2, 15 df: p ~ 1e-7
+    one = sm._generation(base, crn, 1, np.arange(total))
+    assert abs(np.corrcoef(one.refile, every.refile)[0, 1]) < 0.05
+    assert abs(np.corrcoef(crn.first.refile, one.refile)[0, 1]) < 0.05
+    # repeat filings take longer by the fitted factor: the core durations carry repeat_shift
+    ratio = np.median(every.tcore) / np.median(crn.first.tcore)
+    assert ratio == pytest.approx(np.exp(base.repeat_shift), rel=0.15)
+
+
+def test_a_fresh_seed_draws_everything_again(base):
+    a = sm._crn(base, n_cases=None, replications=2, seed=101)
+    b = sm._crn(base, n_cases=None, replications=2, seed=102)
+    assert a.key != b.key
+    assert not np.array_equal(a.first.tcore[:100], b.first.tcore[:100])
+    assert sm._crn(base, n_cases=None, replications=2, seed=101) is a  # cached per seed
+
+
 def test_result_is_tidy_with_a_band_and_carries_its_assumptions(base):
     res = sm.simulate_year(base, seed=1, replications=8)
     assert list(res.columns) == ["metric", "value", "low", "high", "unit"]

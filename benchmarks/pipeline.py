@@ -1,0 +1,144 @@
+"""Benchmark: the whole pipeline on a real-shaped district, from the Parquet file on disk.
+
+read -> validate -> case table -> both networks -> ranking (KM, median CIs, RMST, log-rank), each
+step with its wall and CPU seconds and its peak RSS (reset before the step, Linux
+``/proc/self/clear_refs``), beside a bare baseline measured in the same run:
+
+- read + validate: ``pyarrow.parquet.read_table(...).to_pandas()`` (no mapping, no checks);
+- case table: a plain vectorised pandas case table (groupby min / first close / agency-type
+  bit masks) with the same opening, closing and pattern;
+- networks: the bare numpy version of ``network.py`` (pyarrow dictionary + integer counting);
+- ranking: lifelines, one ``KaplanMeierFitter`` per pattern (median and CI) plus the
+  multivariate log-rank test.
+
+The district (``_common.py``: about 300 agencies, all 17 columns, free text, a few bad rows that
+validation quarantines) is generated once and cached. Goals (issue 15, 1M cases): read within 2x
+of pyarrow, case table faster than pandas, case table + ranking <= 3 s, both networks within
+1.5x of numpy, <= 0.3 GiB per million events through the whole pipeline.
+
+    python benchmarks/pipeline.py [--cases 1000000] [--repeat 1] [--skip-lifelines]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+
+import _common as cm
+import casekit as ck
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--skip-lifelines", action="store_true", help="no lifelines baseline")
+    args = ap.parse_args()
+    path = cm.district(args.cases)
+    import lifelines  # noqa: F401  (import cost outside the timings)
+
+    cm.header(f"pipeline on a {args.cases:,}-case district", path)
+    warm = ck.read_events(cm.district(10_000) if args.cases > 10_000 else path)
+    ck.rank_collaborations(ck.build_case_table(warm), repeat_only=False, adjust=False)
+    ck.build_agency_networks(warm)
+    del warm
+    gc.collect()
+    r = args.repeat
+    start_mib = cm.rss_mib()
+
+    def step(fn):  # type: ignore[no-untyped-def]
+        gc.collect()
+        return cm.measure(fn, r, track_peak=True)
+
+    bare_read = step(lambda: cm.pyarrow_read(path))
+    n_rows = len(bare_read.result)
+    bare_read.result = None
+    read = step(lambda: ck.read_table(path))
+    raw = read.result
+    read.result = None
+    val = step(lambda: ck.validate_table(raw, source=path.name, path=str(path)))
+    res = val.result
+    val.result = None
+    del raw
+    ev = res.events
+    print(f"  {res.summary()}")
+    cases_t = step(lambda: ck.build_case_table(ev))
+    cases = cases_t.result
+    base_cases = step(lambda: cm.pandas_case_table(ev))
+    nets = step(lambda: ck.build_agency_networks(ev))
+    base_nets = step(lambda: cm.numpy_both(ev))
+    handover = step(lambda: ck.build_handover_network(ev, include_self=True, lags=False))
+    base_handover = step(lambda: cm.pandas_handover(ev))
+    rank = step(lambda: ck.rank_collaborations(cases, repeat_only=False, adjust=False))
+    patterns = rank.result["pattern"].tolist()
+    base_rank = None if args.skip_lifelines else step(lambda: cm.lifelines_ranking(cases, patterns))
+    print(f"  {cm.load()} after the runs")
+
+    # same answers as the baselines
+    bc = base_cases.result.reindex(cases["case_id"])
+    same_cases = (bool((bc["pattern"].to_numpy() == cases["pattern"].to_numpy()).all())
+                  and bool((bc["opened_at"].to_numpy() == cases["opened_at"].to_numpy()).all()))
+    W, H = nets.result
+    h_np, w_np = base_nets.result
+    same_nets = ({(u, v): c for u, v, c in H.edges(data="count") if u != v}
+                 == {k: c for k, c in h_np.items() if k[0] != k[1]}
+                 and {(u, v): c for u, v, c in handover.result.edges(data="count")} == h_np
+                 == {k: int(v) for k, v in base_handover.result.items()}
+                 and {tuple(sorted((u, v))): c for u, v, c in W.edges(data="count")} == w_np)
+    same_rank = "not run"
+    if base_rank is not None:
+        rk = rank.result.set_index("pattern")
+        same_rank = str(all(
+            rk.loc[p, "median_days"] == m and (rk.loc[p, "median_ci_low"],
+                                               rk.loc[p, "median_ci_high"]) == ci
+            for p, (m, ci) in base_rank.result.items()))
+
+    print(f"{len(ev):,} events accepted of {n_rows:,} rows; {len(cases):,} cases; "
+          f"{ev['agency'].nunique()} agencies; {len(patterns)} patterns ranked")
+    rv = cm.Timing(read.wall + val.wall, read.cpu + val.cpu, read.wall_min + val.wall_min,
+                   peak_mib=max(read.peak_mib, val.peak_mib))
+    print(cm.row("read (casekit.read_table)", read, width=34))
+    print(cm.row("validate (map, check, mask, sort)", val, width=34))
+    print(cm.row("read + validate", rv, bare_read, "pyarrow read", width=34))
+    print(cm.row("case table", cases_t, base_cases, "pandas vectorised", width=34))
+    print(cm.row("both networks", nets, base_nets, "numpy floor", width=34))
+    print(cm.row("  handover alone (counts)", handover, base_handover, "pandas groupby-shift",
+                 width=34))
+    if base_rank is not None:
+        print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, base_rank, "lifelines", width=34))
+    else:
+        print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, width=34))
+    steps = [read, val, cases_t, nets, rank]
+    total_cpu = sum(s.cpu for s in steps)
+    total_wall = sum(s.wall for s in steps)
+    peak = max(s.peak_mib for s in steps)
+    per_m = peak / 1024 / (n_rows / 1e6)
+    print(f"same answers as the baselines: case table {same_cases}, networks {same_nets}, "
+          f"ranking medians and CIs {same_rank}")
+    print(f"process RSS before the steps {start_mib:,.0f} MiB; highest peak of a step "
+          f"{peak:,.0f} MiB = {per_m:.2f} GiB per million events (goal <= 0.3); at that rate "
+          f"a 24 GiB machine holds about {24 / per_m:.0f}M events")
+
+    def goal(name: str, ok: bool, text: str) -> str:
+        return f"  {name}: {text} -> {'met' if ok else 'MISSED'}"
+
+    ratio_read = rv.cpu / bare_read.cpu
+    ratio_cases = cases_t.cpu / base_cases.cpu
+    ratio_nets = nets.cpu / base_nets.cpu
+    ratio_ho = handover.cpu / base_handover.cpu
+    cr = cases_t.cpu + rank.cpu
+    print("goals (CPU seconds; wall is inflated by the machine's load):")
+    print(goal("read + validate <= 2x pyarrow", ratio_read <= 2, f"{ratio_read:.1f}x"))
+    print(goal("case table faster than pandas", ratio_cases < 1, f"{ratio_cases:.2f}x"))
+    print(goal("case table + ranking <= 3 s", cr <= 3, f"{cr:.2f} s"))
+    print(goal("both networks <= 1.5x numpy", ratio_nets <= 1.5, f"{ratio_nets:.2f}x"))
+    print(goal("handover faster than pandas", ratio_ho < 1, f"{ratio_ho:.2f}x"))
+    print(goal("<= 0.3 GiB per million events", per_m <= 0.3, f"{per_m:.2f} GiB"))
+    print(f"pipeline cases={len(cases)} events={len(ev)} cpu_s={total_cpu:.2f} "
+          f"wall_s={total_wall:.2f} peak_mib={peak:.0f} gib_per_million_events={per_m:.2f} "
+          f"read_x_pyarrow={ratio_read:.1f} cases_x_pandas={ratio_cases:.2f} "
+          f"networks_x_numpy={ratio_nets:.2f} load1={__import__('os').getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
