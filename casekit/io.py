@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CANONICAL_NAMES",
+    "CASE_STATUS",
     "CASE_COLUMN_ALIASES",
     "COLUMN_ALIASES",
     "guess_columns",
@@ -59,6 +60,7 @@ __all__ = [
     "read_events",
     "read_events_report",
     "read_table",
+    "cases_to_events",
     "write_events",
 ]
 
@@ -331,7 +333,47 @@ def _parse_aware(strings: pd.Series, timezone: str | None, info: TimestampInfo) 
     return _to_ns(ts)
 
 
-def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo) -> np.ndarray:
+class AmbiguousDateOrder(CasekitError):
+    """Dates such as 05/03/2023 fit both day/month and month/day order (no value decides)."""
+
+
+_DMY_RE = r"^(\d{1,2})-(\d{1,2})-\d{4}(?:\s|$)"
+
+
+def _day_first(rest: pd.Series, dayfirst: bool | None, info: TimestampInfo) -> bool:
+    """Decide the order of ``NN-NN-YYYY`` dates of one column (after ``/`` -> ``-``).
+
+    A first number above 12 proves day/month, a second above 12 month/day; with no such value
+    and some that differ the order is ambiguous: :class:`AmbiguousDateOrder` unless
+    ``dayfirst`` says it.
+    """
+    m = rest.str.extract(_DMY_RE)
+    m = m[m[0].notna()]
+    if not len(m):
+        return bool(dayfirst)
+    a, b = m[0].astype(int).to_numpy(), m[1].astype(int).to_numpy()
+    if dayfirst is not None:
+        info.formats.append("day/month/year" if dayfirst else "month/day/year")
+        return dayfirst
+    day_evident, month_evident = bool((a > 12).any()), bool((b > 12).any())
+    if day_evident and month_evident:
+        raise AmbiguousDateOrder(
+            f"dates in both day/month ({rest[m.index[a > 12][0]]!r}) and month/day "
+            f"({rest[m.index[b > 12][0]]!r}) order; expected one order per column")
+    if day_evident or month_evident:
+        info.formats.append("day/month/year (evident)" if day_evident else
+                            "month/day/year (evident)")
+        return day_evident
+    if (a != b).any():
+        example = rest[m.index[a != b][0]]
+        raise AmbiguousDateOrder(
+            f"dates such as {example!r} can be day/month or month/day and no value decides; "
+            "expected --dayfirst or --monthfirst (dayfirst=True / False)")
+    return False
+
+
+def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo,
+                   dayfirst: bool | None = None) -> np.ndarray:
     """Parse unique, stripped, non-empty strings; NaT where nothing fits."""
     out = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
     if len(u) == 0:
@@ -370,7 +412,10 @@ def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo) -> n
         )
         rest = rest.str.replace(r"(\d):(\s|$)", r"\1\2", regex=True).str.strip()
         got = np.full(len(rest), np.datetime64("NaT"), dtype="datetime64[ns]")
-        for fmt in _FALLBACK_FORMATS:
+        formats = _FALLBACK_FORMATS
+        if _day_first(rest, dayfirst, info):
+            formats = tuple(f.replace("%m-%d-%Y", "%d-%m-%Y") for f in formats)
+        for fmt in formats:
             left = np.isnat(got)
             if not left.any():
                 break
@@ -382,8 +427,8 @@ def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo) -> n
     return out
 
 
-def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarray, np.ndarray,
-                                                                          TimestampInfo]:
+def _parse_timestamps(values: pd.Series, timezone: str | None, dayfirst: bool | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, TimestampInfo]:
     """Return (datetime64[ns] array, missing mask, info); unparseable = NaT & ~missing."""
     info = TimestampInfo(timezone=timezone)
     s = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -421,7 +466,7 @@ def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarr
         if done.any():  # the rest (other formats, blanks, garbage) value by value
             rest_idx = np.flatnonzero(~done)
             r_out, r_missing, r_info = _parse_timestamps(s.iloc[rest_idx].reset_index(drop=True),
-                                                         timezone)
+                                                         timezone, dayfirst)
             fast[rest_idx] = r_out
             missing = np.zeros(n, dtype=bool)
             missing[rest_idx] = r_missing
@@ -438,7 +483,8 @@ def _parse_timestamps(values: pd.Series, timezone: str | None) -> tuple[np.ndarr
         too_long = (stripped.str.len() > 64).to_numpy(dtype=bool)  # no timestamp is that long
         stripped[too_long] = "?"
         sub = np.full(int(is_str.sum()), np.datetime64("NaT"), dtype="datetime64[ns]")
-        sub[~blank] = _parse_strings(stripped[~blank].reset_index(drop=True), timezone, info)
+        sub[~blank] = _parse_strings(stripped[~blank].reset_index(drop=True), timezone, info,
+                                     dayfirst)
         parsed[is_str] = sub
         tmp = np.zeros(int(is_str.sum()), dtype=bool)
         tmp[blank] = True
@@ -503,7 +549,8 @@ def _fast_parse(s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return out, done, used
 
 
-def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TIMEZONE) -> pd.Series:
+def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TIMEZONE,
+                     dayfirst: bool | None = None) -> pd.Series:
     """Parse a column of timestamps in the formats found in case-system exports.
 
     Vectorised: the whole column is tried with fast formats, then the remaining *distinct*
@@ -520,6 +567,10 @@ def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TI
         Values with an offset are converted to this zone and made naive (default
         ``Asia/Shanghai``). ``None`` keeps each value's own wall-clock time. Values without an
         offset are taken as already local.
+    dayfirst : bool, optional
+        Order of dates such as ``05/03/2023``: ``True`` day/month, ``False`` month/day. By
+        default the order is taken from values that prove it (``25/03/2023``); when none does,
+        :class:`AmbiguousDateOrder` is raised.
 
     Returns
     -------
@@ -532,9 +583,11 @@ def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TI
     ...                             "45041.5", "not a date", None])
     >>> s.dt.strftime("%Y-%m-%d %H:%M").tolist()
     ['2019-04-25 09:32', '2023-04-25 00:00', '2023-04-25 09:32', '2023-04-25 12:00', nan, nan]
+    >>> ck.io.parse_timestamps(["05/03/2023"], dayfirst=True).dt.strftime("%Y-%m-%d").tolist()
+    ['2023-03-05']
     """
     s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    out, _, _ = _parse_timestamps(s, timezone)
+    out, _, _ = _parse_timestamps(s, timezone, dayfirst)
     return pd.Series(out, index=s.index, name=s.name)
 
 
@@ -1683,6 +1736,227 @@ def _read_xes(path: Path, progress: bool | None, limits: UnpackLimits | None = N
 
 
 # ---------------------------------------------------------------------------------------------
+# Case-level tables (one row per case) -> canonical events
+# ---------------------------------------------------------------------------------------------
+
+#: Status labels of case-level tables and what they mean: the exit activity at the closing time,
+#: or ``"open"`` (no exit event). Matching ignores case, spaces and full-width forms.
+CASE_STATUS: dict[str, tuple[str, ...]] = {
+    "close": ("closed", "close", "resolved", "completed", "complete", "done", "finished",
+              "answered", "办结", "已办结", "结案", "已结案", "完成", "已完成", "已答复", "已回复",
+              "已处理", "办理完毕", "已关闭"),
+    "decline_intake": ("rejected", "declined", "not accepted", "不予受理", "不受理", "已驳回"),
+    "route_to_legal_procedure": ("referred to court", "legal procedure", "导入法定程序",
+                                 "诉访分离", "导入诉讼程序", "转法定途径"),
+    "terminated": ("terminated", "不再受理", "终结", "已终结"),
+    "withdraw": ("withdrawn", "withdraw", "cancelled", "canceled", "撤回", "已撤回", "撤销",
+                 "已撤销"),
+    "transfer_out": ("transferred", "transfer out", "transferred out", "转出", "已转出", "移交",
+                     "已移交"),
+    "open": ("open", "opened", "in progress", "assigned", "pending", "started", "unassigned",
+             "new", "draft", "办理中", "处理中", "待办", "待处理", "未办结", "在办", "已受理",
+             "受理中", "待受理", "已交办", "已转办", "未完成"),
+}
+#: Activity of the event that gives a case to its handling agency (at the opening time).
+CASE_ASSIGN_ACTIVITY = "assign_with_report"
+_STATUS_INDEX = {_norm_header(label): act for act, labels in CASE_STATUS.items()
+                 for label in labels}
+
+
+def _guess_case_columns(names: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
+    given = {k: v for k, v in (columns or {}).items() if k in CASE_COLUMN_ALIASES}
+    for k, v in given.items():
+        if v not in names:
+            raise FileUnusableError(f"column {v!r} given for {k!r} is not in the file; columns "
+                                    f"found: {', '.join(names) or '(none)'}")
+    by_norm: dict[str, str] = {}
+    for name in names:
+        by_norm.setdefault(_norm_header(name), name)
+    used = set(given.values()) | {v for k, v in (columns or {}).items()}
+    out = dict(given)
+    for canonical, aliases in CASE_COLUMN_ALIASES.items():
+        if canonical in out:
+            continue
+        for alias in aliases:
+            hit = by_norm.get(_norm_header(alias))
+            if hit is not None and hit not in used:
+                out[canonical] = hit
+                used.add(hit)
+                break
+    return out
+
+
+def _looks_like_cases(raw: RawTable, columns: Mapping[str, str] | None) -> bool:
+    names = [str(c) for c in raw.data.columns]
+    if columns and "activity" in columns:
+        return False
+    mapping, _ = guess_columns(names, {k: v for k, v in (columns or {}).items()
+                                       if k in COLUMN_ALIASES})
+    if "activity" in mapping:
+        return False
+    case_cols = _guess_case_columns(names, columns)
+    return "opened_at" in case_cols and "closed_at" in case_cols
+
+
+def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
+                    source: str = "table") -> tuple[RawTable, dict[str, str]]:
+    """Turn a case-level table (one row per case) into canonical events.
+
+    Each case row becomes ``register`` at the opening time (by the intake agency when the table
+    names one, else the handling agency), ``assign_with_report`` by the handling agency at the
+    same time, and, at the closing time, ``close`` or a competing exit (``decline_intake``,
+    ``route_to_legal_procedure``, ``terminated``, ``withdraw``, ``transfer_out``) as the status
+    says (:data:`CASE_STATUS`); an open status gives no exit event. Without a status column a
+    closing time means ``close``. A row whose status is an exit but that has no closing time
+    is quarantined. The mapping is noted in ``notes``.
+
+    Returns the events as a :class:`RawTable` (every event keeps its case row as source row)
+    and the column mapping for :func:`casekit.validate.validate_table`.
+
+    Examples
+    --------
+    >>> raw = RawTable(pd.DataFrame({"unique_key": ["1", "2"], "created_date": ["2024-04-01",
+    ...                 "2024-04-02"], "closed_date": ["2024-04-03", ""], "agency": ["DOT", "HPD"],
+    ...                 "status": ["Closed", "Open"]}), np.array([2, 3]), "csv")
+    >>> ev, cols = ck.io.cases_to_events(raw)
+    >>> ev.data[["case_id", "activity", "agency"]].values.tolist()
+    [['1', 'register', 'DOT'], ['1', 'assign_with_report', 'DOT'], ['1', 'close', 'DOT'], ['2', 'register', 'HPD'], ['2', 'assign_with_report', 'HPD']]
+    >>> ev.source_rows.tolist()
+    [2, 2, 2, 3, 3]
+    """
+    df = raw.data
+    names = [str(c) for c in df.columns]
+    case_cols = _guess_case_columns(names, columns)
+    core_given = {k: v for k, v in (columns or {}).items() if k in COLUMN_ALIASES}
+    mapping, _ = guess_columns([n for n in names if n not in case_cols.values()], core_given)
+    for need, what in (("case_id", "the case id"), ):
+        if need not in mapping:
+            raise FileUnusableError(f"{source}: case-level table without a case id column; "
+                                    f"expected {what} (--columns case_id=COLUMN)")
+    if "opened_at" not in case_cols:
+        raise FileUnusableError(f"{source}: case-level table without an opening time column; "
+                                "expected e.g. created_date / 受理时间 (--columns "
+                                "opened_at=COLUMN)")
+    n = len(df)
+
+    def text(col: str | None) -> np.ndarray:
+        if col is None:
+            return np.full(n, "", dtype=object)
+        s = df[col]
+        vals = s.astype("str").to_numpy(dtype=object, na_value="")
+        return np.where(pd.isna(vals), "", vals).astype(object)
+
+    opened = text(case_cols["opened_at"])
+    closed = text(case_cols.get("closed_at"))
+    has_close = np.array([bool(str(v).strip()) for v in closed], dtype=bool)
+    status_col = case_cols.get("status")
+    exit_act = np.full(n, None, dtype=object)
+    counts: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    n_open_with_time = 0
+    bad_rows = list(raw.bad_rows)
+    keep = np.ones(n, dtype=bool)
+    if status_col is None:
+        exit_act[has_close] = "close"
+        counts = {"close": int(has_close.sum()), "open": int((~has_close).sum())}
+    else:
+        status = text(status_col)
+        codes, uniq = pd.factorize(pd.Series(status, dtype=object))
+        meaning = [_STATUS_INDEX.get(_norm_header(u)) if str(u).strip() else "" for u in uniq]
+        for i, u in enumerate(uniq):
+            if meaning[i] is None:
+                unknown[str(u)[:40]] = int((codes == i).sum())
+        for r in range(n):
+            m = meaning[codes[r]]
+            if m is None or m == "":  # unknown or empty status: the closing time decides
+                m = "close" if has_close[r] else "open"
+            if m == "open":
+                n_open_with_time += bool(has_close[r])
+                counts["open"] = counts.get("open", 0) + 1
+                continue
+            if not has_close[r]:
+                keep[r] = False
+                bad_rows.append((int(raw.source_rows[r]), status_col, "",
+                                 f"status {str(status[r])[:40]!r} ends the case but the closing "
+                                 f"time ({case_cols.get('closed_at', 'no column')}) is empty; "
+                                 "expected a closing time"))
+                continue
+            exit_act[r] = m
+            counts[m] = counts.get(m, 0) + 1
+    rows_kept = np.flatnonzero(keep)
+    exits = rows_kept[np.asarray([exit_act[r] is not None for r in rows_kept], dtype=bool)] \
+        if len(rows_kept) else rows_kept
+    row_of = np.concatenate([rows_kept, rows_kept, exits])
+    kind = np.concatenate([np.zeros(len(rows_kept), np.int8), np.ones(len(rows_kept), np.int8),
+                           np.full(len(exits), 2, np.int8)])
+    order = np.lexsort((kind, row_of))
+    row_of, kind = row_of[order], kind[order]
+    consumed = set(case_cols.values()) | {mapping["case_id"]}
+    agency_col = mapping.get("agency")
+    if agency_col is not None:
+        consumed.add(agency_col)
+    handling = text(agency_col)
+    intake_col = case_cols.get("intake_agency")
+    intake = text(intake_col) if intake_col else handling
+    activity = np.where(kind == 0, "register", np.where(kind == 1, CASE_ASSIGN_ACTIVITY, None))
+    activity = activity.astype(object)
+    activity[kind == 2] = exit_act[row_of[kind == 2]]
+    data: dict[str, Any] = {
+        "case_id": df[mapping["case_id"]].take(row_of).reset_index(drop=True),
+        "timestamp": pd.Series(np.where(kind == 2, closed[row_of], opened[row_of]), dtype="str"),
+        "activity": pd.Series(activity, dtype="str"),
+        "agency": pd.Series(np.where(kind == 0, intake[row_of], handling[row_of]), dtype="str"),
+    }
+    for col in df.columns:
+        if str(col) not in consumed and str(col) not in data:
+            data[str(col)] = df[col].take(row_of).reset_index(drop=True)
+    events = pd.DataFrame(data)
+    shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    note = (f"case-level table (one row per case): case_id={mapping['case_id']!r}, "
+            f"opened={case_cols['opened_at']!r}, closed={case_cols.get('closed_at')!r}, "
+            f"agency={agency_col!r}, status={status_col!r}"
+            + (f", intake agency={intake_col!r}" if intake_col else "")
+            + f"; each case: register at opening, {CASE_ASSIGN_ACTIVITY} by the handling agency, "
+            f"then close or a competing exit at the closing time as the status says ({shown})")
+    notes = [*raw.notes, note]
+    if unknown:
+        notes.append("unknown status labels (the closing time decided close or open): "
+                     + ", ".join(f"{k!r} ({v})" for k, v in list(unknown.items())[:10]))
+    ids = df[mapping["case_id"]]
+    n_repeated = int(ids.duplicated().sum())
+    if n_repeated:
+        notes.append(f"{n_repeated} case row(s) repeat a case id of an earlier row; their events "
+                     "join that case (expected one row per case)")
+    if n_open_with_time:
+        notes.append(f"{n_open_with_time} case(s) have an open status but a closing time; kept "
+                     "open (the status wins)")
+    out_cols = {"case_id": "case_id", "timestamp": "timestamp", "activity": "activity",
+                **({"agency": "agency"} if agency_col else {})}
+    out_cols.update({k: v for k, v in core_given.items() if k not in out_cols})
+    extra = {**raw.extra, "shape": "cases", "n_case_rows": n + len(raw.bad_rows),
+             "case_columns": case_cols}
+    return (RawTable(events, np.asarray(raw.source_rows, dtype="int64")[row_of], raw.fmt,
+                     raw.encoding, notes, sorted(bad_rows, key=lambda b: b[0]), extra),
+            out_cols)
+
+
+def _apply_shape(raw: RawTable, shape: str | None, columns: Mapping[str, str] | None,
+                 timezone: str | None, dayfirst: bool | None,
+                 source: str) -> tuple[RawTable, Mapping[str, str] | None]:
+    """Detect or apply ``shape``; case-level tables become events."""
+    if shape not in (None, "events", "cases"):
+        raise CasekitError(f"shape={shape!r}: expected 'events' or 'cases'")
+    if shape == "events" or (shape is None and not _looks_like_cases(raw, columns)):
+        if columns:
+            extra = [k for k in columns if k in CASE_COLUMN_ALIASES]
+            if extra:
+                raise CasekitError(f"columns: {extra[0]!r} only applies to case-level tables; "
+                                   "expected shape='cases' (--shape cases)")
+        return raw, columns
+    return cases_to_events(raw, columns, source)
+
+
+# ---------------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------------
 
@@ -1768,6 +2042,11 @@ def read_events_report(
     key: str | bytes | None = None,
     progress: bool | None = None,
     drop_duplicates: bool = True,
+    shape: str | None = None,
+    dayfirst: bool | None = None,
+    plausible_from: Any = "1990-01-01",
+    plausible_days_after: float | None = 365.0,
+    max_unpacked: int | None = None,
 ) -> ReadResult:
     r"""Read and validate an event log; return events, quarantine, metadata and problems.
 
@@ -1802,7 +2081,9 @@ def read_events_report(
     from casekit.validate import validate_table
 
     path = Path(path)
-    raw = read_table(path, sheet=sheet, encoding=encoding, progress=progress)
+    raw = read_table(path, sheet=sheet, encoding=encoding, progress=progress,
+                     max_unpacked=max_unpacked)
+    raw, columns = _apply_shape(raw, shape, columns, timezone, dayfirst, path.name)
     return validate_table(
         raw,
         source=path.name,
@@ -1813,6 +2094,9 @@ def read_events_report(
         key=key,
         path=str(path),
         drop_duplicates=drop_duplicates,
+        dayfirst=dayfirst,
+        plausible_from=plausible_from,
+        plausible_days_after=plausible_days_after,
     )
 
 
@@ -1828,6 +2112,11 @@ def read_events(
     key: str | bytes | None = None,
     progress: bool | None = None,
     drop_duplicates: bool = True,
+    shape: str | None = None,
+    dayfirst: bool | None = None,
+    plausible_from: Any = "1990-01-01",
+    plausible_days_after: float | None = 365.0,
+    max_unpacked: int | None = None,
 ) -> pd.DataFrame:
     r"""Read an event log (CSV, Excel, Parquet, XES) into the canonical events table.
 
@@ -1866,6 +2155,21 @@ def read_events(
         Quarantine exact duplicate events (every column equal; default). ``False`` keeps them,
         as event-counting tools such as PM4Py do: ``casekit network`` uses that so its counts
         are those of the events as recorded.
+    shape : {None, "events", "cases"}
+        ``"events"``: one row per event. ``"cases"``: one row per case with an opening and a
+        closing time, a handling agency and a status (hotline and ledger exports), turned into
+        canonical events (see :func:`cases_to_events`). Default: detected (a table without an
+        activity column but with opening and closing times is read as cases).
+    dayfirst : bool, optional
+        Order of dates such as ``05/03/2023`` (``True`` day first); required when a column's
+        values do not decide it.
+    plausible_from : date-like or None
+        Events before it are quarantined as implausible (default 1990-01-01).
+    plausible_days_after : float or None
+        Events more than this many days after the log's last plausible date are quarantined
+        (default 365); they never become the observation end.
+    max_unpacked : int, optional
+        Bytes an archive may unpack to (default ``CASEKIT_MAX_UNPACKED`` or 8 GiB).
 
     Returns
     -------
@@ -1905,6 +2209,11 @@ def read_events(
         key=key,
         progress=progress,
         drop_duplicates=drop_duplicates,
+        shape=shape,
+        dayfirst=dayfirst,
+        plausible_from=plausible_from,
+        plausible_days_after=plausible_days_after,
+        max_unpacked=max_unpacked,
     )
     if result.n_accepted == 0:
         first = next((p.line() for p in result.problems if p.level == "row"), "")
