@@ -32,6 +32,8 @@ __all__ = [
     "parse_observation_end",
     "parse_timezone",
     "read_kwargs",
+    "read_log",
+    "write_csv",
     "safe_table",
 ]
 
@@ -244,9 +246,10 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
                   inputs: Iterable[str | os.PathLike[str] | None]) -> list[Path]:
     """Check every output before anything is read or written.
 
-    ``outputs`` are ``(option, path)`` pairs. Refused with one line: an output whose folder does
-    not exist, an output that is a folder, and an output equal to (or the same file as, through
-    a link) any input or any other output.
+    ``outputs`` are ``(option, path)`` pairs. Refused with one line: an output that is a folder,
+    an output whose folder is a file, and an output equal to (or the same file as, through a
+    link) any input or any other output. Only when every check has passed are missing output
+    folders created (the same for every command).
 
     Examples
     --------
@@ -268,9 +271,10 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
             continue
         out = Path(raw)
         folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir():
-            raise CasekitError(f"{option} {out.name}: folder {str(folder)!r} does not exist; "
-                               "expected an existing folder (create it first)")
+        blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise CasekitError(f"{option} {out.name}: {str(blocking)!r} is a file, not a folder; "
+                               "expected a folder for the output")
         if out.is_dir():
             raise CasekitError(f"{option} {out.name}: is a folder; expected a file name")
         for inp in ins:
@@ -283,6 +287,12 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
                                    "expected different files")
         seen.append((option, out))
         result.append(out)
+    for out in result:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CasekitError(f"{out.name}: cannot create the folder {str(out.parent)!r} "
+                               f"({exc.strerror or exc})") from None
     return result
 
 
@@ -372,3 +382,27 @@ def safe_table(df: pd.DataFrame, label_columns: Sequence[str]) -> pd.DataFrame:
         if col in out:
             out[col] = mask_free_text(out[col].astype("str"))
     return spreadsheet_safe(out)
+
+
+def read_log(args: argparse.Namespace, path: str | os.PathLike[str], *, report: bool = False,
+             **extra: Any) -> Any:
+    """Read the log of a command with the shared options; print what was decided on stderr.
+
+    The sheet read (and the others), the case-level mapping and the reader's quarantine count
+    are printed as ``casekit CMD: note: ...`` lines. ``report=True`` returns the
+    :class:`casekit.validate.ReadResult` (``casekit validate``), else the events.
+    """
+    import sys
+
+    from casekit.io import read_events, read_events_report
+
+    kwargs = {**read_kwargs(args), **extra}
+    if report:
+        return read_events_report(path, **kwargs)
+    events = read_events(path, **kwargs)
+    meta = events.attrs.get("casekit") or {}
+    cmd = getattr(args, "command", "casekit")
+    for note in meta.get("notes", []):
+        if note.startswith(("read sheet", "case-level table", "read member", "read ")):
+            print(f"casekit {cmd}: note: {note}", file=sys.stderr)
+    return events

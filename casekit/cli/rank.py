@@ -24,7 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from casekit.cli._common import add_columns_option, parse_columns, safe_table
+from casekit.cli._common import (
+    add_read_options,
+    check_outputs,
+    parse_observation_end,
+    read_log,
+    safe_table,
+    write_csv,
+)
 from casekit._utils import CasekitError
 
 
@@ -36,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "under --min-cases (they are left out of the ranking, never silently dropped)."
     )
     parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
-    add_columns_option(parser)
+    add_read_options(parser)
     parser.add_argument("--repeat-only", action="store_true",
                         help="rank repeat filings only (repeat_ordinal >= 2)")
     parser.add_argument("--outcome", choices=["close", "settle"], default="close",
@@ -45,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="patterns with fewer cases go to <stem>.excluded.csv (default 30)")
     parser.add_argument("--unadjusted", action="store_true",
                         help="rank by Kaplan-Meier median instead of the adjusted hazard ratio")
-    parser.add_argument("--observation-end", metavar="DATE",
-                        help="censor open cases at DATE (default: the log's last timestamp)")
     parser.add_argument("--settle-window-days", type=float, default=180, metavar="DAYS",
                         help="no re-filing within DAYS after closure = settled (default 180)")
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
@@ -59,27 +64,25 @@ def run(args: argparse.Namespace) -> int:
     from casekit.survival import rank_collaborations
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
+    ex_path = out.with_name(f"{out.stem}.excluded.csv")
+    check_outputs([("--out", out), ("--out (excluded patterns)", ex_path)], [args.path])
     if args.min_cases < 1:
         raise CasekitError(f"--min-cases: expected a positive integer, got {args.min_cases}")
-    events = read_events(args.path, columns=parse_columns(args.columns),
-                         observation_end=args.observation_end)
-    cases = build_case_table(events, observation_end=args.observation_end,
+    if not args.settle_window_days > 0:
+        raise CasekitError(f"--settle-window-days: expected a positive number of days, got "
+                           f"{args.settle_window_days}")
+    events = read_log(args, args.path)
+    obs_end = parse_observation_end(args.observation_end)  # None: the log's (plausible) end
+    cases = build_case_table(events, observation_end=obs_end,
                              settle_window_days=args.settle_window_days)
     ranking = rank_collaborations(cases, repeat_only=args.repeat_only, outcome=args.outcome,
                                   min_cases=args.min_cases, adjust=not args.unadjusted)
     excluded = ranking.attrs["excluded"]
-    ex_path = out.with_name(f"{out.stem}.excluded.csv")
-    try:
-        # 6 significant digits: readable, and no long digit runs that look like ID numbers
-        safe_table(ranking, ("pattern",)).to_csv(
-            out, index=False, encoding="utf-8", lineterminator="\n",
-            float_format="%.6g")
-        safe_table(excluded, ("pattern",)).to_csv(
-            ex_path, index=False, encoding="utf-8", lineterminator="\n")
-    except OSError as exc:
-        raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
+    # 6 significant digits: readable, and no long digit runs that look like ID numbers
+    write_csv(safe_table(ranking, ("pattern",)), out, "--out", encoding="utf-8",
+              lineterminator="\n", float_format="%.6g")
+    write_csv(safe_table(excluded, ("pattern",)), ex_path, "--out", encoding="utf-8",
+              lineterminator="\n")
     obs = ranking.attrs["observation_end"]
     scope = "repeat filings" if args.repeat_only else "filings"
     print(f"observation_end: {obs} (open cases are censored here)")
