@@ -1173,7 +1173,7 @@ def _csv_field_limit(size: int) -> Any:
 
 
 def _looks_like_row(line: str, sep: str, width: int) -> bool:
-    return width > 1 and '"' not in line and line.count(sep) + 1 == width
+    return width > 1 and line.count(sep) + 1 == width
 
 
 def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
@@ -1181,8 +1181,9 @@ def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
     """Read record by record, each counted on the physical lines it spans.
 
     A quote opened and never closed would swallow the lines after it into one cell; when a
-    record spans lines that would each be a complete row on their own, the line with the stray
-    quote is quarantined alone and reading resumes on the next line.
+    record spans several lines and either does not split into the header's columns or has
+    lines inside it that would be complete rows on their own, the line with the stray quote is
+    quarantined alone and reading resumes on the next line.
     """
     width = len(names)
     lines = text.split("\n")
@@ -1207,8 +1208,8 @@ def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
                 reader = csv.reader((lines[k] for k in range(i, len(lines))), delimiter=sep)
                 rec = next(reader, [])
                 span = max(reader.line_num, 1)
-                if span > 1 and any(_looks_like_row(c, sep, width)
-                                    for c in lines[i + 1:i + span]):
+                if span > 1 and (len(rec) != width or any(
+                        _looks_like_row(c, sep, width) for c in lines[i + 1:i + span - 1])):
                     n_broken += 1
                     bad_rows.append((first + i, None, line.rstrip("\r\n"),
                                      "opens a quote that is not closed before the next rows; "

@@ -49,6 +49,7 @@ PLAUSIBLE_FROM = "1990-01-01"
 #: Dates more than this many days after the log's last plausible date are quarantined.
 PLAUSIBLE_DAYS_AFTER = 365.0
 #: Identifier columns: kept as text, never through a float, normalised the same way.
+_LOSSY = "id stored as a number that lost digits"
 _ID_COLUMNS = ("case_id", "petitioner_id", "matter_id", "petitioner_id_number")
 
 _MEANING = {
@@ -230,6 +231,9 @@ def _lossy_numbers(s: pd.Series, fmt: str) -> np.ndarray:
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype="float64", na_value=np.nan)
         return np.isfinite(x) & (np.abs(x) >= limit)
+    if fmt == "excel" and pd.api.types.is_integer_dtype(s.dtype):
+        x = s.to_numpy(dtype="float64", na_value=0.0)
+        return np.abs(x) >= limit
     if s.dtype != object:
         return np.zeros(len(s), dtype=bool)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -318,10 +322,20 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CasekitError(f"label map {path.name}: not valid JSON ({exc})") from None
         return load_label_map(data)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    table = None
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise CasekitError(f"label map {path.name}: not a readable CSV "
+                               f"({str(exc).splitlines()[0]}); expected columns "
+                               "column,label,identifier") from None
+    if table is None:
+        raise CasekitError(f"label map {path.name}: cannot be decoded as UTF-8 or GB18030; "
+                           "expected a UTF-8 CSV (column,label,identifier) or JSON file")
     missing = [c for c in ("column", "label", "identifier") if c not in table.columns]
     if missing:
         raise CasekitError(f"label map {path.name}: column {missing[0]!r} missing; expected "
@@ -623,9 +637,10 @@ def validate_table(
         if col in frame.columns:
             lossy = _lossy_numbers(frame[col], raw.fmt)
             if lossy.any():
-                checks.append((lossy, col, "id stored as a number that lost digits",
-                               "id stored as a number of 16 or more digits, which a float "
-                               "cannot hold exactly (two ids may have become one)",
+                checks.append((lossy, col, _LOSSY,
+                               "id stored as a number that lost digits (16 or more digits, "
+                               "which a float cannot hold exactly: two ids may have become "
+                               "one)",
                                "the id stored as text (format the column as text)"))
     for col in _ID_COLUMNS:
         if col in frame.columns:
@@ -736,6 +751,9 @@ def validate_table(
         if col == "*":
             values = ["" for _ in idx]
             shown_col = "*"
+        elif reason == _LOSSY:  # the rounded number itself looks like an id: never shown
+            values = ["[number]" for _ in idx]
+            shown_col = row_col_names.get(col, col)
         else:
             src = df[mapping[col]] if col in mapping else frame[col]
             values = [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()]
