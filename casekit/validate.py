@@ -32,9 +32,25 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, FileUnusableError
-from casekit.io import COLUMN_ALIASES, REQUIRED_COLUMNS, RawTable, _parse_timestamps, guess_columns
+from casekit.io import (
+    COLUMN_ALIASES,
+    REQUIRED_COLUMNS,
+    AmbiguousDateOrder,
+    RawTable,
+    _parse_timestamps,
+    guess_columns,
+)
 
-__all__ = ["Problem", "ReadResult", "load_label_map", "validate_table"]
+__all__ = ["PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "ReadResult", "load_label_map",
+           "normalise_ids", "validate_table"]
+
+#: Dates before this are implausible for a case log (quarantined); ``plausible_from=``.
+PLAUSIBLE_FROM = "1990-01-01"
+#: Dates more than this many days after the log's last plausible date are quarantined.
+PLAUSIBLE_DAYS_AFTER = 365.0
+#: Identifier columns: kept as text, never through a float, normalised the same way.
+_LOSSY = "id stored as a number that lost digits"
+_ID_COLUMNS = ("case_id", "petitioner_id", "matter_id", "petitioner_id_number")
 
 _MEANING = {
     "case_id": "the case / petition id",
@@ -132,6 +148,8 @@ class ReadResult:
         m = self.metadata
         text = (f"{m['source']}: read {m['n_read']} rows, accepted {m['n_accepted']}, "
                 f"quarantined {m['n_quarantined']}")
+        if "n_events_accepted" in m:
+            text += f" (case rows; {m['n_events_accepted']} events accepted)"
         if m.get("n_duplicates"):
             text += f" (of which {m['n_duplicates']} exact duplicates)"
         if self.n_accepted:
@@ -171,6 +189,94 @@ def _as_str(s: pd.Series) -> pd.Series:
         values = pd.array(conv, dtype="str").take(codes, allow_fill=True)
         return pd.Series(values, index=s.index, name=s.name)
     return s.astype("str").str.strip()
+
+
+_INVISIBLE = "[\ufeff\u200b\u200c\u200d\u2060\u00ad]"
+
+
+def normalise_ids(s: pd.Series) -> tuple[pd.Series, int, int]:
+    """Ids without BOM, zero-width characters and surrounding (also full-width) space.
+
+    Returns the normalised ids, how many values changed and the position of the first change
+    (``-1`` when none). Applied to every id column of every file, so one case is never split in
+    two by an invisible character.
+
+    Examples
+    --------
+    >>> ids, n, first = normalise_ids(pd.Series(["\ufeffXF1", "XF1 ", "XF\u200b1", "XF2"],
+    ...                                         dtype="str"))
+    >>> ids.tolist(), n, first
+    (['XF1', 'XF1', 'XF1', 'XF2'], 3, 0)
+    """
+    import pyarrow.compute as pc
+
+    if s.dtype != "str":
+        s = _as_str(s)
+    arr = _arrow(s)
+    has_inv = pc.any(pc.match_substring_regex(arr, _INVISIBLE)).as_py()
+    clean = pc.replace_substring_regex(arr, _INVISIBLE, "") if has_inv else arr
+    clean = pc.utf8_trim_whitespace(clean)
+    changed = pc.fill_null(pc.not_equal(arr, clean), False).to_numpy(zero_copy_only=False)
+    n = int(changed.sum())
+    if not n:
+        return s, 0, -1
+    out = pd.Series(pd.array(clean, dtype="str"), index=s.index, name=s.name)
+    return out, n, int(np.argmax(changed))
+
+
+def _lossy_numbers(s: pd.Series, fmt: str) -> np.ndarray:
+    """Rows whose id arrived as a number too large to be exact (>= 2**53 as a float; any
+    number of that size from Excel, which stores doubles)."""
+    limit = 2**53
+    if pd.api.types.is_float_dtype(s.dtype):
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        return np.isfinite(x) & (np.abs(x) >= limit)
+    if fmt == "excel" and pd.api.types.is_integer_dtype(s.dtype):
+        x = s.to_numpy(dtype="float64", na_value=0.0)
+        return np.abs(x) >= limit
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    bad_u = np.array([isinstance(v, float | np.floating) and np.isfinite(v) and abs(v) >= limit
+                      or (fmt == "excel" and isinstance(v, int | np.integer)
+                          and not isinstance(v, bool) and abs(int(v)) >= limit)
+                      for v in uniques] + [False], dtype=bool)
+    return bad_u[codes]
+
+
+_MIN_ROWS_FOR_GAP = 50
+
+
+def _implausible(ts: np.ndarray, valid: np.ndarray, plausible_from: Any,
+                 days_after: float | None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Masks of dates before ``plausible_from`` and far after the log's last plausible date.
+
+    The last plausible date is found from the top of the sorted dates: when a gap of more than
+    ``days_after`` separates a few of the latest dates (at most 0.2% of the rows, or 2) from the
+    rest, those beyond the gap are implausible (one event in 2100 must not set the observation
+    end). Logs under 50 dated rows are too sparse to judge a gap.
+    """
+    n = len(ts)
+    early = np.zeros(n, dtype=bool)
+    late = np.zeros(n, dtype=bool)
+    if plausible_from is not None:
+        lo = pd.Timestamp(plausible_from).as_unit("ns").to_datetime64()
+        early = valid & (ts < lo)
+    last = None
+    if days_after is not None:
+        ok = valid & ~early
+        v = np.sort(ts[ok].view("int64"))
+        m = len(v)
+        k = max(2, m // 500) if m >= _MIN_ROWS_FOR_GAP else 0
+        if k > 0:
+            gap = np.int64(days_after * 86400e9)
+            top = v[m - 1 - k:]
+            jumps = np.flatnonzero(np.diff(top) > gap)
+            if len(jumps):
+                cut = top[jumps[0]]
+                last = pd.Timestamp(cut)
+                late = ok & (ts.view("int64") > cut + gap)
+    return early, late, last
 
 
 def _blank(s: pd.Series) -> np.ndarray:
@@ -216,10 +322,20 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise CasekitError(f"label map {path.name}: not valid JSON ({exc})") from None
         return load_label_map(data)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    table = None
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
+            break
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise CasekitError(f"label map {path.name}: not a readable CSV "
+                               f"({str(exc).splitlines()[0]}); expected columns "
+                               "column,label,identifier") from None
+    if table is None:
+        raise CasekitError(f"label map {path.name}: cannot be decoded as UTF-8 or GB18030; "
+                           "expected a UTF-8 CSV (column,label,identifier) or JSON file")
     missing = [c for c in ("column", "label", "identifier") if c not in table.columns]
     if missing:
         raise CasekitError(f"label map {path.name}: column {missing[0]!r} missing; expected "
@@ -438,6 +554,9 @@ def validate_table(
     key: str | bytes | None = None,
     path: str | None = None,
     drop_duplicates: bool = True,
+    dayfirst: bool | None = None,
+    plausible_from: Any = PLAUSIBLE_FROM,
+    plausible_days_after: float | None = PLAUSIBLE_DAYS_AFTER,
 ) -> ReadResult:
     """Turn a :class:`casekit.io.RawTable` into canonical events plus a quarantine.
 
@@ -452,7 +571,8 @@ def validate_table(
     Raises
     ------
     FileUnusableError
-        A required column is missing (naming it and listing the columns found).
+        A required column is missing (naming it and listing the columns found), or the day /
+        month order of a date column is ambiguous (``dayfirst`` not given).
 
     Examples
     --------
@@ -484,10 +604,15 @@ def validate_table(
         if req not in mapping:
             found = ", ".join(map(str, df.columns)) or "(none)"
             looked = ", ".join(COLUMN_ALIASES[req][:8])
+            hint = ""
+            if raw.fmt == "excel" and raw.extra.get("other_sheets"):
+                hint = (f"; read sheet {raw.extra.get('sheet')!r}, the workbook also has "
+                        f"{', '.join(map(repr, raw.extra['other_sheets']))} (choose one with "
+                        "--sheet NAME)")
             raise FileUnusableError(
                 f"{source}: required column {req!r} ({_MEANING[req]}) not found; expected a "
                 f"column named one of {looked}, ... or --columns {req}=COLUMN; "
-                f"columns found: {found}"
+                f"columns found: {found}{hint}"
             )
 
     # ---- build the canonical frame (canonical names first, other source columns kept) -------
@@ -508,14 +633,45 @@ def validate_table(
     # ---- row checks ------------------------------------------------------------------------
     checks: list[tuple[np.ndarray, str, str, str, str | None]] = []
     # (mask, canonical column, reason, message template, expected)
-    case = _as_str(frame["case_id"])
-    frame["case_id"] = case
+    for col in _ID_COLUMNS:
+        if col in frame.columns:
+            lossy = _lossy_numbers(frame[col], raw.fmt)
+            if lossy.any():
+                checks.append((lossy, col, _LOSSY,
+                               "id stored as a number that lost digits (16 or more digits, "
+                               "which a float cannot hold exactly: two ids may have become "
+                               "one)",
+                               "the id stored as text (format the column as text)"))
+    for col in _ID_COLUMNS:
+        if col in frame.columns:
+            frame[col], n_fixed, first_fixed = normalise_ids(_as_str(frame[col]))
+            if n_fixed:
+                notes.append(f"{n_fixed} {col} value(s) had a byte-order mark, zero-width "
+                             f"character or surrounding space removed (first at row "
+                             f"{rows[first_fixed]}); ids are compared without them")
+    case = frame["case_id"]
     bad_case = _blank(case)
     checks.append((bad_case, "case_id", "empty case id", "empty case id",
                    "a non-empty case id"))
 
-    ts, missing_ts, ts_info = _parse_timestamps(frame["timestamp"], timezone)
+    try:
+        ts, missing_ts, ts_info = _parse_timestamps(frame["timestamp"], timezone, dayfirst)
+    except AmbiguousDateOrder as exc:
+        raise FileUnusableError(f"{source}: column {str(mapping['timestamp'])!r}: {exc}")\
+            from None
     bad_ts = np.isnat(ts)
+    early, late, last_plausible = _implausible(ts, ~bad_ts, plausible_from,
+                                               plausible_days_after)
+    if early.any():
+        lo = pd.Timestamp(plausible_from)
+        checks.append((early, "timestamp", "implausible date",
+                       f"implausible date {{value}} (before {lo.date()})",
+                       f"dates from {lo.date()} on (plausible_from=)"))
+    if late.any():
+        checks.append((late, "timestamp", "implausible date",
+                       f"implausible date {{value}} (more than {plausible_days_after:g} days "
+                       f"after the log's last plausible date {last_plausible})",
+                       "dates near the rest of the log (plausible_days_after=)"))
     checks.append((missing_ts & bad_ts, "timestamp", "missing timestamp", "missing timestamp",
                    _TS_EXPECTED))
     checks.append((~missing_ts & bad_ts, "timestamp", "unparseable timestamp",
@@ -565,7 +721,9 @@ def validate_table(
             near[1:] |= same
             near[:-1] |= same
             sub_idx = np.sort(gi[near])
-            cmp = frame.iloc[sub_idx].astype("str")  # compare every column as text
+            # compare the source values as recorded (ids that differ only by padding or an
+            # invisible character are not exact duplicates)
+            cmp = df.iloc[sub_idx].astype("str")
             gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
             _, first_pos = np.unique(gid, return_index=True)
             firsts = first_pos[gid]
@@ -593,6 +751,9 @@ def validate_table(
         if col == "*":
             values = ["" for _ in idx]
             shown_col = "*"
+        elif reason == _LOSSY:  # the rounded number itself looks like an id: never shown
+            values = ["[number]" for _ in idx]
+            shown_col = row_col_names.get(col, col)
         else:
             src = df[mapping[col]] if col in mapping else frame[col]
             values = [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()]
@@ -765,7 +926,13 @@ def validate_table(
     n_read = n + len(raw.bad_rows)
     n_accepted = len(events)
     n_quarantined = len(quarantine)
-    if n_accepted + n_quarantined != n_read:  # pragma: no cover - invariant
+    shape_info: dict[str, Any] = {}
+    if raw.extra.get("shape") == "cases":  # counts on the case rows (the physical records)
+        shape_info = {"n_events_read": n_read, "n_events_accepted": n_accepted}
+        n_read = int(raw.extra["n_case_rows"])
+        n_quarantined = int(quarantine["source_row"].nunique())
+        n_accepted = n_read - n_quarantined
+    elif n_accepted + n_quarantined != n_read:  # pragma: no cover - invariant
         raise AssertionError(f"row conservation broken: {n_read} != {n_accepted} + "
                              f"{n_quarantined}")
     last = events["timestamp"].max() if n_accepted else None
@@ -801,6 +968,7 @@ def validate_table(
         "n_flagged_cases": n_flagged,
         "pseudonymisation": pii_info,
         "notes": notes,
+        **shape_info,
     }
     metadata = _json_safe(metadata)
     events.attrs["casekit"] = metadata

@@ -27,7 +27,7 @@ CASES: list[tuple[str, int, str, tuple[int, int, int] | None]] = [
     ("semicolon_separated.csv", 0, "read 6 rows", (6, 6, 0)),
     ("tab_separated.tsv", 0, "read 6 rows", (6, 6, 0)),
     ("crlf_line_endings.csv", 0, "read 6 rows", (6, 6, 0)),
-    ("undecodable_bytes.csv", 0, "neither UTF-8 nor GB18030", (6, 6, 0)),
+    ("undecodable_bytes.csv", 1, "neither UTF-8 nor GB18030", (6, 5, 1)),  # quarantined, not U+FFFD
     ("nul_bytes.csv", 0, "NUL byte", (6, 6, 0)),
     # file-level problems
     ("empty.csv", 2, "empty", None),

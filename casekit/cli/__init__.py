@@ -47,6 +47,23 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     return parser, subparsers
 
 
+def _run_quiet(module: object, args: argparse.Namespace) -> int:
+    """Run a command; Python warnings become one ``note:`` line each (no source path or code)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            return module.run(args)  # type: ignore[attr-defined, no-any-return]
+        finally:
+            seen = set()
+            for w in caught:
+                text = " ".join(str(w.message).split())[:300]
+                if text not in seen:
+                    seen.add(text)
+                    print(f"casekit {args.command}: note: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``casekit`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -67,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(module.run(args) or 0)
+        return int(_run_quiet(module, args) or 0)
     except FileUnusableError as exc:
         if args.debug:
             raise

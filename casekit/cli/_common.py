@@ -1,21 +1,47 @@
-"""Helpers shared by the ``casekit`` sub-commands (private)."""
+"""Helpers shared by the ``casekit`` sub-commands (private).
+
+One home for what every command does the same way: the reading options (``--columns``,
+``--sheet``, ``--labels``, ``--shape``, ``--observation-end``, ``--timezone``, ``--dayfirst`` /
+``--monthfirst``, ``--max-unpacked``), their validation (one line naming the option and the
+expected form), the output checks (folder exists, never over an input) and atomic writes (a
+temporary file in the same folder, renamed when complete).
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from casekit._utils import CasekitError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["add_columns_option", "parse_columns", "safe_table"]
+__all__ = [
+    "add_columns_option",
+    "add_read_options",
+    "atomic_write",
+    "check_memory",
+    "check_outputs",
+    "parse_columns",
+    "parse_observation_end",
+    "parse_timezone",
+    "read_kwargs",
+    "read_log",
+    "write_csv",
+    "safe_table",
+]
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:
     """Parse ``case_id=信访件编号,timestamp=登记时间`` into ``{canonical: file column}``.
+
+    Unknown canonical names and a file column mapped twice are errors.
 
     Examples
     --------
@@ -23,9 +49,15 @@ def parse_columns(text: str | None) -> dict[str, str] | None:
     {'case_id': '信访件编号', 'timestamp': '登记时间'}
     >>> parse_columns(None) is None
     True
+    >>> parse_columns("caseid=A")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --columns: unknown canonical name 'caseid'; expected one of case_id, timestamp, activity, agency, agency_type, ...
     """
     if text is None or not text.strip():
         return None
+    from casekit.io import CANONICAL_NAMES
+
     mapping: dict[str, str] = {}
     for part in text.split(","):
         part = part.strip()
@@ -38,6 +70,16 @@ def parse_columns(text: str | None) -> dict[str, str] | None:
         key, value = (s.strip() for s in part.split("=", 1))
         if not key or not value:
             raise CasekitError(f"--columns: empty name in {part!r}")
+        if key not in CANONICAL_NAMES:
+            raise CasekitError(f"--columns: unknown canonical name {key!r}; expected one of "
+                               f"{', '.join(CANONICAL_NAMES[:5])}, ...")
+        if key in mapping:
+            raise CasekitError(f"--columns: {key!r} is given twice; expected each canonical "
+                               "name once")
+        twice = next((k for k, v in mapping.items() if v == value), None)
+        if twice is not None:
+            raise CasekitError(f"--columns: file column {value!r} is mapped twice ({twice} and "
+                               f"{key}); expected each file column once")
         mapping[key] = value
     return mapping
 
@@ -52,6 +94,285 @@ def add_columns_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_read_options(parser: argparse.ArgumentParser, *, observation_end: bool = True) -> None:
+    """Add the options of every command that reads a log (``--columns`` included)."""
+    add_columns_option(parser)
+    parser.add_argument("--sheet", metavar="NAME",
+                        help="Excel sheet name or 0-based number (default: the active visible "
+                        "sheet)")
+    parser.add_argument("--labels", metavar="FILE",
+                        help="extra label mappings: CSV with column,label,identifier or JSON")
+    parser.add_argument("--shape", choices=["auto", "events", "cases"], default="auto",
+                        help="events: one row per event; cases: one row per case with opening "
+                        "and closing times (hotline / ledger exports); default: detected")
+    parser.add_argument("--timezone", default="Asia/Shanghai",
+                        help="zone that timestamps with offsets are converted to "
+                        "(default Asia/Shanghai; 'none' keeps the recorded wall clock)")
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", action="store_true",
+                       help="dates such as 05/03/2023 are day/month/year")
+    order.add_argument("--monthfirst", action="store_true",
+                       help="dates such as 05/03/2023 are month/day/year")
+    parser.add_argument("--max-unpacked", metavar="SIZE",
+                        help="refuse archives (gzip, zip, xlsx) unpacking to more than SIZE "
+                        "(e.g. 4G; default CASEKIT_MAX_UNPACKED or 8G) or more than "
+                        "CASEKIT_MAX_RATIO (default 200) times their packed size")
+    if observation_end:
+        parser.add_argument("--observation-end", metavar="DATETIME",
+                            help="end of observation (censoring); default: the last plausible "
+                            "timestamp of the log")
+
+
+def parse_timezone(text: str | None) -> str | None:
+    """Validate ``--timezone``: an IANA zone name, or ``none`` for the recorded wall clock.
+
+    Examples
+    --------
+    >>> parse_timezone("Asia/Shanghai"), parse_timezone("none")
+    ('Asia/Shanghai', None)
+    >>> parse_timezone("Mars/Base")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --timezone: unknown time zone 'Mars/Base'; expected an IANA name such as Asia/Shanghai or UTC, or 'none'
+    """
+    if text is None or str(text).strip().lower() in ("none", ""):
+        return None
+    import zoneinfo
+
+    name = str(text).strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise CasekitError(f"--timezone: unknown time zone {name!r}; expected an IANA name such "
+                           "as Asia/Shanghai or UTC, or 'none'") from None
+    return name
+
+
+def parse_observation_end(text: str | None, option: str = "--observation-end") -> Any:
+    """Validate a date option once for every command: ``None`` or a ``pandas.Timestamp``.
+
+    Examples
+    --------
+    >>> str(parse_observation_end("2023-12-31"))
+    '2023-12-31 00:00:00'
+    >>> parse_observation_end("31.13.2023")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --observation-end: cannot read '31.13.2023'; expected a date such as 2023-12-31 or 2023-12-31 18:00
+    """
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(str(text).strip())
+    except (ValueError, TypeError, OverflowError):
+        ts = None
+    if ts is None or ts is pd.NaT:
+        raise CasekitError(f"{option}: cannot read {text!r}; expected a date such as 2023-12-31 "
+                           "or 2023-12-31 18:00")
+    return ts
+
+
+def _parse_size(text: str | None, option: str) -> int | None:
+    """``4G``, ``500M``, ``123456`` -> bytes.
+
+    Examples
+    --------
+    >>> _parse_size("4G", "--max-unpacked"), _parse_size("512k", "x"), _parse_size(None, "x")
+    (4294967296, 524288, None)
+    """
+    if text is None:
+        return None
+    t = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    mult = units.get(t[-1:], 1)
+    num = t[:-1] if t[-1:] in units else t
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise CasekitError(f"{option}: cannot read {text!r}; expected a size such as 4G or 500M")
+    return int(value * mult)
+
+
+def read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`casekit.read_events` from the shared reading options.
+
+    Every option is validated here (one line naming the option) before any file is read.
+    """
+    from casekit.validate import load_label_map
+
+    sheet = getattr(args, "sheet", None)
+    labels = getattr(args, "labels", None)
+    if labels is not None:
+        lp = Path(labels)
+        if not lp.is_file():
+            raise CasekitError(f"--labels {labels}: no such file; expected a CSV "
+                               "(column,label,identifier) or JSON label map")
+        labels = load_label_map(lp)  # undecodable or malformed -> one-line CasekitError
+    dayfirst = True if getattr(args, "dayfirst", False) else (
+        False if getattr(args, "monthfirst", False) else None)
+    shape = getattr(args, "shape", "auto")
+    out: dict[str, Any] = {
+        "columns": parse_columns(getattr(args, "columns", None)),
+        "sheet": int(sheet) if sheet and str(sheet).isdigit() else sheet,
+        "label_map": labels,
+        "timezone": parse_timezone(getattr(args, "timezone", "Asia/Shanghai")),
+        "observation_end": parse_observation_end(getattr(args, "observation_end", None)),
+        "dayfirst": dayfirst,
+        "shape": None if shape in (None, "auto") else shape,
+        "max_unpacked": _parse_size(getattr(args, "max_unpacked", None), "--max-unpacked"),
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
+                  inputs: Iterable[str | os.PathLike[str] | None]) -> list[Path]:
+    """Check every output before anything is read or written.
+
+    ``outputs`` are ``(option, path)`` pairs. Refused with one line: an output that is a folder,
+    an output whose folder is a file, and an output equal to (or the same file as, through a
+    link) any input or any other output. Only when every check has passed are missing output
+    folders created (the same for every command).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "in.csv").write_text("x")
+    >>> check_outputs([("--out", d / "edges.csv")], [d / "in.csv"])[0].name
+    'edges.csv'
+    >>> check_outputs([("--out", d / "in.csv")], [d / "in.csv"])
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --out in.csv: is one of the inputs; expected a new file name (the input is left unchanged)
+    """
+    ins = [Path(p) for p in inputs if p is not None]
+    seen: list[tuple[str, Path]] = []
+    result = []
+    for option, raw in outputs:
+        if raw is None:
+            continue
+        out = Path(raw)
+        folder = out.parent if str(out.parent) else Path(".")
+        blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise CasekitError(f"{option} {out.name}: {str(blocking)!r} is a file, not a folder; "
+                               "expected a folder for the output")
+        if out.is_dir():
+            raise CasekitError(f"{option} {out.name}: is a folder; expected a file name")
+        for inp in ins:
+            if _same_file(out, inp):
+                raise CasekitError(f"{option} {out.name}: is one of the inputs; expected a new "
+                                   "file name (the input is left unchanged)")
+        for other_opt, other in seen:
+            if _same_file(out, other):
+                raise CasekitError(f"{option} {out.name}: is also the file of {other_opt}; "
+                                   "expected different files")
+        seen.append((option, out))
+        result.append(out)
+    for out in result:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CasekitError(f"{out.name}: cannot create the folder {str(out.parent)!r} "
+                               f"({exc.strerror or exc})") from None
+    return result
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], option: str = "--out") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds.
+
+    A failed or interrupted run leaves no torn file (the temporary file is removed); a reader
+    never sees a half-written output.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_write(p) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> p.read_text(), sorted(x.name for x in p.parent.iterdir())
+    ('done', ['out.txt'])
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    suffix = "".join(target.suffixes[-2:]) or ".tmp"
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem[:40]}.", suffix=suffix, dir=folder)
+    except OSError as exc:
+        raise CasekitError(f"{option} {target.name}: cannot write ({exc.strerror or exc})") \
+            from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise CasekitError(f"{option} {target.name}: cannot write ({exc.strerror or exc})") \
+            from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], option: str = "--out",
+              **kwargs: Any) -> Path:
+    """Write a CSV atomically (``kwargs`` go to ``DataFrame.to_csv``)."""
+    with atomic_write(path, option) as tmp:
+        df.to_csv(tmp, index=False, **kwargs)
+    return Path(path)
+
+
+def check_memory(need_bytes: float, what: str) -> None:
+    """Refuse a size that would not fit in the memory available now (``/proc/meminfo``).
+
+    Examples
+    --------
+    >>> check_memory(1e3, "--cases 10")
+    >>> try:
+    ...     check_memory(1e18, "--cases 10**15")
+    ... except CasekitError as exc:
+    ...     print(str(exc).split(" but ")[0])
+    --cases 10**15: needs about 1000000000.0 GB of memory
+    """
+    avail = _available_memory()
+    if avail is not None and need_bytes > avail:
+        raise CasekitError(f"{what}: needs about {need_bytes / 1e9:.1f} GB of memory but "
+                           f"{avail / 1e9:.1f} GB are available; expected a smaller size")
+
+
+def _available_memory() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
 def safe_table(df: pd.DataFrame, label_columns: Sequence[str]) -> pd.DataFrame:
     """Mask PII in the label columns and neutralise spreadsheet formulas, for a CSV output."""
     from casekit.privacy import mask_free_text, spreadsheet_safe
@@ -61,3 +382,27 @@ def safe_table(df: pd.DataFrame, label_columns: Sequence[str]) -> pd.DataFrame:
         if col in out:
             out[col] = mask_free_text(out[col].astype("str"))
     return spreadsheet_safe(out)
+
+
+def read_log(args: argparse.Namespace, path: str | os.PathLike[str], *, report: bool = False,
+             **extra: Any) -> Any:
+    """Read the log of a command with the shared options; print what was decided on stderr.
+
+    The sheet read (and the others), the case-level mapping and the reader's quarantine count
+    are printed as ``casekit CMD: note: ...`` lines. ``report=True`` returns the
+    :class:`casekit.validate.ReadResult` (``casekit validate``), else the events.
+    """
+    import sys
+
+    from casekit.io import read_events, read_events_report
+
+    kwargs = {**read_kwargs(args), **extra}
+    if report:
+        return read_events_report(path, **kwargs)
+    events = read_events(path, **kwargs)
+    meta = events.attrs.get("casekit") or {}
+    cmd = getattr(args, "command", "casekit")
+    for note in meta.get("notes", []):
+        if note.startswith(("read sheet", "case-level table", "read member", "read ")):
+            print(f"casekit {cmd}: note: {note}", file=sys.stderr)
+    return events

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from casekit.cli._common import add_columns_option, parse_columns, safe_table
+from casekit.cli._common import add_read_options, check_outputs, read_log, safe_table, write_csv
 from casekit._utils import CasekitError, FileUnusableError
 
 EDGE_COLUMNS = ["source", "target", "count", "share"]
@@ -28,7 +28,7 @@ EDGE_COLUMNS = ["source", "target", "count", "share"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``network`` options."""
     parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
-    add_columns_option(parser)
+    add_read_options(parser)
     parser.add_argument("--kind", required=True, choices=["working-together", "handover"],
                         help="which network")
     parser.add_argument("--include-self", action="store_true",
@@ -51,14 +51,10 @@ def run(args: argparse.Namespace) -> int:
         edges_to_frame,
     )
 
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
+    out = check_outputs([("--out", args.out)], [args.path])[0]
     if args.include_self and args.kind != "handover":
         raise CasekitError("--include-self only applies to --kind handover")
-    events = read_events(
-        args.path, columns=parse_columns(args.columns), drop_duplicates=args.drop_duplicates
-    )
+    events = read_log(args, args.path, drop_duplicates=args.drop_duplicates)
     mapping = (events.attrs.get("casekit") or {}).get("column_mapping")
     if isinstance(mapping, dict) and "agency" not in mapping:
         recognised = ", ".join(f"{k} ({v})" for k, v in mapping.items()) or "none"
@@ -84,10 +80,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     edges = safe_table(edges_to_frame(G)[EDGE_COLUMNS], ("source", "target"))
-    try:
-        edges.to_csv(out, index=False, encoding="utf-8", lineterminator="\n")
-    except OSError as exc:
-        raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
+    write_csv(edges, out, "--out", encoding="utf-8", lineterminator="\n")
     print(
         f"casekit network: wrote {len(edges)} {args.kind} edges among "
         f"{G.number_of_nodes()} {args.level.replace('_', ' ')} nodes ({detail}) to {out}",

@@ -27,7 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from casekit.cli._common import add_columns_option, parse_columns, safe_table
+from casekit.cli._common import (
+    add_read_options,
+    check_outputs,
+    parse_observation_end,
+    read_log,
+    safe_table,
+    write_csv,
+)
 from casekit._utils import CasekitError
 
 
@@ -40,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "patterns left out and why (never silently dropped)."
     )
     parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
-    add_columns_option(parser)
+    add_read_options(parser)
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
                        help="rank repeat filings only (repeat_ordinal >= 2; the default, "
@@ -65,8 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rank by Kaplan-Meier median instead of the adjusted hazard ratio")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed of the draws behind p_best and the rank intervals (default 0)")
-    parser.add_argument("--observation-end", metavar="DATE",
-                        help="censor open cases at DATE (default: the log's last timestamp)")
     parser.add_argument("--settle-window-days", type=float, default=180, metavar="DAYS",
                         help="no re-filing within DAYS after closure = settled (default 180)")
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
@@ -92,13 +97,16 @@ def run(args: argparse.Namespace) -> int:
     )
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
+    ex_path = out.with_name(f"{out.stem}.excluded.csv")
+    check_outputs([("--out", out), ("--out (excluded patterns)", ex_path)], [args.path])
     if args.min_cases < 1:
         raise CasekitError(f"--min-cases: expected a positive integer, got {args.min_cases}")
-    events = read_events(args.path, columns=parse_columns(args.columns),
-                         observation_end=args.observation_end)
-    cases = build_case_table(events, observation_end=args.observation_end,
+    if not args.settle_window_days > 0:
+        raise CasekitError(f"--settle-window-days: expected a positive number of days, got "
+                           f"{args.settle_window_days}")
+    events = read_log(args, args.path)
+    obs_end = parse_observation_end(args.observation_end)  # None: the log's (plausible) end
+    cases = build_case_table(events, observation_end=obs_end,
                              settle_window_days=args.settle_window_days)
     notes = []
     repeat_only = args.repeat_only
@@ -120,15 +128,11 @@ def run(args: argparse.Namespace) -> int:
             return 1
     notes += [str(w.message) for w in caught]
     excluded = excluded_patterns(ranking)
-    ex_path = out.with_name(f"{out.stem}.excluded.csv")
-    try:
-        # 6 significant digits: readable, and no long digit runs that look like ID numbers
-        safe_table(ranking, ("pattern", "reference_pattern")).to_csv(
-            out, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6g")
-        safe_table(excluded, ("pattern",)).to_csv(
-            ex_path, index=False, encoding="utf-8", lineterminator="\n")
-    except OSError as exc:
-        raise CasekitError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
+    # 6 significant digits: readable, and no long digit runs that look like ID numbers
+    write_csv(safe_table(ranking, ("pattern", "reference_pattern")), out, "--out",
+              encoding="utf-8", lineterminator="\n", float_format="%.6g")
+    write_csv(safe_table(excluded, ("pattern",)), ex_path, "--out", encoding="utf-8",
+              lineterminator="\n")
     _print_summary(ranking, excluded, cases, ex_path, repeat_only, args.outcome)
     for note in [*notes, *filter(None, ranking.attrs["notes"].split("; "))]:
         print(f"note: {note}", file=sys.stderr)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from casekit.cli._common import add_columns_option, parse_columns
+from casekit.cli._common import (
+    add_columns_option,
+    atomic_write,
+    check_outputs,
+    parse_columns,
+    parse_observation_end,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,11 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report; print where it is."""
+    from pathlib import Path
+
+    from casekit.io import check_input_path
     from casekit.report import build_report
 
-    out = build_report(
-        args.path, out=args.out, columns=parse_columns(args.columns),
-        observation_end=args.observation_end, min_cases=args.min_cases, timeout=args.timeout,
-    )
+    check_input_path(Path(args.path))
+    out = check_outputs([("--out", args.out)], [args.path])[0]
+    columns = parse_columns(args.columns)
+    parse_observation_end(args.observation_end)  # one-line error before the notebook runs
+    with atomic_write(out) as tmp:
+        build_report(args.path, out=tmp, columns=columns, observation_end=args.observation_end,
+                     min_cases=args.min_cases, timeout=args.timeout)
     print(f"casekit report: wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

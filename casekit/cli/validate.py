@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from casekit.cli._common import add_columns_option, parse_columns
+from casekit.cli._common import add_read_options, atomic_write, check_outputs, read_log
 
 #: Problem lines printed before the rest is summarised (the quarantine file has every row).
 MAX_LINES = 200
@@ -22,49 +22,20 @@ MAX_LINES = 200
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``validate`` options."""
     parser.add_argument("path", help="the log: .csv .tsv .xlsx .parquet .xes .xes.gz .xes.zip")
-    add_columns_option(parser)
+    add_read_options(parser)
     parser.add_argument("--quarantine", metavar="OUT.csv",
                         help="write the quarantined rows (PII masked) to this CSV file")
-    parser.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
     parser.add_argument("--encoding", help="CSV encoding (default: detected)")
-    parser.add_argument("--observation-end", metavar="DATETIME",
-                        help="events after it are quarantined (default: the last timestamp)")
-    parser.add_argument("--timezone", default="Asia/Shanghai",
-                        help="zone that timestamps with offsets are converted to "
-                        "(default Asia/Shanghai; 'none' keeps the recorded wall clock)")
-    parser.add_argument("--labels", metavar="FILE",
-                        help="extra label mappings: CSV with column,label,identifier or JSON")
     parser.add_argument("--max-lines", type=int, default=MAX_LINES,
                         help=f"problem lines to print (default {MAX_LINES})")
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.path``; return the exit code."""
-    from casekit._utils import CasekitError
-    from casekit.io import read_events_report
-
-    timezone = None if str(args.timezone).lower() in ("none", "") else args.timezone
-    obs = None
-    if args.observation_end:
-        import pandas as pd
-
-        try:
-            obs = pd.Timestamp(args.observation_end)
-        except ValueError:
-            raise CasekitError(f"--observation-end: cannot read {args.observation_end!r}; "
-                               "expected a date such as 2023-12-31") from None
+    check_outputs([("--quarantine", args.quarantine)], [args.path])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = read_events_report(
-            args.path,
-            columns=parse_columns(args.columns),
-            sheet=int(args.sheet) if args.sheet and args.sheet.isdigit() else args.sheet,
-            encoding=args.encoding,
-            observation_end=obs,
-            timezone=timezone,
-            label_map=args.labels,
-            progress=None,
-        )
+        result = read_log(args, args.path, report=True, encoding=args.encoding, progress=None)
     source = Path(args.path).name
     lines = [p.line() for p in result.problems]
     lines += [f"{source}: note: {str(w.message).splitlines()[0]}" for w in caught]
@@ -78,11 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.quarantine:
         from casekit.privacy import spreadsheet_safe
 
-        out = Path(args.quarantine)
-        try:
-            spreadsheet_safe(result.quarantine).to_csv(out, index=False, encoding="utf-8-sig")
-        except OSError as exc:
-            raise CasekitError(f"--quarantine {out}: cannot write ({exc.strerror})") from None
+        with atomic_write(args.quarantine, "--quarantine") as tmp:
+            spreadsheet_safe(result.quarantine).to_csv(tmp, index=False, encoding="utf-8-sig")
     print(result.summary())
     if result.n_accepted == 0:
         print(f"{source}: error: no usable rows (all {result.n_read} quarantined); expected at "

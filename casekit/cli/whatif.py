@@ -20,8 +20,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from casekit.cli._common import add_columns_option, parse_columns
+from casekit.cli._common import (
+    add_read_options,
+    atomic_write,
+    check_memory,
+    check_outputs,
+    read_log,
+)
 from casekit._utils import CasekitError, FileUnusableError
+
+
+#: Peak memory per simulated case and replication (measured 0.66 KB at 20k-80k cases x 10
+#: replications), with a margin; checked before anything is allocated.
+_BYTES_PER_CASE_REP = 1_000
+_BASE_BYTES = 350e6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", metavar="PATH",
                         help="event log to calibrate from (default: the synthetic district)")
-    add_columns_option(parser)
+    add_read_options(parser)
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         metavar="LEVER=VALUE",
                         help=f"change a lever (repeatable); levers: {levers}")
@@ -94,22 +106,23 @@ def run(args: argparse.Namespace) -> int:
     from casekit import simulate as sm
 
     levers = _parse_sets(args.sets)  # validate before any heavy work
+    if args.seed < 0:
+        raise CasekitError(f"--seed: expected a non-negative integer, got {args.seed}")
     if args.replications < 1:
         raise CasekitError(f"--replications: expected a positive integer, got {args.replications}")
     if args.n_cases is not None and not (10 <= args.n_cases <= 5_000_000):
         raise CasekitError(f"--n-cases={args.n_cases} is out of range: expected 10 to 5000000")
-    out_path = Path(args.out)
-    if not out_path.parent.exists():
-        raise CasekitError(f"--out: folder {str(out_path.parent)!r} does not exist")
+    out_path = check_outputs([("--out", args.out)], [args.data])[0]
+    if args.n_cases is not None:
+        check_memory(_BASE_BYTES + _BYTES_PER_CASE_REP * args.n_cases
+                     * max(args.replications, 10), f"--n-cases {args.n_cases} with "
+                     f"--replications {args.replications}")
 
     if args.data:
         from casekit.cases import build_case_table
-        from casekit.io import read_events
 
         path = Path(args.data)
-        if not path.exists():
-            raise FileUnusableError(f"{args.data}: no such file")
-        events = read_events(path, columns=parse_columns(args.columns))
+        events = read_log(args, path)
         if len(events) == 0:
             raise FileUnusableError(f"{args.data}: no usable events")
         cases = build_case_table(events)
@@ -140,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         "metrics": {k: {"unit": u, "description": d} for k, (u, d) in sm.METRICS.items()},
     }
     text = json.dumps(_clean(result), sort_keys=True, ensure_ascii=False, indent=1) + "\n"
-    out_path.write_text(text, encoding="utf-8")
+    with atomic_write(out_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
     b = baseline.set_index("metric")["value"]
     s = scenario.set_index("metric")["value"]
