@@ -30,7 +30,7 @@ import re
 import secrets
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +54,16 @@ __all__ = [
     "pseudonymise",
     "spreadsheet_safe",
     "suppress_small_cells",
+    "suppress_tables",
+    "suppression_plan",
+    "row_relations",
+    "column_relations",
+    "Relation",
+    "Cell",
+    "COMPLEMENTARY_LABEL",
+    "mask_labels",
+    "mask_row",
+    "scrub_message",
 ]
 
 KEY_ENV_VAR = "CASEKIT_PSEUDONYM_KEY"
@@ -1291,6 +1301,380 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: A published cell: ``(table name, row label, column)``.
+Cell = tuple[str, Any, str]
+
+#: Label of a cell hidden to protect a small one (its value may be any size).
+COMPLEMENTARY_LABEL = "[c]"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A linear fact a reader of the published tables knows: ``total == sum(parts)``.
+
+    ``kind="ge"`` states ``total >= sum(parts)`` instead (e.g. repeat filings of a pattern are at
+    most its cases). Cells are ``(table, row label, column)``; see :func:`suppress_tables`.
+    """
+
+    total: Cell
+    parts: tuple[Cell, ...]
+    kind: Literal["eq", "ge"] = "eq"
+
+
+def row_relations(
+    name: str, table: pd.DataFrame, *, total: str, parts: Sequence[str]
+) -> list[Relation]:
+    """One relation per row: ``table[total] == sum(table[parts])`` (e.g. cases = closed + open).
+
+    Examples
+    --------
+    >>> from casekit.privacy import row_relations
+    >>> t = pd.DataFrame({"n_cases": [5, 3], "n_closed": [4, 1], "n_open": [1, 2]})
+    >>> row_relations("t", t, total="n_cases", parts=["n_closed", "n_open"])[1]
+    Relation(total=('t', 1, 'n_cases'), parts=(('t', 1, 'n_closed'), ('t', 1, 'n_open')), kind='eq')
+    """
+    return [
+        Relation((name, idx, total), tuple((name, idx, p) for p in parts)) for idx in table.index
+    ]
+
+
+def column_relations(
+    name: str, table: pd.DataFrame, *, totals: Mapping[str, Cell]
+) -> list[Relation]:
+    """One relation per column: the column summed over the rows equals the cell ``totals[col]``.
+
+    Examples
+    --------
+    >>> from casekit.privacy import column_relations
+    >>> t = pd.DataFrame({"n": [5, 3]})
+    >>> column_relations("t", t, totals={"n": ("text", "all", "n")})
+    [Relation(total=('text', 'all', 'n'), parts=(('t', 0, 'n'), ('t', 1, 'n')), kind='eq')]
+    """
+    return [
+        Relation(cell, tuple((name, idx, col) for idx in table.index))
+        for col, cell in totals.items()
+    ]
+
+
+def _as_count(value: Any, cell: Cell) -> int:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number) or float(number) != int(number) or number < 0:
+        raise CasekitError(f"suppress_tables: cell {cell!r} is not a count (got {value!r})")
+    return int(number)
+
+
+def _cell_values(
+    tables: Mapping[str, pd.DataFrame],
+    count_cols: Mapping[str, Sequence[str]] | None,
+    public: Mapping[Cell, Any] | None,
+) -> tuple[dict[Cell, int], dict[str, list[str]]]:
+    values: dict[Cell, int] = {}
+    cols_of: dict[str, list[str]] = {}
+    for name, table in tables.items():
+        if count_cols is not None and name in count_cols:
+            cols = list(count_cols[name])
+        else:
+            cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
+        for col in cols:
+            if col not in table.columns:
+                raise CasekitError(
+                    f"suppress_tables: column {col!r} not found in table {name!r}; columns are "
+                    f"{list(table.columns)}"
+                )
+        if table.index.has_duplicates:
+            raise CasekitError(f"suppress_tables: table {name!r} has duplicate row labels")
+        cols_of[name] = cols
+        for col in cols:
+            for idx, v in table[col].items():
+                if not pd.isna(v):
+                    values[(name, idx, col)] = _as_count(v, (name, idx, col))
+    for cell, v in (public or {}).items():
+        values[cell] = _as_count(v, cell)
+    return values, cols_of
+
+
+def _check_relations(relations: Sequence[Relation], values: Mapping[Cell, int]) -> None:
+    for rel in relations:
+        for cell in (rel.total, *rel.parts):
+            if cell not in values:
+                raise CasekitError(f"suppress_tables: relation cell {cell!r} is not a count cell "
+                                   "of the tables or a public cell")
+        total, parts = values[rel.total], sum(values[c] for c in rel.parts)
+        if (rel.kind == "eq" and total != parts) or (rel.kind == "ge" and total < parts):
+            raise CasekitError(f"suppress_tables: relation on {rel.total!r} does not hold "
+                               f"({total} vs {parts})")
+
+
+class _Attack:
+    """What a reader can infer: integer solutions of the relations given every printed cell."""
+
+    def __init__(self, values: Mapping[Cell, int], relations: Sequence[Relation], k: int,
+                 low: int) -> None:
+        self.values, self.relations, self.k, self.low = values, relations, k, low
+        self.cap = 2 * max(values.values(), default=0) + k + 10
+        self.by_cell: dict[Cell, list[int]] = {}
+        for r, rel in enumerate(relations):
+            for cell in (rel.total, *rel.parts):
+                self.by_cell.setdefault(cell, []).append(r)
+
+    def component(self, cell: Cell, hidden: Mapping[Cell, str]) -> tuple[list[Cell], list[int]]:
+        """Hidden cells linked to ``cell`` through relations, and those relations."""
+        cells, rels, todo = {cell}, set(), [cell]
+        while todo:
+            for r in self.by_cell.get(todo.pop(), []):
+                if r in rels:
+                    continue
+                rels.add(r)
+                rel = self.relations[r]
+                for other in (rel.total, *rel.parts):
+                    if other in hidden and other not in cells:
+                        cells.add(other)
+                        todo.append(other)
+        return sorted(cells, key=repr), sorted(rels)
+
+    def range_of(self, cell: Cell, hidden: Mapping[Cell, str]) -> tuple[float, float]:
+        """Smallest and largest value of a hidden cell over every reading consistent with print."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        cells, rels = self.component(cell, hidden)
+        pos = {c: i for i, c in enumerate(cells)}
+        rows, lo, hi = [], [], []
+        for r in rels:
+            rel = self.relations[r]
+            row = np.zeros(len(cells))
+            known = 0.0
+            for sign, c in [(1.0, rel.total), *((-1.0, p) for p in rel.parts)]:
+                if c in pos:
+                    row[pos[c]] += sign
+                else:
+                    known += sign * self.values[c]
+            rows.append(row)
+            lo.append(-known)
+            hi.append(-known if rel.kind == "eq" else np.inf)
+        lower = [self.low if hidden[c] == "primary" else self.k for c in cells]
+        # a finite cap on complementary cells far above every true value: it only gives the
+        # reader more knowledge than the print does, so a cell found protected is protected
+        upper = [self.k - 1 if hidden[c] == "primary" else self.cap for c in cells]
+        cons = [LinearConstraint(np.array(rows), lo, hi)] if rows else []
+        out = []
+        for sense in (1.0, -1.0):
+            objective = np.zeros(len(cells))
+            objective[pos[cell]] = sense
+            res = milp(objective, constraints=cons, integrality=np.ones(len(cells)),
+                       bounds=Bounds(lower, upper))
+            if res.status != 0:  # pragma: no cover - the true values are always feasible
+                raise CasekitError(f"suppress_tables: could not solve for {cell!r}: {res.message}")
+            else:
+                out.append(sense * res.fun)
+        return out[0], out[1]
+
+    def exposed(self, cell: Cell, hidden: Mapping[Cell, str]) -> bool:
+        low, high = self.range_of(cell, hidden)
+        return high - low < 0.5
+
+
+def suppression_plan(
+    tables: Mapping[str, pd.DataFrame],
+    relations: Sequence[Relation] = (),
+    *,
+    k: int = 5,
+    count_cols: Mapping[str, Sequence[str]] | None = None,
+    public: Mapping[Cell, Any] | None = None,
+    fixed: Iterable[Cell] = (),
+    suppress_zero: bool = False,
+) -> dict[Cell, str]:
+    """Which cells to hide so that no small count can be worked out: ``{cell: kind}``.
+
+    ``kind`` is ``"primary"`` (a count from 1, or 0 with ``suppress_zero``, to ``k - 1``) or
+    ``"complementary"`` (a larger count hidden because a small one could otherwise be recovered).
+    Parameters as in :func:`suppress_tables`; :func:`suppress_tables` applies the plan.
+
+    Notes
+    -----
+    The reader is assumed to know every printed number, every relation, that counts are
+    non-negative integers, that a cell shown ``<k`` lies in ``1 .. k-1`` and that a
+    complementary cell is at least ``k``. A hidden cell is protected when at least two integer
+    values are consistent with all of that (solved exactly with ``scipy.optimize.milp``). Cells
+    are added greedily: for an exposed cell, the smallest printed count that shares a relation
+    with it and protects it (or, failing that, the smallest one, and again). Protection only
+    grows as cells are hidden, so the loop ends; counts of ``k`` or more are hidden only when a
+    small one needs them.
+
+    Examples
+    --------
+    >>> from casekit.privacy import row_relations, suppression_plan
+    >>> t = pd.DataFrame({"n_cases": [40, 12], "n_closed": [37, 9], "n_open": [3, 3]})
+    >>> plan = suppression_plan({"t": t}, row_relations("t", t, total="n_cases",
+    ...                                                   parts=["n_closed", "n_open"]))
+    >>> sorted(plan.items())  # doctest: +NORMALIZE_WHITESPACE
+    [(('t', 0, 'n_closed'), 'complementary'), (('t', 0, 'n_open'), 'primary'),
+     (('t', 1, 'n_closed'), 'complementary'), (('t', 1, 'n_open'), 'primary')]
+    """
+    if k < 1:
+        raise CasekitError(f"suppress_tables: k must be at least 1, got {k}")
+    values, _ = _cell_values(tables, count_cols, public)
+    relations = list(relations)
+    _check_relations(relations, values)
+    low = 0 if suppress_zero else 1
+    keep = set(fixed) | set(public or {})
+    hidden = {c: "primary" for c, v in values.items() if c not in keep and low <= v < k}
+    attack = _Attack(values, relations, k, low)
+    safe: set[Cell] = set()
+    while True:
+        todo = [c for c in sorted(hidden, key=repr) if c not in safe]
+        exposed = None
+        for cell in todo:
+            if attack.exposed(cell, hidden):
+                exposed = cell
+                break
+            safe.add(cell)  # hiding more cells never exposes a protected one
+        if exposed is None:
+            return hidden
+        hidden[_complement(exposed, hidden, values, keep, attack)] = "complementary"
+
+
+def _complement(cell: Cell, hidden: Mapping[Cell, str], values: Mapping[Cell, int],
+                keep: set[Cell], attack: _Attack) -> Cell:
+    """The printed count to hide next to protect ``cell``."""
+    near = [cell]
+    for _ in range(3):  # partners of the cell, then of its hidden neighbours
+        cands = sorted(
+            {
+                other
+                for c in near
+                for r in attack.by_cell.get(c, [])
+                for other in (attack.relations[r].total, *attack.relations[r].parts)
+                if other not in hidden and other not in keep and values[other] >= attack.k
+            },
+            key=lambda c: (values[c], repr(c)),
+        )
+        for cand in cands:
+            if not attack.exposed(cell, {**hidden, cand: "complementary"}):
+                return cand
+        if cands:
+            return cands[0]
+        near = attack.component(cell, hidden)[0]
+    raise CasekitError(
+        f"suppress_tables: cell {cell!r} cannot be protected: every count related to it is "
+        "public; leave one of them unprinted"
+    )
+
+
+def suppress_tables(
+    tables: Mapping[str, pd.DataFrame],
+    relations: Sequence[Relation] = (),
+    *,
+    k: int = 5,
+    count_cols: Mapping[str, Sequence[str]] | None = None,
+    public: Mapping[Cell, Any] | None = None,
+    fixed: Iterable[Cell] = (),
+    suppress_zero: bool = False,
+    mode: Literal["label", "nan"] = "label",
+    dependent_cols: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Complementary small-cell suppression over every table of one publication.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Every count table the publication prints, by name (row labels must be unique).
+    relations : sequence of Relation
+        What ties the printed numbers together: row totals (:func:`row_relations`), column
+        totals (:func:`column_relations`), the same count printed in two tables
+        (``Relation(a, (b,))``), inequalities (``kind="ge"``).
+    k : int, default 5
+        Counts ``1 .. k-1`` (``0`` too with ``suppress_zero``) are hidden.
+    count_cols : mapping of str to sequence of str, optional
+        Count columns per table; default every integer column.
+    public : mapping of Cell to int, optional
+        Numbers printed outside the tables (a total in the text): known to the reader, never
+        hidden. Their table name must not be one of ``tables``.
+    fixed : iterable of Cell
+        Table cells that are printed elsewhere as well (a figure legend's ``n=``): never hidden.
+    suppress_zero : bool, default False
+    mode : {"label", "nan"}, default "label"
+        ``"label"``: small cells become ``"<k"``, complementary ones ``"[c]"`` (text columns).
+        ``"nan"``: hidden cells become NaN and a boolean ``<col>_suppressed`` marks them.
+    dependent_cols : mapping of str to sequence of str, optional
+        Per table, columns derived from the counts (shares, medians): set to missing in every
+        row where a count was hidden.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        New tables, same names. The plan itself: :func:`suppression_plan`.
+
+    Raises
+    ------
+    CasekitError
+        If a column or relation cell is missing, a relation does not hold on the values, a cell
+        is not a count, or a small cell cannot be protected.
+
+    Examples
+    --------
+    Cases by pattern, with the total printed in the text: the 3 open cases of ``b`` would be
+    ``12 - 9`` and the 4 cases of ``c`` would be ``56 - 40 - 12``.
+
+    >>> from casekit.privacy import Relation, column_relations, row_relations, suppress_tables
+    >>> t = pd.DataFrame({"pattern": ["a", "b", "c"], "n_cases": [40, 12, 4],
+    ...                   "n_closed": [30, 9, 4], "n_open": [10, 3, 0]})
+    >>> rel = row_relations("t", t, total="n_cases", parts=["n_closed", "n_open"])
+    >>> rel += column_relations("t", t, totals={"n_cases": ("text", "all", "n_cases")})
+    >>> out = suppress_tables({"t": t}, rel, public={("text", "all", "n_cases"): 56})["t"]
+    >>> out.to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'pattern': ['a', 'b', 'c'], 'n_cases': ['40', '[c]', '<5'],
+     'n_closed': ['30', '[c]', '<5'], 'n_open': ['10', '<5', '0']}
+    """
+    if mode not in ("label", "nan"):
+        raise CasekitError(f"suppress_tables: mode must be 'label' or 'nan', got {mode!r}")
+    for cell in public or {}:
+        if cell[0] in tables:
+            raise CasekitError(f"suppress_tables: public cell {cell!r} names a table; use fixed")
+    plan = suppression_plan(tables, relations, k=k, count_cols=count_cols, public=public,
+                            fixed=fixed, suppress_zero=suppress_zero)
+    _, cols_of = _cell_values(tables, count_cols, None)
+    return {
+        name: _apply_plan(name, table, plan, cols_of[name], k, mode,
+                          list((dependent_cols or {}).get(name, [])))
+        for name, table in tables.items()
+    }
+
+
+def _apply_plan(name: str, table: pd.DataFrame, plan: Mapping[Cell, str], cols: list[str],
+                k: int, mode: str, dependent: list[str]) -> pd.DataFrame:
+    for col in dependent:
+        if col not in table.columns:
+            raise CasekitError(f"suppress_tables: column {col!r} not found in table {name!r}; "
+                               f"columns are {list(table.columns)}")
+    out = table.copy()
+    any_hit = np.zeros(len(table), dtype=bool)
+    for col in cols:
+        kinds = [plan.get((name, idx, col)) for idx in table.index]
+        hit = np.array([kd is not None for kd in kinds], dtype=bool)
+        any_hit |= hit
+        if mode == "label":
+            text = table[col].astype("str").to_numpy(dtype=object)
+            for i, kd in enumerate(kinds):
+                if kd is not None:
+                    text[i] = f"<{k}" if kd == "primary" else COMPLEMENTARY_LABEL
+            out[col] = pd.Series(text, index=table.index, dtype="str")
+        else:
+            num = pd.to_numeric(table[col], errors="coerce").astype(float)
+            num[hit] = np.nan
+            out[col] = num
+            out[f"{col}_suppressed"] = hit
+    for col in dependent:
+        dep = out[col]
+        if pd.api.types.is_numeric_dtype(dep.dtype):
+            dep = dep.astype(float)
+            dep[any_hit] = np.nan
+        else:
+            dep = dep.astype("str")
+            dep[any_hit] = None
+        out[col] = dep
+    return out
+
+
 def suppress_small_cells(
     table: pd.DataFrame,
     *,
@@ -1300,8 +1684,10 @@ def suppress_small_cells(
     dependent_cols: Sequence[str] | None = None,
     suppress_zero: bool = False,
     complementary: bool = False,
+    relations: Sequence[Relation] | None = None,
+    name: str = "table",
 ) -> pd.DataFrame:
-    """Small-cell suppression for published tables: counts under ``k`` cases are hidden.
+    """Small-cell suppression for one published table: counts under ``k`` cases are hidden.
 
     Parameters
     ----------
@@ -1312,18 +1698,21 @@ def suppress_small_cells(
     count_cols : sequence of str, optional
         The count columns; default every integer column.
     mode : {"label", "nan"}, default "label"
-        ``"label"``: suppressed cells become the text ``"<k"`` (the column becomes string
-        dtype; good for printing). ``"nan"``: they become NaN (the column becomes float) and a
-        boolean column ``<col>_suppressed`` flags them (good for further computing).
+        ``"label"``: suppressed cells become the text ``"<k"`` (complementary ones ``"[c]"``;
+        the column becomes string dtype; good for printing). ``"nan"``: they become NaN (the
+        column becomes float) and a boolean column ``<col>_suppressed`` flags them.
     dependent_cols : sequence of str, optional
         Columns derived from the counts (shares, medians, hazard ratios) that would reveal
         them: set to missing in every row where a count was suppressed.
     suppress_zero : bool, default False
         Zeros are shown by default (an empty cell describes nobody).
     complementary : bool, default False
-        Where exactly one count in a row was suppressed, also suppress the smallest other
-        non-zero count in that row, so the hidden value cannot be recovered from a published
-        row total (simple secondary suppression over ``count_cols``).
+        Also hide larger counts where a small one could be worked out. With ``relations``
+        (cells named ``(name, row label, column)``) those are what the reader knows; without,
+        each row's count columns are taken to add up to a published row total.
+    relations : sequence of Relation, optional
+    name : str, default "table"
+        The table's name in ``relations``.
 
     Returns
     -------
@@ -1338,8 +1727,8 @@ def suppress_small_cells(
     Notes
     -----
     A threshold of 5 is the usual rule for official statistics on people (e.g. NHS and ONS
-    disclosure control guidance). Suppression of single rows does not protect against
-    differencing across several published tables; publish one consistent set.
+    disclosure control guidance). Several tables of one report share cells and totals: publish
+    them together through :func:`suppress_tables`.
 
     Examples
     --------
@@ -1350,6 +1739,9 @@ def suppress_small_cells(
     >>> out = suppress_small_cells(t, mode="nan")
     >>> out["n_cases"].tolist()[:2], out["n_cases_suppressed"].tolist()
     ([120.0, nan], [False, True, False])
+    >>> s = pd.DataFrame({"housing": [3, 40], "labour": [50, 60], "land": [20, 70]})
+    >>> suppress_small_cells(s, complementary=True).loc[0].tolist()
+    ['<5', '50', '[c]']
     """
     if k < 1:
         raise CasekitError(f"suppress_small_cells: k must be at least 1, got {k}")
@@ -1358,48 +1750,28 @@ def suppress_small_cells(
     if count_cols is None:
         count_cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
     count_cols = list(count_cols)
-    dependent_cols = list(dependent_cols or [])
-    for col in [*count_cols, *dependent_cols]:
+    for col in [*count_cols, *(dependent_cols or [])]:
         if col not in table.columns:
             raise CasekitError(
                 f"suppress_small_cells: column {col!r} not found; columns are {list(table.columns)}"
             )
-    out = table.copy()
-    flags = pd.DataFrame(index=table.index)
-    for col in count_cols:
-        values = pd.to_numeric(table[col], errors="coerce")
-        low = 0 if suppress_zero else 1
-        flags[col] = ((values >= low) & (values < k)).fillna(False).astype(bool)
-    if complementary and len(count_cols) > 1:
-        values = table[count_cols].apply(pd.to_numeric, errors="coerce")
-        single = flags[count_cols].sum(axis=1) == 1
-        for idx in flags.index[single]:
-            row = values.loc[idx]
-            candidates = row[(~flags.loc[idx, count_cols]) & (row > 0)]
-            if len(candidates):
-                flags.loc[idx, candidates.astype(float).idxmin()] = True
-    for col in count_cols:
-        hit = flags[col].to_numpy(dtype=bool)
-        if mode == "label":
-            text = table[col].astype("str")
-            text[hit] = f"<{k}"
-            out[col] = text
-        else:
-            num = pd.to_numeric(table[col], errors="coerce").astype(float)
-            num[hit] = np.nan
-            out[col] = num
-            out[f"{col}_suppressed"] = hit
-    if dependent_cols and count_cols:
-        any_hit = flags[count_cols].any(axis=1).to_numpy(dtype=bool)
-        for col in dependent_cols:
-            dep = out[col]
-            if pd.api.types.is_numeric_dtype(dep.dtype):
-                dep = dep.astype(float)
-                dep[any_hit] = np.nan
-            else:
-                dep = dep.astype("str")
-                dep[any_hit] = None
-            out[col] = dep
+    rels: list[Relation] = []
+    public: dict[Cell, int] = {}
+    if complementary and relations is not None:
+        rels = list(relations)
+    elif complementary and len(count_cols) > 1:
+        frame = table[count_cols].apply(pd.to_numeric, errors="coerce").fillna(0)
+        for idx, total in frame.sum(axis=1).items():
+            cell = (f"{name} row totals", idx, "total")
+            public[cell] = int(total)
+            rels.append(Relation(cell, tuple((name, idx, c) for c in count_cols)))
+    work = table if not table.index.has_duplicates else table.reset_index(drop=True)
+    out = suppress_tables(
+        {name: work}, rels, k=k, count_cols={name: count_cols}, public=public,
+        suppress_zero=suppress_zero, mode=mode,
+        dependent_cols={name: list(dependent_cols or [])},
+    )[name]
+    out.index = table.index
     return out
 
 
