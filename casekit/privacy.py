@@ -61,6 +61,7 @@ __all__ = [
     "Relation",
     "Cell",
     "COMPLEMENTARY_LABEL",
+    "identity_column_kind",
     "mask_labels",
     "mask_row",
     "scrub_message",
@@ -1036,14 +1037,29 @@ def mask_value(
     if value is None or (not isinstance(value, str) and pd.isna(value) is True):
         return ""
     text = str(value)
-    if column is not None and column.strip() in _IDENTITY_COLUMNS and text.strip():
-        col = column.strip()
-        if col in _ID_COLUMNS:
-            return ID_LABEL
-        if col in _PHONE_COLUMNS:
-            return PHONE_LABEL
-        return NAME_LABEL
+    kind = identity_column_kind(column) if column is not None else None
+    if kind is not None and text.strip():
+        return {"id_number": ID_LABEL, "phone": PHONE_LABEL, "name": NAME_LABEL}[kind]
     return _mask_text(text, _names_regex(known_names), True)
+
+
+def identity_column_kind(column: str) -> Literal["name", "id_number", "phone"] | None:
+    """What a column holding whole identities holds, by its header; None for other columns.
+
+    Examples
+    --------
+    >>> from casekit.privacy import identity_column_kind
+    >>> identity_column_kind("身份证号"), identity_column_kind(" 信访人 "), identity_column_kind("办理单位")
+    ('id_number', 'name', None)
+    """
+    col = str(column).strip()
+    if col not in _IDENTITY_COLUMNS:
+        return None
+    if col in _ID_COLUMNS:
+        return "id_number"
+    if col in _PHONE_COLUMNS:
+        return "phone"
+    return "name"
 
 
 def mask_row(
