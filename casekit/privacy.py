@@ -1320,7 +1320,7 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
 #: A published cell: ``(table name, row label, column)``.
 Cell = tuple[str, Any, str]
 
-#: Label of a cell hidden to protect a small one (its value may be any size).
+#: Label of a cell hidden to protect a small one (its value is 0 or at least k).
 COMPLEMENTARY_LABEL = "[c]"
 
 
@@ -1467,21 +1467,32 @@ class _Attack:
             rows.append(row)
             lo.append(-known)
             hi.append(-known if rel.kind == "eq" else np.inf)
-        lower = [self.low if hidden[c] == "primary" else self.k for c in cells]
-        # a finite cap on complementary cells far above every true value: it only gives the
-        # reader more knowledge than the print does, so a cell found protected is protected
-        upper = [self.k - 1 if hidden[c] == "primary" else self.cap for c in cells]
-        cons = [LinearConstraint(np.array(rows), lo, hi)] if rows else []
+        # a complementary cell is 0 or at least k (a count of 1 .. k-1 would show as "<k"):
+        # x = 0 when its indicator y is 0, k <= x <= cap when y is 1. The cap lies far above
+        # every true value: it only gives the reader more knowledge than the print does, so a
+        # cell found protected is protected.
+        comp = [i for i, c in enumerate(cells) if hidden[c] != "primary"]
+        n, m = len(cells), len(comp)
+        lower = [self.low if hidden[c] == "primary" else 0 for c in cells] + [0] * m
+        upper = [self.k - 1 if hidden[c] == "primary" else self.cap for c in cells] + [1] * m
+        matrix = np.zeros((len(rows) + 2 * m, n + m))
+        if rows:
+            matrix[: len(rows), :n] = np.array(rows)
+        for j, i in enumerate(comp):
+            matrix[len(rows) + 2 * j, [i, n + j]] = [1.0, -self.k]  # x - k*y >= 0
+            matrix[len(rows) + 2 * j + 1, [i, n + j]] = [1.0, -self.cap]  # x - cap*y <= 0
+        lo = [*lo, *([0.0, -np.inf] * m)]
+        hi = [*hi, *([np.inf, 0.0] * m)]
+        cons = [LinearConstraint(matrix, lo, hi)] if len(lo) else []
         out = []
         for sense in (1.0, -1.0):
-            objective = np.zeros(len(cells))
+            objective = np.zeros(n + m)
             objective[pos[cell]] = sense
-            res = milp(objective, constraints=cons, integrality=np.ones(len(cells)),
+            res = milp(objective, constraints=cons, integrality=np.ones(n + m),
                        bounds=Bounds(lower, upper))
             if res.status != 0:  # pragma: no cover - the true values are always feasible
                 raise CasekitError(f"suppress_tables: could not solve for {cell!r}: {res.message}")
-            else:
-                out.append(sense * res.fun)
+            out.append(sense * res.fun)
         return out[0], out[1]
 
     def exposed(self, cell: Cell, hidden: Mapping[Cell, str]) -> bool:
@@ -1509,12 +1520,14 @@ def suppression_plan(
     -----
     The reader is assumed to know every printed number, every relation, that counts are
     non-negative integers, that a cell shown ``<k`` lies in ``1 .. k-1`` and that a
-    complementary cell is at least ``k``. A hidden cell is protected when at least two integer
-    values are consistent with all of that (solved exactly with ``scipy.optimize.milp``). Cells
-    are added greedily: for an exposed cell, the smallest printed count that shares a relation
-    with it and protects it (or, failing that, the smallest one, and again). Protection only
-    grows as cells are hidden, so the loop ends; counts of ``k`` or more are hidden only when a
-    small one needs them.
+    complementary cell is ``0`` or at least ``k``. A hidden cell is protected when at least two
+    integer values are consistent with all of that (solved exactly with
+    ``scipy.optimize.milp``). Every small cell is protected, and every complementary one that
+    can be (one that cannot is 0 or at least ``k``: recovering it discloses no small count).
+    Cells are added greedily: for an exposed cell, the smallest printed count (zeros included)
+    that shares a relation with it and protects it (or, failing that, the smallest non-zero one,
+    and again). Protection only grows as cells are hidden, so the loop ends; counts of ``k`` or
+    more are hidden only when a small one needs them.
 
     Examples
     --------
@@ -1546,7 +1559,12 @@ def suppression_plan(
             safe.add(cell)  # hiding more cells never exposes a protected one
         if exposed is None:
             return hidden
-        hidden[_complement(exposed, hidden, values, keep, attack)] = "complementary"
+        try:
+            hidden[_complement(exposed, hidden, values, keep, attack)] = "complementary"
+        except CasekitError:
+            if hidden[exposed] == "primary":
+                raise
+            safe.add(exposed)  # a hidden 0 or large count that cannot be protected: not small
 
 
 def _complement(cell: Cell, hidden: Mapping[Cell, str], values: Mapping[Cell, int],
@@ -1560,15 +1578,15 @@ def _complement(cell: Cell, hidden: Mapping[Cell, str], values: Mapping[Cell, in
                 for c in near
                 for r in attack.by_cell.get(c, [])
                 for other in (attack.relations[r].total, *attack.relations[r].parts)
-                if other not in hidden and other not in keep and values[other] >= attack.k
+                if other not in hidden and other not in keep
             },
             key=lambda c: (values[c], repr(c)),
         )
         for cand in cands:
             if not attack.exposed(cell, {**hidden, cand: "complementary"}):
                 return cand
-        if cands:
-            return cands[0]
+        if cands:  # none protects it alone: the smallest that is not 0, then again
+            return next((c for c in cands if values[c] > 0), cands[0])
         near = attack.component(cell, hidden)[0]
     raise CasekitError(
         f"suppress_tables: cell {cell!r} cannot be protected: every count related to it is "
