@@ -80,15 +80,24 @@ def _template_path() -> Path:
     return Path(str(resources.files("casekit") / "templates" / REPORT_TEMPLATE))
 
 
-def describe_log(events: Any, cases: Any) -> str:
+def describe_log(
+    events: Any, cases: Any, *, k: int | None = None, source: str | None = None
+) -> str:
     """One bilingual Markdown paragraph describing a log and its case table.
 
     Parameters
     ----------
     events : pandas.DataFrame
-        Canonical events (``attrs["casekit"]["source"]`` is named when present).
+        Canonical events (``attrs["casekit"]["source"]`` is named when present; the name is
+        shown through :func:`markdown_text`).
     cases : pandas.DataFrame
         Its case table (:func:`casekit.build_case_table`).
+    k : int, optional
+        Small-cell threshold: a share of open or repeat cases that counts 1 to ``k - 1`` cases
+        is given as "fewer than k cases" (a share of a known total is that count).
+    source : str, optional
+        The source name to show instead of ``attrs["casekit"]["source"]`` (e.g. one already
+        scrubbed of the log's known names, as :func:`build_report` passes it).
 
     Examples
     --------
@@ -109,7 +118,7 @@ def describe_log(events: Any, cases: Any) -> str:
     n_agencies = events["agency"].nunique() if "agency" in events.columns else 0
     text = (f"**{n_cases:,} cases, {n_events:,} events, {n_agencies} agencies** "
             f"({n_cases:,} 件, {n_events:,} 条记录, {n_agencies} 个单位).")
-    source = meta.get("source")
+    source = source if source is not None else meta.get("source")
     if source:
         text = f"Source 来源: {markdown_text(Path(str(source)).name)}. " + text
     if "n_read" in meta and "n_quarantined" in meta:
@@ -122,10 +131,18 @@ def describe_log(events: Any, cases: Any) -> str:
     if obs is not None:
         text += f" Observation end 观察截止: {pd_timestamp(obs):%Y-%m-%d};"
     if "closed" in cases.columns and n_cases:
-        text += f" open (censored) 未办结: {1 - cases['closed'].astype(bool).mean():.1%};"
+        n_open = int((~cases["closed"].astype(bool)).sum())
+        text += f" open (censored) 未办结: {_share(n_open, n_cases, k)};"
     if "repeat_ordinal" in cases.columns and n_cases:
-        text += f" repeat filings 重复信访: {(cases['repeat_ordinal'] > 1).mean():.1%}."
+        n_repeat = int((cases["repeat_ordinal"] > 1).sum())
+        text += f" repeat filings 重复信访: {_share(n_repeat, n_cases, k)}."
     return text.rstrip(";")
+
+
+def _share(count: int, total: int, k: int | None) -> str:
+    if k is not None and 1 <= count < k:
+        return f"fewer than {k} cases 少于 {k} 件"
+    return f"{count / total:.1%}"
 
 
 def pd_timestamp(value: Any) -> Any:
@@ -161,11 +178,15 @@ def pattern_counts(cases: Any) -> Any:
     return out.sort_values(["n_cases", "pattern"], ascending=[False, True]).reset_index(drop=True)
 
 
-def _totals(counts: Any) -> dict[tuple[str, str, str], int]:
+def _totals(counts: Any) -> Any:
     """The column totals :func:`describe_log` prints (cases) or lets a reader work out (shares
-    of open and repeat cases): public cells of the report."""
-    return {("text", "all", col): int(counts[col].sum())
-            for col in ("n_cases", "n_closed", "n_open", "n_repeat")}
+    of open and repeat cases), as a one-row table; a small one is a small cell itself."""
+    import pandas as pd
+
+    return pd.DataFrame({c: [int(counts[c].sum())] for c in _TOTALS}, index=["all"])
+
+
+_TOTALS = ("n_cases", "n_open", "n_repeat")
 
 
 def publish_tables(
@@ -183,7 +204,9 @@ def publish_tables(
     the column totals (printed or implied by the description's shares), the ranking's
     ``n_cases`` being the same cases as a column of the pattern table (repeat filings or all
     filings, whichever it equals), ``n_closed <= n_cases`` there, and the ``n=`` of the
-    patterns drawn in the time-to-close figure.
+    patterns drawn in the time-to-close figure. The totals of cases, open and repeat cases
+    (printed by :func:`describe_log`, as counts or shares) are known to the reader, except a
+    small one: ``describe_log(..., k=k)`` prints it as "fewer than k cases".
 
     Parameters
     ----------
@@ -224,9 +247,12 @@ def publish_tables(
     rel = row_relations("patterns", counts, total="n_cases", parts=["n_closed", "n_open"])
     rel += [Relation(("patterns", p, "n_cases"), (("patterns", p, "n_repeat"),), "ge")
             for p in counts.index]
-    public = _totals(counts)
-    rel += column_relations("patterns", counts, totals={c: ("text", "all", c) for c in cols})
+    totals = _totals(counts)
+    tables["text"] = totals
+    count_cols["text"] = list(_TOTALS)
+    rel += column_relations("patterns", counts, totals={c: ("text", "all", c) for c in _TOTALS})
     fixed = [("patterns", p, "n_cases") for p in shown_n if p in counts.index]
+    fixed += [("text", "all", c) for c in _TOTALS if not 1 <= totals.loc["all", c] < k]
     if ranking is not None and len(ranking):
         ranked = ranking.set_index("pattern", drop=False)
         rank_cols = [c for c in ("n_cases", "n_closed") if c in ranked.columns]
@@ -241,8 +267,8 @@ def publish_tables(
             if "n_closed" in rank_cols:
                 rel += [Relation(("ranking", p, "n_cases"), (("ranking", p, "n_closed"),), "ge")
                         for p in ranked.index]
-    out = suppress_tables(tables, rel, k=k, count_cols=count_cols, public=public, fixed=fixed)
-    return {name: table.reset_index(drop=True) for name, table in out.items()}
+    out = suppress_tables(tables, rel, k=k, count_cols=count_cols, fixed=fixed)
+    return {name: table.reset_index(drop=True) for name, table in out.items() if name != "text"}
 
 
 def printed_patterns(table: Any, *, k: int = 5, limit: int = 6) -> list[str]:
@@ -492,8 +518,15 @@ def build_report(
         from casekit.cli._common import parse_columns
 
         columns = parse_columns(columns)
+    from casekit.privacy import scrub_message
+
+    # the raw identities are read here, kept in memory, and used to scrub the name shown and to
+    # check the HTML; the notebook never sees them
+    known = None if path is None else identity_values(path, columns=columns)
+    name = "sample" if path is None else scrub_message(Path(path).name, known_names=known)
     params = {
         "EVENTS_PATH": None if path is None else str(Path(path).resolve()),
+        "SOURCE_NAME": None if path is None else name,
         "COLUMNS": dict(columns) if columns else None,
         "OBSERVATION_END": observation_end,
         "MIN_CASES": int(min_cases),
@@ -502,11 +535,7 @@ def build_report(
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="casekit-report-") as tmp:
         nb = execute_notebook(_template_path(), parameters=params, cwd=tmp, timeout=timeout)
-    from casekit.privacy import scrub_message
-
-    name = "sample" if path is None else scrub_message(Path(path).name)
     html = export_html(nb, title=f"casekit report: {name}")
-    known = None if path is None else identity_values(path, columns=params["COLUMNS"])
     found = find_pii_in_html(html, known_values=known)
     if found:
         kinds = sorted({f.kind for f in found})
@@ -515,5 +544,12 @@ def build_report(
             f"{len(found)} finding(s)); nothing written"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:  # a failed or concurrent run never leaves a torn report
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
     return out

@@ -21,6 +21,7 @@
 
 # %% tags=["parameters"]
 EVENTS_PATH = None  # None: the bundled synthetic sample
+SOURCE_NAME = None  # the file name to show (casekit report passes it scrubbed of PII)
 COLUMNS = None  # e.g. {"case_id": "信访件编号", "timestamp": "办理时间"}
 OBSERVATION_END = None  # None: the last timestamp in the log
 MIN_CASES = 30
@@ -45,7 +46,7 @@ pd.set_option("display.max_columns", 20, "display.width", 160, "display.max_colw
 events = (ck.load_sample_events() if EVENTS_PATH is None
           else ck.read_events(EVENTS_PATH, columns=COLUMNS, observation_end=OBSERVATION_END))
 cases = ck.build_case_table(events, observation_end=OBSERVATION_END)
-display(Markdown(ck.report.describe_log(events, cases)))
+display(Markdown(ck.report.describe_log(events, cases, k=K, source=SOURCE_NAME)))
 # every count table of the report is suppressed together; the time-to-close figure then draws
 # only patterns whose case count the table prints (its legend shows n), so it reveals nothing new
 ranking = ck.rank_collaborations(cases, repeat_only=True, min_cases=MIN_CASES)
