@@ -30,7 +30,7 @@ import re
 import secrets
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +54,17 @@ __all__ = [
     "pseudonymise",
     "spreadsheet_safe",
     "suppress_small_cells",
+    "suppress_tables",
+    "suppression_plan",
+    "row_relations",
+    "column_relations",
+    "Relation",
+    "Cell",
+    "COMPLEMENTARY_LABEL",
+    "identity_column_kind",
+    "mask_labels",
+    "mask_row",
+    "scrub_message",
 ]
 
 KEY_ENV_VAR = "CASEKIT_PSEUDONYM_KEY"
@@ -84,7 +95,64 @@ _MOBILE_RE = re.compile(
     r"(?<!\d)(?:(?:\(?(?:\+|00)86\)?|86)[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?!\d)"
 )
 _THREE_DIGITS = re.compile(r"\d{3}")
-_LANDLINE_RE = re.compile(r"(?<!\d)(?:\(0\d{2,3}\) ?|0\d{2,3}-)\d{7,8}(?:-\d{1,5})?(?!\d)")
+# landlines: (0754)8888888, 0754-8888888, 0754.8888888, 0754 8888888 with an area code; written
+# without a separator only as a whole number (07548888888, 01012345678: 3-digit area codes have
+# 8-digit numbers), never inside a longer code such as a case id (no letter or digit before it)
+_LANDLINE_RE = re.compile(
+    r"(?<!\d)(?:\(0\d{2,3}\) ?|0\d{2,3}[-.])\d{7,8}(?:-\d{1,5})?(?!\d)"
+    r"|(?<![\dA-Za-z])(?:0\d{2,3} |0[12]\d(?=\d{8}(?!\d))|0[3-9]\d{2}(?=\d{7,8}(?!\d)))"
+    r"\d{7,8}(?:-\d{1,5})?(?!\d)"
+)
+
+# names where the text marks them (信访人张三, 姓名：李四, 联系人王先生): a marker, an optional
+# separator, a surname from the common list, one given character and an optional second one that
+# is not a word that usually follows a name (反映, 称, 来电 ...). Unmarked names are masked only
+# when they are known (known_names). Surnames that are also function words (于, 向, 和 ...) count
+# only after a colon, as do surnames that start everyday words (曾经, 申请, 车辆, 房屋 ...), so
+# 举报人于今日来电 and 信访人曾多次申请 keep their words.
+_NAME_MARKERS = (
+    "姓名", "信访人", "上访人", "来访人", "来信人", "来电人", "投诉人", "举报人", "反映人",
+    "联系人", "当事人", "申请人", "求助人", "留言人", "被反映人", "被投诉人", "被举报人",
+    "代理人", "监护人", "户主姓名", "业主姓名",
+)
+_COMPOUND_SURNAMES = (
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "夏侯", "公孙",
+    "长孙", "宇文", "司徒", "端木", "轩辕", "独孤", "南宫", "西门", "百里", "呼延", "澹台",
+)
+_AMBIGUOUS_SURNAMES = (
+    "于向和将把被在对为与及也都又从曾时常明全单应相满国文成安关商连步居终慎容井诸暴申车房路解"
+    "党师包符冷严方程金管费谈边卫"
+)
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔汤易常牛温康施文樊葛邢安齐伍庞颜倪洪章鲁岳翟殷詹申欧耿关兰焦俞左柳甘"
+    "祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解"
+    "牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬"
+    "边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝封谈鞠阙鄢蔺蔚庄揭晁芮豆储"
+    "井乔浦冀郁奚闻鹿蓬诸相胥暴茅钮隆钭晋楚闫习宦艾鱼容向古易慎戈廖庾终暨居衡步都耿满弘匡国文"
+    + _AMBIGUOUS_SURNAMES
+)
+_NAME_STOP = "反称来要于在因等向到对说表电诉的及和与现住家男女同请均已提投举申户系是为将把被经自所多年岁曾于今"
+_MARKER_RE = re.compile("|".join(sorted(_NAME_MARKERS, key=len, reverse=True)))
+
+
+def _surname_class(chars: str) -> str:
+    return "[" + "".join(sorted(set(chars))) + "]"
+
+
+_ONE_NAME = (
+    "(?:" + "|".join(_COMPOUND_SURNAMES) + "|{surname})[\u4e00-\u9fff]"
+    "(?:(?![" + _NAME_STOP + "])[\u4e00-\u9fff])?"
+)
+_PLAIN_SURNAMES = _surname_class("".join(c for c in _SURNAMES if c not in _AMBIGUOUS_SURNAMES))
+_ALL_SURNAMES = _surname_class(_SURNAMES)
+_MARKED_NAME_RE = re.compile(
+    "(?:" + _MARKER_RE.pattern + ")(?:姓名)?"
+    "(?:[ \t]*[:：=][ \t]*(?P<a>" + _ONE_NAME.format(surname=_ALL_SURNAMES) + ")"
+    "|[ \t]*(?:为|是|叫)?[ \t]*(?P<b>" + _ONE_NAME.format(surname=_PLAIN_SURNAMES) + "))"
+    "(?P<more>(?:[、,，和与及](?:" + _ONE_NAME.format(surname=_PLAIN_SURNAMES) + "))*)"
+)
 
 # column names that hold identity as a whole cell (mask_value masks the entire value)
 _IDENTITY_COLUMNS = frozenset(
@@ -696,12 +764,10 @@ def _id_spans(t: str, *, strict: bool) -> list[tuple[int, int, str]]:
         s = re.sub(r"[ -]", "", m.group()).upper()
         if strict:
             hit = _scalar_valid_id(s)
-        else:  # anything checksum-valid, or region + birth date plausible (a typo is still PII)
-            checksum = _check_char(s[:17]) == s[17]
-            plausible = int(s[:2]) in _PROVINCES and _plausible_date(
+        else:  # region + birth date plausible, whatever the check character (a typo is still PII)
+            hit = int(s[:2]) in _PROVINCES and _plausible_date(
                 int(s[6:10]), int(s[10:12]), int(s[12:14])
             )
-            hit = checksum or plausible
         if hit:
             spans.append((m.start(), m.end(), ID_LABEL))
     for m in _ID15_RE.finditer(t):
@@ -719,12 +785,21 @@ def _id_spans(t: str, *, strict: bool) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _marked_name_spans(t: str) -> list[tuple[int, int, str]]:
+    spans = []
+    for m in _MARKED_NAME_RE.finditer(t):
+        start = m.start("a") if m.group("a") else m.start("b")
+        spans.append((start, m.end(), NAME_LABEL))
+    return spans
+
+
 def _pii_spans(
     text: str,
     *,
     name_re: re.Pattern[str] | None,
     landlines: bool,
     strict: bool = False,
+    marked: bool = False,
 ) -> list[tuple[int, int, str]]:
     t = text.translate(_FULLWIDTH)
     spans: list[tuple[int, int, str]] = []
@@ -737,6 +812,8 @@ def _pii_spans(
         spans += [
             (m.start(), m.end(), NAME_LABEL) for m in name_re.finditer(t) if m.end() > m.start()
         ]
+    if marked:
+        spans += _marked_name_spans(t)
     if not spans:
         return []
     # merge overlaps: earliest start first, longer first; a span inside a kept one is dropped
@@ -751,17 +828,89 @@ def _pii_spans(
     return merged
 
 
-def _mask_text(text: str, name_re: re.Pattern[str] | None, landlines: bool) -> str:
-    spans = _pii_spans(text, name_re=name_re, landlines=landlines)
+def _mask_text(
+    text: str,
+    name_re: re.Pattern[str] | None,
+    landlines: bool,
+    marked: bool = True,
+    token: Any = None,
+) -> str:
+    """Mask one text; ``token(label, raw_span)`` makes the replacement (default: the label)."""
+    spans = _pii_spans(text, name_re=name_re, landlines=landlines, marked=marked)
     if not spans:
         return text
     pieces, pos = [], 0
     for start, end, label in spans:
         pieces.append(text[pos:start])
-        pieces.append(label)
+        pieces.append(label if token is None else token(label, text[start:end]))
         pos = end
     pieces.append(text[pos:])
     return "".join(pieces)
+
+
+# A superset of what _pii_spans can find, in RE2 syntax (pyarrow.compute): every number pattern
+# holds 7 digits in a row or 3 + 4 digits around one separator (\p{Nd} is Python's \d); the
+# characters _FULLWIDTH changes; a name marker. Values without any of these are left as they are
+# without running the Python patterns.
+_NUMBER_PREFILTER = r"\p{Nd}{7}|\p{Nd}{3}[ .\-\x{3000}－]?\p{Nd}{4}"
+_TRANSLATED_PREFILTER = "[" + "".join(sorted(set(k for k in map(chr, _FULLWIDTH)))) + "]"
+_MARKER_PREFILTER = _MARKER_RE.pattern
+
+
+def _arrow_texts(uniques: Any) -> Any:
+    """Distinct values as a pyarrow string array (non-strings through ``str``, as before)."""
+    import pyarrow as pa
+
+    if pd.api.types.is_string_dtype(getattr(uniques, "dtype", None)):
+        try:
+            return pa.array(uniques, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array([str(u) for u in np.asarray(uniques, dtype=object)], type=pa.large_string())
+
+
+def _prefilter(texts: Any, name_re: re.Pattern[str] | None, landlines: bool, marked: bool) -> Any:
+    """Boolean mask (numpy) of the values that may hold PII; the others need no Python regex."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = [_NUMBER_PREFILTER, _TRANSLATED_PREFILTER]
+    if marked:
+        parts.append(_MARKER_PREFILTER)
+    hit = pc.match_substring_regex(texts, "|".join(parts))
+    if name_re is not None:
+        try:  # the trie is plain literals and groups: the same language in RE2
+            hit = pc.or_(hit, pc.match_substring_regex(texts, name_re.pattern))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # too large or unusual for RE2
+            return np.ones(len(texts), dtype=bool)
+    del landlines  # landlines are numbers: covered by the number prefilter
+    return pc.fill_null(hit, True).to_numpy(zero_copy_only=False)
+
+
+def _mask_uniques(
+    texts: Any,
+    name_re: re.Pattern[str] | None,
+    landlines: bool,
+    marked: bool,
+    token: Any = None,
+) -> Any:
+    """Mask a pyarrow string array of distinct values; one vectorised prefilter, then Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cand = np.flatnonzero(_prefilter(texts, name_re, landlines, marked))
+    if not len(cand):
+        return texts
+    before = texts.take(pa.array(cand)).to_pylist()
+    after = [_mask_text(t, name_re, landlines, marked, token) for t in before]
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    if not changed:
+        return texts
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[cand[changed]] = True
+    return pc.replace_with_mask(
+        texts, pa.array(mask), pa.array([after[i] for i in changed], type=texts.type)
+    )
 
 
 def mask_free_text(
@@ -769,8 +918,9 @@ def mask_free_text(
     *,
     known_names: Iterable[Any] | None = None,
     landlines: bool = True,
+    marked_names: bool = True,
 ) -> pd.Series:
-    """Mask ID numbers, phone numbers and known names in a column of free text.
+    """Mask ID numbers, phone numbers and names in a column of free text.
 
     Parameters
     ----------
@@ -780,24 +930,33 @@ def mask_free_text(
         Names to mask wherever they occur (e.g. the petitioner names seen at ingest); names
         shorter than 2 characters are ignored (a single character would mask ordinary words).
     landlines : bool, default True
-        Also mask landline numbers written with an area code (``020-12345678``,
-        ``(0754) 8888888``).
+        Also mask landline numbers with an area code: ``0754-8888888``, ``0754 8888888``,
+        ``(0754)8888888`` and, as a whole number not glued to letters or digits,
+        ``07548888888``.
+    marked_names : bool, default True
+        Also mask names where the text marks them: after ``姓名``, ``信访人``, ``联系人``,
+        ``投诉人``, ``举报人``, ``当事人``, ``申请人`` and similar markers, a common surname
+        and one or two given characters (``信访人张三反映`` -> ``信访人[姓名]反映``).
 
     Returns
     -------
     pandas.Series
         Same index and name, string dtype. Replacements: ``[身份证号]`` for 18-digit ID
-        numbers (checksum-valid, or with a plausible region and birth date, since a mistyped
-        number still identifies someone), 15-digit old-format numbers with a plausible birth
-        date, and longer digit runs that contain a valid ID number; ``[手机号]`` for mainland
-        mobiles (``1[3-9]`` + 9 digits, with or without ``+86`` / ``0086`` / ``86``, spaces,
-        dots or hyphens in 3-4-4 groups); ``[电话]`` for landlines; ``[姓名]`` for known names.
+        numbers with a plausible region and birth date (whatever the check character, since a
+        mistyped number still identifies someone; upper- or lower-case ``x``), 15-digit
+        old-format numbers with a plausible birth date, and longer digit runs that contain a
+        valid ID number; ``[手机号]`` for mainland mobiles (``1[3-9]`` + 9 digits, with or
+        without ``+86`` / ``0086`` / ``86``, spaces, dots or hyphens in 3-4-4 groups);
+        ``[电话]`` for landlines; ``[姓名]`` for known and marked names.
 
     Notes
     -----
-    Full-width digits are recognised. Each distinct value is masked once, so long columns with
-    repeated texts are cheap. Masking is conservative: it may also hide an 18-digit case number
-    or an 11-digit number that looks like a mobile; it cannot find names it was not given.
+    Full-width digits are recognised. Each distinct value is masked once, and one vectorised
+    pass (pyarrow's RE2 over the distinct values) first sets aside the values that cannot hold
+    any of these patterns (no 7-digit run, no 3+4 digit group, no name marker, no known name),
+    so long columns of addresses, labels or dated notes cost little; the output is the same as
+    masking every value. Masking is conservative: it may also hide an 11-digit number that
+    looks like a mobile; it cannot find unmarked names it was not given.
 
     Examples
     --------
@@ -805,14 +964,39 @@ def mask_free_text(
     >>> s = pd.Series(["张三（身份证11010519491231002X）来电13800138000反映噪音", None])
     >>> mask_free_text(s, known_names=["张三"]).tolist()
     ['[姓名]（身份证[身份证号]）来电[手机号]反映噪音', nan]
-    >>> mask_free_text(pd.Series(["联系 +86 138-0013-8000 或 0754-88881234"])).iloc[0]
+    >>> mask_free_text(pd.Series(["联系 +86 138-0013-8000 或 0754 88881234"])).iloc[0]
     '联系 [手机号] 或 [电话]'
+    >>> mask_free_text(pd.Series(["信访人李四反映，案件XF20230501001于2023-05-01办结"])).iloc[0]
+    '信访人[姓名]反映，案件XF20230501001于2023-05-01办结'
     """
+    import pyarrow as pa
+
     name_re = _names_regex(known_names)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    masked = [_mask_text(str(u), name_re, landlines) for u in uniques]
+    masked = _mask_uniques(_arrow_texts(uniques), name_re, landlines, marked_names)
+    taken = masked.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype="str"), index=series.index, name=series.name)
+
+
+def _mask_all_python(
+    series: pd.Series,
+    *,
+    known_names: Iterable[Any] | None = None,
+    landlines: bool = True,
+    marked_names: bool = True,
+) -> pd.Series:
+    """Reference for :func:`mask_free_text`: the Python patterns on every distinct value."""
+    name_re = _names_regex(known_names)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    masked = [_mask_text(str(u), name_re, landlines, marked_names) for u in uniques]
     values = np.array([*masked, None], dtype=object)[codes]
     return pd.Series(values, index=series.index, name=series.name, dtype="str")
+
+
+_ID_COLUMNS = frozenset(["petitioner_id_number", "id_number", "身份证号", "身份证号码", "证件号码"])
+_PHONE_COLUMNS = frozenset(
+    ["petitioner_phone", "phone", "mobile", "联系电话", "电话", "手机", "手机号", "手机号码"]
+)
 
 
 def mask_value(
@@ -838,11 +1022,12 @@ def mask_value(
     Returns
     -------
     str
+        Masked as :func:`mask_free_text` masks (numbers, landlines, known and marked names).
 
     Examples
     --------
     >>> from casekit.privacy import mask_value
-    >>> mask_value("身份证 11010519491231002X")
+    >>> mask_value("身份证 11010519491231002x")
     '身份证 [身份证号]'
     >>> mask_value("王五", column="petitioner_name")
     '[姓名]'
@@ -852,23 +1037,222 @@ def mask_value(
     if value is None or (not isinstance(value, str) and pd.isna(value) is True):
         return ""
     text = str(value)
-    if column is not None and column.strip() in _IDENTITY_COLUMNS and text.strip():
-        col = column.strip()
-        if col in {"petitioner_id_number", "id_number", "身份证号", "身份证号码", "证件号码"}:
-            return ID_LABEL
-        if col in {
-            "petitioner_phone",
-            "phone",
-            "mobile",
-            "联系电话",
-            "电话",
-            "手机",
-            "手机号",
-            "手机号码",
-        }:
-            return PHONE_LABEL
-        return NAME_LABEL
+    kind = identity_column_kind(column) if column is not None else None
+    if kind is not None and text.strip():
+        return {"id_number": ID_LABEL, "phone": PHONE_LABEL, "name": NAME_LABEL}[kind]
     return _mask_text(text, _names_regex(known_names), True)
+
+
+def identity_column_kind(column: str) -> Literal["name", "id_number", "phone"] | None:
+    """What a column holding whole identities holds, by its header; None for other columns.
+
+    Examples
+    --------
+    >>> from casekit.privacy import identity_column_kind
+    >>> identity_column_kind("身份证号"), identity_column_kind(" 信访人 "), identity_column_kind("办理单位")
+    ('id_number', 'name', None)
+    """
+    col = str(column).strip()
+    if col not in _IDENTITY_COLUMNS:
+        return None
+    if col in _ID_COLUMNS:
+        return "id_number"
+    if col in _PHONE_COLUMNS:
+        return "phone"
+    return "name"
+
+
+def mask_row(
+    values: Sequence[Any],
+    *,
+    columns: Sequence[Any] | None = None,
+    known_names: Iterable[Any] | None = None,
+) -> list[str]:
+    """Mask a raw source row field by field (for quarantine files), whatever its shape.
+
+    A ragged row (more or fewer fields than the header) or one split with the wrong separator
+    is still masked: fields that line up with an identity column are masked whole, and every
+    field, and the fields re-joined, are scanned for PII patterns, so an ID number split across
+    two fields by a stray comma is found too.
+
+    Parameters
+    ----------
+    values : sequence
+        The fields as read (strings, numbers, missing values).
+    columns : sequence, optional
+        The header; fields beyond it have no column.
+    known_names : iterable of str, optional
+
+    Returns
+    -------
+    list of str
+        One masked text per field (missing values as ``""``).
+
+    Examples
+    --------
+    >>> from casekit.privacy import mask_row
+    >>> mask_row(["C1", "张三", "138 1234 5678", "extra"], columns=["case_id", "姓名"])
+    ['C1', '[姓名]', '[手机号]', 'extra']
+    >>> mask_row(["C1;李四;11010519491231002X"], columns=["case_id", "姓名", "身份证号"],
+    ...          known_names=["李四"])
+    ['C1;[姓名];[身份证号]']
+    """
+    cols = list(columns or [])
+    name_re = _names_regex(known_names)
+    out = []
+    for i, value in enumerate(values):
+        column = str(cols[i]) if i < len(cols) else None
+        out.append(mask_value(value, column=column, known_names=known_names))
+    joined = "\x1f".join(out)  # a number split over two fields by a stray separator
+    if _pii_spans(joined.replace("\x1f", ""), name_re=name_re, landlines=True, marked=True):
+        glued = _mask_text("".join(out), name_re, True)
+        if glued != "".join(out):
+            return [glued] + [""] * (len(out) - 1) if out else out
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# labels that must stay distinct, and messages
+# --------------------------------------------------------------------------------------------
+
+_LABEL_KEY: bytes | None = None
+
+
+def _label_key(key: str | bytes | None) -> bytes:
+    """The pseudonymisation key if one is configured, else one random key per run (no warning:
+    label tokens only need to be distinct within the outputs of one run)."""
+    global _LABEL_KEY
+    if key is not None or os.environ.get(KEY_ENV_VAR) or default_key_file().is_file():
+        return _resolve_key(key)[0]
+    if _LABEL_KEY is None:
+        _LABEL_KEY = secrets.token_bytes(32)
+    return _LABEL_KEY
+
+
+def mask_labels(
+    labels: Iterable[Any],
+    *,
+    known_names: Iterable[Any] | None = None,
+    key: str | bytes | None = None,
+) -> list[str]:
+    """Mask PII inside labels that identify things (agency names, unknown activity labels).
+
+    Like :func:`mask_free_text`, but each masked piece becomes a keyed token such as
+    ``[姓名:3f9a1c]`` instead of a constant, so two distinct labels never become one
+    (``张三调解室`` and ``李四调解室`` stay two agencies, two network nodes). The token is an
+    HMAC of the masked text under the pseudonymisation key (see :func:`pseudonymise`; without a
+    configured key, a random key per run), so it is stable across runs with a key and reveals
+    nothing without it.
+
+    Parameters
+    ----------
+    labels : iterable
+        Distinct or repeated labels; missing values give ``""``.
+    known_names : iterable of str, optional
+    key : str or bytes, optional
+
+    Returns
+    -------
+    list of str
+        One masked label per input; distinct inputs give distinct outputs.
+
+    Raises
+    ------
+    CasekitError
+        In the (astronomically unlikely) case that two distinct labels still collide.
+
+    Examples
+    --------
+    >>> from casekit.privacy import mask_labels
+    >>> a, b, c = mask_labels(["张三调解室", "李四调解室", "区信访局"], known_names=["张三", "李四"],
+    ...                       key="k")
+    >>> a != b, a.startswith("[姓名:"), a.endswith("]调解室"), c
+    (True, True, True, '区信访局')
+    """
+    raw_key = _label_key(key)
+
+    def token(label: str, raw: str) -> str:
+        norm = re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw)).upper()
+        digest = hmac.digest(raw_key, norm.encode("utf-8"), "sha256").hex()[:6]
+        return f"{label[:-1]}:{digest}]"
+
+    texts = ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+             for v in labels]
+    name_re = _names_regex(known_names)
+    import pyarrow as pa
+
+    arr = pa.array(texts, type=pa.large_string())
+    out = _mask_uniques(arr, name_re, True, True, token).to_pylist()
+    pairs = dict(zip(texts, out, strict=True))
+    if len(set(pairs.values())) < len(pairs):
+        raise CasekitError("mask_labels: two distinct labels gave the same masked label")
+    return out
+
+
+_MAX_MESSAGE_CHARS = 300
+
+
+def _escape_controls(text: str) -> str:
+    """Terminal control, format and separator characters as visible escapes (``\\x1b``)."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn") and ch != " ":
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                       else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def scrub_message(
+    text: Any,
+    *,
+    known_names: Iterable[Any] | None = None,
+    max_chars: int = _MAX_MESSAGE_CHARS,
+) -> str:
+    """Make a text safe to print: PII masked, control characters escaped, length cut.
+
+    Use it on everything that is echoed into a message, a log line or JSON: file names,
+    column headers, case ids, agency names and whole error messages. The CLI passes every
+    error message through it.
+
+    Parameters
+    ----------
+    text : Any
+        The text (converted with ``str``).
+    known_names : iterable of str, optional
+        Names to mask as well (as in :func:`mask_free_text`).
+    max_chars : int, default 300
+        Longer results are cut and end with ``... (N characters)``.
+
+    Returns
+    -------
+    str
+        One line: ID numbers, mobiles, landlines, known and marked names masked; control
+        characters (ESC, CR, LF, tab, NUL, bidi overrides, zero-width characters ...) written as
+        ``\\x1b``, ``\\n``-style escapes (``\\x0a``); at most ``max_chars`` characters plus the
+        length note.
+
+    Examples
+    --------
+    >>> from casekit.privacy import scrub_message
+    >>> scrub_message("张三_13812345678.csv: no such file")
+    '张三_[手机号].csv: no such file'
+    >>> scrub_message("agency '\\x1b[31m区信访局\\x1b[0m'")
+    "agency '\\\\x1b[31m区信访局\\\\x1b[0m'"
+    >>> scrub_message("x" * 400, max_chars=10)
+    'xxxxxxxxxx... (400 characters)'
+    """
+    s = "" if text is None else str(text)
+    total = len(s)
+    if total > 4 * max_chars:  # mask a prefix, cut outside any number so none is left half raw
+        s = re.sub(r"[\d+\-\s.()]+$", "", s[: 4 * max_chars])
+    s = _escape_controls(_mask_text(s, _names_regex(known_names), True))
+    if len(s) > max_chars or total > 4 * max_chars:
+        s = f"{s[:max_chars]}... ({total} characters)"
+    return s
 
 
 # --------------------------------------------------------------------------------------------
@@ -933,6 +1317,398 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: A published cell: ``(table name, row label, column)``.
+Cell = tuple[str, Any, str]
+
+#: Label of a cell hidden to protect a small one (its value is 0 or at least k).
+COMPLEMENTARY_LABEL = "[c]"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A linear fact a reader of the published tables knows: ``total == sum(parts)``.
+
+    ``kind="ge"`` states ``total >= sum(parts)`` instead (e.g. repeat filings of a pattern are at
+    most its cases). Cells are ``(table, row label, column)``; see :func:`suppress_tables`.
+    """
+
+    total: Cell
+    parts: tuple[Cell, ...]
+    kind: Literal["eq", "ge"] = "eq"
+
+
+def row_relations(
+    name: str, table: pd.DataFrame, *, total: str, parts: Sequence[str]
+) -> list[Relation]:
+    """One relation per row: ``table[total] == sum(table[parts])`` (e.g. cases = closed + open).
+
+    Examples
+    --------
+    >>> from casekit.privacy import row_relations
+    >>> t = pd.DataFrame({"n_cases": [5, 3], "n_closed": [4, 1], "n_open": [1, 2]})
+    >>> row_relations("t", t, total="n_cases", parts=["n_closed", "n_open"])[1]
+    Relation(total=('t', 1, 'n_cases'), parts=(('t', 1, 'n_closed'), ('t', 1, 'n_open')), kind='eq')
+    """
+    return [
+        Relation((name, idx, total), tuple((name, idx, p) for p in parts)) for idx in table.index
+    ]
+
+
+def column_relations(
+    name: str, table: pd.DataFrame, *, totals: Mapping[str, Cell]
+) -> list[Relation]:
+    """One relation per column: the column summed over the rows equals the cell ``totals[col]``.
+
+    Examples
+    --------
+    >>> from casekit.privacy import column_relations
+    >>> t = pd.DataFrame({"n": [5, 3]})
+    >>> column_relations("t", t, totals={"n": ("text", "all", "n")})
+    [Relation(total=('text', 'all', 'n'), parts=(('t', 0, 'n'), ('t', 1, 'n')), kind='eq')]
+    """
+    return [
+        Relation(cell, tuple((name, idx, col) for idx in table.index))
+        for col, cell in totals.items()
+    ]
+
+
+def _as_count(value: Any, cell: Cell) -> int:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number) or float(number) != int(number) or number < 0:
+        raise CasekitError(f"suppress_tables: cell {cell!r} is not a count (got {value!r})")
+    return int(number)
+
+
+def _cell_values(
+    tables: Mapping[str, pd.DataFrame],
+    count_cols: Mapping[str, Sequence[str]] | None,
+    public: Mapping[Cell, Any] | None,
+) -> tuple[dict[Cell, int], dict[str, list[str]]]:
+    values: dict[Cell, int] = {}
+    cols_of: dict[str, list[str]] = {}
+    for name, table in tables.items():
+        if count_cols is not None and name in count_cols:
+            cols = list(count_cols[name])
+        else:
+            cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
+        for col in cols:
+            if col not in table.columns:
+                raise CasekitError(
+                    f"suppress_tables: column {col!r} not found in table {name!r}; columns are "
+                    f"{list(table.columns)}"
+                )
+        if table.index.has_duplicates:
+            raise CasekitError(f"suppress_tables: table {name!r} has duplicate row labels")
+        cols_of[name] = cols
+        for col in cols:
+            for idx, v in table[col].items():
+                if not pd.isna(v):
+                    values[(name, idx, col)] = _as_count(v, (name, idx, col))
+    for cell, v in (public or {}).items():
+        values[cell] = _as_count(v, cell)
+    return values, cols_of
+
+
+def _check_relations(relations: Sequence[Relation], values: Mapping[Cell, int]) -> None:
+    for rel in relations:
+        for cell in (rel.total, *rel.parts):
+            if cell not in values:
+                raise CasekitError(f"suppress_tables: relation cell {cell!r} is not a count cell "
+                                   "of the tables or a public cell")
+        total, parts = values[rel.total], sum(values[c] for c in rel.parts)
+        if (rel.kind == "eq" and total != parts) or (rel.kind == "ge" and total < parts):
+            raise CasekitError(f"suppress_tables: relation on {rel.total!r} does not hold "
+                               f"({total} vs {parts})")
+
+
+class _Attack:
+    """What a reader can infer: integer solutions of the relations given every printed cell."""
+
+    def __init__(self, values: Mapping[Cell, int], relations: Sequence[Relation], k: int,
+                 low: int) -> None:
+        self.values, self.relations, self.k, self.low = values, relations, k, low
+        self.cap = 2 * max(values.values(), default=0) + k + 10
+        self.by_cell: dict[Cell, list[int]] = {}
+        for r, rel in enumerate(relations):
+            for cell in (rel.total, *rel.parts):
+                self.by_cell.setdefault(cell, []).append(r)
+
+    def component(self, cell: Cell, hidden: Mapping[Cell, str]) -> tuple[list[Cell], list[int]]:
+        """Hidden cells linked to ``cell`` through relations, and those relations."""
+        cells, rels, todo = {cell}, set(), [cell]
+        while todo:
+            for r in self.by_cell.get(todo.pop(), []):
+                if r in rels:
+                    continue
+                rels.add(r)
+                rel = self.relations[r]
+                for other in (rel.total, *rel.parts):
+                    if other in hidden and other not in cells:
+                        cells.add(other)
+                        todo.append(other)
+        return sorted(cells, key=repr), sorted(rels)
+
+    def range_of(self, cell: Cell, hidden: Mapping[Cell, str]) -> tuple[float, float]:
+        """Smallest and largest value of a hidden cell over every reading consistent with print."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        cells, rels = self.component(cell, hidden)
+        pos = {c: i for i, c in enumerate(cells)}
+        rows, lo, hi = [], [], []
+        for r in rels:
+            rel = self.relations[r]
+            row = np.zeros(len(cells))
+            known = 0.0
+            for sign, c in [(1.0, rel.total), *((-1.0, p) for p in rel.parts)]:
+                if c in pos:
+                    row[pos[c]] += sign
+                else:
+                    known += sign * self.values[c]
+            rows.append(row)
+            lo.append(-known)
+            hi.append(-known if rel.kind == "eq" else np.inf)
+        # a complementary cell is 0 or at least k (a count of 1 .. k-1 would show as "<k"):
+        # x = 0 when its indicator y is 0, k <= x <= cap when y is 1. The cap lies far above
+        # every true value: it only gives the reader more knowledge than the print does, so a
+        # cell found protected is protected.
+        comp = [i for i, c in enumerate(cells) if hidden[c] != "primary"]
+        n, m = len(cells), len(comp)
+        lower = [self.low if hidden[c] == "primary" else 0 for c in cells] + [0] * m
+        upper = [self.k - 1 if hidden[c] == "primary" else self.cap for c in cells] + [1] * m
+        matrix = np.zeros((len(rows) + 2 * m, n + m))
+        if rows:
+            matrix[: len(rows), :n] = np.array(rows)
+        for j, i in enumerate(comp):
+            matrix[len(rows) + 2 * j, [i, n + j]] = [1.0, -self.k]  # x - k*y >= 0
+            matrix[len(rows) + 2 * j + 1, [i, n + j]] = [1.0, -self.cap]  # x - cap*y <= 0
+        lo = [*lo, *([0.0, -np.inf] * m)]
+        hi = [*hi, *([np.inf, 0.0] * m)]
+        cons = [LinearConstraint(matrix, lo, hi)] if len(lo) else []
+        out = []
+        for sense in (1.0, -1.0):
+            objective = np.zeros(n + m)
+            objective[pos[cell]] = sense
+            res = milp(objective, constraints=cons, integrality=np.ones(n + m),
+                       bounds=Bounds(lower, upper))
+            if res.status != 0:  # pragma: no cover - the true values are always feasible
+                raise CasekitError(f"suppress_tables: could not solve for {cell!r}: {res.message}")
+            out.append(sense * res.fun)
+        return out[0], out[1]
+
+    def exposed(self, cell: Cell, hidden: Mapping[Cell, str]) -> bool:
+        low, high = self.range_of(cell, hidden)
+        return high - low < 0.5
+
+
+def suppression_plan(
+    tables: Mapping[str, pd.DataFrame],
+    relations: Sequence[Relation] = (),
+    *,
+    k: int = 5,
+    count_cols: Mapping[str, Sequence[str]] | None = None,
+    public: Mapping[Cell, Any] | None = None,
+    fixed: Iterable[Cell] = (),
+    suppress_zero: bool = False,
+) -> dict[Cell, str]:
+    """Which cells to hide so that no small count can be worked out: ``{cell: kind}``.
+
+    ``kind`` is ``"primary"`` (a count from 1, or 0 with ``suppress_zero``, to ``k - 1``) or
+    ``"complementary"`` (a larger count hidden because a small one could otherwise be recovered).
+    Parameters as in :func:`suppress_tables`; :func:`suppress_tables` applies the plan.
+
+    Notes
+    -----
+    The reader is assumed to know every printed number, every relation, that counts are
+    non-negative integers, that a cell shown ``<k`` lies in ``1 .. k-1`` and that a
+    complementary cell is ``0`` or at least ``k``. A hidden cell is protected when at least two
+    integer values are consistent with all of that (solved exactly with
+    ``scipy.optimize.milp``). Every small cell is protected, and every complementary one that
+    can be (one that cannot is 0 or at least ``k``: recovering it discloses no small count).
+    Cells are added greedily: for an exposed cell, the smallest printed count (zeros included)
+    that shares a relation with it and protects it (or, failing that, the smallest non-zero one,
+    and again). Protection only grows as cells are hidden, so the loop ends; counts of ``k`` or
+    more are hidden only when a small one needs them.
+
+    Examples
+    --------
+    >>> from casekit.privacy import row_relations, suppression_plan
+    >>> t = pd.DataFrame({"n_cases": [40, 12], "n_closed": [37, 9], "n_open": [3, 3]})
+    >>> plan = suppression_plan({"t": t}, row_relations("t", t, total="n_cases",
+    ...                                                   parts=["n_closed", "n_open"]))
+    >>> sorted(plan.items())  # doctest: +NORMALIZE_WHITESPACE
+    [(('t', 0, 'n_closed'), 'complementary'), (('t', 0, 'n_open'), 'primary'),
+     (('t', 1, 'n_closed'), 'complementary'), (('t', 1, 'n_open'), 'primary')]
+    """
+    if k < 1:
+        raise CasekitError(f"suppress_tables: k must be at least 1, got {k}")
+    values, _ = _cell_values(tables, count_cols, public)
+    relations = list(relations)
+    _check_relations(relations, values)
+    low = 0 if suppress_zero else 1
+    keep = set(fixed) | set(public or {})
+    hidden = {c: "primary" for c, v in values.items() if c not in keep and low <= v < k}
+    attack = _Attack(values, relations, k, low)
+    safe: set[Cell] = set()
+    while True:
+        todo = [c for c in sorted(hidden, key=repr) if c not in safe]
+        exposed = None
+        for cell in todo:
+            if attack.exposed(cell, hidden):
+                exposed = cell
+                break
+            safe.add(cell)  # hiding more cells never exposes a protected one
+        if exposed is None:
+            return hidden
+        try:
+            hidden[_complement(exposed, hidden, values, keep, attack)] = "complementary"
+        except CasekitError:
+            if hidden[exposed] == "primary":
+                raise
+            safe.add(exposed)  # a hidden 0 or large count that cannot be protected: not small
+
+
+def _complement(cell: Cell, hidden: Mapping[Cell, str], values: Mapping[Cell, int],
+                keep: set[Cell], attack: _Attack) -> Cell:
+    """The printed count to hide next to protect ``cell``."""
+    near = [cell]
+    for _ in range(3):  # partners of the cell, then of its hidden neighbours
+        cands = sorted(
+            {
+                other
+                for c in near
+                for r in attack.by_cell.get(c, [])
+                for other in (attack.relations[r].total, *attack.relations[r].parts)
+                if other not in hidden and other not in keep
+            },
+            key=lambda c: (values[c], repr(c)),
+        )
+        for cand in cands:
+            if not attack.exposed(cell, {**hidden, cand: "complementary"}):
+                return cand
+        if cands:  # none protects it alone: the smallest that is not 0, then again
+            return next((c for c in cands if values[c] > 0), cands[0])
+        near = attack.component(cell, hidden)[0]
+    raise CasekitError(
+        f"suppress_tables: cell {cell!r} cannot be protected: every count related to it is "
+        "public; leave one of them unprinted"
+    )
+
+
+def suppress_tables(
+    tables: Mapping[str, pd.DataFrame],
+    relations: Sequence[Relation] = (),
+    *,
+    k: int = 5,
+    count_cols: Mapping[str, Sequence[str]] | None = None,
+    public: Mapping[Cell, Any] | None = None,
+    fixed: Iterable[Cell] = (),
+    suppress_zero: bool = False,
+    mode: Literal["label", "nan"] = "label",
+    dependent_cols: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Complementary small-cell suppression over every table of one publication.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Every count table the publication prints, by name (row labels must be unique).
+    relations : sequence of Relation
+        What ties the printed numbers together: row totals (:func:`row_relations`), column
+        totals (:func:`column_relations`), the same count printed in two tables
+        (``Relation(a, (b,))``), inequalities (``kind="ge"``).
+    k : int, default 5
+        Counts ``1 .. k-1`` (``0`` too with ``suppress_zero``) are hidden.
+    count_cols : mapping of str to sequence of str, optional
+        Count columns per table; default every integer column.
+    public : mapping of Cell to int, optional
+        Numbers printed outside the tables (a total in the text): known to the reader, never
+        hidden. Their table name must not be one of ``tables``.
+    fixed : iterable of Cell
+        Table cells that are printed elsewhere as well (a figure legend's ``n=``): never hidden.
+    suppress_zero : bool, default False
+    mode : {"label", "nan"}, default "label"
+        ``"label"``: small cells become ``"<k"``, complementary ones ``"[c]"`` (text columns).
+        ``"nan"``: hidden cells become NaN and a boolean ``<col>_suppressed`` marks them.
+    dependent_cols : mapping of str to sequence of str, optional
+        Per table, columns derived from the counts (shares, medians): set to missing in every
+        row where a count was hidden.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        New tables, same names. The plan itself: :func:`suppression_plan`.
+
+    Raises
+    ------
+    CasekitError
+        If a column or relation cell is missing, a relation does not hold on the values, a cell
+        is not a count, or a small cell cannot be protected.
+
+    Examples
+    --------
+    Cases by pattern, with the total printed in the text: the 3 open cases of ``b`` would be
+    ``12 - 9`` and the 4 cases of ``c`` would be ``56 - 40 - 12``.
+
+    >>> from casekit.privacy import Relation, column_relations, row_relations, suppress_tables
+    >>> t = pd.DataFrame({"pattern": ["a", "b", "c"], "n_cases": [40, 12, 4],
+    ...                   "n_closed": [30, 9, 4], "n_open": [10, 3, 0]})
+    >>> rel = row_relations("t", t, total="n_cases", parts=["n_closed", "n_open"])
+    >>> rel += column_relations("t", t, totals={"n_cases": ("text", "all", "n_cases")})
+    >>> out = suppress_tables({"t": t}, rel, public={("text", "all", "n_cases"): 56})["t"]
+    >>> out.to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'pattern': ['a', 'b', 'c'], 'n_cases': ['40', '[c]', '<5'],
+     'n_closed': ['30', '[c]', '<5'], 'n_open': ['10', '<5', '0']}
+    """
+    if mode not in ("label", "nan"):
+        raise CasekitError(f"suppress_tables: mode must be 'label' or 'nan', got {mode!r}")
+    for cell in public or {}:
+        if cell[0] in tables:
+            raise CasekitError(f"suppress_tables: public cell {cell!r} names a table; use fixed")
+    plan = suppression_plan(tables, relations, k=k, count_cols=count_cols, public=public,
+                            fixed=fixed, suppress_zero=suppress_zero)
+    _, cols_of = _cell_values(tables, count_cols, None)
+    return {
+        name: _apply_plan(name, table, plan, cols_of[name], k, mode,
+                          list((dependent_cols or {}).get(name, [])))
+        for name, table in tables.items()
+    }
+
+
+def _apply_plan(name: str, table: pd.DataFrame, plan: Mapping[Cell, str], cols: list[str],
+                k: int, mode: str, dependent: list[str]) -> pd.DataFrame:
+    for col in dependent:
+        if col not in table.columns:
+            raise CasekitError(f"suppress_tables: column {col!r} not found in table {name!r}; "
+                               f"columns are {list(table.columns)}")
+    out = table.copy()
+    any_hit = np.zeros(len(table), dtype=bool)
+    for col in cols:
+        kinds = [plan.get((name, idx, col)) for idx in table.index]
+        hit = np.array([kd is not None for kd in kinds], dtype=bool)
+        any_hit |= hit
+        if mode == "label":
+            text = table[col].astype("str").to_numpy(dtype=object)
+            for i, kd in enumerate(kinds):
+                if kd is not None:
+                    text[i] = f"<{k}" if kd == "primary" else COMPLEMENTARY_LABEL
+            out[col] = pd.Series(text, index=table.index, dtype="str")
+        else:
+            num = pd.to_numeric(table[col], errors="coerce").astype(float)
+            num[hit] = np.nan
+            out[col] = num
+            out[f"{col}_suppressed"] = hit
+    for col in dependent:
+        dep = out[col]
+        if pd.api.types.is_numeric_dtype(dep.dtype):
+            dep = dep.astype(float)
+            dep[any_hit] = np.nan
+        else:
+            dep = dep.astype("str")
+            dep[any_hit] = None
+        out[col] = dep
+    return out
+
+
 def suppress_small_cells(
     table: pd.DataFrame,
     *,
@@ -942,8 +1718,10 @@ def suppress_small_cells(
     dependent_cols: Sequence[str] | None = None,
     suppress_zero: bool = False,
     complementary: bool = False,
+    relations: Sequence[Relation] | None = None,
+    name: str = "table",
 ) -> pd.DataFrame:
-    """Small-cell suppression for published tables: counts under ``k`` cases are hidden.
+    """Small-cell suppression for one published table: counts under ``k`` cases are hidden.
 
     Parameters
     ----------
@@ -954,18 +1732,21 @@ def suppress_small_cells(
     count_cols : sequence of str, optional
         The count columns; default every integer column.
     mode : {"label", "nan"}, default "label"
-        ``"label"``: suppressed cells become the text ``"<k"`` (the column becomes string
-        dtype; good for printing). ``"nan"``: they become NaN (the column becomes float) and a
-        boolean column ``<col>_suppressed`` flags them (good for further computing).
+        ``"label"``: suppressed cells become the text ``"<k"`` (complementary ones ``"[c]"``;
+        the column becomes string dtype; good for printing). ``"nan"``: they become NaN (the
+        column becomes float) and a boolean column ``<col>_suppressed`` flags them.
     dependent_cols : sequence of str, optional
         Columns derived from the counts (shares, medians, hazard ratios) that would reveal
         them: set to missing in every row where a count was suppressed.
     suppress_zero : bool, default False
         Zeros are shown by default (an empty cell describes nobody).
     complementary : bool, default False
-        Where exactly one count in a row was suppressed, also suppress the smallest other
-        non-zero count in that row, so the hidden value cannot be recovered from a published
-        row total (simple secondary suppression over ``count_cols``).
+        Also hide larger counts where a small one could be worked out. With ``relations``
+        (cells named ``(name, row label, column)``) those are what the reader knows; without,
+        each row's count columns are taken to add up to a published row total.
+    relations : sequence of Relation, optional
+    name : str, default "table"
+        The table's name in ``relations``.
 
     Returns
     -------
@@ -980,8 +1761,8 @@ def suppress_small_cells(
     Notes
     -----
     A threshold of 5 is the usual rule for official statistics on people (e.g. NHS and ONS
-    disclosure control guidance). Suppression of single rows does not protect against
-    differencing across several published tables; publish one consistent set.
+    disclosure control guidance). Several tables of one report share cells and totals: publish
+    them together through :func:`suppress_tables`.
 
     Examples
     --------
@@ -992,6 +1773,9 @@ def suppress_small_cells(
     >>> out = suppress_small_cells(t, mode="nan")
     >>> out["n_cases"].tolist()[:2], out["n_cases_suppressed"].tolist()
     ([120.0, nan], [False, True, False])
+    >>> s = pd.DataFrame({"housing": [3, 40], "labour": [50, 60], "land": [20, 70]})
+    >>> suppress_small_cells(s, complementary=True).loc[0].tolist()
+    ['<5', '50', '[c]']
     """
     if k < 1:
         raise CasekitError(f"suppress_small_cells: k must be at least 1, got {k}")
@@ -1000,48 +1784,28 @@ def suppress_small_cells(
     if count_cols is None:
         count_cols = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c].dtype)]
     count_cols = list(count_cols)
-    dependent_cols = list(dependent_cols or [])
-    for col in [*count_cols, *dependent_cols]:
+    for col in [*count_cols, *(dependent_cols or [])]:
         if col not in table.columns:
             raise CasekitError(
                 f"suppress_small_cells: column {col!r} not found; columns are {list(table.columns)}"
             )
-    out = table.copy()
-    flags = pd.DataFrame(index=table.index)
-    for col in count_cols:
-        values = pd.to_numeric(table[col], errors="coerce")
-        low = 0 if suppress_zero else 1
-        flags[col] = ((values >= low) & (values < k)).fillna(False).astype(bool)
-    if complementary and len(count_cols) > 1:
-        values = table[count_cols].apply(pd.to_numeric, errors="coerce")
-        single = flags[count_cols].sum(axis=1) == 1
-        for idx in flags.index[single]:
-            row = values.loc[idx]
-            candidates = row[(~flags.loc[idx, count_cols]) & (row > 0)]
-            if len(candidates):
-                flags.loc[idx, candidates.astype(float).idxmin()] = True
-    for col in count_cols:
-        hit = flags[col].to_numpy(dtype=bool)
-        if mode == "label":
-            text = table[col].astype("str")
-            text[hit] = f"<{k}"
-            out[col] = text
-        else:
-            num = pd.to_numeric(table[col], errors="coerce").astype(float)
-            num[hit] = np.nan
-            out[col] = num
-            out[f"{col}_suppressed"] = hit
-    if dependent_cols and count_cols:
-        any_hit = flags[count_cols].any(axis=1).to_numpy(dtype=bool)
-        for col in dependent_cols:
-            dep = out[col]
-            if pd.api.types.is_numeric_dtype(dep.dtype):
-                dep = dep.astype(float)
-                dep[any_hit] = np.nan
-            else:
-                dep = dep.astype("str")
-                dep[any_hit] = None
-            out[col] = dep
+    rels: list[Relation] = []
+    public: dict[Cell, int] = {}
+    if complementary and relations is not None:
+        rels = list(relations)
+    elif complementary and len(count_cols) > 1:
+        frame = table[count_cols].apply(pd.to_numeric, errors="coerce").fillna(0)
+        for idx, total in frame.sum(axis=1).items():
+            cell = (f"{name} row totals", idx, "total")
+            public[cell] = int(total)
+            rels.append(Relation(cell, tuple((name, idx, c) for c in count_cols)))
+    work = table if not table.index.has_duplicates else table.reset_index(drop=True)
+    out = suppress_tables(
+        {name: work}, rels, k=k, count_cols={name: count_cols}, public=public,
+        suppress_zero=suppress_zero, mode=mode,
+        dependent_cols={name: list(dependent_cols or [])},
+    )[name]
+    out.index = table.index
     return out
 
 

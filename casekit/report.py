@@ -32,7 +32,11 @@ __all__ = [
     "execute_notebook",
     "export_html",
     "find_pii_in_html",
+    "identity_values",
+    "markdown_text",
     "pattern_counts",
+    "printed_patterns",
+    "publish_tables",
     "read_parameters",
 ]
 
@@ -46,21 +50,54 @@ RANKING_COLUMNS = (
 REPORT_TEMPLATE = "report.ipynb"
 
 _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+", re.IGNORECASE)
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+
+
+def markdown_text(value: Any) -> str:
+    r"""Any text (a file name, a label) made safe to put into the report's Markdown.
+
+    PII is masked and control characters escaped (:func:`casekit.privacy.scrub_message`), then
+    HTML is escaped and Markdown punctuation backslash-escaped, so the text renders as itself:
+    no tag, link or code span can come out of it.
+
+    Examples
+    --------
+    >>> from casekit.report import markdown_text
+    >>> markdown_text("<img src=x onerror=alert(1)>.csv")
+    '&lt;img src=x onerror=alert\\(1\\)&gt;\\.csv'
+    >>> markdown_text("张三_13812345678.csv")
+    '张三\\_\\[手机号\\]\\.csv'
+    """
+    import html
+
+    from casekit.privacy import scrub_message
+
+    escaped = html.escape(scrub_message(value), quote=True)
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
 
 
 def _template_path() -> Path:
     return Path(str(resources.files("casekit") / "templates" / REPORT_TEMPLATE))
 
 
-def describe_log(events: Any, cases: Any) -> str:
+def describe_log(
+    events: Any, cases: Any, *, k: int | None = None, source: str | None = None
+) -> str:
     """One bilingual Markdown paragraph describing a log and its case table.
 
     Parameters
     ----------
     events : pandas.DataFrame
-        Canonical events (``attrs["casekit"]["source"]`` is named when present).
+        Canonical events (``attrs["casekit"]["source"]`` is named when present; the name is
+        shown through :func:`markdown_text`).
     cases : pandas.DataFrame
         Its case table (:func:`casekit.build_case_table`).
+    k : int, optional
+        Small-cell threshold: a share of open or repeat cases that counts 1 to ``k - 1`` cases
+        is given as "fewer than k cases" (a share of a known total is that count).
+    source : str, optional
+        The source name to show instead of ``attrs["casekit"]["source"]`` (e.g. one already
+        scrubbed of the log's known names, as :func:`build_report` passes it).
 
     Examples
     --------
@@ -74,16 +111,16 @@ def describe_log(events: Any, cases: Any) -> str:
     >>> ev.attrs["casekit"] = {"source": "/data/log.xlsx", "n_read": 4, "n_accepted": 3,
     ...                        "n_quarantined": 1}
     >>> print(describe_log(ev, cs))  # doctest: +ELLIPSIS
-    Source 来源: `log.xlsx`. **2 cases, ... Rows read 4, accepted 3, quarantined 1 ...
+    Source 来源: log\\.xlsx. **2 cases, ... Rows read 4, accepted 3, quarantined 1 ...
     """
     meta = events.attrs.get("casekit", {}) if hasattr(events, "attrs") else {}
     n_cases, n_events = len(cases), len(events)
     n_agencies = events["agency"].nunique() if "agency" in events.columns else 0
     text = (f"**{n_cases:,} cases, {n_events:,} events, {n_agencies} agencies** "
             f"({n_cases:,} 件, {n_events:,} 条记录, {n_agencies} 个单位).")
-    source = meta.get("source")
+    source = source if source is not None else meta.get("source")
     if source:
-        text = f"Source 来源: `{Path(str(source)).name}`. " + text
+        text = f"Source 来源: {markdown_text(Path(str(source)).name)}. " + text
     if "n_read" in meta and "n_quarantined" in meta:
         text += (f" Rows read {meta['n_read']:,}, accepted {meta.get('n_accepted', 0):,}, "
                  f"quarantined {meta['n_quarantined']:,} (读入 / 接受 / 隔离; the quarantined rows "
@@ -94,10 +131,18 @@ def describe_log(events: Any, cases: Any) -> str:
     if obs is not None:
         text += f" Observation end 观察截止: {pd_timestamp(obs):%Y-%m-%d};"
     if "closed" in cases.columns and n_cases:
-        text += f" open (censored) 未办结: {1 - cases['closed'].astype(bool).mean():.1%};"
+        n_open = int((~cases["closed"].astype(bool)).sum())
+        text += f" open (censored) 未办结: {_share(n_open, n_cases, k)};"
     if "repeat_ordinal" in cases.columns and n_cases:
-        text += f" repeat filings 重复信访: {(cases['repeat_ordinal'] > 1).mean():.1%}."
+        n_repeat = int((cases["repeat_ordinal"] > 1).sum())
+        text += f" repeat filings 重复信访: {_share(n_repeat, n_cases, k)}."
     return text.rstrip(";")
+
+
+def _share(count: int, total: int, k: int | None) -> str:
+    if k is not None and 1 <= count < k:
+        return f"fewer than {k} cases 少于 {k} 件"
+    return f"{count / total:.1%}"
 
 
 def pd_timestamp(value: Any) -> Any:
@@ -131,6 +176,167 @@ def pattern_counts(cases: Any) -> Any:
     out["n_open"] = out["n_cases"] - out["n_closed"]
     out = out[["pattern", "n_cases", "n_closed", "n_open", "n_repeat"]]
     return out.sort_values(["n_cases", "pattern"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _totals(counts: Any) -> Any:
+    """The column totals :func:`describe_log` prints (cases) or lets a reader work out (shares
+    of open and repeat cases), as a one-row table; a small one is a small cell itself."""
+    import pandas as pd
+
+    return pd.DataFrame({c: [int(counts[c].sum())] for c in _TOTALS}, index=["all"])
+
+
+_TOTALS = ("n_cases", "n_open", "n_repeat")
+
+
+def publish_tables(
+    cases: Any,
+    *,
+    ranking: Any = None,
+    k: int = 5,
+    shown_n: Any = (),
+) -> dict[str, Any]:
+    """The report's count tables, suppressed together so that no small cell can be worked out.
+
+    The cases-by-pattern table (:func:`pattern_counts`) and the ranking are published with
+    complementary suppression (:func:`casekit.privacy.suppress_tables`) under what a reader of
+    the report knows: ``n_cases = n_closed + n_open`` and ``n_cases >= n_repeat`` in each row,
+    the column totals (printed or implied by the description's shares), the ranking's
+    ``n_cases`` being the same cases as a column of the pattern table (repeat filings or all
+    filings, whichever it equals), ``n_closed <= n_cases`` there, and the ``n=`` of the
+    patterns drawn in the time-to-close figure. The totals of cases, open and repeat cases
+    (printed by :func:`describe_log`, as counts or shares) are known to the reader, except a
+    small one: ``describe_log(..., k=k)`` prints it as "fewer than k cases".
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        The case table.
+    ranking : pandas.DataFrame, optional
+        The ranking as shown (``pattern, n_cases, n_closed, ...``).
+    k : int, default 5
+    shown_n : iterable of str
+        Patterns whose case count is printed elsewhere (figure legends): never hidden.
+
+    Returns
+    -------
+    dict
+        ``"patterns"`` and, with a ranking, ``"ranking"``: display-ready tables (counts as
+        text, ``<k`` for small cells, ``[c]`` for cells hidden to protect them).
+
+    Examples
+    --------
+    >>> from casekit.report import publish_tables
+    >>> cs = pd.DataFrame({"pattern": ["a"] * 40 + ["b"] * 12 + ["c"] * 3,
+    ...                    "closed": [True] * 30 + [False] * 10 + [True] * 9 + [False] * 3
+    ...                              + [True] * 3,
+    ...                    "repeat_ordinal": [1] * 55})
+    >>> publish_tables(cs)["patterns"].to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'pattern': ['a', 'b', 'c'], 'n_cases': ['40', '[c]', '<5'], 'n_closed': ['[c]', '[c]', '<5'],
+     'n_open': ['[c]', '<5', '0'], 'n_repeat': ['0', '0', '0']}
+
+    ``b``'s 3 open cases would be the printed open total (13) minus ``a``'s 10, so ``a``'s open
+    count is hidden too, and then its closed count (``40 - 10``).
+    """
+    from casekit.privacy import Relation, column_relations, row_relations, suppress_tables
+
+    counts = pattern_counts(cases).set_index("pattern", drop=False)
+    cols = ["n_cases", "n_closed", "n_open", "n_repeat"]
+    tables = {"patterns": counts}
+    count_cols = {"patterns": cols}
+    rel = row_relations("patterns", counts, total="n_cases", parts=["n_closed", "n_open"])
+    rel += [Relation(("patterns", p, "n_cases"), (("patterns", p, "n_repeat"),), "ge")
+            for p in counts.index]
+    totals = _totals(counts)
+    tables["text"] = totals
+    count_cols["text"] = list(_TOTALS)
+    rel += column_relations("patterns", counts, totals={c: ("text", "all", c) for c in _TOTALS})
+    fixed = [("patterns", p, "n_cases") for p in shown_n if p in counts.index]
+    fixed += [("text", "all", c) for c in _TOTALS if not 1 <= totals.loc["all", c] < k]
+    if ranking is not None and len(ranking):
+        ranked = ranking.set_index("pattern", drop=False)
+        rank_cols = [c for c in ("n_cases", "n_closed") if c in ranked.columns]
+        tables["ranking"] = ranked
+        count_cols["ranking"] = rank_cols
+        if "n_cases" in rank_cols:
+            same = next((c for c in ("n_repeat", "n_cases") if
+                         all(ranked["n_cases"] == counts[c].reindex(ranked.index))), None)
+            if same is not None:
+                rel += [Relation(("ranking", p, "n_cases"), (("patterns", p, same),))
+                        for p in ranked.index]
+            if "n_closed" in rank_cols:
+                rel += [Relation(("ranking", p, "n_cases"), (("ranking", p, "n_closed"),), "ge")
+                        for p in ranked.index]
+    out = suppress_tables(tables, rel, k=k, count_cols=count_cols, fixed=fixed)
+    return {name: table.reset_index(drop=True) for name, table in out.items() if name != "text"}
+
+
+def printed_patterns(table: Any, *, k: int = 5, limit: int = 6) -> list[str]:
+    """Patterns of a published pattern table whose case count is printed and at least ``k``.
+
+    Figures that label patterns with their ``n`` (the time-to-close curves) draw only these, so
+    they print no number the suppressed table hides. Largest first, at most ``limit``.
+
+    Examples
+    --------
+    >>> from casekit.report import printed_patterns
+    >>> t = pd.DataFrame({"pattern": ["a", "b", "c", "d"], "n_cases": ["40", "[c]", "<5", "7"]})
+    >>> printed_patterns(t)
+    ['a', 'd']
+    """
+    import pandas as pd
+
+    n = pd.to_numeric(table["n_cases"], errors="coerce")
+    keep = table.assign(_n=n)[n >= k].sort_values("_n", ascending=False, kind="stable")
+    return [str(p) for p in keep["pattern"].head(limit)]
+
+
+def identity_values(
+    path: str | os.PathLike[str], *, columns: Mapping[str, str] | None = None
+) -> list[str]:
+    r"""The raw petitioner names, ID numbers and phones of a log (to check outputs against).
+
+    Reads the file's identity columns (those :func:`casekit.io.guess_columns` maps to
+    ``petitioner_name`` / ``petitioner_id_number`` / ``petitioner_phone``, and headers such as
+    ``姓名``, ``身份证号``, ``联系电话``) and returns their distinct values, for
+    :func:`find_pii_in_html`. Placeholders (``无``, ``不详``, ``nan``) and values too short to
+    identify anyone are left out. Keep the result in memory only.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from casekit.report import identity_values
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+    >>> _ = p.write_text("case_id,姓名,联系电话\nA,张三,13812345678\nB,无,\n", encoding="utf-8")
+    >>> identity_values(p)
+    ['13812345678', '张三']
+    """
+    from casekit.io import guess_columns, read_table
+    from casekit.privacy import identity_column_kind
+
+    raw = read_table(path).data
+    mapping, _ = guess_columns(raw.columns, columns)
+    wanted = {mapping[c] for c in ("petitioner_name", "petitioner_id_number", "petitioner_phone")
+              if c in mapping}
+    wanted |= {c for c in raw.columns if identity_column_kind(str(c)) is not None}
+    found: set[str] = set()
+    for col in wanted:
+        for v in pd_unique(raw[col]):
+            text = f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v).strip()
+            if len(text) >= 2 and text.casefold() not in _PLACEHOLDERS:
+                found.add(text)
+    return sorted(found)
+
+
+_PLACEHOLDERS = frozenset(["none", "nan", "null", "n/a", "na", "无", "不详", "未知", "匿名", "空",
+                           "-", "--", "/"])
+
+
+def pd_unique(values: Any) -> list[Any]:
+    """Distinct non-missing values of a column (pandas imported lazily)."""
+    import pandas as pd
+
+    return [v for v in pd.unique(values.dropna())]
 
 
 def read_parameters(notebook: str | os.PathLike[str]) -> dict[str, str]:
@@ -238,8 +444,15 @@ def export_html(nb: Any, *, exclude_input: bool = True, title: str | None = None
     return body
 
 
-def find_pii_in_html(html: str) -> list[Any]:
-    """Scan HTML text for ID numbers and mobile numbers (embedded images are skipped).
+def find_pii_in_html(html: str, *, known_values: Any = None) -> list[Any]:
+    """Scan HTML text for ID numbers, mobile numbers and known identities (images skipped).
+
+    Parameters
+    ----------
+    html : str
+    known_values : iterable of str, optional
+        The raw names, ID numbers and phones of the log the report was made from
+        (:func:`identity_values`): any of them in the text is a finding, whatever its shape.
 
     Examples
     --------
@@ -248,10 +461,12 @@ def find_pii_in_html(html: str) -> list[Any]:
     []
     >>> [f.kind for f in find_pii_in_html("<td>13812345678</td>")]
     ['mobile']
+    >>> [f.kind for f in find_pii_in_html("<td>鞠翊鸢</td>", known_values=["鞠翊鸢"])]
+    ['name']
     """
     from casekit.privacy import find_pii
 
-    return find_pii(_DATA_URI.sub("data:,", html))
+    return find_pii(_DATA_URI.sub("data:,", html), known_names=known_values)
 
 
 def build_report(
@@ -294,7 +509,8 @@ def build_report(
         If ``path`` does not exist.
     CasekitError
         If the template fails on the data, or if the HTML would contain an ID or mobile number
-        (then no file is written).
+        or any raw name, ID number or phone of the log's identity columns
+        (:func:`identity_values`; then no file is written).
     """
     if path is not None and not Path(path).is_file():
         raise FileUnusableError(f"{path}: no such file")
@@ -302,8 +518,15 @@ def build_report(
         from casekit.cli._common import parse_columns
 
         columns = parse_columns(columns)
+    from casekit.privacy import scrub_message
+
+    # the raw identities are read here, kept in memory, and used to scrub the name shown and to
+    # check the HTML; the notebook never sees them
+    known = None if path is None else identity_values(path, columns=columns)
+    name = "sample" if path is None else scrub_message(Path(path).name, known_names=known)
     params = {
         "EVENTS_PATH": None if path is None else str(Path(path).resolve()),
+        "SOURCE_NAME": None if path is None else name,
         "COLUMNS": dict(columns) if columns else None,
         "OBSERVATION_END": observation_end,
         "MIN_CASES": int(min_cases),
@@ -312,9 +535,8 @@ def build_report(
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="casekit-report-") as tmp:
         nb = execute_notebook(_template_path(), parameters=params, cwd=tmp, timeout=timeout)
-    name = "sample" if path is None else Path(path).name
     html = export_html(nb, title=f"casekit report: {name}")
-    found = find_pii_in_html(html)
+    found = find_pii_in_html(html, known_values=known)
     if found:
         kinds = sorted({f.kind for f in found})
         raise CasekitError(
@@ -322,5 +544,12 @@ def build_report(
             f"{len(found)} finding(s)); nothing written"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:  # a failed or concurrent run never leaves a torn report
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
     return out

@@ -457,7 +457,8 @@ def test_complementary_suppression_hides_a_second_cell():
         {"street": ["s1", "s2"], "housing": [3, 40], "labour": [50, 60], "land": [20, 70]}
     )
     out = suppress_small_cells(t, complementary=True)
-    assert out.loc[0, ["housing", "labour", "land"]].tolist() == ["<5", "50", "<5"]
+    # the second cell is 20: it is hidden as "[c]", not mislabelled "<5" (issue 12 item 3)
+    assert out.loc[0, ["housing", "labour", "land"]].tolist() == ["<5", "50", "[c]"]
     assert out.loc[1, ["housing", "labour", "land"]].tolist() == ["40", "60", "70"]
 
 

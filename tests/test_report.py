@@ -22,8 +22,8 @@ def test_report_template_is_stripped_and_has_the_parameters_the_command_passes()
     path = report._template_path()
     nb = json.loads(path.read_text(encoding="utf-8"))
     assert all(c.get("outputs", []) == [] for c in nb["cells"] if c["cell_type"] == "code")
-    assert set(report.read_parameters(path)) == {"EVENTS_PATH", "COLUMNS", "OBSERVATION_END",
-                                                 "MIN_CASES", "K"}
+    assert set(report.read_parameters(path)) == {"EVENTS_PATH", "SOURCE_NAME", "COLUMNS",
+                                                 "OBSERVATION_END", "MIN_CASES", "K"}
     source = "\n".join("".join(c["source"]) for c in nb["cells"])
     assert "use_cjk_font()" in source
     assert "suppress_small_cells" in source

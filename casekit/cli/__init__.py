@@ -2,7 +2,9 @@
 
 Each sub-command lives in a private module ``casekit.cli.<name>`` exposing
 ``add_arguments(parser)`` and ``run(args) -> int``. Errors are printed to stderr as one readable
-line (``casekit <cmd>: error: ...``) and never as a bare traceback unless ``--debug`` is given.
+line (``casekit <cmd>: error: ...``) and never as a bare traceback unless ``--debug`` is given;
+every message goes through :func:`casekit.privacy.scrub_message` first (PII masked, control
+characters escaped, at most 300 characters).
 Exit codes: 0 success, 1 partial (e.g. rows quarantined), 2 unusable input or bad usage.
 """
 
@@ -28,9 +30,16 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+def _scrub(message: object) -> str:
+    """An error message as it may be printed: PII masked, control characters escaped, cut."""
+    from casekit.privacy import scrub_message
+
+    return scrub_message(message)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {_scrub(message)}\n")
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -85,15 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(_run_quiet(module, args) or 0)
-    except FileUnusableError as exc:
+    except (FileUnusableError, CasekitError) as exc:
         if args.debug:
             raise
-        print(f"casekit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except CasekitError as exc:
-        if args.debug:
-            raise
-        print(f"casekit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"casekit {args.command}: error: {_scrub(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"casekit {args.command}: interrupted", file=sys.stderr)
@@ -101,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a bare traceback
         if args.debug:
             raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
+        first = _scrub(str(exc).splitlines()[0]) if str(exc) else ""
         print(
             f"casekit {args.command}: error: unexpected {type(exc).__name__}: {first} "
             "(run again with --debug for the traceback)",
