@@ -22,7 +22,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) --quiet -e ".[notebooks,test]"
+	$(UV) pip install --python $(PY) --quiet -e ".[notebooks,test,scale]"
 	@touch $(STAMP)
 
 demo: venv
