@@ -57,6 +57,7 @@ __all__ = [
     "build_agency_networks",
     "build_case_table",
     "build_handover_network",
+    "build_network",
     "build_working_together_network",
     "cluster",
     "compare_patterns",
@@ -66,6 +67,7 @@ __all__ = [
     "median_table",
     "on_time_rates",
     "partition_events",
+    "read_metadata",
     "read_partitioned",
 ]
 
@@ -376,6 +378,20 @@ def dataset_metadata(path: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
+def read_metadata(path: str | Path, *, drop_duplicates: bool = True) -> dict[str, Any]:
+    """The dataset's metadata with the counts a read with ``drop_duplicates`` would report.
+
+    ``n_quarantined`` and ``n_duplicates`` then match ``read_events(..., drop_duplicates=)``'s
+    metadata: with ``drop_duplicates=False`` duplicates are kept, so neither counts them.
+    """
+    meta = dict(dataset_metadata(path))
+    if not drop_duplicates:
+        meta["n_accepted"] = meta["n_accepted"] + meta["n_duplicates"]
+        meta["n_quarantined"] = meta["n_quarantined"] - meta["n_duplicates"]
+        meta["n_duplicates"] = 0
+    return meta
+
+
 def read_partitioned(path: str | Path, *, drop_duplicates: bool = True) -> dd.DataFrame:
     """Open a partitioned dataset as a Dask DataFrame: one partition per file, cases whole.
 
@@ -471,7 +487,8 @@ def cluster(address: str | None = None, *, progress: bool = False,
         A running scheduler (``tcp://host:8786``). Default: a ``LocalCluster`` sized to this
         machine (one single-threaded worker process per core), bound to 127.0.0.1, no dashboard.
     progress : bool, default False
-        Show Dask's progress bar (on stderr) for each computation inside the block.
+        Show Dask's progress bar (on stderr, when it is a terminal) for each computation
+        inside the block.
     **local_options
         Passed to ``distributed.LocalCluster`` (e.g. ``n_workers``, ``memory_limit``).
 
@@ -510,7 +527,7 @@ def _compute(*objs: Any) -> tuple[Any, ...]:
     except (ImportError, ValueError):
         return dask.compute(*objs)
     futures = client.compute(list(objs))
-    if _PROGRESS.get():
+    if _PROGRESS.get() and sys.stderr.isatty():
         from distributed import progress
 
         with contextlib.redirect_stdout(sys.stderr):
@@ -713,6 +730,7 @@ def build_case_table(
     table = _add_settlement(table, pledge, int(obs.as_unit("ns").value), settle_window_days)
     order = [c for c in order if c in table and c != "_pledge_ns"]
     table = table[order + [c for c in table if c not in order]]
+    table.attrs = {}
     table.attrs.update(observation_end=obs, settle_window_days=settle_window_days,
                        pattern_on=pattern_on, n_events_after_observation_end=n_after)
     return table
@@ -924,6 +942,19 @@ def build_agency_networks(
     t = _network_tallies(data, level=level, missing_agency=missing_agency, lags=lags,
                          handover=True, cases=cases, drop_duplicates=drop_duplicates)
     return _wt_graph(t, level), _ho_graph(t, level, include_self, lags)
+
+
+def build_network(data: Any, kind: str, **options: Any) -> nx.Graph:
+    """One network by name (``"handover"`` or ``"working_together"``), median lags off.
+
+    What ``casekit network DIR --kind ...`` runs; ``options`` go to the builder.
+    """
+    if kind == "handover":
+        return build_handover_network(data, lags=False, **options)
+    if kind == "working_together":
+        options.pop("include_self", None)
+        return build_working_together_network(data, **options)
+    raise CasekitError(f"kind: expected 'handover' or 'working_together', got {kind!r}")
 
 
 def build_working_together_network(

@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settle-window-days", type=float, default=180, metavar="DAYS",
                         help="no re-filing within DAYS after closure = settled (default 180)")
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
+                        "Dask scheduler (default: a local cluster sized to this machine)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,10 +65,17 @@ def run(args: argparse.Namespace) -> int:
         raise CasekitError(f"--out {args.out}: folder {out.parent} does not exist")
     if args.min_cases < 1:
         raise CasekitError(f"--min-cases: expected a positive integer, got {args.min_cases}")
-    events = read_events(args.path, columns=parse_columns(args.columns),
-                         observation_end=args.observation_end)
-    cases = build_case_table(events, observation_end=args.observation_end,
-                             settle_window_days=args.settle_window_days)
+    if Path(args.path).is_dir():  # a partitioned dataset (casekit partition): on Dask
+        from casekit import scale
+
+        with scale.cluster(args.scheduler, progress=True):
+            cases = scale.build_case_table(args.path, observation_end=args.observation_end,
+                                           settle_window_days=args.settle_window_days)
+    else:
+        events = read_events(args.path, columns=parse_columns(args.columns),
+                             observation_end=args.observation_end)
+        cases = build_case_table(events, observation_end=args.observation_end,
+                                 settle_window_days=args.settle_window_days)
     ranking = rank_collaborations(cases, repeat_only=args.repeat_only, outcome=args.outcome,
                                   min_cases=args.min_cases, adjust=not args.unadjusted)
     excluded = ranking.attrs["excluded"]
