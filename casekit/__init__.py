@@ -93,6 +93,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = {
     "schema", "io", "validate", "privacy", "synth", "cases", "repeat", "network", "survival",
     "kpi", "simulate", "plotting", "widgets", "datasets", "cli", "report", "training",
+    "scale",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

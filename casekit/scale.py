@@ -285,6 +285,7 @@ def partition_events(
     dtypes: dict[str, Any] | None = None
     last = first = None
     unknown: dict[str, set[str]] = {}
+    vocab: dict[str, set[str]] = {"agency_type": set(), "activity": set()}
     notes: list[str] = []
     seq = 0
     q_path = out / "_quarantine.csv"
@@ -312,13 +313,18 @@ def partition_events(
                 continue
             if dtypes is None:
                 dtypes = {c: ev[c].dtype for c in ev.columns}
-            last = max(last, m["last_timestamp"]) if last else m["last_timestamp"]
-            first = min(first, m["first_timestamp"]) if first else m["first_timestamp"]
+            lo, hi = pd.Timestamp(m["first_timestamp"]), pd.Timestamp(m["last_timestamp"])
+            last = hi if last is None else max(last, hi)
+            first = lo if first is None else min(first, lo)
+            for col, seen in vocab.items():
+                if col in ev:
+                    seen.update(ev[col].dropna().astype("str").unique().tolist())
             bucket = _case_bucket(ev["case_id"], partitions)
             for k in np.unique(bucket).tolist():
                 d = spill / f"{k:05d}"
                 d.mkdir(exist_ok=True)
-                ev.loc[bucket == k].to_parquet(d / f"{b:06d}.parquet", index=False)
+                ev.loc[bucket == k].to_parquet(d / f"{b:06d}.parquet", index=False,
+                                               compression=None)  # read back once, soon
         if meta0 is None or dtypes is None:
             raise FileUnusableError(f"{path.name}: no usable rows; expected at least one valid "
                                     "event")
@@ -351,6 +357,7 @@ def partition_events(
         "partitions": partitions,
         "partitioned_by": "hash of case_id; sorted by case_id, timestamp (ties in source order)",
         "unknown_labels": {c: sorted(v) for c, v in unknown.items()},
+        "vocabulary": {c: sorted(v) for c, v in vocab.items()},
         "pseudonymisation": meta0.get("pseudonymisation"),
         "notes": notes,
     }
@@ -425,9 +432,8 @@ def read_partitioned(path: str | Path, *, drop_duplicates: bool = True) -> dd.Da
     files = sorted(Path(path).glob("part.*.parquet"))
     if not files:
         raise FileUnusableError(f"{path}: no part.*.parquet files")
-    meta = pq.read_schema(files[0]).empty_table().to_pandas()
-    if not drop_duplicates:
-        meta = meta.drop(columns=[_DUP], errors="ignore")
+    meta = pq.read_schema(files[0]).empty_table().to_pandas().drop(columns=[_DUP],
+                                                                   errors="ignore")
     return dask.dataframe.from_map(_read_part, [str(f) for f in files],
                                    drop_duplicates=drop_duplicates, meta=meta,
                                    enforce_metadata=False)
@@ -641,8 +647,10 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
     return table
 
 
-def _survey(part: pd.DataFrame) -> pd.DataFrame:
-    """Distinct agency types and activities of a partition."""
+def _survey(part: pd.DataFrame, obs_ns: int | None = None) -> pd.DataFrame:
+    """Distinct agency types and activities of a partition (events up to ``obs_ns``)."""
+    if obs_ns is not None:
+        part = _kept_events(part, obs_ns)[0]
     types = (part["agency_type"].astype("str").fillna("unknown") if "agency_type" in part
              else pd.Series(["unknown"] * min(len(part), 1), dtype="str"))
     rows = [("agency_type", v) for v in pd.unique(types)]
@@ -650,12 +658,23 @@ def _survey(part: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["what", "value"]).astype("str")
 
 
-def _resolve_pattern_on(ddf: dd.DataFrame, pattern_on: str) -> tuple[str, set[str]]:
-    """The global pattern_on (``auto``: agencies when every type is unknown) and activities."""
+def _resolve_pattern_on(ddf: dd.DataFrame, pattern_on: str, meta: dict[str, Any],
+                        obs: pd.Timestamp) -> tuple[str, set[str]]:
+    """The global pattern_on (``auto``: agencies when every type is unknown) and activities.
+
+    From the dataset's metadata when it was surveyed up to the same observation end, else by
+    one pass over the partitions.
+    """
     from casekit.cases import _to_identifiers
 
-    s = _tallies(ddf, _survey, pd.DataFrame({"what": pd.Series(dtype="str"),
-                                             "value": pd.Series(dtype="str")}))
+    vocab = meta.get("vocabulary")
+    if vocab and pd.Timestamp(meta["observation_end"]) == obs:
+        s = pd.DataFrame([(w, v) for w, vals in vocab.items() for v in vals],
+                         columns=["what", "value"]).astype("str")
+    else:
+        s = _tallies(ddf, _survey, pd.DataFrame({"what": pd.Series(dtype="str"),
+                                                 "value": pd.Series(dtype="str")}),
+                     obs_ns=int(obs.as_unit("ns").value))
     types = set(_to_identifiers(s.loc[s["what"] == "agency_type", "value"].drop_duplicates()
                                 .reset_index(drop=True), "agency_type"))
     acts = set(_to_identifiers(s.loc[s["what"] == "activity", "value"].drop_duplicates()
@@ -709,7 +728,7 @@ def build_case_table(
 
     ddf, meta = _events(data)
     obs = _observation_end(ddf, meta, observation_end)
-    pattern_on, _ = _resolve_pattern_on(ddf, pattern_on)
+    pattern_on, _ = _resolve_pattern_on(ddf, pattern_on, meta, obs)
     dask = _dask()
     parts = [dask.delayed(_partition_cases)(p, obs, pattern_on, settle_window_days)
              for p in ddf.to_delayed()]
@@ -1038,7 +1057,7 @@ def _survival_frame(data: Any, *, by: str, outcome: str, observation_end: Any
         return build_case_table(data, observation_end=observation_end)
     ddf, meta = _events(data)
     obs = _observation_end(ddf, meta, observation_end)
-    pattern_on, _ = _resolve_pattern_on(ddf, "auto")
+    pattern_on, _ = _resolve_pattern_on(ddf, "auto", meta, obs)
     t = _tallies(ddf, _km_kernel, _KM_META, obs_end=obs, pattern_on=pattern_on, by=by)
     frame = _expand(t, ["g", "d", "e"])
     frame = pd.DataFrame({by: frame["g"].astype("str"), "duration_days": frame["d"],
@@ -1202,7 +1221,7 @@ def on_time_rates(
         raise CasekitError(f"clock: expected one of {', '.join(CLOCKS)}, got {clock!r}")
     ddf, meta = _events(data)
     obs = _observation_end(ddf, meta, observation_end)
-    pattern_on, present = _resolve_pattern_on(ddf, "auto")
+    pattern_on, present = _resolve_pattern_on(ddf, "auto", meta, obs)
     column = {"agency": "handling_agency"}.get(by, by)
     t = _tallies(ddf, _kpi_kernel, _KPI_META, obs_end=obs, pattern_on=pattern_on,
                  column=column, clock=clock, present=frozenset(present))
