@@ -26,7 +26,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) --quiet --compile-bytecode -e ".[notebooks,test]"
+	$(UV) pip install --python $(PY) --quiet --compile-bytecode -e ".[notebooks,test,scale]"
 	@touch $(STAMP)
 
 demo: venv

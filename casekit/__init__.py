@@ -99,7 +99,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = {
     "schema", "io", "validate", "privacy", "synth", "cases", "repeat", "network", "survival",
     "kpi", "simulate", "plotting", "widgets", "datasets", "cli", "report", "training",
-    "ranking", "engine",
+    "ranking", "engine", "scale",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

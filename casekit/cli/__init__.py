@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "rank": "rank collaboration patterns by censoring-aware time to close or settle",
     "whatif": "run the what-if simulator for a scenario",
     "report": "HTML report on a case log",
+    "partition": "write a log as a case-partitioned Parquet folder for Dask (logs beyond memory)",
     "demo": "run the whole kit on the synthetic district",
 }
 

@@ -40,11 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave out exact duplicate events (default: count events as recorded, as PM4Py does)",
     )
     parser.add_argument("--out", required=True, metavar="EDGES.csv", help="edge table to write")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
+                        "Dask scheduler (default: a local cluster sized to this machine)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the log, build the network, write EDGES.csv; return 0."""
-    from casekit.io import read_events
     from casekit.network import (
         build_handover_network,
         build_working_together_network,
@@ -54,23 +55,33 @@ def run(args: argparse.Namespace) -> int:
     out = check_outputs([("--out", args.out)], [args.path])[0]
     if args.include_self and args.kind != "handover":
         raise CasekitError("--include-self only applies to --kind handover")
-    events = read_log(args, args.path, drop_duplicates=args.drop_duplicates)
-    mapping = (events.attrs.get("casekit") or {}).get("column_mapping")
+    if Path(args.path).is_dir():  # a partitioned dataset (casekit partition): on Dask
+        from casekit import scale
+
+        events, kind = None, args.kind.replace("-", "_")
+        meta = scale.read_metadata(args.path, drop_duplicates=args.drop_duplicates)
+    else:
+        events = read_log(args, args.path, drop_duplicates=args.drop_duplicates)
+        meta = events.attrs.get("casekit") or {}
+    mapping = meta.get("column_mapping")
     if isinstance(mapping, dict) and "agency" not in mapping:
         recognised = ", ".join(f"{k} ({v})" for k, v in mapping.items()) or "none"
         raise FileUnusableError(
             f"{args.path}: no agency column, so there is no network to build "
             f"(recognised: {recognised}); map one with --columns agency=COLUMN"
         )
-    if args.kind == "handover":
+    if events is None:
+        with scale.cluster(args.scheduler, progress=True):
+            G = scale.build_network(args.path, kind, include_self=args.include_self,
+                                    level=args.level, drop_duplicates=args.drop_duplicates)
+    elif args.kind == "handover":
         G = build_handover_network(
             events, include_self=args.include_self, level=args.level, lags=False
         )
-        detail = f"{G.graph['n_pairs']} consecutive pairs"
     else:
         G = build_working_together_network(events, level=args.level)
-        detail = f"{G.graph['n_cases']} cases"
-    meta = events.attrs.get("casekit") or {}
+    detail = (f"{G.graph['n_pairs']} consecutive pairs" if args.kind == "handover"
+              else f"{G.graph['n_cases']} cases")
     left_out = int(meta.get("n_quarantined") or 0)
     if left_out:
         dups = int(meta.get("n_duplicates") or 0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -75,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settle-window-days", type=float, default=180, metavar="DAYS",
                         help="no re-filing within DAYS after closure = settled (default 180)")
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
+                        "Dask scheduler (default: a local cluster sized to this machine)")
 
 
 def _has_repeats(cases: pd.DataFrame) -> bool:
@@ -87,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
     """Read, build the case table, rank, write RANKING.csv and <stem>.excluded.csv; return 0."""
     import warnings
 
-    from casekit.cases import build_case_intervals, build_case_table
-    from casekit.io import read_events
     from casekit.ranking import (
         NothingToRankError,
         describe_ranking,
@@ -104,18 +105,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.settle_window_days > 0:
         raise CasekitError(f"--settle-window-days: expected a positive number of days, got "
                            f"{args.settle_window_days}")
-    events = read_log(args, args.path)
     obs_end = parse_observation_end(args.observation_end)  # None: the log's (plausible) end
-    cases = build_case_table(events, observation_end=obs_end,
-                             settle_window_days=args.settle_window_days)
+    cases, intervals = _cases_and_intervals(args, obs_end)
     notes = []
     repeat_only = args.repeat_only
     if repeat_only is None:
         repeat_only = _has_repeats(cases)
         if not repeat_only:
             notes.append("no repeat filings in the log: ranking all filings")
-    intervals = (None if args.method == "whole-case"
-                 else build_case_intervals(events, cases=cases))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -139,6 +136,27 @@ def run(args: argparse.Namespace) -> int:
     print(describe_ranking(ranking))
     print(f"wrote {out}")
     return 0
+
+
+def _cases_and_intervals(args: argparse.Namespace,
+                         obs_end: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The case table and (unless whole-case) its counting-process rows, in memory or on Dask."""
+    need_rows = args.method != "whole-case"
+    if Path(args.path).is_dir():  # a partitioned dataset (casekit partition): on Dask
+        from casekit import scale
+
+        with scale.cluster(args.scheduler, progress=True):
+            cases = scale.build_case_table(args.path, observation_end=obs_end,
+                                           settle_window_days=args.settle_window_days)
+            intervals = (scale.build_case_intervals(args.path, observation_end=obs_end)
+                         if need_rows else None)
+        return cases, intervals
+    from casekit.cases import build_case_intervals, build_case_table
+
+    events = read_log(args, args.path)
+    cases = build_case_table(events, observation_end=obs_end,
+                             settle_window_days=args.settle_window_days)
+    return cases, (build_case_intervals(events, cases=cases) if need_rows else None)
 
 
 def _print_summary(ranking: pd.DataFrame, excluded: pd.DataFrame, cases: pd.DataFrame,

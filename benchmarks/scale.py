@@ -1,0 +1,218 @@
+"""Benchmark: the case table, both networks and Kaplan-Meier on Dask, against the in-memory path.
+
+For each size (millions of events, ``--sizes``) the synthetic district is generated chunk by
+chunk (:func:`casekit.synth.generate_district`, ``--chunk-cases`` cases per chunk, seed
+``--seed + chunk``, every id prefixed by its chunk so chunks are distinct districts of one
+log) and appended to one Parquet file row group by row group (never more than one chunk in
+memory); ``casekit.scale.partition_events`` then partitions it (streaming). On a
+``LocalCluster(n_workers=2, memory_limit="6GiB")`` (fresh workers per size) it times
+``scale.build_case_table``, ``scale.build_agency_networks`` (``lags=False``, as ``casekit
+network`` runs) and ``scale.median_table``: wall time, events per second and the peak resident
+memory of each worker (``ru_maxrss`` of the worker process). For sizes up to
+``--in-memory-max`` million events the in-memory path (``read_events`` + the same three
+functions) runs in a child process in the same run, for the ratio and its peak memory.
+Finally the growth exponent b of time ~ events^b is fitted over the sizes (least squares on
+logs).
+
+    .venv/bin/python benchmarks/scale.py --sizes 1,3,10 [--in-memory-max 3] [--out DIR]
+
+Run the 100M-event size only on a machine with the room for it (about 6 GB of Parquet on disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import casekit as ck
+from casekit import scale
+
+_ID_COLUMNS = ("case_id", "matter_id", "petitioner_id")
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes: ``VmHWM`` (Linux), which, unlike
+    ``ru_maxrss``, is not inherited from the process that started this one."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _warm() -> None:
+    """Import the analysis modules on a worker (start-up is not part of the timings)."""
+    import casekit.cases
+    import casekit.kpi
+    import casekit.network
+    import casekit.scale
+    import casekit.survival  # noqa: F401
+
+
+def write_district(path: Path, n_events: float, *, chunk_cases: int, seed: int) -> int:
+    """Write about ``n_events`` events as one Parquet file, chunk by chunk; return the count."""
+    writer = None
+    written = 0
+    chunk = 0
+    try:
+        while written < n_events:
+            ev, _ = ck.synth.generate_district(chunk_cases, seed=seed + chunk)
+            for col in _ID_COLUMNS:
+                if col in ev:
+                    ev[col] = f"k{chunk:04d}-" + ev[col].astype("str")
+            table = pa.Table.from_pandas(ev, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            written += len(ev)
+            chunk += 1
+            del ev, table
+    finally:
+        if writer is not None:
+            writer.close()
+    return written
+
+
+def _distributed_run(parts: Path) -> dict[str, float]:
+    t0 = time.perf_counter()
+    cases = scale.build_case_table(parts)
+    t1 = time.perf_counter()
+    W, H = scale.build_agency_networks(parts, lags=False)
+    t2 = time.perf_counter()
+    m = scale.median_table(parts)
+    t3 = time.perf_counter()
+    return {"case_table_s": t1 - t0, "networks_s": t2 - t1, "km_s": t3 - t2,
+            "total_s": t3 - t0, "n_cases": len(cases), "n_edges": H.number_of_edges(),
+            "n_groups": len(m), "median_days_top": float(m["median_days"].iloc[0])}
+
+
+def _in_memory_child(path: str, queue: mp.Queue) -> None:
+    t0 = time.perf_counter()
+    ev = ck.read_events(path)
+    t1 = time.perf_counter()
+    cases = ck.build_case_table(ev)
+    t2 = time.perf_counter()
+    W, H = ck.build_agency_networks(ev, lags=False)
+    t3 = time.perf_counter()
+    m = ck.median_table(cases)
+    t4 = time.perf_counter()
+    queue.put({"read_s": t1 - t0, "case_table_s": t2 - t1, "networks_s": t3 - t2,
+               "km_s": t4 - t3, "total_s": t4 - t0, "analysis_s": t4 - t1,
+               "n_cases": len(cases), "n_edges": H.number_of_edges(),
+               "median_days_top": float(m["median_days"].iloc[0]), "peak_rss": _peak_rss()})
+
+
+def in_memory_run(path: Path) -> dict[str, float]:
+    """The in-memory path in a child process (its own peak memory; a failure is reported)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_in_memory_child, args=(str(path), q))
+    p.start()
+    p.join()
+    if p.exitcode != 0:
+        return {"failed": f"exit code {p.exitcode}"}
+    return q.get()
+
+
+def fit_exponent(sizes: list[float], times: list[float]) -> float:
+    """Least-squares slope of log(time) on log(size)."""
+    if len(sizes) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1,3,10", help="millions of events, comma-separated")
+    ap.add_argument("--in-memory-max", type=float, default=3.0,
+                    help="run the in-memory path up to this many million events")
+    ap.add_argument("--chunk-cases", type=int, default=100_000)
+    ap.add_argument("--events-per-partition", type=float, default=1.5e6)
+    ap.add_argument("--memory-limit", default="6GiB")
+    ap.add_argument("--n-workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="keep the data in this folder (default: a temporary one)")
+    args = ap.parse_args()
+    sizes = [float(s) for s in args.sizes.split(",")]
+    work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="casekit-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    import distributed
+
+    try:
+        with distributed.LocalCluster(n_workers=args.n_workers, threads_per_worker=1,
+                                      processes=True, memory_limit=args.memory_limit,
+                                      host="127.0.0.1", dashboard_address=None) as lc, \
+                distributed.Client(lc) as client:
+            limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
+            for size in sizes:
+                file = work / f"district-{size:g}M.parquet"
+                parts = work / f"district-{size:g}M.parts"
+                t = time.perf_counter()
+                n = write_district(file, size * 1e6, chunk_cases=args.chunk_cases,
+                                   seed=args.seed)
+                t_gen = time.perf_counter() - t
+                t = time.perf_counter()
+                meta = scale.partition_events(
+                    file, parts, partitions=max(1, math.ceil(n / args.events_per_partition)),
+                    overwrite=True)
+                t_part = time.perf_counter() - t
+                client.restart()
+                client.run(_warm)
+                workers = set(client.scheduler_info()["workers"])
+                dist = _distributed_run(parts)
+                peaks = client.run(_peak_rss)
+                row = {"events": n, "cases": meta["n_cases"], "partitions": meta["partitions"],
+                       "generate_s": t_gen, "partition_s": t_part,
+                       "partition_events_per_s": n / t_part, **{f"dask_{k}": v for k, v in
+                                                                 dist.items()},
+                       "dask_events_per_s": n / dist["total_s"],
+                       "worker_peak_gib": sorted(p / 2**30 for p in peaks.values()),
+                       "worker_limit_gib": limit / 2**30,
+                       "workers_kept": set(peaks) == workers}
+                if size <= args.in_memory_max:
+                    mem = in_memory_run(file)
+                    row.update({f"memory_{k}": v for k, v in mem.items()})
+                    if "total_s" in mem:
+                        row["ratio_dask_over_memory_analysis"] = (dist["total_s"]
+                                                                  / mem["analysis_s"])
+                        assert mem["n_cases"] == dist["n_cases"]
+                        assert mem["n_edges"] == dist["n_edges"]
+                        assert mem["median_days_top"] == dist["median_days_top"]
+                results.append(row)
+                print(json.dumps(row, default=str), flush=True)
+                if not args.out:
+                    file.unlink()
+                    shutil.rmtree(parts)
+    finally:
+        if not args.out:
+            shutil.rmtree(work, ignore_errors=True)
+    ev_sizes = [r["events"] for r in results]
+    b = fit_exponent(ev_sizes, [r["dask_total_s"] for r in results])
+    print()
+    print(f"{'events':>12} {'cases':>10} {'parts':>5} {'partition s':>11} {'dask s':>8} "
+          f"{'events/s':>10} {'worker peak GiB':>16} {'in-memory s':>11} {'mem peak GiB':>12}")
+    for r in results:
+        mem = f"{r['memory_analysis_s']:.1f}" if "memory_analysis_s" in r else "-"
+        mpk = f"{r['memory_peak_rss'] / 2**30:.2f}" if "memory_peak_rss" in r else "-"
+        print(f"{r['events']:>12,} {r['cases']:>10,} {r['partitions']:>5} "
+              f"{r['partition_s']:>11.1f} {r['dask_total_s']:>8.1f} "
+              f"{r['dask_events_per_s']:>10,.0f} "
+              f"{'/'.join(f'{p:.2f}' for p in r['worker_peak_gib']):>16} {mem:>11} {mpk:>12}")
+    print(f"growth exponent (dask time ~ events^b): b = {b:.2f}; worker limit "
+          f"{results[0]['worker_limit_gib']:.1f} GiB" if results else "no sizes run")
+
+
+if __name__ == "__main__":
+    main()
