@@ -153,7 +153,7 @@ def main() -> None:
     try:
         with distributed.LocalCluster(n_workers=args.n_workers, threads_per_worker=1,
                                       processes=True, memory_limit=args.memory_limit,
-                                      host="127.0.0.1", dashboard_address=None) as lc, \
+                                      host="127.0.0.1", dashboard_address=":0") as lc, \
                 distributed.Client(lc) as client:
             limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
             for size in sizes:

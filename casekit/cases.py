@@ -569,6 +569,29 @@ def _timing(log: _Log) -> _Timing:
                    terminated=term_ts)
 
 
+def _timing_from_table(table: pd.DataFrame, pledge: np.ndarray) -> _Timing:
+    """The follow-up of cases already in a case table (e.g. gathered from partitions), with
+    their first cessation pledges (int64 ns, ``_BIG`` = none): what settlement needs."""
+
+    def ns(col: str) -> np.ndarray:
+        v = table[col].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return np.where(v == _NAT, _BIG, v)
+
+    opened = ns("opened_at")
+    exit_type = table["exit_type"].astype("str").reset_index(drop=True)
+    return _Timing(
+        opened=opened, entry=opened + np.round(table["entry_days"].to_numpy(float)
+                                               * _NS_PER_DAY).astype(np.int64),
+        close=ns("closed_at"), exit=ns("exit_at"), exit_type=exit_type,
+        closed=table["closed"].to_numpy(bool),
+        competing=~exit_type.isin(["close", "censored"]).to_numpy(),
+        prevalent=table["prevalent"].to_numpy(bool),
+        duration_known=table["duration_known"].to_numpy(bool),
+        pledge=np.asarray(pledge, dtype=np.int64),
+        terminated=ns("terminated_at") if "terminated_at" in table else np.full(len(table), _BIG),
+    )
+
+
 def _datetimes(ns: np.ndarray) -> pd.Series:
     """int64 ns (``_BIG`` = never) as a datetime64[ns] Series with NaT."""
     return pd.Series(np.where(ns == _BIG, _NAT, ns).astype("datetime64[ns]"))

@@ -113,7 +113,12 @@ def _csv_blocks(path: Path, encoding: str | None, block_bytes: int) -> Iterator[
         raise FileUnusableError(f"{path.name}: the file is empty; expected a header row and events")
     cut = head.rfind(b"\n")
     notes: list[str] = []
-    body, enc = _decode(head if cut < 0 else head[: cut + 1], encoding, path.name, notes)
+    body, enc, undecodable = _decode(head if cut < 0 else head[: cut + 1], encoding, path.name,
+                                     notes)
+    if undecodable:
+        raise FileUnusableError(
+            f"{path.name}: {len(undecodable)} line(s) in the first MiB do not decode as {enc}; "
+            "expected one encoding for the whole file (casekit validate lists them by row)")
     first_line = body.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     sep = "\t" if path.name.lower().endswith(".tsv") else _sniff_sep(first_line)
     names = _header_names(next(csv.reader([first_line], delimiter=sep), []), notes)
@@ -516,11 +521,23 @@ def cluster(address: str | None = None, *, progress: bool = False,
                 yield client
         else:
             opts = {"threads_per_worker": 1, "processes": True, "host": "127.0.0.1",
-                    "dashboard_address": None, **local_options}
+                    "dashboard_address": ":0", **local_options}  # any free port
             with LocalCluster(**opts) as lc, Client(lc) as client:
                 yield client
     finally:
         _PROGRESS.reset(token)
+
+
+def _share(obj: Any) -> Any:
+    """A large object every task needs: scattered once to the workers (not sent in the graph)
+    when a distributed client is running, else a plain delayed value."""
+    try:
+        from distributed import Client
+
+        client = Client.current(allow_global=True)
+    except (ImportError, ValueError):
+        return _dask().delayed(obj, traverse=False)
+    return client.scatter(obj, broadcast=True, hash=False)
 
 
 def _compute(*objs: Any) -> tuple[Any, ...]:
@@ -623,7 +640,7 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
     Repeat fields are the events' own (first valid value per case), the cessation pledge time
     is kept (``_pledge_ns``) for the settlement step on the gathered table.
     """
-    from casekit.cases import _first_valid, _identifier_codes, _masked_first_time
+    from casekit.cases import _first_valid, _first_where, _identifier_codes
     from casekit.cases import build_case_table as _build
 
     part = _plain(part)
@@ -642,7 +659,7 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
         act, names = _identifier_codes(ev["activity"], "activity")
         hit = np.r_[np.isin(names, ["cessation_pledge"]), False][act]
         ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-        table["_pledge_ns"] = _masked_first_time(ts, hit, codes, len(starts))
+        table["_pledge_ns"] = _first_where(ts, hit, codes, len(starts))[0]
     table.attrs["columns"] = columns
     return table
 
@@ -724,7 +741,7 @@ def build_case_table(
     >>> cases.equals(ck.build_case_table(ev, observation_end="2024-01-01"))
     True
     """
-    from casekit.cases import _add_repeats, _add_settlement
+    from casekit.cases import _add_repeats, _add_settlement, _timing_from_table
 
     ddf, meta = _events(data)
     obs = _observation_end(ddf, meta, observation_end)
@@ -746,13 +763,87 @@ def build_case_table(
                            "partition by case (casekit partition, casekit.scale.from_pandas)")
     pledge = table.pop("_pledge_ns").to_numpy(dtype=np.int64)
     table = _add_repeats(table, link=link, keys=repeat_keys, window_days=repeat_window_days)
-    table = _add_settlement(table, pledge, int(obs.as_unit("ns").value), settle_window_days)
+    table = _add_settlement(table, _timing_from_table(table, pledge), int(obs.as_unit("ns").value),
+                            settle_window_days)
     order = [c for c in order if c in table and c != "_pledge_ns"]
     table = table[order + [c for c in table if c not in order]]
     table.attrs = {}
     table.attrs.update(observation_end=obs, settle_window_days=settle_window_days,
-                       pattern_on=pattern_on, n_events_after_observation_end=n_after)
+                       pattern_on=pattern_on, n_events_after_observation_end=n_after,
+                       n_prevalent=int(table["prevalent"].sum()),
+                       n_prevalent_excluded=int((~table["duration_known"]).sum()),
+                       n_competing_exits=int((~table["exit_type"].isin(["close", "censored"]))
+                                             .sum()))
     return table
+
+
+def _partition_intervals(part: pd.DataFrame, cases: pd.DataFrame, obs_end: pd.Timestamp,
+                         pattern_on: str) -> pd.DataFrame:
+    """Counting-process rows of one partition, with the gathered case table's view of its cases
+    (repeat links and prevalence are decided across partitions, never inside one)."""
+    from casekit.cases import build_case_intervals as _build
+
+    part = _plain(part)
+    ids = pd.unique(part["case_id"].astype("str"))
+    sub = cases[cases["case_id"].astype("str").isin(ids)]
+    if not len(sub):
+        return pd.DataFrame()
+    return _build(part, observation_end=obs_end, cases=sub, pattern_on=pattern_on)
+
+
+def build_case_intervals(
+    data: Any,
+    *,
+    observation_end: Any = None,
+    cases: pd.DataFrame | None = None,
+    settle_window_days: float = 180,
+    pattern_on: str = "auto",
+) -> pd.DataFrame:
+    """:func:`casekit.build_case_intervals` on a partitioned dataset or a Dask DataFrame.
+
+    The case table is gathered first (:func:`build_case_table`, or ``cases=``); each partition's
+    rows are then built by the in-memory code from its events and its cases' rows of that table,
+    and gathered (a few rows per case: the counting-process rows must fit in memory, as the Cox
+    models that use them need them whole). Agency-type columns missing from a partition are 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Equal to ``casekit.build_case_intervals(events)`` on the same events sorted by case.
+
+    Examples
+    --------
+    >>> ev = ck.load_sample_events()
+    >>> iv = ck.scale.build_case_intervals(ck.scale.from_pandas(ev, npartitions=2),
+    ...                                    observation_end="2024-01-01")
+    >>> iv.equals(ck.build_case_intervals(ev, observation_end="2024-01-01"))
+    True
+    """
+    ddf, _ = _events(data)
+    if cases is None:
+        cases = build_case_table(data, observation_end=observation_end,
+                                 settle_window_days=settle_window_days, pattern_on=pattern_on)
+    obs = pd.Timestamp(cases.attrs["observation_end"])
+    pattern_on = cases.attrs.get("pattern_on", pattern_on)
+    dask = _dask()
+    shared = _share(cases)
+    parts = [dask.delayed(_partition_intervals)(p, shared, obs, pattern_on)
+             for p in ddf.to_delayed()]
+    rows = [r for r in _compute(*parts) if len(r.columns)]
+    if not rows:
+        raise CasekitError(f"events: no case with follow-up before the observation end {obs}")
+    counts = {k: sum(int(r.attrs.get(k, 0)) for r in rows)
+              for k in ("n_cases", "n_cases_with_rows", "n_prevalent_excluded", "n_zero_length",
+                        "n_events", "n_rows")}
+    out = pd.concat(rows, ignore_index=True)
+    at = sorted(c for c in out if c.startswith("at_"))
+    out[at] = out[at].fillna(0).astype("int8")
+    lead = [c for c in rows[0].columns if not c.startswith("at_")]
+    head = lead[: lead.index("pattern") + 1]
+    out = out[head + at + [c for c in lead if c not in head]]
+    out = out.sort_values(["case_id", "start"], kind="stable").reset_index(drop=True)
+    out.attrs = {"observation_end": obs, "pattern_on": pattern_on, **counts}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -804,22 +895,20 @@ def _network_kernel(part: pd.DataFrame, level: str, missing_agency: str | None, 
     seen = pos < enc.n_events
     rows = pos[seen] if enc.row is None else enc.row[pos[seen]]
     first_case = ev["case_id"].astype("str").to_numpy()[rows]
-    inc = _incidence_counts(enc)
+    node_cases, pairs = _incidence_counts(enc)  # sparse pairs: keys lo * K + hi, lo < hi
     n_events = np.bincount(enc.node, minlength=k)
     out = [
         _net_rows("total", ["n_cases", "n_events"], "", [enc.n_cases, enc.n_events]),
         _net_rows("node", labels[seen], "", n_events[seen], 0, first_case,
                   np.asarray(types, dtype=object)[seen]),
-        _net_rows("node_cases", labels, "", np.diag(inc)),
+        _net_rows("node_cases", labels, "", node_cases),
     ]
-    ii, jj = np.nonzero(np.triu(inc, k=1))
-    a, b = labels[ii], labels[jj]
+    a, b = labels[pairs.keys // k], labels[pairs.keys % k]
     swap = (b < a).astype(bool)  # the same unordered pair in every partition: source < target
-    out.append(_net_rows("wt", np.where(swap, b, a), np.where(swap, a, b), inc[ii, jj]))
+    out.append(_net_rows("wt", np.where(swap, b, a), np.where(swap, a, b), pairs.counts))
     if handover:
-        counts, _ = _handover_counts(enc, lags=False)
-        nz = np.flatnonzero(counts)
-        out.append(_net_rows("ho", labels[nz // k], labels[nz % k], counts[nz]))
+        ho, _ = _handover_counts(enc, lags=False)
+        out.append(_net_rows("ho", labels[ho.keys // k], labels[ho.keys % k], ho.counts))
         if lags and enc.n_events > 1:
             out.append(_lag_rows(enc, labels))
     return pd.concat(out, ignore_index=True)

@@ -38,7 +38,7 @@ def _peak_rss() -> int:
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   memory_limit=MEMORY_LIMIT, host="127.0.0.1",
-                                  dashboard_address=None) as lc, distributed.Client(lc) as c:
+                                  dashboard_address=":0") as lc, distributed.Client(lc) as c:
         yield c
 
 
@@ -63,6 +63,9 @@ def _same_everything(file: Path, parts: Path) -> None:
     cases = scale.build_case_table(parts)
     pd.testing.assert_frame_equal(cases, cases0)  # row for row, dtypes, column order
     assert cases.attrs == cases0.attrs
+    iv0 = ck.build_case_intervals(ev, cases=cases0)
+    iv = scale.build_case_intervals(parts, cases=cases)
+    pd.testing.assert_frame_equal(iv, iv0)  # the time-varying ranking's rows
 
     W, H = scale.build_agency_networks(parts)
     W0, H0 = ck.build_agency_networks(ev)
