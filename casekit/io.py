@@ -1394,6 +1394,12 @@ def _read_excel(path: Path, sheet: str | int | None,
         sheetnames = list(wb.sheetnames)
         ws = wb[sheetnames[index]]
         part = getattr(ws, "_worksheet_path", None)
+        n_rows = ws.max_row or 0  # from the sheet's <dimension>: known before reading
+        if n_rows >= _EXCEL_MAX_ROWS:
+            raise FileUnusableError(
+                f"{name}: sheet {sheetnames[index]!r} reaches Excel's row limit "
+                f"({_EXCEL_MAX_ROWS:,} rows), so the export was probably cut off; expected the "
+                "whole log (export it as CSV, or split it over sheets read with --sheet)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rows = list(ws.iter_rows(values_only=True))

@@ -420,6 +420,34 @@ def _map_vocab_uniques(uniques: list[str], vocabulary: str,
     return mapped, sorted(set(unknown))
 
 
+def _keep_distinct(originals: list[str], masked: list[str]) -> tuple[list[str], int]:
+    """Masked labels, numbered where masking made distinct originals equal.
+
+    Examples
+    --------
+    >>> _keep_distinct(["张伟调解室", "李娜调解室", "区信访局"], ["[姓名]调解室"] * 2 + ["区信访局"])
+    (['[姓名]调解室', '[姓名]调解室 #2', '区信访局'], 1)
+    """
+    first_of: dict[str, str] = {}
+    count: dict[str, int] = {}
+    out = []
+    n_split = 0
+    taken = set(masked)
+    for orig, m in zip(originals, masked, strict=True):
+        if m not in first_of or first_of[m] == orig:
+            first_of.setdefault(m, orig)
+            out.append(m)
+            continue
+        k = count.get(m, 1) + 1
+        while f"{m} #{k}" in taken:
+            k += 1
+        count[m] = k
+        taken.add(f"{m} #{k}")
+        out.append(f"{m} #{k}")
+        n_split += 1
+    return out, n_split
+
+
 def _infer_types(agencies: list[str]) -> tuple[list[str], int]:
     """Agency names -> agency type identifiers by their suffix (``unknown`` when none fits)."""
     pairs = _suffix_table()
@@ -865,8 +893,12 @@ def validate_table(
         n_empty = empties("agency")
         if n_empty:
             notes.append(f"{n_empty} event(s) without an agency: set to 'unknown'")
-        events["agency"] = column("agency", _mask_labels(
-            [u if u else "unknown" for u in uniques], raw_names), "unknown")
+        named = [u if u else "unknown" for u in uniques]
+        masked_agencies, n_split = _keep_distinct(named, _mask_labels(named, raw_names))
+        if n_split:
+            notes.append(f"{n_split} agency name(s) became equal once personal names in them "
+                         "were masked; numbered (#2, #3, ...) so distinct agencies stay distinct")
+        events["agency"] = column("agency", masked_agencies, "unknown")
         if "agency_type" not in factors:
             types, n_hit = _infer_types(uniques)
             events["agency_type"] = pd.Series(
