@@ -510,3 +510,14 @@ def test_full_excel_sheet_is_refused_at_once(tmp_path: Path,
     code, _o, err = _cli(capsys, "validate", str(p))
     assert code == 2 and "row limit" in err
     assert time.perf_counter() - t0 < 60
+
+
+def test_report_checks_the_shared_reading_options_before_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _log(tmp_path)
+    code, _o, err = _cli(capsys, "report", str(log), "--sheet", "x", "--labels",
+                         str(tmp_path / "missing.json"), "--out", str(tmp_path / "r2.html"))
+    assert code == 2 and "--labels" in err and not (tmp_path / "r2.html").exists()
+    code, _o, err = _cli(capsys, "report", str(log), "--dayfirst", "--monthfirst", "--out",
+                         str(tmp_path / "r3.html"))
+    assert code == 2 and "not allowed with argument" in err
