@@ -192,6 +192,8 @@ def _as_str(s: pd.Series) -> pd.Series:
 
 
 _INVISIBLE = "[\ufeff\u200b\u200c\u200d\u2060\u00ad]"
+_SPACE = "[\\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # RE2's \s is ASCII only
+_NEEDS_NORMALISING = f"^{_SPACE}|{_SPACE}$|{_INVISIBLE}"
 
 
 def normalise_ids(s: pd.Series) -> tuple[pd.Series, int, int]:
@@ -213,15 +215,12 @@ def normalise_ids(s: pd.Series) -> tuple[pd.Series, int, int]:
     if s.dtype != "str":
         s = _as_str(s)
     arr = _arrow(s)
-    has_inv = pc.any(pc.match_substring_regex(arr, _INVISIBLE)).as_py()
-    clean = pc.replace_substring_regex(arr, _INVISIBLE, "") if has_inv else arr
-    clean = pc.utf8_trim_whitespace(clean)
+    if not pc.any(pc.match_substring_regex(arr, _NEEDS_NORMALISING)).as_py():
+        return s, 0, -1  # one pass in the common case
+    clean = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, _INVISIBLE, ""))
     changed = pc.fill_null(pc.not_equal(arr, clean), False).to_numpy(zero_copy_only=False)
-    n = int(changed.sum())
-    if not n:
-        return s, 0, -1
     out = pd.Series(pd.array(clean, dtype="str"), index=s.index, name=s.name)
-    return out, n, int(np.argmax(changed))
+    return out, int(changed.sum()), int(np.argmax(changed))
 
 
 def _lossy_numbers(s: pd.Series, fmt: str) -> np.ndarray:
@@ -283,10 +282,34 @@ def _blank(s: pd.Series) -> np.ndarray:
     return (s.isna() | (s == "")).to_numpy(dtype=bool)
 
 
+def _dictionary(s: pd.Series) -> tuple[np.ndarray, Any]:
+    """Arrow dictionary encoding of a text column: (codes with -1 for missing, dictionary)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(_arrow(s))
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.unify_dictionaries()
+        dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], pa.string())
+        indices = pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32())
+    else:
+        dictionary, indices = enc.dictionary, enc.indices
+    codes = np.asarray(pc.fill_null(indices, -1).to_numpy())
+    return codes, dictionary
+
+
 def _map_uniques(s: pd.Series, fn: Any) -> pd.Series:
-    """Apply ``fn(list_of_unique_strings) -> list`` over distinct values and broadcast back."""
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    mapped = list(fn(list(uniques))) if len(uniques) else []
+    """Apply ``fn(list_of_unique_strings) -> list`` over distinct values and broadcast back.
+
+    The column is returned as it is when ``fn`` changes no value (the common case).
+    """
+    codes, dictionary = _dictionary(s)
+    if not len(dictionary):
+        return s
+    uniques = dictionary.to_pylist()
+    mapped = list(fn(uniques))
+    if mapped == uniques:
+        return s
     values = pd.array(mapped, dtype="str").take(codes, allow_fill=True)
     return pd.Series(values, index=s.index, name=s.name)
 
@@ -353,19 +376,7 @@ def _factor(s: pd.Series) -> tuple[np.ndarray, list[str], bool]:
     can be kept as it is.
     """
     if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        enc = pc.dictionary_encode(_arrow(s))
-        if isinstance(enc, pa.ChunkedArray):
-            enc = enc.unify_dictionaries()
-            dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], pa.string())
-            indices = pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32())
-        else:
-            dictionary, indices = enc.dictionary, enc.indices
-        codes = pc.fill_null(indices, -1).to_numpy()
-        if not isinstance(codes, np.ndarray):  # pragma: no cover - defensive
-            codes = np.asarray(codes)
+        codes, dictionary = _dictionary(s)
         raw = np.asarray(dictionary.to_pylist(), dtype=object)
     else:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -407,6 +418,34 @@ def _map_vocab_uniques(uniques: list[str], vocabulary: str,
             ident = u
         mapped.append(ident)
     return mapped, sorted(set(unknown))
+
+
+def _keep_distinct(originals: list[str], masked: list[str]) -> tuple[list[str], int]:
+    """Masked labels, numbered where masking made distinct originals equal.
+
+    Examples
+    --------
+    >>> _keep_distinct(["张伟调解室", "李娜调解室", "区信访局"], ["[姓名]调解室"] * 2 + ["区信访局"])
+    (['[姓名]调解室', '[姓名]调解室 #2', '区信访局'], 1)
+    """
+    first_of: dict[str, str] = {}
+    count: dict[str, int] = {}
+    out = []
+    n_split = 0
+    taken = set(masked)
+    for orig, m in zip(originals, masked, strict=True):
+        if m not in first_of or first_of[m] == orig:
+            first_of.setdefault(m, orig)
+            out.append(m)
+            continue
+        k = count.get(m, 1) + 1
+        while f"{m} #{k}" in taken:
+            k += 1
+        count[m] = k
+        taken.add(f"{m} #{k}")
+        out.append(f"{m} #{k}")
+        n_split += 1
+    return out, n_split
 
 
 def _infer_types(agencies: list[str]) -> tuple[list[str], int]:
@@ -854,8 +893,12 @@ def validate_table(
         n_empty = empties("agency")
         if n_empty:
             notes.append(f"{n_empty} event(s) without an agency: set to 'unknown'")
-        events["agency"] = column("agency", _mask_labels(
-            [u if u else "unknown" for u in uniques], raw_names), "unknown")
+        named = [u if u else "unknown" for u in uniques]
+        masked_agencies, n_split = _keep_distinct(named, _mask_labels(named, raw_names))
+        if n_split:
+            notes.append(f"{n_split} agency name(s) became equal once personal names in them "
+                         "were masked; numbered (#2, #3, ...) so distinct agencies stay distinct")
+        events["agency"] = column("agency", masked_agencies, "unknown")
         if "agency_type" not in factors:
             types, n_hit = _infer_types(uniques)
             events["agency_type"] = pd.Series(

@@ -481,3 +481,44 @@ def test_physical_records_are_conserved_under_corruption(
     assert res.quarantine["source_row"].is_unique
     assert "\ufffd" not in "".join(res.events["case_id"]) + "".join(res.events["agency"])
     assert all(2 <= r <= len(body) + 1 for r in res.quarantine["source_row"])
+
+
+def test_masked_names_never_merge_two_agencies(tmp_path: Path) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("信访件编号,登记时间,办理环节,办理单位,信访人姓名\n"
+                 "A,2023-03-01 09:00,登记,张伟调解室,张伟\n"
+                 "B,2023-03-01 09:00,登记,李娜调解室,李娜\n"
+                 "C,2023-03-01 09:00,登记,区信访局,王芳\n", encoding="utf-8")
+    ev = ck.read_events(p)
+    assert ev["agency"].nunique() == 3
+    assert not ev["agency"].str.contains("张伟|李娜").any()
+    assert any("numbered" in n for n in ev.attrs["casekit"]["notes"])
+
+
+def test_full_excel_sheet_is_refused_at_once(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["case_id", "timestamp", "activity"])
+    ws.append(["A", "2023-01-01", "登记"])
+    ws.cell(row=1_048_576, column=1, value="last row Excel holds")
+    p = tmp_path / "full.xlsx"
+    wb.save(p)
+    t0 = time.perf_counter()
+    code, _o, err = _cli(capsys, "validate", str(p))
+    assert code == 2 and "row limit" in err
+    assert time.perf_counter() - t0 < 60
+
+
+def test_report_checks_the_shared_reading_options_before_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _log(tmp_path)
+    code, _o, err = _cli(capsys, "report", str(log), "--sheet", "x", "--labels",
+                         str(tmp_path / "missing.json"), "--out", str(tmp_path / "r2.html"))
+    assert code == 2 and "--labels" in err and not (tmp_path / "r2.html").exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(log), "--dayfirst", "--monthfirst", "--out", str(tmp_path / "r.html")])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
