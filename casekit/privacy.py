@@ -8,10 +8,16 @@ holds the pieces every reader and writer uses for that:
   them (called at ingest by :mod:`casekit.io`);
 - :func:`is_valid_id_number` checks 18-digit resident ID numbers (GB 11643-1999: ISO 7064
   MOD 11-2 check digit, region and birth date plausibility);
-- :func:`mask_free_text` / :func:`mask_value` replace ID numbers, mobile and landline numbers and
-  known names in text with ``[身份证号]``, ``[手机号]``, ``[电话]``, ``[姓名]``;
+- :func:`mask_free_text` / :func:`mask_value` / :func:`mask_row` replace ID numbers, mobile and
+  landline numbers, known names and names marked in the text (信访人张三) with ``[身份证号]``,
+  ``[手机号]``, ``[电话]``, ``[姓名]`` (one vectorised pyarrow pass sets aside values that cannot
+  hold any of them); :func:`mask_labels` does the same with keyed tokens so distinct labels
+  (agencies) stay distinct; :func:`scrub_message` makes any text safe to print (PII masked,
+  control characters escaped, length cut);
 - :func:`spreadsheet_safe` neutralises formula-like cells before CSV / Excel export;
-- :func:`suppress_small_cells` applies small-cell suppression to published count tables;
+- :func:`suppress_small_cells` (one table) and :func:`suppress_tables` (every table of one
+  publication, with their :class:`Relation` s) apply complementary small-cell suppression that
+  no reader can undo by solving the printed relations;
 - :func:`find_pii` / :func:`assert_no_pii` scan tables, text and files for leftover PII (for tests).
 
 The pseudonymisation key comes from (in order) the ``key`` argument, the environment variable

@@ -44,7 +44,7 @@ def leaky(tmp_path_factory):
     names = [rng.choice(SURNAMES) + "".join(rng.choice(GIVEN, 2)) for _ in people]
     ids = [make_id(i) for i in range(len(people))]
     ids = [v.lower() if v.endswith("X") and i % 2 else v for i, v in enumerate(ids)]
-    mobiles, phones = [], []
+    phones = []
     for i in range(len(people)):
         digits = f"13{5 + i % 4}{rng.integers(10**7, 10**8)}"
         if i % 3 == 2:  # a landline
@@ -52,7 +52,6 @@ def leaky(tmp_path_factory):
             phones.append(LANDLINE_FORMATS[i % 4].format(n=n))
         else:
             phones.append(MOBILE_FORMATS[i % 5].format(a=digits[:3], b=digits[3:7], c=digits[7:]))
-            mobiles.append(digits)
     who = pd.DataFrame({"petitioner_id": people, "姓名": names, "身份证号": ids, "联系电话": phones})
     raw = events.merge(who, on="petitioner_id", how="left").drop(columns="petitioner_id")
     raw["诉求内容"] = ("信访人" + raw["姓名"] + "，电话" + raw["联系电话"] + "，身份证" + raw["身份证号"])
@@ -66,7 +65,7 @@ def leaky(tmp_path_factory):
     lines = text.splitlines()
     extra = [  # a ragged row and a row with the wrong separator, both full of PII
         ",".join([lines[1].split(",")[0], *lines[1].split(",")[1:], names[0], ids[1], phones[2]]),
-        ";".join([f"XF999999", "2023/05/01 10:00:00", "register", names[1], ids[2], phones[0]]),
+        ";".join(["XF999999", "2023/05/01 10:00:00", "register", names[1], ids[2], phones[0]]),
     ]
     text = "\n".join([*lines, *extra]) + "\n"
     path = folder / f"台账_{names[2]}_13712345678.csv"
