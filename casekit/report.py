@@ -26,6 +26,7 @@ from casekit._utils import CasekitError, FileUnusableError
 
 __all__ = [
     "RANKING_COLUMNS",
+    "rank_for_report",
     "REPORT_TEMPLATE",
     "build_report",
     "describe_log",
@@ -43,7 +44,7 @@ __all__ = [
 #: Ranking columns shown in the report (the contract's columns, plus how it was ranked).
 RANKING_COLUMNS = (
     "rank", "pattern", "n_cases", "n_closed", "median_days", "median_ci_low", "median_ci_high",
-    "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_value", "ranked_by",
+    "hazard_ratio", "hr_ci_low", "hr_ci_high", "p_holm", "p_best", "in_best_set", "ranked_by",
 )
 
 #: Name of the report template inside the package (``casekit/templates/``).
@@ -53,7 +54,7 @@ _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+", re.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
 
 
-def markdown_text(value: Any) -> str:
+def markdown_text(value: Any, *, max_chars: int = 300) -> str:
     r"""Any text (a file name, a label) made safe to put into the report's Markdown.
 
     PII is masked and control characters escaped (:func:`casekit.privacy.scrub_message`), then
@@ -72,7 +73,7 @@ def markdown_text(value: Any) -> str:
 
     from casekit.privacy import scrub_message
 
-    escaped = html.escape(scrub_message(value), quote=True)
+    escaped = html.escape(scrub_message(value, max_chars=max_chars), quote=True)
     return _MD_SPECIAL.sub(r"\\\1", escaped)
 
 
@@ -269,6 +270,48 @@ def publish_tables(
                         for p in ranked.index]
     out = suppress_tables(tables, rel, k=k, count_cols=count_cols, fixed=fixed)
     return {name: table.reset_index(drop=True) for name, table in out.items() if name != "text"}
+
+
+def rank_for_report(events: Any, cases: Any, *, min_cases: int = 30) -> tuple[Any, str]:
+    """The report's ranking and the sentence that says what was done (or why nothing was).
+
+    Repeat filings are ranked when the log has them, else all filings (said so); a log with
+    nothing to rank gets the reason instead of a table. The sentence names the method, the
+    estimand, the headline (the confidence set when unsure) and what the numbers rest on.
+
+    Examples
+    --------
+    >>> ev = ck.load_sample_events()
+    >>> ranking, text = rank_for_report(ev, ck.build_case_table(ev))
+    >>> text.startswith("Repeat filings ranked by the time-varying method")
+    True
+    """
+    import warnings
+
+    import pandas as pd
+
+    from casekit.ranking import NothingToRankError, describe_ranking, rank_collaborations
+
+    rep = pd.to_numeric(cases.get("repeat_ordinal", pd.Series(dtype=float)), errors="coerce")
+    repeat_only = bool((rep.fillna(1) >= 2).any())
+    scope = ("Repeat filings" if repeat_only else
+             "No repeat filings in this log, so all filings are")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ranking = rank_collaborations(events, repeat_only=repeat_only, min_cases=min_cases)
+    except NothingToRankError as exc:
+        return None, f"No ranking: {exc}."
+    a = ranking.attrs
+    how = ("adjusted hazard ratios (Cox model, clustered by matter)"
+           if a["ranked_by"] == "adjusted_hazard_ratio"
+           else "Kaplan-Meier medians (the adjusted model could not be fitted)")
+    ph = " Proportional hazards look violated for some patterns: read the hazard ratios as " \
+         "averages over time." if any("proportional" in str(w.message) for w in caught) else ""
+    return ranking, (
+        f"{scope} ranked by the {a['method']} method ({a['estimand']}) on {how}, "
+        f"{a['n_cases_used']:,} filings, patterns with at least {min_cases} cases; "
+        f"observation end {a['observation_end']}. {describe_ranking(ranking)}.{ph}")
 
 
 def printed_patterns(table: Any, *, k: int = 5, limit: int = 6) -> list[str]:

@@ -49,8 +49,8 @@ cases = ck.build_case_table(events, observation_end=OBSERVATION_END)
 display(Markdown(ck.report.describe_log(events, cases, k=K, source=SOURCE_NAME)))
 # every count table of the report is suppressed together; the time-to-close figure then draws
 # only patterns whose case count the table prints (its legend shows n), so it reveals nothing new
-ranking = ck.rank_collaborations(cases, repeat_only=True, min_cases=MIN_CASES)
-shown = ranking[[c for c in ck.report.RANKING_COLUMNS if c in ranking.columns]]
+ranking, ranking_text = ck.report.rank_for_report(events, cases, min_cases=MIN_CASES)
+shown = None if ranking is None else ranking[list(ck.report.RANKING_COLUMNS)]
 published = ck.report.publish_tables(cases, ranking=shown, k=K)
 top = ck.report.printed_patterns(published["patterns"], k=K, limit=6)
 
@@ -87,16 +87,19 @@ plt.show()
 # ## 4. 重复信访：哪种协同最快 · Repeat filings: which collaboration closes fastest
 
 # %%
-display(published["ranking"].round(3) if "ranking" in published else shown)
+display(Markdown(ck.report.markdown_text(ranking_text, max_chars=2000)))
+if ranking is not None:
+    display(published["ranking"].round(3))
 
 # %%
-if len(ranking):
+if ranking is not None and ranking["hazard_ratio"].notna().any():
     fig, ax = plt.subplots(figsize=(8, 4))
     plotting.plot_forest(ranking, ax=ax)
     plt.show()
 
 # %% [markdown]
 # ---
-# 说明：办结（办结）不等于化解（息诉罢访）；排名为相关分析，已调整问题类别、街道等因素，但不能证明因果。
-# Closed is not settled; the ranking is adjusted for category, street and more, but it is
-# observational, not causal.
+# 说明：办结（办结）不等于化解（息诉罢访）；协同模式从其形成之时起计（时变分析），已调整问题类别、街道等因素，
+# 但仍为观察性分析，不能证明因果。
+# Closed is not settled. A collaboration counts from the moment it forms (time-varying); the
+# ranking is adjusted for category, street and more, but it is observational, not causal.
