@@ -42,8 +42,8 @@ _EXPORTS: dict[str, str] = {
     "read_events_report": "casekit.io",
     "read_table": "casekit.io",
     "write_events": "casekit.io",
-    "parse_timestamps": "casekit.io",
-    "guess_columns": "casekit.io",
+    "parse_timestamps": "casekit.timestamps",
+    "guess_columns": "casekit.schema",
     "validate_table": "casekit.validate",
     "ReadResult": "casekit.validate",
     # --- privacy ---
@@ -99,7 +99,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = {
     "schema", "io", "validate", "privacy", "synth", "cases", "repeat", "network", "survival",
     "kpi", "simulate", "plotting", "widgets", "datasets", "cli", "report", "training",
-    "ranking", "engine", "scale",
+    "ranking", "engine", "scale", "timestamps",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

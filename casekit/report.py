@@ -339,7 +339,7 @@ def identity_values(
 ) -> list[str]:
     r"""The raw petitioner names, ID numbers and phones of a log (to check outputs against).
 
-    Reads the file's identity columns (those :func:`casekit.io.guess_columns` maps to
+    Reads the file's identity columns (those :func:`casekit.schema.guess_columns` maps to
     ``petitioner_name`` / ``petitioner_id_number`` / ``petitioner_phone``, and headers such as
     ``姓名``, ``身份证号``, ``联系电话``) and returns their distinct values, for
     :func:`find_pii_in_html`. Placeholders (``无``, ``不详``, ``nan``) and values too short to
@@ -354,7 +354,8 @@ def identity_values(
     >>> identity_values(p)
     ['13812345678', '张三']
     """
-    from casekit.io import guess_columns, read_table
+    from casekit.io import read_table
+    from casekit.schema import guess_columns
     from casekit.privacy import identity_column_kind
 
     raw = read_table(path).data

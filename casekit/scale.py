@@ -35,6 +35,7 @@ Needs the optional extra ``casekit[scale]`` (``dask[dataframe]``, ``distributed`
 from __future__ import annotations
 
 import contextlib
+import warnings
 import contextvars
 import csv
 import json
@@ -105,7 +106,8 @@ def _csv_blocks(path: Path, encoding: str | None, block_bytes: int) -> Iterator[
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    from casekit.io import RawTable, _decode, _header_names, _sniff_sep
+    from casekit.io import _decode, _header_names, _sniff_sep
+    from casekit.validate import RawTable
 
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
@@ -151,7 +153,8 @@ def _csv_blocks(path: Path, encoding: str | None, block_bytes: int) -> Iterator[
 
 def _blocks(path: Path, *, encoding: str | None, block_rows: int, sheet: Any) -> Iterator[Any]:
     """The input as RawTables of at most about ``block_rows`` rows each."""
-    from casekit.io import RawTable, _detect_format, read_table
+    from casekit.io import _detect_format, read_table
+    from casekit.validate import RawTable
 
     if not path.exists():
         raise FileUnusableError(f"{path}: no such file")
@@ -385,8 +388,8 @@ def dataset_metadata(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path) / METADATA_FILE
     if not p.exists():
-        raise FileUnusableError(f"{path}: not a casekit partitioned dataset (no {METADATA_FILE}; "
-                                "write one with casekit partition)")
+        raise FileUnusableError(f"{path}: is a directory, and not a casekit partitioned dataset "
+                                f"(no {METADATA_FILE}; write one with casekit partition)")
     return json.loads(p.read_text(encoding="utf-8"))
 
 
@@ -641,6 +644,7 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
     is kept (``_pledge_ns``) for the settlement step on the gathered table.
     """
     from casekit.cases import _first_valid, _first_where, _identifier_codes
+    from casekit.cases import DelayedEntryWarning
     from casekit.cases import build_case_table as _build
 
     part = _plain(part)
@@ -648,8 +652,10 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
     ev, codes, starts = _kept_events(part, obs_ns)
     if not len(ev):
         return pd.DataFrame()
-    table = _build(part, observation_end=obs_end, settle_window_days=settle_window_days,
-                   link=False, pattern_on=pattern_on)
+    with warnings.catch_warnings():  # said once, with the global counts, after the gather
+        warnings.simplefilter("ignore", DelayedEntryWarning)
+        table = _build(part, observation_end=obs_end, settle_window_days=settle_window_days,
+                       link=False, pattern_on=pattern_on)
     columns = list(table.columns)  # the in-memory column order
     table = table.drop(columns=[c for c in _REPEAT_COLUMNS if c in table])
     for col in _REPEAT_COLUMNS:
@@ -774,6 +780,13 @@ def build_case_table(
                        n_prevalent_excluded=int((~table["duration_known"]).sum()),
                        n_competing_exits=int((~table["exit_type"].isin(["close", "censored"]))
                                              .sum()))
+    if table.attrs["n_prevalent_excluded"]:
+        from casekit.cases import DelayedEntryWarning
+
+        warnings.warn(f"{table.attrs['n_prevalent_excluded']:,} of {len(table):,} cases were open "
+                      "before the log starts and their opening time is unknown: duration "
+                      "estimates leave them out (give an 'opened_at' column to let them enter "
+                      "late)", DelayedEntryWarning, stacklevel=2)
     return table
 
 

@@ -21,8 +21,15 @@ from functools import cache
 
 import pandas as pd
 
+from casekit._utils import FileUnusableError
+
 __all__ = [
     "ACTIVITIES",
+    "CANONICAL_NAMES",
+    "CASE_COLUMN_ALIASES",
+    "COLUMN_ALIASES",
+    "REQUIRED_COLUMNS",
+    "guess_columns",
     "AGENCY_TYPES",
     "CASE_COLUMNS",
     "CATEGORIES",
@@ -596,3 +603,191 @@ def validate_events(events: pd.DataFrame, *, required: Iterable[str] = EVENT_COL
             found = ", ".join(map(str, events.columns)) or "(none)"
             hint = f" ({meanings[col]})" if col in meanings else ""
             raise ValueError(f"missing canonical column {col!r}{hint}; columns found: {found}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Column recognition (the vocabulary of file headers; readers map them to canonical names)
+# ---------------------------------------------------------------------------------------------
+
+#: Header names recognised for each canonical column, in order of preference (the first one
+#: found in a file wins). Matching ignores case, surrounding spaces, full-width forms and the
+#: separators ``_``, ``-``, ``.``, `` `` (so ``Case ID`` matches ``case_id``).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "case_id": (
+        "case_id", "case:concept:name", "case_concept.name", "case:id", "caseid", "case",
+        "信访件编号", "事项编号", "案件编号", "留言编号", "工单编号", "信访编号", "受理编号", "件号",
+        "信访件号", "信访事项编号", "登记编号", "案件号", "工单号", "事项号", "编号",
+        "incident_id", "ticket_id", "unique_key", "id",
+    ),
+    "timestamp": (
+        "timestamp", "time:timestamp", "event_time.timestamp", "event_time:timestamp",
+        "datetime", "date_time", "time", "event_time", "date",
+        "办理时间", "处理时间", "登记时间", "留言时间", "发生时间", "操作时间", "办理日期",
+        "处理日期", "登记日期", "受理时间", "受理日期", "来访时间", "来信时间", "留言日期",
+        "创建时间", "提交时间", "时间", "日期",
+        "data_stamp", "created_date", "opendate",
+    ),
+    "activity": (
+        "activity", "concept:name", "event_concept.name", "event_concept:name", "activity_name",
+        "event", "action", "办理环节", "环节", "处理环节", "环节名称", "办理环节名称", "办理步骤",
+        "处理步骤", "办理动作", "操作类型", "事件类型", "操作", "活动", "事件", "步骤",
+        "incident_activity_type",
+    ),
+    "agency": (
+        "agency", "org:group", "event_org:group", "unit", "department", "organisation",
+        "organization", "office", "办理单位", "承办单位", "处理单位", "责任单位", "单位名称",
+        "办理部门", "承办部门", "处理部门", "责任部门", "经办单位", "办理机构", "承办机构",
+        "单位", "部门", "assignment_group", "account",
+    ),
+    "agency_type": (
+        "agency_type", "unit_type", "agency_kind", "单位类型", "部门类型", "机构类型", "单位性质",
+        "单位类别", "部门类别", "机构类别",
+    ),
+    "petitioner_name": (
+        "petitioner_name", "name", "信访人姓名", "姓名", "信访人", "反映人", "来访人",
+        "来访人姓名", "当事人", "当事人姓名", "投诉人", "留言用户",
+    ),
+    "petitioner_id_number": (
+        "petitioner_id_number", "id_number", "id_card", "身份证号", "身份证号码", "证件号码",
+        "证件号", "公民身份号码", "身份证", "身份证件号码",
+    ),
+    "petitioner_phone": (
+        "petitioner_phone", "phone", "mobile", "telephone", "联系电话", "手机号", "手机号码",
+        "电话", "电话号码", "联系手机", "手机", "联系方式",
+    ),
+    "petitioner_id": ("petitioner_id", "信访人代码"),
+    "matter_id": ("matter_id", "事项代码"),
+    "category": (
+        "category", "complaint_type", "问题类别", "问题分类", "诉求类别", "内容分类", "问题类型",
+        "事项类别", "诉求类型", "诉求分类", "内容类别", "类别",
+    ),
+    "channel": ("channel", "信访渠道", "信访方式", "诉求渠道", "渠道", "来源"),
+    "street": ("street", "所属街道", "街道", "乡镇街道", "街镇", "所属镇街", "镇街", "所在街道"),
+    "address": ("address", "问题发生地址", "发生地址", "详细地址", "事发地址", "事发地点",
+                "问题发生地", "发生地点", "地址", "问题属地"),
+    "outcome": ("outcome", "办理结果", "处理结果", "结果"),
+    "level": ("level", "信访层级", "层级", "级别"),
+    "participants": ("participants", "参与单位", "参与人员"),
+    "amount_yuan": ("amount_yuan", "金额(元)", "金额", "涉及金额"),
+    "handling_mode": ("handling_mode", "处理方式", "办理方式"),
+}
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("case_id", "timestamp", "activity")
+
+#: Header names of the columns of a case-level table (one row per case; ``shape="cases"``).
+CASE_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "opened_at": ("opened_at", "created_date", "opendate", "open_date", "created_at",
+                  "creation_date", "date_opened", "opened", "start_date", "受理时间", "登记时间",
+                  "来访时间", "来信时间", "创建时间", "提交时间", "留言时间", "受理日期", "登记日期",
+                  "立案时间", "开始时间"),
+    "closed_at": ("closed_at", "closed_date", "closedate", "close_date", "date_closed",
+                  "closed", "resolved_date", "resolution_date", "end_date", "办结时间",
+                  "办结日期", "结案时间", "结案日期", "完成时间", "答复时间", "回复时间",
+                  "办理完成时间", "关闭时间", "截止办结时间"),
+    "status": ("status", "case_status", "state", "办理状态", "状态", "处理状态", "办结状态",
+               "事项状态", "工单状态"),
+    "intake_agency": ("intake_agency", "受理单位", "登记单位", "接收单位"),
+}
+
+#: Every canonical name ``columns=`` / ``--columns`` accepts.
+CANONICAL_NAMES: tuple[str, ...] = (*COLUMN_ALIASES, *CASE_COLUMN_ALIASES)
+
+_FUZZY_TOKENS: dict[str, tuple[str, ...]] = {
+    # identity first, so that e.g. 身份证编号 is never taken for a case id
+    "petitioner_name": ("姓名", "人名"),
+    "petitioner_id_number": ("身份证", "证件号"),
+    "petitioner_phone": ("电话", "手机"),
+    "case_id": ("编号", "件号", "单号"),
+    "timestamp": ("时间", "日期"),
+    "activity": ("环节", "步骤"),
+    "agency": ("单位", "部门", "机构"),
+}
+_PII_TOKENS = ("姓名", "身份证", "证件", "电话", "手机", "类型", "类别")
+
+_SEP_RE = re.compile(r"[\s_\-.\u3000]+")
+
+
+def _norm_header(name: object) -> str:
+    text = unicodedata.normalize("NFKC", str(name)).strip().lower()
+    text = text.replace("（", "(").replace("）", ")")
+    return _SEP_RE.sub("", text)
+
+
+def guess_columns(
+    found: Iterable[object], columns: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Map canonical names to a file's columns: explicit mapping first, then recognised headers.
+
+    Parameters
+    ----------
+    found : iterable
+        The column names of the file, in file order.
+    columns : mapping, optional
+        Explicit ``{canonical: file column}`` pairs; they win over recognition.
+
+    Returns
+    -------
+    mapping : dict
+        ``{canonical: file column}`` for every canonical column that was found.
+    notes : list of str
+        Human-readable notes (e.g. which of two candidate columns was used).
+
+    Raises
+    ------
+    FileUnusableError
+        If an explicitly mapped column is not in the file (naming it and listing the columns).
+
+    Examples
+    --------
+    >>> m, notes = ck.io.guess_columns(["信访件编号", "办理时间", "办理环节", "办理单位", "姓名"])
+    >>> m["case_id"], m["timestamp"], m["petitioner_name"]
+    ('信访件编号', '办理时间', '姓名')
+    >>> ck.io.guess_columns(["case:concept:name", "concept:name", "time:timestamp"])[0]
+    {'case_id': 'case:concept:name', 'timestamp': 'time:timestamp', 'activity': 'concept:name'}
+    """
+    names = [str(c) for c in found]
+    mapping: dict[str, str] = {}
+    notes: list[str] = []
+    used: set[str] = set()
+    for canonical, col in (columns or {}).items():
+        if col not in names:
+            raise FileUnusableError(
+                f"column {col!r} given for {canonical!r} is not in the file; "
+                f"columns found: {', '.join(names) or '(none)'}"
+            )
+        mapping[str(canonical)] = col
+        used.add(col)
+    by_norm: dict[str, str] = {}
+    for name in names:
+        by_norm.setdefault(_norm_header(name), name)
+    for canonical, aliases in COLUMN_ALIASES.items():
+        if canonical in mapping:
+            continue
+        hits: list[str] = []
+        for alias in aliases:
+            hit = by_norm.get(_norm_header(alias))
+            if hit is not None and hit not in used and hit not in hits:
+                hits.append(hit)
+        if hits:
+            mapping[canonical] = hits[0]
+            used.add(hits[0])
+            if len(hits) > 1:
+                notes.append(
+                    f"{canonical}: used column {hits[0]!r}; also recognised "
+                    f"{', '.join(repr(h) for h in hits[1:])} (pass columns= to choose)"
+                )
+    # last resort for the core columns: a header containing a telling word (登记时间(年月日))
+    for canonical, tokens in _FUZZY_TOKENS.items():
+        if canonical in mapping:
+            continue
+        pii = canonical.startswith("petitioner_")
+        cands = [c for c in names if c not in used and any(t in _norm_header(c) for t in tokens)
+                 and (pii or not any(t in c for t in _PII_TOKENS))]
+        if cands:
+            mapping[canonical] = cands[0]
+            used.add(cands[0])
+            notes.append(f"{canonical}: guessed column {cands[0]!r} from its name "
+                         f"(pass columns= if that is wrong)")
+    ordered = {k: mapping[k] for k in [*(columns or {}), *COLUMN_ALIASES] if k in mapping}
+    ordered.update({k: v for k, v in mapping.items() if k not in ordered})
+    return ordered, notes

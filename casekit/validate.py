@@ -32,17 +32,25 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, FileUnusableError
-from casekit.io import (
-    COLUMN_ALIASES,
-    REQUIRED_COLUMNS,
-    AmbiguousDateOrder,
-    RawTable,
-    _parse_timestamps,
-    guess_columns,
-)
+from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
+from casekit.timestamps import AmbiguousDateOrder, _parse_timestamps
 
-__all__ = ["PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "ReadResult", "load_label_map",
-           "normalise_ids", "validate_table"]
+__all__ = ["PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "RawTable", "ReadResult",
+           "load_label_map", "normalise_ids", "validate_table"]
+
+@dataclass
+class RawTable:
+    """A file's columns as read, before mapping and validation (internal hand-over)."""
+
+    data: pd.DataFrame
+    source_rows: np.ndarray  # int64, one per row of ``data``
+    fmt: str
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)  # file-level warnings
+    bad_rows: list[tuple[int, str | None, str, str]] = field(default_factory=list)
+    # (source_row, column, raw value, reason) for rows that could not be split into columns
+    extra: dict[str, Any] = field(default_factory=dict)
+
 
 #: Dates before this are implausible for a case log (quarantined); ``plausible_from=``.
 PLAUSIBLE_FROM = "1990-01-01"
@@ -615,7 +623,7 @@ def validate_table(
 
     Examples
     --------
-    >>> from casekit.io import RawTable
+    >>> from casekit.validate import RawTable
     >>> data = pd.DataFrame({"case_id": ["A", "A", "A"], "timestamp": ["2023-01-02", "x", "2023-01-02"],
     ...                      "activity": ["登记", "办结", "登记"]})
     >>> res = ck.validate.validate_table(RawTable(data, np.array([2, 3, 4]), "csv"), source="t.csv")

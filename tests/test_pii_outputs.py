@@ -198,12 +198,6 @@ def test_report(leaky, tmp_path, capsys, keyed):
     assert leaks(printed, planted) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="casekit.validate._mask_labels masks names in agency labels with the constant [姓名] "
-    "(casekit.privacy.mask_free_text) instead of casekit.privacy.mask_labels, so two agencies "
-    "named after two petitioners become one network node",
-)
 def test_a_name_inside_agency_names_does_not_merge_agencies(tmp_path, keyed):
     rows = ["case_id,timestamp,activity,agency,姓名"]
     for i, (agency, name) in enumerate([("鞠翊鸢调解室", "鞠翊鸢"), ("栾骁珩调解室", "栾骁珩")] * 3):

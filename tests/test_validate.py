@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from casekit._utils import FileUnusableError
-from casekit.io import RawTable
+from casekit.validate import RawTable
 from casekit.validate import Problem, ReadResult, load_label_map, validate_table
 
 

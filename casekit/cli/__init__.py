@@ -32,10 +32,14 @@ _COMMANDS: dict[str, str] = {
 
 
 def _scrub(message: object) -> str:
-    """An error message as it may be printed: PII masked, control characters escaped, cut."""
+    """An error message as it may be printed: PII masked, control characters escaped, cut.
+
+    Cut at 800 characters: long enough for the hint that ends most messages (which option to
+    use), short enough that a hostile header or cell cannot flood the terminal.
+    """
     from casekit.privacy import scrub_message
 
-    return scrub_message(message)
+    return scrub_message(message, max_chars=800)
 
 
 class _Parser(argparse.ArgumentParser):

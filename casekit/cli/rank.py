@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
                 outcome=args.outcome, min_cases=args.min_cases, adjust=not args.unadjusted,
                 cluster=args.cluster, stratify=args.stratify, seed=args.seed)
         except NothingToRankError as exc:  # the log is usable; there is just no answer in it
-            print(f"casekit rank: {exc}", file=sys.stderr)
+            from casekit.privacy import scrub_message
+
+            print(f"casekit rank: {scrub_message(exc, max_chars=800)}", file=sys.stderr)
             return 1
     notes += [str(w.message) for w in caught]
     excluded = excluded_patterns(ranking)

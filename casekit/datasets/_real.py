@@ -303,7 +303,7 @@ def _finish(
 
 
 def _raw(data: pd.DataFrame, rows: np.ndarray, fmt: str, like: Any = None) -> Any:
-    from casekit.io import RawTable
+    from casekit.validate import RawTable
 
     if like is None:
         return RawTable(data.reset_index(drop=True), np.asarray(rows, dtype="int64"), fmt)
