@@ -1,6 +1,6 @@
 """Issue 11: nothing lost or merged silently, bounded inputs, refusals in one line.
 
-The hostile files are generated deterministically by ``tests/make_bad_corpus.py`` (several per
+The hostile files are generated deterministically by ``tests/hardened_corpus.py`` (several per
 class); each goes through ``casekit validate`` and must give the expected exit code, message and
 read / accepted / quarantined counts on the physical records of the file.
 """
@@ -24,7 +24,7 @@ import casekit as ck
 from casekit.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_bad_corpus import Expect, build, rows, to_csv  # noqa: E402
+from hardened_corpus import Expect, build, rows, to_csv  # noqa: E402
 
 _COUNTS = re.compile(r"read (\d+) rows, accepted (\d+), quarantined (\d+)")
 
@@ -286,7 +286,7 @@ def test_very_wide_header_is_refused_quickly(tmp_path: Path,
 
 
 def test_xes_attribute_caps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from make_bad_corpus import _ev, _xes
+    from hardened_corpus import _ev, _xes
 
     import casekit.io as cio
 

@@ -5,7 +5,7 @@
 the *physical* records of the file (or ``None`` when the file is refused). Nothing here is
 random: the same call writes the same bytes. All personal data is invented.
 
-Run ``python tests/make_bad_corpus.py DIR`` to look at the files.
+Run ``python tests/hardened_corpus.py DIR`` to look at the files.
 """
 
 from __future__ import annotations
