@@ -536,12 +536,15 @@ def rank_collaborations(
                      f"{landmark_days:g} and are not in a landmark-{landmark_days:g} ranking")
     else:
         rows = _time_varying_rows(intervals, cases, outcome, repeat_only)
-    return _rank_rows(rows, method=method, landmark_days=landmark_days, cases=cases,
+    table = _rank_rows(rows, method=method, landmark_days=landmark_days, cases=cases,
                       intervals=intervals, repeat_only=repeat_only, outcome=outcome,
                       min_cases=min_cases, min_events=min_events, adjust=adjust,
                       covariates=covariates, reference=reference, cluster=cluster,
                       stratify=stratify, alpha=alpha, best_alpha=best_alpha, n_draws=n_draws,
                       seed=seed, horizon_days=horizon_days, check_ph=check_ph, notes=notes)
+    if method == "whole-case" and by != "pattern":  # the grouping keeps its own name
+        table = table.rename(columns={"pattern": by})
+    return table
 
 
 def _parse_method(method: str, landmark_days: float) -> tuple[str, float]:
