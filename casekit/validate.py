@@ -1022,8 +1022,55 @@ def validate_table(
         **shape_info,
     }
     metadata = _json_safe(metadata)
+    events, problems, metadata = _scrub_side_doors(events, problems, metadata, raw_names)
     events.attrs["casekit"] = metadata
     return ReadResult(events, quarantine, metadata, problems)
+
+
+#: Metadata values that are dates or counts, never free text: left as they are.
+_PLAIN_KEYS = frozenset({"observation_end", "first_timestamp", "last_timestamp",
+                         "observation_end_explicit", "timezone", "format", "encoding"})
+
+
+def _scrub_side_doors(events: pd.DataFrame, problems: list[Problem], metadata: dict[str, Any],
+                      known_names: list[str] | None
+                      ) -> tuple[pd.DataFrame, list[Problem], dict[str, Any]]:
+    """PII out of everything a read hands on besides the cells: the file name (in every
+    problem line and the metadata), column headers, notes and the column mapping.
+
+    Scrubbed with :func:`casekit.privacy.scrub_message`, which also masks the names, ID numbers
+    and phones of the identity columns this read consumed (``known_names``), so a petitioner's
+    name in a file name or header is caught even without a marker word.
+    """
+    import dataclasses
+
+    from casekit.privacy import scrub_message
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return scrub_message(value, known_names=known_names, max_chars=100_000)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: (v if k in _PLAIN_KEYS else clean(v)) for k, v in value.items()}
+        return value
+
+    renamed: dict[Any, str] = {}
+    taken = {str(c) for c in events.columns}
+    for col in events.columns:
+        safe = clean(str(col))
+        if safe != str(col):
+            k, name = 2, safe
+            while name in taken:
+                name, k = f"{safe}#{k}", k + 1
+            renamed[col] = name
+            taken.add(name)
+    if renamed:
+        events = events.rename(columns=renamed)
+    problems = [dataclasses.replace(
+        pr, source=clean(pr.source), message=clean(pr.message),
+        column=None if pr.column is None else clean(pr.column)) for pr in problems]
+    return events, problems, clean(metadata)
 
 
 _MAX_PROBLEM_OBJECTS = 10_000

@@ -118,12 +118,6 @@ def test_the_planted_log_is_full_of_pii(leaky):
     assert leaks(path.name, planted)  # the file name carries a name and a phone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="casekit.io.read_events_report passes the raw file name as validate_table's source, "
-    "and casekit.validate.Problem.line / casekit.cli.validate.run echo it on every line without "
-    "casekit.privacy.scrub_message",
-)
 def test_validate_and_its_quarantine_file(leaky, tmp_path, capsys, keyed):
     path, planted = leaky
     q = tmp_path / "q.csv"
@@ -162,8 +156,6 @@ def test_rank(leaky, tmp_path, capsys, keyed):
     assert leaks(printed, planted) == []
 
 
-@pytest.mark.xfail(strict=True, reason="casekit.cli.whatif writes the raw file name into the "
-                   "JSON data_source without casekit.privacy.scrub_message")
 def test_whatif(leaky, tmp_path, capsys, keyed):
     path, planted = leaky
     out = tmp_path / "whatif.json"
@@ -174,12 +166,6 @@ def test_whatif(leaky, tmp_path, capsys, keyed):
     assert leaks(printed, planted) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="casekit.validate.validate_table keeps a raw header holding a phone as an event "
-    "column name, and the raw file name in attrs['casekit'] (source, path), without "
-    "casekit.privacy.scrub_message",
-)
 def test_the_python_reader(leaky, keyed):
     path, planted = leaky
     events = ck.read_events(path)

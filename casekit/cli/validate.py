@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = read_log(args, args.path, report=True, encoding=args.encoding, progress=None)
-    source = Path(args.path).name
+    source = result.metadata.get("source") or Path(args.path).name  # scrubbed of PII by the read
     lines = [p.line() for p in result.problems]
     lines += [f"{source}: note: {str(w.message).splitlines()[0]}" for w in caught]
     limit = max(0, int(args.max_lines))

@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileUnusableError(f"{args.data}: no usable events")
         cases = build_case_table(events)
         base = sm.calibrate_baseline(cases, events=events)
-        source = f"{path.name}: {base.source}"
+        name = (events.attrs.get("casekit") or {}).get("source") or "log"  # scrubbed of PII
+        source = f"{name}: {base.source}"
     else:
         base = sm.calibrate_baseline()
         source = base.source
