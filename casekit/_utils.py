@@ -8,7 +8,7 @@ if TYPE_CHECKING:  # numpy and pandas are imported where used: `casekit --versio
     import numpy as np
     import pandas as pd
 
-__all__ = ["CasekitError", "FileUnusableError", "as_generator", "datetime_ns"]
+__all__ = ["CasekitError", "FileUnusableError", "as_dates", "as_generator", "datetime_ns"]
 
 
 class CasekitError(ValueError):
@@ -40,6 +40,24 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def as_dates(values: pd.Series, name: str) -> pd.Series:
+    """A column as datetimes (strings parsed), or a one-line error naming the column.
+
+    Examples
+    --------
+    >>> str(as_dates(pd.Series(["2024-01-02"]), "t").iloc[0])
+    '2024-01-02 00:00:00'
+    """
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        return pd.to_datetime(values)
+    except (ValueError, TypeError) as exc:
+        raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+
+
 def datetime_ns(values: pd.Series, name: str) -> np.ndarray:
     """A datetime column as int64 nanoseconds since the epoch (NaT -> int64 min).
 
@@ -56,14 +74,8 @@ def datetime_ns(values: pd.Series, name: str) -> np.ndarray:
     [1000000000, -9223372036854775808]
     """
     import numpy as np
-    import pandas as pd
 
-    s = values
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        try:
-            s = pd.to_datetime(s)
-        except (ValueError, TypeError) as exc:
-            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+    s = as_dates(values, name)
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert(None)
     return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from casekit._utils import CasekitError
+from casekit._utils import CasekitError, as_dates
 
 __all__ = [
     "DelayedEntryWarning",
@@ -89,12 +89,7 @@ def _local_ns(values: pd.Series, name: str, tz: Any = None) -> np.ndarray:
     Zone-aware values are read in ``tz`` (default: their own zone) and made naive, so that
     event times, opening times and the observation end share one wall clock.
     """
-    s = values
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        try:
-            s = pd.to_datetime(s)
-        except (ValueError, TypeError) as exc:
-            raise CasekitError(f"column {name!r}: expected dates ({exc})") from None
+    s = as_dates(values, name)
     if _zone_of(s) is not None:
         s = (s.dt.tz_convert(tz) if tz is not None else s).dt.tz_localize(None)
     return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
