@@ -702,7 +702,10 @@ def _read_csv_exact(text: str, names: list[str], sep: str, enc: str,
                 reader = csv.reader((lines[k] for k in range(i, len(lines))), delimiter=sep)
                 rec = next(reader, [])
                 span = max(reader.line_num, 1)
-                if span > 1 and (len(rec) != width or any(
+                # the quote is stray when the record does not split into the header's columns,
+                # when lines inside it would be rows on their own, or when it is never closed
+                # (the record runs to the end of the file and its last line has no quote)
+                if span > 1 and (len(rec) != width or '"' not in lines[i + span - 1] or any(
                         _looks_like_row(c, sep, width) for c in lines[i + 1:i + span - 1])):
                     n_broken += 1
                     bad_rows.append((first + i, None, line.rstrip("\r\n"),

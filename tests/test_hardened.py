@@ -522,3 +522,17 @@ def test_report_checks_the_shared_reading_options_before_running(
         main(["report", str(log), "--dayfirst", "--monthfirst", "--out", str(tmp_path / "r.html")])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_quote_never_closed_on_the_second_last_row_loses_nothing(tmp_path: Path) -> None:
+    """Found by the property test: a stray quote in the last field of the second-last row used to
+    swallow the last row into one cell (read 2 of 3 rows)."""
+    lines = to_csv(rows(3)).splitlines()
+    fields = lines[2].split(",")
+    fields[-1] = '"' + fields[-1]
+    lines[2] = ",".join(fields)
+    p = tmp_path / "q.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = ck.io.read_events_report(p)
+    assert (res.n_read, res.n_accepted, res.n_quarantined) == (3, 2, 1)
+    assert res.quarantine["source_row"].tolist() == [3]
