@@ -457,7 +457,7 @@ def test_physical_records_are_conserved_under_corruption(
             body[i] = line.rsplit(b",", 1)[0]
         elif kind == "bad_date":
             body[i] = line.replace(b"2023-03", b"2023-13")
-        elif kind == "empty_id":
+        elif kind == "empty_id" and b"," in line:
             body[i] = b"," + line.split(b",", 1)[1]
         elif kind == "duplicate":
             body.insert(i, line)
