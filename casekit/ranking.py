@@ -483,7 +483,8 @@ def rank_collaborations(
           its formation (time-varying), from the landmark, or from the opening (whole-case).
 
         ``attrs`` (scalars and strings only): ``method``, ``estimand``, ``ranked_by``,
-        ``reference``, ``observation_end``, ``n_cases_used``, ``n_rows``, ``n_competing_exits``,
+        ``reference``, ``observation_end``, ``n_cases_used`` (cases in a ranked pattern),
+        ``n_cases_considered``, ``n_rows``, ``n_competing_exits``,
         ``n_prevalent``, ``n_prevalent_excluded``, ``cluster``, ``n_clusters``, ``notes``
         (one string) and ``ph_warning`` (empty when none).
 
@@ -645,7 +646,8 @@ def _rank_rows(rows: _Rows, *, method: str, landmark_days: float, cases: pd.Data
     table.attrs.update(
         method=label, estimand=estimand, ranked_by=ranked_by, reference=reference,
         observation_end=obs, outcome=outcome, repeat_only=repeat_only,
-        n_cases_used=len(np.unique(rows.case)), n_rows=len(rows.case),
+        n_cases_used=len(np.unique(rows.case[np.isin(rows.group, included)])),
+        n_cases_considered=len(np.unique(rows.case)), n_rows=len(rows.case),
         n_competing_exits=n_comp, n_prevalent=_attr(cases, intervals, "n_prevalent"),
         n_prevalent_excluded=_attr(cases, intervals, "n_prevalent_excluded"),
         cluster=cluster, n_clusters=n_clusters, notes="; ".join(notes), ph_warning=ph_warning,

@@ -167,8 +167,8 @@ def _print_summary(ranking: pd.DataFrame, excluded: pd.DataFrame, cases: pd.Data
     scope = "repeat filings" if repeat_only else "filings"
     print(f"observation_end: {a['observation_end']} (open cases are censored here)")
     print(f"method: {a['method']}; estimand: {a['estimand']}")
-    print(f"cases: {len(cases)}; {scope} ranked: {a['n_cases_used']} in {len(ranking)} "
-          f"patterns; outcome: time to {outcome}; competing exits: {a['n_competing_exits']}; "
+    print(f"cases: {len(cases)}; {scope} in a ranked pattern: {a['n_cases_used']} of "
+          f"{a['n_cases_considered']} in {len(ranking)} patterns; outcome: time to {outcome}; competing exits: {a['n_competing_exits']}; "
           f"prevalent at the log's start: {a['n_prevalent']} "
           f"({a['n_prevalent_excluded']} without an opening date, left out of durations)")
     print(f"ranked by: {a['ranked_by']}"
