@@ -127,6 +127,7 @@ import gzip
 import io
 import json
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -1274,9 +1275,30 @@ def _hex_ids(rng: np.random.Generator, n: int, prefix: str, width: int = 11) -> 
     return out.view(f"S{width + len(prefix)}").ravel().astype(str)
 
 
-def _serial_ids(prefix: str, n: int, width: int) -> np.ndarray:
-    """``prefix`` + zero-padded 1..n (vectorised), e.g. ``XF000001``."""
-    vals = np.arange(1, n + 1, dtype=np.int64)
+def _mixed_ids(index: np.ndarray, salt: int, prefix: str, width: int = 11) -> np.ndarray:
+    """Pseudonymous ids like ``P3FA09C21B7E`` from distinct integers, distinct by construction.
+
+    A bijection of the ``4 * width``-bit integers (add a salt, multiply by an odd constant,
+    xor-shift, multiply again), so ids of different chunks of one district never collide.
+    """
+    bits = 4 * width
+    mask = np.uint64((1 << bits) - 1)
+    x = (np.asarray(index, dtype=np.uint64) + np.uint64(salt)) & mask
+    for mult in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9):
+        x = (x * np.full(x.shape, mult, np.uint64)) & mask
+        x ^= x >> np.uint64(bits // 2)
+    digits = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+    shifts = (4 * np.arange(width - 1, -1, -1)).astype(np.uint64)
+    chars = digits[((x[:, None] >> shifts) & np.uint64(0xF)).astype(np.int64)]
+    out = np.empty((x.size, width + len(prefix)), dtype=np.uint8)
+    out[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    out[:, len(prefix):] = chars
+    return out.view(f"S{width + len(prefix)}").ravel().astype(str)
+
+
+def _serial_ids(prefix: str, n: int, width: int, first: int = 1) -> np.ndarray:
+    """``prefix`` + zero-padded first..first+n-1 (vectorised), e.g. ``XF000001``."""
+    vals = np.arange(first, first + n, dtype=np.int64)
     digits = (vals[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
     out = np.empty((n, width + len(prefix)), dtype=np.uint8)
     out[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
@@ -1291,6 +1313,16 @@ def _to_str(codes: np.ndarray, categories: list[str] | np.ndarray) -> pd.Series:
     dictionary = pa.array(list(categories), pa.large_string())
     idx = pa.array(codes.astype(np.int64), mask=codes < 0)
     return pd.Series(dictionary.take(idx), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+@dataclass(frozen=True)
+class _ChunkIds:
+    """Numbering of one chunk of a district generated chunk by chunk (ids unique overall)."""
+
+    case_start: int  # cases before this chunk (its first case is XF<case_start + 1>)
+    matter_start: int  # matters before this chunk
+    width: int  # digits of case and matter ids (from the district's total number of cases)
+    salt: int  # petitioner-id salt of the district (from its seed)
 
 
 def generate_district(
@@ -1395,7 +1427,7 @@ def generate_district(
 def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: str | pd.Timestamp,
               observation_end: str | pd.Timestamp | None, include_seed_matter: bool, mode: str,
               effect_scale: float, start_cut: str | pd.Timestamp | None,
-              frailty_variance: float
+              frailty_variance: float, ids: _ChunkIds | None = None
               ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray] | None]:
     """:func:`generate_district` plus the generator's per-filing state (tests, debugging).
 
@@ -1404,6 +1436,9 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     dynamic mode ``exit`` (index into ``_EXIT_CODES``), ``join`` (days from registration to each
     joiner's first action, ``inf`` if it never joined before the exit; columns in ``_JOINERS``
     order), ``acc``, ``com_t`` and ``frailty``; rows in the order of the events' ``case_rank``.
+    ``ids`` numbers the cases and matters of one chunk of a larger district (see
+    :class:`_ChunkIds`); without it they are numbered from 1 and petitioner ids drawn from
+    ``rng``.
     """
     if not isinstance(n_cases, (int, np.integer)) or n_cases < 1:
         raise CasekitError(f"n_cases must be a positive integer, got {n_cases!r}")
@@ -1454,8 +1489,8 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     reg_order = np.argsort(t0_all, kind="stable")
     case_rank = np.empty_like(reg_order)
     case_rank[reg_order] = np.arange(reg_order.size)
-    width = max(6, len(str(n_cases)))
-    case_ids = _serial_ids("XF", n_cases, width)
+    width = max(6, len(str(n_cases))) if ids is None else ids.width
+    case_ids = _serial_ids("XF", n_cases, width, 1 if ids is None else ids.case_start + 1)
 
     # matter ids by first filing time; pseudonymous petitioner ids
     if f is not None:
@@ -1464,9 +1499,12 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
         np.minimum.at(first_t, m_inv, f["t0"])
         m_rank = np.empty(m_codes.size, dtype=np.int64)
         m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
-        mwidth = max(6, len(str(m_codes.size)))
-        matter_ids = _serial_ids("M", m_codes.size, mwidth)
-        petitioners = _hex_ids(rng, m_codes.size, "P")
+        if ids is None:
+            matter_ids = _serial_ids("M", m_codes.size, max(6, len(str(m_codes.size))))
+            petitioners = _hex_ids(rng, m_codes.size, "P")
+        else:
+            matter_ids = _serial_ids("M", m_codes.size, ids.width, ids.matter_start + 1)
+            petitioners = _mixed_ids(ids.matter_start + np.arange(m_codes.size), ids.salt, "P")
         case_matter = m_rank[m_inv]
     if f is not None:
         keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
@@ -1854,14 +1892,20 @@ def _pattern_truth(f: dict[str, np.ndarray], d: _District, dyn: _Dynamic, lo: np
         support[label] = {names[int(m)]: int(c) for m, c in
                           sorted(zip(u.tolist(), cnt.tolist(), strict=True),
                                  key=lambda x: (-x[1], names[x[0]]))}
-    first_line = {"+".join(sorted(("petition_bureau", a, b))) for a, b in (
-        ("street_office", "residents_committee"), ("town_government", "villagers_committee"))}
-    total = {p: support["first"].get(p, 0) + support["repeat"].get(p, 0) for p in first_line}
-    reference = max(sorted(total), key=lambda p: total[p])
     u = np.unique(masks)
     mult = {label: dict(zip([names[int(m)] for m in u],
                             _mask_multiplier(u, type_list, dyn.effect_scale, label == "repeat"),
                             strict=True)) for label in ("first", "repeat")}
+    return _rank_patterns(support, mult)
+
+
+def _rank_patterns(support: dict[str, dict[str, int]], mult: dict[str, dict[str, float]]
+                   ) -> dict[str, Any]:
+    """Compute the pattern keys of the truth from support counts and multipliers."""
+    first_line = {"+".join(sorted(("petition_bureau", a, b))) for a, b in (
+        ("street_office", "residents_committee"), ("town_government", "villagers_committee"))}
+    total = {p: support["first"].get(p, 0) + support["repeat"].get(p, 0) for p in first_line}
+    reference = max(sorted(total), key=lambda p: total[p])
 
     def order(label: str) -> list[str]:
         big = [p for p, c in support[label].items() if c >= 30]
@@ -2059,8 +2103,11 @@ def _suffix(path: Path) -> str:
         "expected .csv, .csv.gz, .parquet or .xlsx")
 
 
-def truth_path_for(path: str | Path) -> Path:
+def truth_path_for(path: str | Path, *, dataset: bool = False) -> Path:
     """Return the truth file written beside an events file: ``<stem>.truth.json``.
+
+    With ``dataset=True`` ``path`` is a partitioned dataset folder and the truth is
+    ``<folder>.truth.json`` beside it.
 
     Examples
     --------
@@ -2069,8 +2116,12 @@ def truth_path_for(path: str | Path) -> Path:
     'data/district.truth.json'
     >>> truth_path_for("d.csv.gz").name
     'd.truth.json'
+    >>> truth_path_for("out/parts", dataset=True).as_posix()
+    'out/parts.truth.json'
     """
     path = Path(path)
+    if dataset:
+        return path.with_name(path.name + ".truth.json")
     s = _suffix(path)
     return path.with_name(path.name[: -len(s)] + ".truth.json")
 
@@ -2162,6 +2213,8 @@ def write_district(
     n_cases: int = 2000,
     *,
     seed: int = 0,
+    partitions: int | None = None,
+    chunk_cases: int | None = None,
     **kwargs: Any,
 ) -> tuple[Path, Path]:
     """Generate the district and write its events to ``path`` and the truth beside it.
@@ -2171,9 +2224,24 @@ def write_district(
     path : str or Path
         Output file; the extension picks the format: ``.csv``, ``.csv.gz``, ``.parquet`` or
         ``.xlsx``. The truth goes to ``<stem>.truth.json`` in the same folder
-        (:func:`truth_path_for`).
+        (:func:`truth_path_for`). With ``partitions``: a folder to create (must not exist),
+        written as a case-hash-partitioned Parquet dataset, and the truth goes to
+        ``<folder>.truth.json`` beside it.
     n_cases : int, default 2000
     seed : int, default 0
+    partitions : int, optional
+        Write the partitioned dataset of :func:`casekit.scale.partition_events` (files
+        ``part.NNNNN.parquet`` + ``_casekit.json`` + ``_quarantine.csv``; every case whole in
+        the partition of its case-id hash, rows sorted by case and time) generated chunk by
+        chunk, so memory holds one chunk (and then one partition) at a time.
+    chunk_cases : int, optional
+        Cases per chunk with ``partitions`` (default 250,000). The chunks form one district:
+        the same agencies and planted model, case and matter ids numbered on across chunks,
+        petitioner ids distinct across chunks, chunk ``i`` drawn from
+        ``numpy.random.SeedSequence(seed).spawn(n_chunks)[i]``, the seed matter in the first
+        chunk only. A single chunk (``chunk_cases >= n_cases``) draws exactly
+        :func:`generate_district`'s events, so the dataset equals ``casekit partition`` of the
+        file written without ``partitions``.
     **kwargs
         Passed to :func:`generate_district` (``start``, ``observation_end``, ...).
 
@@ -2184,7 +2252,9 @@ def write_district(
     Raises
     ------
     CasekitError
-        On an unsupported extension (checked before any work is done).
+        On an unsupported extension (checked before any work is done), ``chunk_cases``
+        without ``partitions``, a non-positive ``partitions`` / ``chunk_cases`` or an existing
+        output folder.
 
     Examples
     --------
@@ -2195,9 +2265,249 @@ def write_district(
     ('d.csv', 'd.truth.json', True)
     """
     path = Path(path)
+    if partitions is not None:
+        return _write_partitioned(path, n_cases, seed=seed, partitions=partitions,
+                                  chunk_cases=_CHUNK_CASES if chunk_cases is None
+                                  else chunk_cases, **kwargs)
+    if chunk_cases is not None:
+        raise CasekitError("chunk_cases applies to a partitioned dataset only (give "
+                           "partitions)")
     tpath = truth_path_for(path)  # validates the extension first
     events, truth = generate_district(n_cases, seed=seed, **kwargs)
     write_events(events, path)
     tpath.write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
                      encoding="utf-8")
     return path, tpath
+
+
+# ---------------------------------------------------------------------------------------------
+# A partitioned dataset, generated chunk by chunk (bounded memory)
+# ---------------------------------------------------------------------------------------------
+
+#: Default cases per chunk of a partitioned synth (about 2.3M events, ~2 GB peak).
+_CHUNK_CASES = 250_000
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                    encoding="utf-8")
+
+
+def _chunk_sizes(n_cases: int, chunk_cases: int) -> list[int]:
+    """Cases per chunk: full chunks, the remainder in the last one."""
+    n_full, rest = divmod(n_cases, chunk_cases)
+    return [chunk_cases] * n_full + ([rest] if rest else [])
+
+
+def _write_partitioned(out: Path, n_cases: int, *, seed: int, partitions: int, chunk_cases: int,
+                       **kwargs: Any) -> tuple[Path, Path]:
+    """:func:`write_district` with ``partitions``: chunks -> spilled buckets -> partitions."""
+    from casekit.scale import _SEQ, METADATA_FILE, _case_bucket, _finish_partition
+
+    for name, v in (("partitions", partitions), ("chunk_cases", chunk_cases),
+                    ("n_cases", n_cases)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise CasekitError(f"{name}: expected a positive integer, got {v!r}")
+    if out.exists():
+        raise CasekitError(f"{out}: already exists; choose a new folder for the dataset")
+    sizes = _chunk_sizes(int(n_cases), int(chunk_cases))
+    spill = out / "_spill"
+    spill.mkdir(parents=True)
+    q_path = out / "_quarantine.csv"
+    pd.DataFrame(columns=["source_row", "column", "value", "reason"]).to_csv(q_path, index=False)
+    state: dict[str, Any] = {"seq": 0, "dtypes": None, "vocab": {"agency_type": set(),
+                                                                 "activity": set()},
+                             "n_quarantined": 0, "first": None, "last": None}
+    truths = []
+    try:
+        for c, chunk in enumerate(_chunks(sizes, seed, kwargs)):
+            truths.append(chunk[1])
+            _spill_chunk(chunk[0], c, spill, q_path, partitions, state, _SEQ, _case_bucket)
+            del chunk
+        n_dup = n_cases_written = 0
+        for k in range(partitions):
+            files = sorted((spill / f"{k:05d}").glob("*.parquet"))
+            target = out / f"part.{k:05d}.parquet"
+            _, dups = _finish_partition(files, target, state["dtypes"])
+            n_dup += dups
+            n_cases_written += int(pd.read_parquet(target, columns=["case_id"])["case_id"]
+                                   .nunique())
+            shutil.rmtree(spill / f"{k:05d}", ignore_errors=True)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    truth = _merge_chunk_truths(truths, sizes, seed)
+    _write_json(out / METADATA_FILE, _dataset_metadata(state, truth, partitions, n_dup,
+                                                       n_cases_written))
+    tpath = truth_path_for(out, dataset=True)
+    _write_json(tpath, truth)
+    return out, tpath
+
+
+def _chunks(sizes: list[int], seed: int, kwargs: dict[str, Any]
+            ) -> Any:
+    """Yield ``(events, truth)`` of each chunk of one district (see :func:`write_district`)."""
+    if len(sizes) == 1:
+        events, truth, _ = _generate(sizes[0], seed=seed, **_generate_defaults(kwargs))
+        yield events, truth
+        return
+    ss = np.random.SeedSequence(seed)
+    children = ss.spawn(len(sizes))
+    salt = int(ss.generate_state(1, np.uint64)[0] >> np.uint64(20))
+    width = max(6, len(str(sum(sizes))))
+    case_start = matter_start = 0
+    opts = _generate_defaults(kwargs)
+    for c, size in enumerate(sizes):
+        ids = _ChunkIds(case_start, matter_start, width, salt)
+        events, truth, f = _generate(
+            size, seed=np.random.default_rng(children[c]), ids=ids,
+            **{**opts, "include_seed_matter": opts["include_seed_matter"] and c == 0})
+        case_start += size
+        matter_start += 0 if f is None else int(np.unique(f["matter"]).size)
+        del f
+        yield events, truth
+
+
+def _generate_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """:func:`generate_district`'s keyword defaults, updated by ``kwargs`` (names checked)."""
+    import inspect
+
+    params = inspect.signature(generate_district).parameters
+    opts = {k: p.default for k, p in params.items() if k not in ("n_cases", "seed")}
+    unknown = sorted(set(kwargs) - set(opts))
+    if unknown:
+        raise CasekitError(f"unknown option(s) for generate_district: {', '.join(unknown)}")
+    return {**opts, **kwargs}
+
+
+def _spill_chunk(events: pd.DataFrame, c: int, spill: Path, q_path: Path, partitions: int,
+                 state: dict[str, Any], seq_col: str, bucket_of: Any) -> None:
+    """Validate one chunk as ``casekit partition`` does and spill it to its case buckets."""
+    from casekit.validate import RawTable, validate_table
+
+    end = events.attrs["casekit"]["observation_end"]
+    n, seq = len(events), state["seq"]
+    raw = RawTable(events, np.arange(seq + 1, seq + n + 1, dtype="int64"), "parquet")
+    raw.data[seq_col] = np.arange(seq, seq + n, dtype="int64")
+    state["seq"] = seq + n
+    res = validate_table(raw, source="casekit.synth", observation_end=end,
+                         timezone="Asia/Shanghai", drop_duplicates=False)
+    del raw, events
+    m = res.metadata
+    state["n_quarantined"] += int(m["n_quarantined"])
+    if len(res.quarantine):
+        res.quarantine.to_csv(q_path, mode="a", header=False, index=False)
+    ev = res.events
+    if state["dtypes"] is None:
+        state["dtypes"] = {col: ev[col].dtype for col in ev.columns}
+        state["column_mapping"] = m["column_mapping"]
+    for key, pick in (("first", min), ("last", max)):
+        t = pd.Timestamp(m[f"{key}_timestamp"])
+        state[key] = t if state[key] is None else pick(state[key], t)
+    for col, seen in state["vocab"].items():
+        seen.update(ev[col].dropna().astype("str").unique().tolist())
+    bucket = bucket_of(ev["case_id"], partitions)
+    for k in np.unique(bucket).tolist():
+        d = spill / f"{k:05d}"
+        d.mkdir(exist_ok=True)
+        ev.loc[bucket == k].to_parquet(d / f"{c:06d}.parquet", index=False, compression=None)
+
+
+def _dataset_metadata(state: dict[str, Any], truth: dict[str, Any], partitions: int,
+                      n_dup: int, n_cases: int) -> dict[str, Any]:
+    """``_casekit.json`` with the keys :func:`casekit.scale.partition_events` writes."""
+    return {
+        "source": f"casekit.synth {GENERATOR_VERSION} (seed {truth['seed']}, "
+                  f"{truth['n_cases']} cases)",
+        "format": "synth",
+        "encoding": None,
+        "column_mapping": state["column_mapping"],
+        "timezone": "Asia/Shanghai",
+        "observation_end": str(pd.Timestamp(truth["observation_end"])),
+        "observation_end_explicit": True,
+        "first_timestamp": str(state["first"]),
+        "last_timestamp": str(state["last"]),
+        "n_read": state["seq"],
+        "n_accepted": state["seq"] - state["n_quarantined"] - n_dup,
+        "n_quarantined": state["n_quarantined"] + n_dup,
+        "n_duplicates": n_dup,
+        "n_cases": n_cases,
+        "partitions": partitions,
+        "partitioned_by": "hash of case_id; sorted by case_id, timestamp (ties in source order)",
+        "unknown_labels": {},
+        "vocabulary": {c: sorted(v) for c, v in state["vocab"].items()},
+        "pseudonymisation": {},
+        "notes": [],
+    }
+
+
+def _merge_chunk_truths(truths: list[dict[str, Any]], sizes: list[int], seed: int
+                        ) -> dict[str, Any]:
+    """One truth for the chunks of a district: counts summed, pattern keys from summed support.
+
+    The planted model is the same in every chunk; a few observed figures that cannot be
+    merged exactly (``median_join_day``, upfront mode's ``observed`` and raw confounding
+    tables) are the first chunk's and said so in ``truth["chunks"]``.
+    """
+    out = json.loads(json.dumps(truths[0]))  # a deep copy
+    if len(truths) == 1:
+        return out
+    n = [t["n_cases"] for t in truths]
+    tot = sum(n)
+    for key in ("n_cases", "n_events", "n_matters", "n_prevalent", "n_cases_generated"):
+        if key in out:
+            out[key] = int(sum(t[key] for t in truths))
+    for key in ("share_open", "share_repeat_filings"):
+        out[key] = _r(sum(t[key] * w for t, w in zip(truths, n, strict=True)) / tot, 4)
+    out["repeat_kind_counts"] = {k: int(sum(t["repeat_kind_counts"][k] for t in truths))
+                                 for k in out["repeat_kind_counts"]}
+    first_only = ["observed.median_join_day"]
+    if out.get("mode") == "dynamic":
+        _merge_dynamic(out, truths)
+    else:
+        first_only = ["observed", "confounding"]
+    out["seed"] = seed
+    out["chunks"] = {
+        "n_chunks": len(sizes), "cases_per_chunk": sizes[0], "cases_last_chunk": sizes[-1],
+        "seeds": "chunk i is drawn from numpy.random.SeedSequence(seed).spawn(n_chunks)[i]",
+        "ids": "case and matter ids numbered on across chunks; petitioner ids distinct "
+               "(a bijection of the matter number); the seed matter in the first chunk only",
+        "merged": "counts summed, shares weighted by cases, pattern_support summed (and the "
+                  "pattern keys recomputed from it)",
+        "first_chunk_only": first_only,
+    }
+    return out
+
+
+def _merge_dynamic(out: dict[str, Any], truths: list[dict[str, Any]]) -> None:
+    support: dict[str, dict[str, int]] = {"first": {}, "repeat": {}}
+    mult: dict[str, dict[str, float]] = {"first": {}, "repeat": {}}
+    for t in truths:
+        for label, counts in support.items():
+            for p, c in t["pattern_support"][label].items():
+                counts[p] = counts.get(p, 0) + c
+            mult[label].update(t["pattern_hazard_multiplier"][label])
+    support = {label: dict(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+               for label, counts in support.items()}
+    note = out["pattern_hazard_multiplier"]["note"]
+    out.update(_rank_patterns(support, mult))
+    out["pattern_hazard_multiplier"]["note"] = note
+    g = [t["n_cases_generated"] - len((t.get("seed_matter") or {}).get("case_ids", []))
+         for t in truths]
+    obs = out["observed"]
+    if not obs:
+        return
+    obs["exit_counts_observed"] = {k: int(sum(t["observed"]["exit_counts_observed"][k]
+                                              for t in truths))
+                                   for k in obs["exit_counts_observed"]}
+    for key in ("share_competing_exit", "share_with_a_joiner", "share_joins_after_day_3"):
+        vals = [(t["observed"].get(key), w) for t, w in zip(truths, g, strict=True)]
+        vals = [(v, w) for v, w in vals if v is not None]
+        obs[key] = _r(sum(v * w for v, w in vals) / sum(w for _, w in vals), 4) if vals else None
+    obs["joined_share_by_type"] = {
+        k: _r(sum(t["observed"]["joined_share_by_type"][k] * w
+                  for t, w in zip(truths, g, strict=True)) / sum(g), 4)
+        for k in obs["joined_share_by_type"]}
+    fr = out["frailty"]
+    if fr.get("realised_variance") is not None:
+        fr["realised_variance"] = _r(sum(t["frailty"]["realised_variance"] * w
+                                         for t, w in zip(truths, g, strict=True)) / sum(g), 4)
