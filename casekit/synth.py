@@ -324,6 +324,9 @@ _BASE_RATES = (0.030, 0.050, 0.040, 0.070, 0.040, 0.020, 0.060, 0.030, 0.010)
 # repeats
 _P_REFILE_FIRST = 0.30  # probability that a first filing is followed by another filing
 _P_REFILE_LATER = 0.40  # same for a repeat filing
+#: dynamic mode: the same before the mechanisms' re-filing multipliers, which lower the mean
+#: probability by about a third (the share of repeat filings stays about as before)
+_P_REFILE_DYNAMIC = (0.40, 0.54)
 _MAX_ORDINAL = 8
 _KIND_P = {"repeat_after_close": 0.72, "repeat_while_open": 0.15, "skip_level_repeat": 0.13}
 _SKIP_LEVEL_P = {"city": 0.6, "province": 0.3, "national": 0.1}
@@ -391,10 +394,41 @@ _TRANSFER_OUT_DAYS = 30.0
 _BIG = 1e7  # "never" inside the samplers (days)
 
 
+#: Mechanisms with planted effects (dynamic mode), each acting from the time it happens:
+#: ``close`` multiplies the closing hazard of the filing from the mechanism's event on,
+#: ``refile`` the probability that the matter is filed again after this filing, ``escalation``
+#: the probability that such a re-filing goes over the district's head (skip_level_repeat).
+#: ``mechanism_scale`` multiplies every log (0 = markers only).
+_MECHANISMS: dict[str, dict[str, float]] = {
+    "leader_case_ownership": {"close": 1.5, "refile": 0.6, "escalation": 0.5},
+    "mediate": {"close": 1.3, "refile": 0.7, "escalation": 1.0},
+    "follow_up_visit": {"close": 1.0, "refile": 0.6, "escalation": 1.0},
+}
+_OWN_SHARE_REPEAT = 0.2  # share of repeat filings a leader owns (observed in the log)
+#: measured share of the repeat filings still open at their planned ownership time (20k cases,
+#: 20 seeds); ownership is planned with probability share / reach so the logged share ~ share
+_OWN_REACH = 0.865
+_OWN_P_FIRST = 0.02  # ... a first filing, times (1 + 1.5 hard)
+_OWN_DELAY = (0.5, 3.0)  # days after the intake decision (uniform)
+_MED_P = (0.2, 0.3)  # committee mediation with social forces (first, repeat), times (1 + hard)
+_MED_DELAY_MEAN = 10.0  # days after the intake decision (exponential)
+_FOLLOW_P = 0.7  # the bureau's follow-up visit of a closed filing
+_FOLLOW_DAYS = (2.0, 20.0)  # days after the close (uniform)
+#: levers a planted policy change can set (simulate's lever names)
+_POLICY_LEVERS = ("leader_ownership_share",)
+
+
 @dataclass(frozen=True)
 class _Dynamic:
     effect_scale: float
     frailty_variance: float
+    mechanism_scale: float = 1.0
+    change_day: float = np.inf  # policy change (days from start); inf = none
+    own_share_after: float = _OWN_SHARE_REPEAT
+
+    def mech(self, name: str, what: str) -> float:
+        """Planted multiplier of a mechanism, log scaled by ``mechanism_scale``."""
+        return float(np.exp(self.mechanism_scale * np.log(_MECHANISMS[name][what])))
 
 
 def _joiner_m(scale: float, repeat: bool) -> np.ndarray:
@@ -470,24 +504,62 @@ def _draw_frailty(rng: np.random.Generator, n: int, variance: float) -> np.ndarr
     return rng.gamma(1.0 / variance, variance, n)
 
 
+_HARD = ("natural_resources", "political_legal", "urban_rural_construction")
+
+
+def _draw_mechanisms(rng: np.random.Generator, dyn: _Dynamic, cat: np.ndarray, rep: int,
+                     t0: np.ndarray, a0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planned times (days open) of leader ownership and mediation; ``_BIG`` = none."""
+    n = cat.size
+    hard = np.isin(cat, [_CATEGORY_IDS.index(c) for c in _HARD])
+    if rep:  # the share of repeat filings a leader owns (the policy lever), by registration
+        p_own = np.minimum(np.where(t0 >= dyn.change_day, dyn.own_share_after,
+                                    _OWN_SHARE_REPEAT) / _OWN_REACH, 1.0)
+    else:
+        p_own = _OWN_P_FIRST * (1 + 1.5 * hard)
+    own = np.where(rng.random(n) < p_own, a0 + rng.uniform(*_OWN_DELAY, n), _BIG)
+    p_med = _MED_P[rep] * (1 + hard)
+    med = np.where(rng.random(n) < p_med, a0 + rng.exponential(_MED_DELAY_MEAN, n), _BIG)
+    return own, med
+
+
 def _draw_dynamic(rng: np.random.Generator, dyn: _Dynamic, cat: np.ndarray, street: np.ndarray,
-                  rep: int, frailty: np.ndarray) -> dict[str, np.ndarray]:
-    """One round of filings in dynamic mode: joins, exit time and kind, intake times."""
+                  rep: int, frailty: np.ndarray, t0: np.ndarray) -> dict[str, np.ndarray]:
+    """One round of filings in dynamic mode: joins, mechanisms, exit time and kind, intake."""
     n = cat.size
     a0 = np.minimum(rng.gamma(1.5, 1.2, n), 14.0)  # the intake decision (accept or decline)
     join = _draw_joins(rng, a0, _join_rates(cat, street, rep))
-    logm = np.broadcast_to(np.log(_joiner_m(dyn.effect_scale, bool(rep))), join.shape)
+    own, med = _draw_mechanisms(rng, dyn, cat, rep, t0, a0)
+    logm = np.concatenate([
+        np.broadcast_to(np.log(_joiner_m(dyn.effect_scale, bool(rep))), join.shape),
+        np.broadcast_to(np.log([dyn.mech("leader_case_ownership", "close"),
+                                dyn.mech("mediate", "close")]), (n, 2))], axis=1)
     base = (np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])[cat] * frailty
             * (_REPEAT_MULTIPLIER if rep else 1.0))
-    t_close = _draw_close(rng.exponential(size=n), base, join, logm)
+    t_close = _draw_close(rng.exponential(size=n), base,
+                          np.concatenate([join, own[:, None], med[:, None]], axis=1), logm)
     latent = np.concatenate([t_close[:, None], _draw_exits(rng, a0, join[:, 0], cat)], axis=1)
     exit_code = np.argmin(latent, axis=1).astype(np.int8)
     T = latent[np.arange(n), exit_code]
     join = np.where(join < T[:, None], join, np.inf)  # a join after the exit does not happen
     acc = np.minimum(a0, 0.3 * T)
     com = acc + np.minimum(np.minimum(rng.exponential(0.1, n), 0.3 * (T - acc)), 0.9)
+    follow = np.where((exit_code == 0) & (rng.random(n) < _FOLLOW_P),
+                      T + rng.uniform(*_FOLLOW_DAYS, n), np.inf)
     return {"T": T, "exit": exit_code, "join": join, "acc": acc, "com_t": com,
-            "frailty": frailty}
+            "frailty": frailty, "own_t": np.where(own < T, own, np.inf),
+            "med_t": np.where(med < T, med, np.inf), "follow_t": follow}
+
+
+def _refile_factors(dyn: _Dynamic, x: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Per filing: re-filing multiplier (while open, after close) and escalation multiplier."""
+    own, med = np.isfinite(x["own_t"]), np.isfinite(x["med_t"])
+    fu = np.isfinite(x["follow_t"])
+    during = (np.where(own, dyn.mech("leader_case_ownership", "refile"), 1.0)
+              * np.where(med, dyn.mech("mediate", "refile"), 1.0))
+    after = during * np.where(fu, dyn.mech("follow_up_visit", "refile"), 1.0)
+    esc = np.where(own, dyn.mech("leader_case_ownership", "escalation"), 1.0)
+    return during, after, esc
 
 
 _ACTIVITY_CODES = (
@@ -712,6 +784,25 @@ def _choice(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.nda
 # ---------------------------------------------------------------------------------------------
 
 
+def _refile_round(rng: np.random.Generator, alive: np.ndarray, p: float,
+                  prev: tuple[np.ndarray, ...], n_m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic mode: kind of the next filing, then whether it happens (updates ``alive``).
+
+    ``prev`` = the previous filing's re-filing multipliers (while open, after close), its
+    escalation multiplier and its follow-up time: an owned filing halves the chance that the
+    next one goes skip-level (those become re-filings after close), a follow-up visit only
+    lowers re-filings after the close.
+    """
+    kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
+    skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+    demote = (kind == 3) & (rng.random(n_m) >= prev[2])
+    kind = np.where(demote, np.int8(1), kind).astype(np.int8)
+    skip_open &= ~demote
+    after_close = (kind == 1) | ((kind == 3) & ~skip_open)
+    alive &= rng.random(n_m) < p * np.where(after_close, prev[1], prev[0])
+    return kind, skip_open
+
+
 def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
                       district: _District, dynamic: _Dynamic | None = None
                       ) -> dict[str, np.ndarray]:
@@ -750,19 +841,28 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
         prev_close = np.full(n_m, np.nan)
         prev_t0 = np.full(n_m, np.nan)
         prev_T = np.full(n_m, np.nan)
+        prev_fac = (np.ones(n_m), np.ones(n_m), np.ones(n_m), np.full(n_m, np.inf))
         for k in range(1, _MAX_ORDINAL + 1):
             if k == 1:
                 t0 = t_start.copy()
                 kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
             else:
                 p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
-                alive &= rng.random(n_m) < p
-                kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
-                # skip-level: half while the previous filing is open, half after it closed
-                skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+                if dynamic is not None:
+                    p = _P_REFILE_DYNAMIC[k > 2]
+                if dynamic is None:
+                    alive &= rng.random(n_m) < p
+                    kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
+                    # skip-level: half while the previous filing is open, half after it closed
+                    skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+                else:
+                    kind, skip_open = _refile_round(rng, alive, p, prev_fac, n_m)
                 gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
                 gap = np.clip(gap, 1.0, 365.0)
                 after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
+                # a re-filing after a follow-up visit comes after the visit
+                after = np.where(np.isfinite(prev_fac[3]),
+                                 np.maximum(after, prev_fac[3] + 0.5), after)
                 during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
                 t0 = np.where((kind == 2) | skip_open, during, after)
             alive &= t0 < span
@@ -777,8 +877,14 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
                 T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
                 extra = {"pattern": pat}
             else:
-                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx])
+                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx],
+                                      t0[idx])
                 T = extra.pop("T")
+                fac = _refile_factors(dynamic, extra)
+                prev_fac = tuple(np.ones(n_m) for _ in range(3)) + (np.full(n_m, np.inf),)
+                for i in range(3):
+                    prev_fac[i][idx] = fac[i]
+                prev_fac[3][idx] = t0[idx] + extra["follow_t"]
             chan = _choice(rng, _CHANNELS, idx.size)
             lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
             sk = kind[idx] == 3
@@ -1067,15 +1173,19 @@ def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d:
     for k in range(3):
         idx, t = within(accepted & (n_inv > k))
         ev.add(idx, t, "investigate", lead[idx])
-    has_med = accepted & (rng.random(n) < np.where(rep, 0.3, 0.2) * (1 + hard))
-    idx, t = within(has_med, 0.1, 0.9)
+    # mediation and leader ownership at their planned times (they change the closing hazard)
+    has_med = np.isfinite(f["med_t"])
+    idx = np.flatnonzero(has_med)
+    t = t0[idx] + f["med_t"][idx]
     roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
     roles[~roles.any(axis=1), 1] = True
     combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
                             for m in range(8)])
     ev.add(idx, t, "mediate", committee[idx],
            part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
-    _add_leaders(rng, ev, within, f, hard, lead, lead, bureau, accepted)
+    owned = np.flatnonzero(np.isfinite(f["own_t"]))
+    _add_leaders(rng, ev, within, f, hard, lead, lead, bureau, accepted,
+                 ownership=(owned, t0[owned] + f["own_t"][owned]))
     _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
     _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
 
@@ -1094,7 +1204,8 @@ def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d:
 
     # after a close: the bureau's follow-up, pledge, review; and the justice office visits
     # some closed cases (an agency acting after the exit: it must not enter the pattern)
-    _add_after_close(rng, ev, f, t0 + T, lead, bureau, d, closed)
+    _add_after_close(rng, ev, f, t0 + T, lead, bureau, d, closed,
+                     follow=(np.isfinite(f["follow_t"]), t0 + f["follow_t"]))
     idx = np.flatnonzero(closed & (rng.random(n) < 0.2))
     ev.add(idx, t0[idx] + T[idx] + rng.uniform(3, 25, idx.size), "follow_up_visit",
            d.area_justice[area[idx]])
@@ -1127,15 +1238,23 @@ _Within = Any  # callable(mask, lo, hi) -> (idx, t): times within a case's handl
 
 def _add_leaders(rng: np.random.Generator, ev: _Slots, within: _Within, f: dict[str, np.ndarray],
                  hard: np.ndarray, territorial: np.ndarray, lead: np.ndarray, bureau: int,
-                 eligible: np.ndarray) -> None:
-    """Leader reception / field visit / case ownership, risk alerts and hearings."""
+                 eligible: np.ndarray,
+                 ownership: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Leader reception / field visit / case ownership, risk alerts and hearings.
+
+    ``ownership`` = (filings, times) of planned leader ownership (dynamic mode); without it
+    ownership is drawn like the other leader events, within the handling interval.
+    """
     n = eligible.size
     rep = f["ordinal"] >= 2
     boost = np.where(rep, 1.0, 0.0) + np.where(f["ordinal"] >= 3, 1.0, 0.0) + hard * 0.5
     for act, base, where in (("leader_reception", 0.04, "bureau"),
                              ("leader_field_visit", 0.03, "terr"),
                              ("leader_case_ownership", 0.02, "terr")):
-        idx, t = within(eligible & (rng.random(n) < base * (1 + 3 * boost)), 0.05, 0.9)
+        if act == "leader_case_ownership" and ownership is not None:
+            idx, t = ownership
+        else:
+            idx, t = within(eligible & (rng.random(n) < base * (1 + 3 * boost)), 0.05, 0.9)
         who = bureau if where == "bureau" else territorial[idx]
         roles = np.asarray(_LEADER_ROLES[act], dtype=object)
         codes = ev.part_table(list(roles))
@@ -1189,13 +1308,22 @@ def _add_decision(rng: np.random.Generator, ev: _Slots, close_t: np.ndarray, han
 
 def _add_after_close(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
                      close_t: np.ndarray, territorial: np.ndarray, bureau: int, d: _District,
-                     eligible: np.ndarray) -> None:
-    """Follow-up visit, pledge (only the last filing of a matter), review, re-review."""
+                     eligible: np.ndarray,
+                     follow: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Follow-up visit, pledge (only the last filing of a matter), review, re-review.
+
+    ``follow`` = (mask, times) of planned follow-up visits (dynamic mode); else drawn here.
+    """
     n = eligible.size
     rep = f["ordinal"] >= 2
     last = f["is_last"]
-    follow = eligible & (rng.random(n) < 0.7)
-    t_follow = close_t + rng.uniform(2, 20, n)
+    if follow is None:
+        follow = eligible & (rng.random(n) < 0.7)
+        t_follow = close_t + rng.uniform(2, 20, n)
+    else:
+        follow, t_follow = follow
+        follow = follow & eligible
+        t_follow = np.where(follow, t_follow, close_t)
     idx = np.flatnonzero(follow)
     ev.add(idx, t_follow[idx], "follow_up_visit", bureau)
     pledge = follow & last & (rng.random(n) < np.where(rep, 0.4, 0.2))
@@ -1336,6 +1464,8 @@ def generate_district(
     effect_scale: float = 1.0,
     start_cut: str | pd.Timestamp | None = None,
     frailty_variance: float = _FRAILTY_VARIANCE,
+    mechanism_scale: float = 1.0,
+    policy_change: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Generate the synthetic Chaoyang-like district: canonical events and the planted truth.
 
@@ -1369,6 +1499,15 @@ def generate_district(
     frailty_variance : float, default 0.5
         Dynamic mode: variance of the matter-level gamma frailty (mean 1) on the closing hazard;
         0 = no frailty.
+    mechanism_scale : float, default 1.0
+        Dynamic mode: multiplies the log of every planted mechanism effect (leader ownership,
+        mediation, follow-up visits; ``truth["mechanism_effects"]``); 0 = markers only.
+    policy_change : dict, optional
+        Dynamic mode: a planted policy change, ``{"date": "2024-01-01",
+        "leader_ownership_share": 0.6}``: from ``date`` on (by registration) the share of
+        repeat filings a leader owns is the new value instead of about 0.2 (the meaning of
+        :func:`casekit.simulate_year`'s lever). Recorded in ``truth["policy_change"]`` with the
+        true effects and the realised shares before and after.
 
     Returns
     -------
@@ -1387,8 +1526,9 @@ def generate_district(
     ------
     CasekitError
         If ``n_cases`` < 1, ``observation_end`` is not after ``start``, ``mode`` is unknown,
-        ``effect_scale`` / ``frailty_variance`` is negative (or set in up-front mode) or
-        ``start_cut`` is not inside the window.
+        ``effect_scale`` / ``frailty_variance`` / ``mechanism_scale`` is negative (or set in
+        up-front mode), ``start_cut`` is not inside the window or ``policy_change`` is not a
+        date inside the window with known levers in [0, 1].
 
     See Also
     --------
@@ -1420,14 +1560,16 @@ def generate_district(
     events, truth, _ = _generate(
         n_cases, seed=seed, start=start, observation_end=observation_end,
         include_seed_matter=include_seed_matter, mode=mode, effect_scale=effect_scale,
-        start_cut=start_cut, frailty_variance=frailty_variance)
+        start_cut=start_cut, frailty_variance=frailty_variance,
+        mechanism_scale=mechanism_scale, policy_change=policy_change)
     return events, truth
 
 
 def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: str | pd.Timestamp,
               observation_end: str | pd.Timestamp | None, include_seed_matter: bool, mode: str,
               effect_scale: float, start_cut: str | pd.Timestamp | None,
-              frailty_variance: float, ids: _ChunkIds | None = None
+              frailty_variance: float, mechanism_scale: float = 1.0,
+              policy_change: dict[str, Any] | None = None, ids: _ChunkIds | None = None
               ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray] | None]:
     """:func:`generate_district` plus the generator's per-filing state (tests, debugging).
 
@@ -1454,8 +1596,9 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     span = (end_ts - start_ts) / pd.Timedelta(days=1)
     cut_ts = _check_dynamic_arguments(mode, effect_scale, frailty_variance, start_cut, start_ts,
                                       end_ts)
-    dynamic = (_Dynamic(float(effect_scale), float(frailty_variance)) if mode == "dynamic"
-               else None)
+    policy = _check_policy(policy_change, mode, mechanism_scale, start_ts, end_ts)
+    dynamic = (_Dynamic(float(effect_scale), float(frailty_variance), float(mechanism_scale),
+                        **policy) if mode == "dynamic" else None)
     district = _build_district()
 
     seed_start = start_ts + (pd.Timestamp(_SEED_START) - pd.Timestamp("2023-01-01"))
@@ -1580,6 +1723,41 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
         truth = _truth_dynamic(events, f, in_log, district, dynamic, span, start_ts, end_ts,
                                cut_ts, n_prevalent, seed_value, seed_case_ids)
     return events, truth, f
+
+
+def _check_policy(policy: dict[str, Any] | None, mode: str, mechanism_scale: float,
+                  start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
+    """Validate ``policy_change`` and ``mechanism_scale``; return the _Dynamic fields."""
+    if (not isinstance(mechanism_scale, (int, float, np.number))
+            or not np.isfinite(mechanism_scale) or mechanism_scale < 0):
+        raise CasekitError(f"mechanism_scale must be a finite number >= 0, got "
+                           f"{mechanism_scale!r}")
+    if mode != "dynamic" and (policy is not None or mechanism_scale != 1.0):
+        raise CasekitError("policy_change and mechanism_scale apply to mode='dynamic' only")
+    if policy is None:
+        return {}
+    if not isinstance(policy, dict) or "date" not in policy or len(policy) < 2:
+        raise CasekitError("policy_change: expected {'date': DATE, LEVER: VALUE}, e.g. "
+                           "{'date': '2024-01-01', 'leader_ownership_share': 0.6}")
+    try:
+        date = pd.Timestamp(policy["date"])
+    except (TypeError, ValueError):
+        raise CasekitError(f"policy_change: not a date: {policy['date']!r}") from None
+    if not start < date < end:
+        raise CasekitError(f"policy_change: date {date.date()} must lie after start "
+                           f"({start.date()}) and before observation_end ({end})")
+    out = {"change_day": (date - start) / pd.Timedelta(days=1)}
+    for lever, value in policy.items():
+        if lever == "date":
+            continue
+        if lever not in _POLICY_LEVERS:
+            raise CasekitError(f"policy_change: unknown lever {lever!r}; the synth can plant "
+                               f"{', '.join(_POLICY_LEVERS)}")
+        if not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+            raise CasekitError(f"policy_change: {lever} must be a share in [0, 1], got "
+                               f"{value!r}")
+        out["own_share_after"] = float(value)
+    return out
 
 
 def _check_dynamic_arguments(mode: str, effect_scale: float, frailty_variance: float,
@@ -2022,8 +2200,15 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                                           if g is not None and g["t0"].size else None)},
         "exit_model": _exit_model(),
         "joining_model": _joining_model(),
+        "mechanism_effects": _mechanism_truth(dyn),
+        "policy_change": _policy_truth(dyn, g, span, start),
     })
     base.update(patterns)
+    base["repeats"].update({
+        "p_refile_after_first": _P_REFILE_DYNAMIC[0], "p_refile_after_repeat": _P_REFILE_DYNAMIC[1],
+        "p_refile_note": "before the mechanisms' refile_probability_multiplier "
+                         "(mechanism_effects): p = p_refile_after_* x the multipliers of the "
+                         "previous filing's mechanisms"})
     base.pop("confounding")
     base["confounding"] = {
         "description": "by indication and immortal time: joins become more likely the longer a "
@@ -2036,6 +2221,77 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
     pos = list(base).index("hazard_model")
     items = list(base.items())
     return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])
+
+
+def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
+    """The planted mechanism effects (dynamic mode) with their units and definitions."""
+    eff = {name: {"close_hazard_multiplier": _r(dyn.mech(name, "close")),
+                  "refile_probability_multiplier": _r(dyn.mech(name, "refile")),
+                  "escalation_probability_multiplier": _r(dyn.mech(name, "escalation"))}
+           for name in _MECHANISMS}
+    eff["leader_case_ownership"]["happens"] = (
+        f"repeat filings: planned with probability share / {_OWN_REACH} (share "
+        f"{_OWN_SHARE_REPEAT} unless a policy change sets it), first filings: "
+        f"{_OWN_P_FIRST} x (1 + 1.5 hard); at the intake decision + U{_OWN_DELAY} days, "
+        "logged only if the filing is still open then (so the logged share of repeat filings "
+        "is about share); independent of the category for repeats")
+    eff["mediate"]["happens"] = (f"the committee mediates with social forces: probability "
+                                 f"{_MED_P[0]} (first) / {_MED_P[1]} (repeat) x (1 + hard), at "
+                                 f"the intake decision + Exp(mean {_MED_DELAY_MEAN}) days, if "
+                                 "still open")
+    eff["follow_up_visit"]["happens"] = (f"the petition bureau visits {_FOLLOW_P:.0%} of the "
+                                         f"closed filings, close + U{_FOLLOW_DAYS} days; a "
+                                         "re-filing after the close comes after the visit")
+    return {
+        **eff,
+        "definitions": {
+            "close_hazard_multiplier": "x the cause-specific hazard of close of the filing, "
+                                       "from the time of the mechanism's first event to its "
+                                       "exit (time-varying; 1 before)",
+            "refile_probability_multiplier": "x the probability that the matter is filed again "
+                                             "after this filing (repeats.p_refile_after_*); a "
+                                             "follow-up visit lowers only re-filings after the "
+                                             "close",
+            "escalation_probability_multiplier": "x the probability that this filing's "
+                                                 "re-filing is a skip_level_repeat (the others "
+                                                 "become repeat_after_close)",
+            "hard": "category in " + ", ".join(_HARD),
+            "mechanism_scale": dyn.mechanism_scale,
+        },
+        "markers_only": ["leader_reception", "leader_field_visit", "risk_alert", "hearing",
+                         "special_fund_application", "advance_funding", "cessation_pledge",
+                         "review", "re_review", "written_decision",
+                         "joint_conference (its effect is the political_legal_committee's "
+                         "type_hazard_multiplier)"],
+    }
+
+
+def _policy_truth(dyn: _Dynamic, g: dict[str, np.ndarray] | None, span: float,
+                  start: pd.Timestamp) -> dict[str, Any] | None:
+    """The planted policy change and the realised share of owned repeat filings."""
+    realised: dict[str, Any] = {}
+    if g is not None and g["t0"].size:
+        rep = g["ordinal"] >= 2
+        owned = np.isfinite(g["own_t"]) & (g["t0"] + g["own_t"] < span)
+        after = g["t0"] >= dyn.change_day
+        for label, sel in (("before", rep & ~after), ("after", rep & after)):
+            realised[label] = _r(owned[sel].mean(), 4) if sel.any() else None
+            realised[f"n_repeat_{label}"] = int(sel.sum())
+    if not np.isfinite(dyn.change_day):
+        return None if not realised else {"date": None, "realised_share_owned": realised}
+    date = start + pd.Timedelta(days=dyn.change_day)
+    return {
+        "date": date.isoformat(),
+        "lever": "leader_ownership_share",
+        "before": _OWN_SHARE_REPEAT,
+        "after": dyn.own_share_after,
+        "definition": "share of repeat filings (repeat_ordinal >= 2) a leader owns (a "
+                      "leader_case_ownership event), by registration before / from the date; "
+                      "casekit.simulate_year's leader_ownership_share",
+        "true_effects": {k: v for k, v in _mechanism_truth(dyn)["leader_case_ownership"].items()
+                         if k.endswith("multiplier")},
+        "realised_share_owned": realised,
+    }
 
 
 def _exit_model() -> dict[str, Any]:

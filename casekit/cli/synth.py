@@ -10,6 +10,8 @@ writes an extract that starts mid-stream (with an ``opened_at`` column).
 ``--partitions N`` writes ``--out DIR`` as a case-hash-partitioned Parquet dataset (the layout of
 ``casekit partition``), generated ``--chunk-cases K`` cases at a time so memory stays bounded
 (for 10M cases and more); the truth goes to ``DIR.truth.json`` beside the folder.
+``--policy-change 2024-01-01:leader_ownership_share=0.6`` plants a policy change: from that date
+the share of repeat filings a leader owns is 0.6 instead of about 0.2 (recorded in the truth).
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _policy_change(text: str) -> dict[str, object]:
+    """``DATE:LEVER=VALUE[,LEVER=VALUE]`` -> ``{"date": DATE, LEVER: VALUE}``."""
+    date, sep, rest = text.partition(":")
+    pairs = [p.partition("=") for p in rest.split(",")] if sep else []
+    if not date or not pairs or any(not k or not eq or not v for k, eq, v in pairs):
+        raise argparse.ArgumentTypeError(
+            f"expected DATE:LEVER=VALUE (e.g. 2024-01-01:leader_ownership_share=0.6), got "
+            f"{text!r}")
+    out: dict[str, object] = {"date": date}
+    for k, _, v in pairs:
+        try:
+            out[k.strip()] = float(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{k}: expected a number, got {v!r}") from None
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` options to ``parser``."""
     parser.add_argument("--cases", type=_positive_int, default=2000, metavar="N",
@@ -62,6 +81,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-cut", default=None, metavar="DATE",
                         help="write an extract that starts mid-stream: only events at/after "
                              "DATE, plus an opened_at column (registration) for delayed entry")
+    parser.add_argument("--policy-change", type=_policy_change, default=None,
+                        metavar="DATE:LEVER=VALUE",
+                        help="dynamic mode: plant a policy change from DATE, e.g. "
+                             "2024-01-01:leader_ownership_share=0.6 (share of repeat filings "
+                             "a leader owns; about 0.2 before)")
+    parser.add_argument("--mechanism-scale", type=_non_negative_float, default=None,
+                        metavar="X",
+                        help="dynamic mode: multiply the log effect of leader ownership, "
+                             "mediation and follow-up visits by X (default 1; 0 = markers only)")
     parser.add_argument("--partitions", type=_positive_int, default=None, metavar="N",
                         help="write --out as a folder: a case-hash-partitioned Parquet dataset "
                              "of N files (as casekit partition writes), generated in chunks")
@@ -113,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
         extra = {} if args.effect_scale is None else {"effect_scale": args.effect_scale}
         if dataset:
             extra.update(partitions=args.partitions, chunk_cases=args.chunk_cases)
+        if args.policy_change is not None:
+            extra["policy_change"] = args.policy_change
+        if args.mechanism_scale is not None:
+            extra["mechanism_scale"] = args.mechanism_scale
         ev_tmp, t_tmp = write_district(tmp_dir / out.name, args.cases, seed=args.seed,
                                        start=args.start, observation_end=args.observation_end,
                                        mode=args.mode, start_cut=args.start_cut, **extra)
@@ -131,5 +163,7 @@ def run(args: argparse.Namespace) -> int:
           + (f", {info['n_prevalent']} prevalent at {info['start_cut']}"
              if info.get("start_cut") else "")
           + (f", {args.partitions} partitions" if dataset else "")
+          + (f", policy change on {info['policy_change']['date'][:10]}"
+             if args.policy_change else "")
           + f") and truth {truth}")
     return 0
