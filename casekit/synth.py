@@ -47,6 +47,16 @@ competing exit at the exit -> after a close: follow-up visits (the petition bure
 ``justice_office`` for 20% of closed cases: an agency acting after the exit, never part of the
 pattern), pledge, review. The *pattern in force* at ``t`` is the set of agency types that have
 acted before ``t``; its causal multiplier is the product of the type multipliers.
+Mechanisms with planted effects (``truth["mechanism_effects"]``, ``mechanism_scale`` multiplies
+their logs): ``leader_case_ownership`` (about 20% of repeat filings, shortly after the intake
+decision) multiplies the closing hazard by 1.5 from its event on, the probability that the
+matter is filed again by 0.6 and the chance that that re-filing skips a level by 0.5; the
+committee's ``mediate`` with social forces: closing hazard x1.3 from then on, re-filing x0.7;
+the bureau's ``follow_up_visit`` after a close: re-filing after the close x0.6. The other
+leader, money and review events are markers only. ``policy_change={"date": DATE,
+"leader_ownership_share": 0.6}`` sets the owned share of the repeat filings registered from
+DATE on (``truth["policy_change"]``). ``write_district(DIR, N, partitions=P, chunk_cases=K)``
+writes a case-hash-partitioned Parquet dataset (``casekit partition``'s layout) chunk by chunk.
 ``start_cut=DATE`` writes an extract that starts mid-stream: only events at/after DATE, with an
 ``opened_at`` column (the registration, constant within a case) for delayed entry; cases
 registered before the cut are prevalent (``truth["n_prevalent"]``); the seed matter is not
@@ -881,7 +891,7 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
                                       t0[idx])
                 T = extra.pop("T")
                 fac = _refile_factors(dynamic, extra)
-                prev_fac = tuple(np.ones(n_m) for _ in range(3)) + (np.full(n_m, np.inf),)
+                prev_fac = (*(np.ones(n_m) for _ in range(3)), np.full(n_m, np.inf))
                 for i in range(3):
                     prev_fac[i][idx] = fac[i]
                 prev_fac[3][idx] = t0[idx] + extra["follow_t"]
@@ -2224,7 +2234,7 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
 
 
 def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
-    """The planted mechanism effects (dynamic mode) with their units and definitions."""
+    """Describe the planted mechanism effects (dynamic mode) with units and definitions."""
     eff = {name: {"close_hazard_multiplier": _r(dyn.mech(name, "close")),
                   "refile_probability_multiplier": _r(dyn.mech(name, "refile")),
                   "escalation_probability_multiplier": _r(dyn.mech(name, "escalation"))}
@@ -2261,14 +2271,14 @@ def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
         "markers_only": ["leader_reception", "leader_field_visit", "risk_alert", "hearing",
                          "special_fund_application", "advance_funding", "cessation_pledge",
                          "review", "re_review", "written_decision",
-                         "joint_conference (its effect is the political_legal_committee's "
-                         "type_hazard_multiplier)"],
+                         ("joint_conference (its effect is the political_legal_committee's "
+                          "type_hazard_multiplier)")],
     }
 
 
 def _policy_truth(dyn: _Dynamic, g: dict[str, np.ndarray] | None, span: float,
                   start: pd.Timestamp) -> dict[str, Any] | None:
-    """The planted policy change and the realised share of owned repeat filings."""
+    """Describe the planted policy change and the realised share of owned repeat filings."""
     realised: dict[str, Any] = {}
     if g is not None and g["t0"].size:
         rep = g["ordinal"] >= 2

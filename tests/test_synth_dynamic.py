@@ -399,3 +399,105 @@ def test_tiny_districts_and_an_empty_extract():
     events, truth = synth.generate_district(200, seed=1, mode="upfront", start_cut="2023-06-01")
     assert truth["mode"] == "upfront" and truth["n_prevalent"] > 0
     assert events.attrs["casekit"]["start_cut"] == "2023-06-01T00:00:00"
+
+
+# ------------------------------------------------------------------------------------------
+# Mechanisms with planted effects; a planted policy change (issue #13 item 4)
+# ------------------------------------------------------------------------------------------
+
+
+def test_mechanism_events_happen_at_their_planned_times_before_the_exit(world):
+    events, truth, f = world
+    eff = truth["mechanism_effects"]
+    assert eff["leader_case_ownership"]["close_hazard_multiplier"] == 1.5
+    assert eff["follow_up_visit"]["refile_probability_multiplier"] == 0.6
+    assert "leader_field_visit" in eff["markers_only"]
+    start = pd.Timestamp(truth["start"])
+    exits = _exit_times(events)
+    for act, col in (("leader_case_ownership", "own_t"), ("mediate", "med_t")):
+        logged = events[(events["activity"] == act) & events["case_id"].isin(f["case_id"])
+                        & ~events["agency_type"].isin(JOINERS)]  # not a joiner's mediation
+        planned = pd.Series(f[col], index=f["case_id"])
+        planned = planned[np.isfinite(planned)]
+        first = logged.groupby("case_id")["timestamp"].min()
+        assert set(first.index) <= set(planned.index)
+        days = (first - start) / pd.Timedelta(days=1)
+        t0 = pd.Series(f["t0"], index=f["case_id"])[first.index]
+        np.testing.assert_allclose(days - t0, planned[first.index], atol=1e-4)
+        assert (first < exits.reindex(first.index).fillna(pd.Timestamp.max)).all()
+
+
+def _refile_ratio(events: pd.DataFrame) -> float:
+    """P(the matter is filed again | repeat filing owned) / P(... | not owned)."""
+    cases = events.drop_duplicates("case_id")[["case_id", "matter_id", "repeat_ordinal"]]
+    owned = set(events.loc[events["activity"] == "leader_case_ownership", "case_id"])
+    last = cases.groupby("matter_id")["repeat_ordinal"].transform("max")
+    rep = cases[cases["repeat_ordinal"] >= 2]
+    again = rep["repeat_ordinal"] < last[rep.index]
+    is_owned = rep["case_id"].isin(owned)
+    return float(again[is_owned].mean() / again[~is_owned].mean())
+
+
+def test_leader_ownership_lowers_re_filing_and_scale_zero_removes_it():
+    planted = ck.generate_district(20_000, seed=11, include_seed_matter=False)[0]
+    markers = ck.generate_district(20_000, seed=11, include_seed_matter=False,
+                                   mechanism_scale=0)[0]
+    assert 0.4 <= _refile_ratio(planted) <= 0.8  # planted 0.6 (x mediation, censoring)
+    assert 0.8 <= _refile_ratio(markers) <= 1.25
+
+
+def test_policy_change_raises_the_owned_share_of_repeat_filings(tmp_path):
+    events, truth = ck.generate_district(
+        12_000, seed=2, observation_end="2025-01-01", include_seed_matter=False,
+        policy_change={"date": "2024-01-01", "leader_ownership_share": 0.6})
+    pc = truth["policy_change"]
+    assert (pc["date"], pc["before"], pc["after"]) == ("2024-01-01T00:00:00", 0.2, 0.6)
+    assert pc["true_effects"]["refile_probability_multiplier"] == 0.6
+    cases = ck.build_case_table(events)
+    rep = cases[cases["repeat_ordinal"] >= 2]
+    owned = rep["case_id"].isin(events.loc[events["activity"] == "leader_case_ownership",
+                                           "case_id"])
+    after = pd.to_datetime(rep["opened_at"]) >= pd.Timestamp("2024-01-01")
+    shares = owned.groupby(after).mean()
+    assert 0.16 <= shares[False] <= 0.24
+    assert 0.55 <= shares[True] <= 0.65
+    assert shares[True] == pytest.approx(pc["realised_share_owned"]["after"], abs=0.01)
+    # the simulator reads the same lever value from the log
+    base = ck.calibrate_baseline(cases, events=events)
+    assert base.observed["leader_ownership_share"] == pytest.approx(owned.mean(), abs=1e-9)
+
+
+def test_no_policy_change_keeps_the_share_and_records_none(world):
+    _, truth, _ = world
+    pc = truth["policy_change"]
+    assert pc["date"] is None
+    assert 0.15 <= pc["realised_share_owned"]["before"] <= 0.25
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"policy_change": {"date": "2024-06-01", "leader_ownership_share": 0.6}},
+     "must lie after start"),
+    ({"policy_change": {"date": "2023-06-01", "one_stop_center": 1.0}}, "unknown lever"),
+    ({"policy_change": {"date": "2023-06-01", "leader_ownership_share": 1.5}}, r"in \[0, 1\]"),
+    ({"policy_change": {"leader_ownership_share": 0.5}}, "expected"),
+    ({"policy_change": {"date": "2023-06-01", "leader_ownership_share": 0.5},
+      "mode": "upfront"}, "mode='dynamic' only"),
+    ({"mechanism_scale": -1}, "mechanism_scale must be"),
+])
+def test_bad_policy_changes_raise_one_line_errors(kwargs, message):
+    with pytest.raises(ck.CasekitError, match=message):
+        ck.generate_district(100, seed=1, **kwargs)
+
+
+def test_cli_policy_change(tmp_path, capsys):
+    out = tmp_path / "d.csv"
+    assert main(["synth", "--cases", "800", "--out", str(out), "--observation-end",
+                 "2025-01-01", "--policy-change", "2024-01-01:leader_ownership_share=0.6"]) == 0
+    assert "policy change on 2024-01-01" in capsys.readouterr().out
+    truth = json.loads(synth.truth_path_for(out).read_text(encoding="utf-8"))
+    assert truth["policy_change"]["after"] == 0.6
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "--cases", "80", "--out", str(tmp_path / "e.csv"),
+              "--policy-change", "2024-01-01"])
+    assert exc.value.code == 2
+    assert "DATE:LEVER=VALUE" in capsys.readouterr().err
