@@ -38,7 +38,7 @@ def make_id(i: int) -> str:
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory):
-    events, _ = ck.synth.generate_district(60, seed=5)
+    events, _ = ck.synth.generate_district(60, seed=6)
     people = events["petitioner_id"].drop_duplicates().reset_index(drop=True)
     rng = np.random.default_rng(5)
     names = [rng.choice(SURNAMES) + "".join(rng.choice(GIVEN, 2)) for _ in people]
