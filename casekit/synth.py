@@ -420,7 +420,7 @@ _OWN_SHARE_REPEAT = 0.2  # share of repeat filings a leader owns (observed in th
 _OWN_REACH = 0.865
 _OWN_P_FIRST = 0.02  # ... a first filing, times (1 + 1.5 hard)
 _OWN_DELAY = (0.5, 3.0)  # days after the intake decision (uniform)
-_MED_P = (0.2, 0.3)  # committee mediation with social forces (first, repeat), times (1 + hard)
+_MED_P = (0.25, 0.35)  # committee mediation with social forces (first, repeat filings)
 _MED_DELAY_MEAN = 10.0  # days after the intake decision (exponential)
 _FOLLOW_P = 0.7  # the bureau's follow-up visit of a closed filing
 _FOLLOW_DAYS = (2.0, 20.0)  # days after the close (uniform)
@@ -528,7 +528,7 @@ def _draw_mechanisms(rng: np.random.Generator, dyn: _Dynamic, cat: np.ndarray, r
     else:
         p_own = _OWN_P_FIRST * (1 + 1.5 * hard)
     own = np.where(rng.random(n) < p_own, a0 + rng.uniform(*_OWN_DELAY, n), _BIG)
-    p_med = _MED_P[rep] * (1 + hard)
+    p_med = _MED_P[rep]  # independent of the category: it must not confound the patterns
     med = np.where(rng.random(n) < p_med, a0 + rng.exponential(_MED_DELAY_MEAN, n), _BIG)
     return own, med
 
@@ -2246,7 +2246,7 @@ def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
         "logged only if the filing is still open then (so the logged share of repeat filings "
         "is about share); independent of the category for repeats")
     eff["mediate"]["happens"] = (f"the committee mediates with social forces: probability "
-                                 f"{_MED_P[0]} (first) / {_MED_P[1]} (repeat) x (1 + hard), at "
+                                 f"{_MED_P[0]} (first) / {_MED_P[1]} (repeat), at "
                                  f"the intake decision + Exp(mean {_MED_DELAY_MEAN}) days, if "
                                  "still open")
     eff["follow_up_visit"]["happens"] = (f"the petition bureau visits {_FOLLOW_P:.0%} of the "
