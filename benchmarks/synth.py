@@ -5,10 +5,14 @@ measured in the same run: building a DataFrame of the same shape (same number of
 columns and dtypes, string columns from small dictionaries) straight from random numpy arrays,
 i.e. the unavoidable cost of materialising the output. Targets: 20k cases in < 2 s, 1M cases in
 <= 60 s. ``--mode`` picks the district (default dynamic); ``--compare`` also times the other mode
-in the same run.
+in the same run. ``--partitions P [--chunk-cases K]`` instead times the chunked, partitioned
+writer (``write_district(..., partitions=P, chunk_cases=K)``) into a temporary folder and prints
+its peak RSS; run it once with ``--chunk-cases`` >= ``--cases`` for the whole-district figure
+(each in its own process: peak RSS is per process).
 
     .venv/bin/python benchmarks/synth.py [--cases N] [--seed S] [--mode dynamic|upfront]
                                          [--compare] [--write PATH]
+                                         [--partitions P [--chunk-cases K]]
 """
 
 from __future__ import annotations
@@ -56,7 +60,13 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true",
                         help="also time the other mode (same cases and seed)")
     parser.add_argument("--write", default=None, help="also write the events (.csv/.parquet)")
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="time the chunked partitioned writer instead")
+    parser.add_argument("--chunk-cases", type=int, default=250_000)
     args = parser.parse_args()
+    if args.partitions:
+        _chunked(args)
+        return
 
     from casekit.synth import generate_district, write_events
 
@@ -102,6 +112,31 @@ def main() -> None:
         w0 = time.perf_counter()
         write_events(events, args.write)
         print(f"write {args.write}: {time.perf_counter() - w0:.2f} s")
+
+
+def _chunked(args: argparse.Namespace) -> None:
+    """Time ``write_district(..., partitions=, chunk_cases=)``; print wall, CPU and peak RSS."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from casekit.synth import write_district
+
+    tmp = Path(tempfile.mkdtemp(prefix="casekit-synth-bench-"))
+    try:
+        w0, c0 = time.perf_counter(), time.process_time()
+        _, tpath = write_district(tmp / "parts", args.cases, seed=args.seed, mode=args.mode,
+                                  partitions=args.partitions, chunk_cases=args.chunk_cases)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        n = json.loads(tpath.read_text(encoding="utf-8"))["n_events"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"cases           {args.cases:>12,}   chunk {args.chunk_cases:,}, "
+          f"{args.partitions} partitions")
+    print(f"events          {n:>12,}")
+    print(f"wall / cpu      {wall:>8.1f} s / {cpu:.1f} s   ({n / wall:,.0f} events/s)")
+    print(f"peak RSS        {_peak_rss_mb():>12,.0f} MiB")
 
 
 if __name__ == "__main__":
