@@ -149,8 +149,10 @@ def describe_log(
 
 
 def _log_facts(events: Any) -> tuple[int, int, Mapping[str, Any]]:
-    """``(n_events, n_agencies, reader metadata)`` of events, or of a :class:`ReportInputs`'s
-    ``facts`` mapping (a partitioned folder, whose events are never gathered)."""
+    """Return ``(n_events, n_agencies, reader metadata)`` of events or of a facts mapping.
+
+    The mapping is :attr:`ReportInputs.facts` (a partitioned folder, never gathered).
+    """
     if isinstance(events, Mapping):
         return (int(events.get("n_events", 0)), int(events.get("n_agencies", 0)),
                 events.get("meta", {}))
@@ -310,7 +312,7 @@ def publish_tables(
     counts = counts.set_index("pattern", drop=False)
     totals = _totals(counts)
     # without any repeat filing (the text prints 0%) the column is all zeros: left out
-    cols = ["n_cases", "n_closed", "n_open"] + (["n_repeat"] if totals.at["all", "n_repeat"]
+    cols = ["n_cases", "n_closed", "n_open"] + (["n_repeat"] if totals.loc["all", "n_repeat"]
                                                   else [])
     tables = {"patterns": counts[["pattern", *cols]]}
     count_cols = {"patterns": cols}
@@ -362,7 +364,7 @@ def publish_tables(
         if name in tables and name not in result:
             empty = tables[name].iloc[:0].reset_index(drop=True)
             empty.attrs["withheld"] = (
-                f"Table withheld: with {int(totals.at['all', 'n_cases']):,} cases, no choice of "
+                f"Table withheld: with {int(totals.loc['all', 'n_cases']):,} cases, no choice of "
                 f"hidden cells keeps every count under {k} from being worked out from the other "
                 "numbers of this report; a log with more cases per pattern would allow it. "
                 "为保护少于 5 件的单元格，本表未公布。")

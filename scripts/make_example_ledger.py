@@ -64,7 +64,7 @@ def id_number(region: str, birth: str, seq: int) -> str:
     """
     body = f"{region}{birth}{seq:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
     return body + check
 
 

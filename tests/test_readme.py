@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 LEDGER = ROOT / "data" / "信访台账示例.xlsx"
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_example_ledger  # noqa: E402
+import make_example_ledger
 
 
 def _section(title: str) -> str:
@@ -28,7 +28,7 @@ def _section(title: str) -> str:
 
 def readme_commands(title: str = "Bring your own Excel file") -> list[list[str]]:
     """The ``casekit ...`` commands of the section's first bash block, continuations joined."""
-    block = re.search(r"```bash\n(.*?)```", _section(title), re.S)
+    block = re.search(r"```bash\n(.*?)```", _section(title), re.DOTALL)
     assert block, f"no bash block under '## {title}'"
     joined = re.sub(r"\\\n\s*", " ", block.group(1))
     lines = [line.split("#")[0].strip() for line in joined.splitlines()]

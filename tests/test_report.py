@@ -272,7 +272,7 @@ def _assert_every_section_says_something(html: str) -> None:
     sections = _sections(html)
     assert len(sections) >= 5, list(sections)
     for title, body in sections.items():
-        text = re.sub(r"<(style|script)\b.*?</\1>", "", body, flags=re.S)
+        text = re.sub(r"<(style|script)\b.*?</\1>", "", body, flags=re.DOTALL)
         has_figure = "<img" in text
         has_table = "<table" in text and "<td" in text
         words = re.sub(r"<[^>]+>", " ", text)

@@ -257,8 +257,8 @@ def test_pooled_tail_and_the_ranked_total_in_the_text_resist_the_attacker(seed):
     cases = pd.DataFrame({"pattern": pats, "closed": rng.random(300) < 0.6,
                           "repeat_ordinal": 1})
     counts = pattern_counts(cases).set_index("pattern", drop=False)
-    ranking = pd.DataFrame({"pattern": ["a"], "n_cases": [int(counts.at["a", "n_cases"])],
-                            "n_closed": [int(counts.at["a", "n_closed"])]})
+    ranking = pd.DataFrame({"pattern": ["a"], "n_cases": [int(counts.loc["a", "n_cases"])],
+                            "n_closed": [int(counts.loc["a", "n_closed"])]})
     ranking.attrs["n_cases_used"] = int(ranking["n_cases"].sum())
     out = publish_tables(cases, ranking=ranking)
     pooled = merge_small_patterns(pattern_counts(cases), keep={"a"}).set_index("pattern",
