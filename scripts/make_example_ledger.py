@@ -59,8 +59,11 @@ def id_number(region: str, birth: str, seq: int) -> str:
 
     Examples
     --------
+    >>> from casekit.privacy import is_valid_id_number
     >>> id_number("440513", "19720314", 1)
-    '440513197203140019'
+    '440513197203140015'
+    >>> bool(is_valid_id_number(id_number("440513", "19720314", 1)))
+    True
     """
     body = f"{region}{birth}{seq:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
