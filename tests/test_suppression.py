@@ -244,3 +244,39 @@ def test_the_reports_tables_resist_the_attacker_on_a_hand_made_case_table():
     known, hidden = printed_knowledge(printed, truth, public)
     assert small(hidden, hidden)  # the small patterns are there
     assert small(recoverable(rel, known, hidden, truth), hidden) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pooled_tail_and_the_ranked_total_in_the_text_resist_the_attacker(seed):
+    # a rare tail (pooled into "other patterns (m)"), no repeat filings (that column is left
+    # out), one ranked pattern whose count the text prints as "n filings in the ranked patterns"
+    from casekit.report import merge_small_patterns
+
+    rng = np.random.default_rng(seed)
+    pats = rng.choice(list("abcdefg"), p=[0.6, 0.25, 0.08, 0.03, 0.02, 0.01, 0.01], size=300)
+    cases = pd.DataFrame({"pattern": pats, "closed": rng.random(300) < 0.6,
+                          "repeat_ordinal": 1})
+    counts = pattern_counts(cases).set_index("pattern", drop=False)
+    ranking = pd.DataFrame({"pattern": ["a"], "n_cases": [int(counts.loc["a", "n_cases"])],
+                            "n_closed": [int(counts.loc["a", "n_closed"])]})
+    ranking.attrs["n_cases_used"] = int(ranking["n_cases"].sum())
+    out = publish_tables(cases, ranking=ranking)
+    pooled = merge_small_patterns(pattern_counts(cases), keep={"a"}).set_index("pattern",
+                                                                            drop=False)
+    assert any(str(p).startswith("other patterns") for p in pooled.index)
+    assert "n_repeat" not in out["patterns"].columns
+    cols = ["n_cases", "n_closed", "n_open"]
+    printed = {"patterns": out["patterns"].set_index("pattern", drop=False),
+               "ranking": out["ranking"].set_index("pattern", drop=False)}
+    public = {("text", "all", c): int(pooled[c].sum()) for c in cols}
+    public[("text", "all", "ranked")] = ranking.attrs["n_cases_used"]
+    tables = {"patterns": pooled[cols], "ranking": ranking.set_index("pattern")}
+    truth = truth_of(tables, public)
+    rel = row_relations("patterns", pooled, total="n_cases", parts=["n_closed", "n_open"])
+    rel += column_relations("patterns", pooled, totals={c: ("text", "all", c) for c in cols})
+    rel += [Relation(("ranking", "a", "n_cases"), (("patterns", "a", "n_cases"),)),
+            Relation(("ranking", "a", "n_closed"), (("patterns", "a", "n_closed"),)),
+            Relation(("text", "all", "ranked"), (("ranking", "a", "n_cases"),))]
+    known, hidden = printed_knowledge(printed, truth, public)
+    assert small(hidden, hidden)  # there are small cells to protect
+    assert small(recoverable(rel, known, hidden, truth), hidden) == []

@@ -3,8 +3,10 @@
 Steps (each through the same code path as its CLI command, ``casekit.cli.main``):
 synth -> validate -> network (working together, handover) -> rank (all, repeat filings) ->
 whatif -> report, then the tutorial notebooks executed to HTML (two at a time), and
-``DIR/index.html`` linking everything with a short summary. A step that fails is reported and
-skipped (the others still run); the exit code is 0 only when every step ran.
+``DIR/index.html`` linking everything with a short summary. Each step is *ok*, *skipped* (on
+purpose, with the reason: ``--notebooks none``, or a notebook whose cells say ``skipped:``
+because the real logs are absent) or *failed* (reported; the others still run). The exit code is
+0 when no step failed.
 """
 
 from __future__ import annotations
@@ -87,17 +89,41 @@ def _run_report(csv: str, out_html: str, timeout: float) -> tuple[str, float, st
     return csv, time.perf_counter() - t0, "" if code == 0 else f"exit {code}: {last}"
 
 
-def _run_notebook(nb_path: str, out_html: str, timeout: float) -> tuple[str, float, str]:
-    """Execute one notebook and write it as HTML (code shown); runs in a worker process."""
+def _run_notebook(nb_path: str, out_html: str, timeout: float) -> tuple[str, float, str, str]:
+    """Execute one notebook and write it as HTML (code shown); runs in a worker process.
+
+    Returns ``(path, seconds, error, skipped)``: ``skipped`` is the first ``skipped: ...`` line
+    the notebook printed (its cells skip when their data are absent), else empty.
+    """
     from casekit.report import execute_notebook, export_html
 
     t0 = time.perf_counter()
     try:
         nb = execute_notebook(nb_path, timeout=timeout)
         Path(out_html).write_text(export_html(nb, exclude_input=False), encoding="utf-8")
-        return nb_path, time.perf_counter() - t0, ""
+        return nb_path, time.perf_counter() - t0, "", skipped_line(nb)
     except Exception as exc:  # noqa: BLE001 - reported by the caller, the demo goes on
-        return nb_path, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return (nb_path, time.perf_counter() - t0,
+                f"{type(exc).__name__}: {exc}".splitlines()[0], "")
+
+
+def skipped_line(nb: Any) -> str:
+    r"""The first output line of an executed notebook that starts with ``skipped:`` (or "").
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> cell = nbformat.v4.new_code_cell("print('x')", outputs=[nbformat.v4.new_output(
+    ...     "stream", name="stdout", text="ok\nskipped: real logs not found: ../shared\n")])
+    >>> skipped_line(nbformat.v4.new_notebook(cells=[cell]))
+    'skipped: real logs not found: ../shared'
+    """
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                if line.strip().startswith("skipped:"):
+                    return line.strip()
+    return ""
 
 
 class _Steps:
@@ -106,10 +132,13 @@ class _Steps:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, name: str, ok: bool, seconds: float, detail: str, link: str | None = None) -> None:
-        self.rows.append({"step": name, "ok": ok, "seconds": seconds, "detail": detail,
-                          "link": link})
-        mark = "ok  " if ok else "SKIP"
+    def add(self, name: str, ok: bool, seconds: float, detail: str, link: str | None = None,
+            *, skipped: bool = False) -> None:
+        """Record a step: ``ok``, or ``skipped`` on purpose (with the reason), else failed."""
+        status = "skipped" if skipped else ("ok" if ok else "failed")
+        self.rows.append({"step": name, "ok": ok and not skipped, "status": status,
+                          "seconds": seconds, "detail": detail, "link": link})
+        mark = {"ok": "ok  ", "skipped": "SKIP", "failed": "FAIL"}[status]
         _say(f"  [{mark}] {name:<28} {seconds:6.1f} s  {detail}")
 
     def cli(self, name: str, argv: list[str], link: Path | None, out: Path,
@@ -153,18 +182,64 @@ def _summary(data_csv: Path, out: Path) -> str:
                              "as the fastest for repeat filings.")
         wi = out / "whatif.json"
         if wi.exists():
-            w = json.loads(wi.read_text(encoding="utf-8"))
-            b, s = w.get("baseline", {}), w.get("scenario", {})
-            key = "median_days_to_close_repeat"
-            if key in b and key in s:
-                bv, sv = b[key], s[key]
-                parts.append(f"In the what-if scenario (leaders own 90% of repeat cases, the "
-                             f"joint conference meets weekly) the median days to close a repeat "
-                             f"filing go from {float(bv):.1f} to {float(sv):.1f} (simulated; see "
-                             "the assumptions in whatif.json).")
+            parts.append(whatif_headline(json.loads(wi.read_text(encoding="utf-8"))))
     except Exception as exc:  # noqa: BLE001 - the summary must not break the demo
         parts.append(f"(summary incomplete: {type(exc).__name__}: {exc})")
     return " ".join(parts)
+
+
+def _lever_words(name: str, value: float, observed: float | None) -> str:
+    """One lever of a scenario, said against the value the district showed (its baseline)."""
+    interval = name.endswith("_interval_days")
+    if name.endswith("_share") or name == "one_stop_center":
+        shown, seen = f"{value:.0%}", None if observed is None else f"{observed:.0%}"
+    elif interval:
+        shown, seen = f"every {value:g} days", None if observed is None else \
+            f"every {observed:.1f} days"
+    else:
+        shown, seen = f"{value:,.6g}", None if observed is None else f"{observed:,.6g}"
+    label = name.removesuffix("_days").replace("_", " ")
+    if observed is None:
+        return f"{label} {shown} (no observed value to compare with)"
+    if abs(value - observed) <= 1e-9 * max(1.0, abs(observed)):
+        return f"{label} {shown}, as observed"
+    up = value > observed
+    word = (("less often" if up else "more often") if interval else ("more" if up else "less"))
+    return f"{label} {shown} ({word} than the observed {seen})"
+
+
+def whatif_headline(result: dict[str, Any]) -> str:
+    """The demo's what-if sentence: every lever set, relative to the calibrated baseline.
+
+    A lever is described as more / less (more / less often for an interval) than the value the
+    district showed, never as an "improvement"; the outcome says which way it moved.
+
+    Examples
+    --------
+    >>> r = {"levers_set": {"joint_conference_interval_days": 7, "leader_ownership_share": 0.9},
+    ...      "levers_baseline": {"joint_conference_interval_days": 2.0,
+    ...                          "leader_ownership_share": 0.35},
+    ...      "baseline": {"median_days_to_close_repeat": 40.0},
+    ...      "scenario": {"median_days_to_close_repeat": 44.5}}
+    >>> print(whatif_headline(r))  # doctest: +NORMALIZE_WHITESPACE
+    In the what-if scenario (joint conference interval every 7 days (less often than the
+    observed every 2.0 days); leader ownership share 90% (more than the observed 35%)) the
+    median days to close a repeat filing go from 40.0 to 44.5, longer (simulated; see the
+    assumptions in whatif.json).
+    """
+    base_levers = result.get("levers_baseline", {})
+    levers = "; ".join(_lever_words(k, float(v), None if base_levers.get(k) is None
+                                    else float(base_levers[k]))
+                       for k, v in sorted(result.get("levers_set", {}).items()))
+    b, s = result.get("baseline", {}), result.get("scenario", {})
+    key = "median_days_to_close_repeat"
+    if key not in b or key not in s:
+        return f"What-if scenario: {html.escape(levers)} (no median to compare)."
+    bv, sv = float(b[key]), float(s[key])
+    move = "shorter" if sv < bv else "longer" if sv > bv else "unchanged"
+    return (f"In the what-if scenario ({html.escape(levers)}) the median days to close a repeat "
+            f"filing go from {bv:.1f} to {sv:.1f}, {move} (simulated; see the assumptions in "
+            "whatif.json).")
 
 
 def _write_index(out: Path, steps: _Steps, summary: str) -> Path:
@@ -172,7 +247,9 @@ def _write_index(out: Path, steps: _Steps, summary: str) -> Path:
     for r in steps.rows:
         link = (f"<a href='{html.escape(r['link'])}'>{html.escape(r['link'])}</a>"
                 if r["link"] else "")
-        status = "ok" if r["ok"] else "<b style='color:#b00'>skipped</b>"
+        status = {"ok": "ok", "skipped": "<span style='color:#777'>skipped</span>",
+                  "failed": "<b style='color:#b00'>failed</b>"}[r.get("status", "ok" if r["ok"]
+                                                                   else "failed")]
         rows.append(f"<tr><td>{html.escape(r['step'])}</td><td>{status}</td>"
                     f"<td>{r['seconds']:.1f} s</td><td>{link}</td>"
                     f"<td>{html.escape(r['detail'])}</td></tr>")
@@ -241,22 +318,26 @@ def run(args: argparse.Namespace) -> int:
                              "--out", str(out / "whatif.json")], out / "whatif.json", out)
     else:
         steps.add("validate/network/rank/whatif/report", False, 0.0,
-                  "skipped: no synthetic district (synth step failed)")
+                  "not run: no synthetic district (synth step failed)")
     for fut, name, target in futures:
-        _, seconds, error = fut.result()
+        _, seconds, error, *skip = fut.result()
         ok = not error and target.exists()
-        steps.add(name, ok, seconds, error or "written", str(target.relative_to(out)) if ok
-                  else None)
+        skipped = bool(skip and skip[0])
+        detail = error or (f"written; {skip[0]}" if skipped else "written")
+        steps.add(name, ok, seconds, detail, str(target.relative_to(out)) if ok else None,
+                  skipped=ok and skipped)
     pool.shutdown()
     if not notebooks:
         why = ("--notebooks none" if args.notebooks == "none" else
                "no notebooks/tutorials folder found (run from the checkout or pass --notebooks)")
-        steps.add("tutorial notebooks", False, 0.0, f"skipped: {why}")
+        steps.add("tutorial notebooks", False, 0.0, f"skipped: {why}", skipped=True)
     index = _write_index(out, steps, _summary(csv, out) if have_data else "")
-    n_bad = sum(not r["ok"] for r in steps.rows)
+    n_failed = sum(r["status"] == "failed" for r in steps.rows)
+    n_skipped = sum(r["status"] == "skipped" for r in steps.rows)
     _say(f"casekit demo: done in {time.perf_counter() - t_start:.0f} s; "
-         f"{len(steps.rows) - n_bad} steps ok, {n_bad} skipped")
+         f"{len(steps.rows) - n_failed - n_skipped} steps ok, {n_skipped} skipped, "
+         f"{n_failed} failed")
     _say(f"  open {index}")
     _say(f"  data: {csv} (+ truth file); tables: {out}/*.csv; report: {out / 'report.html'}")
     _say(f"  kernel messages of the report and notebooks: {out / 'kernels.log'}")
-    return 0 if n_bad == 0 else 1
+    return 0 if n_failed == 0 else 1

@@ -1,9 +1,11 @@
-"""``casekit report PATH [--columns MAP] --out REPORT.html``: an HTML report on a case log.
+"""``casekit report PATH [--columns MAP] [--repeat-only|--all-filings] [--outcome close|settle|any-exit] [--min-cases K] --out REPORT.html``.
 
-The reading options shared by every command (``--sheet``, ``--labels``, ``--shape``,
-``--timezone``, ``--dayfirst`` / ``--monthfirst``, ``--max-unpacked``) are applied by reading the
-log here first (:func:`casekit.read_events`) and handing the report the canonical events as a
-Parquet file named after the log; without them the report reads the log itself.
+An HTML report on a case log, with the ranking options of ``casekit rank``. The reading options
+shared by every command (``--sheet``, ``--labels``, ``--shape``, ``--timezone``, ``--dayfirst`` /
+``--monthfirst``, ``--max-unpacked``) are applied by reading the log here first
+(:func:`casekit.read_events`) and handing the report the canonical events as a Parquet file
+named after the log; without them the report reads the log itself. ``PATH`` may be a folder
+written by ``casekit partition``: the report then runs on Dask (``--scheduler``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,22 @@ from casekit.cli._common import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``report`` options."""
-    parser.add_argument("path", metavar="PATH", help="case log (.csv .xlsx .parquet .xes ...)")
+    parser.add_argument("path", metavar="PATH", help="case log (.csv .xlsx .parquet .xes ...) "
+                        "or a folder written by casekit partition")
     add_read_options(parser)
     parser.add_argument("--out", required=True, metavar="REPORT.html", help="HTML file to write")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
+                       help="rank repeat filings only (the default, falling back to all filings "
+                       "with a sentence when the log has none)")
+    scope.add_argument("--all-filings", dest="repeat_only", action="store_false",
+                       help="rank all filings, first and repeat")
+    parser.add_argument("--outcome", choices=["close", "settle", "any-exit"], default="close",
+                        help="time to first close (default), to settlement, or to any exit")
     parser.add_argument("--min-cases", type=int, default=30, metavar="K",
                         help="minimum cases for a pattern to be ranked (default 30)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
+                        "Dask scheduler (default: a local cluster sized to this machine)")
     parser.add_argument("--timeout", type=float, default=300, metavar="S",
                         help="per-cell timeout in seconds (default 300)")
 
@@ -46,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from casekit.io import check_input_path, write_events
     from casekit.report import build_report
 
-    check_input_path(Path(args.path))
+    folder = Path(args.path).is_dir()
+    if folder:
+        from casekit.scale import dataset_metadata
+
+        dataset_metadata(args.path)  # not a partitioned dataset: one line, before any kernel
+    else:
+        check_input_path(Path(args.path))
     out = check_outputs([("--out", args.out)], [args.path])[0]
     read_kwargs(args)  # every option checked (one line) before the notebook runs
     if args.min_cases < 1:
@@ -56,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="casekit-report-in-") as tmp_dir, \
             atomic_write(out) as tmp:
         source, columns = args.path, parse_columns(args.columns)
-        if _needs_pre_read(args):
+        if _needs_pre_read(args) and not folder:
             events = read_log(args, args.path)
             source = write_events(events, Path(tmp_dir) / f"{Path(args.path).stem}.parquet")
             columns = None
         build_report(source, out=tmp, columns=columns, observation_end=args.observation_end,
-                     min_cases=args.min_cases, timeout=args.timeout)
+                     min_cases=args.min_cases, repeat_only=args.repeat_only,
+                     outcome=args.outcome, scheduler=args.scheduler, timeout=args.timeout)
     print(f"casekit report: wrote {out} ({out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

@@ -20,86 +20,138 @@
 # pseudonymised at ingest.
 
 # %% tags=["parameters"]
-EVENTS_PATH = None  # None: the bundled synthetic sample
+EVENTS_PATH = None  # None: the bundled synthetic sample; a file, or a casekit partition folder
 SOURCE_NAME = None  # the file name to show (casekit report passes it scrubbed of PII)
 COLUMNS = None  # e.g. {"case_id": "信访件编号", "timestamp": "办理时间"}
 OBSERVATION_END = None  # None: the last timestamp in the log
 MIN_CASES = 30
+REPEAT_ONLY = None  # None: repeat filings when the log has any, else all filings
+OUTCOME = "close"  # close, settle or any-exit
+SCHEDULER = None  # Dask scheduler address for a partitioned folder (None: a local cluster)
 K = 5
 
 # %%
+# only what every section needs is imported here; plotting (matplotlib) is imported by the
+# sections that draw, so a report without figures never pays for it
 import warnings
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-import casekit as ck
-from casekit import plotting
+from casekit import report
 from casekit.privacy import suppress_small_cells
 
 warnings.simplefilter("ignore")  # readers of the report see results, not library warnings
-plotting.use_cjk_font()
 pd.set_option("display.max_columns", 20, "display.width", 160, "display.max_colwidth", None)
 
+
+def say(text):
+    display(Markdown(report.markdown_text(text, max_chars=3000)))
+
+
 # %%
-events = (ck.load_sample_events() if EVENTS_PATH is None
-          else ck.read_events(EVENTS_PATH, columns=COLUMNS, observation_end=OBSERVATION_END))
-cases = ck.build_case_table(events, observation_end=OBSERVATION_END)
-display(Markdown(ck.report.describe_log(events, cases, k=K, source=SOURCE_NAME)))
+data = report.report_inputs(EVENTS_PATH, columns=COLUMNS, observation_end=OBSERVATION_END,
+                            scheduler=SCHEDULER)
+cases = data.cases
+display(Markdown(report.describe_log(data.log, cases, k=K, source=SOURCE_NAME)))
 # every count table of the report is suppressed together; the time-to-close figure then draws
 # only patterns whose case count the table prints (its legend shows n), so it reveals nothing new
-ranking, ranking_text = ck.report.rank_for_report(events, cases, min_cases=MIN_CASES)
-shown = None if ranking is None else ranking[list(ck.report.RANKING_COLUMNS)]
-published = ck.report.publish_tables(cases, ranking=shown, k=K)
-top = ck.report.printed_patterns(published["patterns"], k=K, limit=6)
+ranking, ranking_text = report.rank_for_report(
+    data.events, cases, min_cases=MIN_CASES, repeat_only=REPEAT_ONLY, outcome=OUTCOME,
+    intervals=data.intervals, k=K)
+shown = None if ranking is None else ranking[list(report.RANKING_COLUMNS)]
+if shown is not None:
+    shown.attrs = dict(ranking.attrs)
+published = report.publish_tables(cases, ranking=shown, k=K)
+top = [p for p in report.printed_patterns(published["patterns"], k=K, limit=6)
+       if p in set(cases["pattern"].astype(str))]  # not the pooled "other patterns" row
 
 # %% [markdown]
 # ## 1. 案件与协同模式 · Cases by collaboration pattern
 
 # %%
-display(published["patterns"])
+if "withheld" in published["patterns"].attrs:
+    say(published["patterns"].attrs["withheld"])
+elif len(published["patterns"]):
+    display(published["patterns"])
+    n_hidden = int(published["patterns"].isin(["[c]"]).to_numpy().sum())
+    if n_hidden:
+        say(f"{n_hidden} cells are hidden as [c] so that no count under {K} can be worked out "
+            "from the other numbers of this report; a larger log needs fewer hidden cells.")
+else:
+    say("No cases: the log has no case with a registration; check the column mapping "
+        "(--columns case_id=...,timestamp=...).")
 
 # %% [markdown]
 # ## 2. 谁和谁一起办案 · Who works with whom
 # 线宽 = 共同办理的案件数。Edge width = cases handled together (agency types).
 
 # %%
-G = ck.build_working_together_network(events, level="agency_type")
-fig, ax = plt.subplots(figsize=(8, 6))
-plotting.plot_network(G, ax=ax)
-plt.show()
+G = data.network
+note = report.network_note(G)
+if note:
+    say(note)
+else:
+    import matplotlib.pyplot as plt
 
-# %%
-metrics = ck.network_metrics(G).round(3).reset_index(drop=True)
-display(suppress_small_cells(metrics, k=K, count_cols=["weighted_degree"]))
+    from casekit import plotting
+
+    plotting.use_cjk_font()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    plotting.plot_network(G, ax=ax)
+    plt.show()
+    import casekit as ck
+
+    metrics = ck.network_metrics(G).round(3).reset_index(drop=True)
+    display(suppress_small_cells(metrics, k=K, count_cols=["weighted_degree"]))
 
 # %% [markdown]
 # ## 3. 办结时间 · Time to close (Kaplan-Meier, open cases censored)
 
 # %%
-fitters = ck.fit_time_to_close(cases[cases["pattern"].isin(top)], by="pattern")
-fig, ax = plt.subplots(figsize=(8, 5))
-plotting.plot_time_to_close(fitters, ax=ax)
-plt.show()
+note = report.curves_note(top, cases, k=K)
+if note:
+    say(note)
+else:
+    import matplotlib.pyplot as plt
+
+    import casekit as ck
+    from casekit import plotting
+
+    plotting.use_cjk_font()
+    fitters = ck.fit_time_to_close(cases[cases["pattern"].isin(top)], by="pattern")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    plotting.plot_time_to_close(fitters, ax=ax)
+    plt.show()
 
 # %% [markdown]
-# ## 4. 重复信访：哪种协同最快 · Repeat filings: which collaboration closes fastest
+# ## 4. 哪种协同最快 · Which collaboration closes fastest
 
 # %%
-display(Markdown(ck.report.markdown_text(ranking_text, max_chars=2000)))
-if ranking is not None:
+say(ranking_text)
+if ranking is not None and "withheld" in published["ranking"].attrs:
+    say(published["ranking"].attrs["withheld"])
+elif ranking is not None:
     display(published["ranking"].round(3))
 
 # %%
 if ranking is not None and ranking["hazard_ratio"].notna().any():
+    import matplotlib.pyplot as plt
+
+    from casekit import plotting
+
+    plotting.use_cjk_font()
     fig, ax = plt.subplots(figsize=(8, 4))
     plotting.plot_forest(ranking, ax=ax)
     plt.show()
+elif ranking is not None:
+    say("No forest plot: the ranking has no hazard ratios (ranked by Kaplan-Meier medians, see "
+        "above); more closed cases per pattern, or the covariates category and street in the "
+        "log, would let the adjusted model be fitted.")
 
 # %% [markdown]
 # ---
-# 说明：办结（办结）不等于化解（息诉罢访）；协同模式从其形成之时起计（时变分析），已调整问题类别、街道等因素，
-# 但仍为观察性分析，不能证明因果。
-# Closed is not settled. A collaboration counts from the moment it forms (time-varying); the
-# ranking is adjusted for category, street and more, but it is observational, not causal.
+# ## 方法 · Method
+
+# %%
+say(report.method_footer(ranking, repeat_only=REPEAT_ONLY, outcome=OUTCOME))
