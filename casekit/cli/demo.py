@@ -90,11 +90,14 @@ def _run_report(csv: str, out_html: str, timeout: float) -> tuple[str, float, st
 def _run_notebook(nb_path: str, out_html: str, timeout: float) -> tuple[str, float, str]:
     """Execute one notebook and write it as HTML (code shown); runs in a worker process."""
     from casekit.report import execute_notebook, export_html
+    from casekit.static import copy_widget_assets, offline_notebook_html
 
     t0 = time.perf_counter()
     try:
         nb = execute_notebook(nb_path, timeout=timeout)
-        Path(out_html).write_text(export_html(nb, exclude_input=False), encoding="utf-8")
+        copy_widget_assets(Path(out_html).parent)  # widgets render with no internet
+        Path(out_html).write_text(offline_notebook_html(export_html(nb, exclude_input=False)),
+                                  encoding="utf-8")
         return nb_path, time.perf_counter() - t0, ""
     except Exception as exc:  # noqa: BLE001 - reported by the caller, the demo goes on
         return nb_path, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}".splitlines()[0]
