@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -569,7 +569,7 @@ def whatif_game_row(team: str, result: pd.DataFrame, *, baseline: pd.DataFrame |
 
 def whatif_game_budget(baseline: pd.DataFrame, *, share: float = 0.10,
                        staff_day_yuan: float = 600.0) -> float:
-    """The game's budget for extra spending: ``share`` of the district's yearly cost as observed.
+    """Return the budget for extra spending: ``share`` of the district's yearly cost as observed.
 
     Parameters
     ----------
@@ -587,7 +587,7 @@ def whatif_game_budget(baseline: pd.DataFrame, *, share: float = 0.10,
     >>> whatif_game_budget(base)
     100000.0
     """
-    if not 0 < share:
+    if not share > 0:
         raise CasekitError(f"budget share: expected a positive number, got {share!r}")
     return round(float(share) * whatif_cost_yuan(baseline, staff_day_yuan=staff_day_yuan), 0)
 
@@ -715,7 +715,7 @@ _GAME_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
 
 
 def whatif_game_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """The scored game for a class: points first, Chinese and English headings, rounded numbers.
+    """Show the scored game to a class: points first, bilingual headings, rounded numbers.
 
     Shares become whole percentages, days one decimal, money 万元 (10,000 yuan) with one decimal,
     points whole numbers; columns other than those of :func:`score_whatif_game`'s core are left

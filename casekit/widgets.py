@@ -515,7 +515,7 @@ class NetworkExplorer(widgets.VBox):
         self.add_class("ck-network")
 
     def _dropdown(self, options: list[tuple[str, str]], description: str) -> widgets.Dropdown:
-        """A dropdown wide enough for its longest label (CJK characters count double)."""
+        """Make a dropdown wide enough for its longest label (CJK characters count double)."""
         longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in label) for label, _ in options)
         d = widgets.Dropdown(options=options, value=options[0][1], description=description,
                              style={"description_width": "110px"},
@@ -530,7 +530,7 @@ class NetworkExplorer(widgets.VBox):
         return self._cache[key]
 
     def _events(self) -> pd.DataFrame:
-        """The events of the chosen subset (repeat filings: ``repeat_ordinal`` > 1)."""
+        """Return the events of the chosen subset (repeat filings: ``repeat_ordinal`` > 1)."""
         if self.subset.value == "all":
             return self.events
 
@@ -559,7 +559,7 @@ class NetworkExplorer(widgets.VBox):
         return self._cached(key, lambda: build(self._events(), level=self.level.value))
 
     def _graph(self) -> tuple[Any, int]:
-        """The network of the current choice and its number of cases."""
+        """Return the network of the current choice and its number of cases."""
         import networkx as nx
 
         whole = self._whole()
@@ -585,7 +585,7 @@ class NetworkExplorer(widgets.VBox):
             self.run()
 
     def _table_html(self) -> str:
-        """The ten strongest links, rounded for people (shares as percentages)."""
+        """List the ten strongest links, rounded for people (shares as percentages)."""
         top = self.result.sort_values("count", ascending=False, kind="stable").head(10)
         if not len(top):
             return ""

@@ -162,5 +162,6 @@ def test_game_table_shows_points_first_and_rounds_for_people(default_game):
     assert table.columns[:2].tolist() == ["组 team", "得分 points"]
     assert table["得分 points"].dtype.kind == "i"
     text = table.to_string()
-    assert "e+" not in text and "e-" not in text
+    assert "e+" not in text
+    assert "e-" not in text
     assert all(len(f"{v}".split(".")[-1]) <= 1 for v in table.iloc[:, 2])

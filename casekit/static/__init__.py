@@ -23,13 +23,13 @@ __all__ = ["WIDGET_ASSETS", "copy_widget_assets", "offline_notebook_html"]
 WIDGET_ASSETS = Path(__file__).resolve().parent / "widgets"
 
 _REQUIRE_TAG = re.compile(r'<script src="https?://[^"]*require(?:\.min)?\.js"></script>')
-_MATHJAX_TAG = re.compile(r'<script src="https?://[^"]*mathjax[^"]*">\s*</script>', re.I)
+_MATHJAX_TAG = re.compile(r'<script src="https?://[^"]*mathjax[^"]*">\s*</script>', re.IGNORECASE)
 _RENDERER_SRC = re.compile(r"var widgetRendererSrc = '[^']*';")
-_REMOTE_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.I)
+_REMOTE_SCRIPT = re.compile(r"<script[^>]+src=[\"']https?://", re.IGNORECASE)
 
 
 def offline_notebook_html(html: str, *, assets_url: str = "_static") -> str:
-    """Rewrite nbconvert HTML so that it loads no script from the internet.
+    r"""Rewrite nbconvert HTML so that it loads no script from the internet.
 
     Parameters
     ----------
@@ -54,7 +54,7 @@ def offline_notebook_html(html: str, *, assets_url: str = "_static") -> str:
     --------
     >>> from casekit.static import offline_notebook_html
     >>> page = ('<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/'
-    ...         "require.min.js\\"></script><script>var widgetRendererSrc = 'https://cdn."
+    ...         "require.min.js\"></script><script>var widgetRendererSrc = 'https://cdn."
     ...         "jsdelivr.net/npm/@jupyter-widgets/html-manager@*/dist/embed-amd.js';</script>")
     >>> print(offline_notebook_html(page))
     <script src="_static/require.js"></script><script>var widgetRendererSrc = '_static/embed-amd.js';</script>
