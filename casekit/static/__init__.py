@@ -19,7 +19,7 @@ from casekit._utils import CasekitError
 
 __all__ = ["WIDGET_ASSETS", "copy_widget_assets", "offline_notebook_html"]
 
-#: Folder of the vendored renderer (embed-amd.js, require.js, fonts, licences).
+#: Folder of the vendored renderer (embed-amd.js, require.js, licences).
 WIDGET_ASSETS = Path(__file__).resolve().parent / "widgets"
 
 _REQUIRE_TAG = re.compile(r'<script src="https?://[^"]*require(?:\.min)?\.js"></script>')
