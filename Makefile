@@ -42,6 +42,9 @@ test-fast: venv
 lab: venv
 	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_QUIET)
 
+# each open app page holds one kernel (measured: what-if 237 MB RSS / 154 MB unique, network
+# 209 / 144 MB); closing the tab frees it, and jupyter_config/voila.py culls a kernel whose page
+# went away without closing after 5 idle minutes
 voila: venv
 	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/voila notebooks/apps/ --Voila.ip=127.0.0.1 --no-browser
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from casekit._utils import as_generator
+from casekit._utils import CasekitError, as_generator
 
 __all__ = [
+    "DEFAULT_GAME_TEAMS",
     "EXERCISES",
     "FOUR_DOWNWARD_SHIFTS",
     "HANDLING_MODES_TABLE",
@@ -36,8 +38,12 @@ __all__ = [
     "exercise_widget",
     "handling_deadline",
     "next_state",
+    "play_whatif_game",
     "score_whatif_game",
+    "whatif_cost_yuan",
+    "whatif_game_budget",
     "whatif_game_row",
+    "whatif_game_table",
     "write_practice_export",
 ]
 
@@ -479,7 +485,48 @@ def exercise_widget(exercise_id: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def whatif_game_row(team: str, result: pd.DataFrame, *,
+#: Teams of the default classroom game (training notebook 02): one lever each, as a class would.
+DEFAULT_GAME_TEAMS: dict[str, dict[str, float]] = {
+    "A 领导包案": {"leader_ownership_share": 0.9},
+    "B 联席会议每周": {"joint_conference_interval_days": 7},
+    "C 回访全覆盖": {"follow_up_visit_share": 0.9},
+    "D 信访超市": {"one_stop_center": 1},
+}
+
+#: The three scored metrics: column -> lower is better.
+_GAME_SCORED: dict[str, bool] = {"repeat_rate": True, "median_days_to_close_repeat": True,
+                                 "share_settled_at_street_level": False}
+_GAME_METRICS = ("repeat_rate", "median_days_to_close_repeat", "share_settled_at_street_level",
+                 "on_time_rate", "escalations")
+
+
+def whatif_cost_yuan(result: pd.DataFrame, *, staff_day_yuan: float = 600.0) -> float:
+    """Yearly cost of a ``simulate_year`` result in yuan: special-fund money plus staff days.
+
+    Staff days come from the simulator's cost rows (``staff_days_per_*`` in
+    ``ck.simulate.ASSUMPTIONS``, which also cover ordinary handling); ``staff_day_yuan`` turns
+    them into money.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Long what-if result with ``metric`` and ``value`` columns (``ck.simulate_year``).
+    staff_day_yuan : float, default 600
+        Cost of one staff day in yuan (a classroom assumption, not a published figure).
+
+    Examples
+    --------
+    >>> from casekit.training import whatif_cost_yuan
+    >>> r = pd.DataFrame({"metric": ["staff_days", "funds_yuan"], "value": [100.0, 5000.0]})
+    >>> whatif_cost_yuan(r)
+    65000.0
+    """
+    values = result.set_index("metric")["value"].astype(float)
+    return (float(values.get("funds_yuan", 0.0))
+            + float(values.get("staff_days", 0.0)) * float(staff_day_yuan))
+
+
+def whatif_game_row(team: str, result: pd.DataFrame, *, baseline: pd.DataFrame | None = None,
                     staff_day_yuan: float = 600.0) -> dict[str, Any]:
     """One team's row for :func:`score_whatif_game` from a ``simulate_year`` result.
 
@@ -489,9 +536,12 @@ def whatif_game_row(team: str, result: pd.DataFrame, *,
         Team name.
     result : pandas.DataFrame
         Long what-if result with ``metric`` and ``value`` columns (``ck.simulate_year``).
+    baseline : pandas.DataFrame, optional
+        The district as observed (``ck.simulate_year`` with no lever set, same seed). When
+        given, ``cost_yuan`` is the team's *extra* yearly cost over it (negative: a saving);
+        otherwise the team's whole yearly cost (:func:`whatif_cost_yuan`).
     staff_day_yuan : float, default 600
-        Cost of one staff day in yuan (a classroom assumption, not a published figure), used with
-        ``funds_yuan`` to give ``cost_yuan``.
+        Cost of one staff day in yuan (a classroom assumption, not a published figure).
 
     Examples
     --------
@@ -501,16 +551,103 @@ def whatif_game_row(team: str, result: pd.DataFrame, *,
     >>> row = whatif_game_row("A", r)
     >>> row["team"], row["repeat_rate"], row["cost_yuan"]
     ('A', 0.25, 65000.0)
+    >>> base = r.assign(value=[0.3, 90.0, 5000.0])
+    >>> whatif_game_row("A", r, baseline=base)["cost_yuan"]
+    6000.0
     """
     values = result.set_index("metric")["value"].astype(float)
     row: dict[str, Any] = {"team": team}
-    for metric in ("repeat_rate", "median_days_to_close_repeat", "share_settled_at_street_level",
-                   "on_time_rate", "escalations"):
+    for metric in _GAME_METRICS:
         if metric in values.index:
             row[metric] = float(values[metric])
-    row["cost_yuan"] = (float(values.get("funds_yuan", 0.0))
-                        + float(values.get("staff_days", 0.0)) * staff_day_yuan)
+    cost = whatif_cost_yuan(result, staff_day_yuan=staff_day_yuan)
+    if baseline is not None:
+        cost -= whatif_cost_yuan(baseline, staff_day_yuan=staff_day_yuan)
+    row["cost_yuan"] = cost
     return row
+
+
+def whatif_game_budget(baseline: pd.DataFrame, *, share: float = 0.10,
+                       staff_day_yuan: float = 600.0) -> float:
+    """Return the budget for extra spending: ``share`` of the district's yearly cost as observed.
+
+    Parameters
+    ----------
+    baseline : pandas.DataFrame
+        ``ck.simulate_year`` result with no lever set (the district as observed).
+    share : float, default 0.10
+        Extra money the district could find, as a share of what handling costs it now.
+    staff_day_yuan : float, default 600
+        As in :func:`whatif_cost_yuan`.
+
+    Examples
+    --------
+    >>> from casekit.training import whatif_game_budget
+    >>> base = pd.DataFrame({"metric": ["staff_days", "funds_yuan"], "value": [1000.0, 4e5]})
+    >>> whatif_game_budget(base)
+    100000.0
+    """
+    if not share > 0:
+        raise CasekitError(f"budget share: expected a positive number, got {share!r}")
+    return round(float(share) * whatif_cost_yuan(baseline, staff_day_yuan=staff_day_yuan), 0)
+
+
+def play_whatif_game(
+    teams: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    baseline: Any = None,
+    replications: int = 10,
+    seed: int = 7,
+    budget_share: float = 0.10,
+    staff_day_yuan: float = 600.0,
+) -> pd.DataFrame:
+    """Run the classroom game: simulate every team's levers and the district as observed; score.
+
+    Each team's cost is its extra yearly cost over the district as observed (same seed, so the
+    difference is not noise), and the budget is ``budget_share`` of the observed yearly cost
+    (:func:`whatif_game_budget`): both follow the district, whatever its size.
+
+    Parameters
+    ----------
+    teams : mapping, optional
+        Team name -> lever values for ``ck.simulate_year`` (default :data:`DEFAULT_GAME_TEAMS`).
+    baseline : casekit.simulate.Baseline, optional
+        From ``ck.simulate.calibrate_baseline(cases)``; default casekit's synthetic district.
+    replications : int, default 10
+    seed : int, default 7
+        Seed of the common random numbers (the same for every team).
+    budget_share : float, default 0.10
+    staff_day_yuan : float, default 600
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`score_whatif_game` of the teams; ``attrs`` holds ``budget_yuan``,
+        ``baseline_cost_yuan``, ``staff_day_yuan`` and ``seed``.
+
+    Examples
+    --------
+    >>> from casekit.training import play_whatif_game
+    >>> scored = play_whatif_game({"follow-up": {"follow_up_visit_share": 0.9},
+    ...                            "weekly": {"joint_conference_interval_days": 7}},
+    ...                           replications=2, seed=1)
+    >>> scored.columns[:4].tolist()
+    ['team', 'points', 'cost_yuan', 'over_budget']
+    >>> scored.attrs["budget_yuan"] > 0
+    True
+    """
+    from casekit.simulate import simulate_year
+
+    teams = DEFAULT_GAME_TEAMS if teams is None else teams
+    run = {"baseline": baseline, "replications": replications, "seed": seed}
+    observed = simulate_year(**run)
+    rows = [whatif_game_row(team, simulate_year(**run, **dict(levers)), baseline=observed,
+                            staff_day_yuan=staff_day_yuan) for team, levers in teams.items()]
+    budget = whatif_game_budget(observed, share=budget_share, staff_day_yuan=staff_day_yuan)
+    scored = score_whatif_game(pd.DataFrame(rows), budget_yuan=budget)
+    scored.attrs = {"budget_yuan": budget, "staff_day_yuan": float(staff_day_yuan), "seed": seed,
+                    "baseline_cost_yuan": whatif_cost_yuan(observed, staff_day_yuan=staff_day_yuan)}
+    return scored
 
 
 def score_whatif_game(results: pd.DataFrame, *, budget_yuan: float | None = None) -> pd.DataFrame:
@@ -523,37 +660,95 @@ def score_whatif_game(results: pd.DataFrame, *, budget_yuan: float | None = None
         ``median_days_to_close_repeat``, ``share_settled_at_street_level`` and optionally a cost
         column ``cost_yuan``), e.g. built from ``ck.simulate.simulate_year`` outputs.
     budget_yuan : float, optional
-        Teams whose ``cost_yuan`` exceeds the budget score zero (and are flagged).
+        Teams whose ``cost_yuan`` exceeds the budget score zero (and are flagged); they do not
+        take part in the scaling of the others.
 
     Returns
     -------
     pandas.DataFrame
-        ``results`` with ``points`` (0-100, rank-based: each of the three metrics counts a third)
-        and ``over_budget``, sorted best first (teams over budget last).
+        ``results`` with ``points`` (0-100) and ``over_budget`` first after ``team``, sorted best
+        first (teams over budget last; equal points: the cheaper team first). Each of the three
+        metrics counts a third: among the teams within budget, the best value earns the whole
+        third, the worst none, the others in proportion (so close results score close; a metric
+        on which all teams are equal gives every team its third).
 
     Examples
     --------
     >>> from casekit.training import score_whatif_game
-    >>> teams = pd.DataFrame({"team": ["A", "B"], "repeat_rate": [0.2, 0.3],
-    ...                       "median_days_to_close_repeat": [30.0, 40.0],
-    ...                       "share_settled_at_street_level": [0.8, 0.7]})
+    >>> teams = pd.DataFrame({"team": ["A", "B", "C"], "repeat_rate": [0.2, 0.3, 0.25],
+    ...                       "median_days_to_close_repeat": [30.0, 40.0, 40.0],
+    ...                       "share_settled_at_street_level": [0.8, 0.7, 0.8]})
     >>> score_whatif_game(teams)[["team", "points"]].to_dict("records")
-    [{'team': 'A', 'points': 100.0}, {'team': 'B', 'points': 0.0}]
+    [{'team': 'A', 'points': 100.0}, {'team': 'C', 'points': 50.0}, {'team': 'B', 'points': 0.0}]
     """
     out = results.copy()
-    n = len(out)
-    lower_better = ["repeat_rate", "median_days_to_close_repeat"]
-    parts = [out[c].rank(ascending=False, method="average") for c in lower_better]
-    parts.append(out["share_settled_at_street_level"].rank(ascending=True, method="average"))
-    scale = max(n - 1, 1)
-    points = sum((p - 1) / scale for p in parts) / len(parts) * 100
     over = pd.Series(False, index=out.index)
     if budget_yuan is not None and "cost_yuan" in out.columns:
         over = out["cost_yuan"] > budget_yuan
-    out["points"] = points.where(~over, 0.0).round(1)
+    inside = out[~over]
+    parts = []
+    for col, lower_is_better in _GAME_SCORED.items():
+        v = inside[col].astype(float)
+        best, worst = (v.min(), v.max()) if lower_is_better else (v.max(), v.min())
+        parts.append(pd.Series(1.0, index=v.index) if best == worst else (v - worst) / (best - worst))
+    points = (sum(parts) / len(parts) * 100) if len(inside) else pd.Series(dtype=float)
+    out["points"] = points.reindex(out.index).fillna(0.0).round(1)
     out["over_budget"] = over
-    out = out.sort_values(["over_budget", "points"], ascending=[True, False], kind="stable")
+    cost = out["cost_yuan"] if "cost_yuan" in out.columns else pd.Series(0.0, index=out.index)
+    order = np.lexsort((cost.to_numpy(), -out["points"].to_numpy(), over.to_numpy()))
+    out = out.iloc[order]
+    first = [c for c in ("team", "points", "cost_yuan", "over_budget") if c in out.columns]
+    out = out[first + [c for c in out.columns if c not in first]]
     return out.reset_index(drop=True)
+
+
+#: Column headings of :func:`whatif_game_table`: column -> (heading, how to round).
+_GAME_TABLE_COLUMNS: dict[str, tuple[str, str]] = {
+    "team": ("组 team", "text"),
+    "points": ("得分 points", "int"),
+    "cost_yuan": ("额外成本 extra cost (万元 10k yuan)", "wan"),
+    "over_budget": ("超预算 over budget", "yesno"),
+    "repeat_rate": ("重复信访率 repeat rate (%)", "percent"),
+    "median_days_to_close_repeat": ("重复件办结 repeat closed in (days)", "days"),
+    "share_settled_at_street_level": ("街道化解 settled locally (%)", "percent"),
+}
+
+
+def whatif_game_table(scored: pd.DataFrame) -> pd.DataFrame:
+    """Show the scored game to a class: points first, bilingual headings, rounded numbers.
+
+    Shares become whole percentages, days one decimal, money 万元 (10,000 yuan) with one decimal,
+    points whole numbers; columns other than those of :func:`score_whatif_game`'s core are left
+    out.
+
+    Examples
+    --------
+    >>> from casekit.training import score_whatif_game, whatif_game_table
+    >>> teams = pd.DataFrame({"team": ["A", "B"], "repeat_rate": [0.2012, 0.3],
+    ...                       "median_days_to_close_repeat": [30.04, 40.0],
+    ...                       "share_settled_at_street_level": [0.8, 0.7],
+    ...                       "cost_yuan": [123456.0, 9e6]})
+    >>> table = whatif_game_table(score_whatif_game(teams, budget_yuan=1e6))
+    >>> table.iloc[:, :5].to_dict("records")[0]
+    {'组 team': 'A', '得分 points': 100, '额外成本 extra cost (万元 10k yuan)': 12.3, '超预算 over budget': '否 no', '重复信访率 repeat rate (%)': 20}
+    """
+    out = pd.DataFrame(index=scored.index)
+    for col, (heading, how) in _GAME_TABLE_COLUMNS.items():
+        if col not in scored.columns:
+            continue
+        v = scored[col]
+        if how == "int":
+            v = v.round(0).astype(int)
+        elif how == "wan":
+            v = (v / 1e4).round(1)
+        elif how == "yesno":
+            v = v.map({True: "是 yes", False: "否 no"})
+        elif how == "percent":
+            v = (v * 100).round(0).astype(int)
+        elif how == "days":
+            v = v.round(1)
+        out[heading] = v
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -417,12 +417,17 @@ class WhatIfPanel(widgets.VBox):
 class NetworkExplorer(widgets.VBox):
     """Agency network explorer: kind, level, subset and period; the edge table on ``result``.
 
+    The periods and each period's network come from :func:`casekit.build_network_by_period`
+    (a case belongs to the period it opened in); "all" periods use the network builders
+    directly. Node size is a node's links (the sum of its edge counts), the same in every view;
+    the ten strongest links are listed under the figure, rounded for people.
+
     Parameters
     ----------
     events : DataFrame, optional
         Canonical events (default: ``casekit.load_sample_events()``).
     by : {"quarter", "year", "month"}, default "quarter"
-        Period length offered in the period dropdown (cases belong to the period they opened in).
+        Period length offered in the period dropdown.
     seed : int, default 0
         Layout seed of :func:`casekit.plotting.plot_network`.
     dpi : int, default 80
@@ -434,7 +439,7 @@ class NetworkExplorer(widgets.VBox):
     graph : networkx.Graph or networkx.DiGraph
         The current network.
     kind, level, subset, period : ipywidgets.Dropdown
-    figure, image, status
+    figure, image, status, table
 
     Examples
     --------
@@ -446,6 +451,11 @@ class NetworkExplorer(widgets.VBox):
     >>> ex.subset.value = "repeat"
     >>> int(ex.result["count"].sum()) < n_all
     True
+    >>> ex.subset.value, ex.period.value = "all", ex.period.options[1][1]
+    >>> by_year = ck.build_network_by_period(events, by="year", level="agency_type")
+    >>> same = by_year[by_year["period"] == ex.period.value]
+    >>> int(ex.result["count"].sum()) == int(same["count"].sum())
+    True
     """
 
     def __init__(
@@ -456,6 +466,7 @@ class NetworkExplorer(widgets.VBox):
         seed: int = 0,
         dpi: int = 80,
     ) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         from casekit import network
@@ -466,49 +477,30 @@ class NetworkExplorer(widgets.VBox):
             from casekit.datasets import load_sample_events
 
             events = load_sample_events()
-        self.events = events
-        self.seed = seed
-        self.dpi = dpi
-        self._network = network
-        freq = {"quarter": "Q", "year": "Y", "month": "M"}.get(by)
-        if freq is None:
+        if by not in ("quarter", "year", "month"):
             raise ValueError(f"by: expected 'quarter', 'year' or 'month', got {by!r}")
-        cid = events["case_id"].astype("str")
-        first = pd.to_datetime(events["timestamp"]).groupby(cid.to_numpy(), sort=False).min()
-        self._case_period = first.dt.to_period(freq).astype("str")
-        if "repeat_ordinal" in events:
-            ordinal = pd.to_numeric(events["repeat_ordinal"], errors="coerce").groupby(
-                cid.to_numpy(), sort=False).max()
-            self._repeat_cases = set(ordinal.index[ordinal > 1])
-        else:
-            from casekit.cases import build_case_table
-
-            cases = build_case_table(events)
-            self._repeat_cases = set(cases.loc[cases["repeat_ordinal"] > 1, "case_id"])
-        periods = sorted(self._case_period.unique())
-
-        def dropdown(options: list[tuple[str, str]], description: str) -> widgets.Dropdown:
-            d = widgets.Dropdown(options=options, value=options[0][1], description=description,
-                                 style={"description_width": "110px"})
-            d.add_class("ck-dropdown")
-            d.observe(self._on_change, names="value")
-            return d
-
-        self.kind = dropdown([("协同办理 working together", "working_together"),
-                              ("流转 handover", "handover")], "网络 network")
-        self.level = dropdown([("单位类型 agency type", "agency_type"),
-                               ("单位 agency", "agency")], "层级 level")
-        self.subset = dropdown([("全部 all filings", "all"),
-                                ("重复信访 repeat filings", "repeat")], "范围 subset")
-        self.period = dropdown([("全部 all", "all"), *[(p, p) for p in periods]], "时段 period")
+        self.events, self.by, self.seed, self.dpi = events, by, seed, dpi
+        self._network = network
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self.kind = self._dropdown([("协同办理 working together", "working_together"),
+                                    ("流转 handover", "handover")], "网络 network")
+        self.level = self._dropdown([("单位类型 agency type", "agency_type"),
+                                     ("单位 agency", "agency")], "层级 level")
+        self.subset = self._dropdown([("全部 all filings", "all"),
+                                      ("重复信访 repeat filings", "repeat")], "范围 subset")
+        n_cases = self._by_period().attrs["n_cases"]
+        self.period = self._dropdown(
+            [("全部 all", "all"), *[(f"{p} ({n:,} 件 cases)", p) for p, n in sorted(n_cases.items())]],
+            "时段 period")
         self.status = widgets.HTML("")
         self.status.add_class("ck-status")
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+        self.table = widgets.HTML("")
+        self.table.add_class("ck-table")
         self.figure = Figure(figsize=(10.5, 6.0))
         FigureCanvasAgg(self.figure)
         self.ax = self.figure.subplots()
-        self.figure.subplots_adjust(left=0.02, right=0.64, top=0.98, bottom=0.02)  # legend: right
+        # the legend sits right of the axes: room for the longest agency-type label
+        self.figure.subplots_adjust(left=0.02, right=0.55, top=0.98, bottom=0.02)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.image.add_class("ck-figure")
         self.runs = 0
@@ -516,48 +508,127 @@ class NetworkExplorer(widgets.VBox):
         super().__init__(children=[
             widgets.HTML("<b>协同网络 Agency network</b>: 选择网络、层级、范围和时段 "
                          "(choose kind, level, subset and period)."),
-            widgets.HBox([self.kind, self.level]), widgets.HBox([self.subset, self.period]),
-            self.status, self.image,
+            widgets.HBox([self.kind, self.level], layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([self.subset, self.period], layout=widgets.Layout(flex_flow="row wrap")),
+            self.status, self.image, self.table,
         ])
         self.add_class("ck-network")
 
-    def _cases(self) -> list[str] | None:
-        keep = None
-        if self.period.value != "all":
-            keep = set(self._case_period.index[self._case_period == self.period.value])
-        if self.subset.value == "repeat":
-            keep = self._repeat_cases if keep is None else keep & self._repeat_cases
-        return None if keep is None else sorted(keep)
+    def _dropdown(self, options: list[tuple[str, str]], description: str) -> widgets.Dropdown:
+        """Make a dropdown wide enough for its longest label (CJK characters count double)."""
+        longest = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in label) for label, _ in options)
+        d = widgets.Dropdown(options=options, value=options[0][1], description=description,
+                             style={"description_width": "110px"},
+                             layout=widgets.Layout(width=f"{110 + 8 * longest + 48}px"))
+        d.add_class("ck-dropdown")
+        d.observe(self._on_change, names="value")
+        return d
+
+    def _cached(self, key: tuple[str, ...], make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def _events(self) -> pd.DataFrame:
+        """Return the events of the chosen subset (repeat filings: ``repeat_ordinal`` > 1)."""
+        if self.subset.value == "all":
+            return self.events
+
+        def repeat() -> pd.DataFrame:
+            ev = self.events
+            if "repeat_ordinal" in ev:
+                ordinal = pd.to_numeric(ev["repeat_ordinal"], errors="coerce")
+                return ev[(ordinal > 1).to_numpy()]
+            from casekit.cases import build_case_table
+
+            cases = build_case_table(ev)
+            keep = set(cases.loc[cases["repeat_ordinal"] > 1, "case_id"].astype(str))
+            return ev[ev["case_id"].astype(str).isin(keep).to_numpy()]
+
+        return self._cached(("events", "repeat"), repeat)
+
+    def _by_period(self) -> pd.DataFrame:
+        key = ("by_period", self.kind.value, self.level.value, self.subset.value)
+        return self._cached(key, lambda: self._network.build_network_by_period(
+            self._events(), kind=self.kind.value, by=self.by, level=self.level.value))
+
+    def _whole(self) -> Any:
+        key = ("whole", self.kind.value, self.level.value, self.subset.value)
+        build = (self._network.build_working_together_network if self.kind.value ==
+                 "working_together" else self._network.build_handover_network)
+        return self._cached(key, lambda: build(self._events(), level=self.level.value))
+
+    def _graph(self) -> tuple[Any, int]:
+        """Return the network of the current choice and its number of cases."""
+        import networkx as nx
+
+        whole = self._whole()
+        if self.period.value == "all":
+            G = whole.copy()
+            n_cases = int(whole.graph.get("n_cases", 0))
+        else:
+            table = self._by_period()
+            rows = table[table["period"] == self.period.value]
+            G = nx.DiGraph() if whole.is_directed() else nx.Graph()
+            for r in rows.itertuples(index=False):
+                G.add_edge(r.source, r.target, count=int(r.count), share=float(r.share))
+            for node in G:
+                if node in whole:
+                    G.nodes[node]["agency_type"] = whole.nodes[node].get("agency_type", node)
+            n_cases = int(table.attrs["n_cases"].get(self.period.value, 0))
+        for node in G:
+            G.nodes[node]["links"] = sum(w for *_e, w in G.edges(node, data="count", default=1))
+        return G, n_cases
 
     def _on_change(self, _change: Any) -> None:
         if getattr(self, "_ready", False):
             self.run()
+
+    def _table_html(self) -> str:
+        """List the ten strongest links, rounded for people (shares as percentages)."""
+        top = self.result.sort_values("count", ascending=False, kind="stable").head(10)
+        if not len(top):
+            return ""
+        from html import escape
+
+        from casekit.schema import label_of
+
+        arrow = "→" if self.graph.is_directed() else "–"
+
+        def name(node: Any) -> str:
+            return escape(label_of(str(node), "agency_type", lang="both")
+                          if self.level.value == "agency_type" else str(node))
+
+        body = "".join(
+            f"<tr><td>{name(r.source)} {arrow} {name(r.target)}</td><td style='text-align:right'>"
+            f"{int(r.count):,}</td><td style='text-align:right'>{100 * float(r.share):.1f}%</td></tr>"
+            for r in top.itertuples(index=False))
+        return ("<table class='ck-edges'><tr><th>最强的连线 strongest links</th><th>次数 count</th>"
+                f"<th>占比 share</th></tr>{body}</table>")
 
     def run(self) -> pd.DataFrame:
         """Rebuild the network for the current choices and redraw it."""
         from casekit.plotting import plot_network
 
         t0 = time.perf_counter()
-        cases = self._cases()
-        build = (self._network.build_working_together_network if self.kind.value ==
-                 "working_together" else self._network.build_handover_network)
-        self.graph = build(self.events, level=self.level.value, cases=cases)
+        self.graph, n_cases = self._graph()
         self.result = self._network.edges_to_frame(self.graph)
         self.ax.clear()  # a new graph needs a new layout; the figure itself is kept
         if self.graph.number_of_edges():
-            plot_network(self.graph, ax=self.ax, seed=self.seed,
+            plot_network(self.graph, ax=self.ax, seed=self.seed, size="links",
                          max_labels=25 if self.level.value == "agency" else None)
         else:
             self.ax.text(0.5, 0.5, "no edges 无连线", ha="center", va="center",
                          transform=self.ax.transAxes)
             self.ax.set_axis_off()
         self.image.value = _png(self.figure, self.dpi)
+        self.table.value = self._table_html()
         self.runs += 1
-        n_cases = len(self._case_period) if cases is None else len(cases)
         self.status.value = (
             f"run {self.runs}: {self.kind.label}, {self.level.label}, {self.subset.label}, "
-            f"{self.period.label}: {n_cases} cases, {self.graph.number_of_nodes()} nodes, "
-            f"{self.graph.number_of_edges()} edges · {(time.perf_counter() - t0) * 1000:.0f} ms"
+            f"{self.period.label}: {n_cases:,} cases, {self.graph.number_of_nodes():,} nodes, "
+            f"{self.graph.number_of_edges():,} edges (node size: links) · "
+            f"{(time.perf_counter() - t0) * 1000:.0f} ms"
         )
         self._ready = True
         return self.result

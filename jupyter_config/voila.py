@@ -27,3 +27,29 @@ c.VoilaConfiguration.show_tracebacks = True
 c.MappingKernelManager.cull_idle_timeout = 300
 c.MappingKernelManager.cull_interval = 60
 c.MappingKernelManager.cull_connected = False
+
+
+# Free a student's kernel when the page closes. Voila's page sends a shutdown beacon on
+# "beforeunload" with the _xsrf cookie's value, but the standalone app never sets that cookie, so
+# the beacon gets "403 '_xsrf' argument missing" and the kernel stays (upstream
+# voila-dashboards/voila#1458, Voila 0.5). Reading ``xsrf_token`` while serving the page sets the
+# cookie (tornado), so the beacon is accepted; the culling above covers pages that die silently.
+def _set_xsrf_cookie_on_pages() -> None:
+    from jupyter_core.utils import ensure_async
+    from voila.handler import VoilaHandler
+
+    if getattr(VoilaHandler, "_casekit_xsrf_cookie", False):
+        return
+    prepare = VoilaHandler.prepare
+
+    async def prepare_and_set_cookie(self, *args, **kwargs):
+        result = await ensure_async(prepare(self, *args, **kwargs))
+        if self.request.method == "GET" and not self._finished:
+            self.xsrf_token  # noqa: B018 - the property sets the _xsrf cookie
+        return result
+
+    VoilaHandler.prepare = prepare_and_set_cookie
+    VoilaHandler._casekit_xsrf_cookie = True
+
+
+_set_xsrf_cookie_on_pages()

@@ -104,4 +104,64 @@ def test_score_whatif_game_zeroes_teams_over_budget():
     scored = training.score_whatif_game(teams, budget_yuan=1e6)
     assert scored["team"].tolist() == ["B", "C", "A"]
     assert scored.set_index("team").loc["A", "over_budget"]
-    assert scored["points"].tolist() == [50.0, 0.0, 0.0]  # B middle on all three, C last, A zeroed
+    # scaled among the teams within budget (changed on purpose, issue 12: the over-budget team
+    # no longer takes the top ranks from the others): B best on all three, C worst, A zeroed
+    assert scored["points"].tolist() == [100.0, 0.0, 0.0]
+    assert scored.columns[:4].tolist() == ["team", "points", "cost_yuan", "over_budget"]
+
+
+def test_score_whatif_game_scales_by_value_and_breaks_ties_by_cost():
+    teams = pd.DataFrame({
+        "team": ["A", "B", "C", "D"], "repeat_rate": [0.20, 0.30, 0.21, 0.20],
+        "median_days_to_close_repeat": [30.0, 40.0, 31.0, 30.0],
+        "share_settled_at_street_level": [0.8, 0.7, 0.79, 0.8],
+        "cost_yuan": [5e5, 1e5, 1e5, 2e5],
+    })
+    scored = training.score_whatif_game(teams, budget_yuan=1e6).set_index("team")
+    assert scored.loc["C", "points"] == pytest.approx(90.0)  # close to the best, not mid-rank
+    assert scored.index.tolist() == ["D", "A", "C", "B"]  # D and A equal: the cheaper first
+
+
+@pytest.fixture(scope="module")
+def default_game() -> pd.DataFrame:
+    return training.play_whatif_game(replications=4, seed=7)
+
+
+def test_default_game_has_a_winner_within_budget(default_game):
+    winner = default_game.iloc[0]
+    assert not winner["over_budget"]
+    assert winner["points"] > default_game["points"].iloc[1]  # one winner, not a tie
+    assert (~default_game["over_budget"]).sum() >= 2  # a real contest, not a walkover
+
+
+def test_game_budget_and_costs_follow_the_district(default_game):
+    import casekit as ck
+
+    attrs = default_game.attrs
+    observed = ck.simulate_year(replications=4, seed=7)
+    assert attrs["baseline_cost_yuan"] == pytest.approx(training.whatif_cost_yuan(observed))
+    assert attrs["budget_yuan"] == pytest.approx(0.10 * attrs["baseline_cost_yuan"], abs=1)
+    # costs are extra costs over the district as observed: the same levers cost nothing extra
+    same = training.play_whatif_game({"as observed": {}}, replications=4, seed=7)
+    assert same["cost_yuan"].iloc[0] == pytest.approx(0.0)
+    # a smaller district (half of the sample's streets) gets a smaller budget
+    cases = ck.build_case_table(ck.load_sample_events())
+    streets = sorted(cases["street"].dropna().unique())
+    small = ck.simulate.calibrate_baseline(cases[cases["street"].isin(streets[::2])])
+    half = training.play_whatif_game({"x": {}}, baseline=small, replications=4, seed=7)
+    assert 0 < half.attrs["budget_yuan"] < 0.8 * attrs["budget_yuan"]
+
+
+def test_different_choices_give_different_scores(default_game):
+    assert default_game["points"].nunique() == len(default_game)
+    assert default_game["cost_yuan"].nunique() == len(default_game)
+
+
+def test_game_table_shows_points_first_and_rounds_for_people(default_game):
+    table = training.whatif_game_table(default_game)
+    assert table.columns[:2].tolist() == ["组 team", "得分 points"]
+    assert table["得分 points"].dtype.kind == "i"
+    text = table.to_string()
+    assert "e+" not in text
+    assert "e-" not in text
+    assert all(len(f"{v}".split(".")[-1]) <= 1 for v in table.iloc[:, 2])

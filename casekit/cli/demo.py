@@ -96,11 +96,14 @@ def _run_notebook(nb_path: str, out_html: str, timeout: float) -> tuple[str, flo
     the notebook printed (its cells skip when their data are absent), else empty.
     """
     from casekit.report import execute_notebook, export_html
+    from casekit.static import copy_widget_assets, offline_notebook_html
 
     t0 = time.perf_counter()
     try:
         nb = execute_notebook(nb_path, timeout=timeout)
-        Path(out_html).write_text(export_html(nb, exclude_input=False), encoding="utf-8")
+        copy_widget_assets(Path(out_html).parent)  # widgets render with no internet
+        Path(out_html).write_text(offline_notebook_html(export_html(nb, exclude_input=False)),
+                                  encoding="utf-8")
         return nb_path, time.perf_counter() - t0, "", skipped_line(nb)
     except Exception as exc:  # noqa: BLE001 - reported by the caller, the demo goes on
         return (nb_path, time.perf_counter() - t0,

@@ -20,7 +20,8 @@
 # %% tags=["parameters"]
 SEED = 7
 REPLICATIONS = 10
-BUDGET_YUAN = 2_000_000
+BUDGET_SHARE = 0.10  # extra money: 10% of what handling costs the district now
+STAFF_DAY_YUAN = 600  # a classroom assumption, not a published figure
 
 # %%
 import pandas as pd
@@ -61,6 +62,16 @@ training.exercise_widget("second_filing")
 # %%
 ck.simulate.ASSUMPTIONS
 
+# %% [markdown]
+# 预算与成本按本区计算：成本 = 专项资金 + 人力（人日 × 每人日费用），与"按现状"运行（同一随机种子）相比的
+# **额外**年度成本；预算 = 现状年度成本的 10%。超预算的组得 0 分。
+#
+# Budget and costs follow the district: a team's cost is its **extra** yearly cost (special fund
+# plus staff days x a staff-day cost) over the district as observed (same seed, so the difference
+# is not noise); the budget is 10% of the observed yearly cost. A team over budget scores 0.
+# Each of the three aims counts a third of the points: the best team within budget earns the whole
+# third, the worst none, the others in proportion.
+
 # %%
 teams = {
     "A 领导包案": {"leader_ownership_share": 0.9},
@@ -68,13 +79,13 @@ teams = {
     "C 回访全覆盖": {"follow_up_visit_share": 0.9},
     "D 信访超市": {"one_stop_center": 1},
 }
-runs = {team: ck.simulate_year(**levers, replications=REPLICATIONS, seed=SEED)
-        for team, levers in teams.items()}
-runs["A 领导包案"].head()
-
-# %%
-results = pd.DataFrame([training.whatif_game_row(team, run) for team, run in runs.items()])
-training.score_whatif_game(results, budget_yuan=BUDGET_YUAN)
+scored = training.play_whatif_game(teams, replications=REPLICATIONS, seed=SEED,
+                                   budget_share=BUDGET_SHARE, staff_day_yuan=STAFF_DAY_YUAN)
+budget, base_cost = scored.attrs["budget_yuan"], scored.attrs["baseline_cost_yuan"]
+print(f"现状年度成本 observed yearly cost: {base_cost / 1e4:,.0f} 万元 (10k yuan); "
+      f"预算 budget for extra spending: {budget / 1e4:,.0f} 万元")
+print(f"获胜 winner: {scored['team'].iloc[0]} ({scored['points'].iloc[0]:.0f} points)")
+training.whatif_game_table(scored)
 
 # %% [markdown]
 # 讨论：哪一组得分最高？得分依赖哪些假设（见上表）？如果把假设的效应减半，排名会变吗？
