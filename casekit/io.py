@@ -56,7 +56,7 @@ from casekit.timestamps import (
     DEFAULT_TIMEZONE,
     parse_timestamps,
 )
-from casekit.validate import RawTable
+from casekit.validate import RawTable, hint_option
 
 if TYPE_CHECKING:  # pragma: no cover
     from casekit.validate import ReadResult
@@ -811,7 +811,7 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
             if not visible:
                 raise FileUnusableError(f"{name}: every sheet is hidden "
                                         f"({', '.join(sheetnames)}); expected a visible sheet, or "
-                                        "name one with --sheet NAME / sheet=")
+                                        f"name one with {hint_option('sheet', None)}")
             index = visible[0]
     elif isinstance(sheet, int):
         if not 0 <= sheet < len(sheetnames):
@@ -829,7 +829,8 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
     text = f"read sheet {sheetnames[index]!r} ({how}"
     text += "; it is hidden)" if states[index] != "visible" else ")"
     if others:
-        text += f"; other sheets not read: {', '.join(others)} (choose one with --sheet NAME)"
+        text += f"; other sheets not read: {', '.join(others)} (choose one with "
+        text += f"{hint_option('sheet', None)})"
     notes.append(text)
     return index, notes
 
@@ -873,7 +874,8 @@ def _read_excel(path: Path, sheet: str | int | None,
             raise FileUnusableError(
                 f"{name}: sheet {sheetnames[index]!r} reaches Excel's row limit "
                 f"({_EXCEL_MAX_ROWS:,} rows), so the export was probably cut off; expected the "
-                "whole log (export it as CSV, or split it over sheets read with --sheet)")
+                "whole log (export it as CSV, or split it over sheets read with "
+                f"{hint_option('sheet', None)})")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rows = list(ws.iter_rows(values_only=True))
@@ -888,7 +890,8 @@ def _read_excel(path: Path, sheet: str | int | None,
 
     nonempty = [i for i, r in enumerate(rows) if any(not blank(v) for v in r)]
     if not nonempty:
-        hint = f"; other sheets: {', '.join(others)} (choose one with --sheet NAME)" \
+        hint = f"; other sheets: {', '.join(others)} (choose one with " \
+            f"{hint_option('sheet', None)})" \
             if others else ""
         raise FileUnusableError(f"{name}: sheet {sname!r} is empty; expected a header row and "
                                 f"events{hint}")
@@ -958,12 +961,35 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=columns)
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema if pa.types.is_string(f.type)
+                or pa.types.is_large_string(f.type)]
+        table = pq.read_table(path, columns=columns, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileUnusableError(f"{name}: not a readable Parquet file ({exc})") from None
-    df = table.to_pandas()
-    del table
-    return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet")
+    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema})
+    return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet",
+                    dictionaries=dictionaries)
+
+
+def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table whose text columns were read dictionary-encoded -> the DataFrame the plain read
+    gives (each such column cast back to ``types[name]``) and those dictionary columns.
+
+    Reading text as dictionaries is cheaper than plain strings (Parquet stores them so) and
+    hands validation its factorisation for free; the DataFrame is the same as before.
+    """
+    import pyarrow as pa
+
+    dictionaries = {}
+    for i, fld in enumerate(table.schema):
+        want = types.get(fld.name)
+        if pa.types.is_dictionary(fld.type) and want is not None \
+                and not pa.types.is_dictionary(want):
+            dictionaries[fld.name] = table.column(i)
+            table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
+                                                 fld.metadata), table.column(i).cast(want))
+    return table.to_pandas(), dictionaries
 
 
 # --- XES -------------------------------------------------------------------------------------
@@ -1336,11 +1362,11 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     for need, what in (("case_id", "the case id"), ):
         if need not in mapping:
             raise FileUnusableError(f"{source}: case-level table without a case id column; "
-                                    f"expected {what} (--columns case_id=COLUMN)")
+                                    f"expected {what} ({hint_option('columns', 'case_id')})")
     if "opened_at" not in case_cols:
         raise FileUnusableError(f"{source}: case-level table without an opening time column; "
-                                "expected e.g. created_date / 受理时间 (--columns "
-                                "opened_at=COLUMN)")
+                                "expected e.g. created_date / 受理时间 "
+                                f"({hint_option('columns', 'opened_at')})")
     n = len(df)
 
     def text(col: str | None) -> np.ndarray:
@@ -1455,7 +1481,7 @@ def _apply_shape(raw: RawTable, shape: str | None, columns: Mapping[str, str] | 
             extra = [k for k in columns if k in CASE_COLUMN_ALIASES]
             if extra:
                 raise CasekitError(f"columns: {extra[0]!r} only applies to case-level tables; "
-                                   "expected shape='cases' (--shape cases)")
+                                   f"expected {hint_option('shape')}")
         return raw, columns
     return cases_to_events(raw, columns, source)
 

@@ -103,6 +103,8 @@ class AmbiguousDateOrder(CasekitError):
     """Dates such as 05/03/2023 fit both day/month and month/day order (no value decides)."""
 
 
+#: The hint of :class:`AmbiguousDateOrder` (the command line words it as its own options).
+_DAYFIRST_HINT = "dayfirst=True / False"
 _DMY_RE = r"^(\d{1,2})-(\d{1,2})-\d{4}(?:\s|$)"
 
 
@@ -134,7 +136,7 @@ def _day_first(rest: pd.Series, dayfirst: bool | None, info: TimestampInfo) -> b
         example = rest[m.index[a != b][0]]
         raise AmbiguousDateOrder(
             f"dates such as {example!r} can be day/month or month/day and no value decides; "
-            "expected --dayfirst or --monthfirst (dayfirst=True / False)")
+            f"expected {_DAYFIRST_HINT}")
     return False
 
 

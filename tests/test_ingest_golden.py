@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-import make_ingest_golden as golden  # noqa: E402
+import make_ingest_golden as golden
 
 
 @pytest.fixture(scope="module")

@@ -395,11 +395,13 @@ def read_log(args: argparse.Namespace, path: str | os.PathLike[str], *, report: 
     import sys
 
     from casekit.io import read_events, read_events_report
+    from casekit.validate import hint_style
 
     kwargs = {**read_kwargs(args), **extra}
-    if report:
-        return read_events_report(path, **kwargs)
-    events = read_events(path, **kwargs)
+    with hint_style("cli"):  # hints name this command's options, not Python arguments
+        if report:
+            return read_events_report(path, **kwargs)
+        events = read_events(path, **kwargs)
     meta = events.attrs.get("casekit") or {}
     cmd = getattr(args, "command", "casekit")
     for note in meta.get("notes", []):
