@@ -53,6 +53,7 @@ from casekit.schema import (
     guess_columns,
 )
 from casekit.timestamps import (
+    AUTO_TIMEZONE,
     DEFAULT_TIMEZONE,
     parse_timestamps,
 )
@@ -352,7 +353,8 @@ def _zip_members(path: Path, fh: Any, suffixes: tuple[str, ...],
 
 def _nul_lines(data: bytes, notes: list[str]) -> tuple[bytes, _BadLines]:
     """Lines made only of NUL bytes are records that cannot be read: report them by line;
-    NUL bytes inside other lines are removed (noted)."""
+    NUL bytes inside other lines are removed (noted).
+    """
     bad: _BadLines = []
     if b"\x00" not in data:
         return data, bad
@@ -741,7 +743,8 @@ _ENCRYPTED_OLE = "EncryptedPackage".encode("utf-16-le")
 
 def _is_encrypted_office(path: Path) -> bool:
     """An OLE compound file holding an ``EncryptedPackage`` stream: a password-protected
-    .xlsx (Office encrypts the whole workbook into an OLE container)."""
+    .xlsx (Office encrypts the whole workbook into an OLE container).
+    """
     with open(path, "rb") as fh:
         if fh.read(8) != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
             return False
@@ -860,7 +863,7 @@ def _read_excel(path: Path, sheet: str | int | None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on corrupt workbooks
+    except Exception as exc:
         raise FileUnusableError(f"{name}: not a readable .xlsx workbook "
                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
                                 ) from None
@@ -1009,7 +1012,7 @@ def _open_xes(path: Path, progress: bool | None,
         raise FileUnusableError(f"{path.name}: the file is empty; expected an XES log")
     show = _want_progress(progress, size)
     desc = f"reading {path.name}"
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    raw = open(path, "rb")
     head = raw.read(4)
     raw.seek(0)
     if name.endswith(".zip"):
@@ -1567,7 +1570,7 @@ def read_events_report(
     sheet: str | int | None = None,
     encoding: str | None = None,
     observation_end: Any = None,
-    timezone: str | None = DEFAULT_TIMEZONE,
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
@@ -1637,7 +1640,7 @@ def read_events(
     sheet: str | int | None = None,
     encoding: str | None = None,
     observation_end: Any = None,
-    timezone: str | None = DEFAULT_TIMEZONE,
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
@@ -1672,8 +1675,10 @@ def read_events(
         End of the observation window; events after it are quarantined. Default: the last
         accepted timestamp (recorded in the metadata).
     timezone : str or None
-        Local zone that timestamps with a UTC offset are converted to (default
-        ``"Asia/Shanghai"``); ``None`` keeps each value's own wall-clock time.
+        Zone that timestamps with a UTC offset are converted to, e.g. ``"Asia/Shanghai"``.
+        Default ``"auto"``: the zone comes from the data (each value keeps the wall clock of its
+        own offset, and the offsets seen are reported); without offsets in the data no zone is
+        assumed (reported as such). ``None`` keeps each value's wall clock, offsets dropped.
     label_map : mapping or path, optional
         Extra label mappings ``{column: {label: identifier}}``, or a CSV (columns ``column,label,
         identifier``) or JSON file of the same; applied before the built-in vocabularies.

@@ -16,10 +16,14 @@ import pandas as pd
 
 from casekit._utils import CasekitError
 
-__all__ = ["DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_timestamps"]
+__all__ = ["AUTO_TIMEZONE", "DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_timestamps"]
 
 #: Default local time zone of casekit data (Chinese case systems record Beijing time).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: ``timezone="auto"``, the readers' default: the zone comes from the data. Values with UTC
+#: offsets keep the wall clock they were recorded in (their own offset), values without keep
+#: theirs; what the data said is reported, and no zone is assumed.
+AUTO_TIMEZONE = "auto"
 
 # ---------------------------------------------------------------------------------------------
 # Timestamps
@@ -197,7 +201,12 @@ def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo,
 
 def _parse_timestamps(values: pd.Series, timezone: str | None, dayfirst: bool | None = None
                       ) -> tuple[np.ndarray, np.ndarray, TimestampInfo]:
-    """Return (datetime64[ns] array, missing mask, info); unparseable = NaT & ~missing."""
+    """Return (datetime64[ns] array, missing mask, info); unparseable = NaT & ~missing.
+
+    ``timezone="auto"`` converts nothing (each value's own wall clock, as ``None``).
+    """
+    if timezone == AUTO_TIMEZONE:
+        timezone = None
     info = TimestampInfo(timezone=timezone)
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     n = len(s)

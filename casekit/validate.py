@@ -36,7 +36,7 @@ import pandas as pd
 from casekit._utils import CasekitError, FileUnusableError
 from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
 from casekit.timestamps import _DAYFIRST_HINT as _DAYFIRST_PYTHON
-from casekit.timestamps import AmbiguousDateOrder, _parse_timestamps
+from casekit.timestamps import AUTO_TIMEZONE, AmbiguousDateOrder, TimestampInfo, _parse_timestamps
 
 __all__ = ["ENCODING_KEY", "PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "RawTable",
            "ReadResult", "event_encoding", "hint_option", "hint_style", "load_label_map",
@@ -216,7 +216,7 @@ class ReadResult:
             text += (f"; {m['n_cases']} cases, {m['first_timestamp']} to {m['last_timestamp']}"
                      f"; observation end {m['observation_end']}")
         tz = m.get("timezone")
-        text += f"; time zone {tz if tz else 'as recorded'}"
+        text += f"; time zone {m.get('timezone_note') or (tz if tz else 'as recorded')}"
         return text
 
 
@@ -848,8 +848,47 @@ def _check_timestamps(run: _Run, frame: pd.DataFrame, ts_column: Any, timezone: 
     return ts, ts_info
 
 
+def _resolve_zone(timezone: str | None, info: TimestampInfo) -> tuple[str | None, str, str]:
+    """(zone reported, where it came from, the phrase the summary prints) of one read.
+
+    ``auto``: the data's offsets (one offset: ``UTC+08:00``, several: ``UTC+01:00/+02:00``, a
+    zone-aware column: its zone); none in the data: no zone, said so, never assumed.
+    """
+    offsets = [str(o) for o in info.offsets_seen]
+    if timezone is None:
+        return None, "recorded", "as recorded (offsets dropped)"
+    if timezone != AUTO_TIMEZONE:
+        how = "offsets converted to it" if offsets else "stated; the data has no UTC offsets"
+        return timezone, "argument", f"{timezone} ({how})"
+    if not offsets:
+        return None, "not in the data", ("not in the data (no UTC offsets): wall clock as "
+                                         f"recorded; state it with {hint_option('timezone')}")
+    named = [o if not o[:1] in "+-" else ("UTC" if o == "+00:00" else f"UTC{o}")
+             for o in offsets]
+    zone = named[0] if len(named) == 1 else "UTC" + "/".join(offsets)
+    return zone, "data", f"{zone} from the data's offsets (wall clock as recorded)"
+
+
+def _fixed_zone(timezone: str | None, info: TimestampInfo) -> Any:
+    """The zone an aware observation end is converted to: the one given, or under ``auto`` the
+    data's single offset or zone; ``None`` (its own wall clock) otherwise.
+    """
+    import datetime as dt
+
+    if timezone != AUTO_TIMEZONE:
+        return timezone
+    if len(info.offsets_seen) != 1:
+        return None
+    o = str(info.offsets_seen[0])
+    if o[:1] not in "+-":
+        return o
+    hours, _, minutes = o[1:].partition(":")
+    delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return dt.timezone(delta if o[0] == "+" else -delta)
+
+
 def _check_observation_end(run: _Run, ts: np.ndarray, observation_end: Any,
-                           timezone: str | None) -> pd.Timestamp | None:
+                           timezone: Any) -> pd.Timestamp | None:
     """Events after an explicit observation end are quarantined; returns that end (naive)."""
     if observation_end is None:
         return None
@@ -1234,7 +1273,9 @@ def _metadata(run: _Run, events: pd.DataFrame, counts: dict[str, Any], facts: _C
         "encoding": raw.encoding,
         **dict(raw.extra),
         "column_mapping": {k: str(v) for k, v in extra["mapping"].items()},
-        "timezone": extra["timezone"],
+        "timezone": extra["zone"][0],
+        "timezone_source": extra["zone"][1],
+        "timezone_note": extra["zone"][2],
         "timestamp_offsets_seen": ts_info.offsets_seen,
         "timestamp_formats": ts_info.formats,
         "observation_end": obs_end,
@@ -1310,7 +1351,7 @@ def validate_table(
     source: str,
     columns: Mapping[str, str] | None = None,
     observation_end: Any = None,
-    timezone: str | None = "Asia/Shanghai",
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     path: str | None = None,
@@ -1362,7 +1403,7 @@ def validate_table(
     blank_u = np.array([u == "" for u in acc_factor[1]] + [True], dtype=bool)
     run.checks.append((blank_u[acc_factor[0]], "activity", "empty activity", "empty activity",
                        "an activity label such as 登记 or register"))
-    obs_end = _check_observation_end(run, ts, observation_end, timezone)
+    obs_end = _check_observation_end(run, ts, observation_end, _fixed_zone(timezone, ts_info))
     bad = np.zeros(len(frame), dtype=bool)
     for mask, *_ in run.checks:
         bad |= mask
@@ -1382,7 +1423,8 @@ def validate_table(
     facts = _check_cases(run, events, order, acc_factor[0][acc.sel], mapped_act)
     counts = _counts(run, len(raw.data), len(events), quarantine)
     metadata = _metadata(run, events, counts, facts, {
-        "path": path, "mapping": mapping, "timezone": timezone, "ts_info": ts_info,
+        "path": path, "mapping": mapping, "zone": _resolve_zone(timezone, ts_info),
+        "ts_info": ts_info,
         "observation_end": obs_end, "observation_end_explicit": observation_end is not None,
         "n_duplicates": int(order.dup.sum()), "unknown_labels": unknown_labels,
         "pii_info": pii_info})
@@ -1401,7 +1443,8 @@ def _petitioner_names(df: pd.DataFrame, mapping: Mapping[str, Any]) -> list[str]
 
 #: Metadata values that are dates or counts, never free text: left as they are.
 _PLAIN_KEYS = frozenset({"observation_end", "first_timestamp", "last_timestamp",
-                         "observation_end_explicit", "timezone", "format", "encoding"})
+                         "observation_end_explicit", "timezone", "timezone_source",
+                         "timezone_note", "format", "encoding"})
 
 
 def _scrub_side_doors(events: pd.DataFrame, problems: list[Problem], metadata: dict[str, Any],
