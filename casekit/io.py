@@ -54,7 +54,6 @@ from casekit.schema import (
 )
 from casekit.timestamps import (
     AUTO_TIMEZONE,
-    DEFAULT_TIMEZONE,
     parse_timestamps,
 )
 from casekit.validate import RawTable, hint_option
@@ -1331,6 +1330,86 @@ def _looks_like_cases(raw: RawTable, columns: Mapping[str, str] | None) -> bool:
     return "opened_at" in case_cols and "closed_at" in case_cols
 
 
+@dataclass
+class _CaseExits:
+    """How each case row of a case-level table ends (see :func:`cases_to_events`)."""
+
+    activity: np.ndarray            # exit activity per row (None: still open)
+    counts: dict[str, int]
+    unknown: dict[str, int]         # status labels not recognised -> rows
+    n_open_with_time: int
+    keep: np.ndarray                # rows kept (a closing status without a time: quarantined)
+    bad_rows: list[tuple[int, str | None, str, str]]
+
+
+def _case_exits(raw: RawTable, case_cols: Mapping[str, str], has_close: np.ndarray,
+                status: np.ndarray | None) -> _CaseExits:
+    """The exit of each case: its status when recognised, else the closing time decides."""
+    n = len(has_close)
+    status_col = case_cols.get("status")
+    exit_act = np.full(n, None, dtype=object)
+    counts: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    n_open_with_time = 0
+    bad_rows = list(raw.bad_rows)
+    keep = np.ones(n, dtype=bool)
+    if status is None:
+        exit_act[has_close] = "close"
+        counts = {"close": int(has_close.sum()), "open": int((~has_close).sum())}
+        return _CaseExits(exit_act, counts, unknown, 0, keep, bad_rows)
+    codes, uniq = pd.factorize(pd.Series(status, dtype=object))
+    meaning = [_STATUS_INDEX.get(_norm_header(u)) if str(u).strip() else "" for u in uniq]
+    for i, u in enumerate(uniq):
+        if meaning[i] is None:
+            unknown[str(u)[:40]] = int((codes == i).sum())
+    for r in range(n):
+        m = meaning[codes[r]]
+        if m is None or m == "":  # unknown or empty status: the closing time decides
+            m = "close" if has_close[r] else "open"
+        if m == "open":
+            n_open_with_time += bool(has_close[r])
+            counts["open"] = counts.get("open", 0) + 1
+            continue
+        if not has_close[r]:
+            keep[r] = False
+            bad_rows.append((int(raw.source_rows[r]), status_col, "",
+                             f"status {str(status[r])[:40]!r} ends the case but the closing "
+                             f"time ({case_cols.get('closed_at', 'no column')}) is empty; "
+                             "expected a closing time"))
+            continue
+        exit_act[r] = m
+        counts[m] = counts.get(m, 0) + 1
+    return _CaseExits(exit_act, counts, unknown, n_open_with_time, keep, bad_rows)
+
+
+def _case_table_notes(raw: RawTable, mapping: Mapping[str, Any], case_cols: Mapping[str, str],
+                      exits: _CaseExits, agency_col: Any, intake_col: Any) -> list[str]:
+    """What :func:`cases_to_events` did, as notes (mapping, statuses, repeated ids)."""
+    df = raw.data
+    counts, unknown, n_open_with_time = exits.counts, exits.unknown, exits.n_open_with_time
+    status_col = case_cols.get("status")
+    shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    note = (f"case-level table (one row per case): case_id={mapping['case_id']!r}, "
+            f"opened={case_cols['opened_at']!r}, closed={case_cols.get('closed_at')!r}, "
+            f"agency={agency_col!r}, status={status_col!r}"
+            + (f", intake agency={intake_col!r}" if intake_col else "")
+            + f"; each case: register at opening, {CASE_ASSIGN_ACTIVITY} by the handling agency, "
+            f"then close or a competing exit at the closing time as the status says ({shown})")
+    notes = [*raw.notes, note]
+    if unknown:
+        notes.append("unknown status labels (the closing time decided close or open): "
+                     + ", ".join(f"{k!r} ({v})" for k, v in list(unknown.items())[:10]))
+    ids = df[mapping["case_id"]]
+    n_repeated = int(ids.duplicated().sum())
+    if n_repeated:
+        notes.append(f"{n_repeated} case row(s) repeat a case id of an earlier row; their events "
+                     "join that case (expected one row per case)")
+    if n_open_with_time:
+        notes.append(f"{n_open_with_time} case(s) have an open status but a closing time; kept "
+                     "open (the status wins)")
+    return notes
+
+
 def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
                     source: str = "table") -> tuple[RawTable, dict[str, str]]:
     """Turn a case-level table (one row per case) into canonical events.
@@ -1383,39 +1462,9 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     closed = text(case_cols.get("closed_at"))
     has_close = np.array([bool(str(v).strip()) for v in closed], dtype=bool)
     status_col = case_cols.get("status")
-    exit_act = np.full(n, None, dtype=object)
-    counts: dict[str, int] = {}
-    unknown: dict[str, int] = {}
-    n_open_with_time = 0
-    bad_rows = list(raw.bad_rows)
-    keep = np.ones(n, dtype=bool)
-    if status_col is None:
-        exit_act[has_close] = "close"
-        counts = {"close": int(has_close.sum()), "open": int((~has_close).sum())}
-    else:
-        status = text(status_col)
-        codes, uniq = pd.factorize(pd.Series(status, dtype=object))
-        meaning = [_STATUS_INDEX.get(_norm_header(u)) if str(u).strip() else "" for u in uniq]
-        for i, u in enumerate(uniq):
-            if meaning[i] is None:
-                unknown[str(u)[:40]] = int((codes == i).sum())
-        for r in range(n):
-            m = meaning[codes[r]]
-            if m is None or m == "":  # unknown or empty status: the closing time decides
-                m = "close" if has_close[r] else "open"
-            if m == "open":
-                n_open_with_time += bool(has_close[r])
-                counts["open"] = counts.get("open", 0) + 1
-                continue
-            if not has_close[r]:
-                keep[r] = False
-                bad_rows.append((int(raw.source_rows[r]), status_col, "",
-                                 f"status {str(status[r])[:40]!r} ends the case but the closing "
-                                 f"time ({case_cols.get('closed_at', 'no column')}) is empty; "
-                                 "expected a closing time"))
-                continue
-            exit_act[r] = m
-            counts[m] = counts.get(m, 0) + 1
+    exits_found = _case_exits(raw, case_cols, has_close,
+                              None if status_col is None else text(status_col))
+    exit_act, keep, bad_rows = exits_found.activity, exits_found.keep, exits_found.bad_rows
     rows_kept = np.flatnonzero(keep)
     exits = rows_kept[np.asarray([exit_act[r] is not None for r in rows_kept], dtype=bool)] \
         if len(rows_kept) else rows_kept
@@ -1444,25 +1493,7 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
         if str(col) not in consumed and str(col) not in data:
             data[str(col)] = df[col].take(row_of).reset_index(drop=True)
     events = pd.DataFrame(data)
-    shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    note = (f"case-level table (one row per case): case_id={mapping['case_id']!r}, "
-            f"opened={case_cols['opened_at']!r}, closed={case_cols.get('closed_at')!r}, "
-            f"agency={agency_col!r}, status={status_col!r}"
-            + (f", intake agency={intake_col!r}" if intake_col else "")
-            + f"; each case: register at opening, {CASE_ASSIGN_ACTIVITY} by the handling agency, "
-            f"then close or a competing exit at the closing time as the status says ({shown})")
-    notes = [*raw.notes, note]
-    if unknown:
-        notes.append("unknown status labels (the closing time decided close or open): "
-                     + ", ".join(f"{k!r} ({v})" for k, v in list(unknown.items())[:10]))
-    ids = df[mapping["case_id"]]
-    n_repeated = int(ids.duplicated().sum())
-    if n_repeated:
-        notes.append(f"{n_repeated} case row(s) repeat a case id of an earlier row; their events "
-                     "join that case (expected one row per case)")
-    if n_open_with_time:
-        notes.append(f"{n_open_with_time} case(s) have an open status but a closing time; kept "
-                     "open (the status wins)")
+    notes = _case_table_notes(raw, mapping, case_cols, exits_found, agency_col, intake_col)
     out_cols = {"case_id": "case_id", "timestamp": "timestamp", "activity": "activity",
                 **({"agency": "agency"} if agency_col else {})}
     out_cols.update({k: v for k, v in core_given.items() if k not in out_cols})
