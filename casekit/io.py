@@ -840,8 +840,26 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
 _EXCEL_MAX_ROWS = 1_048_576
 
 
-def _read_excel(path: Path, sheet: str | int | None,
-                limits: UnpackLimits | None = None) -> RawTable:
+def _excel_header_row(rows: list[tuple], nonempty: list[int], width: int, blank: Any
+                      ) -> tuple[int, tuple[int, int]]:
+    """The header row: among the first 10 non-empty rows, the one with most recognised names
+    (ties: most filled cells, then the earliest); with its (known names, filled cells)."""
+    aliases = {_norm_header(a) for al in (*COLUMN_ALIASES.values(),
+                                          *CASE_COLUMN_ALIASES.values()) for a in al}
+    best, best_key = nonempty[0], (-1, -1)
+    for i in nonempty[:10]:
+        vals = [v for v in rows[i][:width] if not blank(v)]
+        known = sum(isinstance(v, str) and _norm_header(v) in aliases for v in vals)
+        key = (known, len(vals))
+        if key > best_key:
+            best, best_key = i, key
+    return best, best_key
+
+
+def _excel_rows(path: Path, sheet: str | int | None, limits: UnpackLimits | None
+                ) -> tuple[list[tuple], list[str], int, Any, list[str]]:
+    """The chosen sheet's rows as values (after the archive, password and row-limit checks),
+    the sheet names, the chosen index, its XML part and the notes on the choice."""
     name = path.name
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -883,6 +901,13 @@ def _read_excel(path: Path, sheet: str | int | None,
             rows = list(ws.iter_rows(values_only=True))
     finally:
         wb.close()
+    return rows, sheetnames, index, part, notes
+
+
+def _read_excel(path: Path, sheet: str | int | None,
+                limits: UnpackLimits | None = None) -> RawTable:
+    name = path.name
+    rows, sheetnames, index, part, notes = _excel_rows(path, sheet, limits)
     sname = sheetnames[index]
     others = [s for s in sheetnames if s != sname]
     # drop fully empty trailing rows / columns
@@ -900,18 +925,7 @@ def _read_excel(path: Path, sheet: str | int | None,
     width = max((max((j for j, v in enumerate(rows[i]) if not blank(v)), default=-1) + 1)
                 for i in nonempty)
     merged, uncached = _sheet_xml_facts(path, part)
-    # header row: among the first 10 non-empty rows, the one with most recognised names
-    # (ties: most filled cells, then the earliest)
-    aliases = {_norm_header(a) for al in (*COLUMN_ALIASES.values(),
-                                          *CASE_COLUMN_ALIASES.values()) for a in al}
-    best, best_key = nonempty[0], (-1, -1)
-    for i in nonempty[:10]:
-        vals = [v for v in rows[i][:width] if not blank(v)]
-        known = sum(isinstance(v, str) and _norm_header(v) in aliases for v in vals)
-        key = (known, len(vals))
-        if key > best_key:
-            best, best_key = i, key
-    header_row = best
+    header_row, best_key = _excel_header_row(rows, nonempty, width, blank)
     hdr_merges = [m for m in merged if _row_of(m)[0] <= header_row + 1 <= _row_of(m)[1]
                   or _row_of(m)[1] == header_row]  # spans the header or ends just above it
     raw_header = list(rows[header_row][:width]) + [None] * (width - len(rows[header_row]))
@@ -1110,6 +1124,13 @@ class _XesState:
 
 
 def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str) -> None:
+    """Feed one XES stream through expat into ``state`` (columns of events and traces).
+
+    Kept as one function on purpose (issue 14 allows it with a reason): the expat callbacks
+    ``start`` / ``end`` / ``attribute`` / ``collect`` are closures over the parser's local
+    state and run once per XML element (millions of calls on a real log); splitting them into
+    methods or module functions costs attribute look-ups on that hot path.
+    """
     from xml.parsers import expat
 
     st = state
