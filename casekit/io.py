@@ -53,10 +53,10 @@ from casekit.schema import (
     guess_columns,
 )
 from casekit.timestamps import (
-    DEFAULT_TIMEZONE,
+    AUTO_TIMEZONE,
     parse_timestamps,
 )
-from casekit.validate import RawTable
+from casekit.validate import RawTable, hint_option
 
 if TYPE_CHECKING:  # pragma: no cover
     from casekit.validate import ReadResult
@@ -352,7 +352,8 @@ def _zip_members(path: Path, fh: Any, suffixes: tuple[str, ...],
 
 def _nul_lines(data: bytes, notes: list[str]) -> tuple[bytes, _BadLines]:
     """Lines made only of NUL bytes are records that cannot be read: report them by line;
-    NUL bytes inside other lines are removed (noted)."""
+    NUL bytes inside other lines are removed (noted).
+    """
     bad: _BadLines = []
     if b"\x00" not in data:
         return data, bad
@@ -741,7 +742,8 @@ _ENCRYPTED_OLE = "EncryptedPackage".encode("utf-16-le")
 
 def _is_encrypted_office(path: Path) -> bool:
     """An OLE compound file holding an ``EncryptedPackage`` stream: a password-protected
-    .xlsx (Office encrypts the whole workbook into an OLE container)."""
+    .xlsx (Office encrypts the whole workbook into an OLE container).
+    """
     with open(path, "rb") as fh:
         if fh.read(8) != b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
             return False
@@ -811,7 +813,7 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
             if not visible:
                 raise FileUnusableError(f"{name}: every sheet is hidden "
                                         f"({', '.join(sheetnames)}); expected a visible sheet, or "
-                                        "name one with --sheet NAME / sheet=")
+                                        f"name one with {hint_option('sheet', None)}")
             index = visible[0]
     elif isinstance(sheet, int):
         if not 0 <= sheet < len(sheetnames):
@@ -829,7 +831,8 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
     text = f"read sheet {sheetnames[index]!r} ({how}"
     text += "; it is hidden)" if states[index] != "visible" else ")"
     if others:
-        text += f"; other sheets not read: {', '.join(others)} (choose one with --sheet NAME)"
+        text += f"; other sheets not read: {', '.join(others)} (choose one with "
+        text += f"{hint_option('sheet', None)})"
     notes.append(text)
     return index, notes
 
@@ -837,8 +840,26 @@ def _choose_sheet(wb: Any, sheet: str | int | None, name: str) -> tuple[int, lis
 _EXCEL_MAX_ROWS = 1_048_576
 
 
-def _read_excel(path: Path, sheet: str | int | None,
-                limits: UnpackLimits | None = None) -> RawTable:
+def _excel_header_row(rows: list[tuple], nonempty: list[int], width: int, blank: Any
+                      ) -> tuple[int, tuple[int, int]]:
+    """The header row: among the first 10 non-empty rows, the one with most recognised names
+    (ties: most filled cells, then the earliest); with its (known names, filled cells)."""
+    aliases = {_norm_header(a) for al in (*COLUMN_ALIASES.values(),
+                                          *CASE_COLUMN_ALIASES.values()) for a in al}
+    best, best_key = nonempty[0], (-1, -1)
+    for i in nonempty[:10]:
+        vals = [v for v in rows[i][:width] if not blank(v)]
+        known = sum(isinstance(v, str) and _norm_header(v) in aliases for v in vals)
+        key = (known, len(vals))
+        if key > best_key:
+            best, best_key = i, key
+    return best, best_key
+
+
+def _excel_rows(path: Path, sheet: str | int | None, limits: UnpackLimits | None
+                ) -> tuple[list[tuple], list[str], int, Any, list[str]]:
+    """The chosen sheet's rows as values (after the archive, password and row-limit checks),
+    the sheet names, the chosen index, its XML part and the notes on the choice."""
     name = path.name
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -859,7 +880,7 @@ def _read_excel(path: Path, sheet: str | int | None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on corrupt workbooks
+    except Exception as exc:
         raise FileUnusableError(f"{name}: not a readable .xlsx workbook "
                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
                                 ) from None
@@ -873,12 +894,20 @@ def _read_excel(path: Path, sheet: str | int | None,
             raise FileUnusableError(
                 f"{name}: sheet {sheetnames[index]!r} reaches Excel's row limit "
                 f"({_EXCEL_MAX_ROWS:,} rows), so the export was probably cut off; expected the "
-                "whole log (export it as CSV, or split it over sheets read with --sheet)")
+                "whole log (export it as CSV, or split it over sheets read with "
+                f"{hint_option('sheet', None)})")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rows = list(ws.iter_rows(values_only=True))
     finally:
         wb.close()
+    return rows, sheetnames, index, part, notes
+
+
+def _read_excel(path: Path, sheet: str | int | None,
+                limits: UnpackLimits | None = None) -> RawTable:
+    name = path.name
+    rows, sheetnames, index, part, notes = _excel_rows(path, sheet, limits)
     sname = sheetnames[index]
     others = [s for s in sheetnames if s != sname]
     # drop fully empty trailing rows / columns
@@ -888,25 +917,15 @@ def _read_excel(path: Path, sheet: str | int | None,
 
     nonempty = [i for i, r in enumerate(rows) if any(not blank(v) for v in r)]
     if not nonempty:
-        hint = f"; other sheets: {', '.join(others)} (choose one with --sheet NAME)" \
+        hint = f"; other sheets: {', '.join(others)} (choose one with " \
+            f"{hint_option('sheet', None)})" \
             if others else ""
         raise FileUnusableError(f"{name}: sheet {sname!r} is empty; expected a header row and "
                                 f"events{hint}")
     width = max((max((j for j, v in enumerate(rows[i]) if not blank(v)), default=-1) + 1)
                 for i in nonempty)
     merged, uncached = _sheet_xml_facts(path, part)
-    # header row: among the first 10 non-empty rows, the one with most recognised names
-    # (ties: most filled cells, then the earliest)
-    aliases = {_norm_header(a) for al in (*COLUMN_ALIASES.values(),
-                                          *CASE_COLUMN_ALIASES.values()) for a in al}
-    best, best_key = nonempty[0], (-1, -1)
-    for i in nonempty[:10]:
-        vals = [v for v in rows[i][:width] if not blank(v)]
-        known = sum(isinstance(v, str) and _norm_header(v) in aliases for v in vals)
-        key = (known, len(vals))
-        if key > best_key:
-            best, best_key = i, key
-    header_row = best
+    header_row, best_key = _excel_header_row(rows, nonempty, width, blank)
     hdr_merges = [m for m in merged if _row_of(m)[0] <= header_row + 1 <= _row_of(m)[1]
                   or _row_of(m)[1] == header_row]  # spans the header or ends just above it
     raw_header = list(rows[header_row][:width]) + [None] * (width - len(rows[header_row]))
@@ -958,12 +977,35 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=columns)
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema if pa.types.is_string(f.type)
+                or pa.types.is_large_string(f.type)]
+        table = pq.read_table(path, columns=columns, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileUnusableError(f"{name}: not a readable Parquet file ({exc})") from None
-    df = table.to_pandas()
-    del table
-    return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet")
+    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema})
+    return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet",
+                    dictionaries=dictionaries)
+
+
+def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A table whose text columns were read dictionary-encoded -> the DataFrame the plain read
+    gives (each such column cast back to ``types[name]``) and those dictionary columns.
+
+    Reading text as dictionaries is cheaper than plain strings (Parquet stores them so) and
+    hands validation its factorisation for free; the DataFrame is the same as before.
+    """
+    import pyarrow as pa
+
+    dictionaries = {}
+    for i, fld in enumerate(table.schema):
+        want = types.get(fld.name)
+        if pa.types.is_dictionary(fld.type) and want is not None \
+                and not pa.types.is_dictionary(want):
+            dictionaries[fld.name] = table.column(i)
+            table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
+                                                 fld.metadata), table.column(i).cast(want))
+    return table.to_pandas(), dictionaries
 
 
 # --- XES -------------------------------------------------------------------------------------
@@ -983,7 +1025,7 @@ def _open_xes(path: Path, progress: bool | None,
         raise FileUnusableError(f"{path.name}: the file is empty; expected an XES log")
     show = _want_progress(progress, size)
     desc = f"reading {path.name}"
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    raw = open(path, "rb")
     head = raw.read(4)
     raw.seek(0)
     if name.endswith(".zip"):
@@ -1082,6 +1124,13 @@ class _XesState:
 
 
 def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str) -> None:
+    """Feed one XES stream through expat into ``state`` (columns of events and traces).
+
+    Kept as one function on purpose (issue 14 allows it with a reason): the expat callbacks
+    ``start`` / ``end`` / ``attribute`` / ``collect`` are closures over the parser's local
+    state and run once per XML element (millions of calls on a real log); splitting them into
+    methods or module functions costs attribute look-ups on that hot path.
+    """
     from xml.parsers import expat
 
     st = state
@@ -1302,6 +1351,86 @@ def _looks_like_cases(raw: RawTable, columns: Mapping[str, str] | None) -> bool:
     return "opened_at" in case_cols and "closed_at" in case_cols
 
 
+@dataclass
+class _CaseExits:
+    """How each case row of a case-level table ends (see :func:`cases_to_events`)."""
+
+    activity: np.ndarray            # exit activity per row (None: still open)
+    counts: dict[str, int]
+    unknown: dict[str, int]         # status labels not recognised -> rows
+    n_open_with_time: int
+    keep: np.ndarray                # rows kept (a closing status without a time: quarantined)
+    bad_rows: list[tuple[int, str | None, str, str]]
+
+
+def _case_exits(raw: RawTable, case_cols: Mapping[str, str], has_close: np.ndarray,
+                status: np.ndarray | None) -> _CaseExits:
+    """The exit of each case: its status when recognised, else the closing time decides."""
+    n = len(has_close)
+    status_col = case_cols.get("status")
+    exit_act = np.full(n, None, dtype=object)
+    counts: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    n_open_with_time = 0
+    bad_rows = list(raw.bad_rows)
+    keep = np.ones(n, dtype=bool)
+    if status is None:
+        exit_act[has_close] = "close"
+        counts = {"close": int(has_close.sum()), "open": int((~has_close).sum())}
+        return _CaseExits(exit_act, counts, unknown, 0, keep, bad_rows)
+    codes, uniq = pd.factorize(pd.Series(status, dtype=object))
+    meaning = [_STATUS_INDEX.get(_norm_header(u)) if str(u).strip() else "" for u in uniq]
+    for i, u in enumerate(uniq):
+        if meaning[i] is None:
+            unknown[str(u)[:40]] = int((codes == i).sum())
+    for r in range(n):
+        m = meaning[codes[r]]
+        if m is None or m == "":  # unknown or empty status: the closing time decides
+            m = "close" if has_close[r] else "open"
+        if m == "open":
+            n_open_with_time += bool(has_close[r])
+            counts["open"] = counts.get("open", 0) + 1
+            continue
+        if not has_close[r]:
+            keep[r] = False
+            bad_rows.append((int(raw.source_rows[r]), status_col, "",
+                             f"status {str(status[r])[:40]!r} ends the case but the closing "
+                             f"time ({case_cols.get('closed_at', 'no column')}) is empty; "
+                             "expected a closing time"))
+            continue
+        exit_act[r] = m
+        counts[m] = counts.get(m, 0) + 1
+    return _CaseExits(exit_act, counts, unknown, n_open_with_time, keep, bad_rows)
+
+
+def _case_table_notes(raw: RawTable, mapping: Mapping[str, Any], case_cols: Mapping[str, str],
+                      exits: _CaseExits, agency_col: Any, intake_col: Any) -> list[str]:
+    """What :func:`cases_to_events` did, as notes (mapping, statuses, repeated ids)."""
+    df = raw.data
+    counts, unknown, n_open_with_time = exits.counts, exits.unknown, exits.n_open_with_time
+    status_col = case_cols.get("status")
+    shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    note = (f"case-level table (one row per case): case_id={mapping['case_id']!r}, "
+            f"opened={case_cols['opened_at']!r}, closed={case_cols.get('closed_at')!r}, "
+            f"agency={agency_col!r}, status={status_col!r}"
+            + (f", intake agency={intake_col!r}" if intake_col else "")
+            + f"; each case: register at opening, {CASE_ASSIGN_ACTIVITY} by the handling agency, "
+            f"then close or a competing exit at the closing time as the status says ({shown})")
+    notes = [*raw.notes, note]
+    if unknown:
+        notes.append("unknown status labels (the closing time decided close or open): "
+                     + ", ".join(f"{k!r} ({v})" for k, v in list(unknown.items())[:10]))
+    ids = df[mapping["case_id"]]
+    n_repeated = int(ids.duplicated().sum())
+    if n_repeated:
+        notes.append(f"{n_repeated} case row(s) repeat a case id of an earlier row; their events "
+                     "join that case (expected one row per case)")
+    if n_open_with_time:
+        notes.append(f"{n_open_with_time} case(s) have an open status but a closing time; kept "
+                     "open (the status wins)")
+    return notes
+
+
 def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
                     source: str = "table") -> tuple[RawTable, dict[str, str]]:
     """Turn a case-level table (one row per case) into canonical events.
@@ -1336,11 +1465,11 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     for need, what in (("case_id", "the case id"), ):
         if need not in mapping:
             raise FileUnusableError(f"{source}: case-level table without a case id column; "
-                                    f"expected {what} (--columns case_id=COLUMN)")
+                                    f"expected {what} ({hint_option('columns', 'case_id')})")
     if "opened_at" not in case_cols:
         raise FileUnusableError(f"{source}: case-level table without an opening time column; "
-                                "expected e.g. created_date / 受理时间 (--columns "
-                                "opened_at=COLUMN)")
+                                "expected e.g. created_date / 受理时间 "
+                                f"({hint_option('columns', 'opened_at')})")
     n = len(df)
 
     def text(col: str | None) -> np.ndarray:
@@ -1354,39 +1483,9 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     closed = text(case_cols.get("closed_at"))
     has_close = np.array([bool(str(v).strip()) for v in closed], dtype=bool)
     status_col = case_cols.get("status")
-    exit_act = np.full(n, None, dtype=object)
-    counts: dict[str, int] = {}
-    unknown: dict[str, int] = {}
-    n_open_with_time = 0
-    bad_rows = list(raw.bad_rows)
-    keep = np.ones(n, dtype=bool)
-    if status_col is None:
-        exit_act[has_close] = "close"
-        counts = {"close": int(has_close.sum()), "open": int((~has_close).sum())}
-    else:
-        status = text(status_col)
-        codes, uniq = pd.factorize(pd.Series(status, dtype=object))
-        meaning = [_STATUS_INDEX.get(_norm_header(u)) if str(u).strip() else "" for u in uniq]
-        for i, u in enumerate(uniq):
-            if meaning[i] is None:
-                unknown[str(u)[:40]] = int((codes == i).sum())
-        for r in range(n):
-            m = meaning[codes[r]]
-            if m is None or m == "":  # unknown or empty status: the closing time decides
-                m = "close" if has_close[r] else "open"
-            if m == "open":
-                n_open_with_time += bool(has_close[r])
-                counts["open"] = counts.get("open", 0) + 1
-                continue
-            if not has_close[r]:
-                keep[r] = False
-                bad_rows.append((int(raw.source_rows[r]), status_col, "",
-                                 f"status {str(status[r])[:40]!r} ends the case but the closing "
-                                 f"time ({case_cols.get('closed_at', 'no column')}) is empty; "
-                                 "expected a closing time"))
-                continue
-            exit_act[r] = m
-            counts[m] = counts.get(m, 0) + 1
+    exits_found = _case_exits(raw, case_cols, has_close,
+                              None if status_col is None else text(status_col))
+    exit_act, keep, bad_rows = exits_found.activity, exits_found.keep, exits_found.bad_rows
     rows_kept = np.flatnonzero(keep)
     exits = rows_kept[np.asarray([exit_act[r] is not None for r in rows_kept], dtype=bool)] \
         if len(rows_kept) else rows_kept
@@ -1415,25 +1514,7 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
         if str(col) not in consumed and str(col) not in data:
             data[str(col)] = df[col].take(row_of).reset_index(drop=True)
     events = pd.DataFrame(data)
-    shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    note = (f"case-level table (one row per case): case_id={mapping['case_id']!r}, "
-            f"opened={case_cols['opened_at']!r}, closed={case_cols.get('closed_at')!r}, "
-            f"agency={agency_col!r}, status={status_col!r}"
-            + (f", intake agency={intake_col!r}" if intake_col else "")
-            + f"; each case: register at opening, {CASE_ASSIGN_ACTIVITY} by the handling agency, "
-            f"then close or a competing exit at the closing time as the status says ({shown})")
-    notes = [*raw.notes, note]
-    if unknown:
-        notes.append("unknown status labels (the closing time decided close or open): "
-                     + ", ".join(f"{k!r} ({v})" for k, v in list(unknown.items())[:10]))
-    ids = df[mapping["case_id"]]
-    n_repeated = int(ids.duplicated().sum())
-    if n_repeated:
-        notes.append(f"{n_repeated} case row(s) repeat a case id of an earlier row; their events "
-                     "join that case (expected one row per case)")
-    if n_open_with_time:
-        notes.append(f"{n_open_with_time} case(s) have an open status but a closing time; kept "
-                     "open (the status wins)")
+    notes = _case_table_notes(raw, mapping, case_cols, exits_found, agency_col, intake_col)
     out_cols = {"case_id": "case_id", "timestamp": "timestamp", "activity": "activity",
                 **({"agency": "agency"} if agency_col else {})}
     out_cols.update({k: v for k, v in core_given.items() if k not in out_cols})
@@ -1455,7 +1536,7 @@ def _apply_shape(raw: RawTable, shape: str | None, columns: Mapping[str, str] | 
             extra = [k for k in columns if k in CASE_COLUMN_ALIASES]
             if extra:
                 raise CasekitError(f"columns: {extra[0]!r} only applies to case-level tables; "
-                                   "expected shape='cases' (--shape cases)")
+                                   f"expected {hint_option('shape')}")
         return raw, columns
     return cases_to_events(raw, columns, source)
 
@@ -1541,7 +1622,7 @@ def read_events_report(
     sheet: str | int | None = None,
     encoding: str | None = None,
     observation_end: Any = None,
-    timezone: str | None = DEFAULT_TIMEZONE,
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
@@ -1611,7 +1692,7 @@ def read_events(
     sheet: str | int | None = None,
     encoding: str | None = None,
     observation_end: Any = None,
-    timezone: str | None = DEFAULT_TIMEZONE,
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     progress: bool | None = None,
@@ -1646,8 +1727,10 @@ def read_events(
         End of the observation window; events after it are quarantined. Default: the last
         accepted timestamp (recorded in the metadata).
     timezone : str or None
-        Local zone that timestamps with a UTC offset are converted to (default
-        ``"Asia/Shanghai"``); ``None`` keeps each value's own wall-clock time.
+        Zone that timestamps with a UTC offset are converted to, e.g. ``"Asia/Shanghai"``.
+        Default ``"auto"``: the zone comes from the data (each value keeps the wall clock of its
+        own offset, and the offsets seen are reported); without offsets in the data no zone is
+        assumed (reported as such). ``None`` keeps each value's wall clock, offsets dropped.
     label_map : mapping or path, optional
         Extra label mappings ``{column: {label: identifier}}``, or a CSV (columns ``column,label,
         identifier``) or JSON file of the same; applied before the built-in vocabularies.

@@ -621,7 +621,7 @@ def pseudonymise(
         "mask_cols": mask_cols,
         "n_masked_cells": 0,
     }
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: the caller's frame is never changed
     if not present:
         return out, info
     if length < 8 or length > 64:
@@ -630,100 +630,135 @@ def pseudonymise(
     info["key_source"] = source
     info["key_fingerprint"] = _key_fingerprint(raw_key)
 
-    n = len(df)
-    # factorise each identity column (arrow hashing); normalise only the distinct values
-    col_codes: dict[str, np.ndarray] = {}
-    col_norm: dict[str, pd.Series] = {}
-    normalisers = {id_col: _normalise_ids, name_col: _normalise_names, phone_col: _normalise_phones}
-    for col in present:
-        codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
-        normed = normalisers[col](_as_text(uniques))
-        # position len(uniques) holds NA, for the -1 sentinel
-        col_codes[col] = np.where(codes < 0, len(uniques), codes)
-        col_norm[col] = pd.concat([normed, pd.Series([None], dtype="str")], ignore_index=True)
-    # one code per distinct combination of the raw values, in order of first appearance
-    combined = np.zeros(n, dtype=np.int64)
-    for col in present:
-        combined = combined * len(col_norm[col]) + col_codes[col]
-        combined = pd.factorize(combined)[0].astype(np.int64)
-    m = int(combined.max()) + 1 if n else 0
-    # codes appear in increasing order, so a first occurrence is where the running max grows
-    is_first = np.ones(n, dtype=bool)
-    if n > 1:
-        is_first[1:] = combined[1:] > np.maximum.accumulate(combined)[:-1]
-    first_idx = np.flatnonzero(is_first)
-    rows_per_combo = np.bincount(combined, minlength=m)
-
-    def part(col: str) -> pd.Series:
-        if col not in col_codes:
-            return pd.Series([None] * m, dtype="str")
-        return col_norm[col].take(col_codes[col][first_idx]).reset_index(drop=True)
-
-    ids, names, phones = part(id_col), part(name_col), part(phone_col)
-    has_id, has_name, has_phone = ids.notna(), names.notna(), phones.notna()
-    valid = pd.Series(False, index=ids.index)
-    if has_id.any():
-        valid[has_id] = _valid_id_array(ids[has_id])
-    rules = [
-        ("id_number", valid, "id:" + ids),
-        ("name_phone", has_name & has_phone, "np:" + names + "|" + phones),
-        ("phone", has_phone, "ph:" + phones),
-        ("name", has_name, "nm:" + names),
-        ("raw_id_number", has_id, "raw:" + ids),
-    ]
-    identity = pd.Series([None] * m, dtype="str")
-    basis = np.full(m, -1, dtype=np.int64)
-    todo = np.ones(m, dtype=bool)
-    for r, (_, cond, made) in enumerate(rules):
-        hit = todo & cond.to_numpy(dtype=bool)
-        identity[hit] = made[hit]
-        basis[hit] = r
-        todo &= ~hit
-
+    combos = _Combos.of(df, present, {id_col: _normalise_ids, name_col: _normalise_names,
+                                      phone_col: _normalise_phones})
+    identity, basis = _choose_identity(combos, id_col, name_col, phone_col)
     known = identity.notna().to_numpy()
-    hashed = np.full(m, None, dtype=object)
+    hashed = np.full(combos.m, None, dtype=object)
     if known.any():
         ident_codes, ident_uniques = pd.factorize(identity[known])
         digests = _hash_unique(np.asarray(ident_uniques, dtype=object), raw_key, length, prefix)
         hashed[known] = digests[ident_codes]
-    result = pd.Series(pd.array(hashed, dtype="str").take(combined), index=df.index)
+    result = pd.Series(pd.array(hashed, dtype="str").take(combos.combined), index=df.index)
     if out_col in df.columns and out_col not in present:
         result = result.fillna(df[out_col].astype("str"))
     out[out_col] = result
-
-    per_rule = np.bincount(basis + 1, weights=rows_per_combo, minlength=len(rules) + 1)
-    info["basis"] = {
-        label: int(per_rule[r + 1]) for r, (label, _, _) in enumerate(rules) if per_rule[r + 1] > 0
-    }
-    if per_rule[0] > 0:
-        info["basis"]["missing"] = int(per_rule[0])
+    info["basis"] = _basis_counts(basis, combos.rows_per_combo)
     info["n_petitioners"] = len({h for h in hashed if h is not None})
-    if id_col in col_codes:
-        id_vals = col_norm[id_col]
-        id_valid = np.zeros(len(id_vals), dtype=bool)
-        nonnull = id_vals.notna().to_numpy()
-        if nonnull.any():
-            id_valid[nonnull] = _valid_id_array(id_vals[nonnull])
-        bad = nonnull & ~id_valid
-        info["n_invalid_id_numbers"] = int(
-            np.bincount(col_codes[id_col], minlength=len(bad))[bad].sum()
-        )
-
+    if id_col in combos.codes:
+        info["n_invalid_id_numbers"] = _n_invalid_ids(combos, id_col)
     if mask_cols:
-        known_names: list[str] = []
-        if name_col in df.columns:
-            known_names = [str(v) for v in pd.unique(df[name_col].dropna())]
-        for col in mask_cols:
-            before = df[col]
-            after = mask_free_text(before, known_names=known_names)
-            present_text = before.notna().to_numpy()
-            changed = before[present_text].astype("str").to_numpy(dtype=object) != after[
-                present_text
-            ].to_numpy(dtype=object)
-            info["n_masked_cells"] += int(changed.sum())
-            out[col] = after
-    out = out.drop(columns=present)
-    return out, info
+        info["n_masked_cells"] = _mask_columns(df, out, mask_cols, name_col)
+    return out.drop(columns=present), info
+
+
+#: Identity rules of :func:`pseudonymise`, strongest first (label, prefix of the identity).
+_RULES = ("id_number", "name_phone", "phone", "name", "raw_id_number")
+
+
+@dataclass
+class _Combos:
+    """The distinct combinations of a table's raw identity values (one per petitioner row
+    pattern), with each identity column factorised and normalised on its distinct values."""
+
+    codes: dict[str, np.ndarray]    # column -> code per row (len(uniques) for missing)
+    norm: dict[str, pd.Series]      # column -> normalised distinct values (+ a final None)
+    combined: np.ndarray            # combination code per row, in order of first appearance
+    first_idx: np.ndarray           # first row of each combination
+    rows_per_combo: np.ndarray
+    m: int
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, present: list[str], normalisers: dict[str, Any]) -> _Combos:
+        """Factorise (arrow hashing) and normalise only the distinct values of each column."""
+        n = len(df)
+        codes_of: dict[str, np.ndarray] = {}
+        norm: dict[str, pd.Series] = {}
+        for col in present:
+            codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+            normed = normalisers[col](_as_text(uniques))
+            # position len(uniques) holds NA, for the -1 sentinel
+            codes_of[col] = np.where(codes < 0, len(uniques), codes)
+            norm[col] = pd.concat([normed, pd.Series([None], dtype="str")], ignore_index=True)
+        combined = np.zeros(n, dtype=np.int64)
+        for col in present:
+            combined = combined * len(norm[col]) + codes_of[col]
+            combined = pd.factorize(combined)[0].astype(np.int64)
+        m = int(combined.max()) + 1 if n else 0
+        # codes appear in increasing order, so a first occurrence is where the running max grows
+        is_first = np.ones(n, dtype=bool)
+        if n > 1:
+            is_first[1:] = combined[1:] > np.maximum.accumulate(combined)[:-1]
+        return cls(codes_of, norm, combined, np.flatnonzero(is_first),
+                   np.bincount(combined, minlength=m), m)
+
+    def part(self, col: str) -> pd.Series:
+        """The normalised value of ``col`` for each combination (missing when absent)."""
+        if col not in self.codes:
+            return pd.Series([None] * self.m, dtype="str")
+        return self.norm[col].take(self.codes[col][self.first_idx]).reset_index(drop=True)
+
+
+def _choose_identity(combos: _Combos, id_col: str, name_col: str, phone_col: str
+                     ) -> tuple[pd.Series, np.ndarray]:
+    """Per combination, the identity of the strongest rule that applies (see :data:`_RULES`)
+    and that rule's index (``-1``: no identity)."""
+    ids, names, phones = combos.part(id_col), combos.part(name_col), combos.part(phone_col)
+    has_id, has_name, has_phone = ids.notna(), names.notna(), phones.notna()
+    valid = pd.Series(False, index=ids.index)
+    if has_id.any():
+        valid[has_id] = _valid_id_array(ids[has_id])
+    rules = [(valid, "id:" + ids), (has_name & has_phone, "np:" + names + "|" + phones),
+             (has_phone, "ph:" + phones), (has_name, "nm:" + names), (has_id, "raw:" + ids)]
+    identity = pd.Series([None] * combos.m, dtype="str")
+    basis = np.full(combos.m, -1, dtype=np.int64)
+    todo = np.ones(combos.m, dtype=bool)
+    for r, (cond, made) in enumerate(rules):
+        hit = todo & cond.to_numpy(dtype=bool)
+        identity[hit] = made[hit]
+        basis[hit] = r
+        todo &= ~hit
+    return identity, basis
+
+
+def _basis_counts(basis: np.ndarray, rows_per_combo: np.ndarray) -> dict[str, int]:
+    """Rows per identity rule (``missing``: rows without any identity)."""
+    per_rule = np.bincount(basis + 1, weights=rows_per_combo, minlength=len(_RULES) + 1)
+    out = {label: int(per_rule[r + 1]) for r, label in enumerate(_RULES) if per_rule[r + 1] > 0}
+    if per_rule[0] > 0:
+        out["missing"] = int(per_rule[0])
+    return out
+
+
+def _n_invalid_ids(combos: _Combos, id_col: str) -> int:
+    """Rows whose non-empty ID number fails :func:`is_valid_id_number`."""
+    id_vals = combos.norm[id_col]
+    id_valid = np.zeros(len(id_vals), dtype=bool)
+    nonnull = id_vals.notna().to_numpy()
+    if nonnull.any():
+        id_valid[nonnull] = _valid_id_array(id_vals[nonnull])
+    bad = nonnull & ~id_valid
+    return int(np.bincount(combos.codes[id_col], minlength=len(bad))[bad].sum())
+
+
+def _mask_columns(df: pd.DataFrame, out: pd.DataFrame, mask_cols: list[str],
+                  name_col: str) -> int:
+    """Mask ``mask_cols`` of ``df`` into ``out`` with the names of ``name_col`` as known
+    names; returns the cells changed."""
+    known_names: list[str] = []
+    if name_col in df.columns:
+        known_names = [str(v) for v in pd.unique(df[name_col].dropna())]
+    n_changed = 0
+    for col in mask_cols:
+        before = df[col]
+        after = mask_free_text(before, known_names=known_names)
+        present_text = before.notna().to_numpy()
+        changed = before[present_text].astype("str").to_numpy(dtype=object) != after[
+            present_text
+        ].to_numpy(dtype=object)
+        n_changed += int(changed.sum())
+        out[col] = after
+    return n_changed
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,10 +16,14 @@ import pandas as pd
 
 from casekit._utils import CasekitError
 
-__all__ = ["DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_timestamps"]
+__all__ = ["AUTO_TIMEZONE", "DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_timestamps"]
 
 #: Default local time zone of casekit data (Chinese case systems record Beijing time).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: ``timezone="auto"``, the readers' default: the zone comes from the data. Values with UTC
+#: offsets keep the wall clock they were recorded in (their own offset), values without keep
+#: theirs; what the data said is reported, and no zone is assumed.
+AUTO_TIMEZONE = "auto"
 
 # ---------------------------------------------------------------------------------------------
 # Timestamps
@@ -103,6 +107,8 @@ class AmbiguousDateOrder(CasekitError):
     """Dates such as 05/03/2023 fit both day/month and month/day order (no value decides)."""
 
 
+#: The hint of :class:`AmbiguousDateOrder` (the command line words it as its own options).
+_DAYFIRST_HINT = "dayfirst=True / False"
 _DMY_RE = r"^(\d{1,2})-(\d{1,2})-\d{4}(?:\s|$)"
 
 
@@ -134,7 +140,7 @@ def _day_first(rest: pd.Series, dayfirst: bool | None, info: TimestampInfo) -> b
         example = rest[m.index[a != b][0]]
         raise AmbiguousDateOrder(
             f"dates such as {example!r} can be day/month or month/day and no value decides; "
-            "expected --dayfirst or --monthfirst (dayfirst=True / False)")
+            f"expected {_DAYFIRST_HINT}")
     return False
 
 
@@ -195,10 +201,57 @@ def _parse_strings(u: pd.Series, timezone: str | None, info: TimestampInfo,
 
 def _parse_timestamps(values: pd.Series, timezone: str | None, dayfirst: bool | None = None
                       ) -> tuple[np.ndarray, np.ndarray, TimestampInfo]:
-    """Return (datetime64[ns] array, missing mask, info); unparseable = NaT & ~missing."""
+    """Return (datetime64[ns] array, missing mask, info); unparseable = NaT & ~missing.
+
+    ``timezone="auto"`` converts nothing (each value's own wall clock, as ``None``).
+    """
+    if timezone == AUTO_TIMEZONE:
+        timezone = None
     info = TimestampInfo(timezone=timezone)
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     n = len(s)
+    typed = _parse_typed(s, timezone, info)
+    if typed is not None:
+        return typed
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and n > 10_000:
+        fast, done, info.formats = _fast_parse(s)
+        if done.all():
+            missing = np.zeros(n, dtype=bool)
+            return fast, missing, info
+        if done.any():  # the rest (other formats, blanks, garbage) value by value
+            rest_idx = np.flatnonzero(~done)
+            r_out, r_missing, r_info = _parse_timestamps(s.iloc[rest_idx].reset_index(drop=True),
+                                                         timezone, dayfirst)
+            fast[rest_idx] = r_out
+            missing = np.zeros(n, dtype=bool)
+            missing[rest_idx] = r_missing
+            r_info.formats = list(dict.fromkeys([*info.formats, *r_info.formats]))
+            return fast, missing, r_info
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    uniq = np.asarray(uniques, dtype=object)
+    parsed = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[ns]")
+    empty = np.zeros(len(uniq), dtype=bool)
+    is_str = np.fromiter((isinstance(v, str) for v in uniq), dtype=bool, count=len(uniq))
+    if is_str.any():
+        parsed[is_str], empty[is_str] = _parse_distinct_strings(uniq[is_str], timezone, info,
+                                                                dayfirst)
+    for i in np.flatnonzero(~is_str):  # Excel cells: datetime / date / number objects
+        parsed[i], empty[i] = _parse_cell(uniq[i], timezone, info)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    has = codes >= 0
+    out[has] = parsed[codes[has]]
+    missing = ~has
+    missing[has] = empty[codes[has]]
+    info.n_missing = int(missing.sum())
+    info.n_unparseable = int((np.isnat(out) & ~missing).sum())
+    info.formats = list(dict.fromkeys(info.formats))
+    return out, missing, info
+
+
+def _parse_typed(s: pd.Series, timezone: str | None, info: TimestampInfo
+                 ) -> tuple[np.ndarray, np.ndarray, TimestampInfo] | None:
+    """Columns already typed: zone-aware or naive datetimes, numbers (Excel serial days);
+    ``None`` for text and objects."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         info.offsets_seen = [str(s.dtype.tz)]
         if timezone is not None:
@@ -224,67 +277,43 @@ def _parse_timestamps(values: pd.Series, timezone: str | None, dayfirst: bool | 
         info.n_missing = int(missing.sum())
         info.n_unparseable = int((np.isnat(out) & ~missing).sum())
         return out, missing, info
-    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object and n > 10_000:
-        fast, done, info.formats = _fast_parse(s)
-        if done.all():
-            missing = np.zeros(n, dtype=bool)
-            return fast, missing, info
-        if done.any():  # the rest (other formats, blanks, garbage) value by value
-            rest_idx = np.flatnonzero(~done)
-            r_out, r_missing, r_info = _parse_timestamps(s.iloc[rest_idx].reset_index(drop=True),
-                                                         timezone, dayfirst)
-            fast[rest_idx] = r_out
-            missing = np.zeros(n, dtype=bool)
-            missing[rest_idx] = r_missing
-            r_info.formats = list(dict.fromkeys([*info.formats, *r_info.formats]))
-            return fast, missing, r_info
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    uniq = np.asarray(uniques, dtype=object)
-    parsed = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[ns]")
-    empty = np.zeros(len(uniq), dtype=bool)
-    is_str = np.fromiter((isinstance(v, str) for v in uniq), dtype=bool, count=len(uniq))
-    if is_str.any():
-        stripped = pd.Series(uniq[is_str], dtype="str").str.strip()
-        blank = (stripped == "").to_numpy(dtype=bool)
-        too_long = (stripped.str.len() > 64).to_numpy(dtype=bool)  # no timestamp is that long
-        stripped[too_long] = "?"
-        sub = np.full(int(is_str.sum()), np.datetime64("NaT"), dtype="datetime64[ns]")
-        sub[~blank] = _parse_strings(stripped[~blank].reset_index(drop=True), timezone, info,
-                                     dayfirst)
-        parsed[is_str] = sub
-        tmp = np.zeros(int(is_str.sum()), dtype=bool)
-        tmp[blank] = True
-        empty[is_str] = tmp
-    other = ~is_str
-    for i in np.flatnonzero(other):  # Excel cells: datetime / date / number objects (few uniques)
-        v = uniq[i]
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int | float | np.integer | np.floating):
-            parsed[i] = _excel_serial(np.array([v], dtype="float64"))[0]
-            if not np.isnat(parsed[i]):
-                info.n_excel_serial += 1
-            continue
-        try:
-            ts = pd.Timestamp(v)
-        except (TypeError, ValueError):
-            continue
-        if ts is pd.NaT:
-            empty[i] = True
-            continue
-        if ts.tzinfo is not None:
-            ts = ts.tz_convert(timezone).tz_localize(None) if timezone else ts.tz_localize(None)
-        if _NS_MIN <= ts <= _NS_MAX:
-            parsed[i] = ts.as_unit("ns").to_datetime64()
-    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    has = codes >= 0
-    out[has] = parsed[codes[has]]
-    missing = ~has
-    missing[has] = empty[codes[has]]
-    info.n_missing = int(missing.sum())
-    info.n_unparseable = int((np.isnat(out) & ~missing).sum())
-    info.formats = list(dict.fromkeys(info.formats))
-    return out, missing, info
+    return None
+
+
+def _parse_distinct_strings(values: np.ndarray, timezone: str | None, info: TimestampInfo,
+                            dayfirst: bool | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct text values -> (datetimes, blank mask); over-long values are unparseable."""
+    stripped = pd.Series(values, dtype="str").str.strip()
+    blank = (stripped == "").to_numpy(dtype=bool)
+    too_long = (stripped.str.len() > 64).to_numpy(dtype=bool)  # no timestamp is that long
+    stripped[too_long] = "?"
+    sub = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    sub[~blank] = _parse_strings(stripped[~blank].reset_index(drop=True), timezone, info,
+                                 dayfirst)
+    return sub, blank
+
+
+def _parse_cell(v: Any, timezone: str | None, info: TimestampInfo) -> tuple[Any, bool]:
+    """One non-text cell (an Excel datetime, date or number) -> (datetime64 or NaT, empty)."""
+    nat = np.datetime64("NaT", "ns")
+    if isinstance(v, bool):
+        return nat, False
+    if isinstance(v, int | float | np.integer | np.floating):
+        got = _excel_serial(np.array([v], dtype="float64"))[0]
+        if not np.isnat(got):
+            info.n_excel_serial += 1
+        return got, False
+    try:
+        ts = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return nat, False
+    if ts is pd.NaT:
+        return nat, True
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(timezone).tz_localize(None) if timezone else ts.tz_localize(None)
+    if _NS_MIN <= ts <= _NS_MAX:
+        return ts.as_unit("ns").to_datetime64(), False
+    return nat, False
 
 
 _FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",

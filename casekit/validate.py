@@ -21,9 +21,11 @@ Rules (each row is either accepted or quarantined, so ``read = accepted + quaran
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,12 @@ import pandas as pd
 
 from casekit._utils import CasekitError, FileUnusableError
 from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
-from casekit.timestamps import AmbiguousDateOrder, _parse_timestamps
+from casekit.timestamps import _DAYFIRST_HINT as _DAYFIRST_PYTHON
+from casekit.timestamps import AUTO_TIMEZONE, AmbiguousDateOrder, TimestampInfo, _parse_timestamps
 
-__all__ = ["PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "RawTable", "ReadResult",
-           "load_label_map", "normalise_ids", "validate_table"]
+__all__ = ["ENCODING_KEY", "PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "RawTable",
+           "ReadResult", "event_encoding", "hint_option", "hint_style", "load_label_map",
+           "normalise_ids", "validate_table"]
 
 @dataclass
 class RawTable:
@@ -50,6 +54,54 @@ class RawTable:
     bad_rows: list[tuple[int, str | None, str, str]] = field(default_factory=list)
     # (source_row, column, raw value, reason) for rows that could not be split into columns
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Text columns the reader already has dictionary-encoded (Parquet dictionary pages, the
+    #: CSV parser's dictionaries): column name -> pyarrow ``dictionary<string>`` (chunked)
+    #: array of the same values as ``data[column]``. Validation factorises from them instead of
+    #: hashing millions of strings again.
+    dictionaries: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+#: How hints name an option: ``"python"`` (``columns={'agency': ...}``, the default) or
+#: ``"cli"`` (``--columns agency=COLUMN``); the command line sets it with :func:`hint_style`.
+_HINT_STYLE: contextvars.ContextVar[str] = contextvars.ContextVar("casekit_hint_style",
+                                                                  default="python")
+_HINTS = {  # option -> (Python wording, command-line wording); {v}: the value shown
+    "columns": ("columns={{{v!r}: ...}}", "--columns {v}=COLUMN"),
+    "sheet": ("sheet=...", "--sheet NAME"),
+    "labels": ("label_map=", "--labels FILE"),
+    "timezone": ("timezone=", "--timezone ZONE"),
+    "shape": ("shape='cases'", "--shape cases"),
+    "dayfirst": ("dayfirst=True / False", "--dayfirst or --monthfirst"),
+}
+
+
+@contextlib.contextmanager
+def hint_style(style: str) -> Iterator[None]:
+    """Word the hints of messages raised inside the block for ``"python"`` or ``"cli"`` users.
+
+    Examples
+    --------
+    >>> with ck.validate.hint_style("cli"):
+    ...     ck.validate.hint_option("columns", "agency")
+    '--columns agency=COLUMN'
+    >>> ck.validate.hint_option("columns", "agency")
+    "columns={'agency': ...}"
+    """
+    if style not in ("python", "cli"):
+        raise CasekitError(f"hint style {style!r}: expected 'python' or 'cli'")
+    token = _HINT_STYLE.set(style)
+    try:
+        yield
+    finally:
+        _HINT_STYLE.reset(token)
+
+
+def hint_option(option: str, value: str | None = None) -> str:
+    """How to pass ``option`` (``columns``, ``sheet``, ``labels``, ``timezone``) in the current
+    :func:`hint_style`.
+    """
+    python, cli = _HINTS[option]
+    return (cli if _HINT_STYLE.get() == "cli" else python).format(v=value)
 
 
 #: Dates before this are implausible for a case log (quarantined); ``plausible_from=``.
@@ -164,7 +216,7 @@ class ReadResult:
             text += (f"; {m['n_cases']} cases, {m['first_timestamp']} to {m['last_timestamp']}"
                      f"; observation end {m['observation_end']}")
         tz = m.get("timezone")
-        text += f"; time zone {tz if tz else 'as recorded'}"
+        text += f"; time zone {m.get('timezone_note') or (tz if tz else 'as recorded')}"
         return text
 
 
@@ -223,17 +275,48 @@ def normalise_ids(s: pd.Series) -> tuple[pd.Series, int, int]:
     if s.dtype != "str":
         s = _as_str(s)
     arr = _arrow(s)
-    if not pc.any(pc.match_substring_regex(arr, _NEEDS_NORMALISING)).as_py():
-        return s, 0, -1  # one pass in the common case
+    if not _may_need_normalising(arr) or \
+            not pc.any(pc.match_substring_regex(arr, _NEEDS_NORMALISING)).as_py():
+        return s, 0, -1  # ASCII ids without white space at either end: no pass at all
     clean = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, _INVISIBLE, ""))
     changed = pc.fill_null(pc.not_equal(arr, clean), False).to_numpy(zero_copy_only=False)
     out = pd.Series(pd.array(clean, dtype="str"), index=s.index, name=s.name)
     return out, int(changed.sum()), int(np.argmax(changed))
 
 
+def _may_need_normalising(arr: Any) -> bool:
+    """False when no value can match ``_NEEDS_NORMALISING``: every byte ASCII and no ASCII
+    white space first or last in a value (read from the Arrow buffers, no per-value work).
+
+    Every character the pattern looks for besides ASCII white space is outside ASCII, so a
+    ``True`` only means the exact (regex) check must run.
+    """
+    import pyarrow as pa
+
+    for chunk in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]):
+        if not len(chunk):
+            continue
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        _validity, offsets, data = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        off = np.frombuffer(offsets, dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+        if data is None or off[-1] == off[0]:
+            continue
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if (raw[off[0]: off[-1]] >= 0x80).any():
+            return True
+        full = off[1:] > off[:-1]
+        edges = np.concatenate([raw[off[:-1][full]], raw[off[1:][full] - 1]])
+        if ((edges == 32) | ((edges >= 9) & (edges <= 13))).any():
+            return True
+    return False
+
+
 def _lossy_numbers(s: pd.Series, fmt: str) -> np.ndarray:
     """Rows whose id arrived as a number too large to be exact (>= 2**53 as a float; any
-    number of that size from Excel, which stores doubles)."""
+    number of that size from Excel, which stores doubles).
+    """
     limit = 2**53
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -244,7 +327,7 @@ def _lossy_numbers(s: pd.Series, fmt: str) -> np.ndarray:
     if s.dtype != object:
         return np.zeros(len(s), dtype=bool)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    bad_u = np.array([isinstance(v, float | np.floating) and np.isfinite(v) and abs(v) >= limit
+    bad_u = np.array([(isinstance(v, float | np.floating) and np.isfinite(v) and abs(v) >= limit)
                       or (fmt == "excel" and isinstance(v, int | np.integer)
                           and not isinstance(v, bool) and abs(int(v)) >= limit)
                       for v in uniques] + [False], dtype=bool)
@@ -290,11 +373,47 @@ def _blank(s: pd.Series) -> np.ndarray:
     return (s.isna() | (s == "")).to_numpy(dtype=bool)
 
 
-def _dictionary(s: pd.Series) -> tuple[np.ndarray, Any]:
-    """Arrow dictionary encoding of a text column: (codes with -1 for missing, dictionary)."""
+def _from_dictionary(enc: Any) -> tuple[np.ndarray, Any]:
+    """(codes, dictionary) of a column read dictionary-encoded, exactly as
+    :func:`_dictionary` gives them for its text: distinct values in order of first appearance,
+    values the rows never use left out, ``-1`` for missing.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    chunks = enc.chunks
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], pa.large_string())
+    first = chunks[0].dictionary
+    if not all(c.dictionary is first or c.dictionary.equals(first) for c in chunks[1:]):
+        enc = enc.unify_dictionaries()
+        chunks, first = enc.chunks, enc.chunk(0).dictionary
+    idx = np.concatenate([np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int64)
+                          for c in chunks])
+    k, n = len(first), len(idx)
+    seen = idx >= 0
+    first_row = np.full(k, n, dtype=np.int64)
+    rows = np.flatnonzero(seen)
+    np.minimum.at(first_row, idx[rows], rows)
+    used = np.flatnonzero(first_row < n)
+    used = used[np.argsort(first_row[used], kind="stable")]
+    remap = np.full(k + 1, -1, dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    codes = remap[idx]  # idx == -1 reads remap[-1], the -1 kept for missing
+    return codes, first.take(pa.array(used)).cast(pa.large_string())
+
+
+def _dictionary(s: pd.Series, enc: Any = None) -> tuple[np.ndarray, Any]:
+    """Arrow dictionary encoding of a text column: (codes with -1 for missing, dictionary).
+
+    ``enc``: the same column as the reader dictionary-encoded it (see ``RawTable.dictionaries``);
+    its encoding is reused instead of hashing the strings again.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if enc is not None:
+        return _from_dictionary(enc)
     enc = pc.dictionary_encode(_arrow(s))
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.unify_dictionaries()
@@ -306,12 +425,16 @@ def _dictionary(s: pd.Series) -> tuple[np.ndarray, Any]:
     return codes, dictionary
 
 
-def _map_uniques(s: pd.Series, fn: Any) -> pd.Series:
+def _map_uniques(s: pd.Series, fn: Any, enc: Any = None, sel: Any = None) -> pd.Series:
     """Apply ``fn(list_of_unique_strings) -> list`` over distinct values and broadcast back.
 
-    The column is returned as it is when ``fn`` changes no value (the common case).
+    The column is returned as it is when ``fn`` changes no value (the common case). ``enc``: the
+    reader's dictionary encoding of the column ``s`` was selected from by the positions ``sel``
+    (see :func:`_dictionary`); its distinct values may then include some of unselected rows.
     """
-    codes, dictionary = _dictionary(s)
+    codes, dictionary = _dictionary(s, enc)
+    if enc is not None and sel is not None:
+        codes = codes[sel]
     if not len(dictionary):
         return s
     uniques = dictionary.to_pylist()
@@ -377,14 +500,14 @@ def load_label_map(label_map: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def _factor(s: pd.Series) -> tuple[np.ndarray, list[str], bool]:
+def _factor(s: pd.Series, enc: Any = None) -> tuple[np.ndarray, list[str], bool]:
     """Factorise a column: codes (``-1`` = missing), distinct values as stripped text, unchanged.
 
     ``unchanged`` tells whether the column is already ``str`` text equal to those values, so it
-    can be kept as it is.
+    can be kept as it is; ``enc`` as in :func:`_dictionary`.
     """
     if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
-        codes, dictionary = _dictionary(s)
+        codes, dictionary = _dictionary(s, enc)
         raw = np.asarray(dictionary.to_pylist(), dtype=object)
     else:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -518,8 +641,14 @@ def _mask_value(value: object, column: str | None = None,
     return masked
 
 
-def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None,
-                       notes: list[str]) -> pd.DataFrame:
+def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: list[str],
+                       enc: Mapping[str, Any] | None = None, sel: Any = None) -> pd.DataFrame:
+    """Free-text columns (not codes) masked, each distinct value once.
+
+    ``enc`` / ``sel``: the reader's dictionary encodings of the source columns and the rows of
+    them that ``df`` holds (see :func:`_map_uniques`).
+    """
+    enc = enc or {}
     cols = [c for c in df.columns if c not in _CODE_COLUMNS
             and (pd.api.types.is_string_dtype(df[c].dtype) or df[c].dtype == object)]
     if not cols:
@@ -541,7 +670,8 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None,
             masked = mask_free_text(pd.Series(uniques, dtype="str"), known_names=known_names)
             return [None if isinstance(v, float) else v for v in masked.tolist()]
 
-        df[c] = _map_uniques(s.astype("str"), fn)
+        usable = c in enc and s.dtype == "str" and c not in _PII
+        df[c] = _map_uniques(s.astype("str"), fn, enc.get(c) if usable else None, sel)
     return df
 
 
@@ -564,8 +694,12 @@ def _adjacent_equal(values: Any) -> np.ndarray:
     return pc.fill_null(eq, False).to_numpy(zero_copy_only=False)
 
 
-def _sorted_order(case: pd.Series, ts: np.ndarray) -> np.ndarray | None:
-    """Stable order by (case_id, timestamp); ``None`` when already sorted (cheap check)."""
+def _sorted_order(case: pd.Series, ts: np.ndarray, *, check_only: bool = False
+                  ) -> np.ndarray | None:
+    """Stable order by (case_id, timestamp); ``None`` when already sorted (cheap check).
+
+    ``check_only``: only the cheap check; an empty array (not ``None``) when not sorted.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -580,14 +714,635 @@ def _sorted_order(case: pd.Series, ts: np.ndarray) -> np.ndarray | None:
         t = ts.view("int64")
         if not (eq & (t[1:] < t[:-1])).any():
             return None
+    if check_only:
+        return np.zeros(0, dtype=np.int64)
     table = pa.table({"c": arr, "t": pa.array(ts.view("int64"))})
     # pyarrow's sort_indices is stable: ties keep source order
     return pc.sort_indices(table, sort_keys=[("c", "ascending"), ("t", "ascending")]).to_numpy()
 
 
 # ---------------------------------------------------------------------------------------------
-# the validator
+# the validator, stage by stage
 # ---------------------------------------------------------------------------------------------
+
+#: One row check: (mask of failing rows, canonical column or ``*``, reason, message template,
+#: what was expected).
+_Check = tuple[np.ndarray, str, str, str, "str | None"]
+
+
+@dataclass
+class _Run:
+    """What the stages of one :func:`validate_table` call share."""
+
+    raw: RawTable
+    source: str
+    rows: np.ndarray
+    notes: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    checks: list[_Check] = field(default_factory=list)
+    #: canonical column -> the reader's dictionary encoding of it (dropped once it changes)
+    enc: dict[str, Any] = field(default_factory=dict)
+
+
+def _map_columns(run: _Run, columns: Mapping[str, str] | None) -> dict[str, Any]:
+    """Canonical column -> source column; a required column missing is a FileUnusableError."""
+    df, raw = run.raw.data, run.raw
+    mapping, map_notes = guess_columns(df.columns, columns)
+    run.notes.extend(map_notes)
+    if "agency" not in mapping:
+        for cand in _AGENCY_FALLBACKS:
+            if cand in df.columns and cand not in mapping.values():
+                mapping["agency"] = cand
+                run.notes.append(f"no agency column; used {cand!r} as the agency")
+                break
+    for req in REQUIRED_COLUMNS:
+        if req not in mapping:
+            found = ", ".join(map(str, df.columns)) or "(none)"
+            looked = ", ".join(COLUMN_ALIASES[req][:8])
+            hint = ""
+            if raw.fmt == "excel" and raw.extra.get("other_sheets"):
+                hint = (f"; read sheet {raw.extra.get('sheet')!r}, the workbook also has "
+                        f"{', '.join(map(repr, raw.extra['other_sheets']))} (choose one with "
+                        f"{hint_option('sheet', 'NAME')})")
+            raise FileUnusableError(
+                f"{run.source}: required column {req!r} ({_MEANING[req]}) not found; expected "
+                f"a column named one of {looked}, ... or {hint_option('columns', req)}; "
+                f"columns found: {found}{hint}"
+            )
+    return mapping
+
+
+def _canonical_frame(run: _Run, mapping: Mapping[str, Any]) -> pd.DataFrame:
+    """Canonical names first, the other source columns kept (no copy); notes which columns
+    arrived dictionary-encoded (``run.enc``).
+    """
+    df = run.raw.data
+    used = set(mapping.values())
+    data: dict[str, pd.Series] = {}
+    for canonical, col in mapping.items():
+        data[canonical] = df[col]
+        if col in run.raw.dictionaries:
+            run.enc[canonical] = run.raw.dictionaries[col]
+    for col in df.columns:
+        if col in used:
+            continue
+        name = str(col)
+        if name in data:
+            name = f"{name}_source"
+        data[name] = df[col]
+        if col in run.raw.dictionaries:
+            run.enc[name] = run.raw.dictionaries[col]
+    return pd.DataFrame(data, copy=False).reset_index(drop=True)
+
+
+def _check_ids(run: _Run, frame: pd.DataFrame) -> None:
+    """Ids that arrived as lossy numbers (quarantined); ids normalised (noted); empty case ids."""
+    for col in _ID_COLUMNS:
+        if col in frame.columns:
+            lossy = _lossy_numbers(frame[col], run.raw.fmt)
+            if lossy.any():
+                run.checks.append((lossy, col, _LOSSY,
+                                   "id stored as a number that lost digits (16 or more digits, "
+                                   "which a float cannot hold exactly: two ids may have become "
+                                   "one)",
+                                   "the id stored as text (format the column as text)"))
+    for col in _ID_COLUMNS:
+        if col in frame.columns:
+            if frame[col].dtype == "str" and not _may_need_normalising(_arrow(frame[col])):
+                continue  # ASCII text without white space at either end: as it is
+            frame[col], n_fixed, first_fixed = normalise_ids(_as_str(frame[col]))
+            if n_fixed:
+                run.enc.pop(col, None)
+                run.notes.append(f"{n_fixed} {col} value(s) had a byte-order mark, zero-width "
+                                 f"character or surrounding space removed (first at row "
+                                 f"{run.rows[first_fixed]}); ids are compared without them")
+    run.checks.append((_blank(frame["case_id"]), "case_id", "empty case id", "empty case id",
+                       "a non-empty case id"))
+
+
+def _check_timestamps(run: _Run, frame: pd.DataFrame, ts_column: Any, timezone: str | None,
+                      dayfirst: bool | None, plausible_from: Any,
+                      days_after: float | None) -> tuple[np.ndarray, Any]:
+    """Parse the timestamps; quarantine missing, unparseable and implausible ones."""
+    try:
+        ts, missing_ts, ts_info = _parse_timestamps(frame["timestamp"], timezone, dayfirst)
+    except AmbiguousDateOrder as exc:
+        text = str(exc).replace(_DAYFIRST_PYTHON, hint_option("dayfirst"))
+        raise FileUnusableError(f"{run.source}: column {str(ts_column)!r}: {text}") from None
+    bad_ts = np.isnat(ts)
+    early, late, last_plausible = _implausible(ts, ~bad_ts, plausible_from, days_after)
+    if early.any():
+        lo = pd.Timestamp(plausible_from)
+        run.checks.append((early, "timestamp", "implausible date",
+                           f"implausible date {{value}} (before {lo.date()})",
+                           f"dates from {lo.date()} on (plausible_from=)"))
+    if late.any():
+        run.checks.append((late, "timestamp", "implausible date",
+                           f"implausible date {{value}} (more than {days_after:g} days "
+                           f"after the log's last plausible date {last_plausible})",
+                           "dates near the rest of the log (plausible_days_after=)"))
+    run.checks.append((missing_ts & bad_ts, "timestamp", "missing timestamp",
+                       "missing timestamp", _TS_EXPECTED))
+    run.checks.append((~missing_ts & bad_ts, "timestamp", "unparseable timestamp",
+                       "unparseable timestamp {value}", _TS_EXPECTED))
+    return ts, ts_info
+
+
+def _resolve_zone(timezone: str | None, info: TimestampInfo) -> tuple[str | None, str, str]:
+    """(zone reported, where it came from, the phrase the summary prints) of one read.
+
+    ``auto``: the data's offsets (one offset: ``UTC+08:00``, several: ``UTC+01:00/+02:00``, a
+    zone-aware column: its zone); none in the data: no zone, said so, never assumed.
+    """
+    offsets = [str(o) for o in info.offsets_seen]
+    if timezone is None:
+        return None, "recorded", "as recorded (offsets dropped)"
+    if timezone != AUTO_TIMEZONE:
+        how = "offsets converted to it" if offsets else "stated; the data has no UTC offsets"
+        return timezone, "argument", f"{timezone} ({how})"
+    if not offsets:
+        return None, "not in the data", ("not in the data (no UTC offsets): wall clock as "
+                                         f"recorded; state it with {hint_option('timezone')}")
+    named = [o if not o[:1] in "+-" else ("UTC" if o == "+00:00" else f"UTC{o}")
+             for o in offsets]
+    zone = named[0] if len(named) == 1 else "UTC" + "/".join(offsets)
+    return zone, "data", f"{zone} from the data's offsets (wall clock as recorded)"
+
+
+def _fixed_zone(timezone: str | None, info: TimestampInfo) -> Any:
+    """The zone an aware observation end is converted to: the one given, or under ``auto`` the
+    data's single offset or zone; ``None`` (its own wall clock) otherwise.
+    """
+    import datetime as dt
+
+    if timezone != AUTO_TIMEZONE:
+        return timezone
+    if len(info.offsets_seen) != 1:
+        return None
+    o = str(info.offsets_seen[0])
+    if o[:1] not in "+-":
+        return o
+    hours, _, minutes = o[1:].partition(":")
+    delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return dt.timezone(delta if o[0] == "+" else -delta)
+
+
+def _check_observation_end(run: _Run, ts: np.ndarray, observation_end: Any,
+                           timezone: Any) -> pd.Timestamp | None:
+    """Events after an explicit observation end are quarantined; returns that end (naive)."""
+    if observation_end is None:
+        return None
+    obs = pd.Timestamp(observation_end)
+    if obs.tzinfo is not None:
+        obs = obs.tz_convert(timezone).tz_localize(None) if timezone else obs.tz_localize(None)
+    obs_end = obs.as_unit("ns")
+    after = ~np.isnat(ts) & (ts > obs_end.to_datetime64())
+    run.checks.append((after, "timestamp", "after the observation end",
+                       f"event after the observation end {obs_end}", f"events up to {obs_end}"))
+    return obs_end
+
+
+@dataclass
+class _Order:
+    """Accepted rows in (case_id, timestamp) order and the exact duplicates found on the way."""
+
+    keep_idx: np.ndarray           # source positions of the accepted rows, in event order
+    sorted_already: bool           # the good rows were in order (no reordering)
+    dup: np.ndarray                # bool per source row: an exact duplicate (quarantined)
+    dup_of: dict[int, int]         # duplicate row -> the row it repeats (first 10,000)
+    same_case: np.ndarray | None   # adjacent accepted rows share a case id (when computed)
+
+
+def _order_and_dedupe(df: pd.DataFrame, case: pd.Series, ts: np.ndarray, bad: np.ndarray,
+                      drop_duplicates: bool) -> _Order:
+    """Sort the good rows by (case_id, timestamp); exact duplicates are then neighbours within
+    runs of equal (case_id, timestamp) and are compared on the source values as recorded (ids
+    that differ only by padding or an invisible character are not exact duplicates).
+    """
+    n = len(df)
+    dup = np.zeros(n, dtype=bool)
+    same_case: np.ndarray | None = None
+    good_idx = np.flatnonzero(~bad)
+    dup_of: dict[int, int] = {}
+    case_g = case.take(good_idx) if bad.any() else case
+    order = _sorted_order(case_g, ts[good_idx])
+    gi = good_idx if order is None else good_idx[order]
+    if drop_duplicates and len(gi) > 1:
+        c_sorted = case_g if order is None else case_g.take(order)
+        t_sorted = ts[gi]
+        same_case = _adjacent_equal(_arrow(c_sorted))
+        same = same_case & (t_sorted[1:] == t_sorted[:-1])
+        if same.any():
+            near = np.zeros(len(gi), dtype=bool)
+            near[1:] |= same
+            near[:-1] |= same
+            sub_idx = np.sort(gi[near])
+            cmp = df.iloc[sub_idx].astype("str")
+            gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
+            _, first_pos = np.unique(gid, return_index=True)
+            firsts = first_pos[gid]
+            is_dup = firsts != np.arange(len(gid))
+            if is_dup.any():
+                dup[sub_idx[is_dup]] = True
+                for pos in np.flatnonzero(is_dup)[:_MAX_PROBLEM_OBJECTS]:
+                    dup_of[int(sub_idx[pos])] = int(sub_idx[firsts[pos]])
+    keep_idx = gi[~dup[gi]] if dup.any() else gi
+    return _Order(keep_idx, order is None, dup, dup_of, same_case)
+
+
+def _quarantined_values(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, Any],
+                        idx: np.ndarray, col: str, reason: str,
+                        raw_names: list[str] | None) -> tuple[list[str], str]:
+    """The PII-masked values shown for the rows ``idx`` of one check, and the column named."""
+    shown_col = str(mapping.get(col, col))
+    if col == "*":
+        return ["" for _ in idx], "*"
+    if reason == _LOSSY:  # the rounded number itself looks like an id: never shown
+        return ["[number]" for _ in idx], shown_col
+    src = run.raw.data[mapping[col]] if col in mapping else frame[col]
+    return [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()], shown_col
+
+
+def _quarantine(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, Any], dup_of: dict,
+                raw_names: list[str] | None) -> pd.DataFrame:
+    """One row per quarantined source row (values masked), and a problem line per row."""
+    rows = run.rows
+    q_parts = []
+    for mask, col, reason, template, expected in run.checks:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        values, shown_col = _quarantined_values(run, frame, mapping, idx, col, reason,
+                                                raw_names)
+        q_parts.append(pd.DataFrame({"_i": idx, "source_row": rows[idx], "column": shown_col,
+                                     "value": values, "reason": reason}))
+        for k, i in enumerate(idx[:_MAX_PROBLEM_OBJECTS]):
+            msg = template.format(value=repr(values[k]) if values[k] else "''",
+                                  first=rows[dup_of[int(i)]] if int(i) in dup_of else "?")
+            run.problems.append(Problem(run.source, msg, int(rows[i]),
+                                        None if col == "*" else shown_col, expected, "row"))
+    for r, col, value, reason in run.raw.bad_rows:
+        q_parts.append(pd.DataFrame({"_i": [-1], "source_row": [r], "column": [col or "*"],
+                                     "value": [_mask_value(value, None, raw_names)],
+                                     "reason": [reason]}))
+        run.problems.append(Problem(run.source, reason, r, None, None, "row"))
+    run.problems.sort(key=lambda p: (p.row if p.row is not None else -1))
+    if not q_parts:
+        return pd.DataFrame({"source_row": pd.Series([], dtype="int64"),
+                             "column": pd.Series([], dtype="str"),
+                             "value": pd.Series([], dtype="str"),
+                             "reason": pd.Series([], dtype="str")})
+    q = pd.concat(q_parts, ignore_index=True).sort_values("source_row", kind="stable")
+    if q["source_row"].duplicated().any():
+        q = q.groupby("source_row", sort=True, as_index=False).agg(
+            column=("column", lambda s: ", ".join(dict.fromkeys(s))),
+            value=("value", lambda s: " | ".join(s)),
+            reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
+        )
+    else:
+        q = q.drop(columns="_i")
+    return q[["source_row", "column", "value", "reason"]].reset_index(drop=True)
+
+
+_MAX_RUNS = 4096  # accepted rows in at most this many contiguous runs: sliced, not copied
+
+
+def _row_runs(keep: np.ndarray, n: int) -> list[tuple[int, int]] | None:
+    """(start, stop) of the contiguous runs of an increasing row index; ``None`` when the rows
+    were reordered or fall in too many runs (then they are taken).
+    """
+    if len(keep) and (np.diff(keep) <= 0).any():
+        return None
+    breaks = np.flatnonzero(np.diff(keep) != 1) + 1
+    if len(breaks) >= _MAX_RUNS:
+        return None
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [len(keep)]])
+    return [(int(keep[a]), int(keep[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)
+            if b > a]
+
+
+def _select_rows(s: pd.Series, keep: np.ndarray, runs: list[tuple[int, int]] | None
+                 ) -> pd.Series:
+    """``s.take(keep)`` with a fresh index; Arrow-backed columns kept in few runs are zero-copy
+    slices of the column (a few bad rows do not copy every column).
+    """
+    import pyarrow as pa
+
+    arr = s.array
+    if runs is not None and isinstance(arr, pd.arrays.ArrowExtensionArray):
+        whole = pa.array(arr)
+        whole = whole if isinstance(whole, pa.ChunkedArray) else pa.chunked_array([whole])
+        chunks = [c for a, b in runs for c in whole.slice(a, b - a).chunks]
+        values = pd.array(pa.chunked_array(chunks, type=whole.type), dtype=s.dtype)
+    else:
+        values = arr.take(keep)
+    return pd.Series(values, name=s.name)
+
+
+@dataclass
+class _Accepted:
+    """The accepted rows and how to rebuild a factorised column on them."""
+
+    events: pd.DataFrame
+    factors: dict[str, tuple[np.ndarray, list[str], bool]]
+    originals: dict[str, pd.Series]
+    sel: Any                  # positions of the accepted rows (``slice(None)``: all, in order)
+    runs: list[tuple[int, int]] | None
+    identity: bool
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def empties(self, col: str) -> int:
+        """Accepted rows whose ``col`` is missing or empty."""
+        codes, uniques, _ = self.factors[col]
+        if all(uniques) and not (codes < 0).any():
+            return 0
+        if col not in self.counts:  # rows per distinct value (index 0: missing)
+            self.counts[col] = np.bincount(codes[self.sel] + 1, minlength=len(uniques) + 1)
+        counts = self.counts[col]
+        return int(counts[0] + sum(counts[i + 1] for i, u in enumerate(uniques) if not u))
+
+    def column(self, col: str, mapped: Sequence[str | None], fill: str | None) -> pd.Series:
+        """The accepted rows of ``col`` with its distinct values replaced by ``mapped``."""
+        codes, uniques, same = self.factors[col]
+        if same and list(mapped) == uniques and (fill is None or self.empties(col) == 0):
+            # already canonical text: keep the column (no 10M-string rebuild)
+            orig = self.originals[col]
+            if self.identity:
+                return orig
+            return _select_rows(orig, self.sel, self.runs).set_axis(self.events.index)
+        values = pd.array([*mapped, fill], dtype="str").take(codes[self.sel])
+        return pd.Series(values, index=self.events.index)
+
+
+def _accepted(run: _Run, frame: pd.DataFrame, order: _Order, bad: np.ndarray,
+              done: Mapping[str, tuple[np.ndarray, list[str], bool]]) -> _Accepted:
+    """The accepted rows (in event order) of the columns that are not label columns; the label
+    columns factorised once (checks, stripping and mapping work on the distinct values; those
+    in ``done`` already were).
+    """
+    factors = {c: done[c] if c in done else _factor(frame[c], run.enc.get(c))
+               for c in ("activity", "agency", *_LABEL_COLUMNS[1:]) if c in frame.columns}
+    identity = order.sorted_already and not bad.any() and not order.dup.any()
+    others = [c for c in frame.columns if c not in factors]
+    originals = {c: frame[c] for c in factors}
+    keep = order.keep_idx
+    runs = None if identity else _row_runs(keep, len(frame))
+    if identity:
+        events = frame[others]
+    else:
+        events = pd.DataFrame({c: _select_rows(frame[c], keep, runs) for c in others},
+                              columns=others, copy=False)
+    return _Accepted(events, factors, originals, slice(None) if identity else keep, runs,
+                     identity)
+
+
+def _map_labels(run: _Run, acc: _Accepted, labels: Mapping[str, Mapping[str, str]],
+                raw_names: list[str] | None) -> tuple[list[str | None], dict[str, list[str]]]:
+    """Activity and the other labelled columns -> identifiers (unknown labels kept, masked);
+    returns the activity identifiers per distinct value and the unknown labels per column.
+    """
+    mapped_act: list[str | None] = []
+    unknown_labels: dict[str, list[str]] = {}
+    for col, (_codes, uniques, _same) in acc.factors.items():
+        if col == "agency":
+            continue
+        mapped_s, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
+        mapped: list[str | None] = list(mapped_s)
+        if unknown:  # labels kept as they are may hold PII: mask them
+            unknown_set = set(unknown)
+            positions = [i for i, m in enumerate(mapped) if m in unknown_set]
+            masked = _mask_labels([str(mapped[i]) for i in positions], raw_names)
+            for i, m in zip(positions, masked, strict=True):
+                mapped[i] = m
+            unknown = sorted(set(masked))
+        if unknown:
+            unknown_labels[col] = unknown
+        fill: str | None = None
+        if col == "agency_type":
+            n_empty = acc.empties(col)
+            if n_empty:
+                run.notes.append(f"{n_empty} event(s) without an agency type: set to 'unknown'")
+            mapped = [m or "unknown" for m in mapped]
+            fill = "unknown"
+        else:
+            mapped = [m or None for m in mapped]
+        if col == "activity":
+            mapped_act = mapped
+        acc.events[col] = acc.column(col, mapped, fill)
+    return mapped_act, unknown_labels
+
+
+def _map_agencies(run: _Run, acc: _Accepted, raw_names: list[str] | None) -> None:
+    """Agency ('unknown' where missing, personal names masked, kept distinct) and, without an
+    agency_type column, the type inferred from the agency name.
+    """
+    events = acc.events
+    if "agency" not in acc.factors:
+        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
+        events["agency_type"] = pd.Series("unknown", index=events.index, dtype="str")
+        run.notes.append("no agency column; agency and agency_type set to 'unknown' "
+                         f"(pass {hint_option('columns', 'agency')})")
+        return
+    codes, uniques, _same = acc.factors["agency"]
+    n_empty = acc.empties("agency")
+    if n_empty:
+        run.notes.append(f"{n_empty} event(s) without an agency: set to 'unknown'")
+    named = [u if u else "unknown" for u in uniques]
+    masked_agencies, n_split = _keep_distinct(named, _mask_labels(named, raw_names))
+    if n_split:
+        run.notes.append(f"{n_split} agency name(s) became equal once personal names in them "
+                         "were masked; numbered (#2, #3, ...) so distinct agencies stay distinct")
+    events["agency"] = acc.column("agency", masked_agencies, "unknown")
+    if "agency_type" not in acc.factors:
+        types, n_hit = _infer_types(uniques)
+        events["agency_type"] = pd.Series(
+            pd.array([*types, "unknown"], dtype="str").take(codes[acc.sel]), index=events.index)
+        run.notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
+                         f"{len(uniques)} agencies, the others 'unknown'")
+
+
+def _canonical_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Canonical columns first (in the schema's order), then the others; case ids as text."""
+    from casekit.schema import EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS
+
+    first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
+    events = events[first + [c for c in events.columns if c not in first]]
+    if events["case_id"].dtype != "str":
+        events["case_id"] = events["case_id"].astype("str")
+    return events
+
+
+@dataclass
+class _CaseFacts:
+    """Per-case facts found on the sorted accepted events."""
+
+    n_cases: int = 0
+    flagged: list[str] = field(default_factory=list)
+    n_flagged: int = 0
+
+
+def _check_cases(run: _Run, events: pd.DataFrame, order: _Order, act_codes: np.ndarray,
+                 mapped_act: list[str | None]) -> _CaseFacts:
+    """Count the cases and flag those closed before they were registered (rows kept)."""
+    facts = _CaseFacts()
+    if not len(events):
+        return facts
+    case_arr = _arrow(events["case_id"])
+    new_case = np.ones(len(events), dtype=bool)
+    if order.same_case is not None and not order.dup.any():  # computed on the same sorted rows
+        new_case[1:] = ~order.same_case
+    else:
+        new_case[1:] = ~_adjacent_equal(case_arr)
+    group = np.cumsum(new_case) - 1
+    facts.n_cases = n_cases = int(group[-1]) + 1
+    t64 = events["timestamp"].to_numpy().view("int64")
+    never = np.iinfo(np.int64).max
+
+    def first_time(label: str) -> np.ndarray:
+        out = np.full(n_cases, never)
+        hit = np.array([m == label for m in mapped_act] + [False], dtype=bool)
+        if not hit.any():
+            return out
+        rows_ = np.flatnonzero(hit[act_codes])
+        g, first = np.unique(group[rows_], return_index=True)
+        out[g] = t64[rows_[first]]
+        return out
+
+    reg_t, clo_t = first_time("register"), first_time("close")
+    wrong = np.flatnonzero((reg_t != never) & (clo_t != never) & (clo_t < reg_t))
+    facts.n_flagged = len(wrong)
+    if facts.n_flagged:
+        starts = np.flatnonzero(new_case)
+        facts.flagged = [str(c) for c in case_arr.take(starts[wrong[:1000]]).to_pylist()]
+        _flag_problems(run, facts, wrong, reg_t, clo_t)
+    return facts
+
+
+def _flag_problems(run: _Run, facts: _CaseFacts, wrong: np.ndarray, reg_t: np.ndarray,
+                   clo_t: np.ndarray) -> None:
+    expected = "registration before closure"
+    for k, c in enumerate(facts.flagged[:_MAX_CASE_LINES]):
+        g = wrong[k]
+        run.problems.append(Problem(
+            run.source, f"case {c!r} is closed ({pd.Timestamp(clo_t[g])}) before it is "
+            f"registered ({pd.Timestamp(reg_t[g])})", None, "timestamp", expected, "case"))
+    if facts.n_flagged > _MAX_CASE_LINES:
+        run.problems.append(Problem(run.source, f"... and {facts.n_flagged - _MAX_CASE_LINES} "
+                                    "more cases closed before they were registered", None,
+                                    "timestamp", expected, "case"))
+
+
+def _counts(run: _Run, n: int, n_accepted: int, quarantine: pd.DataFrame) -> dict[str, Any]:
+    """Read / accepted / quarantined counts (on the physical case rows for a case table)."""
+    raw = run.raw
+    n_read = n + len(raw.bad_rows)
+    n_quarantined = len(quarantine)
+    if raw.extra.get("shape") == "cases":  # counts on the case rows (the physical records)
+        n_case_rows = int(raw.extra["n_case_rows"])
+        n_q = int(quarantine["source_row"].nunique())
+        return {"n_read": n_case_rows, "n_accepted": n_case_rows - n_q, "n_quarantined": n_q,
+                "shape_info": {"n_events_read": n_read, "n_events_accepted": n_accepted}}
+    if n_accepted + n_quarantined != n_read:  # pragma: no cover - invariant
+        raise AssertionError(f"row conservation broken: {n_read} != {n_accepted} + "
+                             f"{n_quarantined}")
+    return {"n_read": n_read, "n_accepted": n_accepted, "n_quarantined": n_quarantined,
+            "shape_info": {}}
+
+
+def _metadata(run: _Run, events: pd.DataFrame, counts: dict[str, Any], facts: _CaseFacts,
+              extra: dict[str, Any]) -> dict[str, Any]:
+    """The read's metadata as plain JSON types (``events.attrs['casekit']``)."""
+    raw = run.raw
+    n_accepted = len(events)
+    last = events["timestamp"].max() if n_accepted else None
+    first_ts = events["timestamp"].min() if n_accepted else None
+    obs_end = extra["observation_end"]
+    if obs_end is None and last is not None:
+        obs_end = last
+    for c, labs in extra["unknown_labels"].items():
+        shown = ", ".join(labs[:10]) + (f", ... ({len(labs)} in all)" if len(labs) > 10 else "")
+        run.notes.append(f"unknown {c} labels kept as they are: {shown} "
+                         f"(map them with {hint_option('labels', None)})")
+    run.problems.extend(Problem(run.source, note, level="note") for note in run.notes)
+    ts_info = extra["ts_info"]
+    metadata: dict[str, Any] = {
+        "source": run.source,
+        "path": extra["path"],
+        "format": raw.fmt,
+        "encoding": raw.encoding,
+        **dict(raw.extra),
+        "column_mapping": {k: str(v) for k, v in extra["mapping"].items()},
+        "timezone": extra["zone"][0],
+        "timezone_source": extra["zone"][1],
+        "timezone_note": extra["zone"][2],
+        "timestamp_offsets_seen": ts_info.offsets_seen,
+        "timestamp_formats": ts_info.formats,
+        "observation_end": obs_end,
+        "observation_end_explicit": extra["observation_end_explicit"],
+        "first_timestamp": first_ts,
+        "last_timestamp": last,
+        "n_read": counts["n_read"],
+        "n_accepted": counts["n_accepted"],
+        "n_quarantined": counts["n_quarantined"],
+        "n_duplicates": extra["n_duplicates"],
+        "n_cases": facts.n_cases,
+        "unknown_labels": extra["unknown_labels"],
+        "flagged_cases": facts.flagged,
+        "n_flagged_cases": facts.n_flagged,
+        "pseudonymisation": extra["pii_info"],
+        "notes": run.notes,
+        **counts["shape_info"],
+    }
+    return _json_safe(metadata)
+
+
+#: ``events.attrs`` key of how validated events are encoded (see :func:`event_encoding`).
+ENCODING_KEY = "casekit_encoding"
+
+
+def event_encoding(events: pd.DataFrame) -> dict[str, Any]:
+    """How validated events are encoded, so later steps need not redo it.
+
+    :func:`validate_table` (and so every reader) sets ``events.attrs["casekit_encoding"]``, plain
+    scalars only: ``sorted_by_case_time`` (rows in stable ``(case_id, timestamp)`` order),
+    ``timestamps_parsed`` (``timestamp`` is naive ``datetime64[ns]`` in the read's zone, no NaT),
+    ``vocabulary`` (``"identifiers"``: ``activity``, ``agency_type`` and the other labelled
+    columns hold vocabulary identifiers where a label was recognised), ``case_ids_normalised``
+    (ids stripped of BOMs, zero-width characters and surrounding space; never empty) and
+    ``n_events`` (rows when set). pandas copies ``attrs`` through sorting and filtering, so this
+    function returns the flags only while they still hold: ``{}`` when the row count differs,
+    and ``sorted_by_case_time`` re-checked in one vectorised pass (no sort).
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"case_id": ["B", "A", "A"], "activity": ["登记", "办结", "登记"],
+    ...                      "timestamp": ["2023-01-03", "2023-01-05", "2023-01-02"]})
+    >>> ev = ck.validate.validate_table(RawTable(data, np.array([2, 3, 4]), "csv"),
+    ...                                 source="t.csv").events
+    >>> ck.validate.event_encoding(ev)["sorted_by_case_time"]
+    True
+    >>> ck.validate.event_encoding(ev.sort_values("timestamp"))
+    {}
+    """
+    flags = events.attrs.get(ENCODING_KEY)
+    if not isinstance(flags, Mapping) or flags.get("n_events") != len(events) \
+            or "case_id" not in events.columns or "timestamp" not in events.columns:
+        return {}
+    flags = dict(flags)
+    ts = events["timestamp"]
+    if flags.get("timestamps_parsed") and ts.dtype != np.dtype("datetime64[ns]"):
+        return {}
+    if flags.get("sorted_by_case_time") and (
+            ts.dtype != np.dtype("datetime64[ns]")
+            or _sorted_order(events["case_id"], ts.to_numpy(), check_only=True) is not None):
+        return {}
+    return flags
+
+
+def _encoding_flags(events: pd.DataFrame) -> dict[str, Any]:
+    return {"sorted_by_case_time": True, "timestamps_parsed": True, "vocabulary": "identifiers",
+            "case_ids_normalised": True, "n_events": len(events)}
 
 
 def validate_table(
@@ -596,7 +1351,7 @@ def validate_table(
     source: str,
     columns: Mapping[str, str] | None = None,
     observation_end: Any = None,
-    timezone: str | None = "Asia/Shanghai",
+    timezone: str | None = AUTO_TIMEZONE,
     label_map: Any = None,
     key: str | bytes | None = None,
     path: str | None = None,
@@ -609,7 +1364,11 @@ def validate_table(
 
     Parameters are those of :func:`casekit.read_events`; ``source`` is the file name used in
     messages. See the module docstring for the rules. With ``drop_duplicates=False`` exact
-    duplicate events are kept (and not counted as quarantined).
+    duplicate events are kept (and not counted as quarantined). The stages, in order: map the
+    columns, check ids, parse and check timestamps, check activities, sort and de-duplicate,
+    quarantine, map labels and agencies, pseudonymise, mask free text, order the columns,
+    check cases, metadata (each a function of its own below). The events carry how they are
+    encoded (:func:`event_encoding`).
 
     Returns
     -------
@@ -632,404 +1391,60 @@ def validate_table(
     >>> [p.line() for p in res.problems if p.level == "row"][0]
     "t.csv: row 3, column 'timestamp': unparseable timestamp 'x'; expected a date/time such as 2023-04-25 09:32, 2019/4/25 9:32:09 or 2023年4月25日"
     """
-    df = raw.data
-    rows = np.asarray(raw.source_rows, dtype="int64")
-    n = len(df)
-    notes: list[str] = list(raw.notes)
-    problems: list[Problem] = []
+    run = _Run(raw, source, np.asarray(raw.source_rows, dtype="int64"), list(raw.notes))
     labels = load_label_map(label_map)
-
-    mapping, map_notes = guess_columns(df.columns, columns)
-    notes.extend(map_notes)
-    if "agency" not in mapping:
-        for cand in _AGENCY_FALLBACKS:
-            if cand in df.columns and cand not in mapping.values():
-                mapping["agency"] = cand
-                notes.append(f"no agency column; used {cand!r} as the agency")
-                break
-    for req in REQUIRED_COLUMNS:
-        if req not in mapping:
-            found = ", ".join(map(str, df.columns)) or "(none)"
-            looked = ", ".join(COLUMN_ALIASES[req][:8])
-            hint = ""
-            if raw.fmt == "excel" and raw.extra.get("other_sheets"):
-                hint = (f"; read sheet {raw.extra.get('sheet')!r}, the workbook also has "
-                        f"{', '.join(map(repr, raw.extra['other_sheets']))} (choose one with "
-                        "--sheet NAME)")
-            raise FileUnusableError(
-                f"{source}: required column {req!r} ({_MEANING[req]}) not found; expected a "
-                f"column named one of {looked}, ... or --columns {req}=COLUMN; "
-                f"columns found: {found}{hint}"
-            )
-
-    # ---- build the canonical frame (canonical names first, other source columns kept) -------
-    used = set(mapping.values())
-    data: dict[str, pd.Series] = {}
-    for canonical, col in mapping.items():
-        data[canonical] = df[col]
-    for col in df.columns:
-        if col in used:
-            continue
-        name = str(col)
-        if name in data:
-            name = f"{name}_source"
-        data[name] = df[col]
-    frame = pd.DataFrame(data, copy=False).reset_index(drop=True)
-    del data
-
-    # ---- row checks ------------------------------------------------------------------------
-    checks: list[tuple[np.ndarray, str, str, str, str | None]] = []
-    # (mask, canonical column, reason, message template, expected)
-    for col in _ID_COLUMNS:
-        if col in frame.columns:
-            lossy = _lossy_numbers(frame[col], raw.fmt)
-            if lossy.any():
-                checks.append((lossy, col, _LOSSY,
-                               "id stored as a number that lost digits (16 or more digits, "
-                               "which a float cannot hold exactly: two ids may have become "
-                               "one)",
-                               "the id stored as text (format the column as text)"))
-    for col in _ID_COLUMNS:
-        if col in frame.columns:
-            frame[col], n_fixed, first_fixed = normalise_ids(_as_str(frame[col]))
-            if n_fixed:
-                notes.append(f"{n_fixed} {col} value(s) had a byte-order mark, zero-width "
-                             f"character or surrounding space removed (first at row "
-                             f"{rows[first_fixed]}); ids are compared without them")
-    case = frame["case_id"]
-    bad_case = _blank(case)
-    checks.append((bad_case, "case_id", "empty case id", "empty case id",
-                   "a non-empty case id"))
-
-    try:
-        ts, missing_ts, ts_info = _parse_timestamps(frame["timestamp"], timezone, dayfirst)
-    except AmbiguousDateOrder as exc:
-        raise FileUnusableError(f"{source}: column {str(mapping['timestamp'])!r}: {exc}")\
-            from None
-    bad_ts = np.isnat(ts)
-    early, late, last_plausible = _implausible(ts, ~bad_ts, plausible_from,
-                                               plausible_days_after)
-    if early.any():
-        lo = pd.Timestamp(plausible_from)
-        checks.append((early, "timestamp", "implausible date",
-                       f"implausible date {{value}} (before {lo.date()})",
-                       f"dates from {lo.date()} on (plausible_from=)"))
-    if late.any():
-        checks.append((late, "timestamp", "implausible date",
-                       f"implausible date {{value}} (more than {plausible_days_after:g} days "
-                       f"after the log's last plausible date {last_plausible})",
-                       "dates near the rest of the log (plausible_days_after=)"))
-    checks.append((missing_ts & bad_ts, "timestamp", "missing timestamp", "missing timestamp",
-                   _TS_EXPECTED))
-    checks.append((~missing_ts & bad_ts, "timestamp", "unparseable timestamp",
-                   "unparseable timestamp {value}", _TS_EXPECTED))
-
-    # label columns: factorised once; checks, stripping and mapping work on the distinct values
-    factors = {c: _factor(frame[c]) for c in ("activity", "agency", *_LABEL_COLUMNS[1:])
-               if c in frame.columns}
-    act_codes, act_uniques, _ = factors["activity"]
-    blank_u = np.array([u == "" for u in act_uniques] + [True], dtype=bool)
-    bad_act = blank_u[act_codes]
-    checks.append((bad_act, "activity", "empty activity", "empty activity",
-                   "an activity label such as 登记 or register"))
-
-    obs_end = None
-    if observation_end is not None:
-        obs = pd.Timestamp(observation_end)
-        if obs.tzinfo is not None:
-            obs = obs.tz_convert(timezone).tz_localize(None) if timezone else obs.tz_localize(None)
-        obs_end = obs.as_unit("ns")
-        after = ~bad_ts & (ts > obs_end.to_datetime64())
-        checks.append((after, "timestamp", "after the observation end",
-                       f"event after the observation end {obs_end}",
-                       f"events up to {obs_end}"))
-
-    bad = np.zeros(n, dtype=bool)
-    for mask, *_ in checks:
-        bad |= mask
+    mapping = _map_columns(run, columns)
+    frame = _canonical_frame(run, mapping)
+    _check_ids(run, frame)
+    ts, ts_info = _check_timestamps(run, frame, mapping["timestamp"], timezone, dayfirst,
+                                    plausible_from, plausible_days_after)
     frame["timestamp"] = ts
-
-    # sort the good rows by (case_id, timestamp); exact duplicates are then neighbours within
-    # runs of equal (case_id, timestamp): quarantined, counted
-    dup = np.zeros(n, dtype=bool)
-    same_case: np.ndarray | None = None
-    good_idx = np.flatnonzero(~bad)
-    dup_of: dict[int, int] = {}
-    case_g = case.take(good_idx) if bad.any() else case
-    order = _sorted_order(case_g, ts[good_idx])
-    gi = good_idx if order is None else good_idx[order]
-    if drop_duplicates and len(gi) > 1:
-        c_sorted = case_g if order is None else case_g.take(order)
-        t_sorted = ts[gi]
-        same_case = _adjacent_equal(_arrow(c_sorted))
-        same = same_case & (t_sorted[1:] == t_sorted[:-1])
-        if same.any():
-            near = np.zeros(len(gi), dtype=bool)
-            near[1:] |= same
-            near[:-1] |= same
-            sub_idx = np.sort(gi[near])
-            # compare the source values as recorded (ids that differ only by padding or an
-            # invisible character are not exact duplicates)
-            cmp = df.iloc[sub_idx].astype("str")
-            gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
-            _, first_pos = np.unique(gid, return_index=True)
-            firsts = first_pos[gid]
-            is_dup = firsts != np.arange(len(gid))
-            if is_dup.any():
-                dup[sub_idx[is_dup]] = True
-                for pos in np.flatnonzero(is_dup)[:_MAX_PROBLEM_OBJECTS]:
-                    dup_of[int(sub_idx[pos])] = int(sub_idx[firsts[pos]])
-    keep_idx = gi[~dup[gi]] if dup.any() else gi
-    if dup.any():
-        checks.append((dup, "*", "exact duplicate", "exact duplicate of row {first}",
-                       "each event once"))
-        bad |= dup
-
-    # ---- quarantine ------------------------------------------------------------------------
-    raw_names: list[str] | None = None
-    if "petitioner_name" in mapping:
-        raw_names = [v for v in pd.unique(_as_str(df[mapping["petitioner_name"]]).dropna()) if v]
-    q_parts = []
-    row_col_names = {c: str(mapping.get(c, c)) for c in frame.columns}
-    for mask, col, reason, template, expected in checks:
-        idx = np.flatnonzero(mask)
-        if not len(idx):
-            continue
-        if col == "*":
-            values = ["" for _ in idx]
-            shown_col = "*"
-        elif reason == _LOSSY:  # the rounded number itself looks like an id: never shown
-            values = ["[number]" for _ in idx]
-            shown_col = row_col_names.get(col, col)
-        else:
-            src = df[mapping[col]] if col in mapping else frame[col]
-            values = [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()]
-            shown_col = row_col_names.get(col, col)
-        q_parts.append(pd.DataFrame({"_i": idx, "source_row": rows[idx], "column": shown_col,
-                                     "value": values, "reason": reason}))
-        for k, i in enumerate(idx[:_MAX_PROBLEM_OBJECTS]):
-            msg = template.format(value=repr(values[k]) if values[k] else "''",
-                                  first=rows[dup_of[int(i)]] if int(i) in dup_of else "?")
-            problems.append(Problem(source, msg, int(rows[i]),
-                                    None if col == "*" else shown_col, expected, "row"))
-    for r, col, value, reason in raw.bad_rows:
-        q_parts.append(pd.DataFrame({"_i": [-1], "source_row": [r], "column": [col or "*"],
-                                     "value": [_mask_value(value, None, raw_names)], "reason": [reason]}))
-        problems.append(Problem(source, reason, r, None, None, "row"))
-    if q_parts:
-        q = pd.concat(q_parts, ignore_index=True).sort_values("source_row", kind="stable")
-        if q["source_row"].duplicated().any():
-            q = q.groupby("source_row", sort=True, as_index=False).agg(
-                column=("column", lambda s: ", ".join(dict.fromkeys(s))),
-                value=("value", lambda s: " | ".join(s)),
-                reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
-            )
-        else:
-            q = q.drop(columns="_i")
-        quarantine = q[["source_row", "column", "value", "reason"]].reset_index(drop=True)
-    else:
-        quarantine = pd.DataFrame({"source_row": pd.Series([], dtype="int64"),
-                                   "column": pd.Series([], dtype="str"),
-                                   "value": pd.Series([], dtype="str"),
-                                   "reason": pd.Series([], dtype="str")})
-    problems.sort(key=lambda p: (p.row if p.row is not None else -1))
-
-    # ---- accepted events -------------------------------------------------------------------
-    # accepted rows, already in (case_id, timestamp) order
-    identity = order is None and not bad.any()  # keep_idx is then 0..n-1
-    others = [c for c in frame.columns if c not in factors]
-    originals = {c: frame[c] for c in factors}
-    events = frame[others] if identity else frame[others].take(keep_idx).reset_index(drop=True)
+    acc_factor = _factor(frame["activity"], run.enc.get("activity"))
+    blank_u = np.array([u == "" for u in acc_factor[1]] + [True], dtype=bool)
+    run.checks.append((blank_u[acc_factor[0]], "activity", "empty activity", "empty activity",
+                       "an activity label such as 登记 or register"))
+    obs_end = _check_observation_end(run, ts, observation_end, _fixed_zone(timezone, ts_info))
+    bad = np.zeros(len(frame), dtype=bool)
+    for mask, *_ in run.checks:
+        bad |= mask
+    order = _order_and_dedupe(raw.data, frame["case_id"], ts, bad, drop_duplicates)
+    if order.dup.any():
+        run.checks.append((order.dup, "*", "exact duplicate", "exact duplicate of row {first}",
+                           "each event once"))
+        bad |= order.dup
+    raw_names = _petitioner_names(raw.data, mapping)
+    quarantine = _quarantine(run, frame, mapping, order.dup_of, raw_names)
+    acc = _accepted(run, frame, order, bad, {"activity": acc_factor})
     del frame
-    sel = slice(None) if identity else keep_idx
-    unknown_labels: dict[str, list[str]] = {}
-
-    count_cache: dict[str, np.ndarray] = {}
-
-    def empties(col: str) -> int:
-        codes, uniques, _ = factors[col]
-        if all(uniques) and not (codes < 0).any():
-            return 0
-        if col not in count_cache:  # rows per distinct value (index 0: missing)
-            count_cache[col] = np.bincount(codes[sel] + 1, minlength=len(uniques) + 1)
-        counts = count_cache[col]
-        return int(counts[0] + sum(counts[i + 1] for i, u in enumerate(uniques) if not u))
-
-    def column(col: str, mapped: Sequence[str | None], fill: str | None) -> pd.Series:
-        codes, uniques, same = factors[col]
-        if same and list(mapped) == uniques and (fill is None or empties(col) == 0):
-            # already canonical text: keep the column (no 10M-string rebuild)
-            orig = originals[col]
-            if identity:
-                return orig
-            return pd.Series(orig.array.take(keep_idx), index=events.index)
-        values = pd.array([*mapped, fill], dtype="str").take(codes[sel])
-        return pd.Series(values, index=events.index)
-
-    # activity and the other labelled columns -> identifiers (unknown labels kept)
-    mapped_act: list[str | None] = []
-    for col, (_codes, uniques, _same) in factors.items():
-        if col == "agency":
-            continue
-        mapped_s, unknown = _map_vocab_uniques(uniques, col, labels.get(col, {}))
-        mapped: list[str | None] = list(mapped_s)
-        if unknown:  # labels kept as they are may hold PII: mask them
-            unknown_set = set(unknown)
-            positions = [i for i, m in enumerate(mapped) if m in unknown_set]
-            masked = _mask_labels([str(mapped[i]) for i in positions], raw_names)
-            for i, m in zip(positions, masked, strict=True):
-                mapped[i] = m
-            unknown = sorted(set(masked))
-        if unknown:
-            unknown_labels[col] = unknown
-        fill: str | None = None
-        if col == "agency_type":
-            n_empty = empties(col)
-            if n_empty:
-                notes.append(f"{n_empty} event(s) without an agency type: set to 'unknown'")
-            mapped = [m or "unknown" for m in mapped]
-            fill = "unknown"
-        else:
-            mapped = [m or None for m in mapped]
-        if col == "activity":
-            mapped_act = mapped
-        events[col] = column(col, mapped, fill)
-
-    # agency ('unknown' where missing) and, without an agency_type column, its inferred type
-    if "agency" in factors:
-        codes, uniques, _same = factors["agency"]
-        n_empty = empties("agency")
-        if n_empty:
-            notes.append(f"{n_empty} event(s) without an agency: set to 'unknown'")
-        named = [u if u else "unknown" for u in uniques]
-        masked_agencies, n_split = _keep_distinct(named, _mask_labels(named, raw_names))
-        if n_split:
-            notes.append(f"{n_split} agency name(s) became equal once personal names in them "
-                         "were masked; numbered (#2, #3, ...) so distinct agencies stay distinct")
-        events["agency"] = column("agency", masked_agencies, "unknown")
-        if "agency_type" not in factors:
-            types, n_hit = _infer_types(uniques)
-            events["agency_type"] = pd.Series(
-                pd.array([*types, "unknown"], dtype="str").take(codes[sel]), index=events.index)
-            notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
-                         f"{len(uniques)} agencies, the others 'unknown'")
-    else:
-        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
-        events["agency_type"] = pd.Series("unknown", index=events.index, dtype="str")
-        notes.append("no agency column; agency and agency_type set to 'unknown' "
-                     "(pass columns={'agency': ...})")
-
-    events, pii_info = _pseudonymise(events, key, notes)
-    events = _mask_text_columns(events, raw_names, notes)
-
-    from casekit.schema import EVENT_COLUMNS, OPTIONAL_EVENT_COLUMNS
-
-    first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
-    events = events[first + [c for c in events.columns if c not in first]]
-    if events["case_id"].dtype != "str":
-        events["case_id"] = events["case_id"].astype("str")
-
-    # ---- case checks: close before register (events are sorted by case, time) ------------
-    flagged: list[str] = []
-    n_flagged = 0
-    n_cases = 0
-    if len(events):
-        case_arr = _arrow(events["case_id"])
-        new_case = np.ones(len(events), dtype=bool)
-        if same_case is not None and not dup.any():  # computed on the same sorted rows
-            new_case[1:] = ~same_case
-        else:
-            new_case[1:] = ~_adjacent_equal(case_arr)
-        group = np.cumsum(new_case) - 1
-        n_cases = int(group[-1]) + 1
-        ev_act = act_codes[sel]
-        t64 = events["timestamp"].to_numpy().view("int64")
-        never = np.iinfo(np.int64).max
-
-        def first_time(label: str) -> np.ndarray:
-            out = np.full(n_cases, never)
-            hit = np.array([m == label for m in mapped_act] + [False], dtype=bool)
-            if not hit.any():
-                return out
-            rows_ = np.flatnonzero(hit[ev_act])
-            g, first = np.unique(group[rows_], return_index=True)
-            out[g] = t64[rows_[first]]
-            return out
-
-        reg_t, clo_t = first_time("register"), first_time("close")
-        wrong = np.flatnonzero((reg_t != never) & (clo_t != never) & (clo_t < reg_t))
-        n_flagged = len(wrong)
-        if n_flagged:
-            starts = np.flatnonzero(new_case)
-            flagged = [str(c) for c in case_arr.take(starts[wrong[:1000]]).to_pylist()]
-            for k, c in enumerate(flagged[:_MAX_CASE_LINES]):
-                g = wrong[k]
-                problems.append(Problem(
-                    source, f"case {c!r} is closed ({pd.Timestamp(clo_t[g])}) before it is "
-                    f"registered ({pd.Timestamp(reg_t[g])})", None, "timestamp",
-                    "registration before closure", "case"))
-            if n_flagged > _MAX_CASE_LINES:
-                problems.append(Problem(source, f"... and {n_flagged - _MAX_CASE_LINES} more "
-                                        "cases closed before they were registered", None,
-                                        "timestamp", "registration before closure", "case"))
-
-    # ---- metadata --------------------------------------------------------------------------
-    n_read = n + len(raw.bad_rows)
-    n_accepted = len(events)
-    n_quarantined = len(quarantine)
-    shape_info: dict[str, Any] = {}
-    if raw.extra.get("shape") == "cases":  # counts on the case rows (the physical records)
-        shape_info = {"n_events_read": n_read, "n_events_accepted": n_accepted}
-        n_read = int(raw.extra["n_case_rows"])
-        n_quarantined = int(quarantine["source_row"].nunique())
-        n_accepted = n_read - n_quarantined
-    elif n_accepted + n_quarantined != n_read:  # pragma: no cover - invariant
-        raise AssertionError(f"row conservation broken: {n_read} != {n_accepted} + "
-                             f"{n_quarantined}")
-    last = events["timestamp"].max() if n_accepted else None
-    first_ts = events["timestamp"].min() if n_accepted else None
-    if obs_end is None and last is not None:
-        obs_end = last
-    for c, labs in unknown_labels.items():
-        shown = ", ".join(labs[:10]) + (f", ... ({len(labs)} in all)" if len(labs) > 10 else "")
-        notes.append(f"unknown {c} labels kept as they are: {shown} "
-                     "(map them with label_map= / --labels)")
-    problems.extend(Problem(source, note, level="note") for note in notes)
-    metadata: dict[str, Any] = {
-        "source": source,
-        "path": path,
-        "format": raw.fmt,
-        "encoding": raw.encoding,
-        **dict(raw.extra),
-        "column_mapping": {k: str(v) for k, v in mapping.items()},
-        "timezone": timezone,
-        "timestamp_offsets_seen": ts_info.offsets_seen,
-        "timestamp_formats": ts_info.formats,
-        "observation_end": obs_end,
-        "observation_end_explicit": observation_end is not None,
-        "first_timestamp": first_ts,
-        "last_timestamp": last,
-        "n_read": n_read,
-        "n_accepted": n_accepted,
-        "n_quarantined": n_quarantined,
-        "n_duplicates": int(dup.sum()),
-        "n_cases": n_cases,
-        "unknown_labels": unknown_labels,
-        "flagged_cases": flagged,
-        "n_flagged_cases": n_flagged,
-        "pseudonymisation": pii_info,
-        "notes": notes,
-        **shape_info,
-    }
-    metadata = _json_safe(metadata)
-    events, problems, metadata = _scrub_side_doors(events, problems, metadata, raw_names)
+    mapped_act, unknown_labels = _map_labels(run, acc, labels, raw_names)
+    _map_agencies(run, acc, raw_names)
+    events, pii_info = _pseudonymise(acc.events, key, run.notes)
+    events = _canonical_order(_mask_text_columns(events, raw_names, run.notes, run.enc, acc.sel))
+    facts = _check_cases(run, events, order, acc_factor[0][acc.sel], mapped_act)
+    counts = _counts(run, len(raw.data), len(events), quarantine)
+    metadata = _metadata(run, events, counts, facts, {
+        "path": path, "mapping": mapping, "zone": _resolve_zone(timezone, ts_info),
+        "ts_info": ts_info,
+        "observation_end": obs_end, "observation_end_explicit": observation_end is not None,
+        "n_duplicates": int(order.dup.sum()), "unknown_labels": unknown_labels,
+        "pii_info": pii_info})
+    events, problems, metadata = _scrub_side_doors(events, run.problems, metadata, raw_names)
     events.attrs["casekit"] = metadata
+    events.attrs[ENCODING_KEY] = _encoding_flags(events)
     return ReadResult(events, quarantine, metadata, problems)
+
+
+def _petitioner_names(df: pd.DataFrame, mapping: Mapping[str, Any]) -> list[str] | None:
+    """The distinct petitioner names of the file (masked wherever else they appear)."""
+    if "petitioner_name" not in mapping:
+        return None
+    return [v for v in pd.unique(_as_str(df[mapping["petitioner_name"]]).dropna()) if v]
 
 
 #: Metadata values that are dates or counts, never free text: left as they are.
 _PLAIN_KEYS = frozenset({"observation_end", "first_timestamp", "last_timestamp",
-                         "observation_end_explicit", "timezone", "format", "encoding"})
+                         "observation_end_explicit", "timezone", "timezone_source",
+                         "timezone_note", "format", "encoding"})
 
 
 def _scrub_side_doors(events: pd.DataFrame, problems: list[Problem], metadata: dict[str, Any],

@@ -220,12 +220,66 @@ def test_parquet_with_zone_aware_timestamps_is_converted_to_local_time(tmp_path:
                                                    utc=True),
                        "activity": ["register", "close"], "agency": ["x", "y"]})
     df.to_parquet(tmp_path / "t.parquet")
+    # issue 12 item 8: by default the zone comes from the data (here UTC), never assumed
     ev = read_events(tmp_path / "t.parquet")
-    assert ev["timestamp"].tolist() == [pd.Timestamp("2023-01-01 08:00"),
-                                        pd.Timestamp("2023-01-01 09:00")]
-    assert ev.attrs["casekit"]["timezone"] == "Asia/Shanghai"
+    assert ev["timestamp"].iloc[0] == pd.Timestamp("2023-01-01 00:00")
+    assert ev.attrs["casekit"]["timezone"] == "UTC"
+    assert ev.attrs["casekit"]["timezone_source"] == "data"
+    ev1 = read_events(tmp_path / "t.parquet", timezone="Asia/Shanghai")
+    assert ev1["timestamp"].tolist() == [pd.Timestamp("2023-01-01 08:00"),
+                                         pd.Timestamp("2023-01-01 09:00")]
+    assert ev1.attrs["casekit"]["timezone"] == "Asia/Shanghai"
     ev2 = read_events(tmp_path / "t.parquet", timezone="Europe/Amsterdam")
     assert ev2["timestamp"].iloc[0] == pd.Timestamp("2023-01-01 01:00")
+
+
+@pytest.mark.parametrize(("stamps", "zone", "first"), [
+    (["2023-03-01T09:00:00+01:00", "2023-07-01T09:00:00+02:00"], "UTC+01:00/+02:00",
+     "2023-03-01 09:00"),
+    (["2023-03-01T09:00:00Z", "2023-03-02T09:00:00Z"], "UTC", "2023-03-01 09:00"),
+    (["2023-03-01 09:00:00+08:00", "2023-03-02 09:00:00+08:00"], "UTC+08:00", "2023-03-01 09:00"),
+])
+def test_time_zone_comes_from_the_offsets_in_the_data(tmp_path: Path, stamps: list[str],
+                                                      zone: str, first: str) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("case_id,timestamp,activity\n" + "".join(
+        f"A,{t},{a}\n" for t, a in zip(stamps, ["register", "close"], strict=True)),
+        encoding="utf-8")
+    res = read_events_report(p)
+    assert res.metadata["timezone"] == zone
+    assert res.events["timestamp"].iloc[0] == pd.Timestamp(first)
+    assert "Asia/Shanghai" not in res.summary()
+    assert f"time zone {zone} from the data" in res.summary()
+
+
+def test_time_zone_without_offsets_is_not_assumed(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("case_id,timestamp,activity\nA,2023-03-01 09:00,register\n", encoding="utf-8")
+    res = read_events_report(p)
+    assert res.metadata["timezone"] is None
+    assert res.metadata["timezone_source"] == "not in the data"
+    assert "state it with timezone=" in res.summary()
+    assert read_events_report(p, timezone="America/New_York").metadata["timezone"] == \
+        "America/New_York"
+    from casekit.cli import main
+
+    assert main(["validate", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "state it with --timezone ZONE" in out and "Asia/Shanghai" not in out
+
+
+def test_hints_name_python_arguments_in_python_and_options_on_the_cli(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("id,when,what\nA,2023-03-01,register\n", encoding="utf-8")
+    with pytest.raises(ck.FileUnusableError, match=r"columns=\{'timestamp': \.\.\.\}"):
+        read_events(p)
+    from casekit.cli import main
+
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "--columns timestamp=COLUMN" in err and "columns={" not in err
 
 
 XES = """<?xml version="1.0" encoding="UTF-8"?>

@@ -303,3 +303,25 @@ def test_tipdm_without_key_warns(monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match="not be stable across runs"):
         ev = _real.load_tipdm_messages()
     assert ev.attrs["casekit"]["pseudonymisation"]["key_source"] == "random"
+
+
+# --------------------------------------------------------------------------- time zones (#12.8)
+
+
+@needs_real
+@pytest.mark.parametrize(("loader", "relative", "zone"), [
+    ("load_bpic15", "bpic15-municipality-1/BPIC15_1.csv.gz", "Europe/Amsterdam"),
+    ("load_nyc311_sample", "nyc-311-sample/nyc311_sample_2024-04_YangziXinJas.csv", None),
+])
+def test_foreign_logs_are_not_reported_in_shanghai_time(loader: str, relative: str,
+                                                        zone: str | None,
+                                                        capsys: pytest.CaptureFixture[str]):
+    from casekit.cli import main
+
+    ev = getattr(_real, loader)()
+    assert ev.attrs["casekit"]["timezone"] == zone
+    code = main(["validate", str(ROOT / relative)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "Asia/Shanghai" not in out
+    assert "time zone not in the data" in out and "--timezone ZONE" in out

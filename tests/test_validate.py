@@ -97,11 +97,16 @@ def test_close_before_register_is_flagged_not_quarantined() -> None:
 
 
 def test_observation_end_with_offset_is_converted() -> None:
-    res = validate_table(_raw(_ok(4)), source="f.csv",
+    res = validate_table(_raw(_ok(4)), source="f.csv", timezone="Asia/Shanghai",
                          observation_end=pd.Timestamp("2023-01-02T16:00:00Z"))
     # 16:00 UTC = 2023-01-03 00:00 in Shanghai: rows of Jan 1-3 kept, Jan 4 quarantined
     assert res.n_accepted == 3
     assert res.quarantine["reason"].tolist() == ["after the observation end"]
+    # issue 12 item 8: with no zone given and none in the data, none is assumed: the end keeps
+    # its own wall clock (Jan 2 16:00), so Jan 3 and 4 are after it
+    auto = validate_table(_raw(_ok(4)), source="f.csv",
+                          observation_end=pd.Timestamp("2023-01-02T16:00:00Z"))
+    assert auto.n_accepted == 2
 
 
 def test_missing_required_column_names_it_and_lists_found_columns() -> None:

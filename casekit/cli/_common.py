@@ -105,9 +105,10 @@ def add_read_options(parser: argparse.ArgumentParser, *, observation_end: bool =
     parser.add_argument("--shape", choices=["auto", "events", "cases"], default="auto",
                         help="events: one row per event; cases: one row per case with opening "
                         "and closing times (hotline / ledger exports); default: detected")
-    parser.add_argument("--timezone", default="Asia/Shanghai",
-                        help="zone that timestamps with offsets are converted to "
-                        "(default Asia/Shanghai; 'none' keeps the recorded wall clock)")
+    parser.add_argument("--timezone", default="auto",
+                        help="zone that timestamps with offsets are converted to (default "
+                        "'auto': the zone of the data's offsets, wall clock as recorded; "
+                        "'none' keeps the recorded wall clock)")
     order = parser.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_true",
                        help="dates such as 05/03/2023 are day/month/year")
@@ -124,7 +125,7 @@ def add_read_options(parser: argparse.ArgumentParser, *, observation_end: bool =
 
 
 def parse_timezone(text: str | None) -> str | None:
-    """Validate ``--timezone``: an IANA zone name, or ``none`` for the recorded wall clock.
+    """Validate ``--timezone``: an IANA zone name, ``auto`` (from the data) or ``none``.
 
     Examples
     --------
@@ -133,10 +134,12 @@ def parse_timezone(text: str | None) -> str | None:
     >>> parse_timezone("Mars/Base")
     Traceback (most recent call last):
     ...
-    casekit._utils.CasekitError: --timezone: unknown time zone 'Mars/Base'; expected an IANA name such as Asia/Shanghai or UTC, or 'none'
+    casekit._utils.CasekitError: --timezone: unknown time zone 'Mars/Base'; expected an IANA name such as Asia/Shanghai or UTC, 'auto' or 'none'
     """
     if text is None or str(text).strip().lower() in ("none", ""):
         return None
+    if str(text).strip().lower() == "auto":
+        return "auto"
     import zoneinfo
 
     name = str(text).strip()
@@ -144,7 +147,7 @@ def parse_timezone(text: str | None) -> str | None:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise CasekitError(f"--timezone: unknown time zone {name!r}; expected an IANA name such "
-                           "as Asia/Shanghai or UTC, or 'none'") from None
+                           "as Asia/Shanghai or UTC, 'auto' or 'none'") from None
     return name
 
 
@@ -219,7 +222,7 @@ def read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "columns": parse_columns(getattr(args, "columns", None)),
         "sheet": int(sheet) if sheet and str(sheet).isdigit() else sheet,
         "label_map": labels,
-        "timezone": parse_timezone(getattr(args, "timezone", "Asia/Shanghai")),
+        "timezone": parse_timezone(getattr(args, "timezone", "auto")),
         "observation_end": parse_observation_end(getattr(args, "observation_end", None)),
         "dayfirst": dayfirst,
         "shape": None if shape in (None, "auto") else shape,
@@ -395,11 +398,13 @@ def read_log(args: argparse.Namespace, path: str | os.PathLike[str], *, report: 
     import sys
 
     from casekit.io import read_events, read_events_report
+    from casekit.validate import hint_style
 
     kwargs = {**read_kwargs(args), **extra}
-    if report:
-        return read_events_report(path, **kwargs)
-    events = read_events(path, **kwargs)
+    with hint_style("cli"):  # hints name this command's options, not Python arguments
+        if report:
+            return read_events_report(path, **kwargs)
+        events = read_events(path, **kwargs)
     meta = events.attrs.get("casekit") or {}
     cmd = getattr(args, "command", "casekit")
     for note in meta.get("notes", []):

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _needs_pre_read(args: argparse.Namespace) -> bool:
     """Whether a reading option beyond ``--columns`` / ``--observation-end`` was given."""
     return bool(args.sheet or args.labels or args.shape != "auto" or args.dayfirst
-                or args.monthfirst or args.max_unpacked or args.timezone != "Asia/Shanghai")
+                or args.monthfirst or args.max_unpacked or args.timezone != "auto")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         source, columns = args.path, parse_columns(args.columns)
         if _needs_pre_read(args) and not folder:
             events = read_log(args, args.path)
-            source = write_events(events, Path(tmp_dir) / f"{Path(args.path).stem}.parquet")
+            shown = Path(str(events.attrs.get("casekit", {}).get("source") or "log")).stem
+            source = write_events(events, Path(tmp_dir) / f"{shown}.parquet")  # PII-scrubbed
             columns = None
         build_report(source, out=tmp, columns=columns, observation_end=args.observation_end,
                      min_cases=args.min_cases, repeat_only=args.repeat_only,
