@@ -119,8 +119,10 @@ def test_a_fresh_seed_draws_everything_again(base):
 
 def test_result_is_tidy_with_a_band_and_carries_its_assumptions(base):
     res = sm.simulate_year(base, seed=1, replications=8)
-    assert list(res.columns) == ["metric", "value", "low", "high", "unit"]
+    assert list(res.columns) == ["metric", "value", "low", "high", "sim_low", "sim_high", "unit"]
     assert list(res["metric"]) == list(sm.METRICS)
+    # assumed effects only: the band is all simulation noise
+    assert res["sim_low"].equals(res["low"]) and res["sim_high"].equals(res["high"])
     assert (res["low"] <= res["value"]).all()
     assert (res["value"] <= res["high"]).all()
     assert res.attrs["seed"] == 1
