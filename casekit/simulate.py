@@ -59,7 +59,9 @@ __all__ = [
     "calibrate_baseline",
     "check_lever",
     "default_levers",
+    "edit_assumptions",
     "estimate_lever_effects",
+    "route_choices",
     "route_types",
     "simulate_year",
     "sweep",
@@ -372,6 +374,34 @@ def _assumption_dict_uncached(
             table.loc[i, "source"] = "edited"
         table.loc[i, "value"] = x
     return _table_values(table), table
+
+
+def edit_assumptions(edits: pd.DataFrame | Sequence[Mapping[str, Any]], *,
+                     reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apply edits (``lever, parameter, value`` rows) to an assumption table; checked.
+
+    Parameters
+    ----------
+    edits : DataFrame or list of dict
+        The rows to change (may be empty).
+    reference : DataFrame, optional
+        The table edited (a baseline's ``assumptions``; default :data:`ASSUMPTIONS`).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``reference`` with the edits; an edited estimate gets ``source="edited"``.
+
+    Examples
+    --------
+    >>> t = edit_assumptions([{"lever": "mediators", "parameter": "success_rate", "value": 0.5}])
+    >>> float(t.set_index(["lever", "parameter"]).loc[("mediators", "success_rate"), "value"])
+    0.5
+    """
+    ref = ASSUMPTIONS if reference is None else reference
+    if len(edits) == 0:
+        return ref.copy()
+    return _assumption_dict(edits, ref)[1].copy()
 
 
 def _effect_draws(table: pd.DataFrame, replications: int, seed: Any
@@ -2187,6 +2217,45 @@ def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
     rng = np.random.default_rng(None if seed is None else [int(seed), 0x20E7])
     b = beta[None, :] + se[None, :] * rng.standard_normal((replications, len(order)))
     return (np.exp(-b @ adds.T), fixed[1]), fixed
+
+
+def route_choices(baseline: Baseline, ranking: pd.DataFrame | None = None, *, top: int = 5
+                  ) -> list[str]:
+    """Collaboration patterns to offer for ``route_repeat_to``, best first.
+
+    Parameters
+    ----------
+    baseline : Baseline
+        Calibrated from an event log (its ``type_effects``).
+    ranking : DataFrame, optional
+        A :func:`casekit.rank_collaborations` table: its patterns in its order (those whose
+        agency types all have an estimate or appear in the baseline's patterns).
+    top : int, default 5
+
+    Returns
+    -------
+    list of str
+        Without a ranking: the baseline's multi-type patterns ordered by the product of their
+        types' estimated hazard ratios (the time-varying Cox model the ranking also uses).
+        Empty when the baseline has no estimated agency-type effects.
+
+    Examples
+    --------
+    >>> route_choices(ck.simulate.calibrate_baseline())
+    []
+    """
+    known = {t: b for t, b, _se in baseline.type_effects}
+    if not known:
+        return []
+    in_patterns = {t for g in baseline.groups for t in g.split("+")}
+    if ranking is not None and "pattern" in ranking:
+        cands = [str(p) for p in ranking["pattern"] if set(str(p).split("+")) <= (
+            set(known) | in_patterns)]
+        return list(dict.fromkeys(cands))[:top]
+    groups = [g for g in baseline.groups if not g.startswith("other") and any(
+        t in known for t in g.split("+"))]
+    score = {g: sum(known.get(t, 0.0) for t in g.split("+")) for g in groups}
+    return sorted(groups, key=lambda g: (-score[g], g))[:top]
 
 
 def simulate_year(
