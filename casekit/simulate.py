@@ -1400,7 +1400,6 @@ def _escalated(cases: pd.DataFrame) -> np.ndarray | None:
 
 def _fit_model(model: _Model, alpha: float) -> list[dict[str, Any]]:
     """One Cox fit with every mechanism that has enough exposed cases; a record per mechanism."""
-    from casekit.engine import cox_fit
     from casekit.survival import _design
 
     orig, rows = _split_rows(model.start, model.stop, model.event, model.case, model.when)
@@ -1429,8 +1428,7 @@ def _fit_model(model: _Model, alpha: float) -> list[dict[str, Any]]:
     X, terms, _notes = _design(frame.assign(_none="x"), by="_none", reference="x",
                                covariates=[c for c in ("category", "repeat_ordinal") if c in frame],
                                min_level_cases=20, leading=leading)
-    fit = cox_fit(rows["start"], rows["stop"], rows["event"], X, cluster=model.cluster[orig])
-    summary = fit.summary([t[0] for t in terms], alpha=alpha)
+    summary = _robust_fit(rows, X, [t[0] for t in terms], model.cluster[orig], alpha)
     for rec in records:
         name = rec["mechanism"]
         if name in summary.index:
@@ -1438,8 +1436,28 @@ def _fit_model(model: _Model, alpha: float) -> list[dict[str, Any]]:
             rec.update(hazard_ratio=float(r["hazard_ratio"]), hr_ci_low=float(r["hr_ci_low"]),
                        hr_ci_high=float(r["hr_ci_high"]))
         elif not rec["reason"]:
-            rec["reason"] = "collinear with the adjustment terms: not identifiable"
+            rec["reason"] = ("collinear with the adjustment terms or separating the outcome: "
+                             "not identifiable")
     return records
+
+
+def _robust_fit(rows: Mapping[str, np.ndarray], X: np.ndarray, names: list[str],
+                cluster: np.ndarray, alpha: float) -> pd.DataFrame:
+    """Cox fit (clustered); terms that diverge (monotone likelihood: a log hazard ratio past
+    +-8, e.g. an agency type that only ever acts just before closing) are dropped and the
+    model refitted once, so one separating term neither stalls the fit nor biases the rest."""
+    from casekit.engine import cox_fit
+
+    keep = np.arange(X.shape[1])
+    for attempt in range(2):
+        fit = cox_fit(rows["start"], rows["stop"], rows["event"], X[:, keep], cluster=cluster,
+                      max_iter=15 if attempt == 0 else 50)
+        wild = np.abs(fit.beta) > 8
+        if fit.converged and not wild.any():
+            break
+        if attempt == 0:
+            keep = keep[~wild] if wild.any() else keep
+    return fit.summary([names[i] for i in keep], alpha=alpha)
 
 
 def _effect_row(rec: dict[str, Any], max_ci_ratio: float, source: str) -> dict[str, Any]:
