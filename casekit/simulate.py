@@ -2288,6 +2288,7 @@ def simulate_year(
     cadre_field_visits_per_month: float | None = None,
     route_share: float | None = None,
     route_repeat_to: str | Iterable[str] | None = None,
+    levers: Mapping[str, Any] | None = None,
     n_cases: int | None = None,
     replications: int = DEFAULT_REPLICATIONS,
     seed: int | None = DEFAULT_SEED,
@@ -2322,6 +2323,9 @@ def simulate_year(
         or a set of agency types. Each type the filing's own pattern lacks joins from
         acceptance and divides its time to close by the type's hazard ratio estimated on the
         log (``baseline.type_effects``: needs a baseline calibrated from an event log).
+    levers : dict, optional
+        The same lever values as a mapping (``{"leader_ownership_share": 0.6}``), e.g. a
+        scenario kept as data; a lever given both ways is an error.
     n_cases : int, optional
         Filings per year to simulate (scales arrivals); default: the baseline's volume.
     replications : int, default 10
@@ -2410,7 +2414,7 @@ def simulate_year(
             "use calibrate_baseline(cases)"
         )
     scale = 1.0 if n_cases is None else float(n_cases) / base.filings_per_year
-    levers = _resolve_levers(base, {
+    keywords = {
         "leader_ownership_share": leader_ownership_share,
         "joint_conference_interval_days": joint_conference_interval_days,
         "one_stop_center": one_stop_center,
@@ -2419,7 +2423,8 @@ def simulate_year(
         "special_fund_yuan": special_fund_yuan,
         "cadre_field_visits_per_month": cadre_field_visits_per_month,
         "route_share": route_share,
-    }, scale)
+    }
+    levers = _resolve_levers(base, _merge_levers(keywords, levers), scale)
     if replications < 1 or int(replications) != replications:
         raise CasekitError(f"replications: expected a positive integer, got {replications!r}")
     if n_cases is not None and not (10 <= float(n_cases) <= 5_000_000):
@@ -2446,6 +2451,19 @@ def simulate_year(
         "baseline_source": base.source,
         "band": _band_note(draws, drawn),
     }
+    return out
+
+
+def _merge_levers(keywords: Mapping[str, Any], given: Mapping[str, Any] | None
+                  ) -> dict[str, Any]:
+    """Keyword levers plus a ``levers=`` mapping (unknown names and duplicates rejected)."""
+    out = dict(keywords)
+    for name, value in (given or {}).items():
+        if name not in _LEVER_SPECS:
+            raise CasekitError(f"unknown lever {name!r}; valid levers: {', '.join(_LEVER_SPECS)}")
+        if out.get(name) is not None:
+            raise CasekitError(f"lever {name!r} given both as a keyword and in levers=")
+        out[name] = value
     return out
 
 

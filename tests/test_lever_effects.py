@@ -162,3 +162,18 @@ def test_route_lever_uses_the_estimated_agency_type_effects(estimated):
         sm.simulate_year(estimated, route_share=0.5, route_repeat_to="court+nonsense_bureau")
     with pytest.raises(CasekitError, match="no estimated agency-type effects"):
         sm.simulate_year(sm.calibrate_baseline(), route_share=0.5, route_repeat_to="court")
+
+
+def test_levers_can_be_passed_as_a_mapping(estimated):
+    kw = {"replications": 3, "seed": 2}
+    a = sm.simulate_year(estimated, leader_ownership_share=0.6, **kw)
+    b = sm.simulate_year(estimated, levers={"leader_ownership_share": 0.6}, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    band = b.set_index("metric").loc[["median_days_to_close_repeat", "repeat_rate",
+                                      "on_time_rate"], ["low", "high"]]
+    assert (band["low"] <= band["high"]).all()
+    with pytest.raises(CasekitError, match="both"):
+        sm.simulate_year(estimated, leader_ownership_share=0.5,
+                         levers={"leader_ownership_share": 0.6})
+    with pytest.raises(CasekitError, match="unknown lever"):
+        sm.simulate_year(estimated, levers={"leader_share": 0.6})
