@@ -27,10 +27,18 @@ Notes
 -----
 The core durations, the escalation rate and the repeat factor are adjusted by a short fixed-point
 iteration so that the *baseline run* (all levers at their observed values) reproduces the observed
-Kaplan-Meier medians of first and repeat filings and the observed escalation share. Lever effect
-sizes are assumptions, not estimates: most are "assumed"; the one-stop centre figures come from
-Jiande's published service tiers (SRC:JIANDE), mediator throughput from the national mediation
-statistics (SRC:MEDIATION) and the special-fund cost per case from the seed article.
+Kaplan-Meier medians of first and repeat filings and the observed escalation share.
+
+Lever effect sizes: calibrated from an event log, :func:`calibrate_baseline` estimates the
+effects the log can show (:func:`estimate_lever_effects`: leader ownership on time to close,
+re-filing and escalation; follow-up visits, mediation and the special fund on re-filing; the
+agency types' hazard ratios behind the ``route_repeat_to`` lever) and :func:`simulate_year`
+draws them per replication from their sampling distribution, so the 90% band carries both the
+simulation noise and the estimates' uncertainty (``sim_low, sim_high``: the noise alone).
+Everything else stays an assumption with its source in the table: "assumed", the one-stop
+centre figures from Jiande's published service tiers (SRC:JIANDE), mediator throughput from the
+national mediation statistics (SRC:MEDIATION), the special-fund cost per case from the seed
+article. Without a log (a case table only, or the synthetic sample) every effect is assumed.
 """
 
 from __future__ import annotations
