@@ -27,9 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _common as cm
+import numpy as np
 
 N_CASES = 20_000
 REPLICATIONS = 10

@@ -896,7 +896,7 @@ def _escalation_share(cases: pd.DataFrame, notes: list[str]) -> float:
 def _effect_tables(cases: pd.DataFrame, events: pd.DataFrame | None, assumptions: Any,
                    estimate: bool | None, max_ci_ratio: float, notes: list[str]
                    ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple]:
-    """The baseline's assumption table, with the effects estimated from ``events`` if asked."""
+    """Return the baseline's assumption table, with the effects estimated from ``events``."""
     _, table = _assumption_dict(assumptions)
     if estimate is None:
         estimate = events is not None
@@ -1376,8 +1376,8 @@ def _refile_models(cases: pd.DataFrame, times: Mapping[str, pd.Series], obs_end:
     keep = np.flatnonzero(closed & (stop > 0))
     sub = cases.iloc[keep].reset_index(drop=True)
     frame = pd.DataFrame({
-        "category": sub["category"] if "category" in sub else "unknown",
-        "repeat_ordinal": sub["repeat_ordinal"] if "repeat_ordinal" in sub else 1,
+        "category": sub.get("category", "unknown"),
+        "repeat_ordinal": sub.get("repeat_ordinal", 1),
         "log_days_to_close": np.log1p(sub["duration_days"].to_numpy(float)),
     })
     types = sub["pattern"].astype("str").str.get_dummies(sep="+").add_prefix("at_")
@@ -1451,9 +1451,12 @@ def _fit_model(model: _Model, alpha: float) -> list[dict[str, Any]]:
 
 def _robust_fit(rows: Mapping[str, np.ndarray], X: np.ndarray, names: list[str],
                 cluster: np.ndarray, alpha: float) -> pd.DataFrame:
-    """Cox fit (clustered); terms that diverge (monotone likelihood: a log hazard ratio past
-    +-8, e.g. an agency type that only ever acts just before closing) are dropped and the
-    model refitted once, so one separating term neither stalls the fit nor biases the rest."""
+    """Fit the clustered Cox model; drop diverging terms and refit once.
+
+    Terms that diverge (monotone likelihood: a log hazard ratio past +-8, e.g. an agency type
+    that only ever acts just before closing) are dropped and the model refitted, so one
+    separating term neither stalls the fit nor biases the rest.
+    """
     from casekit.engine import cox_fit
 
     keep = np.arange(X.shape[1])
@@ -1592,7 +1595,7 @@ def estimate_lever_effects(
 
 
 def _log_name(events: pd.DataFrame) -> str:
-    """The log's recorded source (a file name, scrubbed of PII at ingest) or "the log"."""
+    """Return the log's recorded source (a file name, scrubbed of PII at ingest) or "the log"."""
     meta = events.attrs.get("casekit") if isinstance(events.attrs, dict) else None
     src = meta.get("source") if isinstance(meta, dict) else None
     return str(src) if src else "the log"
@@ -1851,8 +1854,11 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
 
 @dataclasses.dataclass(eq=False)
 class _Run:
-    """Lever constants of one run. Effect factors are floats, or arrays of one draw per
-    replication when the estimated effects' uncertainty is carried (:func:`_factor`)."""
+    """Lever constants of one run.
+
+    Effect factors are floats, or arrays of one draw per replication when the estimated
+    effects' uncertainty is carried (:func:`_factor`).
+    """
 
     levers: Mapping[str, float]
     a: Mapping[tuple[str, str], Any]
@@ -1886,7 +1892,7 @@ class _Gen:
 
 
 def _factor(x: Any, f: _Gen) -> Any:
-    """An effect factor for these filings: a float32 scalar, or its replication's draw."""
+    """Return an effect factor for these filings: a float32 scalar, or each replication's draw."""
     if np.ndim(x) == 0:
         return np.float32(x)
     return x.astype(np.float32)[f.rep]
@@ -1997,7 +2003,7 @@ def _run_constants(base: Baseline, levers: Mapping[str, float], a: Mapping, crn:
 
 
 def _point(a: Mapping) -> dict:
-    """The assumptions with every per-replication draw replaced by its median."""
+    """Return the assumptions with every per-replication draw replaced by its median."""
     return {k: (float(np.median(v)) if np.ndim(v) else v) for k, v in a.items()}
 
 
@@ -2100,7 +2106,7 @@ class _Tally:
         return out
 
     def metrics(self, base: Baseline, levers: Mapping[str, float], a: Mapping) -> dict[str, Any]:
-        """The metrics of :data:`METRICS` per replication (and the filings if kept)."""
+        """Return the metrics of :data:`METRICS` per replication (and the filings if kept)."""
         tot = self.tot
         out: dict[str, Any] = {
             "median_days_to_close": self._medians(self.t_all),
@@ -2125,7 +2131,7 @@ class _Tally:
 
 def _staff_days(base: Baseline, levers: Mapping[str, float], a: Mapping,
                 tot: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Handling plus lever staff time over the year (ASSUMPTIONS staff rows)."""
+    """Sum handling and lever staff time over the year (ASSUMPTIONS staff rows)."""
     n_units = len(base.streets) + 1
     fixed = (
         _YEAR / max(levers["joint_conference_interval_days"], 1.0) * n_units
@@ -2148,7 +2154,7 @@ def _staff_days(base: Baseline, levers: Mapping[str, float], a: Mapping,
 
 def default_levers(baseline: Baseline | None = None, *, n_cases: int | None = None
                    ) -> dict[str, float]:
-    """The lever values a scenario starts from: the baseline's observed values.
+    """Return the lever values a scenario starts from: the baseline's observed values.
 
     Parameters
     ----------

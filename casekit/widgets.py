@@ -34,7 +34,7 @@ from casekit import simulate as sm
 __all__ = ["LEVER_CONTROLS", "NetworkExplorer", "WhatIfPanel", "check_lever_controls"]
 
 def _controls() -> dict[str, dict[str, Any]]:
-    """The slider spec, built from :data:`casekit.simulate.LEVERS` (the one range table)."""
+    """Build the slider spec from :data:`casekit.simulate.LEVERS` (the one range table)."""
     return {
         r.lever: {"kind": "int" if r.integer else "float", "min": float(r.min),
                   "max": float(r.max), "step": float(r.step), "format": str(r.format),
@@ -111,7 +111,7 @@ def _lever_label(lever: str) -> str:
 
 
 def _fmt(value: float, unit: str) -> str:
-    """A number for people: shares as percentages, days to one decimal, counts with commas.
+    """Format a number for people: shares as percentages, days to one decimal, commas.
 
     Examples
     --------
@@ -128,7 +128,7 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def _badge(table: pd.DataFrame, lever: str) -> str:
-    """HTML badge: is this lever's effect estimated from the log, edited or assumed?"""
+    """Return an HTML badge: is this lever's effect estimated from the log, edited or assumed."""
     rows = table[table["lever"] == lever]
     est = rows[rows["source"].astype("str").str.startswith("estimated")]
     if len(est):
@@ -324,7 +324,7 @@ class WhatIfPanel(widgets.VBox):
         return box
 
     def _build_figure(self) -> None:
-        """The figure, created once outside pyplot (no duplicate inline display), Agg canvas."""
+        """Create the figure once, outside pyplot (no duplicate inline display), on an Agg canvas."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -395,7 +395,7 @@ class WhatIfPanel(widgets.VBox):
         return self.result
 
     def _update_artists(self) -> None:
-        """New results on the same artists (:func:`casekit.plotting.update_whatif`)."""
+        """Put new results on the same artists (:func:`casekit.plotting.update_whatif`)."""
         from casekit.plotting import update_whatif
 
         scen, base = _plain(self.result), _plain(self.baseline_result)
@@ -440,7 +440,7 @@ class WhatIfPanel(widgets.VBox):
 
 
 def _plain(res: pd.DataFrame) -> pd.DataFrame:
-    """The result without its ``attrs`` (pandas deep-copies them on every operation)."""
+    """Return the result without its ``attrs`` (pandas deep-copies them on every operation)."""
     out = pd.DataFrame(res, copy=False)
     out.attrs = {}
     return out

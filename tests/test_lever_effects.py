@@ -86,7 +86,8 @@ def test_refiling_effects_without_a_planted_effect_cover_one(district):
     for mech in ("follow_up_visit", "mediate", "leader_case_ownership"):
         row = fx.loc[(mech, "refile")]
         assert row["hr_ci_low"] < 1 < row["hr_ci_high"], mech
-        assert row["n_cases"] > 50 and row["n_events"] > 10
+        assert row["n_cases"] > 50
+        assert row["n_events"] > 10
 
 
 def test_effects_table_says_why_an_estimate_is_not_used(district):
@@ -104,13 +105,16 @@ def test_calibration_marks_estimated_and_assumed_rows(estimated):
     t = estimated.assumptions.set_index(["lever", "parameter"])
     row = t.loc[("follow_up_visit_share", "refile_factor")]
     assert row["source"] == "estimated from casekit.synth 1.0.0"
-    assert row["ci_low"] < row["value"] < row["ci_high"] and row["n_cases"] > 100
+    assert row["ci_low"] < row["value"] < row["ci_high"]
+    assert row["n_cases"] > 100
     assumed = t.loc[("special_fund_yuan", "refile_factor")]
     if not str(assumed["source"]).startswith("estimated"):
-        assert assumed["value"] == 0.3 and assumed["reason"].endswith("assumed")
+        assert assumed["value"] == 0.3
+        assert assumed["reason"].endswith("assumed")
     # rows no mechanism can inform are untouched
     assert t.loc[("one_stop_center", "on_site_share"), "source"] == "SRC:JIANDE"
-    assert estimated.effects is not None and len(estimated.type_effects) > 3
+    assert estimated.effects is not None
+    assert len(estimated.type_effects) > 3
     plain = ck.calibrate_baseline(ck.build_case_table(ck.generate_district(600, seed=2)[0]))
     assert plain.assumptions["source"].str.startswith("estimated").sum() == 0
 
@@ -142,7 +146,8 @@ def test_an_edited_estimate_becomes_an_assumption(estimated):
         {"lever": "follow_up_visit_share", "parameter": "refile_factor", "value": 0.5}])
     t = pd.DataFrame(res.attrs["assumptions"]).set_index(["lever", "parameter"])
     row = t.loc[("follow_up_visit_share", "refile_factor")]
-    assert row["source"] == "edited" and row["reason"].startswith("edited (was estimated")
+    assert row["source"] == "edited"
+    assert row["reason"].startswith("edited (was estimated")
 
 
 def test_route_lever_uses_the_estimated_agency_type_effects(estimated):

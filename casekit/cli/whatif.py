@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from casekit._utils import CasekitError, FileUnusableError
 from casekit.cli._common import (
     add_read_options,
     atomic_write,
@@ -34,7 +35,6 @@ from casekit.cli._common import (
     check_outputs,
     read_log,
 )
-from casekit._utils import CasekitError, FileUnusableError
 
 DEFAULT_SEED = 0  # = casekit.simulate.DEFAULT_SEED (checked by the tests; kept light here)
 DEFAULT_REPLICATIONS = 10  # = casekit.simulate.DEFAULT_REPLICATIONS
