@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "on_time_rates": "casekit.kpi",
     "overdue_cases": "casekit.kpi",
     # --- simulate ---
+    "estimate_lever_effects": "casekit.simulate",
     "calibrate_baseline": "casekit.simulate",
     "simulate_year": "casekit.simulate",
     "sweep": "casekit.simulate",

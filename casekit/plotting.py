@@ -1296,7 +1296,8 @@ _MID_COLUMNS = ("median", "value", "mean", "estimate")
 _LOW_COLUMNS = ("low", "lower", "q05", "ci_low")
 _HIGH_COLUMNS = ("high", "upper", "q95", "ci_high")
 _WHATIF_KNOWN = frozenset(
-    {"metric", "scenario", "unit", *_MID_COLUMNS, *_LOW_COLUMNS, *_HIGH_COLUMNS}
+    {"metric", "scenario", "unit", "sim_low", "sim_high", *_MID_COLUMNS, *_LOW_COLUMNS,
+     *_HIGH_COLUMNS}
 )
 _WHATIF_COLOURS = {"baseline": "#7f7f7f"}
 _WHATIF_CYCLE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -1524,6 +1525,7 @@ def update_whatif(
     result_table: pd.DataFrame,
     *,
     baseline: pd.DataFrame | None = None,
+    redraw: bool = True,
 ) -> Axes:
     """Put new what-if results on the artists of a :func:`plot_whatif` axes, in place.
 
@@ -1540,6 +1542,9 @@ def update_whatif(
         New results in the same layout.
     baseline : DataFrame, optional
         As in :func:`plot_whatif`.
+    redraw : bool, default True
+        Request ``draw_idle``; a caller that renders the figure itself (a widget updating
+        several axes, then saving one PNG) passes False so the figure is drawn once.
 
     Returns
     -------
@@ -1598,7 +1603,8 @@ def update_whatif(
             artists["text"].xy = (i, value)
     ax.relim()
     ax.autoscale_view()
-    ax.figure.canvas.draw_idle()
+    if redraw:
+        ax.figure.canvas.draw_idle()
     return ax
 
 

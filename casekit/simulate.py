@@ -27,10 +27,18 @@ Notes
 -----
 The core durations, the escalation rate and the repeat factor are adjusted by a short fixed-point
 iteration so that the *baseline run* (all levers at their observed values) reproduces the observed
-Kaplan-Meier medians of first and repeat filings and the observed escalation share. Lever effect
-sizes are assumptions, not estimates: most are "assumed"; the one-stop centre figures come from
-Jiande's published service tiers (SRC:JIANDE), mediator throughput from the national mediation
-statistics (SRC:MEDIATION) and the special-fund cost per case from the seed article.
+Kaplan-Meier medians of first and repeat filings and the observed escalation share.
+
+Lever effect sizes: calibrated from an event log, :func:`calibrate_baseline` estimates the
+effects the log can show (:func:`estimate_lever_effects`: leader ownership on time to close,
+re-filing and escalation; follow-up visits, mediation and the special fund on re-filing; the
+agency types' hazard ratios behind the ``route_repeat_to`` lever) and :func:`simulate_year`
+draws them per replication from their sampling distribution, so the 90% band carries both the
+simulation noise and the estimates' uncertainty (``sim_low, sim_high``: the noise alone).
+Everything else stays an assumption with its source in the table: "assumed", the one-stop
+centre figures from Jiande's published service tiers (SRC:JIANDE), mediator throughput from the
+national mediation statistics (SRC:MEDIATION), the special-fund cost per case from the seed
+article. Without a log (a case table only, or the synthetic sample) every effect is assumed.
 """
 
 from __future__ import annotations
@@ -49,11 +57,20 @@ from casekit._utils import CasekitError
 
 __all__ = [
     "ASSUMPTIONS",
+    "DEFAULT_REPLICATIONS",
+    "DEFAULT_SEED",
     "LEVERS",
+    "MECHANISMS",
     "METRICS",
     "Baseline",
+    "apply_effects",
     "calibrate_baseline",
     "check_lever",
+    "default_levers",
+    "edit_assumptions",
+    "estimate_lever_effects",
+    "route_choices",
+    "route_types",
     "simulate_year",
     "sweep",
 ]
@@ -62,30 +79,39 @@ __all__ = [
 # levers, assumptions, metrics
 # --------------------------------------------------------------------------------------------
 
-#: The levers: name -> (Chinese label, English label, unit, min, max, step, integer?).
-_LEVER_SPECS: dict[str, tuple[str, str, str, float, float, float, bool]] = {
+#: The levers: name -> (Chinese label, English label, unit, min, max, step, integer?, format).
+#: The one range table: :func:`check_lever`, the CLI and the widget's sliders all read it.
+_LEVER_SPECS: dict[str, tuple[str, str, str, float, float, float, bool, str]] = {
     "leader_ownership_share": ("领导包案比例", "leader ownership share", "share of repeat filings",
-                               0.0, 1.0, 0.05, False),
+                               0.0, 1.0, 0.05, False, ".2f"),
     "joint_conference_interval_days": ("联席会议间隔", "joint conference interval", "days",
-                                       1.0, 365.0, 1.0, False),
-    "one_stop_center": ("信访超市覆盖", "one-stop centre coverage", "share of filings (0/1)",
-                        0.0, 1.0, 0.1, False),
-    "mediators": ("专职调解员", "mediators", "full-time mediators", 0.0, 2000.0, 1.0, True),
+                                       1.0, 365.0, 1.0, False, ".0f"),
+    "one_stop_center": ("信访超市覆盖", "one-stop centre coverage", "share of filings covered",
+                        0.0, 1.0, 0.1, False, ".1f"),
+    "mediators": ("专职调解员", "mediators", "full-time mediators", 0.0, 2000.0, 1.0, True, "d"),
     "follow_up_visit_share": ("回访比例", "follow-up visit share", "share of closed filings",
-                              0.0, 1.0, 0.05, False),
-    "special_fund_yuan": ("专项资金", "special fund", "yuan per year", 0.0, 1.0e9, 10000.0, False),
+                              0.0, 1.0, 0.05, False, ".2f"),
+    "special_fund_yuan": ("专项资金", "special fund", "yuan per year", 0.0, 1.0e9, 10000.0, False,
+                          ",.0f"),
     "cadre_field_visits_per_month": ("干部下访次数", "cadre field visits", "visits per month",
-                                     0.0, 1000.0, 1.0, False),
+                                     0.0, 1000.0, 1.0, False, ".0f"),
+    "route_share": ("重复件协同分流", "route repeat filings", "share of repeat filings",
+                    0.0, 1.0, 0.05, False, ".2f"),
 }
 
-#: Public table of the levers (one row per lever): labels, unit and valid range.
+#: Public table of the levers (one row per lever): labels, unit, valid range, slider step and
+#: display format. The one home of the lever ranges.
 LEVERS: pd.DataFrame = pd.DataFrame(
     [
         {"lever": k, "label_zh": v[0], "label_en": v[1], "unit": v[2], "min": v[3], "max": v[4],
-         "step": v[5], "integer": v[6]}
+         "step": v[5], "integer": v[6], "format": v[7]}
         for k, v in _LEVER_SPECS.items()
     ]
 )
+
+#: Defaults shared by :func:`simulate_year`, :func:`sweep`, ``casekit whatif`` and the widget.
+DEFAULT_SEED = 0
+DEFAULT_REPLICATIONS = 10
 
 _ASSUMPTION_ROWS: list[dict[str, Any]] = [
     # lever, parameter, value, unit, min, max, mechanism, source
@@ -178,6 +204,12 @@ _ASSUMPTION_ROWS: list[dict[str, Any]] = [
     {"lever": "cadre_field_visits_per_month", "parameter": "staff_days_per_visit", "value": 1.0,
          "unit": "staff days per visit", "min": 0.0, "max": 30.0,
          "mechanism": "staff time per field visit", "source": "assumed"},
+    {"lever": "route_share", "parameter": "staff_days_per_agency", "value": 1.5,
+         "unit": "staff days per agency type drawn in", "min": 0.0, "max": 30.0,
+         "mechanism": "a routed repeat filing (route_repeat_to) draws the pattern's agency types in "
+         "from acceptance; its time to close is divided by their estimated hazard ratios "
+         "(casekit.fit_time_varying_cox, repeat filings); each added agency costs this",
+         "source": "assumed"},
     {"lever": "all", "parameter": "escalation_time_elasticity", "value": 0.5,
          "unit": "elasticity", "min": 0.0, "max": 3.0,
          "mechanism": "the longer a filing stays open, the likelier the petitioner goes up a "
@@ -191,9 +223,11 @@ for _row in _ASSUMPTION_ROWS:
     _row["lever_min"] = _spec[3] if _spec else np.nan
     _row["lever_max"] = _spec[4] if _spec else np.nan
     _row["editable"] = True
+    _row.update(ci_low=np.nan, ci_high=np.nan, n_cases=0, reason="")
 
 _ASSUMPTION_COLUMNS = ["lever", "parameter", "value", "unit", "min", "max", "lever_min",
-                       "lever_max", "mechanism", "source", "editable"]
+                       "lever_max", "mechanism", "source", "editable", "ci_low", "ci_high",
+                       "n_cases", "reason"]
 
 #: The assumptions behind every lever: one row per (lever, parameter). Copy, edit ``value`` and
 #: pass as ``simulate_year(..., assumptions=table)``; every result carries the table it used.
@@ -256,7 +290,7 @@ def check_lever(name: str, value: Any) -> float:
         raise CasekitError(
             f"unknown lever {name!r}; valid levers: {', '.join(_LEVER_SPECS)}"
         )
-    _zh, _en, unit, lo, hi, _step, _integer = _LEVER_SPECS[name]
+    unit, lo, hi = _LEVER_SPECS[name][2:5]
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -268,22 +302,31 @@ def check_lever(name: str, value: Any) -> float:
     return x
 
 
-def _assumption_dict(assumptions: Any) -> tuple[dict[tuple[str, str], float], pd.DataFrame]:
-    """Validate an assumptions table (DataFrame or records); return {(lever, param): value}."""
+def _assumption_dict(assumptions: Any, reference: pd.DataFrame | None = None
+                     ) -> tuple[dict[tuple[str, str], float], pd.DataFrame]:
+    """Validate an assumptions table (DataFrame or records); return {(lever, param): value}.
+
+    ``reference`` is the table the given values edit (a baseline's, default
+    :data:`ASSUMPTIONS`); the returned table is it with the edits applied.
+    """
+    ref = ASSUMPTIONS if reference is None else reference
+    given_key = None if assumptions is None else _assumptions_key(assumptions)
+    key = (id(ref), given_key)
+    hit = _ASSUMPTION_CACHE.get(key)
+    if hit is not None and hit[0] is ref and (assumptions is None or given_key is not None):
+        return hit[1]
     if assumptions is None:
-        return _default_assumptions()
-    given_key = _assumptions_key(assumptions)
-    if given_key is not None and given_key in _ASSUMPTION_CACHE:
-        return _ASSUMPTION_CACHE[given_key]
-    result = _assumption_dict_uncached(assumptions)
-    if given_key is not None:
+        result = _table_values(ref), ref.copy()
+    else:
+        result = _assumption_dict_uncached(assumptions, ref)
+    if assumptions is None or given_key is not None:
         if len(_ASSUMPTION_CACHE) > 32:
             _ASSUMPTION_CACHE.clear()
-        _ASSUMPTION_CACHE[given_key] = result
+        _ASSUMPTION_CACHE[key] = (ref, result)
     return result
 
 
-_ASSUMPTION_CACHE: dict[tuple, tuple[dict[tuple[str, str], float], pd.DataFrame]] = {}
+_ASSUMPTION_CACHE: dict[tuple, tuple[pd.DataFrame, tuple[dict, pd.DataFrame]]] = {}
 
 
 def _assumptions_key(assumptions: Any) -> tuple | None:
@@ -295,16 +338,14 @@ def _assumptions_key(assumptions: Any) -> tuple | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def _default_assumptions() -> tuple[dict[tuple[str, str], float], pd.DataFrame]:
-    table = ASSUMPTIONS.copy()
-    return {(r.lever, r.parameter): float(r.value) for r in table.itertuples()}, table
+def _table_values(table: pd.DataFrame) -> dict[tuple[str, str], float]:
+    return {(r.lever, r.parameter): float(r.value) for r in table.itertuples()}
 
 
 def _assumption_dict_uncached(
-    assumptions: Any,
+    assumptions: Any, reference: pd.DataFrame
 ) -> tuple[dict[tuple[str, str], float], pd.DataFrame]:
-    table = ASSUMPTIONS.copy()
+    table = reference.copy()
     given = assumptions if isinstance(assumptions, pd.DataFrame) else pd.DataFrame(assumptions)
     for col in ("lever", "parameter", "value"):
         if col not in given:
@@ -333,8 +374,66 @@ def _assumption_dict_uncached(
             raise CasekitError(
                 f"assumptions row {pos} ({key[0]}.{key[1]}={x:g}): expected {lo:g} to {hi:g}"
             )
+        if x != float(table.loc[i, "value"]) and str(table.loc[i, "source"]).startswith(
+                "estimated"):  # an edited estimate is the user's assumption now
+            table.loc[i, ["ci_low", "ci_high"]] = np.nan
+            table.loc[i, "reason"] = f"edited (was {table.loc[i, 'source']}: " \
+                                     f"{float(table.loc[i, 'value']):.3g})"
+            table.loc[i, "source"] = "edited"
         table.loc[i, "value"] = x
-    return {(r.lever, r.parameter): float(r.value) for r in table.itertuples()}, table
+    return _table_values(table), table
+
+
+def edit_assumptions(edits: pd.DataFrame | Sequence[Mapping[str, Any]], *,
+                     reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apply edits (``lever, parameter, value`` rows) to an assumption table; checked.
+
+    Parameters
+    ----------
+    edits : DataFrame or list of dict
+        The rows to change (may be empty).
+    reference : DataFrame, optional
+        The table edited (a baseline's ``assumptions``; default :data:`ASSUMPTIONS`).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``reference`` with the edits; an edited estimate gets ``source="edited"``.
+
+    Examples
+    --------
+    >>> t = edit_assumptions([{"lever": "mediators", "parameter": "success_rate", "value": 0.5}])
+    >>> float(t.set_index(["lever", "parameter"]).loc[("mediators", "success_rate"), "value"])
+    0.5
+    """
+    ref = ASSUMPTIONS if reference is None else reference
+    if len(edits) == 0:
+        return ref.copy()
+    return _assumption_dict(edits, ref)[1].copy()
+
+
+def _effect_draws(table: pd.DataFrame, replications: int, seed: Any
+                  ) -> dict[tuple[str, str], np.ndarray]:
+    """One draw per replication of every estimated effect: log-normal from its 95% interval.
+
+    The draws use their own stream of the seed, so a scenario and its baseline (same seed)
+    see the same effect sizes.
+    """
+    est = table[table["source"].astype("str").str.startswith("estimated")
+                & np.isfinite(table["ci_low"].astype(float))
+                & np.isfinite(table["ci_high"].astype(float))]
+    if est.empty:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
+    z = rng.standard_normal((len(est), replications))
+    out = {}
+    for k, r in enumerate(est.itertuples()):
+        sd = (math.log(r.ci_high) - math.log(r.ci_low)) / (2 * _Z95)
+        out[(r.lever, r.parameter)] = np.clip(r.value * np.exp(sd * z[k]), r.min, r.max)
+    return out
+
+
+_Z95 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,6 +479,14 @@ class Baseline:
         Where the calibration came from.
     notes : tuple of str
         What could not be estimated from the data and was assumed instead.
+    assumptions : DataFrame, optional
+        The assumption table :func:`simulate_year` uses by default (:data:`ASSUMPTIONS` with
+        the effects estimated from the log, see :func:`calibrate_baseline`).
+    effects : DataFrame, optional
+        The :func:`estimate_lever_effects` table behind it.
+    type_effects : tuple of (str, float, float)
+        Agency type, log hazard ratio of closing once it joins (repeat filings) and its
+        standard error: the evidence of the ``route_repeat_to`` lever.
     """
 
     filings_per_year: float
@@ -403,6 +510,9 @@ class Baseline:
     targets: dict[str, float]
     source: str
     notes: tuple[str, ...] = ()
+    assumptions: pd.DataFrame | None = None
+    effects: pd.DataFrame | None = None
+    type_effects: tuple[tuple[str, float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python summary (JSON-friendly) of the calibration."""
@@ -426,23 +536,6 @@ class Baseline:
             "notes": list(self.notes),
         }
         return out
-
-
-def _km_median(t: np.ndarray, observed: np.ndarray) -> float:
-    """Kaplan-Meier median (lifelines' convention: first time S(t) <= 0.5); nan if not reached."""
-    t = np.asarray(t, dtype=float)
-    e = np.asarray(observed, dtype=bool)
-    if len(t) == 0:
-        return float("nan")
-    times, inv = np.unique(t, return_inverse=True)
-    d = np.bincount(inv, weights=e, minlength=len(times))
-    n_at = np.bincount(inv, minlength=len(times))
-    at_risk = len(t) - np.r_[0, np.cumsum(n_at)[:-1]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.cumsum(np.log(at_risk - d) - np.log(at_risk))
-    s = np.exp(log_s)
-    hit = np.flatnonzero(s <= 0.5)
-    return float(times[hit[0]]) if len(hit) else float("nan")
 
 
 def _fit_censored_lognormal(
@@ -593,6 +686,7 @@ def _default_observed() -> dict[str, float]:
         "follow_up_visit_share": 0.3,
         "special_fund_yuan": 0.0,
         "cadre_field_visits_per_month": 4.0,
+        "route_share": 0.0,
     }
 
 
@@ -602,16 +696,21 @@ def calibrate_baseline(
     events: pd.DataFrame | None = None,
     min_cases: int = 30,
     assumptions: Any = None,
+    estimate_effects: bool | None = None,
+    max_ci_ratio: float = 3.0,
 ) -> Baseline:
-    """Calibrate the simulator's baseline district from a case table.
+    """Calibrate the simulator's baseline district from a case table or an event log.
 
     Parameters
     ----------
     cases : DataFrame, optional
         A case table from :func:`casekit.build_case_table` (``opened_at, duration_days, closed,
         pattern, repeat_ordinal, matter_id, category, street, closed_at``; ``level`` and
-        ``repeat_kind`` used when present). ``None``: casekit's synthetic district
-        (``ck.load_sample_events()``), or documented priors if that is not available.
+        ``repeat_kind`` used when present), or a canonical event log (a frame with an
+        ``activity`` column and no ``duration_days``): then its case table is built and it is
+        also used as ``events``. ``None``: casekit's synthetic district
+        (``ck.load_sample_events()``, with assumed effects), or documented priors if that is
+        not available.
     events : DataFrame, optional
         The event log behind ``cases``; when given, observed lever values (share of repeat
         filings a leader owns, follow-up visit share, mediation, joint-conference interval,
@@ -620,10 +719,23 @@ def calibrate_baseline(
         Patterns with fewer cases are pooled as ``other (k departments)``.
     assumptions : DataFrame or list of dict, optional
         An edited :data:`ASSUMPTIONS` table (used while matching the observed medians).
+    estimate_effects : bool, optional
+        Estimate the lever effects from the log (:func:`estimate_lever_effects`) and put them
+        into the baseline's assumption table (``Baseline.assumptions``). Default (``None``):
+        whenever an event log is available; without one there is nothing to estimate from.
+    max_ci_ratio : float, default 3.0
+        Estimates whose 95% interval spans more than this ratio keep the assumed value.
 
     Returns
     -------
     Baseline
+        ``assumptions`` holds the table :func:`simulate_year` uses by default: every estimated
+        row has ``source="estimated from <log>"``, its estimate in ``value``, the 95% interval
+        in ``ci_low, ci_high`` and the cases behind it in ``n_cases``; rows whose mechanism is
+        absent or too uncertain keep the assumed value and say why in ``reason``.
+        ``effects`` holds the whole :func:`estimate_lever_effects` table and
+        ``type_effects`` the per-agency-type hazard ratios of repeat filings
+        (:func:`casekit.fit_time_varying_cox`) used by the ``route_repeat_to`` lever.
 
     Notes
     -----
@@ -634,8 +746,8 @@ def calibrate_baseline(
     left before the observation end)``, with F the gap distribution fitted with right
     truncation, so recent closures are not counted as "never re-filed". Finally a short
     fixed-point iteration shifts the core durations and the escalation rate so that the
-    baseline run (observed lever values) reproduces the observed Kaplan-Meier medians and
-    escalation share.
+    baseline run (observed lever values, with the estimated effects when there are any)
+    reproduces the observed Kaplan-Meier medians and escalation share.
 
     Examples
     --------
@@ -646,6 +758,51 @@ def calibrate_baseline(
     """
     if cases is None:
         return _sample_baseline()
+    if "activity" in cases and "duration_days" not in cases:
+        from casekit.cases import build_case_table
+
+        events = cases if events is None else events
+        cases = build_case_table(events)
+    _check_case_table(cases)
+    notes: list[str] = []
+    cases = cases.reset_index(drop=True)
+    span = _span(cases)
+    n = len(cases)
+    ordinal = _ordinals(cases, notes)
+    is_rep = ordinal > 1
+    groups = _pattern_groups(cases, min_cases)
+    dur = np.maximum(pd.to_numeric(cases["duration_days"], errors="coerce").fillna(0.0)
+                     .to_numpy(dtype=float), 0.05)
+    closed = cases["closed"].astype(bool).to_numpy()
+    mu, sigma, shift = _fit_censored_lognormal(np.log(dur), closed, groups["codes"],
+                                               len(groups["groups"]), is_rep)
+    targets = _duration_targets(dur, closed, is_rep, n / span["years"])
+    refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, span["obs_end"], notes)
+    targets["escalation_share"] = _escalation_share(cases, notes)
+    table, effects, type_effects = _effect_tables(cases, events, assumptions, estimate_effects,
+                                                  max_ci_ratio, notes)
+    observed = _observed_levers(cases.assign(repeat_ordinal=ordinal), events, span["years"],
+                                n / span["years"], table, notes)
+    med_first = targets["km_median_days_first"]
+    base = Baseline(
+        filings_per_year=float(n / span["years"]),
+        first_filings_per_year=float((~is_rep).sum()) / span["years"],
+        categories=groups["categories"], category_share=groups["category_share"],
+        streets=groups["streets"], street_share=groups["street_share"],
+        groups=groups["groups"], group_given_category=groups["mix"],
+        group_departments=groups["departments"], mu=mu, sigma=sigma,
+        repeat_shift=shift if is_rep.sum() >= 10 else 0.4,
+        refile_p=refile_p, gap_mu=gap_mu, gap_sigma=gap_sigma,
+        escalation_rate=targets["escalation_share"],
+        reference_days=float(med_first) if math.isfinite(med_first) else float(np.exp(mu.mean())),
+        observed=observed, targets=targets,
+        source=f"case table ({n} cases, {span['years']:.2f} years to {span['obs_end'].date()})",
+        notes=tuple(notes), assumptions=table, effects=effects, type_effects=type_effects,
+    )
+    return _match_targets(_core_refiling(base, table), table)
+
+
+def _check_case_table(cases: pd.DataFrame) -> None:
     need = ["opened_at", "duration_days", "closed", "pattern"]
     missing = [c for c in need if c not in cases]
     if missing:
@@ -655,53 +812,45 @@ def calibrate_baseline(
         )
     if len(cases) < 10:
         raise CasekitError(f"cases: {len(cases)} cases are too few to calibrate (need >= 10)")
-    notes: list[str] = []
-    cases = cases.reset_index(drop=True)
+
+
+def _span(cases: pd.DataFrame) -> dict[str, Any]:
+    """Observation end (attrs, column or last opening) and the years the table covers."""
     opened = pd.to_datetime(cases["opened_at"])
     obs_end = cases.attrs.get("observation_end")
     if obs_end is None and "observation_end" in cases:
         obs_end = pd.to_datetime(cases["observation_end"]).max()
-    if obs_end is None:
-        obs_end = opened.max()
-    obs_end = pd.Timestamp(obs_end)
+    obs_end = pd.Timestamp(opened.max() if obs_end is None else obs_end)
     span_days = max((obs_end - opened.min()).total_seconds() / 86400.0, 30.0)
-    years = span_days / 365.25
-    n = len(cases)
-    filings_per_year = n / years
+    return {"obs_end": obs_end, "years": span_days / 365.25}
 
-    ordinal = (
-        pd.to_numeric(cases["repeat_ordinal"], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
-        if "repeat_ordinal" in cases
-        else np.ones(n, dtype=np.int64)
-    )
+
+def _ordinals(cases: pd.DataFrame, notes: list[str]) -> np.ndarray:
     if "repeat_ordinal" not in cases:
         notes.append("no repeat_ordinal column: every filing treated as a first filing")
-    is_rep = ordinal > 1
-    first_per_year = float((~is_rep).sum()) / years
+        return np.ones(len(cases), dtype=np.int64)
+    return pd.to_numeric(cases["repeat_ordinal"], errors="coerce").fillna(1).to_numpy(
+        dtype=np.int64)
 
-    categories, category_share = _shares(
-        cases["category"] if "category" in cases else pd.Series(["unknown"] * n)
-    )
-    streets, street_share = _shares(
-        cases["street"] if "street" in cases else pd.Series(["unknown"] * n)
-    )
 
-    # patterns -> groups (rare patterns pooled by number of departments)
+def _column(cases: pd.DataFrame, name: str) -> pd.Series:
+    return cases[name] if name in cases else pd.Series(["unknown"] * len(cases))
+
+
+def _pattern_groups(cases: pd.DataFrame, min_cases: int) -> dict[str, Any]:
+    """Category and street mix; patterns (rare ones pooled by departments) given category."""
+    categories, category_share = _shares(_column(cases, "category"))
+    streets, street_share = _shares(_column(cases, "street"))
     pattern = cases["pattern"].astype("str").fillna("unknown")
     counts = pattern.value_counts()
     keep = set(counts.index[counts >= min_cases])
     dept = pattern.map(_departments)
-    group_name = pattern.where(pattern.isin(keep),
-                               dept.clip(upper=3).map(lambda k: f"other ({k}{'+' if k >= 3 else ''}"
-                                                      " departments)"))
-    g_codes, g_uniques = pd.factorize(group_name, sort=True)
-    groups = tuple(map(str, g_uniques))
-    n_groups = len(groups)
-    group_departments = np.array(
-        [int(dept[g_codes == k].mode().iloc[0]) for k in range(n_groups)], dtype=np.int64
-    )
-    cat = (cases["category"] if "category" in cases else pd.Series(["unknown"] * n)).astype(
-        "str").fillna("unknown")
+    pooled = dept.clip(upper=3).map(lambda k: f"other ({k}{'+' if k >= 3 else ''} departments)")
+    g_codes, g_uniques = pd.factorize(pattern.where(pattern.isin(keep), pooled), sort=True)
+    n_groups = len(g_uniques)
+    departments = np.array(
+        [int(dept[g_codes == k].mode().iloc[0]) for k in range(n_groups)], dtype=np.int64)
+    cat = _column(cases, "category").astype("str").fillna("unknown")
     c_codes = pd.Categorical(cat, categories=list(categories)).codes
     overall = np.bincount(g_codes, minlength=n_groups).astype(float)
     overall /= overall.sum()
@@ -709,45 +858,91 @@ def calibrate_baseline(
     np.add.at(mix, (c_codes, g_codes), 1.0)
     mix = mix + 2.0 * overall  # shrink small categories toward the overall mix
     mix /= mix.sum(axis=1, keepdims=True)
+    return {"categories": categories, "category_share": category_share, "streets": streets,
+            "street_share": street_share, "groups": tuple(map(str, g_uniques)),
+            "codes": g_codes, "mix": mix, "departments": departments}
 
-    # censored lognormal durations
-    dur = np.maximum(pd.to_numeric(cases["duration_days"], errors="coerce").fillna(0.0)
-                     .to_numpy(dtype=float), 0.05)
-    closed = cases["closed"].astype(bool).to_numpy()
-    mu, sigma, shift = _fit_censored_lognormal(np.log(dur), closed, g_codes, n_groups, is_rep)
 
-    targets: dict[str, float] = {}
-    med_first = _km_median(dur[~is_rep], closed[~is_rep])
+def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
+    """Kaplan-Meier median from :mod:`casekit.engine`; nan when not reached or no data."""
+    from casekit.engine import _km
+
+    if len(durations) == 0:
+        return float("nan")
+    med = _km(np.asarray(durations, dtype=float), np.asarray(observed, dtype=bool)).median
+    return med if math.isfinite(med) else float("nan")
+
+
+def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
+                      filings_per_year: float) -> dict[str, float]:
+    """Observed Kaplan-Meier medians (first, repeat), repeat share and volume to reproduce."""
+    targets = {"km_median_days_first": _km_median(dur[~is_rep], closed[~is_rep])}
     med_rep = _km_median(dur[is_rep], closed[is_rep]) if is_rep.sum() >= 10 else float("nan")
-    targets["km_median_days_first"] = med_first
     if math.isfinite(med_rep):
         targets["km_median_days_repeat"] = med_rep
     targets["repeat_share"] = float(is_rep.mean())
     targets["filings_per_year"] = float(filings_per_year)
+    return targets
 
-    # re-filing probability and gap, with censoring
-    refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, obs_end, notes)
 
-    # escalation share
-    esc = None
-    if "level" in cases and cases["level"].notna().any():
-        lvl = cases["level"].astype("str")
-        esc = lvl.isin(["city", "province", "national"]).to_numpy()
-    if "repeat_kind" in cases:
-        skip = (cases["repeat_kind"].astype("str") == "skip_level_repeat").to_numpy()
-        esc = skip if esc is None else (esc | skip)
+def _escalation_share(cases: pd.DataFrame, notes: list[str]) -> float:
+    esc = _escalated(cases)
     if esc is None or not esc.any():
         notes.append("escalation not observable (no level / skip-level repeats): assumed 5%")
-        targets["escalation_share"] = 0.05
-    else:
-        targets["escalation_share"] = float(esc.mean())
+        return 0.05
+    return float(esc.mean())
 
+
+def _effect_tables(cases: pd.DataFrame, events: pd.DataFrame | None, assumptions: Any,
+                   estimate: bool | None, max_ci_ratio: float, notes: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple]:
+    """Return the baseline's assumption table, with the effects estimated from ``events``."""
+    _, table = _assumption_dict(assumptions)
+    if estimate is None:
+        estimate = events is not None
+    if not estimate:
+        return table, None, ()
+    if events is None:
+        raise CasekitError("estimate_effects=True needs the event log (events=...)")
+    from casekit.cases import build_case_intervals
+
+    iv = build_case_intervals(events, cases=cases)
+    effects = estimate_lever_effects(events, cases=cases, intervals=iv,
+                                     max_ci_ratio=max_ci_ratio)
+    table = apply_effects(table, effects, log_name=_log_name(events))
+    n_used = int(effects["usable"].sum()) if len(effects) else 0
+    notes.append(f"{n_used} lever effects estimated from the log; the others assumed")
+    return table, effects, _type_effects(iv, notes)
+
+
+def _type_effects(intervals: pd.DataFrame, notes: list[str]) -> tuple:
+    """Per-agency-type (log hazard ratio, se) of repeat filings, for the route lever."""
+    from casekit.ranking import fit_time_varying_cox
+
+    for repeat_only in (True, False):
+        try:
+            fit = fit_time_varying_cox(intervals, repeat_only=repeat_only, check_ph=False)
+        except CasekitError:
+            continue
+        fit = fit[fit["variable"] == "agency_type"]
+        if not repeat_only:
+            notes.append("agency-type effects for routing from all filings (too few repeats)")
+        return tuple((str(r.level), float(r.coef), float(r.se)) for r in fit.itertuples()
+                     if math.isfinite(r.coef) and math.isfinite(r.se))
+    notes.append("agency-type effects not estimable: the route lever is unavailable")
+    return ()
+
+
+def _observed_levers(cases: pd.DataFrame, events: pd.DataFrame | None, years: float,
+                     filings_per_year: float, table: pd.DataFrame, notes: list[str]
+                     ) -> dict[str, float]:
+    """Observed lever values: from the events' activities, else the defaults."""
     observed = _default_observed()
     if events is not None:
-        obs_ev = _observed_levers_from_events(events, cases.assign(repeat_ordinal=ordinal),
-                                              years, notes)
+        obs_ev = _observed_levers_from_events(events, cases, years, notes)
     else:
         obs_ev = {}
+        is_rep = cases["repeat_ordinal"].to_numpy() > 1
         if "leader_involved" in cases and is_rep.any():
             observed["leader_ownership_share"] = float(
                 cases["leader_involved"].astype(bool).to_numpy()[is_rep].mean())
@@ -755,48 +950,80 @@ def calibrate_baseline(
         notes.append("no event log given: follow-up, mediation, fund and visit levels assumed")
     mediated_share = obs_ev.pop("_mediated_share", None)
     observed.update({k: v for k, v in obs_ev.items() if k in observed})
-    a, _ = _assumption_dict(assumptions)
-    if mediated_share is not None and mediated_share > a[("mediators", "eligible_share")]:
+    a, _ = _assumption_dict(table)
+    observed["mediators"] = _observed_mediators(mediated_share, filings_per_year, a, notes)
+    return observed
+
+
+def _observed_mediators(mediated_share: float | None, filings_per_year: float, a: Mapping,
+                        notes: list[str]) -> float:
+    """Mediators implied by the mediated share (or half the eligible demand if unobserved)."""
+    eligible = a[("mediators", "eligible_share")]
+    per_year = a[("mediators", "cases_per_mediator_year")]
+    if mediated_share is not None and mediated_share > eligible:
         notes.append(f"observed mediation share {mediated_share:.2f} exceeds the assumed "
                      "eligible share: mediators sized for all eligible filings")
-        mediated_share = a[("mediators", "eligible_share")]
+        mediated_share = eligible
     if mediated_share is not None and mediated_share > 0:
-        k = a[("mediators", "cases_per_mediator_year")]
-        observed["mediators"] = float(
-            math.ceil(mediated_share * filings_per_year / (k * a[("mediators", "max_utilisation")]))
-        )
-    else:
-        # no mediation observed: assume enough mediators for about half the eligible filings
-        demand = filings_per_year * a[("mediators", "eligible_share")]
-        observed["mediators"] = float(
-            math.ceil(0.5 * demand / a[("mediators", "cases_per_mediator_year")]))
-        notes.append("mediator numbers not observable: assumed capacity for half the eligible "
-                     "filings")
+        return float(math.ceil(mediated_share * filings_per_year
+                               / (per_year * a[("mediators", "max_utilisation")])))
+    notes.append("mediator numbers not observable: assumed capacity for half the eligible "
+                 "filings")
+    return float(math.ceil(0.5 * filings_per_year * eligible / per_year))
 
-    base = Baseline(
-        filings_per_year=float(filings_per_year),
-        first_filings_per_year=float(first_per_year),
-        categories=categories,
-        category_share=category_share,
-        streets=streets,
-        street_share=street_share,
-        groups=groups,
-        group_given_category=mix,
-        group_departments=group_departments,
-        mu=mu,
-        sigma=sigma,
-        repeat_shift=shift if is_rep.sum() >= 10 else 0.4,
-        refile_p=refile_p,
-        gap_mu=gap_mu,
-        gap_sigma=gap_sigma,
-        escalation_rate=targets["escalation_share"],
-        reference_days=float(med_first) if math.isfinite(med_first) else float(np.exp(mu.mean())),
-        observed=observed,
-        targets=targets,
-        source=f"case table ({n} cases, {years:.2f} years to {obs_end.date()})",
-        notes=tuple(notes),
-    )
-    return _match_targets(_core_refiling(base, assumptions), assumptions)
+
+def apply_effects(assumptions: pd.DataFrame, effects: pd.DataFrame, *,
+                  log_name: str = "the log") -> pd.DataFrame:
+    """Put usable estimated effects into an assumption table; say why the others are assumed.
+
+    Parameters
+    ----------
+    assumptions : DataFrame
+        An :data:`ASSUMPTIONS`-shaped table (not changed).
+    effects : DataFrame
+        From :func:`estimate_lever_effects`.
+    log_name : str
+        Named in the ``reason`` of rows whose mechanism the log does not record.
+
+    Returns
+    -------
+    DataFrame
+        A copy: rows with a usable estimate get it as ``value`` (clipped to the row's
+        ``min``/``max``), ``source="estimated from <log>"``, ``ci_low, ci_high, n_cases``;
+        rows an estimate could set but does not keep their value and get a ``reason``.
+
+    Examples
+    --------
+    >>> fx = pd.DataFrame([{"lever": "follow_up_visit_share", "parameter": "refile_factor",
+    ...     "estimate": 0.8, "ci_low": 0.7, "ci_high": 0.9, "n_cases": 500, "usable": True,
+    ...     "source": "estimated from log.csv", "reason": ""}])
+    >>> t = apply_effects(ck.simulate.ASSUMPTIONS, fx)
+    >>> row = t.set_index(["lever", "parameter"]).loc[("follow_up_visit_share", "refile_factor")]
+    >>> float(row["value"]), row["source"]
+    (0.8, 'estimated from log.csv')
+    """
+    table = assumptions.copy()
+    for col, fill in (("ci_low", np.nan), ("ci_high", np.nan), ("n_cases", 0), ("reason", "")):
+        if col not in table:
+            table[col] = fill
+    key = list(zip(table["lever"], table["parameter"], strict=True))
+    for lever, parameter in {v[:2] for v in _EFFECT_ROWS.values()}:
+        i = key.index((lever, parameter))
+        got = effects[(effects["lever"] == lever) & (effects["parameter"] == parameter)]
+        if got.empty:
+            table.loc[i, "reason"] = f"mechanism not recorded in {log_name}: assumed"
+            continue
+        r = got.iloc[0]
+        if not bool(r["usable"]):
+            table.loc[i, "reason"] = f"{r['reason']}: assumed"
+            continue
+        lo, hi = float(table.loc[i, "min"]), float(table.loc[i, "max"])
+        table.loc[i, ["value", "ci_low", "ci_high"]] = [
+            float(np.clip(r[c], lo, hi)) for c in ("estimate", "ci_low", "ci_high")]
+        table.loc[i, "n_cases"] = int(r["n_cases"])
+        table.loc[i, "source"] = str(r["source"])
+        table.loc[i, "reason"] = ""
+    return table
 
 
 def _refile_multipliers(base: Baseline, levers: Mapping[str, float], a: Mapping,
@@ -820,7 +1047,7 @@ def _refile_multipliers(base: Baseline, levers: Mapping[str, float], a: Mapping,
 
 def _core_refiling(base: Baseline, assumptions: Any) -> Baseline:
     """Turn observed re-filing probabilities into core ones (before the observed levers act)."""
-    a, _ = _assumption_dict(assumptions)
+    a, _ = _assumption_dict(assumptions, base.assumptions)
     served = _mediation_queue(base, base.observed, a, 1.0, volume=base.filings_per_year)
     m1, m2 = _refile_multipliers(base, base.observed, a, served=served["served"])
     p1 = float(min(base.refile_p[0] / max(m1, 1e-9), 0.95))
@@ -890,7 +1117,7 @@ def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Bas
 
 
 def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
-    a, _ = _assumption_dict(assumptions)
+    a, _ = _assumption_dict(assumptions, base.assumptions)
     levers = dict(base.observed)
     crn = _crn(base, n_cases=None, replications=4, seed=20261127)
     recs = _simulate(base, levers, a, crn, keep_filings=True)
@@ -961,8 +1188,417 @@ def _sample_baseline() -> Baseline:
     except (ImportError, AttributeError, FileNotFoundError):
         return _default_baseline()
     cases = build_case_table(events)
-    base = calibrate_baseline(cases, events=events)
+    # assumed effects: the sample's mechanisms are markers without a planted effect, and the
+    # demo district should show what the levers' documented mechanisms do
+    base = calibrate_baseline(cases, events=events, estimate_effects=False)
     return dataclasses.replace(base, source="casekit synthetic district: " + base.source)
+
+
+# --------------------------------------------------------------------------------------------
+# lever effects estimated from an event log
+# --------------------------------------------------------------------------------------------
+
+#: Mechanisms an event log can record: name -> (the simulator lever it informs, how it is read).
+MECHANISMS: dict[str, tuple[str, str]] = {
+    "leader_case_ownership": ("leader_ownership_share", "activity leader_case_ownership"),
+    "leader_field_visit": ("cadre_field_visits_per_month", "activity leader_field_visit"),
+    "joint_conference": ("joint_conference_interval_days", "activity joint_conference"),
+    "mediate": ("mediators", "activity mediate"),
+    "mediate_with_social_forces": (
+        "mediators", "activity mediate with a lawyer or psychologist among the participants"),
+    "follow_up_visit": ("follow_up_visit_share", "activity follow_up_visit"),
+    "cessation_pledge": ("", "activity cessation_pledge"),
+    "special_fund_application": ("special_fund_yuan", "activity special_fund_application"),
+    "one_stop_centre": ("one_stop_center", "channel names a one-stop centre (信访超市, 矛调中心)"),
+}
+
+#: Which estimate sets which ASSUMPTIONS row: (mechanism, outcome) -> (lever, parameter, how);
+#: ``how`` "inverse": the row is a factor on time (1 / hazard ratio), "same": a factor on a
+#: probability (the hazard ratio, read as a rate ratio).
+_EFFECT_ROWS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("leader_case_ownership", "close"): ("leader_ownership_share", "duration_factor", "inverse"),
+    ("leader_case_ownership", "refile"): ("leader_ownership_share", "refile_factor", "same"),
+    ("leader_case_ownership", "escalate"): ("leader_ownership_share", "escalation_factor",
+                                            "same"),
+    ("mediate", "refile"): ("mediators", "refile_factor", "same"),
+    ("follow_up_visit", "refile"): ("follow_up_visit_share", "refile_factor", "same"),
+    ("special_fund_application", "refile"): ("special_fund_yuan", "refile_factor", "same"),
+}
+
+_EFFECT_COLUMNS = ["mechanism", "outcome", "lever", "parameter", "estimate", "ci_low", "ci_high",
+                   "hazard_ratio", "hr_ci_low", "hr_ci_high", "n_cases", "n_events", "usable",
+                   "source", "reason"]
+_ONE_STOP = "one_stop|信访超市|综合服务中心|矛调"
+_SOCIAL_FORCES = "律师|心理|lawyer|psycholog"
+_ESCALATED_LEVELS = ("city", "province", "national")
+_MIN_EXPOSED = 20  # cases with the mechanism below which nothing is estimated
+_MIN_EXPOSED_EVENTS = 10
+_NS_DAY = 86_400e9
+
+
+def _mechanism_times(events: pd.DataFrame) -> dict[str, pd.Series]:
+    """First timestamp of each recorded mechanism per case (case_id -> Timestamp)."""
+    act = events["activity"].astype("str")
+    masks: dict[str, np.ndarray] = {m: (act == m).to_numpy() for m in MECHANISMS
+                                    if m in ("leader_case_ownership", "leader_field_visit",
+                                             "joint_conference", "mediate", "follow_up_visit",
+                                             "cessation_pledge", "special_fund_application")}
+    if "participants" in events:
+        social = events["participants"].astype("str").str.contains(_SOCIAL_FORCES, na=False)
+        masks["mediate_with_social_forces"] = masks["mediate"] & social.to_numpy()
+    if "channel" in events:
+        ch = events["channel"].astype("str").str.lower()
+        masks["one_stop_centre"] = ch.str.contains(_ONE_STOP, regex=True, na=False).to_numpy()
+    ts = pd.to_datetime(events["timestamp"])
+    cid = events["case_id"].astype("str")
+    return {m: ts[mask].groupby(cid[mask]).min() for m, mask in masks.items() if mask.any()}
+
+
+def _split_rows(start: np.ndarray, stop: np.ndarray, event: np.ndarray, case: np.ndarray,
+                when: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Split counting-process rows at per-case switch-on times; indicators switch on there.
+
+    Rows are sorted by ``case`` (int codes) then ``start`` and contiguous within a case;
+    ``when[name][case]`` is the time the indicator switches on (nan: never). Returns the index
+    of the original row behind each new row and ``start, stop, event`` plus one int8 column per
+    name (1 from its time on; a time at or before the case's first start counts from the start).
+    """
+    first = np.r_[True, case[1:] != case[:-1]]
+    last = np.r_[case[1:] != case[:-1], True]
+    case_lo = np.full(int(case.max()) + 1 if len(case) else 0, np.nan)
+    case_hi = case_lo.copy()
+    case_lo[case[first]] = start[first]
+    case_hi[case[last]] = stop[last]
+    cut_case, cut_t = [], []
+    for t in when.values():
+        ok = np.flatnonzero(np.isfinite(t) & (t > case_lo) & (t < case_hi))
+        cut_case.append(ok)
+        cut_t.append(t[ok])
+    cc = np.concatenate([case, *cut_case]).astype(np.int64)
+    ct = np.concatenate([start, *cut_t])
+    is_orig = np.r_[np.ones(len(case), bool), np.zeros(len(cc) - len(case), bool)]
+    order = np.lexsort((~is_orig, ct, cc))
+    cc, ct, is_orig = cc[order], ct[order], is_orig[order]
+    src = np.where(is_orig, order, -1)
+    keep = np.r_[True, (cc[1:] != cc[:-1]) | (ct[1:] != ct[:-1])]
+    cc, ct, is_orig, src = cc[keep], ct[keep], is_orig[keep], src[keep]
+    orig = np.maximum.accumulate(np.where(src >= 0, np.arange(len(src)), 0))
+    orig = src[orig]
+    nxt_same = np.r_[cc[1:] == cc[:-1], False]
+    nxt_orig = np.r_[is_orig[1:], True]
+    new_stop = np.where(nxt_same, np.r_[ct[1:], 0.0], stop[orig])
+    piece_end = ~nxt_same | nxt_orig
+    out = {"start": ct, "stop": new_stop, "event": (event[orig] & piece_end).astype(np.int8)}
+    for name, t in when.items():
+        out[name] = (ct >= np.nan_to_num(t[cc], nan=np.inf)).astype(np.int8)
+    return orig, out
+
+
+@dataclasses.dataclass
+class _Model:
+    """Counting-process rows of one outcome with the mechanism switch-on times."""
+
+    outcome: str
+    start: np.ndarray
+    stop: np.ndarray
+    event: np.ndarray
+    case: np.ndarray  # int codes, rows sorted by case then start
+    cluster: np.ndarray  # matter codes
+    frame: pd.DataFrame  # adjustment columns per row (at_<type>, category, repeat_ordinal, ...)
+    when: dict[str, np.ndarray]  # mechanism -> switch-on time per case code (nan: never)
+
+
+def _days_since(ts: pd.Series, origin: pd.Series) -> np.ndarray:
+    """``(ts - origin)`` in days, element-wise, nan where either is missing."""
+    return ((pd.to_datetime(ts) - pd.to_datetime(origin)).dt.total_seconds() / 86400.0
+            ).to_numpy(dtype=float)
+
+
+def _when(times: Mapping[str, pd.Series], ids: pd.Series, origin: pd.Series
+          ) -> dict[str, np.ndarray]:
+    """Mechanism times in days since ``origin`` (one per id, in the order of ``ids``)."""
+    idx = pd.Index(ids.astype("str"))
+    out = {}
+    for name, first in times.items():
+        ts = pd.Series(first.reindex(idx).to_numpy(), dtype="datetime64[ns]")
+        out[name] = _days_since(ts, origin.reset_index(drop=True))
+    return out
+
+
+def _close_model(intervals: pd.DataFrame, cases: pd.DataFrame,
+                 times: Mapping[str, pd.Series]) -> _Model:
+    """Time to close, split at agency joins (intervals) and at the mechanisms' times."""
+    case, ids = pd.factorize(intervals["case_id"].astype("str"))
+    opened = cases.set_index(cases["case_id"].astype("str"))["opened_at"].reindex(ids)
+    matter = _matter_codes(cases.set_index(cases["case_id"].astype("str")).reindex(ids)
+                           .reset_index())
+    frame = intervals.drop(columns=["case_id", "start", "stop", "event", "exit_type", "pattern"])
+    return _Model("close", intervals["start"].to_numpy(float), intervals["stop"].to_numpy(float),
+                  intervals["event"].to_numpy(bool), case.astype(np.int64),
+                  matter[case], frame,
+                  _when(times, pd.Series(ids), opened))
+
+
+def _matter_codes(table: pd.DataFrame) -> np.ndarray:
+    """Cluster code per row: its matter, or its own case where the matter is not linked."""
+    ids = table["case_id"].astype("str")
+    key = table["matter_id"].astype("str").where(table["matter_id"].notna(), "case:" + ids) if (
+        "matter_id" in table) else ids
+    return pd.factorize(key)[0].astype(np.int64)
+
+
+def _next_filing(cases: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per case: row of the matter's first filing opened after the case closed (-1: none), gap."""
+    matter = pd.factorize(cases["matter_id"].astype("str"))[0].astype(np.float64)
+    opened = pd.to_datetime(cases["opened_at"])
+    t0 = opened.min()
+    o = ((opened - t0).dt.total_seconds() / 86400.0).to_numpy(float)
+    c = ((pd.to_datetime(cases["closed_at"]) - t0).dt.total_seconds() / 86400.0).to_numpy(float)
+    width = float(np.nanmax(np.r_[o, c])) + 10.0
+    key = matter * width + o
+    order = np.argsort(key, kind="stable")
+    k = np.searchsorted(key[order], matter * width + np.nan_to_num(c, nan=np.inf), side="right")
+    k = np.minimum(k, len(order) - 1)
+    j = order[k]
+    ok = np.isfinite(c) & (matter[j] == matter) & (o[j] > c)
+    return np.where(ok, j, -1), np.where(ok, o[j] - c, np.nan)
+
+
+def _refile_models(cases: pd.DataFrame, times: Mapping[str, pd.Series], obs_end: pd.Timestamp
+                   ) -> list[_Model]:
+    """Time from closure to the matter's next filing (and to an escalating one), censored."""
+    if "matter_id" not in cases or "closed_at" not in cases:
+        return []
+    nxt, gap = _next_filing(cases)
+    closed = cases["closed"].astype(bool).to_numpy() & cases["closed_at"].notna().to_numpy()
+    left = (obs_end - pd.to_datetime(cases["closed_at"])).dt.total_seconds().to_numpy() / 86400.0
+    stop = np.where(nxt >= 0, np.maximum(gap, 1e-6), left)
+    keep = np.flatnonzero(closed & (stop > 0))
+    sub = cases.iloc[keep].reset_index(drop=True)
+    frame = pd.DataFrame({
+        "category": sub.get("category", "unknown"),
+        "repeat_ordinal": sub.get("repeat_ordinal", 1),
+        "log_days_to_close": np.log1p(sub["duration_days"].to_numpy(float)),
+    })
+    types = sub["pattern"].astype("str").str.get_dummies(sep="+").add_prefix("at_")
+    frame = pd.concat([frame, types.astype(np.int8)], axis=1)
+    when = _when(times, sub["case_id"], sub["closed_at"])
+    code = np.arange(len(sub), dtype=np.int64)
+    cluster = _matter_codes(sub)
+    refiled = nxt[keep] >= 0
+    out = [_Model("refile", np.zeros(len(sub)), stop[keep], refiled, code, cluster, frame, when)]
+    esc = _escalated(cases)
+    if esc is not None and esc.any():
+        escalating = refiled & esc[np.maximum(nxt[keep], 0)]
+        out.append(_Model("escalate", np.zeros(len(sub)), stop[keep], escalating, code, cluster,
+                          frame, when))
+    return out
+
+
+def _escalated(cases: pd.DataFrame) -> np.ndarray | None:
+    """Filings that went over the district's head (a higher level or a skip-level repeat)."""
+    esc = None
+    if "level" in cases and cases["level"].notna().any():
+        esc = cases["level"].astype("str").isin(_ESCALATED_LEVELS).to_numpy()
+    if "repeat_kind" in cases:
+        skip = (cases["repeat_kind"].astype("str") == "skip_level_repeat").to_numpy()
+        esc = skip if esc is None else (esc | skip)
+    return esc
+
+
+def _fit_model(model: _Model, alpha: float) -> list[dict[str, Any]]:
+    """One Cox fit with every mechanism that has enough exposed cases; a record per mechanism."""
+    from casekit.survival import _design
+
+    orig, rows = _split_rows(model.start, model.stop, model.event, model.case, model.when)
+    case = model.case[orig]
+    records, leading = [], []
+    for name in model.when:
+        on = rows[name].astype(bool)
+        n_exp = int(np.unique(case[on]).size)
+        n_ev = int(rows["event"][on].sum())
+        rec = {"mechanism": name, "outcome": model.outcome, "n_cases": n_exp, "n_events": n_ev,
+               "hazard_ratio": np.nan, "hr_ci_low": np.nan, "hr_ci_high": np.nan, "reason": ""}
+        if n_exp < _MIN_EXPOSED or n_ev < _MIN_EXPOSED_EVENTS:
+            rec["reason"] = (f"too few cases with the mechanism ({n_exp} cases, {n_ev} events; "
+                             f"need {_MIN_EXPOSED} and {_MIN_EXPOSED_EVENTS})")
+        else:
+            leading.append((rows[name].astype(float), (name, "mechanism", name)))
+        records.append(rec)
+    if not leading or not rows["event"].any():
+        return records
+    frame = model.frame.take(orig).reset_index(drop=True)
+    at = [c for c in frame.columns if c.startswith("at_")]
+    leading += [(frame[c].to_numpy(float), (c, "agency_type", c[3:])) for c in at]
+    if "log_days_to_close" in frame:
+        leading.append((frame["log_days_to_close"].to_numpy(float),
+                        ("log_days_to_close", "log_days_to_close", "")))
+    X, terms, _notes = _design(frame.assign(_none="x"), by="_none", reference="x",
+                               covariates=[c for c in ("category", "repeat_ordinal") if c in frame],
+                               min_level_cases=20, leading=leading)
+    summary = _robust_fit(rows, X, [t[0] for t in terms], model.cluster[orig], alpha)
+    for rec in records:
+        name = rec["mechanism"]
+        if name in summary.index:
+            r = summary.loc[name]
+            rec.update(hazard_ratio=float(r["hazard_ratio"]), hr_ci_low=float(r["hr_ci_low"]),
+                       hr_ci_high=float(r["hr_ci_high"]))
+        elif not rec["reason"]:
+            rec["reason"] = ("collinear with the adjustment terms or separating the outcome: "
+                             "not identifiable")
+    return records
+
+
+def _robust_fit(rows: Mapping[str, np.ndarray], X: np.ndarray, names: list[str],
+                cluster: np.ndarray, alpha: float) -> pd.DataFrame:
+    """Fit the clustered Cox model; drop diverging terms and refit once.
+
+    Terms that diverge (monotone likelihood: a log hazard ratio past +-8, e.g. an agency type
+    that only ever acts just before closing) are dropped and the model refitted, so one
+    separating term neither stalls the fit nor biases the rest.
+    """
+    from casekit.engine import cox_fit
+
+    keep = np.arange(X.shape[1])
+    for attempt in range(2):
+        fit = cox_fit(rows["start"], rows["stop"], rows["event"], X[:, keep], cluster=cluster,
+                      max_iter=15 if attempt == 0 else 50)
+        wild = np.abs(fit.beta) > 8
+        if fit.converged and not wild.any():
+            break
+        if attempt == 0:
+            keep = keep[~wild] if wild.any() else keep
+    return fit.summary([names[i] for i in keep], alpha=alpha)
+
+
+def _effect_row(rec: dict[str, Any], max_ci_ratio: float, source: str) -> dict[str, Any]:
+    """Add the ASSUMPTIONS row it informs, the implied parameter value and whether it is used."""
+    lever, parameter, how = _EFFECT_ROWS.get((rec["mechanism"], rec["outcome"]), ("", "", ""))
+    hr, lo, hi = rec["hazard_ratio"], rec["hr_ci_low"], rec["hr_ci_high"]
+    est, clo, chi = (1 / hr, 1 / hi, 1 / lo) if how == "inverse" else (hr, lo, hi)
+    reason = rec["reason"]
+    if not reason and not (hi / lo <= max_ci_ratio):
+        reason = (f"interval too wide: {lo:.2f} to {hi:.2f} (ratio {hi / lo:.1f} > "
+                  f"{max_ci_ratio:g})")
+    if not reason and not lever:
+        reason = "no simulator lever takes this effect"
+    elif not reason and not parameter:
+        reason = (f"the {lever} lever acts through a parameter this effect does not estimate "
+                  "(reported only)")
+    return {**rec, "lever": lever or MECHANISMS[rec["mechanism"]][0], "parameter": parameter,
+            "estimate": est, "ci_low": clo, "ci_high": chi, "usable": not reason,
+            "source": f"estimated from {source}", "reason": reason}
+
+
+def estimate_lever_effects(
+    events: pd.DataFrame,
+    *,
+    cases: pd.DataFrame | None = None,
+    intervals: pd.DataFrame | None = None,
+    max_ci_ratio: float = 3.0,
+    alpha: float = 0.05,
+    log_name: str | None = None,
+) -> pd.DataFrame:
+    """Estimate the effects of the mechanisms an event log records, for the simulator's levers.
+
+    For each mechanism of :data:`MECHANISMS` the log records (leader case ownership, leader
+    field visits, joint conferences, mediation (and mediation with lawyers or psychologists),
+    follow-up visits, cessation pledges, special-fund applications, a one-stop-centre
+    channel), three censoring-aware Cox models give a hazard ratio with a 95% interval:
+
+    - **close**: time to close, on the counting-process rows of
+      :func:`casekit.cases.build_case_intervals` split again at the first time each mechanism
+      happens (time-varying: a mechanism counts only from when it happens, so cases that had
+      to stay open long enough to get a leader are not credited with that time);
+    - **refile**: time from a filing's closure to the next filing of the same matter, censored
+      at the observation end (mechanisms after the closure, such as a follow-up visit, switch
+      on when they happen);
+    - **escalate**: the same clock, the event being a next filing that goes over the
+      district's head (a higher level or a skip-level repeat); other re-filings censor it
+      (cause-specific).
+
+    All mechanisms enter one model per outcome (each adjusted for the others), with the
+    repeat ordinal, the category and the agency types in force (``at_<type>``; for re-filing,
+    the types of the closed filing and its log time to close), and a cluster-robust (sandwich)
+    variance by matter (:func:`casekit.engine.cox_fit`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events (``case_id, timestamp, activity, agency, agency_type``; ``channel``
+        and ``participants`` read when present).
+    cases : DataFrame, optional
+        The case table of these events (built when omitted).
+    intervals : DataFrame, optional
+        Their :func:`casekit.cases.build_case_intervals` rows (built when omitted).
+    max_ci_ratio : float, default 3.0
+        An estimate is used only when its interval's ``ci_high / ci_low`` is at most this
+        (3.0: e.g. 0.58 to 1.73 around 1); wider ones keep the assumed value.
+    alpha : float, default 0.05
+        For the (1 - alpha) intervals.
+    log_name : str, optional
+        Name of the log in ``source`` (default: the log's recorded source file, else "the log").
+
+    Returns
+    -------
+    DataFrame
+        One row per (mechanism, outcome) recorded: ``mechanism, outcome, lever, parameter,
+        estimate, ci_low, ci_high`` (the ASSUMPTIONS parameter the effect sets and its implied
+        value: 1 / hazard ratio for a factor on time to close, the hazard ratio for a factor on
+        re-filing or escalation), ``hazard_ratio, hr_ci_low, hr_ci_high``, ``n_cases`` (cases
+        with the mechanism in that model), ``n_events`` (their events), ``usable``, ``source``,
+        ``reason`` (why an estimate is not used; empty when it is).
+
+    Notes
+    -----
+    What is identified: the association of a mechanism, from the moment it happens, with the
+    hazard of closing (re-filing, escalating), among filings with the same repeat ordinal,
+    category and agency types in force. Mechanisms are given to harder and repeat cases; that
+    part of the confounding is adjusted for. What is not: difficulty the log does not record
+    (a matter's frailty shared by its filings widens the clustered interval but is not
+    removed), decisions driven by how a case is going beyond those covariates (a leader
+    called in because talks just failed), and effects on filings that never happen (field
+    visits that prevent a first filing). The hazard ratio is read as the simulator's factor:
+    on time to close as ``1 / HR`` (exact for a constant hazard), on a re-filing or
+    escalation probability as ``HR`` (close for small probabilities). A mechanism recorded
+    only on a matter's last filing (a cessation pledge) shows a strong "effect" on re-filing
+    by construction: it is reported, never used.
+
+    Examples
+    --------
+    >>> ev = ck.generate_district(4000, seed=2)[0]
+    >>> fx = ck.estimate_lever_effects(ev)
+    >>> row = fx.set_index(["mechanism", "outcome"]).loc[("follow_up_visit", "refile")]
+    >>> bool(row["hr_ci_low"] < 1 < row["hr_ci_high"]), row["parameter"]
+    (True, 'refile_factor')
+    """
+    from casekit.cases import build_case_intervals, build_case_table
+
+    if not math.isfinite(max_ci_ratio) or max_ci_ratio <= 1:
+        raise CasekitError(f"max_ci_ratio: expected a number above 1, got {max_ci_ratio!r}")
+    for col in ("case_id", "timestamp", "activity"):
+        if col not in events:
+            raise CasekitError(f"events: missing column {col!r}; expected a canonical event log")
+    cases = build_case_table(events) if cases is None else cases
+    if intervals is None:
+        intervals = build_case_intervals(events, cases=cases)
+    name = log_name or _log_name(events)
+    times = _mechanism_times(events)
+    obs_end = pd.Timestamp(cases.attrs.get("observation_end") or intervals.attrs[
+        "observation_end"])
+    records: list[dict[str, Any]] = []
+    if times:
+        for model in [_close_model(intervals, cases, times),
+                      *_refile_models(cases, times, obs_end)]:
+            records += [_effect_row(r, max_ci_ratio, name) for r in _fit_model(model, alpha)]
+    return pd.DataFrame(records, columns=_EFFECT_COLUMNS)
+
+
+def _log_name(events: pd.DataFrame) -> str:
+    """Return the log's recorded source (a file name, scrubbed of PII at ingest) or "the log"."""
+    meta = events.attrs.get("casekit") if isinstance(events.attrs, dict) else None
+    src = meta.get("source") if isinstance(meta, dict) else None
+    return str(src) if src else "the log"
 
 
 # --------------------------------------------------------------------------------------------
@@ -970,7 +1606,8 @@ def _sample_baseline() -> Baseline:
 # --------------------------------------------------------------------------------------------
 
 _VARS = ("lead", "os", "med", "succ", "fu", "fund")
-#: uint16 lanes of one filing's draws: what each lane is used for
+#: uint16 lanes of one filing's draws: what each lane is used for (``keep`` thins first
+#: filings only, so later filings use their ``keep`` lane for the route lever)
 _LANES = {"pattern": 0, "z": 1, "z_gap": 2, "refile": 3, "esc": 4, "conf": 5, "session": 6,
           **{v: 7 + i for i, v in enumerate(_VARS)}, "keep": 13, "cover": 14, "category": 15}
 _N_LANES = 16  # = four 64-bit words per filing
@@ -997,6 +1634,7 @@ class _Draws:
     """Derived random inputs of a set of filings (one generation), ready for the model."""
 
     dept: np.ndarray  # int8 departments of the filing's pattern
+    grp: np.ndarray  # int8 pattern group of the filing
     tcore: np.ndarray  # float32 core time to close (before lever effects)
     gap: np.ndarray  # float32 gap from closure to the next filing
     refile: np.ndarray  # float32 uniform for re-filing
@@ -1024,10 +1662,11 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
     gap = normal[lanes("z_gap")] * np.float32(base.gap_sigma)
     gap += np.float32(base.gap_mu)
     return _Draws(
-        dept=base.group_departments.astype(np.int8)[grp], tcore=np.exp(tcore), gap=np.exp(gap),
+        dept=base.group_departments.astype(np.int8)[grp], grp=grp, tcore=np.exp(tcore),
+        gap=np.exp(gap),
         refile=_uniform32(lanes("refile")), esc=_uniform32(lanes("esc")),
         conf=_uniform32(lanes("conf")), session=expo[lanes("session")],
-        u={v: lanes(v) for v in _VARS},
+        u={v: lanes(v) for v in _VARS} | ({"route": lanes("keep")} if g >= 1 else {}),
     )
 
 
@@ -1213,205 +1852,333 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
     return volume
 
 
-def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
-              *, keep_filings: bool = False) -> dict[str, Any]:
-    """Run the vectorised model; return per-replication metric arrays (and filings if asked)."""
-    R, S = crn.replications, crn.slots
+@dataclasses.dataclass(eq=False)
+class _Run:
+    """Lever constants of one run.
+
+    Effect factors are floats, or arrays of one draw per replication when the estimated
+    effects' uncertainty is carried (:func:`_factor`).
+    """
+
+    levers: Mapping[str, float]
+    a: Mapping[tuple[str, str], Any]
+    p: tuple[float, float]  # core re-filing probabilities (first, later filings)
+    mq: dict[str, float]  # mediation queue
+    fund_thr: int
+    route: np.ndarray | Any  # per group: factor on time to close of a routed repeat filing
+    route_thr: int
+    route_added: np.ndarray  # per group: agency types a routed filing draws in
+
+
+@dataclasses.dataclass(eq=False)
+class _Gen:
+    """The filings of one generation while the levers act on them (changed in place)."""
+
+    g: int
+    pos: np.ndarray  # slots
+    D: _Draws
+    ix: Any  # index of these filings in D
+    rep: np.ndarray  # replication of each filing
+    T: np.ndarray  # time to close, float32
+    ndep: np.ndarray
+    grp: np.ndarray | None = None
+    owned: np.ndarray | None = None
+    succ: np.ndarray | None = None
+    fund: np.ndarray | None = None
+    fu: np.ndarray | None = None
+    p: np.ndarray | None = None  # re-filing probability
+    pe: np.ndarray | None = None  # escalation probability
+    routed: np.ndarray | None = None  # agency types drawn in by routing, per filing
+
+
+def _factor(x: Any, f: _Gen) -> Any:
+    """Return an effect factor for these filings: a float32 scalar, or each replication's draw."""
+    if np.ndim(x) == 0:
+        return np.float32(x)
+    return x.astype(np.float32)[f.rep]
+
+
+def _times(f: _Gen, mask: np.ndarray, x: Any) -> None:
+    """Multiply ``f.T`` by ``x`` where ``mask``."""
+    f.T *= np.where(mask, _factor(x, f), np.float32(1.0))
+
+
+def _act_leader(run: _Run, f: _Gen) -> None:
+    """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
+    thr = _thr(run.levers["leader_ownership_share"])
+    if f.g >= 1 and thr > 0:
+        f.owned = f.D.u["lead"][f.ix] < thr
+        _times(f, f.owned, run.a[("leader_ownership_share", "duration_factor")])
+
+
+def _act_route(run: _Run, f: _Gen) -> None:
+    """Route repeat filings through a collaboration: its types join from acceptance."""
+    if f.g >= 1 and run.route_thr > 0 and f.grp is not None:
+        routed = f.D.u["route"][f.ix] < run.route_thr
+        factor = run.route[f.grp] if np.ndim(run.route) == 1 else run.route[f.rep, f.grp]
+        f.T *= np.where(routed, factor.astype(np.float32), np.float32(1.0))
+        f.routed = np.where(routed, run.route_added[f.grp], 0)
+
+
+def _act_conference(run: _Run, f: _Gen) -> None:
+    """联席会议: a share of multi-department filings waits for the next meeting."""
+    need = run.a[("joint_conference_interval_days", "need_share")]
+    if need > 0:
+        uc = f.D.conf[f.ix]  # need if below need_share; then uc / need_share is the phase
+        interval = run.levers["joint_conference_interval_days"]
+        f.T += np.where((f.ndep >= 2) & (uc < need), uc * np.float32(interval / need),
+                        np.float32(0.0))
+
+
+def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
+    """信访超市: filings handled at the centre close on the spot / within 7 days."""
+    a = run.a
+    os_thr = _thr(a[("one_stop_center", "uptake")] * a[("one_stop_center", "on_site_share")])
+    cover_thr = _thr(run.levers["one_stop_center"])
+    if cover_thr > 0 and os_thr > 0:
+        onsite = (f.D.u["os"][f.ix] < os_thr) & (cover[f.pos] < cover_thr)
+        cap = np.where(f.ndep >= 2, np.float32(a[("one_stop_center", "cross_department_cap_days")]),
+                       np.float32(a[("one_stop_center", "single_department_cap_days")]))
+        f.T = np.where(onsite, np.minimum(f.T, cap), f.T)
+
+
+def _act_mediation(run: _Run, f: _Gen) -> None:
+    """调解 (capacity-limited): Erlang-C wait + exponential session, whichever closes first."""
+    a, mq = run.a, run.mq
+    share = a[("mediators", "eligible_share")] * mq["served"]
+    thr = _thr(share)
+    if thr <= 0:
+        return
+    u_med = f.D.u["med"][f.ix]
+    med = np.flatnonzero(u_med < thr)
+    pm = f.pos[med] if f.g == 0 else med  # the mediated filings in D
+    v = (u_med[med] + 0.5) / (share * _U)  # conditional uniform in (0, 1)
+    pw = mq["p_wait"]
+    wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"], 0.0)
+    session = f.D.session[pm] / np.float32(mq["mu"])
+    f.T[med] = np.minimum(f.T[med], wait + session)
+    f.succ = np.zeros(len(f.pos), dtype=bool)
+    f.succ[med] = f.D.u["succ"][pm] < _thr(a[("mediators", "success_rate")])
+
+
+def _act_after_close(run: _Run, f: _Gen) -> None:
+    """Re-filing (follow-up visits, fund, ownership, mediation) and escalation probabilities."""
+    a = run.a
+    f.fu = f.D.u["fu"][f.ix] < _thr(run.levers["follow_up_visit_share"])
+    f.fund = (f.D.u["fund"][f.ix] < run.fund_thr) if (f.g >= 1 and run.fund_thr > 0) else None
+    p0 = np.float32(run.p[0] if f.g == 0 else run.p[1])
+    f.p = np.where(f.fu, p0 * _factor(a[("follow_up_visit_share", "refile_factor")], f), p0)
+    elasticity = a[("all", "escalation_time_elasticity")]
+    pe = np.sqrt(f.T) if elasticity == 0.5 else f.T ** np.float32(elasticity)
+    pe *= np.float32(run.levers["_esc_coef"])
+    if f.owned is not None:
+        f.p *= np.where(f.owned, _factor(a[("leader_ownership_share", "refile_factor")], f),
+                        np.float32(1.0))
+        pe *= np.where(f.owned, _factor(a[("leader_ownership_share", "escalation_factor")], f),
+                       np.float32(1.0))
+    if f.fund is not None:
+        f.p *= np.where(f.fund, _factor(a[("special_fund_yuan", "refile_factor")], f),
+                        np.float32(1.0))
+    if f.succ is not None:
+        f.p *= np.where(f.succ, _factor(a[("mediators", "refile_factor")], f), np.float32(1.0))
+        pe *= ~f.succ  # a successful mediation settles the matter locally
+    f.pe = pe
+
+
+def _run_constants(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
+                   route: tuple[Any, np.ndarray] | None) -> _Run:
     scale = crn.scale
+    cost = a[("special_fund_yuan", "cost_per_case_yuan")]
+    expected_repeats = max((base.filings_per_year - base.first_filings_per_year) * scale, 1.0)
+    lv = dict(levers)
+    lv["_esc_coef"] = (base.escalation_rate
+                       / base.reference_days ** a[("all", "escalation_time_elasticity")])
+    factor, added = route if route is not None else (1.0, np.zeros(len(base.groups), np.int64))
+    return _Run(
+        levers=lv, a=a, p=base.refile_p, mq=_mediation_queue(base, levers, _point(a), scale),
+        fund_thr=_thr(min(1.0, levers["special_fund_yuan"] / cost / expected_repeats)),
+        route=factor, route_thr=_thr(levers.get("route_share", 0.0)) if route else 0,
+        route_added=added,
+    )
+
+
+def _point(a: Mapping) -> dict:
+    """Return the assumptions with every per-replication draw replaced by its median."""
+    return {k: (float(np.median(v)) if np.ndim(v) else v) for k, v in a.items()}
+
+
+def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
+              *, keep_filings: bool = False, route: Any = None) -> dict[str, Any]:
+    """Run the vectorised model; return per-replication metric arrays (and filings if asked).
+
+    ``a`` maps (lever, parameter) to a value, or to one value per replication for the effects
+    whose uncertainty is carried; ``route`` is (the per-group time factor of a routed repeat
+    filing, per replication of shape (R, groups) or fixed of shape (groups,); the agency types
+    it adds per group), None without the route lever.
+    """
+    S = crn.slots
+    run = _run_constants(base, levers, a, crn, route)
     # field visits thin the latent first filings (drawn at crn.rate per year)
-    rate = _first_rate(base, levers, a, scale)
+    rate = _first_rate(base, levers, _point(a), crn.scale)
     keep_thr = _thr(min(1.0, rate / max(crn.rate, 1e-9)))
     used = np.arange(S)[None, :] < crn.counts[:, None]
     pos = np.flatnonzero(used.ravel() & (crn.keep < keep_thr))
     arr = crn.arrive[pos]
-
-    # lever constants
-    lead_thr = _thr(levers["leader_ownership_share"])
-    f_lead_dur = a[("leader_ownership_share", "duration_factor")]
-    f_lead_ref = a[("leader_ownership_share", "refile_factor")]
-    f_lead_esc = a[("leader_ownership_share", "escalation_factor")]
-    need_share = a[("joint_conference_interval_days", "need_share")]
-    interval = levers["joint_conference_interval_days"]
-    os_thr = _thr(a[("one_stop_center", "uptake")] * a[("one_stop_center", "on_site_share")])
-    cover_thr = _thr(levers["one_stop_center"])
-    cap1 = a[("one_stop_center", "single_department_cap_days")]
-    cap2 = a[("one_stop_center", "cross_department_cap_days")]
-    mq = _mediation_queue(base, levers, a, scale)
-    med_share = a[("mediators", "eligible_share")] * mq["served"]
-    med_thr = _thr(med_share)
-    succ_thr = _thr(a[("mediators", "success_rate")])
-    f_med_ref = a[("mediators", "refile_factor")]
-    fu_thr = _thr(levers["follow_up_visit_share"])
-    f_fu = a[("follow_up_visit_share", "refile_factor")]
-    cost = a[("special_fund_yuan", "cost_per_case_yuan")]
-    expected_repeats = max((base.filings_per_year - base.first_filings_per_year) * scale, 1.0)
-    fund_thr = _thr(min(1.0, levers["special_fund_yuan"] / cost / expected_repeats))
-    f_fund = a[("special_fund_yuan", "refile_factor")]
-    elasticity = a[("all", "escalation_time_elasticity")]
-    esc_coef = base.escalation_rate / base.reference_days**elasticity
-    p1, p2 = base.refile_p
-    sd_dept = a[("all", "staff_days_per_department")]
-    sd_lead = a[("leader_ownership_share", "staff_days_per_case")]
-    sd_fu = a[("follow_up_visit_share", "staff_days_per_visit")]
-    pw = mq["p_wait"]
-
-    names = ("n", "rep", "ontime", "settled", "esc", "backlog", "dept", "owned", "fu", "fund")
-    tot = {k: np.zeros(R) for k in names}
-    t_all: list[list[np.ndarray]] = [[] for _ in range(R)]
-    t_rep: list[list[np.ndarray]] = [[] for _ in range(R)]
-    kept: dict[str, list[np.ndarray]] = {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")}
-    starts = np.arange(R + 1) * S
-    cnt = np.count_nonzero
-
+    tally = _Tally(crn.replications, S, keep_filings)
     for g in range(_GENERATIONS):
-        n = len(pos)
-        if n == 0:
+        if len(pos) == 0:
             break
         # first filings: the kept inputs of their slots; later ones: drawn for these filings
         D, ix = (crn.first, pos) if g == 0 else (_generation(base, crn, g, pos), slice(None))
-        T = D.tcore[ix].copy()  # float32, changed in place below
-        ndep = D.dept[ix]
-        multi = ndep >= 2
-        owned = None
-        if g >= 1 and lead_thr > 0:
-            owned = D.u["lead"][ix] < lead_thr
-            T *= np.where(owned, np.float32(f_lead_dur), np.float32(1.0))
-        # joint conference: multi-department filings that need it wait for the next meeting
-        if need_share > 0:
-            uc = D.conf[ix]  # need if below need_share; then uc / need_share is the phase
-            T += np.where(multi & (uc < need_share), uc * np.float32(interval / need_share),
-                          np.float32(0.0))
-        # one-stop centre: on the spot / within 7 days for filings handled there
-        if cover_thr > 0 and os_thr > 0:
-            onsite = (D.u["os"][ix] < os_thr) & (crn.cover[pos] < cover_thr)
-            T = np.where(onsite, np.minimum(T, np.where(multi, np.float32(cap2),
-                                                        np.float32(cap1))), T)
-        # mediation (capacity-limited): Erlang-C wait + exponential session, whichever first
-        succ = None
-        if med_thr > 0:
-            u_med = D.u["med"][ix]
-            med = np.flatnonzero(u_med < med_thr)
-            pm = pos[med] if g == 0 else med  # the mediated filings in D
-            v = (u_med[med] + 0.5) / (med_share * _U)  # conditional uniform in (0, 1)
-            wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"],
-                            0.0)
-            session = D.session[pm] / np.float32(mq["mu"])
-            T[med] = np.minimum(T[med], wait + session)
-            succ = np.zeros(n, dtype=bool)
-            succ[med] = D.u["succ"][pm] < succ_thr
-        fu = D.u["fu"][ix] < fu_thr
-        fund = (D.u["fund"][ix] < fund_thr) if (g >= 1 and fund_thr > 0) else None
-        p = np.where(fu, np.float32((p1 if g == 0 else p2) * f_fu),
-                     np.float32(p1 if g == 0 else p2))
-        pe = np.sqrt(T) if elasticity == 0.5 else T**np.float32(elasticity)
-        pe *= np.float32(esc_coef)
-        if owned is not None:
-            p *= np.where(owned, np.float32(f_lead_ref), np.float32(1.0))
-            pe *= np.where(owned, np.float32(f_lead_esc), np.float32(1.0))
-        if fund is not None:
-            p *= np.where(fund, np.float32(f_fund), np.float32(1.0))
-        if succ is not None:
-            p *= np.where(succ, np.float32(f_med_ref), np.float32(1.0))
-            pe *= ~succ  # a successful mediation settles the matter locally
-        refiled = D.refile[ix] < np.minimum(p, np.float32(0.95))
-        esc = D.esc[ix] < pe
-
-        # per-replication aggregates: pos is sorted, so replications are contiguous; at g = 0
-        # arrivals are sorted within a replication, so the year is a suffix of each segment
-        b = np.searchsorted(pos, starts)
-        end = arr + T
-        late = end > _YEAR
-        if g == 0:
-            ys = np.array([lo + np.searchsorted(arr[lo:hi], 0.0) for lo, hi in
-                           itertools.pairwise(b)], dtype=np.int64)
-            iy = None
-        else:
-            ys = b[:-1]
-            iy = arr >= 0.0
-        ok = T <= _ON_TIME_DAYS
-        settled = ~(late | esc | refiled)
-        for r in range(R):
-            lo, hi = int(ys[r]), int(b[r + 1])
-            tot["backlog"][r] += cnt(late[int(b[r]):hi])
-            if hi <= lo:
-                continue
-            if iy is None:
-                sl = slice(lo, hi)
-                tr = T[sl]
-                tot["n"][r] += hi - lo
-                tot["ontime"][r] += cnt(ok[sl])
-                tot["settled"][r] += cnt(settled[sl])
-                tot["esc"][r] += cnt(esc[sl])
-                tot["dept"][r] += int(ndep[sl].sum(dtype=np.int64))
-                tot["fu"][r] += cnt(fu[sl])
-            else:
-                m = iy[lo:hi]
-                tr = T[lo:hi][m]
-                k = cnt(m)
-                tot["n"][r] += k
-                tot["rep"][r] += k
-                tot["ontime"][r] += cnt(ok[lo:hi] & m)
-                tot["settled"][r] += cnt(settled[lo:hi] & m)
-                tot["esc"][r] += cnt(esc[lo:hi] & m)
-                tot["dept"][r] += int(ndep[lo:hi][m].sum(dtype=np.int64))
-                tot["fu"][r] += cnt(fu[lo:hi] & m)
-                if owned is not None:
-                    tot["owned"][r] += cnt(owned[lo:hi] & m)
-                if fund is not None:
-                    tot["fund"][r] += cnt(fund[lo:hi] & m)
-            t_all[r].append(tr)
-            if g >= 1:
-                t_rep[r].append(tr)
-        if keep_filings:
-            kept["rep"].append(pos // S)
-            kept["arr"].append(arr)
-            kept["T"].append(T)
-            kept["ordinal"].append(np.full(n, g + 1, dtype=np.int16))
-            kept["esc"].append(esc)
-        child = end + D.gap[ix]
+        f = _Gen(g, pos, D, ix, pos // S, D.tcore[ix].copy(), D.dept[ix], grp=D.grp[ix])
+        _act_leader(run, f)
+        _act_route(run, f)
+        _act_conference(run, f)
+        _act_one_stop(run, f, crn.cover)
+        _act_mediation(run, f)
+        _act_after_close(run, f)
+        refiled = D.refile[ix] < np.minimum(f.p, np.float32(0.95))
+        esc = D.esc[ix] < f.pe
+        tally.add(f, arr, refiled, esc)
+        child = arr + f.T + D.gap[ix]
         nxt = np.flatnonzero(refiled & (child < _YEAR))
         pos, arr = pos[nxt], child[nxt]
+    return tally.metrics(base, levers, _point(a))
 
-    def medians(chunks: list[list[np.ndarray]]) -> np.ndarray:
-        out = np.full(R, np.nan)
+
+class _Tally:
+    """Per-replication counts and times of the year's filings (pos sorted within a run)."""
+
+    _NAMES = ("n", "rep", "ontime", "settled", "esc", "backlog", "dept", "owned", "fu", "fund",
+              "routed")
+
+    def __init__(self, replications: int, slots: int, keep_filings: bool) -> None:
+        self.R, self.S = replications, slots
+        self.tot = {k: np.zeros(replications) for k in self._NAMES}
+        self.t_all: list[list[np.ndarray]] = [[] for _ in range(replications)]
+        self.t_rep: list[list[np.ndarray]] = [[] for _ in range(replications)]
+        self.kept: dict[str, list[np.ndarray]] | None = (
+            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")} if keep_filings else None)
+
+    def add(self, f: _Gen, arr: np.ndarray, refiled: np.ndarray, esc: np.ndarray) -> None:
+        """Count the filings of one generation opened in the year (arrival >= 0)."""
+        cnt, tot, T = np.count_nonzero, self.tot, f.T
+        b = np.searchsorted(f.pos, np.arange(self.R + 1) * self.S)
+        late = arr + T > _YEAR
+        in_year = arr >= 0.0
+        ok = T <= _ON_TIME_DAYS
+        settled = ~(late | esc | refiled)
+        flags = {"ontime": ok, "settled": settled, "esc": esc, "fu": f.fu}
+        if f.owned is not None:
+            flags["owned"] = f.owned
+        if f.fund is not None:
+            flags["fund"] = f.fund
+        routed = f.routed
+        for r in range(self.R):
+            lo, hi = int(b[r]), int(b[r + 1])
+            tot["backlog"][r] += cnt(late[lo:hi])
+            m = in_year[lo:hi]
+            k = cnt(m)
+            if k == 0:
+                continue
+            tr = T[lo:hi][m]
+            tot["n"][r] += k
+            if f.g >= 1:
+                tot["rep"][r] += k
+                self.t_rep[r].append(tr)
+            for name, flag in flags.items():
+                tot[name][r] += cnt(flag[lo:hi] & m)
+            tot["dept"][r] += int(f.ndep[lo:hi][m].sum(dtype=np.int64))
+            if routed is not None:
+                tot["routed"][r] += int(routed[lo:hi][m].sum(dtype=np.int64))
+            self.t_all[r].append(tr)
+        if self.kept is not None:
+            for k, v in (("rep", f.rep), ("arr", arr), ("T", T),
+                         ("ordinal", np.full(len(T), f.g + 1, dtype=np.int16)), ("esc", esc)):
+                self.kept[k].append(v)
+
+    def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
+        out = np.full(self.R, np.nan)
         for r, parts in enumerate(chunks):
             x = np.concatenate(parts) if parts else np.array([])
             if len(x):
                 out[r] = float(np.median(x))
         return out
 
-    out: dict[str, Any] = {}
-    n_year = tot["n"]
-    out["median_days_to_close"] = medians(t_all)
-    out["median_days_to_close_repeat"] = medians(t_rep)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["repeat_rate"] = tot["rep"] / n_year
-        out["on_time_rate"] = tot["ontime"] / n_year
-        out["share_settled_at_street_level"] = tot["settled"] / n_year
-    out["escalations"] = tot["esc"]
-    out["backlog_end"] = tot["backlog"]
+    def metrics(self, base: Baseline, levers: Mapping[str, float], a: Mapping) -> dict[str, Any]:
+        """Return the metrics of :data:`METRICS` per replication (and the filings if kept)."""
+        tot = self.tot
+        out: dict[str, Any] = {
+            "median_days_to_close": self._medians(self.t_all),
+            "median_days_to_close_repeat": self._medians(self.t_rep),
+        }
+        n_year = tot["n"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["repeat_rate"] = tot["rep"] / n_year
+            out["on_time_rate"] = tot["ontime"] / n_year
+            out["share_settled_at_street_level"] = tot["settled"] / n_year
+        out["escalations"] = tot["esc"]
+        out["backlog_end"] = tot["backlog"]
+        out["staff_days"] = _staff_days(base, levers, a, tot)
+        out["funds_yuan"] = tot["fund"] * a[("special_fund_yuan", "cost_per_case_yuan")]
+        out["n_filings"] = n_year
+        if self.kept is not None:
+            f = {k: np.concatenate(v) for k, v in self.kept.items()}
+            f["in_year"] = f["arr"] >= 0.0
+            out["filings"] = f
+        return out
+
+
+def _staff_days(base: Baseline, levers: Mapping[str, float], a: Mapping,
+                tot: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Sum handling and lever staff time over the year (ASSUMPTIONS staff rows)."""
     n_units = len(base.streets) + 1
     fixed = (
-        _YEAR / max(interval, 1.0) * n_units
+        _YEAR / max(levers["joint_conference_interval_days"], 1.0) * n_units
         * a[("joint_conference_interval_days", "staff_days_per_meeting")]
         + levers["one_stop_center"] * a[("one_stop_center", "staff")] * 250.0
         + levers["mediators"] * 250.0
         + 12.0 * levers["cadre_field_visits_per_month"]
         * a[("cadre_field_visits_per_month", "staff_days_per_visit")]
     )
-    out["staff_days"] = sd_dept * tot["dept"] + sd_lead * tot["owned"] + sd_fu * tot["fu"] + fixed
-    out["funds_yuan"] = tot["fund"] * cost
-    out["n_filings"] = n_year
-    if keep_filings:
-        f = {k: np.concatenate(v) for k, v in kept.items()}
-        f["in_year"] = f["arr"] >= 0.0
-        out["filings"] = f
-    return out
+    return (a[("all", "staff_days_per_department")] * tot["dept"]
+            + a[("leader_ownership_share", "staff_days_per_case")] * tot["owned"]
+            + a[("follow_up_visit_share", "staff_days_per_visit")] * tot["fu"]
+            + a[("route_share", "staff_days_per_agency")] * tot["routed"] + fixed)
 
 
 # --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
+
+
+def default_levers(baseline: Baseline | None = None, *, n_cases: int | None = None
+                   ) -> dict[str, float]:
+    """Return the lever values a scenario starts from: the baseline's observed values.
+
+    Parameters
+    ----------
+    baseline : Baseline, optional
+        From :func:`calibrate_baseline` (default: casekit's synthetic district).
+    n_cases : int, optional
+        Filings per year to simulate: the count-like levers (mediators, fund, field visits)
+        scale with the volume, so "as observed" keeps the observed intensity per filing.
+
+    Returns
+    -------
+    dict
+        Lever name (every row of :data:`LEVERS`) -> value, as :func:`simulate_year` uses for
+        the levers left at ``None``.
+
+    Examples
+    --------
+    >>> lv = ck.simulate.default_levers()
+    >>> sorted(lv) == sorted(ck.simulate.LEVERS["lever"]) and lv["route_share"] == 0.0
+    True
+    """
+    base = _sample_baseline() if baseline is None else baseline
+    scale = 1.0 if n_cases is None else float(n_cases) / base.filings_per_year
+    return _resolve_levers(base, {}, scale)
 
 
 def _resolve_levers(base: Baseline, given: Mapping[str, Any], scale: float = 1.0
@@ -1426,13 +2193,101 @@ def _resolve_levers(base: Baseline, given: Mapping[str, Any], scale: float = 1.0
             if name == "mediators":
                 levers[name] = float(round(levers[name]))
         else:
-            levers[name] = float(base.observed[name])
+            levers[name] = float(base.observed.get(name, 0.0))
     return levers
 
 
 #: levers whose observed value is a count or amount for the observed volume; with ``n_cases``
 #: the default ("as observed") scales with the volume
 _SCALED_LEVERS = ("mediators", "special_fund_yuan", "cadre_field_visits_per_month")
+
+
+def route_types(route_repeat_to: str | Iterable[str]) -> frozenset[str]:
+    """Agency types of a route: a pattern string (``"court+street_office"``) or a set of types.
+
+    Examples
+    --------
+    >>> sorted(route_types("street_office+court"))
+    ['court', 'street_office']
+    """
+    if isinstance(route_repeat_to, str):
+        types = {t.strip() for t in route_repeat_to.split("+")}
+    else:
+        types = {str(t).strip() for t in route_repeat_to}
+    types.discard("")
+    if not types:
+        raise CasekitError("route_repeat_to: expected a pattern such as 'court+street_office' "
+                           "or a set of agency types, got nothing")
+    return frozenset(types)
+
+
+def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
+           uncertain: bool) -> tuple[tuple[Any, np.ndarray] | None, tuple | None]:
+    """Per-group time factor of a routed repeat filing (drawn and fixed) and types it adds."""
+    if route_repeat_to is None:
+        return None, None
+    types = route_types(route_repeat_to)
+    known = {t: (b, se) for t, b, se in base.type_effects}
+    if not known:
+        raise CasekitError("route_repeat_to: this baseline has no estimated agency-type effects;"
+                           " calibrate it from an event log (calibrate_baseline(events))")
+    in_patterns = {t for g in base.groups for t in g.split("+")}
+    unknown = sorted(types - set(known) - in_patterns)
+    if unknown:
+        raise CasekitError(f"route_repeat_to: unknown agency type {', '.join(unknown)}; "
+                           f"agency types with an estimate: {', '.join(sorted(known))}")
+    # a type in the patterns without an estimate acts from the start of (almost) every case:
+    # not identifiable, so routing through it adds no effect
+    known = {t: known.get(t, (0.0, 0.0)) for t in types}
+    order = sorted(types)
+    beta = np.array([known[t][0] for t in order])
+    se = np.array([known[t][1] for t in order])
+    adds = np.array([[t not in set(g.split("+")) for t in order] for g in base.groups], float)
+    fixed = (np.exp(-adds @ beta), adds.sum(axis=1).astype(np.int64))
+    if not uncertain:
+        return fixed, fixed
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0x20E7])
+    b = beta[None, :] + se[None, :] * rng.standard_normal((replications, len(order)))
+    return (np.exp(-b @ adds.T), fixed[1]), fixed
+
+
+def route_choices(baseline: Baseline, ranking: pd.DataFrame | None = None, *, top: int = 5
+                  ) -> list[str]:
+    """Collaboration patterns to offer for ``route_repeat_to``, best first.
+
+    Parameters
+    ----------
+    baseline : Baseline
+        Calibrated from an event log (its ``type_effects``).
+    ranking : DataFrame, optional
+        A :func:`casekit.rank_collaborations` table: its patterns in its order (those whose
+        agency types all have an estimate or appear in the baseline's patterns).
+    top : int, default 5
+
+    Returns
+    -------
+    list of str
+        Without a ranking: the baseline's multi-type patterns ordered by the product of their
+        types' estimated hazard ratios (the time-varying Cox model the ranking also uses).
+        Empty when the baseline has no estimated agency-type effects.
+
+    Examples
+    --------
+    >>> route_choices(ck.simulate.calibrate_baseline())
+    []
+    """
+    known = {t: b for t, b, _se in baseline.type_effects}
+    if not known:
+        return []
+    in_patterns = {t for g in baseline.groups for t in g.split("+")}
+    if ranking is not None and "pattern" in ranking:
+        cands = [str(p) for p in ranking["pattern"] if set(str(p).split("+")) <= (
+            set(known) | in_patterns)]
+        return list(dict.fromkeys(cands))[:top]
+    groups = [g for g in baseline.groups if not g.startswith("other") and any(
+        t in known for t in g.split("+"))]
+    score = {g: sum(known.get(t, 0.0) for t in g.split("+")) for g in groups}
+    return sorted(groups, key=lambda g: (-score[g], g))[:top]
 
 
 def simulate_year(
@@ -1445,10 +2300,14 @@ def simulate_year(
     follow_up_visit_share: float | None = None,
     special_fund_yuan: float | None = None,
     cadre_field_visits_per_month: float | None = None,
+    route_share: float | None = None,
+    route_repeat_to: str | Iterable[str] | None = None,
+    levers: Mapping[str, Any] | None = None,
     n_cases: int | None = None,
-    replications: int = 10,
-    seed: int | None = None,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = DEFAULT_SEED,
     assumptions: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    effect_uncertainty: bool = True,
 ) -> pd.DataFrame:
     """Simulate one district-year under a scenario; tidy metrics with a 90% band.
 
@@ -1470,15 +2329,32 @@ def simulate_year(
         Special fund for remedies per year (专项资金), yuan.
     cadre_field_visits_per_month : float, optional
         Cadre field visits to towns and streets per month (干部下访).
+    route_share : float, optional
+        Share of repeat filings routed through ``route_repeat_to`` from acceptance, 0-1
+        (default 0: as observed).
+    route_repeat_to : str or set of str, optional
+        The collaboration repeat filings are routed through: a pattern (``"court+street_office"``)
+        or a set of agency types. Each type the filing's own pattern lacks joins from
+        acceptance and divides its time to close by the type's hazard ratio estimated on the
+        log (``baseline.type_effects``: needs a baseline calibrated from an event log).
+    levers : dict, optional
+        The same lever values as a mapping (``{"leader_ownership_share": 0.6}``), e.g. a
+        scenario kept as data; a lever given both ways is an error.
     n_cases : int, optional
         Filings per year to simulate (scales arrivals); default: the baseline's volume.
     replications : int, default 10
         Independent replications; the band is their 5%-95% range.
-    seed : int, optional
+    seed : int or None, default 0
         Seed for the common random numbers: the same seed gives the same draws for every
-        scenario, so scenario-vs-baseline differences are not noise.
+        scenario, so scenario-vs-baseline differences are not noise. ``None``: fresh draws.
     assumptions : DataFrame or list of dict, optional
-        An edited copy of :data:`ASSUMPTIONS` (``lever, parameter, value`` are read).
+        Edits of the baseline's assumption table (``baseline.assumptions``, else
+        :data:`ASSUMPTIONS`; ``lever, parameter, value`` are read). An edited estimated value
+        becomes the user's assumption (``source="edited"``, no interval).
+    effect_uncertainty : bool, default True
+        Draw every estimated effect (and the route's hazard ratios) per replication from its
+        sampling distribution (log-normal from the 95% interval), so the band holds both
+        simulation noise and the uncertainty of the estimates.
 
     Every lever left at ``None`` takes its observed value (``baseline.observed``).
 
@@ -1486,18 +2362,23 @@ def simulate_year(
     -------
     DataFrame
         One row per metric of :data:`METRICS`: ``metric, value`` (median over replications),
-        ``low, high`` (5% and 95% over replications), ``unit``. ``attrs`` holds ``levers``
-        (the values used), ``assumptions`` (records of the table used), ``seed``,
-        ``replications``, ``n_cases``, ``baseline_source``.
+        ``low, high`` (5% and 95% over replications), ``sim_low, sim_high`` (the same band
+        with the estimated effects fixed at their point estimates: the simulation noise
+        alone; equal to ``low, high`` when nothing is drawn), ``unit``. ``attrs`` holds
+        ``levers`` (the values used), ``route_repeat_to``, ``assumptions`` (records of the
+        table used), ``seed``, ``replications``, ``n_cases``, ``baseline_source``, ``band``
+        (which part of the band comes from which).
 
     Raises
     ------
     CasekitError
-        For a lever value out of range or an invalid assumptions table.
+        For a lever value out of range, an invalid assumptions table or a route through agency
+        types without an estimate.
 
     See Also
     --------
     sweep : the same over a grid of scenarios.
+    default_levers : the observed values the levers start from.
 
     Notes
     -----
@@ -1507,7 +2388,7 @@ def simulate_year(
     the year (their simulated times are known, not censored); ``backlog_end`` counts filings
     still open on day 365.
 
-    How the levers act (effect sizes in :data:`ASSUMPTIONS`):
+    How the levers act (effect sizes in the assumption table):
 
     - ``leader_ownership_share``: owned repeat filings take ``duration_factor`` times as long,
       are re-filed ``refile_factor`` times as often, escalate ``escalation_factor`` as often.
@@ -1523,6 +2404,9 @@ def simulate_year(
       visited / funded filings (the fund pays ``cost_per_case_yuan`` per repeat matter).
     - ``cadre_field_visits_per_month``: each visit prevents ``prevented_per_visit`` new matters
       (at most ``max_prevented_share``).
+    - ``route_share`` with ``route_repeat_to``: routed repeat filings take ``1 / prod HR`` times
+      as long over the types they lack (exact for a constant hazard), and cost
+      ``staff_days_per_agency`` per added type.
 
     With ``n_cases``, the default values of the count-like levers (mediators, fund, visits)
     scale with the volume, so "as observed" keeps the observed intensity per filing.
@@ -1532,7 +2416,7 @@ def simulate_year(
     >>> base = ck.simulate_year(seed=1)
     >>> more = ck.simulate_year(seed=1, follow_up_visit_share=0.9)
     >>> list(base.columns)
-    ['metric', 'value', 'low', 'high', 'unit']
+    ['metric', 'value', 'low', 'high', 'sim_low', 'sim_high', 'unit']
     >>> rr = lambda r: r.set_index("metric").at["repeat_rate", "value"]
     >>> bool(rr(more) < rr(base))
     True
@@ -1544,7 +2428,7 @@ def simulate_year(
             "use calibrate_baseline(cases)"
         )
     scale = 1.0 if n_cases is None else float(n_cases) / base.filings_per_year
-    levers = _resolve_levers(base, {
+    keywords = {
         "leader_ownership_share": leader_ownership_share,
         "joint_conference_interval_days": joint_conference_interval_days,
         "one_stop_center": one_stop_center,
@@ -1552,24 +2436,59 @@ def simulate_year(
         "follow_up_visit_share": follow_up_visit_share,
         "special_fund_yuan": special_fund_yuan,
         "cadre_field_visits_per_month": cadre_field_visits_per_month,
-    }, scale)
+        "route_share": route_share,
+    }
+    levers = _resolve_levers(base, _merge_levers(keywords, levers), scale)
     if replications < 1 or int(replications) != replications:
         raise CasekitError(f"replications: expected a positive integer, got {replications!r}")
     if n_cases is not None and not (10 <= float(n_cases) <= 5_000_000):
         raise CasekitError(f"n_cases={n_cases} is out of range: expected 10 to 5000000")
-    a, table = _assumption_dict(assumptions)
-    crn = _crn(base, n_cases=n_cases, replications=int(replications), seed=seed)
-    res = _simulate(base, levers, a, crn)
-    out = _summarise(res)
+    R = int(replications)
+    a, table = _assumption_dict(assumptions, base.assumptions)
+    route, route_fixed = _route(base, route_repeat_to, R, seed, effect_uncertainty)
+    draws = _effect_draws(table, R, seed) if effect_uncertainty else {}
+    crn = _crn(base, n_cases=n_cases, replications=R, seed=seed)
+    out = _summarise(_simulate(base, levers, {**a, **draws}, crn, route=route))
+    drawn = bool(draws) or (route is not None and route[0] is not route_fixed[0])
+    if drawn:
+        fixed = _summarise(_simulate(base, levers, a, crn, route=route_fixed))
+        out["sim_low"], out["sim_high"] = fixed["low"].to_numpy(), fixed["high"].to_numpy()
+    out = out[["metric", "value", "low", "high", "sim_low", "sim_high", "unit"]]
     out.attrs = {
         "levers": levers,
+        "route_repeat_to": "" if route_repeat_to is None else "+".join(
+            sorted(route_types(route_repeat_to))),
         "assumptions": _records(table),
         "seed": seed,
-        "replications": int(replications),
+        "replications": R,
         "n_cases": float(base.filings_per_year if n_cases is None else n_cases),
         "baseline_source": base.source,
+        "band": _band_note(draws, drawn),
     }
     return out
+
+
+def _merge_levers(keywords: Mapping[str, Any], given: Mapping[str, Any] | None
+                  ) -> dict[str, Any]:
+    """Keyword levers plus a ``levers=`` mapping (unknown names and duplicates rejected)."""
+    out = dict(keywords)
+    for name, value in (given or {}).items():
+        if name not in _LEVER_SPECS:
+            raise CasekitError(f"unknown lever {name!r}; valid levers: {', '.join(_LEVER_SPECS)}")
+        if out.get(name) is not None:
+            raise CasekitError(f"lever {name!r} given both as a keyword and in levers=")
+        out[name] = value
+    return out
+
+
+def _band_note(draws: Mapping[tuple[str, str], Any], drawn: bool) -> str:
+    if not drawn:
+        return ("90% band (low, high): simulation noise only; no estimated effect is drawn "
+                "(sim_low, sim_high are the same)")
+    names = ", ".join(f"{lv}.{p}" for lv, p in draws) or "route hazard ratios"
+    return ("90% band (low, high): simulation noise and the sampling uncertainty of the "
+            f"estimated effects ({names}), drawn per replication; sim_low, sim_high: the "
+            "simulation noise alone (effects at their point estimates)")
 
 
 _METRIC_NAMES = list(METRICS)
@@ -1601,7 +2520,7 @@ def _summarise(res: Mapping[str, Any]) -> pd.DataFrame:
                 if finite[i].any():
                     q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
     return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
-                         "unit": _METRIC_UNITS})
+                         "sim_low": q[1], "sim_high": q[2], "unit": _METRIC_UNITS})
 
 
 def _grid_scenarios(grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]]
@@ -1617,8 +2536,8 @@ def sweep(
     grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]],
     *,
     baseline: Baseline | None = None,
-    replications: int = 20,
-    seed: int | None = 0,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = DEFAULT_SEED,
     n_cases: int | None = None,
     assumptions: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     progress: bool | None = None,
@@ -1639,7 +2558,7 @@ def sweep(
     -------
     DataFrame
         ``scenario`` (0-based), one column per lever in the grid, then ``metric, value, low,
-        high, unit``.
+        high, sim_low, sim_high, unit`` (as in :func:`simulate_year`).
 
     Examples
     --------
@@ -1651,7 +2570,10 @@ def sweep(
     scenarios = _grid_scenarios(grid)
     for s in scenarios:
         for k, v in s.items():
-            check_lever(k, v)
+            if k == "route_repeat_to":
+                route_types(v)
+            else:
+                check_lever(k, v)
     base = _sample_baseline() if baseline is None else baseline
     show = len(scenarios) > 20 if progress is None else bool(progress)
     iterator: Iterable[dict[str, Any]] = scenarios
@@ -1668,4 +2590,5 @@ def sweep(
         res.attrs = {}
         frames.append(res)
     out = pd.concat(frames, ignore_index=True)
-    return out[["scenario", *lever_cols, "metric", "value", "low", "high", "unit"]]
+    return out[["scenario", *lever_cols, "metric", "value", "low", "high", "sim_low",
+                "sim_high", "unit"]]

@@ -33,23 +33,20 @@ from casekit import simulate as sm
 
 __all__ = ["LEVER_CONTROLS", "NetworkExplorer", "WhatIfPanel", "check_lever_controls"]
 
-#: Declarative spec of the what-if controls: lever keyword of ``simulate_year`` -> control.
-#: ``min``/``max`` are the slider's range (within the lever's valid range in
-#: ``casekit.simulate.LEVERS``; widened to include the observed value), ``kind`` the widget.
-LEVER_CONTROLS: dict[str, dict[str, Any]] = {
-    "leader_ownership_share": {"kind": "float", "min": 0.0, "max": 1.0, "step": 0.05,
-                               "format": ".2f"},
-    "joint_conference_interval_days": {"kind": "float", "min": 1.0, "max": 180.0, "step": 1.0,
-                                       "format": ".0f"},
-    "one_stop_center": {"kind": "float", "min": 0.0, "max": 1.0, "step": 0.1, "format": ".1f"},
-    "mediators": {"kind": "int", "min": 0, "max": 400, "step": 1},
-    "follow_up_visit_share": {"kind": "float", "min": 0.0, "max": 1.0, "step": 0.05,
-                              "format": ".2f"},
-    "special_fund_yuan": {"kind": "float", "min": 0.0, "max": 10_000_000.0, "step": 80_000.0,
-                          "format": ",.0f"},
-    "cadre_field_visits_per_month": {"kind": "float", "min": 0.0, "max": 120.0, "step": 1.0,
-                                     "format": ".0f"},
-}
+def _controls() -> dict[str, dict[str, Any]]:
+    """Build the slider spec from :data:`casekit.simulate.LEVERS` (the one range table)."""
+    return {
+        r.lever: {"kind": "int" if r.integer else "float", "min": float(r.min),
+                  "max": float(r.max), "step": float(r.step), "format": str(r.format),
+                  "unit": str(r.unit)}
+        for r in sm.LEVERS.itertuples(index=False)
+    }
+
+
+#: Declarative spec of the what-if controls: lever keyword of ``simulate_year`` -> control,
+#: derived from ``casekit.simulate.LEVERS`` (range, step, unit, display format), so the
+#: sliders and the simulator's valid ranges cannot disagree.
+LEVER_CONTROLS: dict[str, dict[str, Any]] = _controls()
 
 #: Metrics drawn (one small bar chart each); every metric is in the table below the figure.
 PLOT_METRICS: tuple[str, ...] = (
@@ -114,13 +111,37 @@ def _lever_label(lever: str) -> str:
 
 
 def _fmt(value: float, unit: str) -> str:
+    """Format a number for people: shares as percentages, days to one decimal, commas.
+
+    Examples
+    --------
+    >>> _fmt(0.31667, "share"), _fmt(18.2749, "days"), _fmt(1.6e6, "yuan"), _fmt(1.5, "x")
+    ('31.7%', '18.3', '1,600,000', '1.5')
+    """
     if not np.isfinite(value):
         return "–"
     if unit == "share":
-        return f"{value:.3f}"
-    if unit == "days":
-        return f"{value:.1f}"
+        return f"{100 * value:.1f}%"
+    if unit == "days" or abs(value) < 10:
+        return f"{value:.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
     return f"{value:,.0f}"
+
+
+def _badge(table: pd.DataFrame, lever: str) -> str:
+    """Return an HTML badge: is this lever's effect estimated from the log, edited or assumed."""
+    rows = table[table["lever"] == lever]
+    est = rows[rows["source"].astype("str").str.startswith("estimated")]
+    if len(est):
+        parts = [f"{r.parameter} ×{r.value:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}], "
+                 f"n={int(r.n_cases):,}" for r in est.itertuples()]
+        return ('<span class="ck-badge" style="background:#2ca02c;color:white;padding:0 4px">'
+                f'estimated 估计</span> <small>{"; ".join(parts)}</small>')
+    if (rows["source"].astype("str") == "edited").any():
+        return ('<span class="ck-badge" style="background:#ff7f0e;color:white;padding:0 4px">'
+                "edited 已改</span>")
+    reason = next((str(r) for r in rows.get("reason", []) if str(r)), "")
+    return ('<span class="ck-badge" style="background:#8c8c8c;color:white;padding:0 4px">'
+            f'assumed 假设</span> <small>{reason}</small>')
 
 
 def _png(fig: Any, dpi: int) -> bytes:
@@ -136,14 +157,17 @@ class WhatIfPanel(widgets.VBox):
     ----------
     baseline : casekit.simulate.Baseline, optional
         From :func:`casekit.simulate.calibrate_baseline` (default: the synthetic district).
-    seed : int, default 0
+    seed : int, default casekit.simulate.DEFAULT_SEED
         Common random numbers: baseline and every scenario use the same draws.
-    replications : int, default 10
+    replications : int, default casekit.simulate.DEFAULT_REPLICATIONS
         Replications behind each 90% band.
     n_cases : int, optional
         Filings per year to simulate (default: the baseline's volume).
     metrics : sequence of str
         Metrics drawn as bar charts (all metrics are listed in the table).
+    ranking : DataFrame, optional
+        A :func:`casekit.rank_collaborations` table: its top patterns are the choices of the
+        route dropdown (default: :func:`casekit.simulate.route_choices` of the baseline).
     dpi : int, default 80
         Resolution of the rendered figure.
 
@@ -155,10 +179,16 @@ class WhatIfPanel(widgets.VBox):
         The baseline run (levers as observed, same seed and assumptions).
     sliders : dict
         Lever name -> slider (``panel.sliders["mediators"].value = 40`` re-runs).
+    badges : dict
+        Lever name -> HTML badge: effect estimated from the log (with interval and n),
+        edited or assumed (with the reason).
+    route : ipywidgets.Dropdown
+        The collaboration repeat filings are routed through (``route_share`` slider).
     assumption_inputs : dict
         ``(lever, parameter)`` -> ``BoundedFloatText`` holding the effect size.
     figure : matplotlib.figure.Figure
-        Created once; its artists are updated in place on every run.
+        Created once; its artists are updated in place on every run
+        (:func:`casekit.plotting.plot_whatif` / :func:`casekit.plotting.update_whatif`).
     image, status, reset_button, table
         The image widget showing the figure, the status line, the reset button and the HTML
         table of all metrics.
@@ -177,107 +207,49 @@ class WhatIfPanel(widgets.VBox):
         self,
         baseline: sm.Baseline | None = None,
         *,
-        seed: int = 0,
-        replications: int = 10,
+        seed: int = sm.DEFAULT_SEED,
+        replications: int = sm.DEFAULT_REPLICATIONS,
         n_cases: int | None = None,
         metrics: Sequence[str] = PLOT_METRICS,
+        ranking: pd.DataFrame | None = None,
         dpi: int = 80,
     ) -> None:
         check_lever_controls()
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
         from casekit.plotting import use_cjk_font
 
         use_cjk_font()
         self.base = sm.calibrate_baseline() if baseline is None else baseline
-        self.seed = seed
-        self.replications = replications
-        self.n_cases = n_cases
-        self.metrics = tuple(metrics)
-        self.dpi = dpi
+        self.seed, self.replications, self.n_cases = seed, replications, n_cases
+        self.metrics, self.dpi = tuple(metrics), dpi
         self._hold = False
         self.runs = 0
-        scale = 1.0 if n_cases is None else n_cases / self.base.filings_per_year
-        self.defaults = sm._resolve_levers(self.base, {}, scale)
+        self.defaults = sm.default_levers(self.base, n_cases=n_cases)
+        self._reference = (self.base.assumptions if self.base.assumptions is not None
+                           else sm.ASSUMPTIONS)
+        self._assumptions = self._reference.copy()
         self._last_change = "baseline"
-
-        title = widgets.HTML(
-            "<b>情景推演 What-if</b>: 拖动滑块，松开后更新 (move a slider; results update on "
-            "release). Every lever's mechanism and effect size is an assumption, editable below."
-        )
-        self.sliders: dict[str, widgets.Widget] = {}
-        rows = []
-        for lever, spec in LEVER_CONTROLS.items():
-            default = self.defaults[lever]
-            lo = min(spec["min"], default)
-            hi = max(spec["max"], default)
-            common = {"min": lo, "max": hi, "step": spec["step"], "value": default,
-                      "continuous_update": False, "description": "",
-                      "layout": widgets.Layout(width="420px")}
-            if spec["kind"] == "int":
-                slider = widgets.IntSlider(**{**common, "value": round(default),
-                                              "min": round(lo), "max": round(hi)})
-            else:
-                slider = widgets.FloatSlider(**common, readout_format=spec.get("format", ".2f"))
-            slider.add_class("ck-slider")
-            slider.observe(self._on_change, names="value")
-            self.sliders[lever] = slider
-            label = widgets.HTML(_lever_label(lever), layout=widgets.Layout(width="340px"))
-            rows.append(widgets.HBox([label, slider]))
-
-        # assumptions: one accordion section per lever (+ the general ones), editable
-        self.assumption_inputs: dict[tuple[str, str], widgets.BoundedFloatText] = {}
-        sections, titles = [], []
-        table = sm.ASSUMPTIONS
-        for lever in [*LEVER_CONTROLS, "all"]:
-            sub = table[table["lever"] == lever]
-            items = []
-            for r in sub.itertuples(index=False):
-                box = widgets.BoundedFloatText(
-                    value=float(r.value), min=float(r.min), max=float(r.max),
-                    step=abs(float(r.value)) / 10 or 0.05, description=str(r.parameter),
-                    style={"description_width": "210px"}, layout=widgets.Layout(width="360px"),
-                )
-                box.add_class("ck-assumption")
-                box.observe(self._on_assumption, names="value")
-                self.assumption_inputs[(lever, str(r.parameter))] = box
-                items.append(widgets.HBox([box, widgets.HTML(
-                    f"<small>{r.unit}; {r.mechanism} <i>[{r.source}]</i></small>",
-                    layout=widgets.Layout(width="520px"))]))
-            sections.append(widgets.VBox(items))
-            titles.append("general 通用" if lever == "all" else _lever_label(lever))
-        self.assumptions_box = widgets.Accordion(children=sections, titles=tuple(titles))
-        self.assumptions_box.add_class("ck-assumptions")
-
+        rows = self._build_sliders(ranking)
+        self.assumptions_box = self._build_assumptions()
         self.reset_button = widgets.Button(description="重置 reset", icon="undo",
                                            tooltip="levers back to observed values, "
-                                           "assumptions back to the defaults")
+                                           "assumptions back to the baseline's")
         self.reset_button.add_class("ck-reset")
         self.reset_button.on_click(self._on_reset)
         self.status = widgets.HTML("")
         self.status.add_class("ck-status")
         self.table = widgets.HTML("")
         self.table.add_class("ck-table")
-
-        # the figure: created once, outside pyplot (no duplicate inline display), Agg canvas
-        n = len(self.metrics)
-        self.figure = Figure(figsize=(2.6 * n, 2.7))
-        FigureCanvasAgg(self.figure)
-        self.figure.subplots_adjust(left=0.05, right=0.99, top=0.88, bottom=0.12, wspace=0.35)
-        self.axes = self.figure.subplots(1, n, squeeze=False)[0]
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.image.add_class("ck-figure")
-
-        self._assumptions = sm.ASSUMPTIONS.copy()
-        self.baseline_result = sm.simulate_year(self.base, seed=seed, replications=replications,
-                                                n_cases=n_cases, assumptions=self._assumptions)
+        self.baseline_result = self._simulate(baseline_run=True)
         self.result = self._simulate()
-        self._artists = [self._draw_axes(ax, m) for ax, m in zip(self.axes, self.metrics,
-                                                                  strict=True)]
-        self._update_artists()
+        self._build_figure()
         self._render(time.perf_counter())
-
+        title = widgets.HTML(
+            "<b>情景推演 What-if</b>: 拖动滑块，松开后更新 (move a slider; results update on "
+            "release). Each lever says whether its effect is estimated from the log or assumed; "
+            "effect sizes are editable below."
+        )
         super().__init__(children=[
             title, *rows, widgets.HBox([self.reset_button, self.status]), self.image,
             self.table, widgets.HTML("<b>假设 Assumptions</b> (edit to re-run):"),
@@ -285,23 +257,113 @@ class WhatIfPanel(widgets.VBox):
         ])
         self.add_class("ck-whatif")
 
+    # --- building ----------------------------------------------------------------------------
+
+    def _build_sliders(self, ranking: pd.DataFrame | None) -> list[widgets.Widget]:
+        """One labelled slider (with its unit and evidence badge) per lever; the route choice."""
+        self.sliders: dict[str, widgets.Widget] = {}
+        self.badges: dict[str, widgets.HTML] = {}
+        rows = []
+        for lever, spec in LEVER_CONTROLS.items():
+            default = self.defaults[lever]
+            common = {"min": min(spec["min"], default), "max": max(spec["max"], default),
+                      "step": spec["step"], "continuous_update": False, "description": "",
+                      "layout": widgets.Layout(width="360px")}
+            if spec["kind"] == "int":
+                slider = widgets.IntSlider(**{**common, "value": round(default),
+                                              "min": round(common["min"]),
+                                              "max": round(common["max"])})
+            else:
+                slider = widgets.FloatSlider(**common, value=default,
+                                             readout_format=spec["format"])
+            slider.add_class("ck-slider")
+            slider.observe(self._on_change, names="value")
+            self.sliders[lever] = slider
+            self.badges[lever] = widgets.HTML(_badge(self._assumptions, lever),
+                                              layout=widgets.Layout(width="auto"))
+            label = widgets.HTML(f"{_lever_label(lever)} <small>({spec['unit']})</small>",
+                                 layout=widgets.Layout(width="330px"))
+            rows.append(widgets.HBox([label, slider, self.badges[lever]]))
+        choices = sm.route_choices(self.base, ranking)
+        self.route = widgets.Dropdown(
+            options=choices or ["(needs a baseline calibrated from an event log)"],
+            description="分流至 route repeat filings to", disabled=not choices,
+            style={"description_width": "initial"}, layout=widgets.Layout(width="640px"))
+        self.route.add_class("ck-dropdown")
+        self.route.observe(self._on_change, names="value")
+        self.sliders["route_share"].disabled = not choices
+        rows.append(self.route)
+        return rows
+
+    def _build_assumptions(self) -> widgets.Accordion:
+        """One accordion section per lever (+ the general ones); values rounded for people."""
+        self.assumption_inputs: dict[tuple[str, str], widgets.BoundedFloatText] = {}
+        self._shown: dict[tuple[str, str], float] = {}
+        sections, titles = [], []
+        table = self._reference
+        for lever in [*LEVER_CONTROLS, "all"]:
+            items = []
+            for r in table[table["lever"] == lever].itertuples(index=False):
+                shown = float(f"{float(r.value):.3g}")
+                box = widgets.BoundedFloatText(
+                    value=shown, min=float(r.min), max=float(r.max),
+                    step=abs(shown) / 10 or 0.05, description=str(r.parameter),
+                    style={"description_width": "210px"}, layout=widgets.Layout(width="360px"),
+                )
+                box.add_class("ck-assumption")
+                box.observe(self._on_assumption, names="value")
+                self.assumption_inputs[(lever, str(r.parameter))] = box
+                self._shown[(lever, str(r.parameter))] = shown
+                items.append(widgets.HBox([box, widgets.HTML(
+                    f"<small>{r.unit}; {r.mechanism} <i>[{r.source}]</i></small>",
+                    layout=widgets.Layout(width="520px"))]))
+            sections.append(widgets.VBox(items))
+            titles.append("general 通用" if lever == "all" else _lever_label(lever))
+        box = widgets.Accordion(children=sections, titles=tuple(titles))
+        box.add_class("ck-assumptions")
+        return box
+
+    def _build_figure(self) -> None:
+        """Create the figure once, outside pyplot (no duplicate inline display), on an Agg canvas."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        from casekit.plotting import plot_whatif
+
+        n = len(self.metrics)
+        self.figure = Figure(figsize=(2.6 * n, 2.7))
+        FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=0.08, right=0.99, top=0.86, bottom=0.12, wspace=0.45)
+        self.axes = self.figure.subplots(1, n, squeeze=False)[0]
+        scen, base = _plain(self.result), _plain(self.baseline_result)
+        for ax, m in zip(self.axes, self.metrics, strict=True):
+            plot_whatif(scen, baseline=base, metric=m, ax=ax,
+                        ylabel=sm.METRICS[m][0])
+            ax.set_title(_METRIC_LABELS.get(m, m), fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.label.set_fontsize(7)
+            ax.spines[["top", "right"]].set_visible(False)
+
     # --- running ---------------------------------------------------------------------------
 
     def levers(self) -> dict[str, float]:
         """Return the current lever values from the sliders."""
         return {k: float(s.value) for k, s in self.sliders.items()}
 
-    def _simulate(self) -> pd.DataFrame:
-        levers: dict[str, Any] = self.levers()
+    def _simulate(self, baseline_run: bool = False) -> pd.DataFrame:
+        levers: dict[str, Any] = {} if baseline_run else self.levers()
+        route = None if self.route.disabled or baseline_run else self.route.value
         return sm.simulate_year(self.base, seed=self.seed, replications=self.replications,
-                                n_cases=self.n_cases, assumptions=self._assumptions, **levers)
+                                n_cases=self.n_cases, assumptions=self._assumptions,
+                                route_repeat_to=route, **levers)
 
     def _on_change(self, change: Mapping[str, Any]) -> None:
         if self._hold:
             return
         owner = change.get("owner")
-        lever = next((k for k, s in self.sliders.items() if s is owner), "lever")
-        self._last_change = f"{_lever_label(lever)} = {change.get('new')}"
+        lever = next((k for k, s in self.sliders.items() if s is owner), "route")
+        label = _lever_label(lever) if lever in self.sliders else "route"
+        self._last_change = f"{label} = {change.get('new')}"
         self.run()
 
     def _on_assumption(self, change: Mapping[str, Any]) -> None:
@@ -312,17 +374,17 @@ class WhatIfPanel(widgets.VBox):
         self._last_change = f"assumption {key[0]}.{key[1]} = {change.get('new')}" if key else (
             "assumption")
         self._update_assumptions()
-        self.baseline_result = sm.simulate_year(
-            self.base, seed=self.seed, replications=self.replications, n_cases=self.n_cases,
-            assumptions=self._assumptions)
+        self.baseline_result = self._simulate(baseline_run=True)
         self.run()
 
     def _update_assumptions(self) -> None:
-        table = sm.ASSUMPTIONS.copy()
-        for (lever, param), box in self.assumption_inputs.items():
-            table.loc[(table["lever"] == lever) & (table["parameter"] == param), "value"] = float(
-                box.value)
-        self._assumptions = table
+        """Edited boxes (value unlike the rounded one shown) become the table's values."""
+        edits = [{"lever": lv, "parameter": p, "value": float(box.value)}
+                 for (lv, p), box in self.assumption_inputs.items()
+                 if float(box.value) != self._shown[(lv, p)]]
+        self._assumptions = sm.edit_assumptions(edits, reference=self._reference)
+        for lever, badge in self.badges.items():
+            badge.value = _badge(self._assumptions, lever)
 
     def run(self) -> pd.DataFrame:
         """Re-run the scenario with the current controls; update the figure in place."""
@@ -332,86 +394,76 @@ class WhatIfPanel(widgets.VBox):
         self._render(t0)
         return self.result
 
-    def _draw_axes(self, ax: Any, metric: str) -> dict[str, Any]:
-        """Two bars (baseline, scenario) with 90% band lines and value labels; kept for updates."""
-        bars = ax.bar([0, 1], [0.0, 0.0], width=0.6, color=["#8c8c8c", "#d62728"], alpha=0.85)
-        bands = [ax.plot([i, i], [0.0, 0.0], color="black", linewidth=2)[0] for i in (0, 1)]
-        texts = [ax.text(i + 0.05, 0.0, "", fontsize=8, ha="left", va="bottom") for i in (0, 1)]
-        ax.set_xticks([0, 1], ["现状 baseline", "情景 scenario"], fontsize=8)
-        ax.set_title(_METRIC_LABELS.get(metric, metric), fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.set_xlim(-0.5, 1.5)
-        ax.spines[["top", "right"]].set_visible(False)
-        return {"metric": metric, "bars": bars, "bands": bands, "texts": texts, "top": 0.0}
-
     def _update_artists(self) -> None:
-        """Set bar heights, band ends and labels; rescale y only when the bars outgrow it."""
-        base = self.baseline_result.set_index("metric")
-        scen = self.result.set_index("metric")
-        for ax, art in zip(self.axes, self._artists, strict=True):
-            m = art["metric"]
-            top = 0.0
-            for i, res in enumerate((base, scen)):
-                v, lo, hi = (float(res.loc[m, c]) for c in ("value", "low", "high"))
-                v = v if np.isfinite(v) else 0.0
-                art["bars"][i].set_height(v)
-                art["bands"][i].set_data([i, i], [lo, hi])
-                art["texts"][i].set_text(_fmt(v, str(res.loc[m, "unit"])))
-                art["texts"][i].set_y(v)
-                top = max(top, v, hi if np.isfinite(hi) else 0.0)
-            if top > art["top"] or top < 0.5 * art["top"]:  # keep the ticks still otherwise
-                art["top"] = top * 1.2 if top > 0 else 1.0
-                ax.set_ylim(0.0, art["top"])
+        """Put new results on the same artists (:func:`casekit.plotting.update_whatif`)."""
+        from casekit.plotting import update_whatif
+
+        scen, base = _plain(self.result), _plain(self.baseline_result)
+        for ax in self.axes:
+            update_whatif(ax, scen, baseline=base, redraw=False)
+            ax.set_ylim(bottom=0.0)
 
     def _render(self, t0: float) -> None:
         self.runs += 1
         self.image.value = _png(self.figure, self.dpi)
-        base = self.baseline_result.set_index("metric")
-        scen = self.result.set_index("metric")
+        base = _plain(self.baseline_result).set_index("metric")
+        scen = _plain(self.result).set_index("metric")
         ms = (time.perf_counter() - t0) * 1000
-        d_s, d_b = scen.loc["median_days_to_close", "value"], base.loc["median_days_to_close",
-                                                                     "value"]
-        r_s, r_b = scen.loc["repeat_rate", "value"], base.loc["repeat_rate", "value"]
+        m1, m2 = "median_days_to_close", "repeat_rate"
         self.status.value = (
-            f"run {self.runs} ({self._last_change}): scenario {d_s:.1f} days to close "
-            f"(baseline {d_b:.1f}); repeat rate {r_s:.3f} (baseline {r_b:.3f}) · {ms:.0f} ms"
+            f"run {self.runs} ({self._last_change}): scenario "
+            f"{_fmt(scen.loc[m1, 'value'], 'days')} days to close (baseline "
+            f"{_fmt(base.loc[m1, 'value'], 'days')}); repeat rate "
+            f"{_fmt(scen.loc[m2, 'value'], 'share')} (baseline {_fmt(base.loc[m2, 'value'], 'share')})"
+            f" · {ms:.0f} ms"
         )
-        rows = "".join(
-            f"<tr><td>{_METRIC_LABELS.get(m, m)}</td>"
-            f"<td>{_fmt(base.loc[m, 'value'], base.loc[m, 'unit'])} "
-            f"<small>[{_fmt(base.loc[m, 'low'], base.loc[m, 'unit'])}, "
-            f"{_fmt(base.loc[m, 'high'], base.loc[m, 'unit'])}]</small></td>"
-            f"<td>{_fmt(scen.loc[m, 'value'], scen.loc[m, 'unit'])} "
-            f"<small>[{_fmt(scen.loc[m, 'low'], scen.loc[m, 'unit'])}, "
-            f"{_fmt(scen.loc[m, 'high'], scen.loc[m, 'unit'])}]</small></td></tr>"
-            for m in base.index
-        )
-        self.table.value = (
-            "<table><tr><th>metric</th><th>baseline 现状 [90%]</th><th>scenario 情景 [90%]"
-            f"</th></tr>{rows}</table>"
-        )
+        self.table.value = _metrics_table(base, scen) + (
+            f"<small>{self.result.attrs.get('band', '')}</small>")
 
     def _on_reset(self, _button: Any = None) -> None:
         self.reset()
 
     def reset(self) -> pd.DataFrame:
-        """Put every lever back to its observed value and every assumption to its default."""
+        """Put every lever back to its observed value and every assumption to the baseline's."""
         self._hold = True
         try:
             for lever, slider in self.sliders.items():
                 slider.value = self.defaults[lever]
-            for (lever, param), box in self.assumption_inputs.items():
-                row = sm.ASSUMPTIONS[(sm.ASSUMPTIONS["lever"] == lever)
-                                     & (sm.ASSUMPTIONS["parameter"] == param)]
-                box.value = float(row["value"].iloc[0])
+            for key, box in self.assumption_inputs.items():
+                box.value = self._shown[key]
         finally:
             self._hold = False
-        self._assumptions = sm.ASSUMPTIONS.copy()
-        self.baseline_result = sm.simulate_year(
-            self.base, seed=self.seed, replications=self.replications, n_cases=self.n_cases,
-            assumptions=self._assumptions)
+        self._update_assumptions()
+        self.baseline_result = self._simulate(baseline_run=True)
         self._last_change = "reset"
         return self.run()
+
+
+def _plain(res: pd.DataFrame) -> pd.DataFrame:
+    """Return the result without its ``attrs`` (pandas deep-copies them on every operation)."""
+    out = pd.DataFrame(res, copy=False)
+    out.attrs = {}
+    return out
+
+
+def _band(res: pd.DataFrame, m: str, lo: str, hi: str) -> str:
+    unit = str(res.loc[m, "unit"])
+    return f"[{_fmt(res.loc[m, lo], unit)}, {_fmt(res.loc[m, hi], unit)}]"
+
+
+def _metrics_table(base: pd.DataFrame, scen: pd.DataFrame) -> str:
+    """HTML table: baseline and scenario per metric, total band and simulation-only band."""
+    rows = "".join(
+        f"<tr><td>{_METRIC_LABELS.get(m, m)}</td>"
+        f"<td>{_fmt(base.loc[m, 'value'], base.loc[m, 'unit'])} "
+        f"<small>{_band(base, m, 'low', 'high')}</small></td>"
+        f"<td>{_fmt(scen.loc[m, 'value'], scen.loc[m, 'unit'])} "
+        f"<small>{_band(scen, m, 'low', 'high')}</small></td>"
+        f"<td><small>{_band(scen, m, 'sim_low', 'sim_high')}</small></td></tr>"
+        for m in base.index
+    )
+    return ("<table><tr><th>metric</th><th>baseline 现状 [90%]</th><th>scenario 情景 [90%]"
+            f"</th><th>scenario, simulation noise only</th></tr>{rows}</table>")
 
 
 class NetworkExplorer(widgets.VBox):

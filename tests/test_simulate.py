@@ -119,8 +119,11 @@ def test_a_fresh_seed_draws_everything_again(base):
 
 def test_result_is_tidy_with_a_band_and_carries_its_assumptions(base):
     res = sm.simulate_year(base, seed=1, replications=8)
-    assert list(res.columns) == ["metric", "value", "low", "high", "unit"]
+    assert list(res.columns) == ["metric", "value", "low", "high", "sim_low", "sim_high", "unit"]
     assert list(res["metric"]) == list(sm.METRICS)
+    # assumed effects only: the band is all simulation noise
+    assert res["sim_low"].equals(res["low"])
+    assert res["sim_high"].equals(res["high"])
     assert (res["low"] <= res["value"]).all()
     assert (res["value"] <= res["high"]).all()
     assert res.attrs["seed"] == 1
@@ -371,3 +374,39 @@ def test_sweep_progress_bar_runs_without_warnings(base, capsys):
     res = sm.sweep({"one_stop_center": [0, 1]}, baseline=base, replications=2, progress=True)
     assert res["scenario"].nunique() == 2
     assert "casekit sweep" in capsys.readouterr().err
+
+
+def test_cli_lists_the_levers_estimated_from_the_log(tmp_path, capsys):
+    events, _ = ck.generate_district(3000, seed=6)
+    path = tmp_path / "district.csv"
+    events.to_csv(path, index=False)
+    route = "court"
+    _, res = _whatif(tmp_path, "est", "--data", str(path), "--set", "route_share=0.5",
+                     "--route-to", route)
+    out = capsys.readouterr().out
+    fx = res["lever_effects"]
+    for key in ("follow_up_visit_share.refile_factor", "leader_ownership_share.refile_factor"):
+        assert fx[key]["source"] == "estimated from district.csv"
+        assert fx[key]["ci_low"] < fx[key]["value"] < fx[key]["ci_high"]
+        assert fx[key]["n_cases"] > 20
+        assert f"estimated {key}" in out
+    assert fx["one_stop_center.uptake"]["source"] == "assumed"
+    assert res["route_repeat_to"] == route
+    assert res["effects"]
+    band = res["intervals"]["scenario"]["median_days_to_close_repeat"]
+    assert {"low", "high", "sim_low", "sim_high"} <= set(band)
+    _, plain = _whatif(tmp_path, "plain", "--data", str(path), "--assumed-effects")
+    assert not any(v["source"].startswith("estimated") for v in plain["lever_effects"].values())
+
+
+def test_defaults_agree_in_library_cli_and_widget():
+    import inspect
+
+    from casekit.cli import whatif as cli_whatif
+
+    assert (cli_whatif.DEFAULT_SEED, cli_whatif.DEFAULT_REPLICATIONS) == (
+        sm.DEFAULT_SEED, sm.DEFAULT_REPLICATIONS)
+    for fn in (sm.simulate_year, sm.sweep):
+        params = inspect.signature(fn).parameters
+        assert params["seed"].default == sm.DEFAULT_SEED
+        assert params["replications"].default == sm.DEFAULT_REPLICATIONS

@@ -88,10 +88,10 @@ def test_setting_a_slider_reruns_in_the_right_direction(panel, lever, low, high,
 
 def test_figure_artists_are_updated_in_place(panel):
     panel.reset()
-    bar = panel._artists[0]["bars"][1]
+    bar = panel.axes[0].patches[1]  # drawn by casekit.plotting.plot_whatif
     axes = list(panel.figure.axes)
     panel.sliders["one_stop_center"].value = 1.0
-    assert panel._artists[0]["bars"][1] is bar
+    assert panel.axes[0].patches[1] is bar
     assert list(panel.figure.axes) == axes
     assert bar.get_height() == pytest.approx(value(panel.result, panel.metrics[0]))
 
@@ -165,3 +165,41 @@ def test_network_explorer_rebuilds_for_each_choice(small_events):
     assert ex.runs == runs + 4
     assert "ck-status" in ex.status._dom_classes
     assert "ck-figure" in ex.image._dom_classes
+
+
+def test_widgets_use_only_public_simulate_functions():
+    import casekit.widgets as w
+
+    source = inspect.getsource(w)
+    assert "sm._" not in source
+
+
+def test_sliders_take_their_ranges_and_units_from_the_one_lever_table(panel):
+    for row in sm.LEVERS.itertuples():
+        slider = panel.sliders[row.lever]
+        assert slider.min <= row.min + 1e-9 or slider.min == panel.defaults[row.lever]
+        assert slider.max == max(row.max, panel.defaults[row.lever])
+        assert LEVER_CONTROLS[row.lever]["unit"] == row.unit
+    assert "assumed" in panel.badges["leader_ownership_share"].value
+    assert panel.route.disabled
+    assert panel.sliders["route_share"].disabled
+    assert panel.route.style.description_width == "initial"
+    assert "e+0" not in panel.table.value
+    assert "%" in panel.table.value
+
+
+def test_an_estimated_baseline_shows_badges_and_route_choices():
+    import casekit as ck
+
+    base = ck.calibrate_baseline(ck.generate_district(3000, seed=4)[0])
+    p = WhatIfPanel(base, seed=1, replications=2, dpi=30)
+    assert "estimated" in p.badges["follow_up_visit_share"].value
+    assert "assumed" in p.badges["one_stop_center"].value
+    assert not p.route.disabled
+    assert len(p.route.options) >= 1
+    before = value(p.result, "median_days_to_close_repeat")
+    p.sliders["route_share"].value = 1.0
+    assert p.result.attrs["route_repeat_to"] == "+".join(sorted(p.route.value.split("+")))
+    assert value(p.result, "median_days_to_close_repeat") != before
+    p.assumption_inputs[("follow_up_visit_share", "refile_factor")].value = 0.2
+    assert "edited" in p.badges["follow_up_visit_share"].value
