@@ -72,8 +72,13 @@ def test_a_naive_whole_case_comparison_is_biased_where_the_estimate_is_not():
 
 
 @pytest.fixture(scope="module")
-def district():
-    return ck.generate_district(6000, seed=2)[0]
+def district_and_truth():
+    return ck.generate_district(6000, seed=2)
+
+
+@pytest.fixture(scope="module")
+def district(district_and_truth):
+    return district_and_truth[0]
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +86,25 @@ def estimated(district):
     return ck.calibrate_baseline(district, estimate_effects=True)
 
 
-def test_refiling_effects_without_a_planted_effect_cover_one(district):
-    fx = ck.estimate_lever_effects(district).set_index(["mechanism", "outcome"])
-    for mech in ("follow_up_visit", "mediate", "leader_case_ownership"):
+def test_planted_refiling_effects_are_recovered(district_and_truth):
+    """The synth plants re-filing multipliers from the time a mechanism happens.
+
+    Leader ownership and mediation act on the matter's next filing: their hazard ratio of time to
+    the next filing covers the planted multiplier. The follow-up visit happens days after the
+    close and its re-filings only come after it, so its hazard ratio is a weaker read-out of the
+    planted probability multiplier (0.6): only its direction is checked.
+    """
+    events, truth = district_and_truth
+    planted = truth["mechanism_effects"]
+    fx = ck.estimate_lever_effects(events).set_index(["mechanism", "outcome"])
+    for mech in ("mediate", "leader_case_ownership"):
         row = fx.loc[(mech, "refile")]
-        assert row["hr_ci_low"] < 1 < row["hr_ci_high"], mech
+        want = planted[mech]["refile_probability_multiplier"]
+        assert row["hr_ci_low"] < want < row["hr_ci_high"], mech
+        assert row["hr_ci_high"] < 1, mech
         assert row["n_cases"] > 50
         assert row["n_events"] > 10
+    assert fx.loc[("follow_up_visit", "refile"), "hazard_ratio"] < 1
 
 
 def test_effects_table_says_why_an_estimate_is_not_used(district):
