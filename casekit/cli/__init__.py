@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from casekit.cli._common import check_options
+
+        check_options(args)
         return int(_run_quiet(module, args) or 0)
     except (FileUnusableError, CasekitError) as exc:
         if args.debug:
