@@ -213,7 +213,7 @@ def link_repeats(
 
 
 def _link_key_columns(cases: pd.DataFrame, keys: Sequence[str]) -> list[str]:
-    """The key columns used (default keys only where present); a missing needed column raises."""
+    """Pick the key columns (default keys only where present); raise for a missing column."""
     if not isinstance(cases, pd.DataFrame):
         raise CasekitError(f"link repeats: expected a case table DataFrame, got {type(cases).__name__}")
     default_keys = tuple(keys) == ("petitioner_id", "category", "address")
@@ -432,7 +432,7 @@ def _dates(ns: np.ndarray) -> pd.Series:
 
 
 def _matter_observation_end(cases: pd.DataFrame, given: Any) -> pd.Timestamp:
-    """The observation end of a matter table: given, the case table's, its column, its last date."""
+    """Resolve a matter table's observation end: given, the case table's, its column, its last date."""
     if given is None:
         given = cases.attrs.get("observation_end")
     if given is None and "observation_end" in cases.columns:
