@@ -8,102 +8,6 @@ public name in both places.
 
 from typing import Any
 
-from casekit._utils import (
-    CasekitError as CasekitError,
-    FileUnusableError as FileUnusableError,
-)
-from casekit.schema import (
-    validate_events as validate_events,
-    to_identifier as to_identifier,
-    label_of as label_of,
-    guess_columns as guess_columns,
-)
-from casekit.synth import (
-    generate_district as generate_district,
-    write_district as write_district,
-)
-from casekit.datasets._sample import (
-    load_sample_events as load_sample_events,
-    load_sample_truth as load_sample_truth,
-)
-from casekit.datasets._real import (
-    load_receipt as load_receipt,
-    load_road_traffic as load_road_traffic,
-    load_bpic14 as load_bpic14,
-    load_bpic15 as load_bpic15,
-    load_nyc_council_casework as load_nyc_council_casework,
-    load_nyc311_sample as load_nyc311_sample,
-    load_tipdm_messages as load_tipdm_messages,
-)
-from casekit.io import (
-    read_events as read_events,
-    read_events_report as read_events_report,
-    read_table as read_table,
-    write_events as write_events,
-)
-from casekit.timestamps import (
-    parse_timestamps as parse_timestamps,
-)
-from casekit.validate import (
-    validate_table as validate_table,
-    ReadResult as ReadResult,
-)
-from casekit.privacy import (
-    pseudonymise as pseudonymise,
-    is_valid_id_number as is_valid_id_number,
-    mask_free_text as mask_free_text,
-    mask_value as mask_value,
-    spreadsheet_safe as spreadsheet_safe,
-    suppress_small_cells as suppress_small_cells,
-    find_pii as find_pii,
-    assert_no_pii as assert_no_pii,
-)
-from casekit.network import (
-    build_working_together_network as build_working_together_network,
-    build_handover_network as build_handover_network,
-    build_joint_conference_network as build_joint_conference_network,
-    build_agency_networks as build_agency_networks,
-    build_network_by_period as build_network_by_period,
-    edges_to_frame as edges_to_frame,
-    nodes_to_frame as nodes_to_frame,
-    network_metrics as network_metrics,
-    find_referral_loops as find_referral_loops,
-)
-from casekit.repeat import (
-    link_repeats as link_repeats,
-    build_matter_table as build_matter_table,
-    normalise_address as normalise_address,
-)
-from casekit.cases import (
-    build_case_table as build_case_table,
-    build_matter_view as build_matter_view,
-    build_case_intervals as build_case_intervals,
-    DelayedEntryWarning as DelayedEntryWarning,
-)
-from casekit.survival import (
-    fit_time_to_close as fit_time_to_close,
-    median_table as median_table,
-    compare_patterns as compare_patterns,
-    fit_cox as fit_cox,
-)
-from casekit.ranking import (
-    rank_collaborations as rank_collaborations,
-    fit_time_varying_cox as fit_time_varying_cox,
-    describe_ranking as describe_ranking,
-    excluded_patterns as excluded_patterns,
-)
-from casekit.kpi import (
-    build_deadline_table as build_deadline_table,
-    on_time_rates as on_time_rates,
-    overdue_cases as overdue_cases,
-)
-from casekit.simulate import (
-    calibrate_baseline as calibrate_baseline,
-    simulate_year as simulate_year,
-    sweep as sweep,
-    ASSUMPTIONS as ASSUMPTIONS,
-)
-
 from casekit import cases as cases
 from casekit import cli as cli
 from casekit import datasets as datasets
@@ -125,9 +29,137 @@ from casekit import timestamps as timestamps
 from casekit import training as training
 from casekit import validate as validate
 from casekit import widgets as widgets
+from casekit._utils import CasekitError as CasekitError
+from casekit._utils import FileUnusableError as FileUnusableError
+from casekit.cases import DelayedEntryWarning as DelayedEntryWarning
+from casekit.cases import build_case_intervals as build_case_intervals
+from casekit.cases import build_case_table as build_case_table
+from casekit.cases import build_matter_view as build_matter_view
+from casekit.datasets._real import load_bpic14 as load_bpic14
+from casekit.datasets._real import load_bpic15 as load_bpic15
+from casekit.datasets._real import load_nyc311_sample as load_nyc311_sample
+from casekit.datasets._real import load_nyc_council_casework as load_nyc_council_casework
+from casekit.datasets._real import load_receipt as load_receipt
+from casekit.datasets._real import load_road_traffic as load_road_traffic
+from casekit.datasets._real import load_tipdm_messages as load_tipdm_messages
+from casekit.datasets._sample import load_sample_events as load_sample_events
+from casekit.datasets._sample import load_sample_truth as load_sample_truth
+from casekit.io import read_events as read_events
+from casekit.io import read_events_report as read_events_report
+from casekit.io import read_table as read_table
+from casekit.io import write_events as write_events
+from casekit.kpi import build_deadline_table as build_deadline_table
+from casekit.kpi import on_time_rates as on_time_rates
+from casekit.kpi import overdue_cases as overdue_cases
+from casekit.network import build_agency_networks as build_agency_networks
+from casekit.network import build_handover_network as build_handover_network
+from casekit.network import build_joint_conference_network as build_joint_conference_network
+from casekit.network import build_network_by_period as build_network_by_period
+from casekit.network import build_working_together_network as build_working_together_network
+from casekit.network import edges_to_frame as edges_to_frame
+from casekit.network import find_referral_loops as find_referral_loops
+from casekit.network import network_metrics as network_metrics
+from casekit.network import nodes_to_frame as nodes_to_frame
+from casekit.privacy import assert_no_pii as assert_no_pii
+from casekit.privacy import find_pii as find_pii
+from casekit.privacy import is_valid_id_number as is_valid_id_number
+from casekit.privacy import mask_free_text as mask_free_text
+from casekit.privacy import mask_value as mask_value
+from casekit.privacy import pseudonymise as pseudonymise
+from casekit.privacy import spreadsheet_safe as spreadsheet_safe
+from casekit.privacy import suppress_small_cells as suppress_small_cells
+from casekit.ranking import describe_ranking as describe_ranking
+from casekit.ranking import excluded_patterns as excluded_patterns
+from casekit.ranking import fit_time_varying_cox as fit_time_varying_cox
+from casekit.ranking import rank_collaborations as rank_collaborations
+from casekit.repeat import build_matter_table as build_matter_table
+from casekit.repeat import link_repeats as link_repeats
+from casekit.repeat import normalise_address as normalise_address
+from casekit.schema import guess_columns as guess_columns
+from casekit.schema import label_of as label_of
+from casekit.schema import to_identifier as to_identifier
+from casekit.schema import validate_events as validate_events
+from casekit.simulate import ASSUMPTIONS as ASSUMPTIONS
+from casekit.simulate import calibrate_baseline as calibrate_baseline
+from casekit.simulate import simulate_year as simulate_year
+from casekit.simulate import sweep as sweep
+from casekit.survival import compare_patterns as compare_patterns
+from casekit.survival import fit_cox as fit_cox
+from casekit.survival import fit_time_to_close as fit_time_to_close
+from casekit.survival import median_table as median_table
+from casekit.synth import generate_district as generate_district
+from casekit.synth import write_district as write_district
+from casekit.timestamps import parse_timestamps as parse_timestamps
+from casekit.validate import ReadResult as ReadResult
+from casekit.validate import validate_table as validate_table
 
 __version__: str
-__all__: list[str]
+__all__ = [
+    "ASSUMPTIONS",
+    "CasekitError",
+    "DelayedEntryWarning",
+    "FileUnusableError",
+    "ReadResult",
+    "__version__",
+    "assert_no_pii",
+    "build_agency_networks",
+    "build_case_intervals",
+    "build_case_table",
+    "build_deadline_table",
+    "build_handover_network",
+    "build_joint_conference_network",
+    "build_matter_table",
+    "build_matter_view",
+    "build_network_by_period",
+    "build_working_together_network",
+    "calibrate_baseline",
+    "compare_patterns",
+    "describe_ranking",
+    "edges_to_frame",
+    "excluded_patterns",
+    "find_pii",
+    "find_referral_loops",
+    "fit_cox",
+    "fit_time_to_close",
+    "fit_time_varying_cox",
+    "generate_district",
+    "guess_columns",
+    "is_valid_id_number",
+    "label_of",
+    "link_repeats",
+    "load_bpic14",
+    "load_bpic15",
+    "load_nyc311_sample",
+    "load_nyc_council_casework",
+    "load_receipt",
+    "load_road_traffic",
+    "load_sample_events",
+    "load_sample_truth",
+    "load_tipdm_messages",
+    "mask_free_text",
+    "mask_value",
+    "median_table",
+    "network_metrics",
+    "nodes_to_frame",
+    "normalise_address",
+    "on_time_rates",
+    "overdue_cases",
+    "parse_timestamps",
+    "pseudonymise",
+    "rank_collaborations",
+    "read_events",
+    "read_events_report",
+    "read_table",
+    "simulate_year",
+    "spreadsheet_safe",
+    "suppress_small_cells",
+    "sweep",
+    "to_identifier",
+    "validate_events",
+    "validate_table",
+    "write_district",
+    "write_events",
+]
 _EXPORTS: dict[str, str]
 _SUBMODULES: set[str]
 

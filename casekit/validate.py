@@ -1068,17 +1068,6 @@ _MAX_CASE_LINES = 200
 
 def _json_safe(obj: Any) -> Any:
     """Metadata as plain JSON types (pandas writes ``attrs`` into Parquet as JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [_json_safe(v) for v in obj]
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, pd.Timestamp | np.datetime64):
-        ts = pd.Timestamp(obj)
-        return None if ts is pd.NaT else str(ts)
-    return str(obj)
+    from casekit._utils import json_safe
+
+    return json_safe(obj)

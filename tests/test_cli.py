@@ -168,7 +168,8 @@ def test_validate_exit_codes_follow_the_contract(log: Path, tmp_path: Path,
     empty.write_text("", encoding="utf-8")
     code, _, err = _run(["validate", str(empty)], capsys)
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("casekit validate: error:")
+    assert err.count("\n") == 1
+    assert err.startswith("casekit validate: error:")
 
 
 @pytest.mark.parametrize("argv", [
@@ -182,7 +183,8 @@ def test_network_writes_the_edge_table(log: Path, tmp_path: Path, argv: list[str
     assert code == 0, err
     edges = pd.read_csv(out)
     assert list(edges.columns) == ["source", "target", "count", "share"]
-    assert len(edges) > 0 and (edges["count"] > 0).all()
+    assert len(edges) > 0
+    assert (edges["count"] > 0).all()
     if "handover" in argv:
         assert edges["share"].sum() == pytest.approx(1.0)  # self pairs kept: every pair a row
 
@@ -208,7 +210,8 @@ def test_rank_with_nothing_to_rank_is_a_partial_exit(log: Path, tmp_path: Path,
     code, _, err = _run(["rank", str(log), "--min-cases", "100000", "--out",
                          str(tmp_path / "r.csv")], capsys)
     assert code == 1
-    assert "nothing to rank" in err and "--min-cases" in err
+    assert "nothing to rank" in err
+    assert "--min-cases" in err
     assert "Traceback" not in err
 
 
@@ -219,7 +222,8 @@ def test_whatif_writes_baseline_and_scenario(log: Path, tmp_path: Path,
                          "--replications", "2", "--n-cases", "60", "--out", str(out)], capsys)
     assert code == 0, err
     result = json.loads(out.read_text(encoding="utf-8"))
-    assert result["seed"] == 2 and result["replications"] == 2
+    assert result["seed"] == 2
+    assert result["replications"] == 2
     assert result["levers_set"] == {"mediators": 3}
     assert set(result["baseline"]) == set(result["scenario"])
 
@@ -320,15 +324,17 @@ def test_a_bad_value_is_one_line_naming_the_option(
         argv: list[str], named: str, log: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a.format(log=log, tmp=tmp_path) for a in argv]
-    code, out, err = _run(argv, capsys)
+    code, _out, err = _run(argv, capsys)
     assert code == 2
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"casekit {argv[0]}: error: " if argv[0] in _COMMANDS
                                else "casekit: error: "), lines[0]
     assert named in lines[0]
-    assert "Traceback" not in err and "unexpected" not in err
-    assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()  # nothing made
+    assert "Traceback" not in err
+    assert "unexpected" not in err
+    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / "p").exists()
 
 
 @pytest.mark.parametrize("argv", [
@@ -353,12 +359,15 @@ def test_a_bad_observation_end_reads_as_in_validate(argv: list[str], log: Path, 
 
 def test_no_command_and_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run([], capsys)
-    assert code == 2 and "COMMAND" in err
+    assert code == 2
+    assert "COMMAND" in err
     for name in _COMMANDS:
         code, out, _ = _run([name, "--help"], capsys)
-        assert code == 0 and f"casekit {name}" in out
+        assert code == 0
+        assert f"casekit {name}" in out
     code, out, _ = _run(["--version"], capsys)
-    assert code == 0 and out.startswith("casekit ")
+    assert code == 0
+    assert out.startswith("casekit ")
 
 
 def test_debug_shows_the_exception_instead_of_the_line(log: Path, tmp_path: Path) -> None:

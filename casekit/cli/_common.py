@@ -34,8 +34,8 @@ __all__ = [
     "parse_timezone",
     "read_kwargs",
     "read_log",
-    "write_csv",
     "safe_table",
+    "write_csv",
 ]
 
 
@@ -249,7 +249,7 @@ def _parse_size(text: str | None, option: str) -> int | None:
 
 
 def read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`casekit.read_events` from the shared reading options.
+    """Build the keyword arguments of :func:`casekit.read_events` from the reading options.
 
     Every option is validated here (one line naming the option) before any file is read.
     """

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_encoding(name: str | None) -> None:
-    """A one-line error naming ``--encoding`` for a codec Python does not know."""
+    """Refuse a codec Python does not know, in one line naming ``--encoding``."""
     import codecs
 
     if name is None:
