@@ -12,7 +12,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # no news pop-up or update check for a class (announcements plugin off in jupyter_config/labconfig)
 LAB_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
-.PHONY: help venv demo test test-fast test-all lab voila bench lint clean
+.PHONY: help venv demo test test-fast test-all test-lowest lab voila bench lint clean
 
 help:
 	@echo "make demo   generate the synthetic district and run the whole kit (reports/ and data/)"
@@ -39,6 +39,21 @@ test: venv
 test-fast: venv
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
+# The declared lower bounds, honestly: a separate venv with every direct dependency at the lowest
+# version pyproject.toml allows (uv's lowest-direct resolution, pinned to a file and synced, so a
+# raised bound is picked up), then the fast tests (not slow, not browser). Result: docs/dependencies.md.
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PY   := $(LOWEST_VENV)/bin/python
+test-lowest:
+	@test -x $(LOWEST_PY) || $(PYTHON) -m venv $(LOWEST_VENV)
+	@test -x $(LOWEST_VENV)/bin/uv || $(LOWEST_PY) -m pip install --quiet --disable-pip-version-check uv
+	$(LOWEST_VENV)/bin/uv pip compile --quiet --python $(LOWEST_PY) --resolution lowest-direct \
+		--extra notebooks --extra test --extra scale pyproject.toml -o $(LOWEST_VENV)/lowest.txt
+	$(LOWEST_VENV)/bin/uv pip sync --quiet --compile-bytecode --python $(LOWEST_PY) $(LOWEST_VENV)/lowest.txt
+	$(LOWEST_VENV)/bin/uv pip install --quiet --python $(LOWEST_PY) --no-deps -e .
+	@grep -E '^(numpy|pandas|pyarrow|openpyxl|networkx|lifelines|scipy|matplotlib|ipywidgets)==' $(LOWEST_VENV)/lowest.txt | tr '\n' ' '; echo
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(LOWEST_PY) -m pytest -p no:cacheprovider -m "not slow and not browser" $(PYTEST_ARGS)
+
 lab: venv
 	JUPYTER_CONFIG_DIR=jupyter_config $(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_QUIET)
 
@@ -56,4 +71,4 @@ lint: venv
 	$(VENV)/bin/ruff check casekit tests
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) $(LOWEST_VENV) reports .pytest_cache

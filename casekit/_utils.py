@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `casekit --version` stays instant
     import numpy as np
     import pandas as pd
 
-__all__ = ["CasekitError", "FileUnusableError", "as_dates", "as_generator", "datetime_ns"]
+__all__ = ["CasekitError", "FileUnusableError", "as_dates", "as_generator", "datetime_ns",
+           "json_safe"]
 
 
 class CasekitError(ValueError):
@@ -79,3 +81,40 @@ def datetime_ns(values: pd.Series, name: str) -> np.ndarray:
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert(None)
     return np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
+
+
+def json_safe(obj: Any, *, digits: int | None = None) -> Any:
+    """Turn ``obj`` into plain JSON types, the one converter for metadata and result files.
+
+    Mappings become dicts with string keys, sequences and sets lists, numpy scalars Python
+    numbers, timestamps ISO-like strings (NaT, NaN and infinities ``None``), anything else its
+    ``str``. ``digits``: floats rounded to that many significant digits (deterministic files).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> json_safe({"n": np.int64(3), "ok": np.bool_(True), "x": float("nan"),
+    ...            "at": pd.Timestamp("2024-01-31 08:00"), 1: (0.123456789,)}, digits=3)
+    {'n': 3, 'ok': True, 'x': None, 'at': '2024-01-31 08:00:00', '1': [0.123]}
+    """
+    import math
+
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v, digits=digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [json_safe(v, digits=digits) for v in obj]
+    if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "ndim", 1) == 0 \
+            and obj.dtype.kind in "biuf":  # numpy scalars
+        obj = obj.item()
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        return float(f"{obj:.{digits}g}") if digits is not None else obj
+    import pandas as pd
+
+    if isinstance(obj, pd.Timestamp) or type(obj).__name__ in ("datetime64", "NaTType"):
+        ts = pd.Timestamp(obj)
+        return None if ts is pd.NaT else str(ts)
+    return str(obj)

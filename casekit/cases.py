@@ -929,66 +929,21 @@ def _add_settlement(
     table["refiled_within_window"] = refiled
     return table
 def build_matter_view(cases: pd.DataFrame) -> pd.DataFrame:
-    """One row per matter (a chain of filings by the same petitioner on the same matter).
+    """Deprecated alias of :func:`casekit.build_matter_table` (one matter table, issue 14).
 
-    Parameters
-    ----------
-    cases : DataFrame
-        A case table from :func:`build_case_table` (needs ``matter_id``).
-
-    Returns
-    -------
-    DataFrame
-        ``matter_id, n_filings, first_opened_at, last_opened_at, last_closed_at, n_closed,
-        settled, first_settled_at, chain_days, patterns, petitioner_id, category``;
-        ``patterns`` lists the filings' patterns in filing order joined with `` > ``.
-        ``chain_days`` runs from the first filing to the settlement, else to the observation end.
-
-    Examples
-    --------
-    >>> cases = pd.DataFrame({
-    ...     "case_id": ["a", "b", "c"], "matter_id": ["m1", "m1", "m2"],
-    ...     "opened_at": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-05"]),
-    ...     "closed_at": pd.to_datetime(["2024-02-01", None, "2024-01-20"]),
-    ...     "closed": [True, False, True], "settled": [False, False, True],
-    ...     "settled_at": pd.to_datetime([None, None, "2024-01-20"]),
-    ...     "pattern": ["p", "p+q", "q"],
-    ... })
-    >>> view = ck.build_matter_view(cases)
-    >>> view[["matter_id", "n_filings", "settled", "patterns"]]
-      matter_id  n_filings  settled patterns
-    0        m1          2    False  p > p+q
-    1        m2          1     True        q
+    Returns ``build_matter_table(cases)`` with two columns under their older names:
+    ``first_settled_at`` (= ``settled_at``) and ``chain_days`` (= ``days_to_settle``). A matter
+    is now settled as a matter (every filing closed and no re-filing within the window, or a
+    pledge on its last filing), no longer when any one of its filings was.
     """
+    from casekit.repeat import build_matter_table
+
+    warnings.warn("build_matter_view is deprecated; use casekit.build_matter_table",
+                  DeprecationWarning, stacklevel=2)
     if "matter_id" not in cases:
         raise CasekitError("cases: missing column 'matter_id' (build it with build_case_table)")
-    c = cases.sort_values(["matter_id", "opened_at"], kind="stable")
-    g = c.groupby("matter_id", sort=True)
-    view = g.agg(
-        n_filings=("case_id", "size"),
-        first_opened_at=("opened_at", "min"),
-        last_opened_at=("opened_at", "max"),
-        last_closed_at=("closed_at", "max"),
-        n_closed=("closed", "sum"),
-        settled=("settled", "any") if "settled" in c else ("closed", "any"),
-    )
-    if "settled_at" in c:
-        view["first_settled_at"] = g["settled_at"].min()
-    if "pattern" in c:
-        view["patterns"] = g["pattern"].agg(" > ".join)
-    for col in ("petitioner_id", "category"):
-        if col in c:
-            view[col] = g[col].first()
-    obs = cases.attrs.get("observation_end")
-    if "first_settled_at" in view:
-        end = view["first_settled_at"]
-        if obs is not None:
-            end = end.fillna(pd.Timestamp(obs))
-        view["chain_days"] = (end - view["first_opened_at"]).dt.total_seconds() / 86400
-    view = view.reset_index()
-    view.attrs["observation_end"] = obs
-    return view
-
+    table = build_matter_table(cases)
+    return table.assign(first_settled_at=table["settled_at"], chain_days=table["days_to_settle"])
 
 
 def build_case_intervals(

@@ -22,6 +22,7 @@ never counted as missed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -96,7 +97,7 @@ def build_deadline_table(
     0       a          met 2024-03-05        missed              15.0
     1       b          met 2024-05-02       pending               0.0
     """
-    from casekit.cases import _resolve_observation_end, _to_identifiers, build_case_table
+    from casekit.cases import _resolve_observation_end, build_case_table
 
     for col in ("case_id", "timestamp", "activity"):
         if col not in events:
@@ -109,6 +110,46 @@ def build_deadline_table(
     obs_end = (pd.Timestamp(obs_end) if obs_end is not None
                else _resolve_observation_end(events, observation_end))
     days = _deadlines()
+    ev = _deadline_events(events, obs_end)
+    present = set(ev["activity"].unique())
+    col = _first_times(ev, cases)
+    cid = cases["case_id"].astype("str")
+    opened = pd.Series(pd.to_datetime(cases["opened_at"]).to_numpy(), dtype="datetime64[ns]")
+    accepted = col("accept")
+    start_handle = accepted.where(accepted.notna(), opened)
+    out = pd.DataFrame({
+        "case_id": cid.to_numpy(),
+        "opened_at": opened,
+        "accepted_at": accepted,
+        "handling_agency": _handling_agency(ev, cases).astype("str").to_numpy(),
+        "pattern": cases["pattern"].to_numpy() if "pattern" in cases else "unknown",
+        "street": cases["street"].to_numpy() if "street" in cases else pd.NA,
+    })
+    route_at = pd.concat([col(a) for a in ROUTE_ACTIVITIES], axis=1).min(axis=1)
+    extend_at = col("extend")
+    base_due = start_handle + days["handle"] * _DAY
+    extended = extend_at.notna() & (extend_at <= base_due)
+    clocks = {
+        "route": (opened + days["route"] * _DAY, route_at, True),
+        "notify": (start_handle + days["notify"] * _DAY, col("notify_receipt"),
+                   "notify_receipt" in present),
+        "handle": (base_due + np.where(extended, days["extension"], 0) * _DAY, col("close"),
+                   "close" in present),
+    }
+    for name, (due, done, recorded) in clocks.items():
+        _add_clock(out, name, due, done, recorded, obs_end)
+    out["extended"] = extended.to_numpy()
+    _add_reviews(out, col, days["review_request"])
+    out["observation_end"] = obs_end
+    out.attrs["observation_end"] = obs_end
+    out.attrs["deadlines"] = days
+    return out
+
+
+def _deadline_events(events: pd.DataFrame, obs_end: pd.Timestamp) -> pd.DataFrame:
+    """``case_id, timestamp, activity`` (identifiers), ``agency`` of the events up to the end."""
+    from casekit.cases import _to_identifiers
+
     ev = pd.DataFrame({
         "case_id": events["case_id"].astype("str").to_numpy(),
         "timestamp": pd.to_datetime(events["timestamp"]).to_numpy(),
@@ -117,8 +158,11 @@ def build_deadline_table(
         "agency": (events["agency"].astype("str").to_numpy() if "agency" in events
                    else np.full(len(events), "unknown")),
     })
-    ev = ev[ev["timestamp"] <= obs_end]
-    present = set(ev["activity"].unique())
+    return ev[ev["timestamp"] <= obs_end]
+
+
+def _first_times(ev: pd.DataFrame, cases: pd.DataFrame) -> Callable[[str], pd.Series]:
+    """``col(activity)``: each case's first time of that activity (NaT if none), in case order."""
     wanted = {*ROUTE_ACTIVITIES, "notify_receipt", "extend", "review", "re_review"}
     sub = ev[ev["activity"].isin(wanted)]
     first = sub.pivot_table(index="case_id", columns="activity", values="timestamp",
@@ -130,7 +174,11 @@ def build_deadline_table(
             return pd.Series(first[name].to_numpy(), dtype="datetime64[ns]")
         return pd.Series(pd.NaT, index=range(len(first)), dtype="datetime64[ns]")
 
-    # the agency that accepted (else closed) the case
+    return col
+
+
+def _handling_agency(ev: pd.DataFrame, cases: pd.DataFrame) -> pd.Series:
+    """Name the agency that accepted each case, else closed it, else its first agency."""
     acc = ev[ev["activity"] == "accept"].drop_duplicates("case_id").set_index("case_id")["agency"]
     clo = ev[ev["activity"] == "close"].drop_duplicates("case_id").set_index("case_id")["agency"]
     cid = cases["case_id"].astype("str")
@@ -138,55 +186,35 @@ def build_deadline_table(
     handling = handling.where(handling.notna(), cid.map(clo))
     if "first_agency" in cases:
         handling = handling.where(handling.notna(), cases["first_agency"])
-    opened = pd.Series(pd.to_datetime(cases["opened_at"]).to_numpy(), dtype="datetime64[ns]")
-    accepted = col("accept")
-    start_handle = accepted.where(accepted.notna(), opened)
-    out = pd.DataFrame({
-        "case_id": cid.to_numpy(),
-        "opened_at": opened,
-        "accepted_at": accepted,
-        "handling_agency": handling.astype("str").to_numpy(),
-        "pattern": cases["pattern"].to_numpy() if "pattern" in cases else "unknown",
-        "street": cases["street"].to_numpy() if "street" in cases else pd.NA,
-    })
-    route_at = pd.concat([col(a) for a in ROUTE_ACTIVITIES], axis=1).min(axis=1)
-    clocks = {
-        "route": (opened + days["route"] * _DAY, route_at, True),
-        "notify": (start_handle + days["notify"] * _DAY, col("notify_receipt"),
-                   "notify_receipt" in present),
-        "handle": (None, col("close"), "close" in present),
-    }
-    extend_at = col("extend")
-    base_due = start_handle + days["handle"] * _DAY
-    extended = extend_at.notna() & (extend_at <= base_due)
-    clocks["handle"] = (base_due + np.where(extended, days["extension"], 0) * _DAY,
-                        clocks["handle"][1], clocks["handle"][2])
-    for name, (due, done, recorded) in clocks.items():
-        out[f"{name}_due"] = due
-        out[f"{name}_at"] = done
-        if recorded:
-            status = _status(done, due, obs_end)
-            late_until = done.where(done.notna(), obs_end)
-            late = ((late_until - due) / _DAY).clip(lower=0).where(status == "missed", 0.0)
-        else:
-            status = pd.Series("not_recorded", index=out.index, dtype="str")
-            late = pd.Series(np.nan, index=out.index)
-        out[f"{name}_status"] = status
-        out[f"{name}_days_late"] = late.astype(float)
-    out["extended"] = extended.to_numpy()
-    close_at = col("close")
-    review_at = col("review")
-    re_review_at = col("re_review")
+    return handling
+
+
+def _add_clock(out: pd.DataFrame, name: str, due: pd.Series, done: pd.Series, recorded: bool,
+               obs_end: pd.Timestamp) -> None:
+    """Add ``<name>_due, _at, _status, _days_late`` (in place); not_recorded without the step."""
+    out[f"{name}_due"] = due
+    out[f"{name}_at"] = done
+    if recorded:
+        status = _status(done, due, obs_end)
+        late_until = done.where(done.notna(), obs_end)
+        late = ((late_until - due) / _DAY).clip(lower=0).where(status == "missed", 0.0)
+    else:
+        status = pd.Series("not_recorded", index=out.index, dtype="str")
+        late = pd.Series(np.nan, index=out.index)
+    out[f"{name}_status"] = status
+    out[f"{name}_days_late"] = late.astype(float)
+
+
+def _add_reviews(out: pd.DataFrame, col: Callable[[str], pd.Series],
+                 window_days: float) -> None:
+    """Add the review and re-review request columns (in place)."""
+    close_at, review_at, re_review_at = col("close"), col("review"), col("re_review")
     out["review_requested_at"] = review_at
     out["review_request_days"] = (review_at - close_at) / _DAY
     out["review_request_within_window"] = (
-        out["review_request_days"] <= days["review_request"]).where(review_at.notna())
+        out["review_request_days"] <= window_days).where(review_at.notna())
     out["re_review_requested_at"] = re_review_at
     out["re_review_request_days"] = (re_review_at - review_at) / _DAY
-    out["observation_end"] = obs_end
-    out.attrs["observation_end"] = obs_end
-    out.attrs["deadlines"] = days
-    return out
 
 
 def on_time_rates(

@@ -171,17 +171,7 @@ def link_repeats(
     1       b   m000001               2   repeat_while_open
     2       c   m000001               3  repeat_after_close
     """
-    if not isinstance(cases, pd.DataFrame):
-        raise CasekitError(f"link repeats: expected a case table DataFrame, got {type(cases).__name__}")
-    default_keys = tuple(keys) == ("petitioner_id", "category", "address")
-    needed = ["case_id", "opened_at", "closed_at"]
-    key_cols = [k for k in keys if k in cases.columns or not default_keys or k == "petitioner_id"]
-    missing = [c for c in [*needed, *key_cols] if c not in cases.columns]
-    if missing:
-        found = ", ".join(map(str, cases.columns)) or "(none)"
-        raise CasekitError(
-            f"link repeats: missing column {missing[0]!r} in the case table; found: {found}"
-        )
+    key_cols = _link_key_columns(cases, keys)
     n = len(cases)
     opened = datetime_ns(cases["opened_at"], "opened_at")
     if (opened == _I8_MIN).any():
@@ -193,12 +183,56 @@ def link_repeats(
         if "terminated_at" in cases.columns else np.full(n, _I8_MIN, dtype=np.int64)
     )
     level = _level_rank(cases["level"]) if "level" in cases.columns else np.full(n, -1)
-
-    # ---- group codes: explicit matter ids first, then keys -------------------------------
     explicit = (
         cases[matter_col].notna().to_numpy() if matter_col in cases.columns
         else np.zeros(n, dtype=bool)
     )
+    keycode = _group_codes(cases, key_cols, explicit, address_normaliser, matter_col)
+    # sort by (group, opened_at), input order for ties
+    order = np.lexsort((np.arange(n), opened, keycode))
+    o, c, ex = opened[order], closed[order], explicit[order]
+    end = np.where(c == _I8_MIN, _I8_MAX, c)  # open filings never end
+    new = _new_matter(keycode[order], o, end, ex, window_days)
+    matter = np.cumsum(new) - 1
+    first_pos = np.flatnonzero(new)
+    ordinal, kind, flags = _repeat_kinds(matter, first_pos, o, end, term[order], level[order])
+    explicit_ids = cases[matter_col].to_numpy()[order] if matter_col in cases.columns else None
+    mid = _matter_ids(matter, first_pos, o, ex, explicit_ids)
+    # back to input order
+    out = cases.copy()
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.arange(n)
+    out[matter_col] = pd.Series(mid[inv], index=cases.index, dtype="str")
+    out["repeat_ordinal"] = ordinal[inv].astype(np.int64)
+    out["repeat_kind"] = pd.Series(kind[inv], index=cases.index, dtype="str")
+    for name, flag in flags.items():
+        out[name] = flag[inv]
+    out.attrs = dict(cases.attrs)
+    out.attrs["repeat"] = {"keys": list(key_cols), "window_days": window_days}
+    return out
+
+
+def _link_key_columns(cases: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """Pick the key columns (default keys only where present); raise for a missing column."""
+    if not isinstance(cases, pd.DataFrame):
+        raise CasekitError(f"link repeats: expected a case table DataFrame, got {type(cases).__name__}")
+    default_keys = tuple(keys) == ("petitioner_id", "category", "address")
+    needed = ["case_id", "opened_at", "closed_at"]
+    key_cols = [k for k in keys if k in cases.columns or not default_keys or k == "petitioner_id"]
+    missing = [c for c in [*needed, *key_cols] if c not in cases.columns]
+    if missing:
+        found = ", ".join(map(str, cases.columns)) or "(none)"
+        raise CasekitError(
+            f"link repeats: missing column {missing[0]!r} in the case table; found: {found}"
+        )
+    return key_cols
+
+
+def _group_codes(cases: pd.DataFrame, key_cols: list[str], explicit: np.ndarray,
+                 address_normaliser: Callable[[pd.Series], pd.Series] | None,
+                 matter_col: str) -> np.ndarray:
+    """One integer per filing: its explicit matter id's code, else its key's (own range each)."""
+    n = len(cases)
     key_frame = pd.DataFrame(index=cases.index)
     for k in key_cols:
         col = cases[k]
@@ -216,40 +250,52 @@ def link_repeats(
         mcode = pd.factorize(cases[matter_col].where(explicit))[0].astype(np.int64)
         # explicit matters get their own code range, and the window is not applied to them
         keycode = np.where(explicit, mcode, keycode + mcode.max(initial=-1) + 1)
-    # ---- sort by (group, opened_at), input order for ties ---------------------------------
-    order = np.lexsort((np.arange(n), opened, keycode))
-    g, o, c, t, lv = keycode[order], opened[order], closed[order], term[order], level[order]
-    ex = explicit[order]
-    end = np.where(c == _I8_MIN, _I8_MAX, c)  # open filings never end
-    prev_end = _group_cummax_prev(g, end, _I8_MIN)
+    return keycode
+
+
+def _new_matter(group: np.ndarray, opened: np.ndarray, end: np.ndarray, explicit: np.ndarray,
+                window_days: float | None) -> np.ndarray:
+    """Sorted filings: True where a matter starts (new group, or filed past the window)."""
+    n = len(group)
     new = np.ones(n, dtype=bool)
     if n > 1:
-        new[1:] = g[1:] != g[:-1]
+        new[1:] = group[1:] != group[:-1]
     if window_days is not None:
-        gap = (o.astype(np.float64) - prev_end.astype(np.float64)) / _NS_PER_DAY
-        new |= (~ex) & (prev_end != _I8_MIN) & (prev_end != _I8_MAX) & (gap > window_days)
-    matter = np.cumsum(new) - 1
-    # ---- flags within matters --------------------------------------------------------------
+        prev_end = _group_cummax_prev(group, end, _I8_MIN)
+        gap = (opened.astype(np.float64) - prev_end.astype(np.float64)) / _NS_PER_DAY
+        new |= (~explicit) & (prev_end != _I8_MIN) & (prev_end != _I8_MAX) & (gap > window_days)
+    return new
+
+
+def _repeat_kinds(matter: np.ndarray, first_pos: np.ndarray, opened: np.ndarray,
+                  end: np.ndarray, term: np.ndarray,
+                  level: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Sorted filings: ordinal in the matter, repeat kind, and the condition flags."""
+    n = len(matter)
     prev_end_m = _group_cummax_prev(matter, end, _I8_MIN)
-    prev_term_m = _group_cummax_prev(matter, t, _I8_MIN)
-    first_pos = np.flatnonzero(new)
-    first_level = lv[first_pos][matter]
+    prev_term_m = _group_cummax_prev(matter, term, _I8_MIN)
+    first_level = level[first_pos][matter]
     ordinal = np.arange(n) - first_pos[matter] + 1
     is_first = ordinal == 1
-    earlier_open = ~is_first & (prev_end_m > o)
-    after_term = ~is_first & (prev_term_m != _I8_MIN) & (prev_term_m <= o)
-    skip = ~is_first & (lv >= 0) & (first_level >= 0) & (lv > first_level)
+    earlier_open = ~is_first & (prev_end_m > opened)
+    after_term = ~is_first & (prev_term_m != _I8_MIN) & (prev_term_m <= opened)
+    skip = ~is_first & (level >= 0) & (first_level >= 0) & (level > first_level)
     kind = np.select(
         [is_first, skip, after_term, earlier_open],
         ["first", "skip_level_repeat", "repeat_after_termination", "repeat_while_open"],
         default="repeat_after_close",
     )
-    # ---- matter ids ------------------------------------------------------------------------
-    explicit_ids = cases[matter_col].to_numpy()[order] if matter_col in cases.columns else None
-    first_time = o[first_pos]
+    flags = {"earlier_open": earlier_open, "after_termination": after_term, "skip_level": skip}
+    return ordinal, kind, flags
+
+
+def _matter_ids(matter: np.ndarray, first_pos: np.ndarray, opened: np.ndarray,
+                explicit: np.ndarray, explicit_ids: np.ndarray | None) -> np.ndarray:
+    """Sorted filings: explicit matter ids kept, the others ``m000001`` ... by first filing."""
+    first_time = opened[first_pos]
     rank = np.empty(len(first_pos), dtype=np.int64)
     rank[np.lexsort((first_pos, first_time))] = np.arange(len(first_pos))
-    taken = set(map(str, pd.unique(explicit_ids[ex]))) if explicit_ids is not None else set()
+    taken = set(map(str, pd.unique(explicit_ids[explicit]))) if explicit_ids is not None else set()
     prefix = "m"
     while any(s.startswith(prefix) and s[len(prefix):].isdigit() for s in taken):
         prefix = "auto_" + prefix
@@ -257,41 +303,32 @@ def link_repeats(
     auto = np.array([f"{prefix}{r + 1:0{width}d}" for r in rank], dtype=object)
     mid = auto[matter]
     if explicit_ids is not None:
-        mid = np.where(ex, explicit_ids.astype(object), mid)
-    # ---- back to input order ---------------------------------------------------------------
-    out = cases.copy()
-    inv = np.empty(n, dtype=np.int64)
-    inv[order] = np.arange(n)
-    out[matter_col] = pd.Series(mid[inv], index=cases.index, dtype="str")
-    out["repeat_ordinal"] = ordinal[inv].astype(np.int64)
-    out["repeat_kind"] = pd.Series(kind[inv], index=cases.index, dtype="str")
-    out["earlier_open"] = earlier_open[inv]
-    out["after_termination"] = after_term[inv]
-    out["skip_level"] = skip[inv]
-    out.attrs = dict(cases.attrs)
-    out.attrs["repeat"] = {"keys": list(key_cols), "window_days": window_days}
-    return out
+        mid = np.where(explicit, explicit_ids.astype(object), mid)
+    return mid
 
 
 def build_matter_table(
     cases: pd.DataFrame,
     *,
-    settle_window_days: float = 180,
+    settle_window_days: float | None = None,
     observation_end: Any = None,
     **link_options: Any,
 ) -> pd.DataFrame:
     """One row per matter: filings, last close, settled or not, time to settlement (censored).
+
+    The one matter table of casekit (``cases.build_matter_view`` is a deprecated alias).
 
     Parameters
     ----------
     cases : pandas.DataFrame
         Case table; if it has no ``repeat_ordinal`` yet, :func:`link_repeats` is applied first
         (with ``link_options``).
-    settle_window_days : float
+    settle_window_days : float, optional
         A matter is settled when all its filings are closed and no new filing followed the last
-        close within this many days (default 180, as for the case table); then
-        ``settled_at`` = last close. A ``settled_at`` column (e.g. a cessation pledge found by
-        the case table) on the matter's last filing takes precedence.
+        close within this many days; then ``settled_at`` = last close. A ``settled_at`` column
+        (e.g. a cessation pledge found by the case table) on the matter's last filing takes
+        precedence. Default: the case table's own window (``attrs["settle_window_days"]``, set
+        by :func:`casekit.build_case_table`), else 180 days as there.
     observation_end : datetime-like, optional
         End of observation; default ``cases.attrs["observation_end"]``, else an
         ``observation_end`` column, else the latest date in the table. Never today.
@@ -301,10 +338,12 @@ def build_matter_table(
     pandas.DataFrame
         ``matter_id, petitioner_id, category, first_case_id, first_opened_at, n_filings,
         n_repeats, last_opened_at, last_closed_at, open, settled, settled_at, days_to_settle,
-        censored`` and counts per repeat kind (``n_repeat_while_open`` ...), sorted by
-        ``first_opened_at`` (ties: input order). ``days_to_settle`` runs from the first
-        filing to settlement, or to ``observation_end`` when censored.
-        ``attrs["observation_end"]`` is set.
+        censored``, counts per repeat kind (``n_repeat_while_open`` ...), ``n_closed`` (closed
+        filings) and, when the case table has ``pattern``, ``patterns`` (the filings' patterns
+        in filing order joined with `` > ``); sorted by ``first_opened_at`` (ties: input
+        order). ``days_to_settle`` runs from the first filing to settlement, or to
+        ``observation_end`` when censored. ``attrs``: ``observation_end`` (a Timestamp) and
+        ``settle_window_days``.
 
     Examples
     --------
@@ -313,24 +352,19 @@ def build_matter_table(
     ...     "petitioner_id": ["p1", "p1", "p2"],
     ...     "opened_at": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-01"]),
     ...     "closed_at": pd.to_datetime(["2024-02-01", "2024-03-11", None]),
+    ...     "pattern": ["bureau", "bureau+town", "bureau"],
     ... })
     >>> m = ck.build_matter_table(cases, observation_end="2024-12-31")
-    >>> m[["matter_id", "n_filings", "settled", "days_to_settle", "censored"]]
-      matter_id  n_filings  settled  days_to_settle  censored
-    0   m000001          2     True            70.0     False
-    1   m000002          1    False           365.0      True
+    >>> m[["matter_id", "n_filings", "settled", "days_to_settle", "censored", "patterns"]]
+      matter_id  n_filings  settled  days_to_settle  censored              patterns
+    0   m000001          2     True            70.0     False  bureau > bureau+town
+    1   m000002          1    False           365.0      True                bureau
     """
     if "repeat_ordinal" not in cases.columns or "matter_id" not in cases.columns:
         cases = link_repeats(cases, **link_options)
-    if observation_end is None:
-        observation_end = cases.attrs.get("observation_end")
-    if observation_end is None and "observation_end" in cases.columns:
-        observation_end = pd.to_datetime(cases["observation_end"]).max()
-    if observation_end is None:
-        cols = [c for c in ("opened_at", "closed_at", "settled_at", "terminated_at")
-                if c in cases.columns]
-        observation_end = max(pd.to_datetime(cases[c]).max() for c in cols)
-    obs_end = pd.Timestamp(observation_end)
+    if settle_window_days is None:
+        settle_window_days = float(cases.attrs.get("settle_window_days", 180))
+    obs_end = _matter_observation_end(cases, observation_end)
     obs_ns = obs_end.as_unit("ns").value
     n = len(cases)
     mcode, mids = pd.factorize(cases["matter_id"], use_na_sentinel=False)
@@ -352,20 +386,17 @@ def build_matter_table(
     last_closed = np.where(any_open, _I8_MIN, closed_max)
     n_filings = np.diff(np.append(starts, n))
 
-    def dates(ns: np.ndarray) -> pd.Series:
-        return pd.Series(ns.astype("datetime64[ns]")).where(ns != _I8_MIN)
-
     out = pd.DataFrame({"matter_id": pd.Series(np.asarray(mids, dtype=object)[m[starts]],
                                                dtype="str")})
     for col in ("petitioner_id", "category"):
         if col in cases.columns:
             out[col] = cases[col].iloc[first_rows].to_numpy()
     out["first_case_id"] = cases["case_id"].iloc[first_rows].to_numpy()
-    out["first_opened_at"] = dates(opened[first_rows])
+    out["first_opened_at"] = _dates(opened[first_rows])
     out["n_filings"] = n_filings.astype(np.int64)
     out["n_repeats"] = out["n_filings"] - 1
-    out["last_opened_at"] = dates(opened[last_rows])
-    out["last_closed_at"] = dates(last_closed)
+    out["last_opened_at"] = _dates(opened[last_rows])
+    out["last_closed_at"] = _dates(last_closed)
     out["open"] = any_open
     window_ns = int(settle_window_days * _NS_PER_DAY)
     by_window = ~any_open & (last_closed != _I8_MIN) & (last_closed + window_ns <= obs_ns)
@@ -374,25 +405,57 @@ def build_matter_table(
     settled_at = np.where(has_pledge, pledge, np.where(by_window, last_closed, _I8_MIN))
     settled = settled_at != _I8_MIN
     out["settled"] = settled
-    out["settled_at"] = dates(settled_at)
+    out["settled_at"] = _dates(settled_at)
     stop = np.where(settled, settled_at, obs_ns)
     out["days_to_settle"] = (stop - opened[first_rows]) / _NS_PER_DAY
     out["censored"] = ~settled
-    kinds = ["repeat_while_open", "repeat_after_close", "repeat_after_termination",
-             "skip_level_repeat"]
-    kind_values = (
-        cases["repeat_kind"].to_numpy() if "repeat_kind" in cases.columns
-        else np.full(n, "first", dtype=object)
-    )
-    kind_code = pd.Index(kinds).get_indexer(pd.Series(kind_values).astype(object))
-    kind_code = kind_code.astype(np.int64)[order]
     group = np.repeat(np.arange(len(starts)), n_filings)
-    hit = kind_code >= 0
-    per = np.bincount(group[hit] * len(kinds) + kind_code[hit],
-                      minlength=len(starts) * len(kinds)).reshape(len(starts), len(kinds))
-    for i, k in enumerate(kinds):
-        out[f"n_{k}"] = per[:, i].astype(np.int64)
+    for name, values in _kind_counts(cases, order, group, len(starts)).items():
+        out[name] = values
+    out["n_closed"] = np.bincount(group[~is_open], minlength=len(starts)).astype(np.int64)
+    if "pattern" in cases.columns:
+        pats = pd.Series(cases["pattern"].astype("str").to_numpy()[order], dtype=object)
+        out["patterns"] = pats.groupby(group, sort=True).agg(" > ".join).to_numpy()
     out = out.take(np.lexsort((first_rows, opened[first_rows]))).reset_index(drop=True)
     out.attrs["observation_end"] = obs_end
     out.attrs["settle_window_days"] = settle_window_days
     return out
+
+
+_REPEAT_KINDS = ("repeat_while_open", "repeat_after_close", "repeat_after_termination",
+                 "skip_level_repeat")
+
+
+def _dates(ns: np.ndarray) -> pd.Series:
+    """Nanoseconds since the epoch -> datetimes, NaT where missing."""
+    return pd.Series(ns.astype("datetime64[ns]")).where(ns != _I8_MIN)
+
+
+def _matter_observation_end(cases: pd.DataFrame, given: Any) -> pd.Timestamp:
+    """Resolve a matter table's observation end: given, the case table's, its column, its last date."""
+    if given is None:
+        given = cases.attrs.get("observation_end")
+    if given is None and "observation_end" in cases.columns:
+        given = pd.to_datetime(cases["observation_end"]).max()
+    if given is None:
+        cols = [c for c in ("opened_at", "closed_at", "settled_at", "terminated_at")
+                if c in cases.columns]
+        given = max(pd.to_datetime(cases[c]).max() for c in cols)
+    return pd.Timestamp(given)
+
+
+def _kind_counts(cases: pd.DataFrame, order: np.ndarray, group: np.ndarray,
+                 n_matters: int) -> dict[str, np.ndarray]:
+    """``{n_<kind>: filings of that repeat kind per matter}`` (sorted filings, matter groups)."""
+    n = len(cases)
+    kind_values = (
+        cases["repeat_kind"].to_numpy() if "repeat_kind" in cases.columns
+        else np.full(n, "first", dtype=object)
+    )
+    kind_code = pd.Index(_REPEAT_KINDS).get_indexer(pd.Series(kind_values).astype(object))
+    kind_code = kind_code.astype(np.int64)[order]
+    hit = kind_code >= 0
+    k = len(_REPEAT_KINDS)
+    per = np.bincount(group[hit] * k + kind_code[hit],
+                      minlength=n_matters * k).reshape(n_matters, k)
+    return {f"n_{kind}": per[:, i].astype(np.int64) for i, kind in enumerate(_REPEAT_KINDS)}

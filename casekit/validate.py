@@ -523,10 +523,8 @@ def _mask_labels(labels: list[str], known_names: list[str] | None) -> list[str]:
     """Mask ID numbers, phones and known names inside free labels (few distinct values)."""
     if not labels:
         return labels
-    try:
-        from casekit.privacy import mask_free_text
-    except ImportError:  # pragma: no cover
-        return labels
+    from casekit.privacy import mask_free_text
+
     masked = mask_free_text(pd.Series(labels, dtype="str"), known_names=known_names)
     return ["" if v is None or pd.isna(v) else str(v) for v in masked.tolist()]
 
@@ -612,11 +610,8 @@ def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.Data
     present = [c for c in _PII if c in df.columns]
     if not present:
         return df, {}
-    try:
-        from casekit.privacy import pseudonymise
-    except ImportError:  # privacy module not available: never let raw PII through
-        notes.append("casekit.privacy unavailable: petitioner columns dropped without an id")
-        return df.drop(columns=present), {"dropped": present}
+    from casekit.privacy import pseudonymise
+
     out, info = pseudonymise(df, key=key)
     leftover = [c for c in _PII if c in out.columns]
     if leftover:  # belt and braces: raw PII must never survive ingest
@@ -627,11 +622,8 @@ def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.Data
 def _mask_value(value: object, column: str | None = None,
                 known_names: list[str] | None = None) -> str:
     text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    try:
-        from casekit.privacy import mask_value
-    except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
-        text = re.sub(r"\d{17}[\dXx]", "[ID]", text)
-        return re.sub(r"1[3-9]\d{9}", "[PHONE]", text)
+    from casekit.privacy import mask_value
+
     if len(text) > 4 * _MAX_VALUE_CHARS:  # long cells: mask a prefix cut outside any number
         total = len(text)
         text = re.sub(r"[\dXx+\-\s]+$", "", text[: 4 * _MAX_VALUE_CHARS]) + f"... ({total} characters)"
@@ -653,12 +645,8 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
             and (pd.api.types.is_string_dtype(df[c].dtype) or df[c].dtype == object)]
     if not cols:
         return df
-    try:
-        from casekit.privacy import mask_free_text
-    except ImportError:  # pragma: no cover - fallback until casekit.privacy lands
-        def mask_free_text(series: pd.Series, *, known_names: Any = None) -> pd.Series:
-            out = series.str.replace(r"\d{17}[\dXx]", "[ID]", regex=True)
-            return out.str.replace(r"1[3-9]\d{9}", "[PHONE]", regex=True)
+    from casekit.privacy import mask_free_text
+
     df = df.copy()
     for c in cols:
         s = df[c]
@@ -1495,17 +1483,6 @@ _MAX_CASE_LINES = 200
 
 def _json_safe(obj: Any) -> Any:
     """Metadata as plain JSON types (pandas writes ``attrs`` into Parquet as JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [_json_safe(v) for v in obj]
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, pd.Timestamp | np.datetime64):
-        ts = pd.Timestamp(obj)
-        return None if ts is pd.NaT else str(ts)
-    return str(obj)
+    from casekit._utils import json_safe
+
+    return json_safe(obj)

@@ -93,3 +93,45 @@ def test_every_module_imports_alone(module: str) -> None:
         pytest.importorskip("ipywidgets")
     subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT,
                    capture_output=True, timeout=120)
+
+
+def _stub_names() -> tuple[dict[str, str], set[str]]:
+    """``casekit/__init__.pyi``: {public name: module} and the submodules it re-exports."""
+    exports: dict[str, str] = {}
+    submodules: set[str] = set()
+    tree = ast.parse((PACKAGE / "__init__.pyi").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom) or node.module == "typing":
+            continue
+        for alias in node.names:
+            assert alias.asname == alias.name, f"{alias.name}: re-export as itself ('X as X')"
+            if node.module == "casekit":
+                submodules.add(alias.name)
+            else:
+                assert alias.name not in exports, f"{alias.name} is in the stub twice"
+                exports[alias.name] = str(node.module)
+    return exports, submodules
+
+
+def test_stub_lists_exactly_the_lazy_exports() -> None:
+    """Editors jump to definitions through the stub; it cannot drift from ``_EXPORTS``."""
+    import casekit
+
+    exports, submodules = _stub_names()
+    assert exports == casekit._EXPORTS
+    assert submodules == casekit._SUBMODULES
+
+
+def test_stub_parser_sees_a_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: a stub missing a name or naming another module differs."""
+    text = (PACKAGE / "__init__.pyi").read_text(encoding="utf-8")
+    (tmp_path / "__init__.pyi").write_text(
+        text.replace("from casekit.repeat import link_repeats as link_repeats\n", "")
+        .replace("from casekit.kpi import", "from casekit.cases import"), encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
+    exports, _ = _stub_names()
+    import casekit
+
+    assert "link_repeats" not in exports
+    assert exports["build_deadline_table"] == "casekit.cases" != casekit._EXPORTS[
+        "build_deadline_table"]

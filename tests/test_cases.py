@@ -177,7 +177,8 @@ def test_missing_column_is_a_readable_error() -> None:
 
 def test_matter_view_chains_filings() -> None:
     cases = ck.build_case_table(_refile_log(), observation_end="2024-09-01")
-    view = ck.build_matter_view(cases).set_index("matter_id")
+    with pytest.warns(DeprecationWarning, match="build_matter_table"):
+        view = ck.build_matter_view(cases).set_index("matter_id")
     assert view.loc["m1", "n_filings"] == 2
     assert view.loc["m1", "patterns"] == "petition_bureau > petition_bureau"
     assert view.loc["m1", "settled"]

@@ -41,3 +41,23 @@ def test_cli_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert ck.__version__ in capsys.readouterr().out
+
+
+def test_environment_yml_has_the_bounds_of_pyproject():
+    """Issue 14.6: conda users get the same lower bounds as pip users (docs/dependencies.md)."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["notebooks"],
+                *project["optional-dependencies"]["scale"]]
+    bounds = {}
+    for req in declared:
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9.]+)", req)
+        assert m, f"{req}: expected NAME>=VERSION"
+        bounds[m[1].lower()] = m[2]
+    conda = dict(re.findall(r"^  - ([A-Za-z0-9_.-]+)>=([0-9.]+)$",
+                            (root / "environment.yml").read_text(encoding="utf-8"), re.M))
+    assert conda == bounds

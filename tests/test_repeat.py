@@ -230,3 +230,32 @@ def test_linkage_reproduces_the_synthetic_district_matters():
     pairs = pd.crosstab(got["matter_id"], cases["matter_id"]) > 0
     assert (pairs.sum(axis=0) == 1).all()
     assert (pairs.sum(axis=1) == 1).all()
+
+
+def test_matter_table_is_the_one_matter_table() -> None:
+    """n_closed and the filings' patterns (once only in build_matter_view); the case table's window."""
+    log = pd.DataFrame({
+        "case_id": ["a", "a", "b", "b", "c"],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-20", "2024-01-25",
+                                     "2024-02-01"]),
+        "activity": ["register", "close", "register", "close", "register"],
+        "agency": ["bureau", "bureau", "bureau", "town", "bureau"],
+        "agency_type": ["petition_bureau", "petition_bureau", "petition_bureau",
+                        "town_government", "petition_bureau"],
+        "matter_id": ["m1", "m1", "m1", "m1", "m2"],
+    })
+    cases = ck.build_case_table(log, observation_end="2024-03-01", settle_window_days=20)
+    m = ck.build_matter_table(cases).set_index("matter_id")
+    assert m.loc["m1", "n_closed"] == 2
+    assert m.loc["m2", "n_closed"] == 0
+    assert m.loc["m1", "patterns"] == "petition_bureau > petition_bureau+town_government"
+    assert m.attrs["settle_window_days"] == 20
+    assert m.loc["m1", "settled"]  # closed 01-25, 20-day window elapsed by 03-01
+    # without the case table's settlement dates the window decides: the table's own, 20 days
+    bare = cases.drop(columns="settled_at")
+    assert ck.build_matter_table(bare).set_index("matter_id").loc["m1", "settled"]
+    assert not ck.build_matter_table(bare, settle_window_days=180).set_index(
+        "matter_id").loc["m1", "settled"]
+    with pytest.warns(DeprecationWarning, match="build_matter_table"):
+        view = ck.build_matter_view(cases).set_index("matter_id")
+    assert view["chain_days"].equals(m["days_to_settle"])

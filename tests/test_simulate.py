@@ -252,7 +252,7 @@ def test_erlang_c_known_values():
 
 
 def test_calibration_recovers_the_synthetic_district_refiling_truth():
-    synth = pytest.importorskip("casekit.synth")
+    from casekit import synth
     events, truth = synth.generate_district(2000, seed=3, mode="upfront")
     cases = ck.build_case_table(events)
     b = sm.calibrate_baseline(cases, events=events)
@@ -361,7 +361,7 @@ def test_cli_bad_levers_exit_2_with_one_line(tmp_path, capsys, setting, message)
 
 
 def test_cli_calibrates_from_a_data_file(tmp_path):
-    synth = pytest.importorskip("casekit.synth")
+    from casekit import synth
     events, _ = synth.generate_district(600, seed=5)
     path = tmp_path / "district.csv"
     events.to_csv(path, index=False)

@@ -32,7 +32,7 @@ _COMMANDS: dict[str, str] = {
 
 
 def _scrub(message: object) -> str:
-    """An error message as it may be printed: PII masked, control characters escaped, cut.
+    """Make an error message printable: PII masked, control characters escaped, cut.
 
     Cut at 800 characters: long enough for the hint that ends most messages (which option to
     use), short enough that a hostile header or cell cannot flood the terminal.
@@ -85,19 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     module = None
     if command in _COMMANDS:
-        try:
-            module = importlib.import_module(f"casekit.cli.{command}")
-        except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name != f"casekit.cli.{command}":
-                raise
-            print(f"casekit {command}: error: this command is not available", file=sys.stderr)
-            return 2
+        module = importlib.import_module(f"casekit.cli.{command}")
         module.add_arguments(subparsers[command])
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from casekit.cli._common import check_options
+
+        check_options(args)
         return int(_run_quiet(module, args) or 0)
     except (FileUnusableError, CasekitError) as exc:
         if args.debug:

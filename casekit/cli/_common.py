@@ -27,14 +27,15 @@ __all__ = [
     "add_read_options",
     "atomic_write",
     "check_memory",
+    "check_options",
     "check_outputs",
     "parse_columns",
     "parse_observation_end",
     "parse_timezone",
     "read_kwargs",
     "read_log",
-    "write_csv",
     "safe_table",
+    "write_csv",
 ]
 
 
@@ -177,6 +178,56 @@ def parse_observation_end(text: str | None, option: str = "--observation-end") -
     return ts
 
 
+#: Numeric options checked the same way for every command that has them: argparse ``dest`` ->
+#: (smallest allowed value, whether that value itself is allowed, expected form).
+NUMBER_RULES: dict[str, tuple[float, bool, str]] = {
+    "seed": (0, True, "a non-negative integer"),
+    "cases": (1, True, "a positive integer"),
+    "replications": (1, True, "a positive integer"),
+    "min_cases": (1, True, "a positive integer"),
+    "partitions": (1, True, "a positive integer"),
+    "block_rows": (1, True, "a positive integer"),
+    "jobs": (1, True, "a positive integer"),
+    "max_lines": (0, True, "a non-negative integer"),
+    "timeout": (0, False, "a positive number of seconds"),
+    "settle_window_days": (0, False, "a positive number of days"),
+}
+
+#: Date options read by :func:`parse_observation_end` for every command that has them.
+DATE_OPTIONS: tuple[str, ...] = ("observation_end", "start", "start_cut")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Check the shared numeric and date options of any command before it runs (one line each).
+
+    The rules are the same whichever command has the option (:data:`NUMBER_RULES`,
+    :data:`DATE_OPTIONS`); ``args`` is not changed. Called by :func:`casekit.cli.main` after
+    parsing, so a bad value fails before any file is read.
+
+    Examples
+    --------
+    >>> check_options(argparse.Namespace(seed=0, timeout=30.0, observation_end="2024-01-31"))
+    >>> check_options(argparse.Namespace(seed=-1))
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --seed: expected a non-negative integer, got -1
+    >>> check_options(argparse.Namespace(start_cut="soon"))
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --start-cut: cannot read 'soon'; expected a date such as 2023-12-31 or 2023-12-31 18:00
+    """
+    given = vars(args)
+    for dest, (low, inclusive, form) in NUMBER_RULES.items():
+        value = given.get(dest)
+        if value is None or isinstance(value, bool):
+            continue
+        if not (value >= low if inclusive else value > low):
+            raise CasekitError(f"--{dest.replace('_', '-')}: expected {form}, got {value:g}")
+    for dest in DATE_OPTIONS:
+        if given.get(dest) is not None:
+            parse_observation_end(given[dest], f"--{dest.replace('_', '-')}")
+
+
 def _parse_size(text: str | None, option: str) -> int | None:
     """``4G``, ``500M``, ``123456`` -> bytes.
 
@@ -201,7 +252,7 @@ def _parse_size(text: str | None, option: str) -> int | None:
 
 
 def read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`casekit.read_events` from the shared reading options.
+    """Build the keyword arguments of :func:`casekit.read_events` from the reading options.
 
     Every option is validated here (one line naming the option) before any file is read.
     """

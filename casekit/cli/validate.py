@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from casekit._utils import CasekitError
 from casekit.cli._common import add_read_options, atomic_write, check_outputs, read_log
 
 #: Problem lines printed before the rest is summarised (the quarantine file has every row).
@@ -30,8 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"problem lines to print (default {MAX_LINES})")
 
 
+def _check_encoding(name: str | None) -> None:
+    """Refuse a codec Python does not know, in one line naming ``--encoding``."""
+    import codecs
+
+    if name is None:
+        return
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise CasekitError(f"--encoding {name!r}: unknown encoding; expected a name such as "
+                           "utf-8, utf-8-sig, gb18030 or utf-16") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.path``; return the exit code."""
+    _check_encoding(args.encoding)
     check_outputs([("--quarantine", args.quarantine)], [args.path])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,19 +90,9 @@ def _parse_sets(items: list[str]) -> dict[str, Any]:
 
 def _clean(x: Any) -> Any:
     """JSON-ready, deterministic: floats to 6 significant digits, NaN/inf to null."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, str):  # numpy scalars
-        x = x.item()
-    if isinstance(x, bool) or x is None or isinstance(x, int | str):
-        return x
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            return None
-        return float(f"{x:.6g}")
-    return str(x)
+    from casekit._utils import json_safe
+
+    return json_safe(x, digits=6)
 
 
 def _values(res: Any) -> dict[str, float]:
