@@ -81,6 +81,7 @@ from casekit.schema import to_identifier as to_identifier
 from casekit.schema import validate_events as validate_events
 from casekit.simulate import ASSUMPTIONS as ASSUMPTIONS
 from casekit.simulate import calibrate_baseline as calibrate_baseline
+from casekit.simulate import estimate_lever_effects as estimate_lever_effects
 from casekit.simulate import simulate_year as simulate_year
 from casekit.simulate import sweep as sweep
 from casekit.survival import compare_patterns as compare_patterns
@@ -116,6 +117,7 @@ __all__ = [
     "compare_patterns",
     "describe_ranking",
     "edges_to_frame",
+    "estimate_lever_effects",
     "excluded_patterns",
     "find_pii",
     "find_referral_loops",
