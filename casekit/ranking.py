@@ -271,9 +271,10 @@ class _Fit:
 
 def _fit(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
          cluster: np.ndarray | None, strata: np.ndarray | None, check_ph: bool) -> _Fit:
-    res = engine.cox_fit(start, stop, event, X, strata=strata, cluster=cluster)
+    res, (_, times, resid) = engine.cox_fit_schoenfeld(start, stop, event, X, strata=strata,
+                                                       cluster=cluster)
     var = res.var if res.robust_var is None else _floored(res.robust_var, res.var)
-    ph = (_ph_test(start, stop, event, X, res.beta, res.var, strata) if check_ph
+    ph = (_ph_test(times, resid, res.beta, res.var, int(event.sum())) if check_ph
           else np.full(len(res.beta), np.nan))
     return _Fit(np.asarray(res.beta), np.asarray(var), np.asarray(res.se), bool(res.converged),
                 int(res.n_clusters or 0), ph)
@@ -293,17 +294,17 @@ def _floored(robust: np.ndarray, model: np.ndarray) -> np.ndarray:
     return robust * d[:, None] * d[None, :]
 
 
-def _ph_test(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
-             beta: np.ndarray, var: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
+def _ph_test(times: np.ndarray, resid: np.ndarray, beta: np.ndarray, var: np.ndarray,
+             n_events: int) -> np.ndarray:
     """Grambsch-Therneau test per term: scaled Schoenfeld residuals against the rank of time.
 
-    The residuals come from :func:`casekit.engine.schoenfeld_residuals` on the counting-process
-    rows (risk sets ``start < t <= stop``, per stratum); ``var`` is the model-based variance.
+    ``times, resid`` are :func:`casekit.engine.schoenfeld_residuals` on the counting-process
+    rows at the fit (risk sets ``start < t <= stop``, per stratum); ``var`` is the model-based
+    variance.
     """
-    p = X.shape[1]
-    if int(event.sum()) < 3 or p == 0:
+    p = len(beta)
+    if n_events < 3 or p == 0:
         return np.full(p, np.nan)
-    _, times, resid = engine.schoenfeld_residuals(beta, start, stop, event, X, strata=strata)
     n_d = len(times)
     scaled = n_d * resid @ var + beta
     g = pd.Series(times).rank(method="average").to_numpy() - (n_d + 1) / 2

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to
 
 from casekit._utils import CasekitError
 from casekit.engine import _KM, _chi2_sf, _km, _logrank_multi, _logrank_two, _norm_sf, _z
-from casekit.engine import CoxResult, cox_fit, schoenfeld_residuals
+from casekit.engine import CoxResult, blas_single_thread, cox_fit_schoenfeld
 from casekit.engine import holm as _holm
 
 __all__ = [
@@ -382,22 +382,23 @@ def _cox_efron(
     durations count as in lifelines' ``CoxPHFitter``).
     """
     start = np.zeros(len(durations))
-    fit = cox_fit(start, durations, events, X, max_iter=max_iter, tol=tol)
+    fit, (rows, times, resid) = cox_fit_schoenfeld(start, durations, events, X,
+                                                   max_iter=max_iter, tol=tol)
     ph = None
     if ph_test and fit.n_events > 2:
-        ph = _ph_rank_test(fit, start, durations, events, X)
+        ph = _ph_rank_test(fit, rows, times, resid)
     return _CoxFit(fit.beta, fit.se, fit.var, fit.loglik, fit.loglik_null, fit.converged,
                    fit.n_iter, ph)
 
 
-def _ph_rank_test(fit: CoxResult, start: np.ndarray, durations: np.ndarray, events: np.ndarray,
-                  X: np.ndarray) -> np.ndarray:
+def _ph_rank_test(fit: CoxResult, rows: np.ndarray, times: np.ndarray,
+                  resid: np.ndarray) -> np.ndarray:
     """Scaled Schoenfeld residuals against the rank of the event time, one p-value per term.
 
     The Grambsch-Therneau approximation of
-    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``.
+    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``; ``rows, times,
+    resid`` are :func:`casekit.engine.schoenfeld_residuals` at the fit.
     """
-    rows, times, resid = schoenfeld_residuals(fit, start, durations, events, X)
     order = np.lexsort((rows, -times))  # latest first, ties in row order (lifelines' order)
     n_d = len(rows)
     scaled = n_d * resid[order] @ fit.var + fit.beta
@@ -423,49 +424,26 @@ def _design(
     ``leading`` columns (with their ``(term, variable, level)``) come before the pattern levels
     and, like them, are kept in preference to later columns they are collinear with.
     """
-    cols: list[np.ndarray] = [c for c, _ in leading]
+    cols: list[np.ndarray] = [np.asarray(c) for c, _ in leading]
     terms: list[tuple[str, str, str]] = [t for _, t in leading]  # (term, variable, level)
+    keys: list[np.ndarray] = [pd.factorize(c)[0] for c in cols]  # codes of each variable
     notes: list[str] = []
-    g = data[by].astype("str").to_numpy()
-    for level in pd.Series(g).value_counts().index:
-        if level == reference:
-            continue
-        cols.append((g == level).astype(float))
-        terms.append((f"{by}[{level}]", by, level))
+    codes, levels = _ordered_codes(data[by].astype("str"))
+    keys.append(codes)
+    for j, level in enumerate(levels):
+        if level != reference:
+            cols.append(codes == j)
+            terms.append((f"{by}[{level}]", by, level))
     n_pattern_cols = len(cols)
     for cov in covariates:
         if cov not in data or data[cov].isna().all():
             notes.append(f"covariate {cov!r} not in the data: not adjusted for")
             continue
-        s = data[cov]
-        if cov == "repeat_ordinal":
-            x = pd.to_numeric(s, errors="coerce").fillna(1).clip(upper=10).to_numpy(float)
-            if np.ptp(x) > 0:
-                cols.append(x)
-                terms.append((cov, cov, ""))
-            continue
-        lab = s.astype("str").fillna("missing").to_numpy()
-        counts = pd.Series(lab).value_counts()
-        rare = counts.index[counts < min_level_cases]
-        if len(rare):
-            lab = np.where(np.isin(lab, np.asarray(rare, dtype=object)), "_other", lab)
-            counts = pd.Series(lab).value_counts()
-        if len(counts) < 2:
-            continue
-        counts.index[0]
-        for level in counts.index[1:]:
-            cols.append((lab == level).astype(float))
-            terms.append((f"{cov}[{level}]", cov, str(level)))
+        _covariate_columns(data[cov], cov, min_level_cases, cols, terms, keys)
     if not cols:
         return np.zeros((len(data), 0)), [], notes
-    X = np.column_stack(cols)
-    # drop columns linearly dependent on earlier ones (patterns come first, so they are kept)
-    Xc = X - X.mean(axis=0)
-    r = np.linalg.qr(Xc, mode="r")
-    diag = np.abs(np.diag(r))
-    scale = np.sqrt((Xc**2).sum(axis=0))
-    ok = diag > 1e-8 * np.maximum(scale, 1e-12)
-    ok &= scale > 0
+    X = np.column_stack(cols).astype(float)
+    ok = _independent(X, keys)
     dropped = [terms[i][0] for i in np.flatnonzero(~ok)]
     if any(len(leading) <= i < n_pattern_cols for i in np.flatnonzero(~ok)):
         notes.append("some pattern terms are collinear with covariates")
@@ -474,6 +452,69 @@ def _design(
     X = X[:, ok]
     terms = [t for t, k in zip(terms, ok, strict=True) if k]
     return X, terms, notes
+
+
+def _ordered_codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the levels in ``value_counts`` order (most common first); missing is -1."""
+    counts = labels.value_counts()
+    codes, uniq = pd.factorize(labels)
+    remap = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    remap[pd.Index(uniq).get_indexer(counts.index)] = np.arange(len(counts))
+    return remap[codes], counts.index
+
+
+def _covariate_columns(s: pd.Series, cov: str, min_level_cases: int, cols: list[np.ndarray],
+                       terms: list[tuple[str, str, str]], keys: list[np.ndarray]) -> None:
+    """Append one covariate's columns: ``repeat_ordinal`` numeric (capped at 10), else dummies.
+
+    Levels with fewer than ``min_level_cases`` cases are pooled into ``_other``; the most common
+    level is the reference.
+    """
+    if cov == "repeat_ordinal":
+        x = pd.to_numeric(s, errors="coerce").fillna(1).clip(upper=10).to_numpy(float)
+        if np.ptp(x) > 0:
+            cols.append(x)
+            terms.append((cov, cov, ""))
+            keys.append(pd.factorize(x)[0])
+        return
+    lab = s.astype("str").fillna("missing")
+    codes, levels = _ordered_codes(lab)
+    counts = np.bincount(codes, minlength=len(levels))
+    rare = counts < min_level_cases
+    if rare.any():
+        pooled = np.where(rare, "_other", np.asarray(levels, dtype=object))
+        codes, levels = _ordered_codes(pd.Series(pooled[codes], dtype="str"))
+    if len(levels) < 2:
+        return
+    keys.append(codes)
+    for j, level in enumerate(levels[1:], start=1):
+        cols.append(codes == j)
+        terms.append((f"{cov}[{level}]", cov, str(level)))
+
+
+def _independent(X: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """Columns not linearly dependent on earlier ones (QR of the centred design).
+
+    The design has few distinct rows (it is built from the codes in ``keys``), so the QR runs
+    on the distinct rows weighted by the square root of their counts: the same ``R'R`` (the
+    centred cross-product) at a fraction of the cost. Falls back to all rows when the codes do
+    not fit one integer key.
+    """
+    mean = X.mean(axis=0)
+    sizes = [int(k.max()) + 2 if len(k) else 1 for k in keys]
+    if len(X) > 4096 and float(np.prod(np.asarray(sizes, dtype=float))) < 2.0**62:
+        key = np.zeros(len(X), dtype=np.int64)
+        for k, size in zip(keys, sizes, strict=True):
+            key = key * size + (k + 1)
+        _, first, count = np.unique(key, return_index=True, return_counts=True)
+        Xc = (X[first] - mean) * np.sqrt(count)[:, None]
+    else:
+        Xc = X - mean
+    with blas_single_thread():
+        r = np.linalg.qr(Xc, mode="r")
+    diag = np.abs(np.diag(r))
+    scale = np.sqrt((Xc**2).sum(axis=0))
+    return (diag > 1e-8 * np.maximum(scale, 1e-12)) & (scale > 0)
 
 
 def fit_cox(
