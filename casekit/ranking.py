@@ -29,6 +29,7 @@ interval, and a 90% confidence set for the fastest pattern (multiple comparisons
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
@@ -106,6 +107,31 @@ class _Rows:
     @property
     def event(self) -> np.ndarray:
         return self.cause == 1
+
+    @functools.cached_property
+    def group_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of ``group`` in order of appearance (missing -1) and the labels."""
+        codes, labels = pd.factorize(self.group)
+        return codes, np.asarray(labels, dtype=object)
+
+    @functools.cached_property
+    def case_codes(self) -> tuple[np.ndarray, int]:
+        """Codes of ``case`` and the number of distinct cases."""
+        codes, labels = pd.factorize(self.case)
+        return codes, len(labels)
+
+    def in_groups(self, groups: Sequence[str]) -> np.ndarray:
+        """Whether each row's group is one of ``groups`` (``np.isin`` on the codes)."""
+        codes, labels = self.group_codes
+        wanted = np.isin(labels, np.asarray(list(groups), dtype=object))
+        return np.r_[wanted, False][codes]
+
+    def n_distinct_cases(self, mask: np.ndarray | None = None) -> int:
+        """Distinct cases among the rows (``mask``: only those rows)."""
+        codes, n = self.case_codes
+        if mask is None:
+            return n
+        return int(np.count_nonzero(np.bincount(codes[mask], minlength=n)))
 
 
 def _cause(exit_type: pd.Series, event: np.ndarray, outcome: str) -> np.ndarray:
@@ -320,14 +346,20 @@ def _ph_test(times: np.ndarray, resid: np.ndarray, beta: np.ndarray, var: np.nda
 
 
 def _support(rows: _Rows) -> pd.DataFrame:
-    df = pd.DataFrame({"g": rows.group, "case": rows.case, "e": rows.event})
-    out = df.groupby("g", sort=False).agg(n_cases=("case", "nunique"), n_closed=("e", "sum"))
+    g, labels = rows.group_codes
+    c, n_case = rows.case_codes
+    ok = g >= 0
+    n_closed = np.bincount(g[ok & rows.event], minlength=len(labels))
+    pairs = np.unique(g[ok].astype(np.int64) * n_case + c[ok])  # distinct (group, case)
+    n_cases = np.bincount(pairs // n_case, minlength=len(labels)) if n_case else n_closed * 0
+    out = pd.DataFrame({"n_cases": n_cases.astype(np.int64), "n_closed": n_closed.astype(
+        np.int64)}, index=pd.Index(labels, name="g"))
     return out.sort_values(["n_closed", "n_cases"], ascending=False, kind="stable")
 
 
 def _no_pattern_error(rows: _Rows, support: pd.DataFrame, min_cases: int, min_events: int,
                       outcome: str) -> NothingToRankError:
-    n_cases = len(np.unique(rows.case))
+    n_cases = rows.n_distinct_cases()
     n_ev = int(rows.event.sum())
     if n_ev == 0:
         what = {"close": "close events recognised", "settle": "settlements observed",
@@ -347,7 +379,10 @@ def _no_pattern_error(rows: _Rows, support: pd.DataFrame, min_cases: int, min_ev
 def _descriptive(rows: _Rows, groups: Sequence[str], alpha: float,
                  horizon: float | None) -> tuple[pd.DataFrame, float]:
     """KM median (with CI), RMST and Aalen-Johansen CIF per group, on the descriptive clock."""
-    idx = pd.Series(np.arange(len(rows.group))).groupby(rows.group).indices
+    codes, labels = rows.group_codes
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    idx = {lab: order[bounds[k]:bounds[k + 1]] for k, lab in enumerate(labels)}
     kms = {}
     for g in groups:
         i = idx[g]
@@ -376,7 +411,7 @@ def _cox_terms(rows: _Rows, included: list[str], reference: str, covariates: Seq
     while they are in a ranked pattern (a selection on the exposure history, which keeps the
     partial likelihood valid), and no unstable nuisance level is estimated.
     """
-    keep = np.isin(rows.group, included)
+    keep = rows.in_groups(included)
     data = rows.frame.loc[keep].assign(_level=rows.group[keep])
     X, terms, dnotes = _design(data, by="_level", reference=reference, covariates=covariates,
                                min_level_cases=20)
@@ -647,8 +682,8 @@ def _rank_rows(rows: _Rows, *, method: str, landmark_days: float, cases: pd.Data
     table.attrs.update(
         method=label, estimand=estimand, ranked_by=ranked_by, reference=reference,
         observation_end=obs, outcome=outcome, repeat_only=repeat_only,
-        n_cases_used=len(np.unique(rows.case[np.isin(rows.group, included)])),
-        n_cases_considered=len(np.unique(rows.case)), n_rows=len(rows.case),
+        n_cases_used=rows.n_distinct_cases(rows.in_groups(included)),
+        n_cases_considered=rows.n_distinct_cases(), n_rows=len(rows.case),
         n_competing_exits=n_comp, n_prevalent=_attr(cases, intervals, "n_prevalent"),
         n_prevalent_excluded=_attr(cases, intervals, "n_prevalent_excluded"),
         cluster=cluster, n_clusters=n_clusters, notes="; ".join(notes), ph_warning=ph_warning,
@@ -918,7 +953,7 @@ def fit_time_varying_cox(
         })
     out.attrs.update(
         estimand=_estimand("time-varying", stratify, cluster, outcome),
-        n_cases=len(np.unique(rows.case)), n_rows=len(rows.case),
+        n_cases=rows.n_distinct_cases(), n_rows=len(rows.case),
         n_events=int(rows.event.sum()), n_clusters=fit.n_clusters,
         converged=fit.converged, notes="; ".join(notes),
     )
