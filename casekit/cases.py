@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, as_dates
+from casekit.engine import distinct
 
 __all__ = [
     "DelayedEntryWarning",
@@ -313,7 +314,7 @@ def _set_labels(
     key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
     if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
         key = key[np.r_[True, key[1:] != key[:-1]]]
-    key = _distinct(key)
+    key = distinct(key)
     rows, cols = key // k, key % k
     counts = np.bincount(rows, minlength=n_cases)
     return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
@@ -339,21 +340,6 @@ def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
         idx = s[:np.searchsorted(neg, -p, side="left")] + p  # segments longer than p
         out[idx] |= out[idx - 1]
     return out
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values by sort + adjacent difference.
-
-    ``np.unique`` without ``return_*`` uses a hash table in numpy 2.3+, about 60x slower on
-    millions of integer keys once there are more than a few dozen distinct values.
-
-    Examples
-    --------
-    >>> _distinct(np.array([3, 1, 3, 2, 1])).tolist()
-    [1, 2, 3]
-    """
-    out = np.sort(values)
-    return out[np.r_[True, out[1:] != out[:-1]]] if len(out) else out
 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
