@@ -28,6 +28,7 @@ working together equals our ``count`` (PM4Py divides by the number of events of 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -945,7 +946,9 @@ def build_network_by_period(
     Returns
     -------
     pandas.DataFrame
-        Long table sorted by period, source, target; ``attrs["n_cases"]`` maps period to cases.
+        Long table sorted by period, source, target; ``attrs["n_cases"]`` is JSON text mapping
+        each period to its cases (``json.loads``; a string, so tables merge and pickle cleanly),
+        periods without any pair of agencies included.
 
     Examples
     --------
@@ -984,7 +987,7 @@ def build_network_by_period(
     cols = ["period", "source", "target", "count", "share"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     out = out.sort_values(["period", "source", "target"]).reset_index(drop=True)
-    out.attrs["n_cases"] = n_cases
+    out.attrs["n_cases"] = json.dumps(n_cases, ensure_ascii=False)
     return out
 
 

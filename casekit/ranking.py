@@ -30,6 +30,7 @@ interval, and a 90% confidence set for the fastest pattern (multiple comparisons
 from __future__ import annotations
 
 import functools
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -692,19 +693,19 @@ def _rank_rows(rows: _Rows, *, method: str, landmark_days: float, cases: pd.Data
     return table
 
 
-def _excluded_record(ex: pd.DataFrame, min_cases: int, min_events: int) -> dict[str, list[Any]]:
-    """The left-out patterns as plain lists (attrs stay picklable and mergeable)."""
+def _excluded_record(ex: pd.DataFrame, min_cases: int, min_events: int) -> str:
+    """The left-out patterns as JSON text (attrs hold strings: they merge and pickle cleanly)."""
     reasons = [
         f"fewer than {min_cases} cases" if n < min_cases
         else f"fewer than {min_events} closures while in force"
         for n in ex["n_cases"]
     ]
-    return {
+    return json.dumps({
         "pattern": [str(g) for g in ex.index],
         "n_cases": [int(n) for n in ex["n_cases"]],
         "n_closed": [int(n) for n in ex["n_closed"]],
         "reason": reasons,
-    }
+    }, ensure_ascii=False)
 
 
 def _attr(cases: pd.DataFrame, intervals: pd.DataFrame | None, key: str) -> int:
@@ -772,7 +773,10 @@ def _order(table: pd.DataFrame, ranked_by: str, reference: str) -> pd.DataFrame:
 
 
 def excluded_patterns(ranking: pd.DataFrame) -> pd.DataFrame:
-    """The patterns a ranking left out, with their support and the reason.
+    """The patterns a ranking (or :func:`casekit.fit_cox`) left out, with their support.
+
+    Read from the JSON text in ``attrs["excluded"]``: a ranking lists ``pattern, n_cases,
+    n_closed, reason``; a Cox table lists its grouping column and ``n_cases``.
 
     Examples
     --------
@@ -781,9 +785,16 @@ def excluded_patterns(ranking: pd.DataFrame) -> pd.DataFrame:
     >>> list(ck.excluded_patterns(ranking).columns)
     ['pattern', 'n_cases', 'n_closed', 'reason']
     """
-    ex = ranking.attrs.get("excluded") or {"pattern": [], "n_cases": [], "n_closed": [],
-                                           "reason": []}
-    return pd.DataFrame(ex).astype({"n_cases": "int64", "n_closed": "int64"})
+    return _excluded_frame(ranking, {"pattern": [], "n_cases": [], "n_closed": [],
+                                     "reason": []})
+
+
+def _excluded_frame(result: pd.DataFrame, empty: dict[str, list[Any]]) -> pd.DataFrame:
+    """The JSON text in ``result.attrs["excluded"]`` as a table (integer counts as int64)."""
+    text = result.attrs.get("excluded")
+    ex = json.loads(text) if isinstance(text, str) and text else empty
+    out = pd.DataFrame(ex)
+    return out.astype({c: "int64" for c in ("n_cases", "n_closed") if c in out})
 
 
 def describe_ranking(ranking: pd.DataFrame, *, sure: float = 0.8,

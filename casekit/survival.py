@@ -25,10 +25,11 @@ column), because a censored estimate means nothing without it.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -365,6 +366,7 @@ class _CoxFit:
     converged: bool
     n_iter: int
     ph_p_values: np.ndarray | None
+    fitter: Any = None  # the CoxResult (numpy) or lifelines' CoxPHFitter
 
 
 def _cox_efron(
@@ -388,7 +390,7 @@ def _cox_efron(
     if ph_test and fit.n_events > 2:
         ph = _ph_rank_test(fit, rows, times, resid)
     return _CoxFit(fit.beta, fit.se, fit.var, fit.loglik, fit.loglik_null, fit.converged,
-                   fit.n_iter, ph)
+                   fit.n_iter, ph, fit)
 
 
 def _ph_rank_test(fit: CoxResult, rows: np.ndarray, times: np.ndarray,
@@ -531,7 +533,8 @@ def fit_cox(
     engine: Literal["numpy", "lifelines"] = "numpy",
     check_ph: bool = True,
     ph_alpha: float = 0.01,
-) -> pd.DataFrame:
+    return_fit: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
     """Cox proportional-hazards model of time to close (settle) with pattern as a categorical.
 
     Parameters
@@ -549,8 +552,8 @@ def fit_cox(
         categorical (reference: their most common level). Missing columns are skipped with a
         note in ``attrs["notes"]``.
     min_cases : int, default 30
-        Levels of ``by`` with fewer cases are left out of the model (listed in
-        ``attrs["excluded"]``).
+        Levels of ``by`` with fewer cases are left out of the model (listed by
+        :func:`casekit.excluded_patterns`).
     min_events : int, default 1
         Levels of ``by`` with fewer observed events are left out too (their hazard ratio
         would be zero or undefined).
@@ -560,20 +563,25 @@ def fit_cox(
         Confidence level of the hazard-ratio intervals.
     engine : {"numpy", "lifelines"}
         ``"numpy"``: Newton-Raphson on the Efron partial likelihood (fast, same estimates);
-        ``"lifelines"``: ``lifelines.CoxPHFitter`` (the fitter is in ``attrs["fitter"]``).
+        ``"lifelines"``: ``lifelines.CoxPHFitter``.
     check_ph : bool, default True
         Test proportional hazards (scaled Schoenfeld residuals vs rank of time) and emit a
         :class:`ProportionalHazardsWarning` when a pattern term has ``p < ph_alpha``.
     ph_alpha : float, default 0.01
         Threshold of that warning.
+    return_fit : bool, default False
+        Also return the fit: a ``lifelines.CoxPHFitter`` (``engine="lifelines"``) or a
+        :class:`casekit.engine.CoxResult` (``engine="numpy"``).
 
     Returns
     -------
     DataFrame
         One row per term: ``term, variable, level, coef, se, hazard_ratio, hr_ci_low,
-        hr_ci_high, z, p_value, ph_p_value``. ``attrs``: ``reference``, ``n_cases``,
-        ``n_events``, ``log_likelihood``, ``lr_test_p_value``, ``converged``, ``notes``,
-        ``excluded``, ``observation_end``. A hazard ratio above 1 means cases close sooner
+        hr_ci_high, z, p_value, ph_p_value``. ``attrs`` (scalars and strings only, so results
+        merge and pickle cleanly): ``reference``, ``n_cases``, ``n_events``,
+        ``log_likelihood``, ``lr_test_p_value``, ``converged``, ``notes`` (``"; "``-joined),
+        ``excluded`` (JSON text; :func:`casekit.excluded_patterns` reads it as a table),
+        ``observation_end``. With ``return_fit`` a tuple ``(table, fit)``. A hazard ratio above 1 means cases close sooner
         than under the reference pattern.
 
     Notes
@@ -594,13 +602,46 @@ def fit_cox(
                 term  hazard_ratio
     0  pattern[fast]           2.0
     """
+    with blas_single_thread():
+        data, reference, excluded = _cox_levels(cases, by, outcome, reference, min_cases,
+                                                min_events)
+        X, terms, notes = _design(data, by=by, reference=reference, covariates=covariates,
+                                  min_level_cases=min_level_cases)
+        dd = data["_d"].to_numpy(float)
+        ee = data["_e"].to_numpy(bool)
+        fit = _cox_engine(X, dd, ee, engine=engine, alpha=alpha, check_ph=check_ph)
+    out = _cox_table(terms, fit, _z(alpha))
+    converged = fit.converged
+    bad = ~np.isfinite(out["coef"]) | ~np.isfinite(out["se"]) | (out["se"] > 50)
+    if bad.any():
+        converged = False
+        notes.append("non-finite or huge estimates (no events in some level?): " +
+                     ", ".join(out.loc[bad, "term"]))
+    ll, ll0 = fit.log_likelihood, fit.log_likelihood_null
+    lr = 2 * (ll - ll0) if np.isfinite(ll0) else np.nan
+    out.attrs.update(
+        reference=reference, by=by, outcome=outcome, n_cases=len(data), n_events=int(ee.sum()),
+        log_likelihood=ll,
+        lr_test_p_value=float(_chi2_sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
+        converged=bool(converged), notes="; ".join(notes), excluded=json.dumps(
+            {by: [str(g) for g in excluded.index], "n_cases": [int(n) for n in excluded]},
+            ensure_ascii=False),
+        observation_end=_observation_end(cases),
+    )
+    if check_ph and fit.ph_p_values is not None:
+        _warn_ph(out, by, ph_alpha)
+    return (out, fit.fitter) if return_fit else out
+
+
+def _cox_levels(cases: pd.DataFrame, by: str, outcome: str, reference: str | None,
+                min_cases: int, min_events: int) -> tuple[pd.DataFrame, str, pd.Series]:
+    """Rows of the supported levels of ``by`` (with ``_d``, ``_e``), the reference, the rest."""
     d, e = _durations_events(cases, outcome)
     data = cases.assign(_d=d, _e=e)
     sizes = data[by].astype("str").value_counts()
     n_ev = data["_e"].astype(np.int64).groupby(data[by].astype("str")).sum().reindex(sizes.index)
     ok_level = (sizes >= min_cases) & (n_ev >= min_events)
     supported = sizes.index[ok_level]
-    excluded = sizes[~ok_level]
     data = data[data[by].astype("str").isin(supported)]
     if len(supported) < 1 or len(data) == 0:
         raise CasekitError(f"fit_cox: no {by} level has at least {min_cases} cases")
@@ -610,36 +651,34 @@ def fit_cox(
         raise CasekitError(
             f"reference: {reference!r} is not a {by} with at least {min_cases} cases"
         )
-    X, terms, notes = _design(
-        data, by=by, reference=reference, covariates=covariates, min_level_cases=min_level_cases
-    )
-    dd = data["_d"].to_numpy(float)
-    ee = data["_e"].to_numpy(bool)
-    z = _z(alpha)
-    if engine == "numpy":
-        fit = _cox_efron(X, dd, ee, ph_test=check_ph)
-        coef, se = fit.params, fit.se
-        ll, ll0, converged = fit.log_likelihood, fit.log_likelihood_null, fit.converged
-        ph = fit.ph_p_values
-        fitter = None
-    elif engine == "lifelines":
-        from lifelines import CoxPHFitter
+    return data, reference, sizes[~ok_level]
 
-        names = [f"x{i}" for i in range(X.shape[1])]
-        df = pd.DataFrame(X, columns=names).assign(T=dd, E=ee)
-        fitter = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E")
-        coef = fitter.params_[names].to_numpy()
-        se = fitter.standard_errors_[names].to_numpy()
-        ll = float(fitter.log_likelihood_)
-        ll0 = float(fitter._ll_null) if hasattr(fitter, "_ll_null") else np.nan
-        converged = True
-        ph = None
-    else:
+
+def _cox_engine(X: np.ndarray, dd: np.ndarray, ee: np.ndarray, *, engine: str, alpha: float,
+                check_ph: bool) -> _CoxFit:
+    """The fit by the numpy engine (Efron, with the PH test) or by lifelines' CoxPHFitter."""
+    if engine == "numpy":
+        return _cox_efron(X, dd, ee, ph_test=check_ph)
+    if engine != "lifelines":
         raise CasekitError(f"engine: expected 'numpy' or 'lifelines', got {engine!r}")
+    from lifelines import CoxPHFitter
+
+    names = [f"x{i}" for i in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=names).assign(T=dd, E=ee)
+    fitter = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E")
+    ll0 = float(fitter._ll_null) if hasattr(fitter, "_ll_null") else np.nan
+    return _CoxFit(fitter.params_[names].to_numpy(), fitter.standard_errors_[names].to_numpy(),
+                   np.asarray(fitter.variance_matrix_), float(fitter.log_likelihood_), ll0, True,
+                   0, None, fitter)
+
+
+def _cox_table(terms: list[tuple[str, str, str]], fit: _CoxFit, z: float) -> pd.DataFrame:
+    """One row per term: coefficient, hazard ratio with its interval, Wald test, PH p."""
+    coef, se = fit.params, fit.se
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zval = coef / se
         hr, lo_, hi_ = np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "term": [t[0] for t in terms],
             "variable": [t[1] for t in terms],
@@ -651,38 +690,19 @@ def fit_cox(
             "hr_ci_high": hi_,
             "z": zval,
             "p_value": 2 * _norm_sf(np.abs(zval)),
-            "ph_p_value": ph if ph is not None else np.nan,
+            "ph_p_value": fit.ph_p_values if fit.ph_p_values is not None else np.nan,
         }
     )
-    bad = ~np.isfinite(out["coef"]) | ~np.isfinite(out["se"]) | (out["se"] > 50)
-    if bad.any():
-        converged = False
-        notes.append("non-finite or huge estimates (no events in some level?): " +
-                     ", ".join(out.loc[bad, "term"]))
-    lr = 2 * (ll - ll0) if np.isfinite(ll0) else np.nan
-    obs = _observation_end(cases)
-    out.attrs.update(
-        reference=reference,
-        by=by,
-        outcome=outcome,
-        n_cases=len(data),
-        n_events=int(ee.sum()),
-        log_likelihood=ll,
-        lr_test_p_value=float(_chi2_sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
-        converged=bool(converged),
-        notes=notes,
-        excluded=excluded.rename_axis(by).rename("n_cases").reset_index(),
-        observation_end=obs,
-        fitter=fitter,
-    )
-    if check_ph and ph is not None:
-        viol = out[(out["variable"] == by) & (out["ph_p_value"] < ph_alpha)]
-        if len(viol):
-            msg = (
-                f"proportional hazards look violated (p < {ph_alpha}) for "
-                + ", ".join(viol["term"])
-                + "; hazard ratios are then averages over time"
-            )
-            out.attrs["ph_warning"] = msg
-            warnings.warn(msg, ProportionalHazardsWarning, stacklevel=2)
-    return out
+
+
+def _warn_ph(out: pd.DataFrame, by: str, ph_alpha: float) -> None:
+    """Record (``attrs["ph_warning"]``) and warn when a term of ``by`` fails the PH test."""
+    viol = out[(out["variable"] == by) & (out["ph_p_value"] < ph_alpha)]
+    if len(viol):
+        msg = (
+            f"proportional hazards look violated (p < {ph_alpha}) for "
+            + ", ".join(viol["term"])
+            + "; hazard ratios are then averages over time"
+        )
+        out.attrs["ph_warning"] = msg
+        warnings.warn(msg, ProportionalHazardsWarning, stacklevel=3)

@@ -19,6 +19,7 @@ Counted on paper:
 
 from __future__ import annotations
 
+import json
 import itertools
 from collections import Counter
 from pathlib import Path
@@ -236,7 +237,7 @@ def test_network_by_period_puts_each_case_in_its_opening_quarter(log):
     assert dict(zip(zip(q1["source"], q1["target"], strict=True), q1["count"], strict=True)) == {
         ("B", "S"): 2, ("B", "C"): 1, ("C", "S"): 1, ("B", "H"): 1, ("H", "S"): 1}
     assert q1.loc[q1["source"].eq("B") & q1["target"].eq("S"), "share"].item() == 1.0
-    assert out.attrs["n_cases"] == {"2024Q1": 2, "2024Q2": 2}
+    assert json.loads(out.attrs["n_cases"]) == {"2024Q1": 2, "2024Q2": 2}
     assert (out["period"] == "2024Q2").sum() == 0  # c3 and c4 have no pairs of agencies
     ho = ck.build_network_by_period(ev, kind="handover", by="year", include_self=True)
     assert ho["count"].sum() == 7
