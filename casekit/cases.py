@@ -103,6 +103,33 @@ def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
     return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
 
 
+def parse_observation_end(value: Any, tz: Any = None) -> pd.Timestamp:
+    """One observation end as a naive Timestamp on the wall clock of zone ``tz``.
+
+    The one parser of the option (and of stored values): an aware value is converted to
+    ``tz``, a naive one read as wall time there; anything that is not a date is a one-line
+    :class:`~casekit._utils.CasekitError`.
+
+    Examples
+    --------
+    >>> parse_observation_end("2024-12-31")
+    Timestamp('2024-12-31 00:00:00')
+    >>> parse_observation_end("notadate")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: observation_end: expected a date such as '2024-12-31', got 'notadate'
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise CasekitError(
+            f"observation_end: expected a date such as '2024-12-31', got {value!r}"
+        ) from exc
+    if ts is pd.NaT:
+        raise CasekitError("observation_end: got a missing value (NaT); pass a date")
+    return _as_local(ts, tz)
+
+
 def _resolve_observation_end(
     events: pd.DataFrame, observation_end: Any, tz: Any = "events"
 ) -> pd.Timestamp:
@@ -127,20 +154,10 @@ def _resolve_observation_end(
     if isinstance(tz, str) and tz == "events":
         tz = _zone_of(events["timestamp"]) if "timestamp" in events else None
     if observation_end is not None:
-        try:
-            ts = pd.Timestamp(observation_end)
-        except (TypeError, ValueError) as exc:
-            raise CasekitError(
-                f"observation_end: expected a date such as '2024-12-31', got {observation_end!r}"
-            ) from exc
-        if ts is pd.NaT:
-            raise CasekitError("observation_end: got a missing value (NaT); pass a date")
-        return _as_local(ts, tz)
+        return parse_observation_end(observation_end, tz)
     meta = events.attrs.get("casekit") if isinstance(events.attrs, dict) else None
-    if isinstance(meta, dict) and meta.get("observation_end") is not None:
-        ts = pd.Timestamp(meta["observation_end"])
-        if ts is not pd.NaT:
-            return _as_local(ts, tz)
+    if isinstance(meta, dict) and not pd.isna(meta.get("observation_end")):
+        return parse_observation_end(meta["observation_end"], tz)
     if len(events) == 0:
         raise CasekitError("events: the log is empty, so there is no observation end")
     last = _local_ns(events["timestamp"], "timestamp", tz)

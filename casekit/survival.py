@@ -91,10 +91,18 @@ def _durations_events(cases: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np
 
 
 def _observation_end(cases: pd.DataFrame) -> pd.Timestamp | None:
+    """The observation end a case table was built at (``attrs``, else its column), or None.
+
+    Read with the one parser, :func:`casekit.cases.parse_observation_end`.
+    """
+    from casekit.cases import parse_observation_end
+
     obs = cases.attrs.get("observation_end")
     if obs is None and "observation_end" in cases and len(cases):
         obs = cases["observation_end"].max()
-    return None if obs is None else pd.Timestamp(obs)
+    if obs is None or isinstance(obs, pd.Timestamp) or obs is pd.NaT:  # as stored
+        return obs
+    return parse_observation_end(obs)
 
 
 # ---------------------------------------------------------------------------------------------
