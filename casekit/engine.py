@@ -597,8 +597,12 @@ def _evaluate(data: _CoxData, beta: np.ndarray, need_info: bool = True) -> _Stat
     alpha_ = data.wbar * np.bincount(dk, weights=inv2, minlength=g)
     beta_ = data.wbar * np.bincount(dk, weights=f * inv2, minlength=g)
     gamma_ = data.wbar * np.bincount(dk, weights=f * f * inv2, minlength=g)
-    cross = S1.T @ (beta_[:, None] * S1d)
-    mm = S1.T @ (alpha_[:, None] * S1) - cross - cross.T + S1d.T @ (gamma_[:, None] * S1d)
+    # Efron's terms in S1d vanish where a group has one death (its f is 0): multiply the tied
+    # groups only (on continuous clocks nearly every group is untied)
+    tied = np.flatnonzero((beta_ != 0) | (gamma_ != 0))
+    S1t, S1dt = S1[tied], S1d[tied]
+    cross = S1t.T @ (beta_[tied, None] * S1dt)
+    mm = S1.T @ (alpha_[:, None] * S1) - cross - cross.T + S1dt.T @ (gamma_[tied, None] * S1dt)
     info = _gram(X, c) - mm
     return _State(ll, grad, info, eta, e, inv, phi, H, S1, S1d, (alpha_, beta_, gamma_))
 
