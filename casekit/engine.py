@@ -303,6 +303,18 @@ def holm(p: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _one_blas_thread(fn: Any) -> Any:
+    """Run ``fn`` inside :func:`blas_single_thread` (for public entry points)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with blas_single_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def distinct(values: Any) -> np.ndarray:
     """Sorted distinct values by sort + adjacent difference (``np.unique`` without hashing).
 
@@ -918,6 +930,7 @@ def _beta_of(result_or_beta: CoxResult | Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(result_or_beta, dtype=float))
 
 
+@_one_blas_thread
 def schoenfeld_residuals(
     result_or_beta: CoxResult | Any,
     start: Any,
@@ -968,6 +981,7 @@ def schoenfeld_residuals(
     return data.death, stop_arr[data.death], data.X[data.death] - m
 
 
+@_one_blas_thread
 def breslow_cumhaz(
     result_or_beta: CoxResult | Any,
     start: Any,
