@@ -611,8 +611,9 @@ def fit_cox(
     0  pattern[fast]           2.0
     """
     with blas_single_thread():
+        used = list(dict.fromkeys([by, *(c for c in covariates if c in cases)]))
         data, reference, excluded = _cox_levels(cases, by, outcome, reference, min_cases,
-                                                min_events)
+                                                min_events, used)
         X, terms, notes = _design(data, by=by, reference=reference, covariates=covariates,
                                   min_level_cases=min_level_cases)
         dd = data["_d"].to_numpy(float)
@@ -642,10 +643,14 @@ def fit_cox(
 
 
 def _cox_levels(cases: pd.DataFrame, by: str, outcome: str, reference: str | None,
-                min_cases: int, min_events: int) -> tuple[pd.DataFrame, str, pd.Series]:
-    """Rows of the supported levels of ``by`` (with ``_d``, ``_e``), the reference, the rest."""
+                min_cases: int, min_events: int,
+                columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+    """Rows of the supported levels of ``by`` (with ``_d``, ``_e``), the reference, the rest.
+
+    Only ``columns`` (default: all) of the case table are kept (the fit needs no more).
+    """
     d, e = _durations_events(cases, outcome)
-    data = cases.assign(_d=d, _e=e)
+    data = (cases if columns is None else cases[list(columns)]).assign(_d=d, _e=e)
     sizes = data[by].astype("str").value_counts()
     n_ev = data["_e"].astype(np.int64).groupby(data[by].astype("str")).sum().reindex(sizes.index)
     ok_level = (sizes >= min_cases) & (n_ev >= min_events)
