@@ -207,7 +207,7 @@ def versions() -> str:
 
     out = [f"python {sys.version.split()[0]}", f"numpy {numpy.__version__}",
            f"pandas {pandas.__version__}", f"pyarrow {pyarrow.__version__}"]
-    for name in ("lifelines", "networkx"):
+    for name in ("scipy", "lifelines", "networkx", "threadpoolctl"):
         try:
             out.append(f"{name} {__import__(name).__version__}")
         except ImportError:

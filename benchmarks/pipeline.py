@@ -1,6 +1,7 @@
 """Benchmark: the whole pipeline on a real-shaped district, from the Parquet file on disk.
 
-read -> validate -> case table -> both networks -> ranking (KM, median CIs, RMST, log-rank), each
+read -> validate -> case table -> both networks -> ranking (KM, median CIs, RMST, log-rank) ->
+counting-process rows -> the default time-varying Cox ranking -> ``fit_cox``, each
 step with its wall and CPU seconds and its peak RSS (reset before the step, Linux
 ``/proc/self/clear_refs``), beside a bare baseline measured in the same run:
 
@@ -9,7 +10,10 @@ step with its wall and CPU seconds and its peak RSS (reset before the step, Linu
   bit masks) with the same opening, closing and pattern;
 - networks: the bare numpy version of ``network.py`` (pyarrow dictionary + integer counting);
 - ranking: lifelines, one ``KaplanMeierFitter`` per pattern (median and CI) plus the
-  multivariate log-rank test.
+  multivariate log-rank test;
+- Cox: lifelines' ``CoxPHFitter`` through ``fit_cox(engine="lifelines")`` on the first
+  ``--cox-baseline-cases`` cases (lifelines takes minutes at 1M), beside casekit on the same;
+- PM4Py (AGPL, not installed): its published figures from ``shared/perf/BASELINES.md``.
 
 The district (``_common.py``: about 300 agencies, all 17 columns, free text, a few bad rows that
 validation quarantines) is generated once and cached. Goals (issue 15, 1M cases): read within 2x
@@ -27,6 +31,8 @@ import argparse
 import gc
 
 import _common as cm
+import numpy as np
+
 import casekit as ck
 
 
@@ -36,6 +42,8 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--skip-lifelines", action="store_true", help="no lifelines baseline")
+    ap.add_argument("--cox-baseline-cases", type=int, default=20_000,
+                    help="cases of the Cox fit timed beside lifelines' CoxPHFitter")
     args = ap.parse_args()
     path = cm.district(args.cases)
     import lifelines  # noqa: F401  (import cost outside the timings)
@@ -77,6 +85,13 @@ def main() -> None:
                             method="whole-case"))
     patterns = rank.result["pattern"].tolist()
     base_rank = None if args.skip_lifelines else step(lambda: cm.lifelines_ranking(cases, patterns))
+    intervals = step(lambda: ck.build_case_intervals(ev, cases=cases))
+    tv_rank = step(lambda: ck.rank_collaborations(cases, intervals=intervals.result))
+    intervals.result = None
+    cox = step(lambda: ck.fit_cox(cases))
+    small = cases.head(args.cox_baseline_cases)
+    cox_small = step(lambda: ck.fit_cox(small))
+    base_cox = None if args.skip_lifelines else step(lambda: ck.fit_cox(small, engine="lifelines"))
     print(f"  {cm.load()} after the runs")
 
     # same answers as the baselines
@@ -113,6 +128,21 @@ def main() -> None:
         print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, base_rank, "lifelines", width=34))
     else:
         print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, width=34))
+    print(cm.row("counting-process rows (intervals)", intervals, width=34))
+    print(cm.row("ranking, default (time-varying Cox)", tv_rank, width=34)
+          + f"  ({tv_rank.result.attrs['n_rows']:,} rows of repeat filings)")
+    print(cm.row(f"fit_cox, {len(cases):,} cases", cox, width=34)
+          + f"  ({len(cox.result)} terms)")
+    if base_cox is not None:
+        same_cox = bool(np.allclose(cox_small.result["coef"], base_cox.result["coef"],
+                                    atol=5e-5))
+        print(cm.row(f"fit_cox, first {len(small):,} cases", cox_small, base_cox,
+                     "lifelines CoxPHFitter", width=34) + f"  same coefficients {same_cox}")
+    for label in ("PM4Py handover of work", "PM4Py working together"):
+        cells = cm.published(label)
+        if cells:
+            print(f"  published ({cm.BASELINES.name}): {label} at 1M cases "
+                  f"{cells[3].strip('*')} s (100k: {cells[2].strip('*')} s)")
     steps = [read, val, cases_t, nets, rank]
     total_cpu = sum(s.cpu for s in steps)
     total_wall = sum(s.wall for s in steps)
@@ -120,9 +150,12 @@ def main() -> None:
     per_m = peak / 1024 / (n_rows / 1e6)
     print(f"same answers as the baselines: case table {same_cases}, networks {same_nets}, "
           f"ranking medians and CIs {same_rank}")
+    data_per_m = (peak - start_mib) / 1024 / (n_rows / 1e6)
     print(f"process RSS before the steps {start_mib:,.0f} MiB; highest peak of a step "
           f"{peak:,.0f} MiB = {per_m:.2f} GiB per million events (goal <= 0.3); at that rate "
-          f"a 24 GiB machine holds about {24 / per_m:.0f}M events")
+          f"a 24 GiB machine holds about {24 / per_m:.0f}M events (above the idle process: "
+          f"{data_per_m:.2f} GiB per million events, about "
+          f"{(24 - start_mib / 1024) / data_per_m:.0f}M events)")
 
     def goal(name: str, ok: bool, text: str) -> str:
         return f"  {name}: {text} -> {'met' if ok else 'MISSED'}"
@@ -139,6 +172,9 @@ def main() -> None:
     print(goal("both networks <= 1.5x numpy", ratio_nets <= 1.5, f"{ratio_nets:.2f}x"))
     print(goal("handover faster than pandas", ratio_ho < 1, f"{ratio_ho:.2f}x"))
     print(goal("<= 0.3 GiB per million events", per_m <= 0.3, f"{per_m:.2f} GiB"))
+    print(goal("fit_cox on the case table <= 10 s", cox.cpu <= 10, f"{cox.cpu:.2f} s"))
+    print(f"  (the goal's 'case table + ranking' is the KM / CI / RMST / log-rank ranking; the "
+          f"default time-varying Cox ranking adds {intervals.cpu + tv_rank.cpu:.2f} s cpu)")
     print(f"pipeline cases={len(cases)} events={len(ev)} cpu_s={total_cpu:.2f} "
           f"wall_s={total_wall:.2f} peak_mib={peak:.0f} gib_per_million_events={per_m:.2f} "
           f"read_x_pyarrow={ratio_read:.1f} cases_x_pandas={ratio_cases:.2f} "

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, as_dates
+from casekit.engine import distinct
 
 __all__ = [
     "DelayedEntryWarning",
@@ -102,6 +103,33 @@ def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
     return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
 
 
+def parse_observation_end(value: Any, tz: Any = None) -> pd.Timestamp:
+    """One observation end as a naive Timestamp on the wall clock of zone ``tz``.
+
+    The one parser of the option (and of stored values): an aware value is converted to
+    ``tz``, a naive one read as wall time there; anything that is not a date is a one-line
+    :class:`~casekit._utils.CasekitError`.
+
+    Examples
+    --------
+    >>> parse_observation_end("2024-12-31")
+    Timestamp('2024-12-31 00:00:00')
+    >>> parse_observation_end("notadate")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: observation_end: expected a date such as '2024-12-31', got 'notadate'
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise CasekitError(
+            f"observation_end: expected a date such as '2024-12-31', got {value!r}"
+        ) from exc
+    if ts is pd.NaT:
+        raise CasekitError("observation_end: got a missing value (NaT); pass a date")
+    return _as_local(ts, tz)
+
+
 def _resolve_observation_end(
     events: pd.DataFrame, observation_end: Any, tz: Any = "events"
 ) -> pd.Timestamp:
@@ -126,20 +154,10 @@ def _resolve_observation_end(
     if isinstance(tz, str) and tz == "events":
         tz = _zone_of(events["timestamp"]) if "timestamp" in events else None
     if observation_end is not None:
-        try:
-            ts = pd.Timestamp(observation_end)
-        except (TypeError, ValueError) as exc:
-            raise CasekitError(
-                f"observation_end: expected a date such as '2024-12-31', got {observation_end!r}"
-            ) from exc
-        if ts is pd.NaT:
-            raise CasekitError("observation_end: got a missing value (NaT); pass a date")
-        return _as_local(ts, tz)
+        return parse_observation_end(observation_end, tz)
     meta = events.attrs.get("casekit") if isinstance(events.attrs, dict) else None
-    if isinstance(meta, dict) and meta.get("observation_end") is not None:
-        ts = pd.Timestamp(meta["observation_end"])
-        if ts is not pd.NaT:
-            return _as_local(ts, tz)
+    if isinstance(meta, dict) and not pd.isna(meta.get("observation_end")):
+        return parse_observation_end(meta["observation_end"], tz)
     if len(events) == 0:
         raise CasekitError("events: the log is empty, so there is no observation end")
     last = _local_ns(events["timestamp"], "timestamp", tz)
@@ -313,7 +331,7 @@ def _set_labels(
     key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
     if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
         key = key[np.r_[True, key[1:] != key[:-1]]]
-    key = _distinct(key)
+    key = distinct(key)
     rows, cols = key // k, key % k
     counts = np.bincount(rows, minlength=n_cases)
     return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
@@ -339,21 +357,6 @@ def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
         idx = s[:np.searchsorted(neg, -p, side="left")] + p  # segments longer than p
         out[idx] |= out[idx - 1]
     return out
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values by sort + adjacent difference.
-
-    ``np.unique`` without ``return_*`` uses a hash table in numpy 2.3+, about 60x slower on
-    millions of integer keys once there are more than a few dozen distinct values.
-
-    Examples
-    --------
-    >>> _distinct(np.array([3, 1, 3, 2, 1])).tolist()
-    [1, 2, 3]
-    """
-    out = np.sort(values)
-    return out[np.r_[True, out[1:] != out[:-1]]] if len(out) else out
 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
@@ -735,9 +738,47 @@ def _case_table(
     pattern_on: str,
 ) -> pd.DataFrame:
     """Build the case table of a prepared log (the body of :func:`build_case_table`)."""
-    n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
+    n_cases, codes, starts = log.n_cases, log.codes, log.starts
     pattern_on = log.resolve_pattern_on(pattern_on)
-    # agencies and patterns: only agencies whose first action is at or before the exit
+    table = pd.DataFrame(
+        {
+            "case_id": log.case_labels,
+            "opened_at": _datetimes(tm.opened),
+            "closed_at": _datetimes(tm.close),
+            "observation_end": pd.Series(np.full(n_cases, log.obs_end.to_datetime64()))
+            .astype("datetime64[ns]"),
+            "duration_days": (tm.exit - tm.opened) / _NS_PER_DAY,
+            "closed": tm.closed,
+            **_agency_columns(log, tm, pattern_on),
+            "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
+            "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
+            "exit_at": _datetimes(tm.exit),
+            "exit_type": tm.exit_type,
+            "prevalent": tm.prevalent,
+            "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
+            "duration_known": tm.duration_known,
+        }
+    )
+    table["year"] = table["opened_at"].dt.year.astype("int64")
+    if (tm.terminated != _BIG).any():
+        table["terminated_at"] = _datetimes(tm.terminated)
+    for col in _CARRY:
+        if col in log.ev:
+            table[col] = _first_valid(log.ev[col].reset_index(drop=True), starts, len(log.ev))
+
+    table = _add_repeats(table, link=link, keys=repeat_keys, window_days=repeat_window_days)
+    table = _add_settlement(table, tm, log.obs_ns, settle_window_days)
+    table = _order_case_columns(table)
+    _case_table_attrs(table, log, tm, settle_window_days, pattern_on)
+    return table
+
+
+def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
+    """Agencies, pattern, first agency (and type) and hand-overs of every case.
+
+    Only agencies whose first action is at or before the case's exit count.
+    """
+    n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
     by_exit = ts <= tm.exit[codes]
     ag_all, ag_uniques = log.agencies
     at_all, at_uniques = log.agency_types
@@ -757,56 +798,35 @@ def _case_table(
     # hand-overs: consecutive events in a case whose acting agency changes
     same = codes[1:] == codes[:-1]
     changed = same & (ag_all[1:] != ag_all[:-1]) & (ag_all[1:] >= 0) & (ag_all[:-1] >= 0)
-    n_handovers = np.bincount(codes[1:][changed], minlength=n_cases)
-
-    table = pd.DataFrame(
-        {
-            "case_id": log.case_labels,
-            "opened_at": _datetimes(tm.opened),
-            "closed_at": _datetimes(tm.close),
-            "observation_end": pd.Series(np.full(n_cases, log.obs_end.to_datetime64()))
-            .astype("datetime64[ns]"),
-            "duration_days": (tm.exit - tm.opened) / _NS_PER_DAY,
-            "closed": tm.closed,
-            "agencies": agencies,
-            "n_agencies": n_agencies,
-            "pattern": pattern,
-            "n_agency_types": n_types,
-            "first_agency": first_agency,
+    return {"agencies": agencies, "n_agencies": n_agencies, "pattern": pattern,
+            "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
-            "n_handovers": n_handovers,
-            "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
-            "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
-            "exit_at": _datetimes(tm.exit),
-            "exit_type": tm.exit_type,
-            "prevalent": tm.prevalent,
-            "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
-            "duration_known": tm.duration_known,
-        }
-    )
-    table["year"] = table["opened_at"].dt.year.astype("int64")
-    if (tm.terminated != _BIG).any():
-        table["terminated_at"] = _datetimes(tm.terminated)
-    for col in _CARRY:
-        if col in log.ev:
-            table[col] = _first_valid(log.ev[col].reset_index(drop=True), starts, len(log.ev))
+            "n_handovers": np.bincount(codes[1:][changed], minlength=n_cases)}
 
-    table = _add_repeats(table, link=link, keys=repeat_keys, window_days=repeat_window_days)
-    table = _add_settlement(table, tm, log.obs_ns, settle_window_days)
 
-    front = [
-        "case_id", "opened_at", "closed_at", "settled_at", "observation_end", "duration_days",
-        "closed", "settled", "settle_days", "settle_observed", "agencies", "n_agencies", "pattern",
-        "n_agency_types", "first_agency", "first_agency_type", "n_handovers", "joint_conference",
-        "leader_involved", "year", "repeat_ordinal", "repeat_kind", "matter_id", "petitioner_id",
-        "category", "street", "channel", "exit_at", "exit_type", "prevalent", "entry_days",
-        "duration_known",
-    ]
+#: Column order of the case table (other columns follow in their own order).
+_CASE_COLUMNS = (
+    "case_id", "opened_at", "closed_at", "settled_at", "observation_end", "duration_days",
+    "closed", "settled", "settle_days", "settle_observed", "agencies", "n_agencies", "pattern",
+    "n_agency_types", "first_agency", "first_agency_type", "n_handovers", "joint_conference",
+    "leader_involved", "year", "repeat_ordinal", "repeat_kind", "matter_id", "petitioner_id",
+    "category", "street", "channel", "exit_at", "exit_type", "prevalent", "entry_days",
+    "duration_known",
+)
+
+
+def _order_case_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The contract's columns first (absent text columns as missing strings), then the rest."""
     for col in ("category", "street", "channel", "petitioner_id"):
         if col not in table:
             table[col] = pd.Series(pd.NA, index=table.index, dtype="str")
-    cols = [c for c in front if c in table] + [c for c in table if c not in front]
-    table = table[cols]
+    cols = [c for c in _CASE_COLUMNS if c in table] + [c for c in table if c not in _CASE_COLUMNS]
+    return table[cols]
+
+
+def _case_table_attrs(table: pd.DataFrame, log: _Log, tm: _Timing, settle_window_days: float,
+                      pattern_on: str) -> None:
+    """Scalar metadata in ``table.attrs``; warn when prevalent cases have unknown durations."""
     n_prevalent = int(tm.prevalent.sum())
     n_excluded = int((~tm.duration_known).sum())
     table.attrs["observation_end"] = log.obs_end
@@ -818,14 +838,13 @@ def _case_table(
     table.attrs["n_competing_exits"] = int(tm.competing.sum())
     if n_excluded:
         warnings.warn(
-            f"{n_excluded} of {n_cases} cases were open before the log starts and their opening "
-            f"time is unknown ({n_prevalent} prevalent in all): their durations are not known "
-            "(duration_known=False) and duration estimates leave them out; give an 'opened_at' "
-            "column to let them enter late instead",
+            f"{n_excluded} of {log.n_cases} cases were open before the log starts and their "
+            f"opening time is unknown ({n_prevalent} prevalent in all): their durations are "
+            "not known (duration_known=False) and duration estimates leave them out; give an "
+            "'opened_at' column to let them enter late instead",
             DelayedEntryWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return table
 def _add_repeats(
     table: pd.DataFrame, *, link: bool, keys: Sequence[str], window_days: float
 ) -> pd.DataFrame:
@@ -1081,32 +1100,49 @@ def _table_ns(table: pd.DataFrame, col: str, tz: Any) -> np.ndarray:
     return _local_ns(table[col].reset_index(drop=True), col, tz)
 
 
-def _interval_rows(
-    log: _Log, table: pd.DataFrame, row_of_code: np.ndarray, pattern_on: str
-) -> dict[str, Any]:
-    """Build the counting-process rows (vectorised; see :func:`build_case_intervals`)."""
+@dataclass
+class _FollowUp:
+    """Per case of a case table: follow-up times (days from opening, and int64 ns)."""
+
+    opened: np.ndarray  # ns
+    duration: np.ndarray  # days to exit
+    entry_days: np.ndarray
+    exit_ns: np.ndarray
+    entry_ns: np.ndarray
+    known: np.ndarray  # duration known
+    zero: np.ndarray  # known, but exit at or before entry: no rows
+    has_rows: np.ndarray
+
+
+def _follow_up(table: pd.DataFrame, tz: Any) -> _FollowUp:
     n = len(table)
-    opened = _table_ns(table, "opened_at", log.tz)
+    opened = _table_ns(table, "opened_at", tz)
     duration = table["duration_days"].to_numpy(dtype=np.float64)
     entry_days = (table["entry_days"].to_numpy(dtype=np.float64) if "entry_days" in table
                   else np.zeros(n))
     if "exit_at" in table:
-        exit_ns = _table_ns(table, "exit_at", log.tz)
+        exit_ns = _table_ns(table, "exit_at", tz)
     else:
         exit_ns = opened + np.round(duration * _NS_PER_DAY).astype(np.int64)
     entry_ns = opened + np.round(entry_days * _NS_PER_DAY).astype(np.int64)
     known = (table["duration_known"].to_numpy(dtype=bool) if "duration_known" in table
              else np.ones(n, dtype=bool))
     zero = known & ~(duration > entry_days)
-    has_rows = known & ~zero
+    return _FollowUp(opened, duration, entry_days, exit_ns, entry_ns, known, zero,
+                     known & ~zero)
 
-    # joins: first action of each item (agency type / agency) of a case, strictly before exit
-    item_codes, item_names = log.items(pattern_on)
-    rank, sorted_names = _alpha_rank(item_names)
+
+def _joins(log: _Log, fu: _FollowUp, row_of_code: np.ndarray, item_codes: np.ndarray,
+           rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First action of each item of a case strictly before its exit: table row, time, item.
+
+    Ordered by table row, then time.
+    """
+    n = len(fu.opened)
     identity = len(row_of_code) == n and bool(np.all(row_of_code == np.arange(n)))
     case_row = log.codes if identity else row_of_code[log.codes]
     # a case without rows (or not in the table) has no action "before its exit"
-    until = np.r_[np.where(has_rows, exit_ns, _NAT), _NAT]
+    until = np.r_[np.where(fu.has_rows, fu.exit_ns, _NAT), _NAT]
     ok = (log.ts < until[case_row]) & (item_codes >= 0)
     pos = _first_actions(log.codes, item_codes, rank, np.flatnonzero(ok))
     j_row, j_ts, j_item = case_row[pos], log.ts[pos], item_codes[pos]
@@ -1114,41 +1150,43 @@ def _interval_rows(
             (j_row[1:] > j_row[:-1]) | ((j_row[1:] == j_row[:-1]) & (j_ts[1:] >= j_ts[:-1]))):
         order = np.lexsort((j_ts, j_row))  # the case table's order differs from the log's
         j_row, j_ts, j_item = j_row[order], j_ts[order], j_item[order]
+    return j_row, j_ts, j_item
+
+
+def _interval_rows(
+    log: _Log, table: pd.DataFrame, row_of_code: np.ndarray, pattern_on: str
+) -> dict[str, Any]:
+    """Build the counting-process rows (vectorised; see :func:`build_case_intervals`)."""
+    n = len(table)
+    fu = _follow_up(table, log.tz)
+    item_codes, item_names = log.items(pattern_on)
+    rank, sorted_names = _alpha_rank(item_names)
+    j_row, j_ts, j_item = _joins(log, fu, row_of_code, item_codes, rank)
 
     # splits: distinct join instants strictly after the entry (and before the exit)
-    split = j_ts > entry_ns[j_row]
+    split = j_ts > fu.entry_ns[j_row]
     prev_same = np.zeros(len(j_row), dtype=bool)  # same case, instant and split as before
     prev_same[1:] = (j_row[1:] == j_row[:-1]) & (j_ts[1:] == j_ts[:-1]) & split[:-1]
     new = split & ~prev_same
     n_splits = np.bincount(j_row[new], minlength=n)
-    n_rows_case = np.where(has_rows, 1 + n_splits, 0)
+    n_rows_case = np.where(fu.has_rows, 1 + n_splits, 0)
     off = np.r_[0, np.cumsum(n_rows_case)].astype(np.int64)
     split_off = np.r_[0, np.cumsum(n_splits)].astype(np.int64)
     split_id = np.cumsum(new) - 1
     jr = off[j_row] + np.where(split, 1 + split_id - split_off[j_row], 0)
 
     total = int(off[-1])
-    cases_with_rows = np.flatnonzero(has_rows)
+    cases_with_rows = np.flatnonzero(fu.has_rows)
     row_case = np.repeat(np.arange(n), n_rows_case)
     first = off[cases_with_rows]
     last = off[cases_with_rows + 1] - 1
     start = np.empty(total, dtype=np.float64)
-    start[first] = entry_days[cases_with_rows]
-    start[jr[new]] = (j_ts[new] - opened[j_row[new]]) / _NS_PER_DAY
+    start[first] = fu.entry_days[cases_with_rows]
+    start[jr[new]] = (j_ts[new] - fu.opened[j_row[new]]) / _NS_PER_DAY
     stop = np.empty(total, dtype=np.float64)
     stop[:-1] = start[1:]
-    stop[last] = duration[cases_with_rows]
-    closed = table["closed"].to_numpy(dtype=bool)
-    event = np.zeros(total, dtype=np.int8)
-    event[last] = closed[cases_with_rows]
-    exit_codes = np.zeros(total, dtype=np.int64)  # 0: "" (not the last row)
-    if "exit_type" in table:
-        exit_codes_case, exit_labels = pd.factorize(table["exit_type"].astype("str"))
-        exit_codes[last] = exit_codes_case[cases_with_rows] + 1
-        exit_labels = ["", *map(str, exit_labels)]
-    else:
-        exit_codes[last] = np.where(closed[cases_with_rows], 1, 2)
-        exit_labels = ["", "close", "censored"]
+    stop[last] = fu.duration[cases_with_rows]
+    event, exit_type = _row_exits(table, cases_with_rows, last, total)
 
     # exposure in force on each row: the case's joins up to that row
     if len(rank) <= 63:
@@ -1168,7 +1206,7 @@ def _interval_rows(
         "start": start,
         "stop": stop,
         "event": event,
-        "exit_type": _take_labels(exit_labels, exit_codes),
+        "exit_type": exit_type,
         "pattern": pattern,
     })
     frame = pd.concat([frame, exposure], axis=1)
@@ -1176,12 +1214,29 @@ def _interval_rows(
         "frame": frame,
         "row_case": row_case,
         "n_cases": n,
-        "n_cases_with_rows": int(has_rows.sum()),
-        "n_prevalent_excluded": int((~known).sum()),
-        "n_zero_length": int(zero.sum()),
+        "n_cases_with_rows": int(fu.has_rows.sum()),
+        "n_prevalent_excluded": int((~fu.known).sum()),
+        "n_zero_length": int(fu.zero.sum()),
         "n_events": int(event.sum()),
         "n_rows": total,
     }
+
+
+def _row_exits(table: pd.DataFrame, cases_with_rows: np.ndarray, last: np.ndarray,
+               total: int) -> tuple[np.ndarray, pd.Series]:
+    """Event flag and exit type per row: a case's last row carries its exit, others none."""
+    closed = table["closed"].to_numpy(dtype=bool)
+    event = np.zeros(total, dtype=np.int8)
+    event[last] = closed[cases_with_rows]
+    exit_codes = np.zeros(total, dtype=np.int64)  # 0: "" (not the last row)
+    if "exit_type" in table:
+        exit_codes_case, exit_labels = pd.factorize(table["exit_type"].astype("str"))
+        exit_codes[last] = exit_codes_case[cases_with_rows] + 1
+        exit_labels = ["", *map(str, exit_labels)]
+    else:
+        exit_codes[last] = np.where(closed[cases_with_rows], 1, 2)
+        exit_labels = ["", "close", "censored"]
+    return event, _take_labels(exit_labels, exit_codes)
 
 
 def _first_actions(

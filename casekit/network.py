@@ -28,6 +28,7 @@ working together equals our ``count`` (PM4Py divides by the number of events of 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from casekit._utils import CasekitError, datetime_ns
+from casekit.engine import distinct
 
 __all__ = [
     "build_agency_networks",
@@ -306,26 +308,6 @@ class _Pairs:
         return cls(keys.astype(np.int64), flat[keys].astype(np.int64))
 
 
-def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
-    """Distinct values of an integer array, ascending (sort + adjacent difference).
-
-    ``np.unique`` without ``return_*`` hashes in numpy 2.3+, 50-70x slower on millions of keys
-    with more than a few dozen distinct values; a sort is O(n log n) with a small constant.
-
-    Examples
-    --------
-    >>> _distinct_sorted(np.array([5, 1, 5, 3, 1]))
-    array([1, 3, 5])
-    """
-    s = np.sort(keys)
-    if len(s) < 2:
-        return s
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
-
-
 def _run_lengths(sorted_keys: np.ndarray) -> _Pairs:
     """Distinct keys of a sorted array and how often each occurs."""
     n = len(sorted_keys)
@@ -412,7 +394,7 @@ def _incidence_counts(enc: _Encoded, *, force_general: bool = False) -> tuple[np
         present = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(bool)
         row, col = np.nonzero(present)  # row-major: sorted by row, cols ascending
         return _pair_counts(row, col, mult[row], k)
-    key = _distinct_sorted(enc.case * k + enc.node)
+    key = distinct(enc.case * k + enc.node)
     return _pair_counts(key // k, key % k, None, k)
 
 
@@ -421,7 +403,7 @@ def _cases_per_node(enc: _Encoded) -> np.ndarray:
     k = len(enc.labels)
     if enc.n_events == 0 or k == 0:
         return np.zeros(k, dtype=np.int64)
-    key = _distinct_sorted(enc.case * k + enc.node)
+    key = distinct(enc.case * k + enc.node)
     return np.bincount(key % k, minlength=k).astype(np.int64)
 
 
@@ -456,7 +438,7 @@ def _group_medians(
     top = int(lag.max())
     if int(lag.min()) < 0:
         return None
-    cand = _distinct_sorted(keys) if candidates is None else candidates.astype(np.int64)
+    cand = distinct(keys) if candidates is None else candidates.astype(np.int64)
     key_bits = (max(int(keys.max()), int(cand.max())) + 1).bit_length()  # room for cand + 1
     for unit in (10**9, 10**6, 10**3, 1):
         if (top // unit).bit_length() + key_bits <= 62 and not (lag % unit).any():
@@ -964,7 +946,9 @@ def build_network_by_period(
     Returns
     -------
     pandas.DataFrame
-        Long table sorted by period, source, target; ``attrs["n_cases"]`` maps period to cases.
+        Long table sorted by period, source, target; ``attrs["n_cases"]`` is JSON text mapping
+        each period to its cases (``json.loads``; a string, so tables merge and pickle cleanly),
+        periods without any pair of agencies included.
 
     Examples
     --------
@@ -1003,7 +987,7 @@ def build_network_by_period(
     cols = ["period", "source", "target", "count", "share"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     out = out.sort_values(["period", "source", "target"]).reset_index(drop=True)
-    out.attrs["n_cases"] = n_cases
+    out.attrs["n_cases"] = json.dumps(n_cases, ensure_ascii=False)
     return out
 
 
@@ -1174,7 +1158,7 @@ def find_referral_loops(
     if len(key):  # distinct (case, loop) pairs; c is ascending, so keys sorted within a case
         kk = k * k
         if (int(c[-1]) + 1) * kk < 2**63:
-            per_case = _count_keys(_distinct_sorted(c * kk + key) % kk)
+            per_case = _count_keys(distinct(c * kk + key) % kk)
         else:
             o = np.lexsort((key, c))
             cs, ks = c[o], key[o]

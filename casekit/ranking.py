@@ -29,6 +29,8 @@ interval, and a 90% confidence set for the fastest pattern (multiple comparisons
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -106,6 +108,31 @@ class _Rows:
     @property
     def event(self) -> np.ndarray:
         return self.cause == 1
+
+    @functools.cached_property
+    def group_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of ``group`` in order of appearance (missing -1) and the labels."""
+        codes, labels = pd.factorize(self.group)
+        return codes, np.asarray(labels, dtype=object)
+
+    @functools.cached_property
+    def case_codes(self) -> tuple[np.ndarray, int]:
+        """Codes of ``case`` and the number of distinct cases."""
+        codes, labels = pd.factorize(self.case)
+        return codes, len(labels)
+
+    def in_groups(self, groups: Sequence[str]) -> np.ndarray:
+        """Whether each row's group is one of ``groups`` (``np.isin`` on the codes)."""
+        codes, labels = self.group_codes
+        wanted = np.isin(labels, np.asarray(list(groups), dtype=object))
+        return np.r_[wanted, False][codes]
+
+    def n_distinct_cases(self, mask: np.ndarray | None = None) -> int:
+        """Distinct cases among the rows (``mask``: only those rows)."""
+        codes, n = self.case_codes
+        if mask is None:
+            return n
+        return int(np.count_nonzero(np.bincount(codes[mask], minlength=n)))
 
 
 def _cause(exit_type: pd.Series, event: np.ndarray, outcome: str) -> np.ndarray:
@@ -271,9 +298,10 @@ class _Fit:
 
 def _fit(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
          cluster: np.ndarray | None, strata: np.ndarray | None, check_ph: bool) -> _Fit:
-    res = engine.cox_fit(start, stop, event, X, strata=strata, cluster=cluster)
+    res, (_, times, resid) = engine.cox_fit_schoenfeld(start, stop, event, X, strata=strata,
+                                                       cluster=cluster)
     var = res.var if res.robust_var is None else _floored(res.robust_var, res.var)
-    ph = (_ph_test(start, stop, event, X, res.beta, res.var, strata) if check_ph
+    ph = (_ph_test(times, resid, res.beta, res.var, int(event.sum())) if check_ph
           else np.full(len(res.beta), np.nan))
     return _Fit(np.asarray(res.beta), np.asarray(var), np.asarray(res.se), bool(res.converged),
                 int(res.n_clusters or 0), ph)
@@ -293,17 +321,17 @@ def _floored(robust: np.ndarray, model: np.ndarray) -> np.ndarray:
     return robust * d[:, None] * d[None, :]
 
 
-def _ph_test(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
-             beta: np.ndarray, var: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
+def _ph_test(times: np.ndarray, resid: np.ndarray, beta: np.ndarray, var: np.ndarray,
+             n_events: int) -> np.ndarray:
     """Grambsch-Therneau test per term: scaled Schoenfeld residuals against the rank of time.
 
-    The residuals come from :func:`casekit.engine.schoenfeld_residuals` on the counting-process
-    rows (risk sets ``start < t <= stop``, per stratum); ``var`` is the model-based variance.
+    ``times, resid`` are :func:`casekit.engine.schoenfeld_residuals` on the counting-process
+    rows at the fit (risk sets ``start < t <= stop``, per stratum); ``var`` is the model-based
+    variance.
     """
-    p = X.shape[1]
-    if int(event.sum()) < 3 or p == 0:
+    p = len(beta)
+    if n_events < 3 or p == 0:
         return np.full(p, np.nan)
-    _, times, resid = engine.schoenfeld_residuals(beta, start, stop, event, X, strata=strata)
     n_d = len(times)
     scaled = n_d * resid @ var + beta
     g = pd.Series(times).rank(method="average").to_numpy() - (n_d + 1) / 2
@@ -319,14 +347,20 @@ def _ph_test(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarr
 
 
 def _support(rows: _Rows) -> pd.DataFrame:
-    df = pd.DataFrame({"g": rows.group, "case": rows.case, "e": rows.event})
-    out = df.groupby("g", sort=False).agg(n_cases=("case", "nunique"), n_closed=("e", "sum"))
+    g, labels = rows.group_codes
+    c, n_case = rows.case_codes
+    ok = g >= 0
+    n_closed = np.bincount(g[ok & rows.event], minlength=len(labels))
+    pairs = engine.distinct(g[ok].astype(np.int64) * n_case + c[ok])  # (group, case)
+    n_cases = np.bincount(pairs // n_case, minlength=len(labels)) if n_case else n_closed * 0
+    out = pd.DataFrame({"n_cases": n_cases.astype(np.int64), "n_closed": n_closed.astype(
+        np.int64)}, index=pd.Index(labels, name="g"))
     return out.sort_values(["n_closed", "n_cases"], ascending=False, kind="stable")
 
 
 def _no_pattern_error(rows: _Rows, support: pd.DataFrame, min_cases: int, min_events: int,
                       outcome: str) -> NothingToRankError:
-    n_cases = len(np.unique(rows.case))
+    n_cases = rows.n_distinct_cases()
     n_ev = int(rows.event.sum())
     if n_ev == 0:
         what = {"close": "close events recognised", "settle": "settlements observed",
@@ -346,7 +380,10 @@ def _no_pattern_error(rows: _Rows, support: pd.DataFrame, min_cases: int, min_ev
 def _descriptive(rows: _Rows, groups: Sequence[str], alpha: float,
                  horizon: float | None) -> tuple[pd.DataFrame, float]:
     """KM median (with CI), RMST and Aalen-Johansen CIF per group, on the descriptive clock."""
-    idx = pd.Series(np.arange(len(rows.group))).groupby(rows.group).indices
+    codes, labels = rows.group_codes
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    idx = {lab: order[bounds[k]:bounds[k + 1]] for k, lab in enumerate(labels)}
     kms = {}
     for g in groups:
         i = idx[g]
@@ -375,7 +412,7 @@ def _cox_terms(rows: _Rows, included: list[str], reference: str, covariates: Seq
     while they are in a ranked pattern (a selection on the exposure history, which keeps the
     partial likelihood valid), and no unstable nuisance level is estimated.
     """
-    keep = np.isin(rows.group, included)
+    keep = rows.in_groups(included)
     data = rows.frame.loc[keep].assign(_level=rows.group[keep])
     X, terms, dnotes = _design(data, by="_level", reference=reference, covariates=covariates,
                                min_level_cases=20)
@@ -646,8 +683,8 @@ def _rank_rows(rows: _Rows, *, method: str, landmark_days: float, cases: pd.Data
     table.attrs.update(
         method=label, estimand=estimand, ranked_by=ranked_by, reference=reference,
         observation_end=obs, outcome=outcome, repeat_only=repeat_only,
-        n_cases_used=len(np.unique(rows.case[np.isin(rows.group, included)])),
-        n_cases_considered=len(np.unique(rows.case)), n_rows=len(rows.case),
+        n_cases_used=rows.n_distinct_cases(rows.in_groups(included)),
+        n_cases_considered=rows.n_distinct_cases(), n_rows=len(rows.case),
         n_competing_exits=n_comp, n_prevalent=_attr(cases, intervals, "n_prevalent"),
         n_prevalent_excluded=_attr(cases, intervals, "n_prevalent_excluded"),
         cluster=cluster, n_clusters=n_clusters, notes="; ".join(notes), ph_warning=ph_warning,
@@ -656,19 +693,19 @@ def _rank_rows(rows: _Rows, *, method: str, landmark_days: float, cases: pd.Data
     return table
 
 
-def _excluded_record(ex: pd.DataFrame, min_cases: int, min_events: int) -> dict[str, list[Any]]:
-    """The left-out patterns as plain lists (attrs stay picklable and mergeable)."""
+def _excluded_record(ex: pd.DataFrame, min_cases: int, min_events: int) -> str:
+    """The left-out patterns as JSON text (attrs hold strings: they merge and pickle cleanly)."""
     reasons = [
         f"fewer than {min_cases} cases" if n < min_cases
         else f"fewer than {min_events} closures while in force"
         for n in ex["n_cases"]
     ]
-    return {
+    return json.dumps({
         "pattern": [str(g) for g in ex.index],
         "n_cases": [int(n) for n in ex["n_cases"]],
         "n_closed": [int(n) for n in ex["n_closed"]],
         "reason": reasons,
-    }
+    }, ensure_ascii=False)
 
 
 def _attr(cases: pd.DataFrame, intervals: pd.DataFrame | None, key: str) -> int:
@@ -736,7 +773,10 @@ def _order(table: pd.DataFrame, ranked_by: str, reference: str) -> pd.DataFrame:
 
 
 def excluded_patterns(ranking: pd.DataFrame) -> pd.DataFrame:
-    """The patterns a ranking left out, with their support and the reason.
+    """The patterns a ranking (or :func:`casekit.fit_cox`) left out, with their support.
+
+    Read from the JSON text in ``attrs["excluded"]``: a ranking lists ``pattern, n_cases,
+    n_closed, reason``; a Cox table lists its grouping column and ``n_cases``.
 
     Examples
     --------
@@ -745,9 +785,16 @@ def excluded_patterns(ranking: pd.DataFrame) -> pd.DataFrame:
     >>> list(ck.excluded_patterns(ranking).columns)
     ['pattern', 'n_cases', 'n_closed', 'reason']
     """
-    ex = ranking.attrs.get("excluded") or {"pattern": [], "n_cases": [], "n_closed": [],
-                                           "reason": []}
-    return pd.DataFrame(ex).astype({"n_cases": "int64", "n_closed": "int64"})
+    return _excluded_frame(ranking, {"pattern": [], "n_cases": [], "n_closed": [],
+                                     "reason": []})
+
+
+def _excluded_frame(result: pd.DataFrame, empty: dict[str, list[Any]]) -> pd.DataFrame:
+    """The JSON text in ``result.attrs["excluded"]`` as a table (integer counts as int64)."""
+    text = result.attrs.get("excluded")
+    ex = json.loads(text) if isinstance(text, str) and text else empty
+    out = pd.DataFrame(ex)
+    return out.astype({c: "int64" for c in ("n_cases", "n_closed") if c in out})
 
 
 def describe_ranking(ranking: pd.DataFrame, *, sure: float = 0.8,
@@ -917,7 +964,7 @@ def fit_time_varying_cox(
         })
     out.attrs.update(
         estimand=_estimand("time-varying", stratify, cluster, outcome),
-        n_cases=len(np.unique(rows.case)), n_rows=len(rows.case),
+        n_cases=rows.n_distinct_cases(), n_rows=len(rows.case),
         n_events=int(rows.event.sum()), n_clusters=fit.n_clusters,
         converged=fit.converged, notes="; ".join(notes),
     )

@@ -25,10 +25,11 @@ column), because a censored estimate means nothing without it.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to
 
 from casekit._utils import CasekitError
 from casekit.engine import _KM, _chi2_sf, _km, _logrank_multi, _logrank_two, _norm_sf, _z
-from casekit.engine import CoxResult, cox_fit, schoenfeld_residuals
+from casekit.engine import CoxResult, blas_single_thread, cox_fit_schoenfeld
 from casekit.engine import holm as _holm
 
 __all__ = [
@@ -90,10 +91,18 @@ def _durations_events(cases: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np
 
 
 def _observation_end(cases: pd.DataFrame) -> pd.Timestamp | None:
+    """The observation end a case table was built at (``attrs``, else its column), or None.
+
+    Read with the one parser, :func:`casekit.cases.parse_observation_end`.
+    """
+    from casekit.cases import parse_observation_end
+
     obs = cases.attrs.get("observation_end")
     if obs is None and "observation_end" in cases and len(cases):
         obs = cases["observation_end"].max()
-    return None if obs is None else pd.Timestamp(obs)
+    if obs is None or isinstance(obs, pd.Timestamp) or obs is pd.NaT:  # as stored
+        return obs
+    return parse_observation_end(obs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +374,7 @@ class _CoxFit:
     converged: bool
     n_iter: int
     ph_p_values: np.ndarray | None
+    fitter: Any = None  # the CoxResult (numpy) or lifelines' CoxPHFitter
 
 
 def _cox_efron(
@@ -382,22 +392,23 @@ def _cox_efron(
     durations count as in lifelines' ``CoxPHFitter``).
     """
     start = np.zeros(len(durations))
-    fit = cox_fit(start, durations, events, X, max_iter=max_iter, tol=tol)
+    fit, (rows, times, resid) = cox_fit_schoenfeld(start, durations, events, X,
+                                                   max_iter=max_iter, tol=tol)
     ph = None
     if ph_test and fit.n_events > 2:
-        ph = _ph_rank_test(fit, start, durations, events, X)
+        ph = _ph_rank_test(fit, rows, times, resid)
     return _CoxFit(fit.beta, fit.se, fit.var, fit.loglik, fit.loglik_null, fit.converged,
-                   fit.n_iter, ph)
+                   fit.n_iter, ph, fit)
 
 
-def _ph_rank_test(fit: CoxResult, start: np.ndarray, durations: np.ndarray, events: np.ndarray,
-                  X: np.ndarray) -> np.ndarray:
+def _ph_rank_test(fit: CoxResult, rows: np.ndarray, times: np.ndarray,
+                  resid: np.ndarray) -> np.ndarray:
     """Scaled Schoenfeld residuals against the rank of the event time, one p-value per term.
 
     The Grambsch-Therneau approximation of
-    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``.
+    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``; ``rows, times,
+    resid`` are :func:`casekit.engine.schoenfeld_residuals` at the fit.
     """
-    rows, times, resid = schoenfeld_residuals(fit, start, durations, events, X)
     order = np.lexsort((rows, -times))  # latest first, ties in row order (lifelines' order)
     n_d = len(rows)
     scaled = n_d * resid[order] @ fit.var + fit.beta
@@ -423,49 +434,26 @@ def _design(
     ``leading`` columns (with their ``(term, variable, level)``) come before the pattern levels
     and, like them, are kept in preference to later columns they are collinear with.
     """
-    cols: list[np.ndarray] = [c for c, _ in leading]
+    cols: list[np.ndarray] = [np.asarray(c) for c, _ in leading]
     terms: list[tuple[str, str, str]] = [t for _, t in leading]  # (term, variable, level)
+    keys: list[np.ndarray] = [pd.factorize(c)[0] for c in cols]  # codes of each variable
     notes: list[str] = []
-    g = data[by].astype("str").to_numpy()
-    for level in pd.Series(g).value_counts().index:
-        if level == reference:
-            continue
-        cols.append((g == level).astype(float))
-        terms.append((f"{by}[{level}]", by, level))
+    codes, levels = _ordered_codes(data[by].astype("str"))
+    keys.append(codes)
+    for j, level in enumerate(levels):
+        if level != reference:
+            cols.append(codes == j)
+            terms.append((f"{by}[{level}]", by, level))
     n_pattern_cols = len(cols)
     for cov in covariates:
         if cov not in data or data[cov].isna().all():
             notes.append(f"covariate {cov!r} not in the data: not adjusted for")
             continue
-        s = data[cov]
-        if cov == "repeat_ordinal":
-            x = pd.to_numeric(s, errors="coerce").fillna(1).clip(upper=10).to_numpy(float)
-            if np.ptp(x) > 0:
-                cols.append(x)
-                terms.append((cov, cov, ""))
-            continue
-        lab = s.astype("str").fillna("missing").to_numpy()
-        counts = pd.Series(lab).value_counts()
-        rare = counts.index[counts < min_level_cases]
-        if len(rare):
-            lab = np.where(np.isin(lab, np.asarray(rare, dtype=object)), "_other", lab)
-            counts = pd.Series(lab).value_counts()
-        if len(counts) < 2:
-            continue
-        counts.index[0]
-        for level in counts.index[1:]:
-            cols.append((lab == level).astype(float))
-            terms.append((f"{cov}[{level}]", cov, str(level)))
+        _covariate_columns(data[cov], cov, min_level_cases, cols, terms, keys)
     if not cols:
         return np.zeros((len(data), 0)), [], notes
-    X = np.column_stack(cols)
-    # drop columns linearly dependent on earlier ones (patterns come first, so they are kept)
-    Xc = X - X.mean(axis=0)
-    r = np.linalg.qr(Xc, mode="r")
-    diag = np.abs(np.diag(r))
-    scale = np.sqrt((Xc**2).sum(axis=0))
-    ok = diag > 1e-8 * np.maximum(scale, 1e-12)
-    ok &= scale > 0
+    X = np.column_stack(cols).astype(float)
+    ok = _independent(X, keys)
     dropped = [terms[i][0] for i in np.flatnonzero(~ok)]
     if any(len(leading) <= i < n_pattern_cols for i in np.flatnonzero(~ok)):
         notes.append("some pattern terms are collinear with covariates")
@@ -474,6 +462,69 @@ def _design(
     X = X[:, ok]
     terms = [t for t, k in zip(terms, ok, strict=True) if k]
     return X, terms, notes
+
+
+def _ordered_codes(labels: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the levels in ``value_counts`` order (most common first); missing is -1."""
+    counts = labels.value_counts()
+    codes, uniq = pd.factorize(labels)
+    remap = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    remap[pd.Index(uniq).get_indexer(counts.index)] = np.arange(len(counts))
+    return remap[codes], counts.index
+
+
+def _covariate_columns(s: pd.Series, cov: str, min_level_cases: int, cols: list[np.ndarray],
+                       terms: list[tuple[str, str, str]], keys: list[np.ndarray]) -> None:
+    """Append one covariate's columns: ``repeat_ordinal`` numeric (capped at 10), else dummies.
+
+    Levels with fewer than ``min_level_cases`` cases are pooled into ``_other``; the most common
+    level is the reference.
+    """
+    if cov == "repeat_ordinal":
+        x = pd.to_numeric(s, errors="coerce").fillna(1).clip(upper=10).to_numpy(float)
+        if np.ptp(x) > 0:
+            cols.append(x)
+            terms.append((cov, cov, ""))
+            keys.append(pd.factorize(x)[0])
+        return
+    lab = s.astype("str").fillna("missing")
+    codes, levels = _ordered_codes(lab)
+    counts = np.bincount(codes, minlength=len(levels))
+    rare = counts < min_level_cases
+    if rare.any():
+        pooled = np.where(rare, "_other", np.asarray(levels, dtype=object))
+        codes, levels = _ordered_codes(pd.Series(pooled[codes], dtype="str"))
+    if len(levels) < 2:
+        return
+    keys.append(codes)
+    for j, level in enumerate(levels[1:], start=1):
+        cols.append(codes == j)
+        terms.append((f"{cov}[{level}]", cov, str(level)))
+
+
+def _independent(X: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """Columns not linearly dependent on earlier ones (QR of the centred design).
+
+    The design has few distinct rows (it is built from the codes in ``keys``), so the QR runs
+    on the distinct rows weighted by the square root of their counts: the same ``R'R`` (the
+    centred cross-product) at a fraction of the cost. Falls back to all rows when the codes do
+    not fit one integer key.
+    """
+    mean = X.mean(axis=0)
+    sizes = [int(k.max()) + 2 if len(k) else 1 for k in keys]
+    if len(X) > 4096 and float(np.prod(np.asarray(sizes, dtype=float))) < 2.0**62:
+        key = np.zeros(len(X), dtype=np.int64)
+        for k, size in zip(keys, sizes, strict=True):
+            key = key * size + (k + 1)
+        _, first, count = np.unique(key, return_index=True, return_counts=True)
+        Xc = (X[first] - mean) * np.sqrt(count)[:, None]
+    else:
+        Xc = X - mean
+    with blas_single_thread():
+        r = np.linalg.qr(Xc, mode="r")
+    diag = np.abs(np.diag(r))
+    scale = np.sqrt((Xc**2).sum(axis=0))
+    return (diag > 1e-8 * np.maximum(scale, 1e-12)) & (scale > 0)
 
 
 def fit_cox(
@@ -490,7 +541,8 @@ def fit_cox(
     engine: Literal["numpy", "lifelines"] = "numpy",
     check_ph: bool = True,
     ph_alpha: float = 0.01,
-) -> pd.DataFrame:
+    return_fit: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
     """Cox proportional-hazards model of time to close (settle) with pattern as a categorical.
 
     Parameters
@@ -508,8 +560,8 @@ def fit_cox(
         categorical (reference: their most common level). Missing columns are skipped with a
         note in ``attrs["notes"]``.
     min_cases : int, default 30
-        Levels of ``by`` with fewer cases are left out of the model (listed in
-        ``attrs["excluded"]``).
+        Levels of ``by`` with fewer cases are left out of the model (listed by
+        :func:`casekit.excluded_patterns`).
     min_events : int, default 1
         Levels of ``by`` with fewer observed events are left out too (their hazard ratio
         would be zero or undefined).
@@ -519,20 +571,25 @@ def fit_cox(
         Confidence level of the hazard-ratio intervals.
     engine : {"numpy", "lifelines"}
         ``"numpy"``: Newton-Raphson on the Efron partial likelihood (fast, same estimates);
-        ``"lifelines"``: ``lifelines.CoxPHFitter`` (the fitter is in ``attrs["fitter"]``).
+        ``"lifelines"``: ``lifelines.CoxPHFitter``.
     check_ph : bool, default True
         Test proportional hazards (scaled Schoenfeld residuals vs rank of time) and emit a
         :class:`ProportionalHazardsWarning` when a pattern term has ``p < ph_alpha``.
     ph_alpha : float, default 0.01
         Threshold of that warning.
+    return_fit : bool, default False
+        Also return the fit: a ``lifelines.CoxPHFitter`` (``engine="lifelines"``) or a
+        :class:`casekit.engine.CoxResult` (``engine="numpy"``).
 
     Returns
     -------
     DataFrame
         One row per term: ``term, variable, level, coef, se, hazard_ratio, hr_ci_low,
-        hr_ci_high, z, p_value, ph_p_value``. ``attrs``: ``reference``, ``n_cases``,
-        ``n_events``, ``log_likelihood``, ``lr_test_p_value``, ``converged``, ``notes``,
-        ``excluded``, ``observation_end``. A hazard ratio above 1 means cases close sooner
+        hr_ci_high, z, p_value, ph_p_value``. ``attrs`` (scalars and strings only, so results
+        merge and pickle cleanly): ``reference``, ``n_cases``, ``n_events``,
+        ``log_likelihood``, ``lr_test_p_value``, ``converged``, ``notes`` (``"; "``-joined),
+        ``excluded`` (JSON text; :func:`casekit.excluded_patterns` reads it as a table),
+        ``observation_end``. With ``return_fit`` a tuple ``(table, fit)``. A hazard ratio above 1 means cases close sooner
         than under the reference pattern.
 
     Notes
@@ -553,13 +610,51 @@ def fit_cox(
                 term  hazard_ratio
     0  pattern[fast]           2.0
     """
+    with blas_single_thread():
+        used = list(dict.fromkeys([by, *(c for c in covariates if c in cases)]))
+        data, reference, excluded = _cox_levels(cases, by, outcome, reference, min_cases,
+                                                min_events, used)
+        X, terms, notes = _design(data, by=by, reference=reference, covariates=covariates,
+                                  min_level_cases=min_level_cases)
+        dd = data["_d"].to_numpy(float)
+        ee = data["_e"].to_numpy(bool)
+        fit = _cox_engine(X, dd, ee, engine=engine, alpha=alpha, check_ph=check_ph)
+    out = _cox_table(terms, fit, _z(alpha))
+    converged = fit.converged
+    bad = ~np.isfinite(out["coef"]) | ~np.isfinite(out["se"]) | (out["se"] > 50)
+    if bad.any():
+        converged = False
+        notes.append("non-finite or huge estimates (no events in some level?): " +
+                     ", ".join(out.loc[bad, "term"]))
+    ll, ll0 = fit.log_likelihood, fit.log_likelihood_null
+    lr = 2 * (ll - ll0) if np.isfinite(ll0) else np.nan
+    out.attrs.update(
+        reference=reference, by=by, outcome=outcome, n_cases=len(data), n_events=int(ee.sum()),
+        log_likelihood=ll,
+        lr_test_p_value=float(_chi2_sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
+        converged=bool(converged), notes="; ".join(notes), excluded=json.dumps(
+            {by: [str(g) for g in excluded.index], "n_cases": [int(n) for n in excluded]},
+            ensure_ascii=False),
+        observation_end=_observation_end(cases),
+    )
+    if check_ph and fit.ph_p_values is not None:
+        _warn_ph(out, by, ph_alpha)
+    return (out, fit.fitter) if return_fit else out
+
+
+def _cox_levels(cases: pd.DataFrame, by: str, outcome: str, reference: str | None,
+                min_cases: int, min_events: int,
+                columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+    """Rows of the supported levels of ``by`` (with ``_d``, ``_e``), the reference, the rest.
+
+    Only ``columns`` (default: all) of the case table are kept (the fit needs no more).
+    """
     d, e = _durations_events(cases, outcome)
-    data = cases.assign(_d=d, _e=e)
+    data = (cases if columns is None else cases[list(columns)]).assign(_d=d, _e=e)
     sizes = data[by].astype("str").value_counts()
     n_ev = data["_e"].astype(np.int64).groupby(data[by].astype("str")).sum().reindex(sizes.index)
     ok_level = (sizes >= min_cases) & (n_ev >= min_events)
     supported = sizes.index[ok_level]
-    excluded = sizes[~ok_level]
     data = data[data[by].astype("str").isin(supported)]
     if len(supported) < 1 or len(data) == 0:
         raise CasekitError(f"fit_cox: no {by} level has at least {min_cases} cases")
@@ -569,36 +664,34 @@ def fit_cox(
         raise CasekitError(
             f"reference: {reference!r} is not a {by} with at least {min_cases} cases"
         )
-    X, terms, notes = _design(
-        data, by=by, reference=reference, covariates=covariates, min_level_cases=min_level_cases
-    )
-    dd = data["_d"].to_numpy(float)
-    ee = data["_e"].to_numpy(bool)
-    z = _z(alpha)
-    if engine == "numpy":
-        fit = _cox_efron(X, dd, ee, ph_test=check_ph)
-        coef, se = fit.params, fit.se
-        ll, ll0, converged = fit.log_likelihood, fit.log_likelihood_null, fit.converged
-        ph = fit.ph_p_values
-        fitter = None
-    elif engine == "lifelines":
-        from lifelines import CoxPHFitter
+    return data, reference, sizes[~ok_level]
 
-        names = [f"x{i}" for i in range(X.shape[1])]
-        df = pd.DataFrame(X, columns=names).assign(T=dd, E=ee)
-        fitter = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E")
-        coef = fitter.params_[names].to_numpy()
-        se = fitter.standard_errors_[names].to_numpy()
-        ll = float(fitter.log_likelihood_)
-        ll0 = float(fitter._ll_null) if hasattr(fitter, "_ll_null") else np.nan
-        converged = True
-        ph = None
-    else:
+
+def _cox_engine(X: np.ndarray, dd: np.ndarray, ee: np.ndarray, *, engine: str, alpha: float,
+                check_ph: bool) -> _CoxFit:
+    """The fit by the numpy engine (Efron, with the PH test) or by lifelines' CoxPHFitter."""
+    if engine == "numpy":
+        return _cox_efron(X, dd, ee, ph_test=check_ph)
+    if engine != "lifelines":
         raise CasekitError(f"engine: expected 'numpy' or 'lifelines', got {engine!r}")
+    from lifelines import CoxPHFitter
+
+    names = [f"x{i}" for i in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=names).assign(T=dd, E=ee)
+    fitter = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E")
+    ll0 = float(fitter._ll_null) if hasattr(fitter, "_ll_null") else np.nan
+    return _CoxFit(fitter.params_[names].to_numpy(), fitter.standard_errors_[names].to_numpy(),
+                   np.asarray(fitter.variance_matrix_), float(fitter.log_likelihood_), ll0, True,
+                   0, None, fitter)
+
+
+def _cox_table(terms: list[tuple[str, str, str]], fit: _CoxFit, z: float) -> pd.DataFrame:
+    """One row per term: coefficient, hazard ratio with its interval, Wald test, PH p."""
+    coef, se = fit.params, fit.se
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zval = coef / se
         hr, lo_, hi_ = np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "term": [t[0] for t in terms],
             "variable": [t[1] for t in terms],
@@ -610,38 +703,19 @@ def fit_cox(
             "hr_ci_high": hi_,
             "z": zval,
             "p_value": 2 * _norm_sf(np.abs(zval)),
-            "ph_p_value": ph if ph is not None else np.nan,
+            "ph_p_value": fit.ph_p_values if fit.ph_p_values is not None else np.nan,
         }
     )
-    bad = ~np.isfinite(out["coef"]) | ~np.isfinite(out["se"]) | (out["se"] > 50)
-    if bad.any():
-        converged = False
-        notes.append("non-finite or huge estimates (no events in some level?): " +
-                     ", ".join(out.loc[bad, "term"]))
-    lr = 2 * (ll - ll0) if np.isfinite(ll0) else np.nan
-    obs = _observation_end(cases)
-    out.attrs.update(
-        reference=reference,
-        by=by,
-        outcome=outcome,
-        n_cases=len(data),
-        n_events=int(ee.sum()),
-        log_likelihood=ll,
-        lr_test_p_value=float(_chi2_sf(lr, max(1, X.shape[1]))) if np.isfinite(lr) else np.nan,
-        converged=bool(converged),
-        notes=notes,
-        excluded=excluded.rename_axis(by).rename("n_cases").reset_index(),
-        observation_end=obs,
-        fitter=fitter,
-    )
-    if check_ph and ph is not None:
-        viol = out[(out["variable"] == by) & (out["ph_p_value"] < ph_alpha)]
-        if len(viol):
-            msg = (
-                f"proportional hazards look violated (p < {ph_alpha}) for "
-                + ", ".join(viol["term"])
-                + "; hazard ratios are then averages over time"
-            )
-            out.attrs["ph_warning"] = msg
-            warnings.warn(msg, ProportionalHazardsWarning, stacklevel=2)
-    return out
+
+
+def _warn_ph(out: pd.DataFrame, by: str, ph_alpha: float) -> None:
+    """Record (``attrs["ph_warning"]``) and warn when a term of ``by`` fails the PH test."""
+    viol = out[(out["variable"] == by) & (out["ph_p_value"] < ph_alpha)]
+    if len(viol):
+        msg = (
+            f"proportional hazards look violated (p < {ph_alpha}) for "
+            + ", ".join(viol["term"])
+            + "; hazard ratios are then averages over time"
+        )
+        out.attrs["ph_warning"] = msg
+        warnings.warn(msg, ProportionalHazardsWarning, stacklevel=3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -73,11 +74,15 @@ def test_ranking_columns_and_attrs_are_plain() -> None:
     r = _rank(_late_court_log(600, seed=2))
     assert list(r.columns) == list(ck.ranking.RANKING_COLUMNS)
     assert r["method"].eq("time-varying").all()
-    for key, value in r.attrs.items():
-        assert isinstance(value, (str, int, float, bool, pd.Timestamp, dict, type(None))), key
+    for key, value in r.attrs.items():  # scalars and strings only
+        assert isinstance(value, (str, int, float, bool, pd.Timestamp, type(None))), key
     # two rankings merge on pattern (DataFrames in attrs used to break this under pandas 3)
     merged = r.merge(_rank(_late_court_log(600, seed=2), method="landmark-10"), on="pattern")
     assert len(merged) >= 1
+    back = pickle.loads(pickle.dumps(r))
+    pd.testing.assert_frame_equal(back, r)
+    assert back.attrs == r.attrs
+    pd.testing.assert_frame_equal(ck.excluded_patterns(back), ck.excluded_patterns(r))
     assert r["p_best"].sum() == pytest.approx(1.0, abs=1e-9)
     assert (r["rank_low"] <= r["rank_high"]).all()
     assert r["in_best_set"].any()
@@ -167,3 +172,27 @@ def test_cli_rank_exits_1_without_closures(tmp_path, capsys) -> None:
     code = main(["rank", str(path), "--all-filings", "--out", str(tmp_path / "r.csv")])
     assert code == 1
     assert "--labels" in capsys.readouterr().err
+
+
+def test_cli_rank_on_the_sample_equals_the_in_memory_ranking(tmp_path) -> None:
+    """``casekit rank --method whole-case --all-filings`` writes the library's ranking."""
+    from pathlib import Path
+
+    from casekit.cli import main
+
+    src = Path(ck.__file__).parent / "datasets" / "sample_events.csv.gz"
+    out = tmp_path / "ranking.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["rank", str(src), "--method", "whole-case", "--all-filings",
+                     "--out", str(out)]) == 0
+        ref = ck.rank_collaborations(ck.build_case_table(ck.read_events(src)),
+                                     method="whole-case", repeat_only=False)
+    got = pd.read_csv(out)
+    assert got["pattern"].tolist() == ref["pattern"].tolist()
+    assert got["n_cases"].tolist() == ref["n_cases"].tolist()
+    for col in ("median_days", "hazard_ratio", "p_best"):
+        np.testing.assert_allclose(got[col].to_numpy(float), ref[col].to_numpy(float),
+                                   rtol=1e-5, equal_nan=True)
+    ex = pd.read_csv(out.with_name("ranking.excluded.csv"))
+    assert ex["pattern"].tolist() == ck.excluded_patterns(ref)["pattern"].tolist()

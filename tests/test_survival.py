@@ -324,3 +324,26 @@ def test_ph_check_equals_lifelines_proportional_hazard_test() -> None:
     p = ref.summary["p"]
     assert ours.loc["b", "ph_p_value"] == pytest.approx(p["b"], rel=1e-4)
     assert ours.loc["c", "ph_p_value"] == pytest.approx(p["c"], rel=1e-4)
+
+
+def test_cox_results_hold_plain_attrs_merge_pickle_and_return_the_fit() -> None:
+    import pickle
+
+    from casekit.engine import CoxResult
+
+    cases = _ph_cases(300, 6, {"a": 1.0, "b": 0.5, "c": 2.0}).copy()
+    cases.loc[cases.index[:5], "pattern"] = "rare"
+    res, fit = ck.fit_cox(cases, covariates=(), reference="a", min_cases=10, check_ph=False,
+                          return_fit=True)
+    assert isinstance(fit, CoxResult)
+    np.testing.assert_array_equal(fit.beta, res["coef"].to_numpy())
+    for key, value in res.attrs.items():
+        assert isinstance(value, (str, int, float, bool, pd.Timestamp, type(None))), key
+    ex = ck.excluded_patterns(res)
+    assert ex.to_dict("list") == {"pattern": ["rare"], "n_cases": [5]}
+    other = ck.fit_cox(cases, covariates=(), reference="b", min_cases=10, check_ph=False)
+    merged = res.merge(other, on="term")  # DataFrames in attrs made this raise on pandas 3
+    assert len(merged) >= 1
+    back = pickle.loads(pickle.dumps(res))
+    pd.testing.assert_frame_equal(back, res)
+    assert back.attrs == res.attrs
