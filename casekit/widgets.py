@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -540,7 +541,7 @@ class NetworkExplorer(widgets.VBox):
                                      ("单位 agency", "agency")], "层级 level")
         self.subset = self._dropdown([("全部 all filings", "all"),
                                       ("重复信访 repeat filings", "repeat")], "范围 subset")
-        n_cases = self._by_period().attrs["n_cases"]
+        n_cases = json.loads(self._by_period().attrs["n_cases"])
         self.period = self._dropdown(
             [("全部 all", "all"), *[(f"{p} ({n:,} 件 cases)", p) for p, n in sorted(n_cases.items())]],
             "时段 period")
@@ -627,7 +628,7 @@ class NetworkExplorer(widgets.VBox):
             for node in G:
                 if node in whole:
                     G.nodes[node]["agency_type"] = whole.nodes[node].get("agency_type", node)
-            n_cases = int(table.attrs["n_cases"].get(self.period.value, 0))
+            n_cases = int(json.loads(table.attrs["n_cases"]).get(self.period.value, 0))
         for node in G:
             G.nodes[node]["links"] = sum(w for *_e, w in G.edges(node, data="count", default=1))
         return G, n_cases
