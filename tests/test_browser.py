@@ -481,7 +481,7 @@ def test_static_notebook_html_shows_widgets_with_the_network_off(browser, tmp_pa
     nbformat.write(nb, src)
     out = tmp_path / "notebooks" / "w.html"
     out.parent.mkdir()
-    _, _, error = _run_notebook(str(src), str(out), 120)  # the demo's own conversion
+    _, _, error, _skipped = _run_notebook(str(src), str(out), 120)  # the demo's conversion
     assert not error, error
     html = out.read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-state+json" in html
