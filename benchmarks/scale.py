@@ -51,6 +51,13 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _reset_peak() -> None:
+    """Start a new peak-memory measurement (Linux: ``clear_refs`` 5 resets ``VmHWM``), so the
+    workers need no restart between phases."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+
+
 def _warm() -> None:
     """Import the analysis modules on a worker (start-up is not part of the timings)."""
     import casekit.cases
@@ -60,27 +67,49 @@ def _warm() -> None:
     import casekit.survival  # noqa: F401
 
 
-def write_district(path: Path, n_events: float, *, chunk_cases: int, seed: int) -> int:
-    """Write about ``n_events`` events as one Parquet file, chunk by chunk; return the count."""
+def _chunk(chunk: int, chunk_cases: int, seed: int) -> pa.Table:
+    """One chunk of the district: ``chunk_cases`` cases, seed ``seed + chunk``, ids prefixed."""
+    ev, _ = ck.synth.generate_district(chunk_cases, seed=seed + chunk)
+    for col in _ID_COLUMNS:
+        if col in ev:
+            ev[col] = f"k{chunk:04d}-" + ev[col].astype("str")
+    return pa.Table.from_pandas(ev, preserve_index=False)
+
+
+def write_district(path: Path, n_events: float, *, chunk_cases: int, seed: int,
+                   client=None) -> int:
+    """Write about ``n_events`` events as one Parquet file (one row group per chunk).
+
+    Chunks are generated on the cluster's workers when ``client`` is given (at most two per
+    worker ahead of the writer), else here; one chunk at a time is in this process.
+    """
     writer = None
-    written = 0
-    chunk = 0
+    written = chunk = 0
+    pending: list = []
+    per_chunk = None
     try:
         while written < n_events:
-            ev, _ = ck.synth.generate_district(chunk_cases, seed=seed + chunk)
-            for col in _ID_COLUMNS:
-                if col in ev:
-                    ev[col] = f"k{chunk:04d}-" + ev[col].astype("str")
-            table = pa.Table.from_pandas(ev, preserve_index=False)
+            if client is None:
+                table = _chunk(chunk, chunk_cases, seed)
+            else:
+                ahead = 1 if per_chunk is None else 2 * len(client.scheduler_info()["workers"])
+                left = math.ceil((n_events - written) / per_chunk) if per_chunk else 1
+                while len(pending) < min(ahead, left):
+                    pending.append(client.submit(_chunk, chunk + len(pending), chunk_cases,
+                                                 seed, pure=False))
+                table = pending.pop(0).result()
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table.cast(writer.schema))
-            written += len(ev)
+            writer.write_table(table.cast(writer.schema), row_group_size=len(table))
+            written += table.num_rows
+            per_chunk = per_chunk or table.num_rows
             chunk += 1
-            del ev, table
+            del table
     finally:
         if writer is not None:
             writer.close()
+        for f in pending:
+            f.cancel()
     return written
 
 
@@ -142,7 +171,9 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="6GiB")
     ap.add_argument("--n-workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", help="keep the data in this folder (default: a temporary one)")
+    ap.add_argument("--out", help="work in this folder and keep the data (default: a temporary "
+                    "folder, deleted at the end)")
+    ap.add_argument("--keep", action="store_true", help="with --out: keep the data")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",")]
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="casekit-scale-"))
@@ -160,16 +191,18 @@ def main() -> None:
                 file = work / f"district-{size:g}M.parquet"
                 parts = work / f"district-{size:g}M.parts"
                 t = time.perf_counter()
+                client.run(_reset_peak)
                 n = write_district(file, size * 1e6, chunk_cases=args.chunk_cases,
-                                   seed=args.seed)
+                                   seed=args.seed, client=client)
                 t_gen = time.perf_counter() - t
                 t = time.perf_counter()
                 meta = scale.partition_events(
                     file, parts, partitions=max(1, math.ceil(n / args.events_per_partition)),
-                    overwrite=True)
+                    overwrite=True, client=client)
                 t_part = time.perf_counter() - t
-                client.restart()
+                prep_peaks = client.run(_peak_rss)
                 client.run(_warm)
+                client.run(_reset_peak)
                 workers = set(client.scheduler_info()["workers"])
                 dist = _distributed_run(parts)
                 peaks = client.run(_peak_rss)
@@ -180,7 +213,10 @@ def main() -> None:
                        "dask_events_per_s": n / dist["total_s"],
                        "worker_peak_gib": sorted(p / 2**30 for p in peaks.values()),
                        "worker_limit_gib": limit / 2**30,
-                       "workers_kept": set(peaks) == workers}
+                       "workers_kept": set(peaks) == workers,
+                       "prepare_worker_peak_gib": sorted(p / 2**30 for p in
+                                                         prep_peaks.values()),
+                       "driver_peak_gib": _peak_rss() / 2**30}
                 if size <= args.in_memory_max:
                     mem = in_memory_run(file)
                     row.update({f"memory_{k}": v for k, v in mem.items()})
@@ -192,11 +228,11 @@ def main() -> None:
                         assert mem["median_days_top"] == dist["median_days_top"]
                 results.append(row)
                 print(json.dumps(row, default=str), flush=True)
-                if not args.out:
+                if not args.keep:
                     file.unlink()
                     shutil.rmtree(parts)
     finally:
-        if not args.out:
+        if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     ev_sizes = [r["events"] for r in results]
     b = fit_exponent(ev_sizes, [r["dask_total_s"] for r in results])
@@ -210,6 +246,8 @@ def main() -> None:
               f"{r['partition_s']:>11.1f} {r['dask_total_s']:>8.1f} "
               f"{r['dask_events_per_s']:>10,.0f} "
               f"{'/'.join(f'{p:.2f}' for p in r['worker_peak_gib']):>16} {mem:>11} {mpk:>12}")
+    print(f"driver (gathered case table) peak so far: {results[-1]['driver_peak_gib']:.2f} GiB"
+          if results else "")
     print(f"growth exponent (dask time ~ events^b): b = {b:.2f}; worker limit "
           f"{results[0]['worker_limit_gib']:.1f} GiB" if results else "no sizes run")
 
