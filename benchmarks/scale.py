@@ -174,8 +174,12 @@ def main() -> None:
     ap.add_argument("--out", help="work in this folder and keep the data (default: a temporary "
                     "folder, deleted at the end)")
     ap.add_argument("--keep", action="store_true", help="with --out: keep the data")
+    ap.add_argument("--dataset", action="append", default=[], metavar="DIR",
+                    help="also analyse this partitioned folder (e.g. written by casekit synth "
+                    "--partitions); it is never deleted")
     args = ap.parse_args()
-    sizes = [float(s) for s in args.sizes.split(",")]
+    sizes: list[float | Path] = [Path(d) for d in args.dataset]  # the largest first
+    sizes += [float(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="casekit-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -188,18 +192,24 @@ def main() -> None:
                 distributed.Client(lc) as client:
             limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
             for size in sizes:
-                file = work / f"district-{size:g}M.parquet"
-                parts = work / f"district-{size:g}M.parts"
-                t = time.perf_counter()
                 client.run(_reset_peak)
-                n = write_district(file, size * 1e6, chunk_cases=args.chunk_cases,
-                                   seed=args.seed, client=client)
-                t_gen = time.perf_counter() - t
-                t = time.perf_counter()
-                meta = scale.partition_events(
-                    file, parts, partitions=max(1, math.ceil(n / args.events_per_partition)),
-                    overwrite=True, client=client)
-                t_part = time.perf_counter() - t
+                _reset_peak()
+                if isinstance(size, Path):  # prebuilt: no generation, no in-memory run
+                    file, parts, t_gen, t_part = None, size, float("nan"), float("nan")
+                    meta = scale.dataset_metadata(parts)
+                    n = meta["n_accepted"]
+                else:
+                    file = work / f"district-{size:g}M.parquet"
+                    parts = work / f"district-{size:g}M.parts"
+                    t = time.perf_counter()
+                    n = write_district(file, size * 1e6, chunk_cases=args.chunk_cases,
+                                       seed=args.seed, client=client)
+                    t_gen = time.perf_counter() - t
+                    t = time.perf_counter()
+                    meta = scale.partition_events(
+                        file, parts, overwrite=True, client=client,
+                        partitions=max(1, math.ceil(n / args.events_per_partition)))
+                    t_part = time.perf_counter() - t
                 prep_peaks = client.run(_peak_rss)
                 client.run(_warm)
                 client.run(_reset_peak)
@@ -217,7 +227,7 @@ def main() -> None:
                        "prepare_worker_peak_gib": sorted(p / 2**30 for p in
                                                          prep_peaks.values()),
                        "driver_peak_gib": _peak_rss() / 2**30}
-                if size <= args.in_memory_max:
+                if file is not None and size <= args.in_memory_max:
                     mem = in_memory_run(file)
                     row.update({f"memory_{k}": v for k, v in mem.items()})
                     if "total_s" in mem:
@@ -228,12 +238,13 @@ def main() -> None:
                         assert mem["median_days_top"] == dist["median_days_top"]
                 results.append(row)
                 print(json.dumps(row, default=str), flush=True)
-                if not args.keep:
+                if file is not None and not args.keep:
                     file.unlink()
                     shutil.rmtree(parts)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    results.sort(key=lambda r: r["events"])
     ev_sizes = [r["events"] for r in results]
     b = fit_exponent(ev_sizes, [r["dask_total_s"] for r in results])
     print()

@@ -196,22 +196,38 @@ def _mark_duplicates(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _finish_partition(folder: str, target: str, dtypes: dict[str, Any]) -> tuple[int, int, int]:
-    """Read one partition's spilled blocks, sort, flag duplicates, write it.
-
-    Returns (events, exact duplicates, cases).
-    """
+def _sorted_partition(files: Sequence[str | Path], dtypes: dict[str, Any]) -> pd.DataFrame:
+    """One partition's spilled blocks (``.arrow`` or ``.parquet``) read back, sorted by case,
+    time and source order, exact duplicates flagged."""
     import pyarrow as pa
     import pyarrow.feather as feather
+    import pyarrow.parquet as pq
 
-    files = sorted(Path(folder).glob("*.arrow"))
-    tables = [feather.read_table(f, memory_map=False) for f in files]
+    tables = [feather.read_table(f, memory_map=False) if str(f).endswith(".arrow")
+              else pq.read_table(f) for f in files]
     df = (pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables
           else pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}))
     del tables
     df = df.reindex(columns=list(dtypes)).astype(dtypes)
     df = df.sort_values(["case_id", "timestamp", _SEQ], kind="stable").reset_index(drop=True)
     df[_DUP] = _mark_duplicates(df)
+    return df
+
+
+def _finish_partition(files: Sequence[str | Path], target: str | Path, dtypes: dict[str, Any]
+                      ) -> tuple[int, int]:
+    """Read one partition's spilled blocks, sort, flag duplicates, write it; (events, dups).
+
+    Also used by :func:`casekit.synth.write_district` (``partitions=``).
+    """
+    df = _sorted_partition(files, dtypes)
+    df.drop(columns=[_SEQ]).to_parquet(target, index=False)
+    return len(df), int(df[_DUP].sum())
+
+
+def _finish_folder(folder: str, target: str, dtypes: dict[str, Any]) -> tuple[int, int, int]:
+    """:func:`_finish_partition` of a spill folder, then remove it; (events, dups, cases)."""
+    df = _sorted_partition(sorted(Path(folder).glob("*.arrow")), dtypes)
     df.drop(columns=[_SEQ]).to_parquet(target, index=False)
     shutil.rmtree(folder, ignore_errors=True)
     return len(df), int(df[_DUP].sum()), int(df["case_id"].nunique())
@@ -430,9 +446,9 @@ def partition_events(
         jobs = [(str(spill / f"{k:05d}"), str(out / f"part.{k:05d}.parquet"))
                 for k in range(partitions)]
         if client is None:
-            done = [_finish_partition(src, dst, dtypes) for src, dst in jobs]
+            done = [_finish_folder(src, dst, dtypes) for src, dst in jobs]
         else:
-            done = client.gather(client.map(_finish_partition, *zip(*jobs), dtypes=dtypes,
+            done = client.gather(client.map(_finish_folder, *zip(*jobs), dtypes=dtypes,
                                             pure=False))
         n_dup = sum(d[1] for d in done)
         n_cases = sum(d[2] for d in done)
