@@ -1,22 +1,26 @@
 """Benchmark: the case table, both networks and Kaplan-Meier on Dask, against the in-memory path.
 
-For each size (millions of events, ``--sizes``) the synthetic district is generated chunk by
-chunk (:func:`casekit.synth.generate_district`, ``--chunk-cases`` cases per chunk, seed
-``--seed + chunk``, every id prefixed by its chunk so chunks are distinct districts of one
-log) and appended to one Parquet file row group by row group (never more than one chunk in
-memory); ``casekit.scale.partition_events`` then partitions it (streaming). On a
-``LocalCluster(n_workers=2, memory_limit="6GiB")`` (fresh workers per size) it times
-``scale.build_case_table``, ``scale.build_agency_networks`` (``lags=False``, as ``casekit
-network`` runs) and ``scale.median_table``: wall time, events per second and the peak resident
-memory of each worker (``ru_maxrss`` of the worker process). For sizes up to
-``--in-memory-max`` million events the in-memory path (``read_events`` + the same three
-functions) runs in a child process in the same run, for the ratio and its peak memory.
-Finally the growth exponent b of time ~ events^b is fitted over the sizes (least squares on
-logs).
+All on one ``LocalCluster(n_workers=2, memory_limit="6GiB")``. For each size (millions of
+events, ``--sizes``) the synthetic district is generated chunk by chunk on the workers
+(:func:`casekit.synth.generate_district`, ``--chunk-cases`` cases per chunk, seed ``--seed +
+chunk``, every id prefixed by its chunk) and appended to one Parquet file, one row group per
+chunk (one chunk at a time in this process); ``casekit.scale.partition_events(client=)`` then
+partitions it on the workers (streaming). ``--dataset DIR`` adds a folder that is already
+partitioned, e.g. ``casekit synth --cases 11000000 --partitions 64 --chunk-cases 250000 --out
+DIR`` (about 100M events, generated in chunks). For each it times ``scale.build_case_table``,
+``scale.build_agency_networks`` (``lags=False``, as ``casekit network`` runs) and
+``scale.median_table``: wall time, events per second, the peak resident memory of each worker
+(``VmHWM``, reset before each phase) and of this process (which holds the gathered case
+table). For generated sizes up to ``--in-memory-max`` million events the in-memory path
+(``read_events`` + the same three functions) runs in a child process in the same run, for the
+ratio and its peak memory, and must give the same case count, edges and top median. Finally
+the growth exponent b of time ~ events^b is fitted over all sizes (least squares on logs).
 
-    .venv/bin/python benchmarks/scale.py --sizes 1,3,10 [--in-memory-max 3] [--out DIR]
+    .venv/bin/python benchmarks/scale.py --sizes 1,10 --in-memory-max 10 [--dataset DIR]
+        [--out DIR --keep]
 
-Run the 100M-event size only on a machine with the room for it (about 6 GB of Parquet on disk).
+Needs room: about 17 bytes of Parquet per event on disk, and for the in-memory comparison
+about 1 GiB per million events.
 """
 
 from __future__ import annotations

@@ -197,11 +197,13 @@ def _mark_duplicates(df: pd.DataFrame) -> np.ndarray:
 
 
 def _sorted_partition(files: Sequence[str | Path], dtypes: dict[str, Any]) -> pd.DataFrame:
-    """One partition's spilled blocks (``.arrow`` or ``.parquet``) read back, sorted by case,
-    time and source order, exact duplicates flagged."""
+    """Read one partition's spilled blocks (``.arrow`` or ``.parquet``) back.
+
+    Rows sorted by case, time and source order; exact duplicates flagged.
+    """
     import pyarrow as pa
-    import pyarrow.feather as feather
     import pyarrow.parquet as pq
+    from pyarrow import feather
 
     tables = [feather.read_table(f, memory_map=False) if str(f).endswith(".arrow")
               else pq.read_table(f) for f in files]
@@ -235,8 +237,11 @@ def _finish_folder(folder: str, target: str, dtypes: dict[str, Any]) -> tuple[in
 
 def _spill_block(raw: Any, name: str, spill: str, partitions: int,
                  options: dict[str, Any]) -> dict[str, Any]:
-    """Validate one block (its rows numbered in ``_SEQ``), spill its events to the partition
-    folders of their cases as ``NAME.arrow``; return what the reduction needs."""
+    """Validate one block (its rows numbered in ``_SEQ``) and spill it.
+
+    Its events go to the partition folders of their cases as ``NAME.arrow``; returns what the
+    reduction needs (metadata, quarantine, dtypes, vocabulary).
+    """
     from casekit.validate import validate_table
 
     res = validate_table(raw, drop_duplicates=False, **options)
@@ -249,7 +254,7 @@ def _spill_block(raw: Any, name: str, spill: str, partitions: int,
     out["vocab"] = {c: set(ev[c].dropna().astype("str").unique().tolist())
                     for c in ("agency_type", "activity") if c in ev}
     import pyarrow as pa
-    import pyarrow.feather as feather
+    from pyarrow import feather
 
     bucket = _case_bucket(ev["case_id"], partitions)
     order = np.argsort(bucket, kind="stable")
@@ -448,7 +453,7 @@ def partition_events(
         if client is None:
             done = [_finish_folder(src, dst, dtypes) for src, dst in jobs]
         else:
-            done = client.gather(client.map(_finish_folder, *zip(*jobs), dtypes=dtypes,
+            done = client.gather(client.map(_finish_folder, *zip(*jobs, strict=True), dtypes=dtypes,
                                             pure=False))
         n_dup = sum(d[1] for d in done)
         n_cases = sum(d[2] for d in done)
@@ -640,7 +645,7 @@ def cluster(address: str | None = None, *, progress: bool | Literal["always"] = 
 
 
 def _client() -> Any:
-    """The current distributed client, or None (then Dask's local scheduler runs)."""
+    """Return the current distributed client, or None (then Dask's local scheduler runs)."""
     try:
         from distributed import Client
 

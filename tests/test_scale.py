@@ -206,7 +206,8 @@ def test_progress_bar_only_when_asked(client, sample_dataset, tmp_path, capsys):
     assert main(["network", str(parts), "--kind", "handover", "--scheduler", addr,
                  "--progress", "--out", str(tmp_path / "f.csv")]) == 0
     shown = capsys.readouterr()
-    assert "% Completed" in shown.err and "Completed" not in shown.out
+    assert "% Completed" in shown.err
+    assert "Completed" not in shown.out
     assert (tmp_path / "e.csv").read_bytes() == (tmp_path / "f.csv").read_bytes()
 
 
