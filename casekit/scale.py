@@ -724,9 +724,15 @@ def _observation_end(ddf: dd.DataFrame, meta: dict[str, Any], given: Any) -> pd.
 
 
 def _tallies(ddf: dd.DataFrame, kernel: Any, meta: pd.DataFrame, **kw: Any) -> pd.DataFrame:
-    """Run ``kernel`` on every partition (``map_partitions``) and gather its small tallies."""
-    (out,) = _compute(ddf.map_partitions(kernel, meta=meta, enforce_metadata=False, **kw))
-    return out
+    """Run ``kernel`` on every partition and gather its tallies here, one partition at a time.
+
+    Never concatenated on a worker: a tally can have a row per case (the Kaplan-Meier counts),
+    which on a large log is more than one worker should hold.
+    """
+    dask = _dask()
+    parts = [dask.delayed(kernel)(p, **kw) for p in ddf.to_delayed()]
+    out = [t for t in _compute(*parts) if len(t)]
+    return pd.concat(out, ignore_index=True) if out else meta.iloc[:0]
 
 
 def _expand(tally: pd.DataFrame, cols: Sequence[str], key: str = "first_case") -> pd.DataFrame:
