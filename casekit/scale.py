@@ -43,7 +43,7 @@ import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,7 @@ _SEQ = "_casekit_seq"  # source row order, used while partitioning (ties in sour
 _DUP = "_duplicate"  # exact duplicate of an earlier event of the same case (kept, flagged)
 _BIG = np.iinfo(np.int64).max
 _NAT = np.iinfo(np.int64).min
-_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("casekit_progress",
+_PROGRESS: contextvars.ContextVar[bool | str] = contextvars.ContextVar("casekit_progress",
                                                                  default=False)
 
 
@@ -196,16 +196,138 @@ def _mark_duplicates(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _finish_partition(files: list[Path], target: Path, dtypes: dict[str, Any]) -> tuple[int, int]:
-    """Read one partition's spilled blocks, sort, flag duplicates, write it; (events, dups)."""
-    parts = [pd.read_parquet(f) for f in files]
-    df = (pd.concat(parts, ignore_index=True) if parts
+def _sorted_partition(files: Sequence[str | Path], dtypes: dict[str, Any]) -> pd.DataFrame:
+    """Read one partition's spilled blocks (``.arrow`` or ``.parquet``) back.
+
+    Rows sorted by case, time and source order; exact duplicates flagged.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyarrow import feather
+
+    tables = [feather.read_table(f, memory_map=False) if str(f).endswith(".arrow")
+              else pq.read_table(f) for f in files]
+    df = (pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables
           else pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}))
+    del tables
     df = df.reindex(columns=list(dtypes)).astype(dtypes)
     df = df.sort_values(["case_id", "timestamp", _SEQ], kind="stable").reset_index(drop=True)
     df[_DUP] = _mark_duplicates(df)
+    return df
+
+
+def _finish_partition(files: Sequence[str | Path], target: str | Path, dtypes: dict[str, Any]
+                      ) -> tuple[int, int]:
+    """Read one partition's spilled blocks, sort, flag duplicates, write it; (events, dups).
+
+    Also used by :func:`casekit.synth.write_district` (``partitions=``).
+    """
+    df = _sorted_partition(files, dtypes)
     df.drop(columns=[_SEQ]).to_parquet(target, index=False)
     return len(df), int(df[_DUP].sum())
+
+
+def _finish_folder(folder: str, target: str, dtypes: dict[str, Any]) -> tuple[int, int, int]:
+    """:func:`_finish_partition` of a spill folder, then remove it; (events, dups, cases)."""
+    df = _sorted_partition(sorted(Path(folder).glob("*.arrow")), dtypes)
+    df.drop(columns=[_SEQ]).to_parquet(target, index=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    return len(df), int(df[_DUP].sum()), int(df["case_id"].nunique())
+
+
+def _spill_block(raw: Any, name: str, spill: str, partitions: int,
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """Validate one block (its rows numbered in ``_SEQ``) and spill it.
+
+    Its events go to the partition folders of their cases as ``NAME.arrow``; returns what the
+    reduction needs (metadata, quarantine, dtypes, vocabulary).
+    """
+    from casekit.validate import validate_table
+
+    res = validate_table(raw, drop_duplicates=False, **options)
+    ev = res.events
+    out: dict[str, Any] = {"meta": res.metadata, "quarantine": res.quarantine, "dtypes": None,
+                           "vocab": {}}
+    if not len(ev):
+        return out
+    out["dtypes"] = {c: ev[c].dtype for c in ev.columns}
+    out["vocab"] = {c: set(ev[c].dropna().astype("str").unique().tolist())
+                    for c in ("agency_type", "activity") if c in ev}
+    import pyarrow as pa
+    from pyarrow import feather
+
+    bucket = _case_bucket(ev["case_id"], partitions)
+    order = np.argsort(bucket, kind="stable")
+    table = pa.Table.from_pandas(ev, preserve_index=False).take(order)
+    cuts = np.searchsorted(bucket[order], np.arange(partitions + 1))
+    for k in np.unique(bucket).tolist():
+        d = Path(spill) / f"{k:05d}"
+        d.mkdir(exist_ok=True)
+        feather.write_feather(table.slice(cuts[k], cuts[k + 1] - cuts[k]),
+                              d / f"{name}.arrow", compression="uncompressed")
+    return out
+
+
+def _spill_parquet_group(path: str, group: int, first_seq: int, block_rows: int, spill: str,
+                         partitions: int, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`_spill_block` on every batch of one Parquet row group (run on a worker)."""
+    import pyarrow.parquet as pq
+
+    from casekit.validate import RawTable
+
+    out = []
+    seq = first_seq
+    for i, batch in enumerate(pq.ParquetFile(path).iter_batches(batch_size=block_rows,
+                                                                 row_groups=[group])):
+        df = batch.to_pandas()
+        df[_SEQ] = np.arange(seq, seq + len(df), dtype="int64")
+        raw = RawTable(df, np.arange(seq + 1, seq + 1 + len(df), dtype="int64"), "parquet")
+        seq += len(df)
+        out.append(_spill_block(raw, f"{group:06d}-{i:05d}", spill, partitions, options))
+    return out
+
+
+def _spilled_blocks(path: Path, spill: Path, partitions: int, options: dict[str, Any], *,
+                    encoding: str | None, block_rows: int, sheet: Any, client: Any
+                    ) -> Iterator[dict[str, Any]]:
+    """Validate and spill every block of the input; the blocks' summaries in input order.
+
+    With a client, Parquet row groups are read, validated and spilled on the workers; blocks of
+    other formats are read here and validated and spilled on the workers (at most two per
+    worker in flight, so memory stays bounded).
+    """
+    from casekit.io import _detect_format
+
+    if client is not None and path.exists() and _detect_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        next(_blocks(path, encoding=encoding, block_rows=1, sheet=sheet), None)  # checks
+        md = pq.ParquetFile(path).metadata
+        starts = np.r_[0, np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])]
+        futures = [client.submit(_spill_parquet_group, str(path), g, int(starts[g]), block_rows,
+                                 str(spill), partitions, options, pure=False)
+                   for g in range(md.num_row_groups)]
+        for f in futures:
+            yield from f.result()
+            f.release()
+        return
+    pending: list[Any] = []
+    limit = 2 * max(len(client.scheduler_info()["workers"]), 1) if client is not None else 0
+    seq = 0
+    for b, raw in enumerate(_blocks(path, encoding=encoding, block_rows=block_rows,
+                                    sheet=sheet)):
+        raw.data[_SEQ] = np.arange(seq, seq + len(raw.data), dtype="int64")
+        seq += len(raw.data)
+        if client is None:
+            yield _spill_block(raw, f"{b:06d}", str(spill), partitions, options)
+            continue
+        pending.append(client.submit(_spill_block, raw, f"{b:06d}", str(spill), partitions,
+                                     options, pure=False))
+        del raw
+        while len(pending) > limit:
+            yield pending.pop(0).result()
+    for f in pending:
+        yield f.result()
 
 
 def partition_events(
@@ -222,6 +344,7 @@ def partition_events(
     key: str | bytes | None = None,
     block_rows: int = 1_000_000,
     overwrite: bool = False,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Write an event log as a case-hash-partitioned Parquet dataset, streaming.
 
@@ -248,6 +371,11 @@ def partition_events(
         Rows read and validated at a time.
     overwrite : bool, default False
         Replace an existing casekit dataset folder.
+    client : distributed.Client, optional
+        Do the work on this Dask cluster's workers, in parallel: blocks are validated and
+        spilled there (Parquet row groups are also read there), then partitions are sorted and
+        written there. Its workers must see ``path`` and ``out_dir`` (a local cluster, or a
+        shared filesystem). Default: all in this process. The output is the same.
 
     Returns
     -------
@@ -276,8 +404,6 @@ def partition_events(
     >>> meta["n_cases"], meta["partitions"], sorted(p.name for p in (d / "parts").glob("*.parquet"))[0]
     (2000, 4, 'part.00000.parquet')
     """
-    from casekit.validate import validate_table
-
     if partitions < 1:
         raise CasekitError(f"partitions: expected a positive integer, got {partitions}")
     path, out = Path(path), Path(out_dir)
@@ -295,55 +421,42 @@ def partition_events(
     unknown: dict[str, set[str]] = {}
     vocab: dict[str, set[str]] = {"agency_type": set(), "activity": set()}
     notes: list[str] = []
-    seq = 0
     q_path = out / "_quarantine.csv"
     pd.DataFrame(columns=["source_row", "column", "value", "reason"]).to_csv(q_path, index=False)
+    options = {"source": path.name, "columns": columns, "observation_end": observation_end,
+               "timezone": timezone, "label_map": label_map, "key": key, "path": str(path)}
     try:
-        for b, raw in enumerate(_blocks(path, encoding=encoding, block_rows=block_rows,
-                                        sheet=sheet)):
-            raw.data[_SEQ] = np.arange(seq, seq + len(raw.data), dtype="int64")
-            seq += len(raw.data)
-            res = validate_table(raw, source=path.name, columns=columns,
-                                 observation_end=observation_end, timezone=timezone,
-                                 label_map=label_map, key=key, path=str(path),
-                                 drop_duplicates=False)
-            m = res.metadata
+        for block in _spilled_blocks(path, spill, partitions, options, encoding=encoding,
+                                     block_rows=block_rows, sheet=sheet, client=client):
+            m = block["meta"]
             meta0 = meta0 or m
             for k in totals:
                 totals[k] += int(m[k])
             for c, labs in m["unknown_labels"].items():
                 unknown.setdefault(c, set()).update(labs)
             notes.extend(n for n in m["notes"] if n not in notes and len(notes) < 50)
-            if len(res.quarantine):
-                res.quarantine.to_csv(q_path, mode="a", header=False, index=False)
-            ev = res.events
-            if not len(ev):
+            if len(block["quarantine"]):
+                block["quarantine"].to_csv(q_path, mode="a", header=False, index=False)
+            if block["dtypes"] is None:
                 continue
-            if dtypes is None:
-                dtypes = {c: ev[c].dtype for c in ev.columns}
+            dtypes = dtypes or block["dtypes"]
             lo, hi = pd.Timestamp(m["first_timestamp"]), pd.Timestamp(m["last_timestamp"])
             last = hi if last is None else max(last, hi)
             first = lo if first is None else min(first, lo)
-            for col, seen in vocab.items():
-                if col in ev:
-                    seen.update(ev[col].dropna().astype("str").unique().tolist())
-            bucket = _case_bucket(ev["case_id"], partitions)
-            for k in np.unique(bucket).tolist():
-                d = spill / f"{k:05d}"
-                d.mkdir(exist_ok=True)
-                ev.loc[bucket == k].to_parquet(d / f"{b:06d}.parquet", index=False,
-                                               compression=None)  # read back once, soon
+            for col, seen in block["vocab"].items():
+                vocab[col].update(seen)
         if meta0 is None or dtypes is None:
             raise FileUnusableError(f"{path.name}: no usable rows; expected at least one valid "
                                     "event")
-        n_dup = n_cases = 0
-        for k in range(partitions):
-            files = sorted((spill / f"{k:05d}").glob("*.parquet"))
-            _, dups = _finish_partition(files, out / f"part.{k:05d}.parquet", dtypes)
-            n_dup += dups
-            n_cases += int(pd.read_parquet(out / f"part.{k:05d}.parquet",
-                                           columns=["case_id"])["case_id"].nunique())
-            shutil.rmtree(spill / f"{k:05d}", ignore_errors=True)
+        jobs = [(str(spill / f"{k:05d}"), str(out / f"part.{k:05d}.parquet"))
+                for k in range(partitions)]
+        if client is None:
+            done = [_finish_folder(src, dst, dtypes) for src, dst in jobs]
+        else:
+            done = client.gather(client.map(_finish_folder, *zip(*jobs, strict=True), dtypes=dtypes,
+                                            pure=False))
+        n_dup = sum(d[1] for d in done)
+        n_cases = sum(d[2] for d in done)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
     obs = observation_end if observation_end is not None else last
@@ -491,7 +604,7 @@ def _read_part(file: str, drop_duplicates: bool) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def cluster(address: str | None = None, *, progress: bool = False,
+def cluster(address: str | None = None, *, progress: bool | Literal["always"] = False,
             **local_options: Any) -> Iterator[Any]:
     """A Dask client for the duration of a ``with`` block.
 
@@ -500,9 +613,9 @@ def cluster(address: str | None = None, *, progress: bool = False,
     address : str, optional
         A running scheduler (``tcp://host:8786``). Default: a ``LocalCluster`` sized to this
         machine (one single-threaded worker process per core), bound to 127.0.0.1, no dashboard.
-    progress : bool, default False
-        Show Dask's progress bar (on stderr, when it is a terminal) for each computation
-        inside the block.
+    progress : bool or "always", default False
+        Show Dask's progress bar on stderr for each computation inside the block: ``True``
+        when stderr is a terminal, ``"always"`` also when it is not (``--progress``).
     **local_options
         Passed to ``distributed.LocalCluster`` (e.g. ``n_workers``, ``memory_limit``).
 
@@ -531,34 +644,58 @@ def cluster(address: str | None = None, *, progress: bool = False,
         _PROGRESS.reset(token)
 
 
-def _share(obj: Any) -> Any:
-    """A large object every task needs: scattered once to the workers (not sent in the graph)
-    when a distributed client is running, else a plain delayed value."""
+def _client() -> Any:
+    """Return the current distributed client, or None (then Dask's local scheduler runs)."""
     try:
         from distributed import Client
 
-        client = Client.current(allow_global=True)
+        return Client.current(allow_global=True)
     except (ImportError, ValueError):
+        return None
+
+
+def _share(obj: Any) -> Any:
+    """A large object every task needs: scattered once to the workers (not sent in the graph)
+    when a distributed client is running, else a plain delayed value."""
+    client = _client()
+    if client is None:
         return _dask().delayed(obj, traverse=False)
     return client.scatter(obj, broadcast=True, hash=False)
 
 
-def _compute(*objs: Any) -> tuple[Any, ...]:
-    """``dask.compute`` on the current distributed client if any (with its progress bar)."""
-    dask = _dask()
-    try:
-        from distributed import Client
+def _show_progress() -> bool:
+    """Whether computations show Dask's progress bar now (see :func:`cluster`)."""
+    want = _PROGRESS.get()
+    return want == "always" or (want is True and sys.stderr.isatty())
 
-        client = Client.current(allow_global=True)
-    except (ImportError, ValueError):
+
+def _compute(*objs: Any) -> tuple[Any, ...]:
+    """``dask.compute`` on the current distributed client if any.
+
+    Each result is fetched as soon as it is ready and its future released, so finished results
+    do not pile up in the workers' memory. With the progress bar shown (:func:`cluster`), the
+    bar (Dask's ``progress``, on stderr) runs until all are done, then the results are fetched.
+    """
+    dask = _dask()
+    client = _client()
+    if client is None:
         return dask.compute(*objs)
+    from distributed import as_completed
+
     futures = client.compute(list(objs))
-    if _PROGRESS.get() and sys.stderr.isatty():
+    if _show_progress():
         from distributed import progress
 
         with contextlib.redirect_stdout(sys.stderr):
-            progress(futures)
-    return tuple(client.gather(futures))
+            progress(futures, multi=False)  # clears its line when done
+    position = {f.key: i for i, f in enumerate(futures)}
+    out: list[Any] = [None] * len(futures)
+    done = as_completed(futures, with_results=True)
+    del futures
+    for future, result in done:
+        out[position[future.key]] = result
+        future.release()
+    return tuple(out)
 
 
 def _events(data: Any, drop_duplicates: bool = True) -> tuple[dd.DataFrame, dict[str, Any]]:
@@ -587,9 +724,15 @@ def _observation_end(ddf: dd.DataFrame, meta: dict[str, Any], given: Any) -> pd.
 
 
 def _tallies(ddf: dd.DataFrame, kernel: Any, meta: pd.DataFrame, **kw: Any) -> pd.DataFrame:
-    """Run ``kernel`` on every partition (``map_partitions``) and gather its small tallies."""
-    (out,) = _compute(ddf.map_partitions(kernel, meta=meta, enforce_metadata=False, **kw))
-    return out
+    """Run ``kernel`` on every partition and gather its tallies here, one partition at a time.
+
+    Never concatenated on a worker: a tally can have a row per case (the Kaplan-Meier counts),
+    which on a large log is more than one worker should hold.
+    """
+    dask = _dask()
+    parts = [dask.delayed(kernel)(p, **kw) for p in ddf.to_delayed()]
+    out = [t for t in _compute(*parts) if len(t)]
+    return pd.concat(out, ignore_index=True) if out else meta.iloc[:0]
 
 
 def _expand(tally: pd.DataFrame, cols: Sequence[str], key: str = "first_case") -> pd.DataFrame:

@@ -34,6 +34,12 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _reset_peak() -> None:
+    """New peak-memory measurement for the calling process (Linux ``clear_refs``)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+
+
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -164,6 +170,47 @@ def test_cli_partition_network_rank_equal_in_memory(client, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_partition_on_workers_equals_partition_here(client, tmp_path):
+    """client=: Parquet row groups / CSV blocks done on the workers give the same dataset."""
+    ev = ck.load_sample_events().sample(frac=1.0, random_state=3)  # cases cut across groups
+    pq_file, csv_file = tmp_path / "log.parquet", tmp_path / "log.csv"
+    ev.to_parquet(pq_file, index=False, row_group_size=4000)
+    ev.to_csv(csv_file, index=False)
+    for file in (pq_file, csv_file):
+        here = scale.partition_events(file, tmp_path / "a", partitions=3, block_rows=1500,
+                                      overwrite=True)
+        there = scale.partition_events(file, tmp_path / "b", partitions=3, block_rows=1500,
+                                       overwrite=True, client=client)
+        assert here == there
+        for name in ["_quarantine.csv", *(f"part.{k:05d}.parquet" for k in range(3))]:
+            a, b = tmp_path / "a" / name, tmp_path / "b" / name
+            if name.endswith(".csv"):
+                assert a.read_bytes() == b.read_bytes()
+            else:
+                pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+        assert not (tmp_path / "b" / "_spill").exists()
+    assert here["n_cases"] == 2000
+
+
+def test_progress_bar_only_when_asked(client, sample_dataset, tmp_path, capsys):
+    """Dask's bar goes to stderr with --progress; a test's (non-terminal) stderr never sees it
+    otherwise, and stdout never does."""
+    _, parts, _ = sample_dataset
+    addr = client.scheduler.address
+    out = str(tmp_path / "e.csv")
+    capsys.readouterr()
+    assert main(["network", str(parts), "--kind", "handover", "--scheduler", addr,
+                 "--out", out]) == 0
+    quiet = capsys.readouterr()
+    assert "Completed" not in quiet.err + quiet.out
+    assert main(["network", str(parts), "--kind", "handover", "--scheduler", addr,
+                 "--progress", "--out", str(tmp_path / "f.csv")]) == 0
+    shown = capsys.readouterr()
+    assert "% Completed" in shown.err
+    assert "Completed" not in shown.out
+    assert (tmp_path / "e.csv").read_bytes() == (tmp_path / "f.csv").read_bytes()
+
+
 def test_errors(tmp_path):
     with pytest.raises(FileUnusableError, match="not a casekit partitioned dataset"):
         scale.read_partitioned(tmp_path)
@@ -183,10 +230,32 @@ def test_100k_case_district_equal_and_within_memory_limit(client, tmp_path):
     file = tmp_path / "district.parquet"
     ev.to_parquet(file, index=False)
     del ev
-    scale.partition_events(file, tmp_path / "parts", partitions=6)
-    client.restart()  # fresh workers: their peak memory is this test's
+    scale.partition_events(file, tmp_path / "parts", partitions=6, client=client)
+    client.run(_reset_peak)  # the workers' peak memory from here on is this test's
     workers = set(client.scheduler_info()["workers"])
     _same_everything(file, tmp_path / "parts")
     peaks = client.run(_peak_rss)
     assert set(peaks) == workers  # no worker was lost or restarted (for memory) on the way
     assert all(p < MEMORY_LIMIT for p in peaks.values()), peaks
+
+
+@pytest.mark.slow
+def test_cli_on_100k_case_district_equal_in_memory(client, tmp_path):
+    """casekit partition, then network --kind handover and rank on the folder: the same files
+    as the in-memory commands on the log (100k cases)."""
+    ev, _ = ck.synth.generate_district(100_000, seed=11)
+    log = tmp_path / "district.parquet"
+    ev.to_parquet(log, index=False)
+    del ev
+    parts = tmp_path / "parts"
+    assert main(["partition", str(log), "--out", str(parts), "--partitions", "5"]) == 0
+    addr = client.scheduler.address
+    assert main(["network", str(log), "--kind", "handover", "--out", str(tmp_path / "a.csv")]) == 0
+    assert main(["network", str(parts), "--kind", "handover", "--scheduler", addr,
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert len(pd.read_csv(tmp_path / "a.csv")) > 100
+    assert main(["rank", str(log), "--out", str(tmp_path / "r0.csv")]) == 0
+    assert main(["rank", str(parts), "--scheduler", addr, "--out", str(tmp_path / "r1.csv")]) == 0
+    assert (tmp_path / "r0.csv").read_bytes() == (tmp_path / "r1.csv").read_bytes()
+    assert len(pd.read_csv(tmp_path / "r1.csv")) >= 5

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="EDGES.csv", help="edge table to write")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
                         "Dask scheduler (default: a local cluster sized to this machine)")
+    parser.add_argument("--progress", action="store_true", help="PATH is a partitioned folder: "
+                        "show Dask's progress bar on stderr even when it is not a terminal")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             f"(recognised: {recognised}); map one with --columns agency=COLUMN"
         )
     if events is None:
-        with scale.cluster(args.scheduler, progress=True):
+        with scale.cluster(args.scheduler, progress="always" if args.progress else True):
             G = scale.build_network(args.path, kind, include_self=args.include_self,
                                     level=args.level, drop_duplicates=args.drop_duplicates)
     elif args.kind == "handover":

@@ -78,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RANKING.csv", help="ranking to write")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
                         "Dask scheduler (default: a local cluster sized to this machine)")
+    parser.add_argument("--progress", action="store_true", help="PATH is a partitioned folder: "
+                        "show Dask's progress bar on stderr even when it is not a terminal")
 
 
 def _has_repeats(cases: pd.DataFrame) -> bool:
@@ -147,7 +149,7 @@ def _cases_and_intervals(args: argparse.Namespace,
     if Path(args.path).is_dir():  # a partitioned dataset (casekit partition): on Dask
         from casekit import scale
 
-        with scale.cluster(args.scheduler, progress=True):
+        with scale.cluster(args.scheduler, progress="always" if args.progress else True):
             cases = scale.build_case_table(args.path, observation_end=obs_end,
                                            settle_window_days=args.settle_window_days)
             intervals = (scale.build_case_intervals(args.path, observation_end=obs_end)
