@@ -156,7 +156,6 @@ __all__ = [
     "generate_district",
     "truth_path_for",
     "write_district",
-    "write_events",
 ]
 
 #: Version of the generator's model; recorded in the truth file. Bump when output changes.
@@ -2442,19 +2441,24 @@ def _write_xlsx(events: pd.DataFrame, path: Path) -> None:
     path.write_bytes(out.getvalue())
 
 
-def write_events(events: pd.DataFrame, path: str | Path) -> Path:
+def _write_events_deterministic(events: pd.DataFrame, path: str | Path) -> Path:
     """Write events to .csv / .csv.gz / .parquet / .xlsx deterministically (same data, same bytes).
 
     Timestamps as ``YYYY-MM-DD HH:MM:SS``, floats with 2 decimals, UTF-8, LF line ends;
     gzip without a modification time; xlsx with fixed document dates.
 
+    Private on purpose: the one public writer is :func:`casekit.io.write_events`
+    (``ck.write_events``), which writes what a user opens in a spreadsheet (CSV with a BOM,
+    formula-like cells neutralised). This one serves the generator, the bundled sample, the
+    example ledger and the benchmark cache, whose files must be byte-identical for the same
+    seed: no BOM, no cell rewriting, fixed float and time formats, no gzip/xlsx timestamps.
+
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from casekit.synth import write_events
     >>> ev, _ = ck.synth.generate_district(50, seed=3)
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     p = write_events(ev, pathlib.Path(tmp) / "e.csv")
+    ...     p = _write_events_deterministic(ev, pathlib.Path(tmp) / "e.csv")
     ...     p.read_bytes()[:28]
     b'case_id,timestamp,activity,a'
     """
@@ -2540,7 +2544,7 @@ def write_district(
                            "partitions)")
     tpath = truth_path_for(path)  # validates the extension first
     events, truth = generate_district(n_cases, seed=seed, **kwargs)
-    write_events(events, path)
+    _write_events_deterministic(events, path)
     tpath.write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
                      encoding="utf-8")
     return path, tpath

@@ -330,6 +330,19 @@ def test_binary_formats_are_byte_identical_and_read_back(tmp_path, ext):
     assert (pd.to_datetime(back["timestamp"]).to_numpy() == ref["timestamp"].to_numpy()).all()
 
 
+def test_one_public_write_events_is_ios(tmp_path):
+    import casekit.io
+
+    assert ck.write_events is casekit.io.write_events
+    assert not hasattr(synth, "write_events") and "write_events" not in synth.__all__
+    ev, _ = synth.generate_district(30, seed=1)
+    # the synth writer: no BOM, same bytes as write_district; io's: the spreadsheet-safe BOM CSV
+    det = synth._write_events_deterministic(ev, tmp_path / "d.csv").read_bytes()
+    assert det == synth.write_district(tmp_path / "w.csv", 30, seed=1)[0].read_bytes()
+    assert not det.startswith(b"\xef\xbb\xbf")
+    assert ck.write_events(ev, tmp_path / "p.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
 def test_xlsx_metadata_dates_are_fixed(tmp_path):
     import zipfile
 
