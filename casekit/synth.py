@@ -1860,60 +1860,150 @@ def _draw_counts(f: dict[str, np.ndarray] | None, span: float,
     return kind_counts, n_open, n_repeat, n_matters
 
 
+def _observed_by_pattern(f: dict[str, np.ndarray], span: float, names: list[str]
+                         ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Raw per-pattern outcomes, realised pattern mix by category and the observed summary.
+
+    Returns ``(raw, realised_mix, observed)`` for the truth's ``confounding`` and ``observed``
+    entries, computed on the generated filings (before the observation window cuts events).
+    """
+    closed = f["t0"] + f["T"] < span
+    dur = np.where(closed, f["T"], span - f["t0"])
+    rep = f["ordinal"] >= 2
+    pat, cat = f["pattern"], f["category"]
+    n_p, n_c = len(names), len(_CATEGORY_IDS)
+    raw: dict[str, Any] = {}
+    realised_mix: dict[str, Any] = {}
+    for label, m in (("first", ~rep), ("repeat", rep)):
+        cnt = np.bincount(pat[m], minlength=n_p)
+        raw[label] = {}
+        for pi, name in enumerate(names):
+            if cnt[pi] == 0:
+                continue
+            sel = m & closed & (pat == pi)
+            n_cl = int(sel.sum())
+            raw[label][name] = {
+                "n_cases": int(cnt[pi]), "n_closed": n_cl,
+                "median_days_closed": _r(np.median(dur[sel]), 3) if n_cl else None}
+        tab = np.bincount(cat[m] * n_p + pat[m], minlength=n_c * n_p).reshape(n_c, n_p)
+        realised_mix[label] = {
+            c: {names[pi]: _r(tab[ci, pi] / tab[ci].sum(), 4)
+                for pi in range(n_p) if tab[ci, pi] > 0}
+            for ci, c in enumerate(_CATEGORY_IDS) if tab[ci].sum() > 0}
+    order_raw = sorted(
+        (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
+         and _PATTERNS[names.index(p)].main),
+        key=lambda p: raw["repeat"][p]["median_days_closed"])
+    observed = {
+        "n_generated_cases": int(closed.size),
+        "share_open_generated": _r(1 - closed.mean(), 4),
+        "share_repeat_generated": _r(rep.mean(), 4),
+        "raw_fastest_repeat_pattern_by_median": order_raw[0] if order_raw else None,
+        "raw_median_order_repeat": order_raw,
+    }
+    return raw, realised_mix, observed
+
+
+def _hazard_model_truth() -> dict[str, Any]:
+    """The truth's ``hazard_model`` entry: the upfront district's proportional-hazards model."""
+    return {
+        "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
+                "repeat_ordinal >= 2; k = pattern_exponent_repeat; proportional hazards",
+        "sampling": "T = H0^-1(E / multiplier), E ~ Exp(1), exact inverse of the "
+                    "piecewise-linear cumulative baseline hazard",
+        "baseline": {
+            "kind": "piecewise_constant_hazard_per_day",
+            "breaks_days": list(_BASE_BREAKS),
+            "hazard_per_day": list(_BASE_RATES),
+            "note": "rate i applies on [breaks[i], breaks[i+1]); the last rate beyond the "
+                    "last break; applies to reference category, reference pattern, first "
+                    "filing",
+            "median_days": _r(_inverse_cum_hazard(np.array([np.log(2)]))[0], 3),
+            "survival_at": {str(t): _r(s, 4) for t, s in zip(
+                (7, 15, 30, 60, 90), _baseline_survival(np.array([7., 15, 30, 60, 90])),
+                strict=True)},
+        },
+        "reference_category": "other",
+        "category_multiplier": {c: _CATEGORY_HR[c] for c in _CATEGORY_IDS},
+        "repeat_multiplier": _REPEAT_MULTIPLIER,
+        "pattern_exponent_repeat": _PATTERN_EXPONENT_REPEAT,
+        "other_covariates": "none: channel, street, level, leader events, ordinal > 2 "
+                            "do not change the hazard",
+    }
+
+
+def _confounding_truth(names: list[str], shares: dict[str, float], raw: dict[str, Any],
+                       realised_mix: dict[str, Any]) -> dict[str, Any]:
+    """The truth's ``confounding`` entry: planted and realised pattern mix by category."""
+    mix = _pattern_mix(shares)
+    return {
+        "description": "the pattern is drawn given category, street-vs-town and first-vs-"
+                       "repeat; hard categories (natural_resources, political_legal, "
+                       "urban_rural_construction) draw the multi-agency patterns and have "
+                       "category multipliers < 1, so raw per-pattern medians are confounded; "
+                       "adjust for category",
+        "pattern_probability_by_category": {
+            kind: {area: {c: {names[p]: _r(mix[ci, s, r, p], 4)
+                              for p in range(len(names)) if mix[ci, s, r, p] > 0}
+                          for ci, c in enumerate(_CATEGORY_IDS)}
+                   for area, s in (("street", 1), ("town", 0))}
+            for kind, r in (("first", 0), ("repeat", 1))},
+        "street_probability_by_category": dict(_P_STREET),
+        "realised_pattern_share_by_category": realised_mix,
+        "raw_by_pattern": raw,
+    }
+
+
+def _repeats_truth() -> dict[str, Any]:
+    """The truth's ``repeats`` entry: how repeat filings are drawn."""
+    return {
+        "p_refile_after_first": _P_REFILE_FIRST,
+        "p_refile_after_repeat": _P_REFILE_LATER,
+        "max_ordinal": _MAX_ORDINAL,
+        "kind_probability": dict(_KIND_P),
+        "skip_level_probability": dict(_SKIP_LEVEL_P),
+        "gap_after_close_days": {"distribution": "lognormal", "median": _GAP_MEDIAN_DAYS,
+                                 "sigma": _GAP_SIGMA, "clip": [1, 365]},
+        "repeat_while_open": "registered at a uniform 10-90% point of the previous "
+                             "filing's time to close",
+        "shared_fields": ["petitioner_id", "matter_id", "category", "address", "street"],
+    }
+
+
+def _seed_matter_truth(seed_case_ids: list[str] | None) -> dict[str, Any] | None:
+    """The truth's ``seed_matter`` entry (None when the seed matter is not planted)."""
+    if not seed_case_ids:
+        return None
+    return {"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
+            "case_ids": [str(x) for x in seed_case_ids],
+            "address": _SEED_ADDRESS,
+            "note": "hand-placed after the 2023 Chaoyang article (unsafe facade of "
+                    "an unfinished building; second filing about falling bricks; "
+                    "160,000-yuan special fund); not drawn from the hazard model"}
+
+
 def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
            start: pd.Timestamp, end: pd.Timestamp, n_cases: int, seed: int | None,
            seed_case_ids: list[str] | None) -> dict[str, Any]:
+    """The upfront district's truth dict (also the base of the dynamic one, with ``f=None``).
+
+    The key order is the truth file's order: each entry's builder is called in place.
+    """
     from casekit import __version__
 
     shares = _category_shares()
     m_first, m_repeat = _pattern_multipliers()
     names = [p.name for p in _PATTERNS]
     ref = next(p.name for p in _PATTERNS if p.key == _REFERENCE_PATTERN)
-    mix = _pattern_mix(shares)
     main = [i for i, p in enumerate(_PATTERNS) if p.main]
-    fastest_rep = names[max(main, key=lambda i: m_repeat[i])]
-    fastest_first = names[max(main, key=lambda i: m_first[i])]
-
-    observed: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     realised_mix: dict[str, Any] = {}
+    observed: dict[str, Any] = {}
     if f is not None:
-        closed = f["t0"] + f["T"] < span
-        dur = np.where(closed, f["T"], span - f["t0"])
-        rep = f["ordinal"] >= 2
-        pat, cat = f["pattern"], f["category"]
-        n_p, n_c = len(names), len(_CATEGORY_IDS)
-        for label, m in (("first", ~rep), ("repeat", rep)):
-            cnt = np.bincount(pat[m], minlength=n_p)
-            raw[label] = {}
-            for pi, name in enumerate(names):
-                if cnt[pi] == 0:
-                    continue
-                sel = m & closed & (pat == pi)
-                n_cl = int(sel.sum())
-                raw[label][name] = {
-                    "n_cases": int(cnt[pi]), "n_closed": n_cl,
-                    "median_days_closed": _r(np.median(dur[sel]), 3) if n_cl else None}
-            tab = np.bincount(cat[m] * n_p + pat[m], minlength=n_c * n_p).reshape(n_c, n_p)
-            realised_mix[label] = {
-                c: {names[pi]: _r(tab[ci, pi] / tab[ci].sum(), 4)
-                    for pi in range(n_p) if tab[ci, pi] > 0}
-                for ci, c in enumerate(_CATEGORY_IDS) if tab[ci].sum() > 0}
-        order_raw = sorted(
-            (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
-             and _PATTERNS[names.index(p)].main),
-            key=lambda p: raw["repeat"][p]["median_days_closed"])
-        observed = {
-            "n_generated_cases": int(closed.size),
-            "share_open_generated": _r(1 - closed.mean(), 4),
-            "share_repeat_generated": _r(rep.mean(), 4),
-            "raw_fastest_repeat_pattern_by_median": order_raw[0] if order_raw else None,
-            "raw_median_order_repeat": order_raw,
-        }
-
-    n_seed = 0 if seed_case_ids is None else len(seed_case_ids)
+        raw, realised_mix, observed = _observed_by_pattern(f, span, names)
     kind_counts, n_open, n_repeat, n_matters = _draw_counts(f, span, seed_case_ids)
-    truth: dict[str, Any] = {
+    return {
         "generator": "casekit.synth.generate_district",
         "generator_version": GENERATOR_VERSION,
         "casekit_version": __version__,
@@ -1933,31 +2023,7 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
             "censoring": "right-censored at observation_end (administrative); events after "
                          "observation_end are absent from the log",
         },
-        "hazard_model": {
-            "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
-                    "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
-                    "repeat_ordinal >= 2; k = pattern_exponent_repeat; proportional hazards",
-            "sampling": "T = H0^-1(E / multiplier), E ~ Exp(1), exact inverse of the "
-                        "piecewise-linear cumulative baseline hazard",
-            "baseline": {
-                "kind": "piecewise_constant_hazard_per_day",
-                "breaks_days": list(_BASE_BREAKS),
-                "hazard_per_day": list(_BASE_RATES),
-                "note": "rate i applies on [breaks[i], breaks[i+1]); the last rate beyond the "
-                        "last break; applies to reference category, reference pattern, first "
-                        "filing",
-                "median_days": _r(_inverse_cum_hazard(np.array([np.log(2)]))[0], 3),
-                "survival_at": {str(t): _r(s, 4) for t, s in zip(
-                    (7, 15, 30, 60, 90), _baseline_survival(np.array([7., 15, 30, 60, 90])),
-                    strict=True)},
-            },
-            "reference_category": "other",
-            "category_multiplier": {c: _CATEGORY_HR[c] for c in _CATEGORY_IDS},
-            "repeat_multiplier": _REPEAT_MULTIPLIER,
-            "pattern_exponent_repeat": _PATTERN_EXPONENT_REPEAT,
-            "other_covariates": "none: channel, street, level, leader events, ordinal > 2 "
-                                "do not change the hazard",
-        },
+        "hazard_model": _hazard_model_truth(),
         "reference_pattern": ref,
         "pattern_hazard_multiplier": {
             "first": {n: _r(m, 6) for n, m in zip(names, m_first, strict=True)},
@@ -1967,49 +2033,16 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
                     "should recover the 'repeat' values",
         },
         "main_patterns": [names[i] for i in main],
-        "fastest_repeat_pattern": fastest_rep,
-        "fastest_first_pattern": fastest_first,
+        "fastest_repeat_pattern": names[max(main, key=lambda i: m_repeat[i])],
+        "fastest_first_pattern": names[max(main, key=lambda i: m_first[i])],
         "planted_order_repeat": [names[i] for i in sorted(main, key=lambda i: -m_repeat[i])],
         "category_shares": {c: _r(shares[c], 6) for c in _CATEGORY_IDS},
         "channel_shares": dict(_CHANNELS),
-        "confounding": {
-            "description": "the pattern is drawn given category, street-vs-town and first-vs-"
-                           "repeat; hard categories (natural_resources, political_legal, "
-                           "urban_rural_construction) draw the multi-agency patterns and have "
-                           "category multipliers < 1, so raw per-pattern medians are confounded; "
-                           "adjust for category",
-            "pattern_probability_by_category": {
-                kind: {area: {c: {names[p]: _r(mix[ci, s, r, p], 4)
-                                  for p in range(len(names)) if mix[ci, s, r, p] > 0}
-                              for ci, c in enumerate(_CATEGORY_IDS)}
-                       for area, s in (("street", 1), ("town", 0))}
-                for kind, r in (("first", 0), ("repeat", 1))},
-            "street_probability_by_category": dict(_P_STREET),
-            "realised_pattern_share_by_category": realised_mix,
-            "raw_by_pattern": raw,
-        },
-        "repeats": {
-            "p_refile_after_first": _P_REFILE_FIRST,
-            "p_refile_after_repeat": _P_REFILE_LATER,
-            "max_ordinal": _MAX_ORDINAL,
-            "kind_probability": dict(_KIND_P),
-            "skip_level_probability": dict(_SKIP_LEVEL_P),
-            "gap_after_close_days": {"distribution": "lognormal", "median": _GAP_MEDIAN_DAYS,
-                                     "sigma": _GAP_SIGMA, "clip": [1, 365]},
-            "repeat_while_open": "registered at a uniform 10-90% point of the previous "
-                                 "filing's time to close",
-            "shared_fields": ["petitioner_id", "matter_id", "category", "address", "street"],
-        },
-        "seed_matter": ({"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
-                         "case_ids": [str(x) for x in seed_case_ids or []],
-                         "address": _SEED_ADDRESS,
-                         "note": "hand-placed after the 2023 Chaoyang article (unsafe facade of "
-                                 "an unfinished building; second filing about falling bricks; "
-                                 "160,000-yuan special fund); not drawn from the hazard model"}
-                        if n_seed else None),
+        "confounding": _confounding_truth(names, shares, raw, realised_mix),
+        "repeats": _repeats_truth(),
+        "seed_matter": _seed_matter_truth(seed_case_ids),
         "observed": observed,
     }
-    return truth
 
 
 def _first_actions(f: dict[str, np.ndarray], d: _District
