@@ -1574,6 +1574,128 @@ def generate_district(
     return events, truth
 
 
+def _window(start: str | pd.Timestamp, observation_end: str | pd.Timestamp | None
+            ) -> tuple[pd.Timestamp, pd.Timestamp, float]:
+    """Return the first filing day, the observation end (default +365 days) and the span."""
+    start_ts = pd.Timestamp(start).normalize()
+    end_ts = (start_ts + pd.Timedelta(days=365) if observation_end is None
+              else pd.Timestamp(observation_end))
+    if end_ts <= start_ts:
+        raise CasekitError(
+            f"observation_end ({end_ts}) must be after start ({start_ts})")
+    return start_ts, end_ts, (end_ts - start_ts) / pd.Timedelta(days=1)
+
+
+def _order_by_matter(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sort the filings by matter and ordinal, mark each matter's last filing (``is_last``).
+
+    A re-filing while *any* earlier filing of the matter is still open becomes a
+    repeat_while_open (skip-level repeats keep their kind).
+    """
+    order = np.lexsort((f["ordinal"], f["matter"]))
+    f = {k: v[order] for k, v in f.items()}
+    last = np.ones(f["t0"].size, dtype=bool)
+    last[:-1] = f["matter"][1:] != f["matter"][:-1]
+    f["is_last"] = last
+    earlier_close = (pd.Series(f["t0"] + f["T"]).groupby(f["matter"]).cummax()
+                     .groupby(f["matter"]).shift().to_numpy())
+    still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
+    f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
+    return f
+
+
+def _registration_rank(f: dict[str, np.ndarray] | None, seed_t0: list[float]) -> np.ndarray:
+    """Rank of every filing (generated ones, then the seed filings) in order of registration."""
+    t0_all = np.concatenate([f["t0"] if f is not None else np.empty(0), seed_t0])
+    reg_order = np.argsort(t0_all, kind="stable")
+    case_rank = np.empty_like(reg_order)
+    case_rank[reg_order] = np.arange(reg_order.size)
+    return case_rank
+
+
+def _matter_ids(rng: np.random.Generator, f: dict[str, np.ndarray], ids: _ChunkIds | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Matter ids by first filing time and pseudonymous petitioner ids (one per matter).
+
+    Returns ``(m_inv, petitioners, case_matter, matter_ids)``: each filing's matter code, the
+    petitioner id per matter code, each filing's matter rank and the matter id per rank.
+    """
+    m_codes, m_inv = np.unique(f["matter"], return_inverse=True)
+    first_t = np.full(m_codes.size, np.inf)
+    np.minimum.at(first_t, m_inv, f["t0"])
+    m_rank = np.empty(m_codes.size, dtype=np.int64)
+    m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
+    if ids is None:
+        matter_ids = _serial_ids("M", m_codes.size, max(6, len(str(m_codes.size))))
+        petitioners = _hex_ids(rng, m_codes.size, "P")
+    else:
+        matter_ids = _serial_ids("M", m_codes.size, ids.width, ids.matter_start + 1)
+        petitioners = _mixed_ids(ids.matter_start + np.arange(m_codes.size), ids.salt, "P")
+    return m_inv, petitioners, m_rank[m_inv], matter_ids
+
+
+def _addresses(f: dict[str, np.ndarray], district: _District) -> tuple[np.ndarray, list[str]]:
+    """Return each filing's address code and the address text per code (committee, lane, house)."""
+    addr_key = (f["committee"] * 1000 + f["lane"]) * 1000 + f["house"]
+    addr_codes, addr_uniques = pd.factorize(addr_key)
+    addr_text = [f"{district.committee_short[k // 1_000_000]}{k // 1000 % 1000}巷{k % 1000}号"
+                 for k in np.asarray(addr_uniques).tolist()]
+    return addr_codes, addr_text
+
+
+def _events_frame(rng: np.random.Generator, f: dict[str, np.ndarray], ev: dict[str, np.ndarray],
+                  slots: _Slots, district: _District, ids: _ChunkIds | None,
+                  start_ts: pd.Timestamp, span: float, case_rank: np.ndarray,
+                  case_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Build the canonical events of the generated filings, censored at the span, in case order.
+
+    Returns the frame and each row's case rank (to insert the seed filings in place).
+    """
+    m_inv, petitioners, case_matter, matter_ids = _matter_ids(rng, f, ids)
+    keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
+    t_ns = start_ts.value + np.round(ev["t"][keep] * 86_400).astype(np.int64) * 10**9
+    order = np.lexsort((ev["slot"][keep], t_ns, case_rank[ev["case"][keep]]))
+    t_ns = t_ns[order]
+    ev = {k: v[keep[order]] for k, v in ev.items()}
+    c = ev["case"]
+    kinds = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
+    levels = ("county", "city", "province", "national")
+    type_list = sorted(set(district.agency_types))
+    type_code = np.array([type_list.index(t) for t in district.agency_types])
+    area = district.committee_area[f["committee"]]
+    addr_codes, addr_text = _addresses(f, district)
+    frame = pd.DataFrame({
+        "case_id": _to_str(case_rank[c], case_ids),
+        "timestamp": pd.to_datetime(t_ns, unit="ns"),
+        "activity": _to_str(ev["act"], list(_ACTIVITY_CODES)),
+        "agency": _to_str(ev["agency"], district.agency_names),
+        "agency_type": _to_str(type_code[ev["agency"]], type_list),
+        "petitioner_id": _to_str(m_inv[c], petitioners),
+        "matter_id": _to_str(case_matter[c], matter_ids),
+        "repeat_ordinal": f["ordinal"][c].astype(np.int64),
+        "repeat_kind": _to_str(f["kind"][c].astype(np.int64), list(kinds)),
+        "category": _to_str(f["category"][c].astype(np.int64), list(_CATEGORY_IDS)),
+        "channel": _to_str(f["channel"][c].astype(np.int64), list(_CHANNELS)),
+        "level": _to_str(f["level"][c].astype(np.int64), list(levels)),
+        "street": _to_str(area[c], district.area_names),
+        "address": _to_str(addr_codes[c], addr_text),
+        "participants": _to_str(ev["part"], slots.part_strings),
+        "amount_yuan": ev["amount"],
+        "outcome": _to_str(ev["outcome"].astype(np.int64), list(_OUTCOME_CODES)),
+    })
+    return frame, case_rank[c]
+
+
+def _insert_seed(gen: pd.DataFrame, rows_rank: np.ndarray, seed_frame: pd.DataFrame,
+                 seed_ids: np.ndarray, seed_rank: np.ndarray) -> pd.DataFrame:
+    """Insert the two seed filings at their place in case order (no full re-sort)."""
+    cut = np.searchsorted(rows_rank, seed_rank)
+    pieces = [gen.iloc[: cut[0]], seed_frame[seed_frame["case_id"] == seed_ids[0]],
+              gen.iloc[cut[0]: cut[1]], seed_frame[seed_frame["case_id"] == seed_ids[1]],
+              gen.iloc[cut[1]:]]
+    return pd.concat(pieces, ignore_index=True)
+
+
 def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: str | pd.Timestamp,
               observation_end: str | pd.Timestamp | None, include_seed_matter: bool, mode: str,
               effect_scale: float, start_cut: str | pd.Timestamp | None,
@@ -1596,13 +1718,7 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_cases = int(n_cases)
     seed_value = seed if isinstance(seed, (int, np.integer)) else None
     rng = as_generator(seed)
-    start_ts = pd.Timestamp(start).normalize()
-    end_ts = (start_ts + pd.Timedelta(days=365) if observation_end is None
-              else pd.Timestamp(observation_end))
-    if end_ts <= start_ts:
-        raise CasekitError(
-            f"observation_end ({end_ts}) must be after start ({start_ts})")
-    span = (end_ts - start_ts) / pd.Timedelta(days=1)
+    start_ts, end_ts, span = _window(start, observation_end)
     cut_ts = _check_dynamic_arguments(mode, effect_scale, frailty_variance, start_cut, start_ts,
                                       end_ts)
     policy = _check_policy(policy_change, mode, mechanism_scale, start_ts, end_ts)
@@ -1617,100 +1733,28 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_gen = n_cases - 2 if plant_seed else n_cases
 
     f = _simulate_filings(rng, n_gen, span, district, dynamic) if n_gen > 0 else None
-    frames = []
     if f is not None:
-        # is the filing the last of its matter (in this log)?
-        order = np.lexsort((f["ordinal"], f["matter"]))
-        f = {k: v[order] for k, v in f.items()}
-        last = np.ones(f["t0"].size, dtype=bool)
-        last[:-1] = f["matter"][1:] != f["matter"][:-1]
-        f["is_last"] = last
-        # a re-filing while *any* earlier filing of the matter is still open is a
-        # repeat_while_open (skip-level repeats keep their kind)
-        earlier_close = (pd.Series(f["t0"] + f["T"]).groupby(f["matter"]).cummax()
-                         .groupby(f["matter"]).shift().to_numpy())
-        still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
-        f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
+        f = _order_by_matter(f)
         build = _build_events if dynamic is None else _build_events_dynamic
         ev, slots = build(rng, f, district)
     n_f = 0 if f is None else f["t0"].size
-
-    # case ids in order of registration (seed filings included)
-    t0_all = np.concatenate([f["t0"] if f is not None else np.empty(0),
-                             [seed_days, seed_days + 70.0] if plant_seed else []])
-    reg_order = np.argsort(t0_all, kind="stable")
-    case_rank = np.empty_like(reg_order)
-    case_rank[reg_order] = np.arange(reg_order.size)
+    case_rank = _registration_rank(f, [seed_days, seed_days + 70.0] if plant_seed else [])
     width = max(6, len(str(n_cases))) if ids is None else ids.width
     case_ids = _serial_ids("XF", n_cases, width, 1 if ids is None else ids.case_start + 1)
-
-    # matter ids by first filing time; pseudonymous petitioner ids
+    frames = []  # the generated events and/or the seed matter's (n_cases >= 1)
     if f is not None:
-        m_codes, m_inv = np.unique(f["matter"], return_inverse=True)
-        first_t = np.full(m_codes.size, np.inf)
-        np.minimum.at(first_t, m_inv, f["t0"])
-        m_rank = np.empty(m_codes.size, dtype=np.int64)
-        m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
-        if ids is None:
-            matter_ids = _serial_ids("M", m_codes.size, max(6, len(str(m_codes.size))))
-            petitioners = _hex_ids(rng, m_codes.size, "P")
-        else:
-            matter_ids = _serial_ids("M", m_codes.size, ids.width, ids.matter_start + 1)
-            petitioners = _mixed_ids(ids.matter_start + np.arange(m_codes.size), ids.salt, "P")
-        case_matter = m_rank[m_inv]
-    if f is not None:
-        keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
-        t_ns = start_ts.value + np.round(ev["t"][keep] * 86_400).astype(np.int64) * 10**9
-        order = np.lexsort((ev["slot"][keep], t_ns, case_rank[ev["case"][keep]]))
-        t_ns = t_ns[order]
-        ev = {k: v[keep[order]] for k, v in ev.items()}
-        c = ev["case"]
-        kinds = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
-        levels = ("county", "city", "province", "national")
-        agency_types = np.asarray(district.agency_types, dtype=object)
-        type_list = sorted(set(district.agency_types))
-        type_code = np.array([type_list.index(t) for t in agency_types])
-        area = district.committee_area[f["committee"]]
-        addr_key = (f["committee"] * 1000 + f["lane"]) * 1000 + f["house"]
-        addr_codes, addr_uniques = pd.factorize(addr_key)
-        addr_uniques = np.asarray(addr_uniques)
-        addr_text = [f"{district.committee_short[k // 1_000_000]}{k // 1000 % 1000}巷{k % 1000}号"
-                     for k in addr_uniques.tolist()]
-        frames.append(pd.DataFrame({
-            "case_id": _to_str(case_rank[c], case_ids),
-            "timestamp": pd.to_datetime(t_ns, unit="ns"),
-            "activity": _to_str(ev["act"], list(_ACTIVITY_CODES)),
-            "agency": _to_str(ev["agency"], district.agency_names),
-            "agency_type": _to_str(type_code[ev["agency"]], type_list),
-            "petitioner_id": _to_str(m_inv[c], petitioners),
-            "matter_id": _to_str(case_matter[c], matter_ids),
-            "repeat_ordinal": f["ordinal"][c].astype(np.int64),
-            "repeat_kind": _to_str(f["kind"][c].astype(np.int64), list(kinds)),
-            "category": _to_str(f["category"][c].astype(np.int64), list(_CATEGORY_IDS)),
-            "channel": _to_str(f["channel"][c].astype(np.int64), list(_CHANNELS)),
-            "level": _to_str(f["level"][c].astype(np.int64), list(levels)),
-            "street": _to_str(area[c], district.area_names),
-            "address": _to_str(addr_codes[c], addr_text),
-            "participants": _to_str(ev["part"], slots.part_strings),
-            "amount_yuan": ev["amount"],
-            "outcome": _to_str(ev["outcome"].astype(np.int64), list(_OUTCOME_CODES)),
-        }))
+        gen, rows_rank = _events_frame(rng, f, ev, slots, district, ids, start_ts, span,
+                                       case_rank, case_ids)
+        frames.append(gen)
+    seed_case_ids = None
     if plant_seed:
         seed_ids = case_ids[case_rank[n_f:]]
         seed_frame = _seed_frame(seed_start, seed_ids, district)
-        if frames:  # insert the seed filings at their place in case order (no full re-sort)
-            gen = frames.pop()
-            rows_rank = case_rank[c]
-            cut = np.searchsorted(rows_rank, case_rank[n_f:])
-            pieces = [gen.iloc[: cut[0]], seed_frame[seed_frame["case_id"] == seed_ids[0]],
-                      gen.iloc[cut[0]: cut[1]], seed_frame[seed_frame["case_id"] == seed_ids[1]],
-                      gen.iloc[cut[1]:]]
-            frames = [pd.concat(pieces, ignore_index=True)]
-        else:
-            frames = [seed_frame]
+        frames = [_insert_seed(frames[0], rows_rank, seed_frame, seed_ids, case_rank[n_f:])
+                  if frames else seed_frame]
+        seed_case_ids = list(seed_ids)
     events = frames[0]
     events["timestamp"] = events["timestamp"].astype("datetime64[ns]")
-    seed_case_ids = list(case_ids[case_rank[n_f:]]) if plant_seed else None
     if f is not None:
         f["case_id"] = case_ids[case_rank[:n_f]]
     n_prevalent = None
@@ -1862,7 +1906,7 @@ def _draw_counts(f: dict[str, np.ndarray] | None, span: float,
 
 def _observed_by_pattern(f: dict[str, np.ndarray], span: float, names: list[str]
                          ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Raw per-pattern outcomes, realised pattern mix by category and the observed summary.
+    """Summarise raw per-pattern outcomes, the realised pattern mix and the observed shares.
 
     Returns ``(raw, realised_mix, observed)`` for the truth's ``confounding`` and ``observed``
     entries, computed on the generated filings (before the observation window cuts events).
@@ -1905,7 +1949,7 @@ def _observed_by_pattern(f: dict[str, np.ndarray], span: float, names: list[str]
 
 
 def _hazard_model_truth() -> dict[str, Any]:
-    """The truth's ``hazard_model`` entry: the upfront district's proportional-hazards model."""
+    """Describe the truth's ``hazard_model`` entry: the upfront proportional-hazards model."""
     return {
         "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
                 "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
@@ -1935,7 +1979,7 @@ def _hazard_model_truth() -> dict[str, Any]:
 
 def _confounding_truth(names: list[str], shares: dict[str, float], raw: dict[str, Any],
                        realised_mix: dict[str, Any]) -> dict[str, Any]:
-    """The truth's ``confounding`` entry: planted and realised pattern mix by category."""
+    """Describe the truth's ``confounding`` entry: planted and realised pattern mix by category."""
     mix = _pattern_mix(shares)
     return {
         "description": "the pattern is drawn given category, street-vs-town and first-vs-"
@@ -1956,7 +2000,7 @@ def _confounding_truth(names: list[str], shares: dict[str, float], raw: dict[str
 
 
 def _repeats_truth() -> dict[str, Any]:
-    """The truth's ``repeats`` entry: how repeat filings are drawn."""
+    """Describe the truth's ``repeats`` entry: how repeat filings are drawn."""
     return {
         "p_refile_after_first": _P_REFILE_FIRST,
         "p_refile_after_repeat": _P_REFILE_LATER,
@@ -1972,7 +2016,7 @@ def _repeats_truth() -> dict[str, Any]:
 
 
 def _seed_matter_truth(seed_case_ids: list[str] | None) -> dict[str, Any] | None:
-    """The truth's ``seed_matter`` entry (None when the seed matter is not planted)."""
+    """Describe the truth's ``seed_matter`` entry (None when the seed matter is not planted)."""
     if not seed_case_ids:
         return None
     return {"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
@@ -1986,7 +2030,7 @@ def _seed_matter_truth(seed_case_ids: list[str] | None) -> dict[str, Any] | None
 def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
            start: pd.Timestamp, end: pd.Timestamp, n_cases: int, seed: int | None,
            seed_case_ids: list[str] | None) -> dict[str, Any]:
-    """The upfront district's truth dict (also the base of the dynamic one, with ``f=None``).
+    """Build the upfront district's truth dict (also the base of the dynamic one, with ``f=None``).
 
     The key order is the truth file's order: each entry's builder is called in place.
     """
