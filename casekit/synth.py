@@ -812,106 +812,159 @@ def _refile_round(rng: np.random.Generator, alive: np.ndarray, p: float,
     return kind, skip_open
 
 
-def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
-                      district: _District, dynamic: _Dynamic | None = None
-                      ) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class _FilingModel:
+    """The planted model of the filings, as arrays indexed by category / pattern code."""
+
+    cat_p: np.ndarray  # category shares
+    p_street: np.ndarray  # probability that a category's matter is in a street
+    mix_cum: np.ndarray  # cumulative pattern mix by category, street-vs-town, repeat
+    cat_hr: np.ndarray  # category hazard multipliers
+    m_first: np.ndarray  # pattern multipliers, first filings
+    m_repeat: np.ndarray  # pattern multipliers, repeat filings
+    com_by_kind: dict[int, np.ndarray]  # committees of towns (0) and of streets (1)
+
+
+def _filing_model(district: _District) -> _FilingModel:
+    """Collect the planted filing model of the district.
+
+    Matters in streets concern a community (社区), in towns a village (村): the committee type
+    then matches the patterns' (residents' committees in streets, villagers' in towns).
+    """
     shares = _category_shares()
-    cat_p = np.array([shares[c] for c in _CATEGORY_IDS])
-    mix = _pattern_mix(shares)
-    mix_cum = np.cumsum(mix, axis=-1)
-    cat_hr = np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])
     m_first, m_repeat = _pattern_multipliers()
-    # matters in streets concern a community (社区), in towns a village (村): the committee type
-    # then matches the patterns' (residents' committees in streets, villagers' in towns)
     is_res = np.asarray(district.committee_is_residents)
     in_street = district.area_is_street[district.committee_area]
-    com_by_kind = {0: np.flatnonzero(~in_street & ~is_res), 1: np.flatnonzero(in_street & is_res)}
+    return _FilingModel(
+        cat_p=np.array([shares[c] for c in _CATEGORY_IDS]),
+        p_street=np.array([_P_STREET[c] for c in _CATEGORY_IDS]),
+        mix_cum=np.cumsum(_pattern_mix(shares), axis=-1),
+        cat_hr=np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS]),
+        m_first=m_first, m_repeat=m_repeat,
+        com_by_kind={0: np.flatnonzero(~in_street & ~is_res),
+                     1: np.flatnonzero(in_street & is_res)})
 
-    parts: list[dict[str, np.ndarray]] = []
-    total = 0
-    matter_offset = 0
-    while total < n_cases:
-        n_m = max(64, int((n_cases - total) / 1.25) + 32)
-        cat = rng.choice(len(_CATEGORY_IDS), size=n_m, p=cat_p)
-        street = rng.random(n_m) < np.array([_P_STREET[c] for c in _CATEGORY_IDS])[cat]
-        com = np.empty(n_m, dtype=np.int64)
-        for s in (0, 1):
-            sel = street == s
-            com[sel] = rng.choice(com_by_kind[s], size=int(sel.sum()))
-        lane = rng.integers(1, 40, n_m)
-        house = rng.integers(1, 120, n_m)
-        # first filings: a day in the window; 70% in office hours, the rest (online) any time
-        office = rng.random(n_m) < 0.7
-        tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
-        t_start = np.floor(rng.random(n_m) * span) + tod
-        if dynamic is not None:  # one frailty per matter, shared by its filings
-            frailty = _draw_frailty(rng, n_m, dynamic.frailty_variance)
-        alive = np.ones(n_m, dtype=bool)
-        prev_close = np.full(n_m, np.nan)
-        prev_t0 = np.full(n_m, np.nan)
-        prev_T = np.full(n_m, np.nan)
-        prev_fac = (np.ones(n_m), np.ones(n_m), np.ones(n_m), np.full(n_m, np.inf))
-        for k in range(1, _MAX_ORDINAL + 1):
-            if k == 1:
-                t0 = t_start.copy()
-                kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
-            else:
-                p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
-                if dynamic is not None:
-                    p = _P_REFILE_DYNAMIC[k > 2]
-                if dynamic is None:
-                    alive &= rng.random(n_m) < p
-                    kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
-                    # skip-level: half while the previous filing is open, half after it closed
-                    skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
-                else:
-                    kind, skip_open = _refile_round(rng, alive, p, prev_fac, n_m)
-                gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
-                gap = np.clip(gap, 1.0, 365.0)
-                after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
-                # a re-filing after a follow-up visit comes after the visit
-                after = np.where(np.isfinite(prev_fac[3]),
-                                 np.maximum(after, prev_fac[3] + 0.5), after)
-                during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
-                t0 = np.where((kind == 2) | skip_open, during, after)
-            alive &= t0 < span
-            idx = np.flatnonzero(alive)
-            if idx.size == 0:
-                break
-            rep = int(k > 1)
-            if dynamic is None:
-                pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
-                mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep
-                                           else m_first[pat])
-                T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
-                extra = {"pattern": pat}
-            else:
-                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx],
-                                      t0[idx])
-                T = extra.pop("T")
-                fac = _refile_factors(dynamic, extra)
-                prev_fac = (*(np.ones(n_m) for _ in range(3)), np.full(n_m, np.inf))
-                for i in range(3):
-                    prev_fac[i][idx] = fac[i]
-                prev_fac[3][idx] = t0[idx] + extra["follow_t"]
-            chan = _choice(rng, _CHANNELS, idx.size)
-            lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
-            sk = kind[idx] == 3
-            lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
-            parts.append({
-                "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
-                "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
-                "category": cat[idx], "committee": com[idx], "lane": lane[idx],
-                "house": house[idx], "channel": chan, "level": lvl,
-            })
-            prev_t0 = np.full(n_m, np.nan)
-            prev_T = np.full(n_m, np.nan)
-            prev_close = np.full(n_m, np.nan)
-            prev_t0[idx], prev_T[idx], prev_close[idx] = t0[idx], T, t0[idx] + T
-            total += idx.size
-        matter_offset += n_m
-    f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    # keep whole matters in a random order until n_cases filings; trim the last matter's tail
+
+def _draw_matters(rng: np.random.Generator, n_m: int, span: float, model: _FilingModel,
+                  dynamic: _Dynamic | None) -> dict[str, np.ndarray]:
+    """Draw ``n_m`` matters: category, street, committee, lane, house, first filing time.
+
+    First filings fall on a day in the window, 70% in office hours and the rest (online) at
+    any time; in dynamic mode each matter also draws one frailty, shared by its filings.
+    """
+    cat = rng.choice(len(_CATEGORY_IDS), size=n_m, p=model.cat_p)
+    street = rng.random(n_m) < model.p_street[cat]
+    com = np.empty(n_m, dtype=np.int64)
+    for s in (0, 1):
+        sel = street == s
+        com[sel] = rng.choice(model.com_by_kind[s], size=int(sel.sum()))
+    m = {"cat": cat, "street": street, "com": com, "lane": rng.integers(1, 40, n_m),
+         "house": rng.integers(1, 120, n_m)}
+    office = rng.random(n_m) < 0.7
+    tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
+    m["t_start"] = np.floor(rng.random(n_m) * span) + tod
+    if dynamic is not None:
+        m["frailty"] = _draw_frailty(rng, n_m, dynamic.frailty_variance)
+    return m
+
+
+def _refile_times(rng: np.random.Generator, k: int, alive: np.ndarray,
+                  dynamic: _Dynamic | None, prev: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  prev_fac: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Draw whether, when and of which kind each matter files its ``k``-th filing (k >= 2).
+
+    Updates ``alive`` in place. ``prev`` = the previous filing's registration, time to close
+    and close time. Kinds: 1 after close, 2 while open, 3 skip-level (half while the previous
+    filing is open, half after it closed). Returns ``(t0, kind)``.
+    """
+    n_m = alive.size
+    prev_t0, prev_T, prev_close = prev
+    p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
+    if dynamic is not None:
+        p = _P_REFILE_DYNAMIC[k > 2]
+    if dynamic is None:
+        alive &= rng.random(n_m) < p
+        kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
+        skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+    else:
+        kind, skip_open = _refile_round(rng, alive, p, prev_fac, n_m)
+    gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
+    gap = np.clip(gap, 1.0, 365.0)
+    after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
+    # a re-filing after a follow-up visit comes after the visit
+    after = np.where(np.isfinite(prev_fac[3]), np.maximum(after, prev_fac[3] + 0.5), after)
+    during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
+    return np.where((kind == 2) | skip_open, during, after), kind
+
+
+def _draw_exit_times(rng: np.random.Generator, model: _FilingModel, dynamic: _Dynamic | None,
+                     m: dict[str, np.ndarray], idx: np.ndarray, rep: int, t0: np.ndarray
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, ...] | None]:
+    """Draw the pattern (upfront) or the dynamic state, and the time to exit of filings ``idx``.
+
+    Returns ``(T, extra, fac)``: ``extra`` = the per-filing state columns, ``fac`` = the
+    re-filing factors of :func:`_refile_factors` (dynamic mode; None upfront).
+    """
+    cat = m["cat"][idx]
+    if dynamic is None:
+        pat = _categorical(rng, model.mix_cum[cat, m["street"][idx].astype(int), rep])
+        mult = model.cat_hr[cat] * (model.m_repeat[pat] * _REPEAT_MULTIPLIER if rep
+                                    else model.m_first[pat])
+        return _inverse_cum_hazard(rng.exponential(size=idx.size) / mult), {"pattern": pat}, None
+    extra = _draw_dynamic(rng, dynamic, cat, m["street"][idx], rep, m["frailty"][idx], t0[idx])
+    T = extra.pop("T")
+    return T, extra, _refile_factors(dynamic, extra)
+
+
+def _filing_rows(rng: np.random.Generator, m: dict[str, np.ndarray], idx: np.ndarray, k: int,
+                 kind: np.ndarray, t0: np.ndarray, T: np.ndarray, extra: dict[str, np.ndarray],
+                 matter_offset: int) -> dict[str, np.ndarray]:
+    """Draw channel and level of the ``k``-th filings ``idx`` and collect their columns."""
+    chan = _choice(rng, _CHANNELS, idx.size)
+    lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
+    sk = kind[idx] == 3
+    lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
+    return {
+        "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
+        "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
+        "category": m["cat"][idx], "committee": m["com"][idx], "lane": m["lane"][idx],
+        "house": m["house"][idx], "channel": chan, "level": lvl,
+    }
+
+
+def _simulate_batch(rng: np.random.Generator, n_m: int, span: float, model: _FilingModel,
+                    dynamic: _Dynamic | None, matter_offset: int) -> list[dict[str, np.ndarray]]:
+    """Simulate ``n_m`` matters filing by filing (ordinal 1, 2, ...) inside the window."""
+    m = _draw_matters(rng, n_m, span, model, dynamic)
+    alive = np.ones(n_m, dtype=bool)
+    prev = (np.full(n_m, np.nan), np.full(n_m, np.nan), np.full(n_m, np.nan))
+    prev_fac = (np.ones(n_m), np.ones(n_m), np.ones(n_m), np.full(n_m, np.inf))
+    parts = []
+    for k in range(1, _MAX_ORDINAL + 1):
+        if k == 1:
+            t0 = m["t_start"].copy()
+            kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
+        else:
+            t0, kind = _refile_times(rng, k, alive, dynamic, prev, prev_fac)
+        alive &= t0 < span
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        T, extra, fac = _draw_exit_times(rng, model, dynamic, m, idx, int(k > 1), t0)
+        if fac is not None:
+            prev_fac = (*(np.ones(n_m) for _ in range(3)), np.full(n_m, np.inf))
+            for i in range(3):
+                prev_fac[i][idx] = fac[i]
+            prev_fac[3][idx] = t0[idx] + extra["follow_t"]
+        parts.append(_filing_rows(rng, m, idx, k, kind, t0, T, extra, matter_offset))
+        prev = (np.full(n_m, np.nan), np.full(n_m, np.nan), np.full(n_m, np.nan))
+        prev[0][idx], prev[1][idx], prev[2][idx] = t0[idx], T, t0[idx] + T
+    return parts
+
+
+def _keep_whole_matters(rng: np.random.Generator, f: dict[str, np.ndarray], n_cases: int
+                        ) -> dict[str, np.ndarray]:
+    """Keep whole matters in a random order until ``n_cases`` filings; trim the last one's tail."""
     order = np.lexsort((f["ordinal"], f["matter"]))
     f = {k: v[order] for k, v in f.items()}
     matters, counts = np.unique(f["matter"], return_counts=True)
@@ -924,8 +977,29 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
     quota[keep_m[-1]] -= int(cum[n_keep - 1] - n_cases)
     mpos = np.searchsorted(matters, f["matter"])
     keep = f["ordinal"] <= quota[mpos]
-    f = {k: v[keep] for k, v in f.items()}
-    return f
+    return {k: v[keep] for k, v in f.items()}
+
+
+def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
+                      district: _District, dynamic: _Dynamic | None = None
+                      ) -> dict[str, np.ndarray]:
+    """Draw ``n_cases`` filings (first and repeat) of whole matters: the per-filing state.
+
+    Matters are drawn in batches (about ``n_cases / 1.25`` at a time) until enough filings
+    fall inside the window, then whole matters are kept in a random order.
+    """
+    model = _filing_model(district)
+    parts: list[dict[str, np.ndarray]] = []
+    total = 0
+    matter_offset = 0
+    while total < n_cases:
+        n_m = max(64, int((n_cases - total) / 1.25) + 32)
+        batch = _simulate_batch(rng, n_m, span, model, dynamic, matter_offset)
+        parts += batch
+        total += sum(p["t0"].size for p in batch)
+        matter_offset += n_m
+    f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return _keep_whole_matters(rng, f, n_cases)
 
 
 # ---------------------------------------------------------------------------------------------
