@@ -1065,51 +1065,111 @@ def _agency_of_type(d: _District, typ: str, area: np.ndarray, committee: np.ndar
     return np.full(area.size, d.district_unit[typ])
 
 
-def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
-                  ) -> tuple[dict[str, np.ndarray], _Slots]:
-    n = f["t0"].size
-    t0, T = f["t0"], f["T"]
-    pat = f["pattern"]
-    com = f["committee"]
-    area = d.committee_area[com]
-    rep = f["ordinal"] >= 2
-    cat = f["category"]
-    last = f["is_last"]
-    hard = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
+def _hard_categories(cat: np.ndarray) -> np.ndarray:
+    """Flag the hard categories (natural resources, political-legal, urban-rural construction)."""
+    return np.isin(cat, [_CATEGORY_IDS.index(c) for c in
                          ("natural_resources", "political_legal", "urban_rural_construction")])
-    close_t = t0 + T
-    ev = _Slots()
-    all_cases = np.arange(n)
-    bureau = d.district_unit["petition_bureau"]
-    reg_agency = np.where(f["level"] == 0, bureau, 0)
+
+
+def _registration_agency(f: dict[str, np.ndarray], d: _District) -> np.ndarray:
+    """Return the bureau that registers each filing: the district's, or the upper level's."""
+    reg_agency = np.where(f["level"] == 0, d.district_unit["petition_bureau"], 0)
     for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
         reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
+    return reg_agency
 
-    # agency code per case for each role
-    lead = np.empty(n, np.int64)
-    mediator = np.empty(n, np.int64)
+
+def _add_register_and_route(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                            d: _District, acc: np.ndarray) -> np.ndarray:
+    """Add every filing's register and its routing (assign with report, or transfer).
+
+    ``acc`` = days from registration to acceptance. Returns the days to the receipt notice
+    (after acceptance, within 15 days and before the exit).
+    """
+    n, T = f["t0"].size, f["T"]
+    route = acc * rng.uniform(0.05, 0.5, n)
+    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * (T - acc)),
+                              np.maximum(15.0 - acc, 0.0) * 0.99)
+    reg_agency = _registration_agency(f, d)
+    all_cases = np.arange(n)
+    ev.add(all_cases, f["t0"], "register", reg_agency)
+    assign = (f["ordinal"] >= 2) | (rng.random(n) < 0.4)
+    ev.add(all_cases, f["t0"] + route,
+           np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
+                    _ACTIVITY_CODES.index("transfer")), reg_agency)
+    return notify
+
+
+def _make_within(rng: np.random.Generator, t0: np.ndarray, acc: np.ndarray, handle: np.ndarray
+                 ) -> _Within:
+    """Return ``within(mask, lo, hi)``: the cases of ``mask`` and a time in their handling.
+
+    The time is uniform in ``[lo, hi]`` of the handling interval (acceptance to the exit).
+    """
+
+    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
+        idx = np.flatnonzero(mask)
+        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
+
+    return within
+
+
+def _add_lead_investigations(rng: np.random.Generator, ev: _Slots, within: _Within,
+                             f: dict[str, np.ndarray], lead: np.ndarray, eligible: np.ndarray
+                             ) -> None:
+    """Add the lead unit's 0-3 investigations (more on repeat filings)."""
+    n_inv = np.minimum(rng.poisson(np.where(f["ordinal"] >= 2, 1.2, 0.8)), 3)
+    for k in range(3):
+        idx, t = within(eligible & (n_inv > k))
+        ev.add(idx, t, "investigate", lead[idx])
+
+
+def _add_social_mediation(rng: np.random.Generator, ev: _Slots, idx: np.ndarray, t: np.ndarray,
+                          agency: np.ndarray) -> None:
+    """Add mediation with social forces (lawyers, mediators, psychologists) as participants."""
+    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
+    roles[~roles.any(axis=1), 1] = True
+    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
+                            for m in range(8)])
+    ev.add(idx, t, "mediate", agency, part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
+
+
+def _pattern_roles(f: dict[str, np.ndarray], d: _District) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lead and the mediating agency of each filing (upfront: set by its pattern)."""
+    pat, com = f["pattern"], f["committee"]
+    area = d.committee_area[com]
+    lead = np.empty(pat.size, np.int64)
+    mediator = np.empty(pat.size, np.int64)
     for pi, p in enumerate(_PATTERNS):
         sel = pat == pi
         if sel.any():
             lead[sel] = _agency_of_type(d, p.lead, area[sel], com[sel])
             mediator[sel] = _agency_of_type(d, p.mediator, area[sel], com[sel])
+    return lead, mediator
 
-    # 1-4 intake: register, route, accept, notify (accept/notify <= 15 days, before close)
-    acc = np.minimum(np.minimum(rng.gamma(1.5, 1.2, n), 14.0), 0.3 * T)
-    route = acc * rng.uniform(0.05, 0.5, n)
-    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * (T - acc)),
-                              np.maximum(15.0 - acc, 0.0) * 0.99)
-    ev.add(all_cases, t0, "register", reg_agency)
-    assign = rep | (rng.random(n) < 0.4)
-    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
-                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
-    ev.add(all_cases, t0 + acc, "accept", lead)
-    ev.add(all_cases, t0 + notify, "notify_receipt", lead)
-    handle = T - acc  # handling interval length (from acceptance)
 
-    # 5 every other agency type of the pattern acts within hours of acceptance (joint
-    #   assignment: investigate; the mediation committee mediates), so that the observed pattern
-    #   of a case is complete from then on
+def _add_intake_upfront(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                        d: _District, lead: np.ndarray) -> np.ndarray:
+    """Add register, route, accept, notify (<= 15 days, before close); return days to accept."""
+    n = f["t0"].size
+    acc = np.minimum(np.minimum(rng.gamma(1.5, 1.2, n), 14.0), 0.3 * f["T"])
+    notify = _add_register_and_route(rng, ev, f, d, acc)
+    all_cases = np.arange(n)
+    ev.add(all_cases, f["t0"] + acc, "accept", lead)
+    ev.add(all_cases, f["t0"] + notify, "notify_receipt", lead)
+    return acc
+
+
+def _add_pattern_units(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                       d: _District, acc: np.ndarray) -> None:
+    """Add the other agency types of the pattern, acting within hours of acceptance.
+
+    Joint assignment: they investigate (the mediation committee mediates), so that the observed
+    pattern of a case is complete from then on.
+    """
+    t0, pat, com = f["t0"], f["pattern"], f["committee"]
+    area = d.committee_area[com]
+    handle = f["T"] - acc
     for pi, p in enumerate(_PATTERNS):
         sel = np.flatnonzero(pat == pi)
         if sel.size == 0:
@@ -1123,38 +1183,34 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
             part = ev.part_table(["人民调解员"])[0] if act == "mediate" else None
             ev.add(sel, t, act, _agency_of_type(d, typ, area[sel], com[sel]), part=part)
 
-    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
-        idx = np.flatnonzero(mask)
-        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
 
-    # 6 the lead investigates (0-3 times)
-    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
-    for j in range(3):
-        idx, t = within(n_inv > j)
-        ev.add(idx, t, "investigate", lead[idx])
-
-    # 7 mediation with social forces (lawyers, mediators, psychologists) as participants
+def _add_mediation_upfront(rng: np.random.Generator, ev: _Slots, within: _Within,
+                           f: dict[str, np.ndarray], mediator: np.ndarray) -> np.ndarray:
+    """Add mediation with social forces (likelier in court / labour patterns); return who has it."""
+    pat = f["pattern"]
     p_med = np.full(len(_PATTERNS), 0.2)
     for pi, p in enumerate(_PATTERNS):
         if p.key == "court_mediation":
             p_med[pi] = 0.9
         elif p.key in ("labour_justice", "joint_court_housing", "political_legal"):
             p_med[pi] = 0.5
-    has_med = rng.random(n) < np.minimum(p_med[pat] * np.where(rep, 1.3, 1.0), 1.0)
+    rep = f["ordinal"] >= 2
+    has_med = rng.random(pat.size) < np.minimum(p_med[pat] * np.where(rep, 1.3, 1.0), 1.0)
     idx, t = within(has_med, 0.1, 0.9)
-    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
-    roles[~roles.any(axis=1), 1] = True
-    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
-                            for m in range(8)])
-    role_bits = roles @ (1 << np.arange(len(_MEDIATION_ROLES)))
-    ev.add(idx, t, "mediate", mediator[idx], part=combos[role_bits])
+    _add_social_mediation(rng, ev, idx, t, mediator[idx])
+    return has_med
 
-    # 8 joint conference (联席会议): participants = the agencies of the case's pattern
+
+def _add_joint_conferences_upfront(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                                   d: _District, acc: np.ndarray, lead: np.ndarray) -> None:
+    """Add joint conferences (联席会议), likelier the more units; participants: the pattern's."""
+    t0, pat, com = f["t0"], f["pattern"], f["committee"]
+    handle = f["T"] - acc
     p_joint = np.zeros(len(_PATTERNS))
     for pi, p in enumerate(_PATTERNS):
         n_units = len(p.types) - 1
         p_joint[pi] = 0.8 if n_units >= 4 else 0.5 if n_units == 3 else 0.03
-    has_joint = rng.random(n) < p_joint[pat]
+    has_joint = rng.random(pat.size) < p_joint[pat]
     for pi, p in enumerate(_PATTERNS):
         sel = np.flatnonzero(has_joint & (pat == pi))
         if sel.size == 0:
@@ -1169,66 +1225,75 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         t = t0[sel] + acc[sel] + handle[sel] * rng.uniform(0.15, 0.85, sel.size)
         ev.add(sel, t, "joint_conference", lead[sel], part=ev.part_table(texts)[inv])
 
-    # 9 leaders: reception (at the bureau), field visit and case ownership (hosted by the
-    #   territorial unit or the lead unit; the leader's role is in `participants`)
+
+def _territorial_units(f: dict[str, np.ndarray], d: _District, lead: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hosting unit (the pattern's street/town, else the lead) and committee flags."""
+    pat = f["pattern"]
+    area = d.committee_area[f["committee"]]
     territorial = lead.copy()
+    has_com = np.zeros(pat.size, dtype=bool)
     for pi, p in enumerate(_PATTERNS):
         terr = [t for t in p.types if t in ("street_office", "town_government")]
         sel = pat == pi
         if terr and sel.any():
             territorial[sel] = d.area_unit[area[sel]]
-    everyone = np.ones(n, dtype=bool)
-    _add_leaders(rng, ev, within, f, hard, territorial, lead, bureau, everyone)
-    has_com = np.zeros(n, dtype=bool)
-    for pi, p in enumerate(_PATTERNS):
         if {"residents_committee", "villagers_committee"} & set(p.types):
-            has_com |= pat == pi
-    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[com], everyone)
+            has_com |= sel
+    return territorial, has_com
+
+
+def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                  ) -> tuple[dict[str, np.ndarray], _Slots]:
+    """Build the events of upfront mode: every agency of the pattern acts at intake.
+
+    Stages, in the order of their random draws (the order fixes the bytes of a seed): intake,
+    the pattern's other units, the lead's investigations, mediation, joint conferences,
+    leaders (reception, field visit, ownership; hosted by the territorial unit or the lead,
+    the leader's role in ``participants``), money, deadlines, the decision and close, and what
+    follows a close. Returns the event columns and the slots (participant strings).
+    """
+    t0, T = f["t0"], f["T"]
+    ev = _Slots()
+    bureau = d.district_unit["petition_bureau"]
+    lead, mediator = _pattern_roles(f, d)
+    acc = _add_intake_upfront(rng, ev, f, d, lead)
+    handle = T - acc  # handling interval length (from acceptance)
+    _add_pattern_units(rng, ev, f, d, acc)
+    within = _make_within(rng, t0, acc, handle)
+    everyone = np.ones(t0.size, dtype=bool)
+    _add_lead_investigations(rng, ev, within, f, lead, everyone)
+    has_med = _add_mediation_upfront(rng, ev, within, f, mediator)
+    _add_joint_conferences_upfront(rng, ev, f, d, acc, lead)
+    territorial, has_com = _territorial_units(f, d, lead)
+    _add_leaders(rng, ev, within, f, _hard_categories(f["category"]), territorial, lead, bureau,
+                 everyone)
+    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[f["committee"]],
+               everyone)
     _add_deadlines(rng, ev, t0, acc, handle, lead, bureau)
-    outcome = _add_decision(rng, ev, close_t, handle, lead, has_med, everyone)
-    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
-    _add_after_close(rng, ev, f, close_t, territorial, bureau, d, everyone)
+    outcome = _add_decision(rng, ev, t0 + T, handle, lead, has_med, everyone)
+    ev.add(np.arange(t0.size), t0 + T, "close", lead, outcome=outcome)
+    _add_after_close(rng, ev, f, t0 + T, territorial, bureau, d, everyone)
     return ev.concat(), ev
 
 
-def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
-                          ) -> tuple[dict[str, np.ndarray], _Slots]:
-    """Events of dynamic mode: the first line at intake, each joiner at its join time."""
-    n = f["t0"].size
-    t0, T, exit_code, join = f["t0"], f["T"], f["exit"], f["join"]
-    com = f["committee"]
-    area = d.committee_area[com]
-    rep = f["ordinal"] >= 2
-    hard = np.isin(f["category"], [_CATEGORY_IDS.index(c) for c in
-                                   ("natural_resources", "political_legal",
-                                    "urban_rural_construction")])
-    ev = _Slots()
-    bureau = d.district_unit["petition_bureau"]
-    reg_agency = np.where(f["level"] == 0, bureau, 0)
-    for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
-        reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
-    lead = d.area_unit[area]  # street office / town government
-    committee = d.committee_agency[com]
-    accepted = exit_code != _EXIT_CODES.index("decline_intake")
-    closed = exit_code == 0
-    acc = f["acc"]
-    handle = T - acc
-
-    # intake: register, route, accept + notify (or decline), the committee within the day
-    route = acc * rng.uniform(0.05, 0.5, n)
-    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * handle),
-                              np.maximum(15.0 - acc, 0.0) * 0.99)
-    all_cases = np.arange(n)
-    ev.add(all_cases, t0, "register", reg_agency)
-    assign = rep | (rng.random(n) < 0.4)
-    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
-                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
+def _add_intake_dynamic(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                        d: _District, lead: np.ndarray, committee: np.ndarray,
+                        accepted: np.ndarray) -> None:
+    """Add register, route, accept + notify (or decline), the committee within the day."""
+    t0, acc = f["t0"], f["acc"]
+    notify = _add_register_and_route(rng, ev, f, d, acc)
     idx = np.flatnonzero(accepted)
     ev.add(idx, t0[idx] + acc[idx], "accept", lead[idx])
     ev.add(idx, t0[idx] + notify[idx], "notify_receipt", lead[idx])
     ev.add(idx, t0[idx] + f["com_t"][idx], "investigate", committee[idx])
 
-    # joiners: first action at the join time, maybe a later one before the exit
+
+def _add_joiners(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray], d: _District
+                 ) -> None:
+    """Add each joiner's first action at its join time, and maybe a later one before the exit."""
+    t0, T, join, com = f["t0"], f["T"], f["join"], f["committee"]
+    area = d.committee_area[com]
     for jj, j in enumerate(_JOINERS):
         idx = np.flatnonzero(np.isfinite(join[:, jj]))
         if idx.size == 0:
@@ -1246,47 +1311,60 @@ def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d:
         ev.add(sel, t0[sel] + t_again[again], j.activity, who[again],
                part=None if part is None else np.broadcast_to(part, idx.size)[again])
 
-    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
-        idx = np.flatnonzero(mask)
-        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
 
-    # the first line handles: the lead investigates (0-3 times), the committee mediates with
-    # social forces, leaders, money, deadlines; none of them changes the pattern
-    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
-    for k in range(3):
-        idx, t = within(accepted & (n_inv > k))
-        ev.add(idx, t, "investigate", lead[idx])
-    # mediation and leader ownership at their planned times (they change the closing hazard)
-    has_med = np.isfinite(f["med_t"])
-    idx = np.flatnonzero(has_med)
-    t = t0[idx] + f["med_t"][idx]
-    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
-    roles[~roles.any(axis=1), 1] = True
-    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
-                            for m in range(8)])
-    ev.add(idx, t, "mediate", committee[idx],
-           part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
-    owned = np.flatnonzero(np.isfinite(f["own_t"]))
-    _add_leaders(rng, ev, within, f, hard, lead, lead, bureau, accepted,
-                 ownership=(owned, t0[owned] + f["own_t"][owned]))
-    _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
-    _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
-
-    # the exit: close (with a written decision) or a competing exit
-    outcome = _add_decision(rng, ev, t0 + T, handle, lead, has_med, closed)
+def _add_exits_dynamic(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                       d: _District, lead: np.ndarray, has_med: np.ndarray) -> None:
+    """Add the exit: close (with a written decision) or a competing exit, by its agency."""
+    n, t0, T, exit_code = f["t0"].size, f["t0"], f["T"], f["exit"]
+    bureau = d.district_unit["petition_bureau"]
+    closed = exit_code == 0
+    outcome = _add_decision(rng, ev, t0 + T, T - f["acc"], lead, has_med, closed)
     idx = np.flatnonzero(closed)
     ev.add(idx, t0[idx] + T[idx], "close", lead[idx], outcome=outcome[idx])
     court = d.district_unit["court"]
     exit_agency = {"decline_intake": lead, "route_to_legal_procedure":
-                   np.where(np.isfinite(join[:, 0]), court, lead),
+                   np.where(np.isfinite(f["join"][:, 0]), court, lead),
                    "terminated": np.full(n, bureau), "withdraw": np.full(n, bureau),
                    "transfer_out": np.full(n, bureau)}
     for code, name in enumerate(_EXIT_CODES[1:], start=1):
         idx = np.flatnonzero(exit_code == code)
         ev.add(idx, t0[idx] + T[idx], name, exit_agency[name][idx])
 
-    # after a close: the bureau's follow-up, pledge, review; and the justice office visits
-    # some closed cases (an agency acting after the exit: it must not enter the pattern)
+
+def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                          ) -> tuple[dict[str, np.ndarray], _Slots]:
+    """Build the events of dynamic mode: the first line at intake, each joiner at its join time.
+
+    After the joiners the first line handles: the lead investigates (0-3 times), the committee
+    mediates with social forces, leaders, money, deadlines; none of them changes the pattern.
+    Mediation and leader ownership come at their planned times (they change the closing
+    hazard). Then the exit; after a close the bureau's follow-up, pledge and review, and the
+    justice office visits some closed cases (an agency acting after the exit: it must not enter
+    the pattern).
+    """
+    n, t0, T = f["t0"].size, f["t0"], f["T"]
+    area = d.committee_area[f["committee"]]
+    ev = _Slots()
+    bureau = d.district_unit["petition_bureau"]
+    lead = d.area_unit[area]  # street office / town government
+    committee = d.committee_agency[f["committee"]]
+    accepted = f["exit"] != _EXIT_CODES.index("decline_intake")
+    closed = f["exit"] == 0
+    acc = f["acc"]
+    handle = T - acc
+    _add_intake_dynamic(rng, ev, f, d, lead, committee, accepted)
+    _add_joiners(rng, ev, f, d)
+    within = _make_within(rng, t0, acc, handle)
+    _add_lead_investigations(rng, ev, within, f, lead, accepted)
+    has_med = np.isfinite(f["med_t"])
+    idx = np.flatnonzero(has_med)
+    _add_social_mediation(rng, ev, idx, t0[idx] + f["med_t"][idx], committee[idx])
+    owned = np.flatnonzero(np.isfinite(f["own_t"]))
+    _add_leaders(rng, ev, within, f, _hard_categories(f["category"]), lead, lead, bureau,
+                 accepted, ownership=(owned, t0[owned] + f["own_t"][owned]))
+    _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
+    _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
+    _add_exits_dynamic(rng, ev, f, d, lead, has_med)
     _add_after_close(rng, ev, f, t0 + T, lead, bureau, d, closed,
                      follow=(np.isfinite(f["follow_t"]), t0 + f["follow_t"]))
     idx = np.flatnonzero(closed & (rng.random(n) < 0.2))
