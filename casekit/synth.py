@@ -474,7 +474,7 @@ def _draw_close(e: np.ndarray, base: np.ndarray, join: np.ndarray, logm: np.ndar
 
     The cumulative hazard is inverted segment by segment between the sorted join times.
     """
-    n, k = join.shape
+    n = join.shape[0]
     order = np.argsort(join, axis=1, kind="stable")
     js = np.take_along_axis(join, order, axis=1)
     lm = np.take_along_axis(logm, order, axis=1)
@@ -2243,7 +2243,7 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
 
 def _first_actions(f: dict[str, np.ndarray], d: _District
                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Times (days open) and type bits of each agency type's first action, per filing.
+    """Return the times (days open) and type bits of each agency type's first action.
 
     Columns: petition bureau (registration), lead (acceptance), committee, then the joiners;
     ``inf`` where the type never acts before the exit. Returns ``(times, bits, type_names)``.
@@ -2298,7 +2298,7 @@ def _mask_multiplier(masks: np.ndarray, type_list: list[str], scale: float, repe
 
 def _pattern_truth(f: dict[str, np.ndarray], d: _District, dyn: _Dynamic, lo: np.ndarray,
                    hi: np.ndarray) -> dict[str, Any]:
-    """Reference, causal multipliers, support, fastest and planted order of the patterns."""
+    """Describe the patterns: reference, causal multipliers, support, fastest, planted order."""
     rows, masks, type_list = _patterns_in_force(f, d, lo, hi)
     names = _mask_names(masks, type_list)
     rep = f["ordinal"][rows] >= 2
@@ -2365,31 +2365,9 @@ def _dynamic_observed(f: dict[str, np.ndarray], span: float) -> dict[str, Any]:
     }
 
 
-def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
-                   in_log: np.ndarray | None, d: _District, dyn: _Dynamic | None, span: float,
-                   start: pd.Timestamp, end: pd.Timestamp, cut: pd.Timestamp | None,
-                   n_prevalent: int | None, seed: int | None,
-                   seed_case_ids: list[str] | None) -> dict[str, Any]:
-    """The truth of a dynamic district (or of an upfront one cut at ``start_cut``)."""
-    g = None if f is None else {k: v[in_log] for k, v in f.items()}
-    base = _truth(len(events), None, span, start, end, int(events["case_id"].nunique()), seed,
-                  seed_case_ids)
-    kinds, n_open, n_repeat, n_matters = _draw_counts(g, span, seed_case_ids)
-    n = base["n_cases"]
-    base.update({"n_matters": n_matters, "share_open": _r(n_open / n, 4),
-                 "share_repeat_filings": _r(n_repeat / n, 4), "repeat_kind_counts": kinds})
-    cut_days = None if cut is None else (cut - start) / pd.Timedelta(days=1)
-    extra: dict[str, Any] = {
-        "mode": "upfront" if dyn is None else "dynamic",
-        "start_cut": None if cut is None else cut.isoformat(),
-        "n_prevalent": n_prevalent or 0,
-        "n_cases_generated": 0 if f is None else int(f["t0"].size) + len(seed_case_ids or []),
-    }
-    if dyn is None:  # an upfront district cut at start_cut: the planted model is unchanged
-        return {**base, **extra}
-    k = _PATTERN_EXPONENT_REPEAT
-    extra["effect_scale"] = dyn.effect_scale
-    base["time_to_close"] = {
+def _dynamic_time_to_close() -> dict[str, Any]:
+    """Describe the dynamic truth's ``time_to_close``: the outcome, competing exits, entry."""
+    return {
         "origin": "register event of the case",
         "event": "first close event of the case (the outcome)",
         "competing_exits": list(_EXIT_CODES[1:]),
@@ -2399,30 +2377,45 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "delayed_entry": "with start_cut, cases registered before the cut enter the extract "
                          "at their first logged event; opened_at holds their registration",
     }
-    hm = base["hazard_model"]
-    hm["form"] = ("h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
-                  "* frailty[matter] * prod_{agency types joined before t} "
-                  "type_multiplier_first[type]^(k^is_repeat); is_repeat = repeat_ordinal >= 2; "
-                  "k = pattern_exponent_repeat; cause-specific hazard of close")
-    hm["sampling"] = ("exact: the cumulative hazard is piecewise linear between the baseline "
-                      "breaks and the case's join times; T_close = H^-1(E), E ~ Exp(1), "
-                      "inverted segment by segment; each competing exit has its own latent "
-                      "time; the exit is the earliest")
-    hm["other_covariates"] = ("none: channel, street, level, leader events, ordinal > 2 do not "
-                              "change the hazard; frailty is unobserved")
+
+
+def _dynamic_hazard_text() -> dict[str, str]:
+    """Describe the dynamic closing hazard: the ``hazard_model`` entries that differ upfront."""
+    return {
+        "form": ("h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                 "* frailty[matter] * prod_{agency types joined before t} "
+                 "type_multiplier_first[type]^(k^is_repeat); is_repeat = repeat_ordinal >= 2; "
+                 "k = pattern_exponent_repeat; cause-specific hazard of close"),
+        "sampling": ("exact: the cumulative hazard is piecewise linear between the baseline "
+                     "breaks and the case's join times; T_close = H^-1(E), E ~ Exp(1), "
+                     "inverted segment by segment; each competing exit has its own latent "
+                     "time; the exit is the earliest"),
+        "other_covariates": ("none: channel, street, level, leader events, ordinal > 2 do not "
+                             "change the hazard; frailty is unobserved"),
+    }
+
+
+def _dynamic_patterns(g: dict[str, np.ndarray] | None, d: _District, dyn: _Dynamic,
+                      span: float, cut_days: float | None
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the pattern entries (counted while in force) and the observed shares of the log."""
     if g is None or g["t0"].size == 0:  # only the hand-placed seed matter
         patterns: dict[str, Any] = {
             "reference_pattern": None, "pattern_hazard_multiplier": {"first": {}, "repeat": {}},
             "pattern_support": {"first": {}, "repeat": {}}, "main_patterns": [],
             "fastest_repeat_pattern": None, "fastest_first_pattern": None,
             "planted_order_repeat": []}
-        observed: dict[str, Any] = {}
-    else:
-        lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
-        patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
-        observed = _dynamic_observed(g, span)
+        return patterns, {}
+    lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
+    return _pattern_truth(g, d, dyn, lo, span - g["t0"]), _dynamic_observed(g, span)
+
+
+def _dynamic_model_truth(dyn: _Dynamic, g: dict[str, np.ndarray] | None, span: float,
+                         start: pd.Timestamp) -> dict[str, Any]:
+    """Describe the dynamic model: type multipliers, frailty, exits, joining, mechanisms, policy."""
+    k = _PATTERN_EXPONENT_REPEAT
     m_first, m_rep = _joiner_m(dyn.effect_scale, False), _joiner_m(dyn.effect_scale, True)
-    extra.update({
+    return {
         "type_hazard_multiplier": {
             "first": {j.type: _r(m) for j, m in zip(_JOINERS, m_first, strict=True)},
             "repeat": {j.type: _r(m) for j, m in zip(_JOINERS, m_rep, strict=True)},
@@ -2440,13 +2433,58 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "joining_model": _joining_model(),
         "mechanism_effects": _mechanism_truth(dyn),
         "policy_change": _policy_truth(dyn, g, span, start),
-    })
-    base.update(patterns)
-    base["repeats"].update({
+    }
+
+
+def _dynamic_repeats(repeats: dict[str, Any]) -> None:
+    """Update the ``repeats`` entry with the dynamic re-filing probabilities (in place)."""
+    repeats.update({
         "p_refile_after_first": _P_REFILE_DYNAMIC[0], "p_refile_after_repeat": _P_REFILE_DYNAMIC[1],
         "p_refile_note": "before the mechanisms' refile_probability_multiplier "
                          "(mechanism_effects): p = p_refile_after_* x the multipliers of the "
                          "previous filing's mechanisms"})
+
+
+def _insert_after(d: dict[str, Any], key: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Return ``d`` with the items of ``extra`` inserted right after ``key`` (key order kept)."""
+    pos = list(d).index(key)
+    items = list(d.items())
+    return dict(items[:pos + 1] + list(extra.items()) + items[pos + 1:])
+
+
+def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
+                   in_log: np.ndarray | None, d: _District, dyn: _Dynamic | None, span: float,
+                   start: pd.Timestamp, end: pd.Timestamp, cut: pd.Timestamp | None,
+                   n_prevalent: int | None, seed: int | None,
+                   seed_case_ids: list[str] | None) -> dict[str, Any]:
+    """Build the truth of a dynamic district (or of an upfront one cut at ``start_cut``).
+
+    Starts from the upfront truth of the cases in the log and replaces what the dynamic model
+    changes; its own entries go right after ``hazard_model``.
+    """
+    g = None if f is None else {k: v[in_log] for k, v in f.items()}
+    base = _truth(len(events), None, span, start, end, int(events["case_id"].nunique()), seed,
+                  seed_case_ids)
+    kinds, n_open, n_repeat, n_matters = _draw_counts(g, span, seed_case_ids)
+    n = base["n_cases"]
+    base.update({"n_matters": n_matters, "share_open": _r(n_open / n, 4),
+                 "share_repeat_filings": _r(n_repeat / n, 4), "repeat_kind_counts": kinds})
+    extra: dict[str, Any] = {
+        "mode": "upfront" if dyn is None else "dynamic",
+        "start_cut": None if cut is None else cut.isoformat(),
+        "n_prevalent": n_prevalent or 0,
+        "n_cases_generated": 0 if f is None else int(f["t0"].size) + len(seed_case_ids or []),
+    }
+    if dyn is None:  # an upfront district cut at start_cut: the planted model is unchanged
+        return {**base, **extra}
+    extra["effect_scale"] = dyn.effect_scale
+    base["time_to_close"] = _dynamic_time_to_close()
+    base["hazard_model"].update(_dynamic_hazard_text())
+    cut_days = None if cut is None else (cut - start) / pd.Timedelta(days=1)
+    patterns, observed = _dynamic_patterns(g, d, dyn, span, cut_days)
+    extra.update(_dynamic_model_truth(dyn, g, span, start))
+    base.update(patterns)
+    _dynamic_repeats(base["repeats"])
     base.pop("confounding")
     base["confounding"] = {
         "description": "by indication and immortal time: joins become more likely the longer a "
@@ -2456,9 +2494,7 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                        "biased; count a pattern only while it is in force",
     }
     base["observed"] = observed
-    pos = list(base).index("hazard_model")
-    items = list(base.items())
-    return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])
+    return _insert_after(base, "hazard_model", extra)
 
 
 def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
