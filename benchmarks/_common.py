@@ -108,7 +108,7 @@ def _generate(n_cases: int, seed: int, fmt: str) -> None:
 
         out = district_path(n_cases, seed=seed, fmt=fmt)
         tmp = out.with_name("tmp-" + out.name)
-        synth.write_events(pd.read_parquet(parquet), tmp)
+        synth._write_events_deterministic(pd.read_parquet(parquet), tmp)
         tmp.replace(out)
 
 

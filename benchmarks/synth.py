@@ -68,7 +68,7 @@ def main() -> None:
         _chunked(args)
         return
 
-    from casekit.synth import generate_district, write_events
+    from casekit.synth import _write_events_deterministic, generate_district
 
     w0, c0 = time.perf_counter(), time.process_time()
     events, truth = generate_district(args.cases, seed=args.seed, mode=args.mode)
@@ -110,7 +110,7 @@ def main() -> None:
     if args.write:
         events, _ = generate_district(args.cases, seed=args.seed, mode=args.mode)
         w0 = time.perf_counter()
-        write_events(events, args.write)
+        _write_events_deterministic(events, args.write)
         print(f"write {args.write}: {time.perf_counter() - w0:.2f} s")
 
 

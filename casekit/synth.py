@@ -156,7 +156,6 @@ __all__ = [
     "generate_district",
     "truth_path_for",
     "write_district",
-    "write_events",
 ]
 
 #: Version of the generator's model; recorded in the truth file. Bump when output changes.
@@ -475,7 +474,7 @@ def _draw_close(e: np.ndarray, base: np.ndarray, join: np.ndarray, logm: np.ndar
 
     The cumulative hazard is inverted segment by segment between the sorted join times.
     """
-    n, k = join.shape
+    n = join.shape[0]
     order = np.argsort(join, axis=1, kind="stable")
     js = np.take_along_axis(join, order, axis=1)
     lm = np.take_along_axis(logm, order, axis=1)
@@ -813,106 +812,159 @@ def _refile_round(rng: np.random.Generator, alive: np.ndarray, p: float,
     return kind, skip_open
 
 
-def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
-                      district: _District, dynamic: _Dynamic | None = None
-                      ) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class _FilingModel:
+    """The planted model of the filings, as arrays indexed by category / pattern code."""
+
+    cat_p: np.ndarray  # category shares
+    p_street: np.ndarray  # probability that a category's matter is in a street
+    mix_cum: np.ndarray  # cumulative pattern mix by category, street-vs-town, repeat
+    cat_hr: np.ndarray  # category hazard multipliers
+    m_first: np.ndarray  # pattern multipliers, first filings
+    m_repeat: np.ndarray  # pattern multipliers, repeat filings
+    com_by_kind: dict[int, np.ndarray]  # committees of towns (0) and of streets (1)
+
+
+def _filing_model(district: _District) -> _FilingModel:
+    """Collect the planted filing model of the district.
+
+    Matters in streets concern a community (社区), in towns a village (村): the committee type
+    then matches the patterns' (residents' committees in streets, villagers' in towns).
+    """
     shares = _category_shares()
-    cat_p = np.array([shares[c] for c in _CATEGORY_IDS])
-    mix = _pattern_mix(shares)
-    mix_cum = np.cumsum(mix, axis=-1)
-    cat_hr = np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS])
     m_first, m_repeat = _pattern_multipliers()
-    # matters in streets concern a community (社区), in towns a village (村): the committee type
-    # then matches the patterns' (residents' committees in streets, villagers' in towns)
     is_res = np.asarray(district.committee_is_residents)
     in_street = district.area_is_street[district.committee_area]
-    com_by_kind = {0: np.flatnonzero(~in_street & ~is_res), 1: np.flatnonzero(in_street & is_res)}
+    return _FilingModel(
+        cat_p=np.array([shares[c] for c in _CATEGORY_IDS]),
+        p_street=np.array([_P_STREET[c] for c in _CATEGORY_IDS]),
+        mix_cum=np.cumsum(_pattern_mix(shares), axis=-1),
+        cat_hr=np.array([_CATEGORY_HR[c] for c in _CATEGORY_IDS]),
+        m_first=m_first, m_repeat=m_repeat,
+        com_by_kind={0: np.flatnonzero(~in_street & ~is_res),
+                     1: np.flatnonzero(in_street & is_res)})
 
-    parts: list[dict[str, np.ndarray]] = []
-    total = 0
-    matter_offset = 0
-    while total < n_cases:
-        n_m = max(64, int((n_cases - total) / 1.25) + 32)
-        cat = rng.choice(len(_CATEGORY_IDS), size=n_m, p=cat_p)
-        street = rng.random(n_m) < np.array([_P_STREET[c] for c in _CATEGORY_IDS])[cat]
-        com = np.empty(n_m, dtype=np.int64)
-        for s in (0, 1):
-            sel = street == s
-            com[sel] = rng.choice(com_by_kind[s], size=int(sel.sum()))
-        lane = rng.integers(1, 40, n_m)
-        house = rng.integers(1, 120, n_m)
-        # first filings: a day in the window; 70% in office hours, the rest (online) any time
-        office = rng.random(n_m) < 0.7
-        tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
-        t_start = np.floor(rng.random(n_m) * span) + tod
-        if dynamic is not None:  # one frailty per matter, shared by its filings
-            frailty = _draw_frailty(rng, n_m, dynamic.frailty_variance)
-        alive = np.ones(n_m, dtype=bool)
-        prev_close = np.full(n_m, np.nan)
-        prev_t0 = np.full(n_m, np.nan)
-        prev_T = np.full(n_m, np.nan)
-        prev_fac = (np.ones(n_m), np.ones(n_m), np.ones(n_m), np.full(n_m, np.inf))
-        for k in range(1, _MAX_ORDINAL + 1):
-            if k == 1:
-                t0 = t_start.copy()
-                kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
-            else:
-                p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
-                if dynamic is not None:
-                    p = _P_REFILE_DYNAMIC[k > 2]
-                if dynamic is None:
-                    alive &= rng.random(n_m) < p
-                    kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
-                    # skip-level: half while the previous filing is open, half after it closed
-                    skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
-                else:
-                    kind, skip_open = _refile_round(rng, alive, p, prev_fac, n_m)
-                gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
-                gap = np.clip(gap, 1.0, 365.0)
-                after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
-                # a re-filing after a follow-up visit comes after the visit
-                after = np.where(np.isfinite(prev_fac[3]),
-                                 np.maximum(after, prev_fac[3] + 0.5), after)
-                during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
-                t0 = np.where((kind == 2) | skip_open, during, after)
-            alive &= t0 < span
-            idx = np.flatnonzero(alive)
-            if idx.size == 0:
-                break
-            rep = int(k > 1)
-            if dynamic is None:
-                pat = _categorical(rng, mix_cum[cat[idx], street[idx].astype(int), rep])
-                mult = cat_hr[cat[idx]] * (m_repeat[pat] * _REPEAT_MULTIPLIER if rep
-                                           else m_first[pat])
-                T = _inverse_cum_hazard(rng.exponential(size=idx.size) / mult)
-                extra = {"pattern": pat}
-            else:
-                extra = _draw_dynamic(rng, dynamic, cat[idx], street[idx], rep, frailty[idx],
-                                      t0[idx])
-                T = extra.pop("T")
-                fac = _refile_factors(dynamic, extra)
-                prev_fac = (*(np.ones(n_m) for _ in range(3)), np.full(n_m, np.inf))
-                for i in range(3):
-                    prev_fac[i][idx] = fac[i]
-                prev_fac[3][idx] = t0[idx] + extra["follow_t"]
-            chan = _choice(rng, _CHANNELS, idx.size)
-            lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
-            sk = kind[idx] == 3
-            lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
-            parts.append({
-                "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
-                "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
-                "category": cat[idx], "committee": com[idx], "lane": lane[idx],
-                "house": house[idx], "channel": chan, "level": lvl,
-            })
-            prev_t0 = np.full(n_m, np.nan)
-            prev_T = np.full(n_m, np.nan)
-            prev_close = np.full(n_m, np.nan)
-            prev_t0[idx], prev_T[idx], prev_close[idx] = t0[idx], T, t0[idx] + T
-            total += idx.size
-        matter_offset += n_m
-    f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    # keep whole matters in a random order until n_cases filings; trim the last matter's tail
+
+def _draw_matters(rng: np.random.Generator, n_m: int, span: float, model: _FilingModel,
+                  dynamic: _Dynamic | None) -> dict[str, np.ndarray]:
+    """Draw ``n_m`` matters: category, street, committee, lane, house, first filing time.
+
+    First filings fall on a day in the window, 70% in office hours and the rest (online) at
+    any time; in dynamic mode each matter also draws one frailty, shared by its filings.
+    """
+    cat = rng.choice(len(_CATEGORY_IDS), size=n_m, p=model.cat_p)
+    street = rng.random(n_m) < model.p_street[cat]
+    com = np.empty(n_m, dtype=np.int64)
+    for s in (0, 1):
+        sel = street == s
+        com[sel] = rng.choice(model.com_by_kind[s], size=int(sel.sum()))
+    m = {"cat": cat, "street": street, "com": com, "lane": rng.integers(1, 40, n_m),
+         "house": rng.integers(1, 120, n_m)}
+    office = rng.random(n_m) < 0.7
+    tod = np.where(office, rng.uniform(8.5 / 24, 17.5 / 24, n_m), rng.random(n_m))
+    m["t_start"] = np.floor(rng.random(n_m) * span) + tod
+    if dynamic is not None:
+        m["frailty"] = _draw_frailty(rng, n_m, dynamic.frailty_variance)
+    return m
+
+
+def _refile_times(rng: np.random.Generator, k: int, alive: np.ndarray,
+                  dynamic: _Dynamic | None, prev: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  prev_fac: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Draw whether, when and of which kind each matter files its ``k``-th filing (k >= 2).
+
+    Updates ``alive`` in place. ``prev`` = the previous filing's registration, time to close
+    and close time. Kinds: 1 after close, 2 while open, 3 skip-level (half while the previous
+    filing is open, half after it closed). Returns ``(t0, kind)``.
+    """
+    n_m = alive.size
+    prev_t0, prev_T, prev_close = prev
+    p = _P_REFILE_FIRST if k == 2 else _P_REFILE_LATER
+    if dynamic is not None:
+        p = _P_REFILE_DYNAMIC[k > 2]
+    if dynamic is None:
+        alive &= rng.random(n_m) < p
+        kind = (_choice(rng, _KIND_P, n_m) + 1).astype(np.int8)
+        skip_open = (kind == 3) & (rng.random(n_m) < 0.5)
+    else:
+        kind, skip_open = _refile_round(rng, alive, p, prev_fac, n_m)
+    gap = np.exp(np.log(_GAP_MEDIAN_DAYS) + _GAP_SIGMA * rng.standard_normal(n_m))
+    gap = np.clip(gap, 1.0, 365.0)
+    after = np.floor(prev_close) + np.ceil(gap) + rng.uniform(0.35, 0.73, n_m)
+    # a re-filing after a follow-up visit comes after the visit
+    after = np.where(np.isfinite(prev_fac[3]), np.maximum(after, prev_fac[3] + 0.5), after)
+    during = prev_t0 + prev_T * rng.uniform(0.1, 0.9, n_m)
+    return np.where((kind == 2) | skip_open, during, after), kind
+
+
+def _draw_exit_times(rng: np.random.Generator, model: _FilingModel, dynamic: _Dynamic | None,
+                     m: dict[str, np.ndarray], idx: np.ndarray, rep: int, t0: np.ndarray
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[np.ndarray, ...] | None]:
+    """Draw the pattern (upfront) or the dynamic state, and the time to exit of filings ``idx``.
+
+    Returns ``(T, extra, fac)``: ``extra`` = the per-filing state columns, ``fac`` = the
+    re-filing factors of :func:`_refile_factors` (dynamic mode; None upfront).
+    """
+    cat = m["cat"][idx]
+    if dynamic is None:
+        pat = _categorical(rng, model.mix_cum[cat, m["street"][idx].astype(int), rep])
+        mult = model.cat_hr[cat] * (model.m_repeat[pat] * _REPEAT_MULTIPLIER if rep
+                                    else model.m_first[pat])
+        return _inverse_cum_hazard(rng.exponential(size=idx.size) / mult), {"pattern": pat}, None
+    extra = _draw_dynamic(rng, dynamic, cat, m["street"][idx], rep, m["frailty"][idx], t0[idx])
+    T = extra.pop("T")
+    return T, extra, _refile_factors(dynamic, extra)
+
+
+def _filing_rows(rng: np.random.Generator, m: dict[str, np.ndarray], idx: np.ndarray, k: int,
+                 kind: np.ndarray, t0: np.ndarray, T: np.ndarray, extra: dict[str, np.ndarray],
+                 matter_offset: int) -> dict[str, np.ndarray]:
+    """Draw channel and level of the ``k``-th filings ``idx`` and collect their columns."""
+    chan = _choice(rng, _CHANNELS, idx.size)
+    lvl = np.zeros(idx.size, dtype=np.int8)  # 0 county, 1 city, 2 province, 3 national
+    sk = kind[idx] == 3
+    lvl[sk] = _choice(rng, _SKIP_LEVEL_P, int(sk.sum())) + 1
+    return {
+        "matter": idx + matter_offset, "ordinal": np.full(idx.size, k, np.int64),
+        "kind": kind[idx], "t0": t0[idx], "T": T, **extra,
+        "category": m["cat"][idx], "committee": m["com"][idx], "lane": m["lane"][idx],
+        "house": m["house"][idx], "channel": chan, "level": lvl,
+    }
+
+
+def _simulate_batch(rng: np.random.Generator, n_m: int, span: float, model: _FilingModel,
+                    dynamic: _Dynamic | None, matter_offset: int) -> list[dict[str, np.ndarray]]:
+    """Simulate ``n_m`` matters filing by filing (ordinal 1, 2, ...) inside the window."""
+    m = _draw_matters(rng, n_m, span, model, dynamic)
+    alive = np.ones(n_m, dtype=bool)
+    prev = (np.full(n_m, np.nan), np.full(n_m, np.nan), np.full(n_m, np.nan))
+    prev_fac = (np.ones(n_m), np.ones(n_m), np.ones(n_m), np.full(n_m, np.inf))
+    parts = []
+    for k in range(1, _MAX_ORDINAL + 1):
+        if k == 1:
+            t0 = m["t_start"].copy()
+            kind = np.zeros(n_m, dtype=np.int8)  # 0 first, 1 after close, 2 while open, 3 skip
+        else:
+            t0, kind = _refile_times(rng, k, alive, dynamic, prev, prev_fac)
+        alive &= t0 < span
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        T, extra, fac = _draw_exit_times(rng, model, dynamic, m, idx, int(k > 1), t0)
+        if fac is not None:
+            prev_fac = (*(np.ones(n_m) for _ in range(3)), np.full(n_m, np.inf))
+            for i in range(3):
+                prev_fac[i][idx] = fac[i]
+            prev_fac[3][idx] = t0[idx] + extra["follow_t"]
+        parts.append(_filing_rows(rng, m, idx, k, kind, t0, T, extra, matter_offset))
+        prev = (np.full(n_m, np.nan), np.full(n_m, np.nan), np.full(n_m, np.nan))
+        prev[0][idx], prev[1][idx], prev[2][idx] = t0[idx], T, t0[idx] + T
+    return parts
+
+
+def _keep_whole_matters(rng: np.random.Generator, f: dict[str, np.ndarray], n_cases: int
+                        ) -> dict[str, np.ndarray]:
+    """Keep whole matters in a random order until ``n_cases`` filings; trim the last one's tail."""
     order = np.lexsort((f["ordinal"], f["matter"]))
     f = {k: v[order] for k, v in f.items()}
     matters, counts = np.unique(f["matter"], return_counts=True)
@@ -925,8 +977,29 @@ def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
     quota[keep_m[-1]] -= int(cum[n_keep - 1] - n_cases)
     mpos = np.searchsorted(matters, f["matter"])
     keep = f["ordinal"] <= quota[mpos]
-    f = {k: v[keep] for k, v in f.items()}
-    return f
+    return {k: v[keep] for k, v in f.items()}
+
+
+def _simulate_filings(rng: np.random.Generator, n_cases: int, span: float,
+                      district: _District, dynamic: _Dynamic | None = None
+                      ) -> dict[str, np.ndarray]:
+    """Draw ``n_cases`` filings (first and repeat) of whole matters: the per-filing state.
+
+    Matters are drawn in batches (about ``n_cases / 1.25`` at a time) until enough filings
+    fall inside the window, then whole matters are kept in a random order.
+    """
+    model = _filing_model(district)
+    parts: list[dict[str, np.ndarray]] = []
+    total = 0
+    matter_offset = 0
+    while total < n_cases:
+        n_m = max(64, int((n_cases - total) / 1.25) + 32)
+        batch = _simulate_batch(rng, n_m, span, model, dynamic, matter_offset)
+        parts += batch
+        total += sum(p["t0"].size for p in batch)
+        matter_offset += n_m
+    f = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return _keep_whole_matters(rng, f, n_cases)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -992,51 +1065,111 @@ def _agency_of_type(d: _District, typ: str, area: np.ndarray, committee: np.ndar
     return np.full(area.size, d.district_unit[typ])
 
 
-def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
-                  ) -> tuple[dict[str, np.ndarray], _Slots]:
-    n = f["t0"].size
-    t0, T = f["t0"], f["T"]
-    pat = f["pattern"]
-    com = f["committee"]
-    area = d.committee_area[com]
-    rep = f["ordinal"] >= 2
-    cat = f["category"]
-    last = f["is_last"]
-    hard = np.isin(cat, [_CATEGORY_IDS.index(c) for c in
+def _hard_categories(cat: np.ndarray) -> np.ndarray:
+    """Flag the hard categories (natural resources, political-legal, urban-rural construction)."""
+    return np.isin(cat, [_CATEGORY_IDS.index(c) for c in
                          ("natural_resources", "political_legal", "urban_rural_construction")])
-    close_t = t0 + T
-    ev = _Slots()
-    all_cases = np.arange(n)
-    bureau = d.district_unit["petition_bureau"]
-    reg_agency = np.where(f["level"] == 0, bureau, 0)
+
+
+def _registration_agency(f: dict[str, np.ndarray], d: _District) -> np.ndarray:
+    """Return the bureau that registers each filing: the district's, or the upper level's."""
+    reg_agency = np.where(f["level"] == 0, d.district_unit["petition_bureau"], 0)
     for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
         reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
+    return reg_agency
 
-    # agency code per case for each role
-    lead = np.empty(n, np.int64)
-    mediator = np.empty(n, np.int64)
+
+def _add_register_and_route(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                            d: _District, acc: np.ndarray) -> np.ndarray:
+    """Add every filing's register and its routing (assign with report, or transfer).
+
+    ``acc`` = days from registration to acceptance. Returns the days to the receipt notice
+    (after acceptance, within 15 days and before the exit).
+    """
+    n, T = f["t0"].size, f["T"]
+    route = acc * rng.uniform(0.05, 0.5, n)
+    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * (T - acc)),
+                              np.maximum(15.0 - acc, 0.0) * 0.99)
+    reg_agency = _registration_agency(f, d)
+    all_cases = np.arange(n)
+    ev.add(all_cases, f["t0"], "register", reg_agency)
+    assign = (f["ordinal"] >= 2) | (rng.random(n) < 0.4)
+    ev.add(all_cases, f["t0"] + route,
+           np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
+                    _ACTIVITY_CODES.index("transfer")), reg_agency)
+    return notify
+
+
+def _make_within(rng: np.random.Generator, t0: np.ndarray, acc: np.ndarray, handle: np.ndarray
+                 ) -> _Within:
+    """Return ``within(mask, lo, hi)``: the cases of ``mask`` and a time in their handling.
+
+    The time is uniform in ``[lo, hi]`` of the handling interval (acceptance to the exit).
+    """
+
+    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
+        idx = np.flatnonzero(mask)
+        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
+
+    return within
+
+
+def _add_lead_investigations(rng: np.random.Generator, ev: _Slots, within: _Within,
+                             f: dict[str, np.ndarray], lead: np.ndarray, eligible: np.ndarray
+                             ) -> None:
+    """Add the lead unit's 0-3 investigations (more on repeat filings)."""
+    n_inv = np.minimum(rng.poisson(np.where(f["ordinal"] >= 2, 1.2, 0.8)), 3)
+    for k in range(3):
+        idx, t = within(eligible & (n_inv > k))
+        ev.add(idx, t, "investigate", lead[idx])
+
+
+def _add_social_mediation(rng: np.random.Generator, ev: _Slots, idx: np.ndarray, t: np.ndarray,
+                          agency: np.ndarray) -> None:
+    """Add mediation with social forces (lawyers, mediators, psychologists) as participants."""
+    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
+    roles[~roles.any(axis=1), 1] = True
+    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
+                            for m in range(8)])
+    ev.add(idx, t, "mediate", agency, part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
+
+
+def _pattern_roles(f: dict[str, np.ndarray], d: _District) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lead and the mediating agency of each filing (upfront: set by its pattern)."""
+    pat, com = f["pattern"], f["committee"]
+    area = d.committee_area[com]
+    lead = np.empty(pat.size, np.int64)
+    mediator = np.empty(pat.size, np.int64)
     for pi, p in enumerate(_PATTERNS):
         sel = pat == pi
         if sel.any():
             lead[sel] = _agency_of_type(d, p.lead, area[sel], com[sel])
             mediator[sel] = _agency_of_type(d, p.mediator, area[sel], com[sel])
+    return lead, mediator
 
-    # 1-4 intake: register, route, accept, notify (accept/notify <= 15 days, before close)
-    acc = np.minimum(np.minimum(rng.gamma(1.5, 1.2, n), 14.0), 0.3 * T)
-    route = acc * rng.uniform(0.05, 0.5, n)
-    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * (T - acc)),
-                              np.maximum(15.0 - acc, 0.0) * 0.99)
-    ev.add(all_cases, t0, "register", reg_agency)
-    assign = rep | (rng.random(n) < 0.4)
-    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
-                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
-    ev.add(all_cases, t0 + acc, "accept", lead)
-    ev.add(all_cases, t0 + notify, "notify_receipt", lead)
-    handle = T - acc  # handling interval length (from acceptance)
 
-    # 5 every other agency type of the pattern acts within hours of acceptance (joint
-    #   assignment: investigate; the mediation committee mediates), so that the observed pattern
-    #   of a case is complete from then on
+def _add_intake_upfront(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                        d: _District, lead: np.ndarray) -> np.ndarray:
+    """Add register, route, accept, notify (<= 15 days, before close); return days to accept."""
+    n = f["t0"].size
+    acc = np.minimum(np.minimum(rng.gamma(1.5, 1.2, n), 14.0), 0.3 * f["T"])
+    notify = _add_register_and_route(rng, ev, f, d, acc)
+    all_cases = np.arange(n)
+    ev.add(all_cases, f["t0"] + acc, "accept", lead)
+    ev.add(all_cases, f["t0"] + notify, "notify_receipt", lead)
+    return acc
+
+
+def _add_pattern_units(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                       d: _District, acc: np.ndarray) -> None:
+    """Add the other agency types of the pattern, acting within hours of acceptance.
+
+    Joint assignment: they investigate (the mediation committee mediates), so that the observed
+    pattern of a case is complete from then on.
+    """
+    t0, pat, com = f["t0"], f["pattern"], f["committee"]
+    area = d.committee_area[com]
+    handle = f["T"] - acc
     for pi, p in enumerate(_PATTERNS):
         sel = np.flatnonzero(pat == pi)
         if sel.size == 0:
@@ -1050,38 +1183,34 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
             part = ev.part_table(["人民调解员"])[0] if act == "mediate" else None
             ev.add(sel, t, act, _agency_of_type(d, typ, area[sel], com[sel]), part=part)
 
-    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
-        idx = np.flatnonzero(mask)
-        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
 
-    # 6 the lead investigates (0-3 times)
-    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
-    for j in range(3):
-        idx, t = within(n_inv > j)
-        ev.add(idx, t, "investigate", lead[idx])
-
-    # 7 mediation with social forces (lawyers, mediators, psychologists) as participants
+def _add_mediation_upfront(rng: np.random.Generator, ev: _Slots, within: _Within,
+                           f: dict[str, np.ndarray], mediator: np.ndarray) -> np.ndarray:
+    """Add mediation with social forces (likelier in court / labour patterns); return who has it."""
+    pat = f["pattern"]
     p_med = np.full(len(_PATTERNS), 0.2)
     for pi, p in enumerate(_PATTERNS):
         if p.key == "court_mediation":
             p_med[pi] = 0.9
         elif p.key in ("labour_justice", "joint_court_housing", "political_legal"):
             p_med[pi] = 0.5
-    has_med = rng.random(n) < np.minimum(p_med[pat] * np.where(rep, 1.3, 1.0), 1.0)
+    rep = f["ordinal"] >= 2
+    has_med = rng.random(pat.size) < np.minimum(p_med[pat] * np.where(rep, 1.3, 1.0), 1.0)
     idx, t = within(has_med, 0.1, 0.9)
-    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
-    roles[~roles.any(axis=1), 1] = True
-    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
-                            for m in range(8)])
-    role_bits = roles @ (1 << np.arange(len(_MEDIATION_ROLES)))
-    ev.add(idx, t, "mediate", mediator[idx], part=combos[role_bits])
+    _add_social_mediation(rng, ev, idx, t, mediator[idx])
+    return has_med
 
-    # 8 joint conference (联席会议): participants = the agencies of the case's pattern
+
+def _add_joint_conferences_upfront(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                                   d: _District, acc: np.ndarray, lead: np.ndarray) -> None:
+    """Add joint conferences (联席会议), likelier the more units; participants: the pattern's."""
+    t0, pat, com = f["t0"], f["pattern"], f["committee"]
+    handle = f["T"] - acc
     p_joint = np.zeros(len(_PATTERNS))
     for pi, p in enumerate(_PATTERNS):
         n_units = len(p.types) - 1
         p_joint[pi] = 0.8 if n_units >= 4 else 0.5 if n_units == 3 else 0.03
-    has_joint = rng.random(n) < p_joint[pat]
+    has_joint = rng.random(pat.size) < p_joint[pat]
     for pi, p in enumerate(_PATTERNS):
         sel = np.flatnonzero(has_joint & (pat == pi))
         if sel.size == 0:
@@ -1096,66 +1225,75 @@ def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _Distri
         t = t0[sel] + acc[sel] + handle[sel] * rng.uniform(0.15, 0.85, sel.size)
         ev.add(sel, t, "joint_conference", lead[sel], part=ev.part_table(texts)[inv])
 
-    # 9 leaders: reception (at the bureau), field visit and case ownership (hosted by the
-    #   territorial unit or the lead unit; the leader's role is in `participants`)
+
+def _territorial_units(f: dict[str, np.ndarray], d: _District, lead: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hosting unit (the pattern's street/town, else the lead) and committee flags."""
+    pat = f["pattern"]
+    area = d.committee_area[f["committee"]]
     territorial = lead.copy()
+    has_com = np.zeros(pat.size, dtype=bool)
     for pi, p in enumerate(_PATTERNS):
         terr = [t for t in p.types if t in ("street_office", "town_government")]
         sel = pat == pi
         if terr and sel.any():
             territorial[sel] = d.area_unit[area[sel]]
-    everyone = np.ones(n, dtype=bool)
-    _add_leaders(rng, ev, within, f, hard, territorial, lead, bureau, everyone)
-    has_com = np.zeros(n, dtype=bool)
-    for pi, p in enumerate(_PATTERNS):
         if {"residents_committee", "villagers_committee"} & set(p.types):
-            has_com |= pat == pi
-    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[com], everyone)
+            has_com |= sel
+    return territorial, has_com
+
+
+def _build_events(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                  ) -> tuple[dict[str, np.ndarray], _Slots]:
+    """Build the events of upfront mode: every agency of the pattern acts at intake.
+
+    Stages, in the order of their random draws (the order fixes the bytes of a seed): intake,
+    the pattern's other units, the lead's investigations, mediation, joint conferences,
+    leaders (reception, field visit, ownership; hosted by the territorial unit or the lead,
+    the leader's role in ``participants``), money, deadlines, the decision and close, and what
+    follows a close. Returns the event columns and the slots (participant strings).
+    """
+    t0, T = f["t0"], f["T"]
+    ev = _Slots()
+    bureau = d.district_unit["petition_bureau"]
+    lead, mediator = _pattern_roles(f, d)
+    acc = _add_intake_upfront(rng, ev, f, d, lead)
+    handle = T - acc  # handling interval length (from acceptance)
+    _add_pattern_units(rng, ev, f, d, acc)
+    within = _make_within(rng, t0, acc, handle)
+    everyone = np.ones(t0.size, dtype=bool)
+    _add_lead_investigations(rng, ev, within, f, lead, everyone)
+    has_med = _add_mediation_upfront(rng, ev, within, f, mediator)
+    _add_joint_conferences_upfront(rng, ev, f, d, acc, lead)
+    territorial, has_com = _territorial_units(f, d, lead)
+    _add_leaders(rng, ev, within, f, _hard_categories(f["category"]), territorial, lead, bureau,
+                 everyone)
+    _add_money(rng, ev, within, f, territorial, has_com, d.committee_agency[f["committee"]],
+               everyone)
     _add_deadlines(rng, ev, t0, acc, handle, lead, bureau)
-    outcome = _add_decision(rng, ev, close_t, handle, lead, has_med, everyone)
-    ev.add(all_cases, close_t, "close", lead, outcome=outcome)
-    _add_after_close(rng, ev, f, close_t, territorial, bureau, d, everyone)
+    outcome = _add_decision(rng, ev, t0 + T, handle, lead, has_med, everyone)
+    ev.add(np.arange(t0.size), t0 + T, "close", lead, outcome=outcome)
+    _add_after_close(rng, ev, f, t0 + T, territorial, bureau, d, everyone)
     return ev.concat(), ev
 
 
-def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
-                          ) -> tuple[dict[str, np.ndarray], _Slots]:
-    """Events of dynamic mode: the first line at intake, each joiner at its join time."""
-    n = f["t0"].size
-    t0, T, exit_code, join = f["t0"], f["T"], f["exit"], f["join"]
-    com = f["committee"]
-    area = d.committee_area[com]
-    rep = f["ordinal"] >= 2
-    hard = np.isin(f["category"], [_CATEGORY_IDS.index(c) for c in
-                                   ("natural_resources", "political_legal",
-                                    "urban_rural_construction")])
-    ev = _Slots()
-    bureau = d.district_unit["petition_bureau"]
-    reg_agency = np.where(f["level"] == 0, bureau, 0)
-    for lvl, code in ((1, "city"), (2, "province"), (3, "national")):
-        reg_agency = np.where(f["level"] == lvl, d.upper_bureau[code], reg_agency)
-    lead = d.area_unit[area]  # street office / town government
-    committee = d.committee_agency[com]
-    accepted = exit_code != _EXIT_CODES.index("decline_intake")
-    closed = exit_code == 0
-    acc = f["acc"]
-    handle = T - acc
-
-    # intake: register, route, accept + notify (or decline), the committee within the day
-    route = acc * rng.uniform(0.05, 0.5, n)
-    notify = acc + np.minimum(np.minimum(rng.exponential(0.4, n), 0.1 * handle),
-                              np.maximum(15.0 - acc, 0.0) * 0.99)
-    all_cases = np.arange(n)
-    ev.add(all_cases, t0, "register", reg_agency)
-    assign = rep | (rng.random(n) < 0.4)
-    ev.add(all_cases, t0 + route, np.where(assign, _ACTIVITY_CODES.index("assign_with_report"),
-                                           _ACTIVITY_CODES.index("transfer")), reg_agency)
+def _add_intake_dynamic(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                        d: _District, lead: np.ndarray, committee: np.ndarray,
+                        accepted: np.ndarray) -> None:
+    """Add register, route, accept + notify (or decline), the committee within the day."""
+    t0, acc = f["t0"], f["acc"]
+    notify = _add_register_and_route(rng, ev, f, d, acc)
     idx = np.flatnonzero(accepted)
     ev.add(idx, t0[idx] + acc[idx], "accept", lead[idx])
     ev.add(idx, t0[idx] + notify[idx], "notify_receipt", lead[idx])
     ev.add(idx, t0[idx] + f["com_t"][idx], "investigate", committee[idx])
 
-    # joiners: first action at the join time, maybe a later one before the exit
+
+def _add_joiners(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray], d: _District
+                 ) -> None:
+    """Add each joiner's first action at its join time, and maybe a later one before the exit."""
+    t0, T, join, com = f["t0"], f["T"], f["join"], f["committee"]
+    area = d.committee_area[com]
     for jj, j in enumerate(_JOINERS):
         idx = np.flatnonzero(np.isfinite(join[:, jj]))
         if idx.size == 0:
@@ -1173,47 +1311,60 @@ def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d:
         ev.add(sel, t0[sel] + t_again[again], j.activity, who[again],
                part=None if part is None else np.broadcast_to(part, idx.size)[again])
 
-    def within(mask: np.ndarray, lo: float = 0.05, hi: float = 0.95) -> tuple[np.ndarray, ...]:
-        idx = np.flatnonzero(mask)
-        return idx, t0[idx] + acc[idx] + handle[idx] * rng.uniform(lo, hi, idx.size)
 
-    # the first line handles: the lead investigates (0-3 times), the committee mediates with
-    # social forces, leaders, money, deadlines; none of them changes the pattern
-    n_inv = np.minimum(rng.poisson(np.where(rep, 1.2, 0.8)), 3)
-    for k in range(3):
-        idx, t = within(accepted & (n_inv > k))
-        ev.add(idx, t, "investigate", lead[idx])
-    # mediation and leader ownership at their planned times (they change the closing hazard)
-    has_med = np.isfinite(f["med_t"])
-    idx = np.flatnonzero(has_med)
-    t = t0[idx] + f["med_t"][idx]
-    roles = rng.random((idx.size, 3)) < np.array([0.35, 0.75, 0.15])
-    roles[~roles.any(axis=1), 1] = True
-    combos = ev.part_table([";".join(r for j, r in enumerate(_MEDIATION_ROLES) if m >> j & 1)
-                            for m in range(8)])
-    ev.add(idx, t, "mediate", committee[idx],
-           part=combos[roles @ (1 << np.arange(len(_MEDIATION_ROLES)))])
-    owned = np.flatnonzero(np.isfinite(f["own_t"]))
-    _add_leaders(rng, ev, within, f, hard, lead, lead, bureau, accepted,
-                 ownership=(owned, t0[owned] + f["own_t"][owned]))
-    _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
-    _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
-
-    # the exit: close (with a written decision) or a competing exit
-    outcome = _add_decision(rng, ev, t0 + T, handle, lead, has_med, closed)
+def _add_exits_dynamic(rng: np.random.Generator, ev: _Slots, f: dict[str, np.ndarray],
+                       d: _District, lead: np.ndarray, has_med: np.ndarray) -> None:
+    """Add the exit: close (with a written decision) or a competing exit, by its agency."""
+    n, t0, T, exit_code = f["t0"].size, f["t0"], f["T"], f["exit"]
+    bureau = d.district_unit["petition_bureau"]
+    closed = exit_code == 0
+    outcome = _add_decision(rng, ev, t0 + T, T - f["acc"], lead, has_med, closed)
     idx = np.flatnonzero(closed)
     ev.add(idx, t0[idx] + T[idx], "close", lead[idx], outcome=outcome[idx])
     court = d.district_unit["court"]
     exit_agency = {"decline_intake": lead, "route_to_legal_procedure":
-                   np.where(np.isfinite(join[:, 0]), court, lead),
+                   np.where(np.isfinite(f["join"][:, 0]), court, lead),
                    "terminated": np.full(n, bureau), "withdraw": np.full(n, bureau),
                    "transfer_out": np.full(n, bureau)}
     for code, name in enumerate(_EXIT_CODES[1:], start=1):
         idx = np.flatnonzero(exit_code == code)
         ev.add(idx, t0[idx] + T[idx], name, exit_agency[name][idx])
 
-    # after a close: the bureau's follow-up, pledge, review; and the justice office visits
-    # some closed cases (an agency acting after the exit: it must not enter the pattern)
+
+def _build_events_dynamic(rng: np.random.Generator, f: dict[str, np.ndarray], d: _District
+                          ) -> tuple[dict[str, np.ndarray], _Slots]:
+    """Build the events of dynamic mode: the first line at intake, each joiner at its join time.
+
+    After the joiners the first line handles: the lead investigates (0-3 times), the committee
+    mediates with social forces, leaders, money, deadlines; none of them changes the pattern.
+    Mediation and leader ownership come at their planned times (they change the closing
+    hazard). Then the exit; after a close the bureau's follow-up, pledge and review, and the
+    justice office visits some closed cases (an agency acting after the exit: it must not enter
+    the pattern).
+    """
+    n, t0, T = f["t0"].size, f["t0"], f["T"]
+    area = d.committee_area[f["committee"]]
+    ev = _Slots()
+    bureau = d.district_unit["petition_bureau"]
+    lead = d.area_unit[area]  # street office / town government
+    committee = d.committee_agency[f["committee"]]
+    accepted = f["exit"] != _EXIT_CODES.index("decline_intake")
+    closed = f["exit"] == 0
+    acc = f["acc"]
+    handle = T - acc
+    _add_intake_dynamic(rng, ev, f, d, lead, committee, accepted)
+    _add_joiners(rng, ev, f, d)
+    within = _make_within(rng, t0, acc, handle)
+    _add_lead_investigations(rng, ev, within, f, lead, accepted)
+    has_med = np.isfinite(f["med_t"])
+    idx = np.flatnonzero(has_med)
+    _add_social_mediation(rng, ev, idx, t0[idx] + f["med_t"][idx], committee[idx])
+    owned = np.flatnonzero(np.isfinite(f["own_t"]))
+    _add_leaders(rng, ev, within, f, _hard_categories(f["category"]), lead, lead, bureau,
+                 accepted, ownership=(owned, t0[owned] + f["own_t"][owned]))
+    _add_money(rng, ev, within, f, lead, accepted, committee, accepted)
+    _add_deadlines(rng, ev, t0, acc, np.where(accepted, handle, 0.0), lead, bureau)
+    _add_exits_dynamic(rng, ev, f, d, lead, has_med)
     _add_after_close(rng, ev, f, t0 + T, lead, bureau, d, closed,
                      follow=(np.isfinite(f["follow_t"]), t0 + f["follow_t"]))
     idx = np.flatnonzero(closed & (rng.random(n) < 0.2))
@@ -1575,6 +1726,128 @@ def generate_district(
     return events, truth
 
 
+def _window(start: str | pd.Timestamp, observation_end: str | pd.Timestamp | None
+            ) -> tuple[pd.Timestamp, pd.Timestamp, float]:
+    """Return the first filing day, the observation end (default +365 days) and the span."""
+    start_ts = pd.Timestamp(start).normalize()
+    end_ts = (start_ts + pd.Timedelta(days=365) if observation_end is None
+              else pd.Timestamp(observation_end))
+    if end_ts <= start_ts:
+        raise CasekitError(
+            f"observation_end ({end_ts}) must be after start ({start_ts})")
+    return start_ts, end_ts, (end_ts - start_ts) / pd.Timedelta(days=1)
+
+
+def _order_by_matter(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sort the filings by matter and ordinal, mark each matter's last filing (``is_last``).
+
+    A re-filing while *any* earlier filing of the matter is still open becomes a
+    repeat_while_open (skip-level repeats keep their kind).
+    """
+    order = np.lexsort((f["ordinal"], f["matter"]))
+    f = {k: v[order] for k, v in f.items()}
+    last = np.ones(f["t0"].size, dtype=bool)
+    last[:-1] = f["matter"][1:] != f["matter"][:-1]
+    f["is_last"] = last
+    earlier_close = (pd.Series(f["t0"] + f["T"]).groupby(f["matter"]).cummax()
+                     .groupby(f["matter"]).shift().to_numpy())
+    still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
+    f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
+    return f
+
+
+def _registration_rank(f: dict[str, np.ndarray] | None, seed_t0: list[float]) -> np.ndarray:
+    """Rank of every filing (generated ones, then the seed filings) in order of registration."""
+    t0_all = np.concatenate([f["t0"] if f is not None else np.empty(0), seed_t0])
+    reg_order = np.argsort(t0_all, kind="stable")
+    case_rank = np.empty_like(reg_order)
+    case_rank[reg_order] = np.arange(reg_order.size)
+    return case_rank
+
+
+def _matter_ids(rng: np.random.Generator, f: dict[str, np.ndarray], ids: _ChunkIds | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Matter ids by first filing time and pseudonymous petitioner ids (one per matter).
+
+    Returns ``(m_inv, petitioners, case_matter, matter_ids)``: each filing's matter code, the
+    petitioner id per matter code, each filing's matter rank and the matter id per rank.
+    """
+    m_codes, m_inv = np.unique(f["matter"], return_inverse=True)
+    first_t = np.full(m_codes.size, np.inf)
+    np.minimum.at(first_t, m_inv, f["t0"])
+    m_rank = np.empty(m_codes.size, dtype=np.int64)
+    m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
+    if ids is None:
+        matter_ids = _serial_ids("M", m_codes.size, max(6, len(str(m_codes.size))))
+        petitioners = _hex_ids(rng, m_codes.size, "P")
+    else:
+        matter_ids = _serial_ids("M", m_codes.size, ids.width, ids.matter_start + 1)
+        petitioners = _mixed_ids(ids.matter_start + np.arange(m_codes.size), ids.salt, "P")
+    return m_inv, petitioners, m_rank[m_inv], matter_ids
+
+
+def _addresses(f: dict[str, np.ndarray], district: _District) -> tuple[np.ndarray, list[str]]:
+    """Return each filing's address code and the address text per code (committee, lane, house)."""
+    addr_key = (f["committee"] * 1000 + f["lane"]) * 1000 + f["house"]
+    addr_codes, addr_uniques = pd.factorize(addr_key)
+    addr_text = [f"{district.committee_short[k // 1_000_000]}{k // 1000 % 1000}巷{k % 1000}号"
+                 for k in np.asarray(addr_uniques).tolist()]
+    return addr_codes, addr_text
+
+
+def _events_frame(rng: np.random.Generator, f: dict[str, np.ndarray], ev: dict[str, np.ndarray],
+                  slots: _Slots, district: _District, ids: _ChunkIds | None,
+                  start_ts: pd.Timestamp, span: float, case_rank: np.ndarray,
+                  case_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Build the canonical events of the generated filings, censored at the span, in case order.
+
+    Returns the frame and each row's case rank (to insert the seed filings in place).
+    """
+    m_inv, petitioners, case_matter, matter_ids = _matter_ids(rng, f, ids)
+    keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
+    t_ns = start_ts.value + np.round(ev["t"][keep] * 86_400).astype(np.int64) * 10**9
+    order = np.lexsort((ev["slot"][keep], t_ns, case_rank[ev["case"][keep]]))
+    t_ns = t_ns[order]
+    ev = {k: v[keep[order]] for k, v in ev.items()}
+    c = ev["case"]
+    kinds = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
+    levels = ("county", "city", "province", "national")
+    type_list = sorted(set(district.agency_types))
+    type_code = np.array([type_list.index(t) for t in district.agency_types])
+    area = district.committee_area[f["committee"]]
+    addr_codes, addr_text = _addresses(f, district)
+    frame = pd.DataFrame({
+        "case_id": _to_str(case_rank[c], case_ids),
+        "timestamp": pd.to_datetime(t_ns, unit="ns"),
+        "activity": _to_str(ev["act"], list(_ACTIVITY_CODES)),
+        "agency": _to_str(ev["agency"], district.agency_names),
+        "agency_type": _to_str(type_code[ev["agency"]], type_list),
+        "petitioner_id": _to_str(m_inv[c], petitioners),
+        "matter_id": _to_str(case_matter[c], matter_ids),
+        "repeat_ordinal": f["ordinal"][c].astype(np.int64),
+        "repeat_kind": _to_str(f["kind"][c].astype(np.int64), list(kinds)),
+        "category": _to_str(f["category"][c].astype(np.int64), list(_CATEGORY_IDS)),
+        "channel": _to_str(f["channel"][c].astype(np.int64), list(_CHANNELS)),
+        "level": _to_str(f["level"][c].astype(np.int64), list(levels)),
+        "street": _to_str(area[c], district.area_names),
+        "address": _to_str(addr_codes[c], addr_text),
+        "participants": _to_str(ev["part"], slots.part_strings),
+        "amount_yuan": ev["amount"],
+        "outcome": _to_str(ev["outcome"].astype(np.int64), list(_OUTCOME_CODES)),
+    })
+    return frame, case_rank[c]
+
+
+def _insert_seed(gen: pd.DataFrame, rows_rank: np.ndarray, seed_frame: pd.DataFrame,
+                 seed_ids: np.ndarray, seed_rank: np.ndarray) -> pd.DataFrame:
+    """Insert the two seed filings at their place in case order (no full re-sort)."""
+    cut = np.searchsorted(rows_rank, seed_rank)
+    pieces = [gen.iloc[: cut[0]], seed_frame[seed_frame["case_id"] == seed_ids[0]],
+              gen.iloc[cut[0]: cut[1]], seed_frame[seed_frame["case_id"] == seed_ids[1]],
+              gen.iloc[cut[1]:]]
+    return pd.concat(pieces, ignore_index=True)
+
+
 def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: str | pd.Timestamp,
               observation_end: str | pd.Timestamp | None, include_seed_matter: bool, mode: str,
               effect_scale: float, start_cut: str | pd.Timestamp | None,
@@ -1597,13 +1870,7 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_cases = int(n_cases)
     seed_value = seed if isinstance(seed, (int, np.integer)) else None
     rng = as_generator(seed)
-    start_ts = pd.Timestamp(start).normalize()
-    end_ts = (start_ts + pd.Timedelta(days=365) if observation_end is None
-              else pd.Timestamp(observation_end))
-    if end_ts <= start_ts:
-        raise CasekitError(
-            f"observation_end ({end_ts}) must be after start ({start_ts})")
-    span = (end_ts - start_ts) / pd.Timedelta(days=1)
+    start_ts, end_ts, span = _window(start, observation_end)
     cut_ts = _check_dynamic_arguments(mode, effect_scale, frailty_variance, start_cut, start_ts,
                                       end_ts)
     policy = _check_policy(policy_change, mode, mechanism_scale, start_ts, end_ts)
@@ -1618,100 +1885,28 @@ def _generate(n_cases: int, *, seed: int | np.random.Generator | None, start: st
     n_gen = n_cases - 2 if plant_seed else n_cases
 
     f = _simulate_filings(rng, n_gen, span, district, dynamic) if n_gen > 0 else None
-    frames = []
     if f is not None:
-        # is the filing the last of its matter (in this log)?
-        order = np.lexsort((f["ordinal"], f["matter"]))
-        f = {k: v[order] for k, v in f.items()}
-        last = np.ones(f["t0"].size, dtype=bool)
-        last[:-1] = f["matter"][1:] != f["matter"][:-1]
-        f["is_last"] = last
-        # a re-filing while *any* earlier filing of the matter is still open is a
-        # repeat_while_open (skip-level repeats keep their kind)
-        earlier_close = (pd.Series(f["t0"] + f["T"]).groupby(f["matter"]).cummax()
-                         .groupby(f["matter"]).shift().to_numpy())
-        still_open = (f["kind"] == 1) & (earlier_close > f["t0"])
-        f["kind"] = np.where(still_open, np.int8(2), f["kind"]).astype(np.int8)
+        f = _order_by_matter(f)
         build = _build_events if dynamic is None else _build_events_dynamic
         ev, slots = build(rng, f, district)
     n_f = 0 if f is None else f["t0"].size
-
-    # case ids in order of registration (seed filings included)
-    t0_all = np.concatenate([f["t0"] if f is not None else np.empty(0),
-                             [seed_days, seed_days + 70.0] if plant_seed else []])
-    reg_order = np.argsort(t0_all, kind="stable")
-    case_rank = np.empty_like(reg_order)
-    case_rank[reg_order] = np.arange(reg_order.size)
+    case_rank = _registration_rank(f, [seed_days, seed_days + 70.0] if plant_seed else [])
     width = max(6, len(str(n_cases))) if ids is None else ids.width
     case_ids = _serial_ids("XF", n_cases, width, 1 if ids is None else ids.case_start + 1)
-
-    # matter ids by first filing time; pseudonymous petitioner ids
+    frames = []  # the generated events and/or the seed matter's (n_cases >= 1)
     if f is not None:
-        m_codes, m_inv = np.unique(f["matter"], return_inverse=True)
-        first_t = np.full(m_codes.size, np.inf)
-        np.minimum.at(first_t, m_inv, f["t0"])
-        m_rank = np.empty(m_codes.size, dtype=np.int64)
-        m_rank[np.argsort(first_t, kind="stable")] = np.arange(m_codes.size)
-        if ids is None:
-            matter_ids = _serial_ids("M", m_codes.size, max(6, len(str(m_codes.size))))
-            petitioners = _hex_ids(rng, m_codes.size, "P")
-        else:
-            matter_ids = _serial_ids("M", m_codes.size, ids.width, ids.matter_start + 1)
-            petitioners = _mixed_ids(ids.matter_start + np.arange(m_codes.size), ids.salt, "P")
-        case_matter = m_rank[m_inv]
-    if f is not None:
-        keep = np.flatnonzero(ev["t"] < span)  # censoring: nothing after observation_end
-        t_ns = start_ts.value + np.round(ev["t"][keep] * 86_400).astype(np.int64) * 10**9
-        order = np.lexsort((ev["slot"][keep], t_ns, case_rank[ev["case"][keep]]))
-        t_ns = t_ns[order]
-        ev = {k: v[keep[order]] for k, v in ev.items()}
-        c = ev["case"]
-        kinds = ("first", "repeat_after_close", "repeat_while_open", "skip_level_repeat")
-        levels = ("county", "city", "province", "national")
-        agency_types = np.asarray(district.agency_types, dtype=object)
-        type_list = sorted(set(district.agency_types))
-        type_code = np.array([type_list.index(t) for t in agency_types])
-        area = district.committee_area[f["committee"]]
-        addr_key = (f["committee"] * 1000 + f["lane"]) * 1000 + f["house"]
-        addr_codes, addr_uniques = pd.factorize(addr_key)
-        addr_uniques = np.asarray(addr_uniques)
-        addr_text = [f"{district.committee_short[k // 1_000_000]}{k // 1000 % 1000}巷{k % 1000}号"
-                     for k in addr_uniques.tolist()]
-        frames.append(pd.DataFrame({
-            "case_id": _to_str(case_rank[c], case_ids),
-            "timestamp": pd.to_datetime(t_ns, unit="ns"),
-            "activity": _to_str(ev["act"], list(_ACTIVITY_CODES)),
-            "agency": _to_str(ev["agency"], district.agency_names),
-            "agency_type": _to_str(type_code[ev["agency"]], type_list),
-            "petitioner_id": _to_str(m_inv[c], petitioners),
-            "matter_id": _to_str(case_matter[c], matter_ids),
-            "repeat_ordinal": f["ordinal"][c].astype(np.int64),
-            "repeat_kind": _to_str(f["kind"][c].astype(np.int64), list(kinds)),
-            "category": _to_str(f["category"][c].astype(np.int64), list(_CATEGORY_IDS)),
-            "channel": _to_str(f["channel"][c].astype(np.int64), list(_CHANNELS)),
-            "level": _to_str(f["level"][c].astype(np.int64), list(levels)),
-            "street": _to_str(area[c], district.area_names),
-            "address": _to_str(addr_codes[c], addr_text),
-            "participants": _to_str(ev["part"], slots.part_strings),
-            "amount_yuan": ev["amount"],
-            "outcome": _to_str(ev["outcome"].astype(np.int64), list(_OUTCOME_CODES)),
-        }))
+        gen, rows_rank = _events_frame(rng, f, ev, slots, district, ids, start_ts, span,
+                                       case_rank, case_ids)
+        frames.append(gen)
+    seed_case_ids = None
     if plant_seed:
         seed_ids = case_ids[case_rank[n_f:]]
         seed_frame = _seed_frame(seed_start, seed_ids, district)
-        if frames:  # insert the seed filings at their place in case order (no full re-sort)
-            gen = frames.pop()
-            rows_rank = case_rank[c]
-            cut = np.searchsorted(rows_rank, case_rank[n_f:])
-            pieces = [gen.iloc[: cut[0]], seed_frame[seed_frame["case_id"] == seed_ids[0]],
-                      gen.iloc[cut[0]: cut[1]], seed_frame[seed_frame["case_id"] == seed_ids[1]],
-                      gen.iloc[cut[1]:]]
-            frames = [pd.concat(pieces, ignore_index=True)]
-        else:
-            frames = [seed_frame]
+        frames = [_insert_seed(frames[0], rows_rank, seed_frame, seed_ids, case_rank[n_f:])
+                  if frames else seed_frame]
+        seed_case_ids = list(seed_ids)
     events = frames[0]
     events["timestamp"] = events["timestamp"].astype("datetime64[ns]")
-    seed_case_ids = list(case_ids[case_rank[n_f:]]) if plant_seed else None
     if f is not None:
         f["case_id"] = case_ids[case_rank[:n_f]]
     n_prevalent = None
@@ -1861,60 +2056,150 @@ def _draw_counts(f: dict[str, np.ndarray] | None, span: float,
     return kind_counts, n_open, n_repeat, n_matters
 
 
+def _observed_by_pattern(f: dict[str, np.ndarray], span: float, names: list[str]
+                         ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Summarise raw per-pattern outcomes, the realised pattern mix and the observed shares.
+
+    Returns ``(raw, realised_mix, observed)`` for the truth's ``confounding`` and ``observed``
+    entries, computed on the generated filings (before the observation window cuts events).
+    """
+    closed = f["t0"] + f["T"] < span
+    dur = np.where(closed, f["T"], span - f["t0"])
+    rep = f["ordinal"] >= 2
+    pat, cat = f["pattern"], f["category"]
+    n_p, n_c = len(names), len(_CATEGORY_IDS)
+    raw: dict[str, Any] = {}
+    realised_mix: dict[str, Any] = {}
+    for label, m in (("first", ~rep), ("repeat", rep)):
+        cnt = np.bincount(pat[m], minlength=n_p)
+        raw[label] = {}
+        for pi, name in enumerate(names):
+            if cnt[pi] == 0:
+                continue
+            sel = m & closed & (pat == pi)
+            n_cl = int(sel.sum())
+            raw[label][name] = {
+                "n_cases": int(cnt[pi]), "n_closed": n_cl,
+                "median_days_closed": _r(np.median(dur[sel]), 3) if n_cl else None}
+        tab = np.bincount(cat[m] * n_p + pat[m], minlength=n_c * n_p).reshape(n_c, n_p)
+        realised_mix[label] = {
+            c: {names[pi]: _r(tab[ci, pi] / tab[ci].sum(), 4)
+                for pi in range(n_p) if tab[ci, pi] > 0}
+            for ci, c in enumerate(_CATEGORY_IDS) if tab[ci].sum() > 0}
+    order_raw = sorted(
+        (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
+         and _PATTERNS[names.index(p)].main),
+        key=lambda p: raw["repeat"][p]["median_days_closed"])
+    observed = {
+        "n_generated_cases": int(closed.size),
+        "share_open_generated": _r(1 - closed.mean(), 4),
+        "share_repeat_generated": _r(rep.mean(), 4),
+        "raw_fastest_repeat_pattern_by_median": order_raw[0] if order_raw else None,
+        "raw_median_order_repeat": order_raw,
+    }
+    return raw, realised_mix, observed
+
+
+def _hazard_model_truth() -> dict[str, Any]:
+    """Describe the truth's ``hazard_model`` entry: the upfront proportional-hazards model."""
+    return {
+        "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
+                "repeat_ordinal >= 2; k = pattern_exponent_repeat; proportional hazards",
+        "sampling": "T = H0^-1(E / multiplier), E ~ Exp(1), exact inverse of the "
+                    "piecewise-linear cumulative baseline hazard",
+        "baseline": {
+            "kind": "piecewise_constant_hazard_per_day",
+            "breaks_days": list(_BASE_BREAKS),
+            "hazard_per_day": list(_BASE_RATES),
+            "note": "rate i applies on [breaks[i], breaks[i+1]); the last rate beyond the "
+                    "last break; applies to reference category, reference pattern, first "
+                    "filing",
+            "median_days": _r(_inverse_cum_hazard(np.array([np.log(2)]))[0], 3),
+            "survival_at": {str(t): _r(s, 4) for t, s in zip(
+                (7, 15, 30, 60, 90), _baseline_survival(np.array([7., 15, 30, 60, 90])),
+                strict=True)},
+        },
+        "reference_category": "other",
+        "category_multiplier": {c: _CATEGORY_HR[c] for c in _CATEGORY_IDS},
+        "repeat_multiplier": _REPEAT_MULTIPLIER,
+        "pattern_exponent_repeat": _PATTERN_EXPONENT_REPEAT,
+        "other_covariates": "none: channel, street, level, leader events, ordinal > 2 "
+                            "do not change the hazard",
+    }
+
+
+def _confounding_truth(names: list[str], shares: dict[str, float], raw: dict[str, Any],
+                       realised_mix: dict[str, Any]) -> dict[str, Any]:
+    """Describe the truth's ``confounding`` entry: planted and realised pattern mix by category."""
+    mix = _pattern_mix(shares)
+    return {
+        "description": "the pattern is drawn given category, street-vs-town and first-vs-"
+                       "repeat; hard categories (natural_resources, political_legal, "
+                       "urban_rural_construction) draw the multi-agency patterns and have "
+                       "category multipliers < 1, so raw per-pattern medians are confounded; "
+                       "adjust for category",
+        "pattern_probability_by_category": {
+            kind: {area: {c: {names[p]: _r(mix[ci, s, r, p], 4)
+                              for p in range(len(names)) if mix[ci, s, r, p] > 0}
+                          for ci, c in enumerate(_CATEGORY_IDS)}
+                   for area, s in (("street", 1), ("town", 0))}
+            for kind, r in (("first", 0), ("repeat", 1))},
+        "street_probability_by_category": dict(_P_STREET),
+        "realised_pattern_share_by_category": realised_mix,
+        "raw_by_pattern": raw,
+    }
+
+
+def _repeats_truth() -> dict[str, Any]:
+    """Describe the truth's ``repeats`` entry: how repeat filings are drawn."""
+    return {
+        "p_refile_after_first": _P_REFILE_FIRST,
+        "p_refile_after_repeat": _P_REFILE_LATER,
+        "max_ordinal": _MAX_ORDINAL,
+        "kind_probability": dict(_KIND_P),
+        "skip_level_probability": dict(_SKIP_LEVEL_P),
+        "gap_after_close_days": {"distribution": "lognormal", "median": _GAP_MEDIAN_DAYS,
+                                 "sigma": _GAP_SIGMA, "clip": [1, 365]},
+        "repeat_while_open": "registered at a uniform 10-90% point of the previous "
+                             "filing's time to close",
+        "shared_fields": ["petitioner_id", "matter_id", "category", "address", "street"],
+    }
+
+
+def _seed_matter_truth(seed_case_ids: list[str] | None) -> dict[str, Any] | None:
+    """Describe the truth's ``seed_matter`` entry (None when the seed matter is not planted)."""
+    if not seed_case_ids:
+        return None
+    return {"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
+            "case_ids": [str(x) for x in seed_case_ids],
+            "address": _SEED_ADDRESS,
+            "note": "hand-placed after the 2023 Chaoyang article (unsafe facade of "
+                    "an unfinished building; second filing about falling bricks; "
+                    "160,000-yuan special fund); not drawn from the hazard model"}
+
+
 def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
            start: pd.Timestamp, end: pd.Timestamp, n_cases: int, seed: int | None,
            seed_case_ids: list[str] | None) -> dict[str, Any]:
+    """Build the upfront district's truth dict (also the base of the dynamic one, with ``f=None``).
+
+    The key order is the truth file's order: each entry's builder is called in place.
+    """
     from casekit import __version__
 
     shares = _category_shares()
     m_first, m_repeat = _pattern_multipliers()
     names = [p.name for p in _PATTERNS]
     ref = next(p.name for p in _PATTERNS if p.key == _REFERENCE_PATTERN)
-    mix = _pattern_mix(shares)
     main = [i for i, p in enumerate(_PATTERNS) if p.main]
-    fastest_rep = names[max(main, key=lambda i: m_repeat[i])]
-    fastest_first = names[max(main, key=lambda i: m_first[i])]
-
-    observed: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     realised_mix: dict[str, Any] = {}
+    observed: dict[str, Any] = {}
     if f is not None:
-        closed = f["t0"] + f["T"] < span
-        dur = np.where(closed, f["T"], span - f["t0"])
-        rep = f["ordinal"] >= 2
-        pat, cat = f["pattern"], f["category"]
-        n_p, n_c = len(names), len(_CATEGORY_IDS)
-        for label, m in (("first", ~rep), ("repeat", rep)):
-            cnt = np.bincount(pat[m], minlength=n_p)
-            raw[label] = {}
-            for pi, name in enumerate(names):
-                if cnt[pi] == 0:
-                    continue
-                sel = m & closed & (pat == pi)
-                n_cl = int(sel.sum())
-                raw[label][name] = {
-                    "n_cases": int(cnt[pi]), "n_closed": n_cl,
-                    "median_days_closed": _r(np.median(dur[sel]), 3) if n_cl else None}
-            tab = np.bincount(cat[m] * n_p + pat[m], minlength=n_c * n_p).reshape(n_c, n_p)
-            realised_mix[label] = {
-                c: {names[pi]: _r(tab[ci, pi] / tab[ci].sum(), 4)
-                    for pi in range(n_p) if tab[ci, pi] > 0}
-                for ci, c in enumerate(_CATEGORY_IDS) if tab[ci].sum() > 0}
-        order_raw = sorted(
-            (p for p in names if p in raw["repeat"] and raw["repeat"][p]["n_closed"] >= 30
-             and _PATTERNS[names.index(p)].main),
-            key=lambda p: raw["repeat"][p]["median_days_closed"])
-        observed = {
-            "n_generated_cases": int(closed.size),
-            "share_open_generated": _r(1 - closed.mean(), 4),
-            "share_repeat_generated": _r(rep.mean(), 4),
-            "raw_fastest_repeat_pattern_by_median": order_raw[0] if order_raw else None,
-            "raw_median_order_repeat": order_raw,
-        }
-
-    n_seed = 0 if seed_case_ids is None else len(seed_case_ids)
+        raw, realised_mix, observed = _observed_by_pattern(f, span, names)
     kind_counts, n_open, n_repeat, n_matters = _draw_counts(f, span, seed_case_ids)
-    truth: dict[str, Any] = {
+    return {
         "generator": "casekit.synth.generate_district",
         "generator_version": GENERATOR_VERSION,
         "casekit_version": __version__,
@@ -1934,31 +2219,7 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
             "censoring": "right-censored at observation_end (administrative); events after "
                          "observation_end are absent from the log",
         },
-        "hazard_model": {
-            "form": "h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
-                    "* pattern_multiplier_first[pattern]^(k^is_repeat); is_repeat = "
-                    "repeat_ordinal >= 2; k = pattern_exponent_repeat; proportional hazards",
-            "sampling": "T = H0^-1(E / multiplier), E ~ Exp(1), exact inverse of the "
-                        "piecewise-linear cumulative baseline hazard",
-            "baseline": {
-                "kind": "piecewise_constant_hazard_per_day",
-                "breaks_days": list(_BASE_BREAKS),
-                "hazard_per_day": list(_BASE_RATES),
-                "note": "rate i applies on [breaks[i], breaks[i+1]); the last rate beyond the "
-                        "last break; applies to reference category, reference pattern, first "
-                        "filing",
-                "median_days": _r(_inverse_cum_hazard(np.array([np.log(2)]))[0], 3),
-                "survival_at": {str(t): _r(s, 4) for t, s in zip(
-                    (7, 15, 30, 60, 90), _baseline_survival(np.array([7., 15, 30, 60, 90])),
-                    strict=True)},
-            },
-            "reference_category": "other",
-            "category_multiplier": {c: _CATEGORY_HR[c] for c in _CATEGORY_IDS},
-            "repeat_multiplier": _REPEAT_MULTIPLIER,
-            "pattern_exponent_repeat": _PATTERN_EXPONENT_REPEAT,
-            "other_covariates": "none: channel, street, level, leader events, ordinal > 2 "
-                                "do not change the hazard",
-        },
+        "hazard_model": _hazard_model_truth(),
         "reference_pattern": ref,
         "pattern_hazard_multiplier": {
             "first": {n: _r(m, 6) for n, m in zip(names, m_first, strict=True)},
@@ -1968,54 +2229,21 @@ def _truth(n_events: int, f: dict[str, np.ndarray] | None, span: float,
                     "should recover the 'repeat' values",
         },
         "main_patterns": [names[i] for i in main],
-        "fastest_repeat_pattern": fastest_rep,
-        "fastest_first_pattern": fastest_first,
+        "fastest_repeat_pattern": names[max(main, key=lambda i: m_repeat[i])],
+        "fastest_first_pattern": names[max(main, key=lambda i: m_first[i])],
         "planted_order_repeat": [names[i] for i in sorted(main, key=lambda i: -m_repeat[i])],
         "category_shares": {c: _r(shares[c], 6) for c in _CATEGORY_IDS},
         "channel_shares": dict(_CHANNELS),
-        "confounding": {
-            "description": "the pattern is drawn given category, street-vs-town and first-vs-"
-                           "repeat; hard categories (natural_resources, political_legal, "
-                           "urban_rural_construction) draw the multi-agency patterns and have "
-                           "category multipliers < 1, so raw per-pattern medians are confounded; "
-                           "adjust for category",
-            "pattern_probability_by_category": {
-                kind: {area: {c: {names[p]: _r(mix[ci, s, r, p], 4)
-                                  for p in range(len(names)) if mix[ci, s, r, p] > 0}
-                              for ci, c in enumerate(_CATEGORY_IDS)}
-                       for area, s in (("street", 1), ("town", 0))}
-                for kind, r in (("first", 0), ("repeat", 1))},
-            "street_probability_by_category": dict(_P_STREET),
-            "realised_pattern_share_by_category": realised_mix,
-            "raw_by_pattern": raw,
-        },
-        "repeats": {
-            "p_refile_after_first": _P_REFILE_FIRST,
-            "p_refile_after_repeat": _P_REFILE_LATER,
-            "max_ordinal": _MAX_ORDINAL,
-            "kind_probability": dict(_KIND_P),
-            "skip_level_probability": dict(_SKIP_LEVEL_P),
-            "gap_after_close_days": {"distribution": "lognormal", "median": _GAP_MEDIAN_DAYS,
-                                     "sigma": _GAP_SIGMA, "clip": [1, 365]},
-            "repeat_while_open": "registered at a uniform 10-90% point of the previous "
-                                 "filing's time to close",
-            "shared_fields": ["petitioner_id", "matter_id", "category", "address", "street"],
-        },
-        "seed_matter": ({"matter_id": SEED_MATTER_ID, "petitioner_id": _SEED_PETITIONER,
-                         "case_ids": [str(x) for x in seed_case_ids or []],
-                         "address": _SEED_ADDRESS,
-                         "note": "hand-placed after the 2023 Chaoyang article (unsafe facade of "
-                                 "an unfinished building; second filing about falling bricks; "
-                                 "160,000-yuan special fund); not drawn from the hazard model"}
-                        if n_seed else None),
+        "confounding": _confounding_truth(names, shares, raw, realised_mix),
+        "repeats": _repeats_truth(),
+        "seed_matter": _seed_matter_truth(seed_case_ids),
         "observed": observed,
     }
-    return truth
 
 
 def _first_actions(f: dict[str, np.ndarray], d: _District
                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Times (days open) and type bits of each agency type's first action, per filing.
+    """Return the times (days open) and type bits of each agency type's first action.
 
     Columns: petition bureau (registration), lead (acceptance), committee, then the joiners;
     ``inf`` where the type never acts before the exit. Returns ``(times, bits, type_names)``.
@@ -2070,7 +2298,7 @@ def _mask_multiplier(masks: np.ndarray, type_list: list[str], scale: float, repe
 
 def _pattern_truth(f: dict[str, np.ndarray], d: _District, dyn: _Dynamic, lo: np.ndarray,
                    hi: np.ndarray) -> dict[str, Any]:
-    """Reference, causal multipliers, support, fastest and planted order of the patterns."""
+    """Describe the patterns: reference, causal multipliers, support, fastest, planted order."""
     rows, masks, type_list = _patterns_in_force(f, d, lo, hi)
     names = _mask_names(masks, type_list)
     rep = f["ordinal"][rows] >= 2
@@ -2137,31 +2365,9 @@ def _dynamic_observed(f: dict[str, np.ndarray], span: float) -> dict[str, Any]:
     }
 
 
-def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
-                   in_log: np.ndarray | None, d: _District, dyn: _Dynamic | None, span: float,
-                   start: pd.Timestamp, end: pd.Timestamp, cut: pd.Timestamp | None,
-                   n_prevalent: int | None, seed: int | None,
-                   seed_case_ids: list[str] | None) -> dict[str, Any]:
-    """The truth of a dynamic district (or of an upfront one cut at ``start_cut``)."""
-    g = None if f is None else {k: v[in_log] for k, v in f.items()}
-    base = _truth(len(events), None, span, start, end, int(events["case_id"].nunique()), seed,
-                  seed_case_ids)
-    kinds, n_open, n_repeat, n_matters = _draw_counts(g, span, seed_case_ids)
-    n = base["n_cases"]
-    base.update({"n_matters": n_matters, "share_open": _r(n_open / n, 4),
-                 "share_repeat_filings": _r(n_repeat / n, 4), "repeat_kind_counts": kinds})
-    cut_days = None if cut is None else (cut - start) / pd.Timedelta(days=1)
-    extra: dict[str, Any] = {
-        "mode": "upfront" if dyn is None else "dynamic",
-        "start_cut": None if cut is None else cut.isoformat(),
-        "n_prevalent": n_prevalent or 0,
-        "n_cases_generated": 0 if f is None else int(f["t0"].size) + len(seed_case_ids or []),
-    }
-    if dyn is None:  # an upfront district cut at start_cut: the planted model is unchanged
-        return {**base, **extra}
-    k = _PATTERN_EXPONENT_REPEAT
-    extra["effect_scale"] = dyn.effect_scale
-    base["time_to_close"] = {
+def _dynamic_time_to_close() -> dict[str, Any]:
+    """Describe the dynamic truth's ``time_to_close``: the outcome, competing exits, entry."""
+    return {
         "origin": "register event of the case",
         "event": "first close event of the case (the outcome)",
         "competing_exits": list(_EXIT_CODES[1:]),
@@ -2171,30 +2377,45 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "delayed_entry": "with start_cut, cases registered before the cut enter the extract "
                          "at their first logged event; opened_at holds their registration",
     }
-    hm = base["hazard_model"]
-    hm["form"] = ("h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
-                  "* frailty[matter] * prod_{agency types joined before t} "
-                  "type_multiplier_first[type]^(k^is_repeat); is_repeat = repeat_ordinal >= 2; "
-                  "k = pattern_exponent_repeat; cause-specific hazard of close")
-    hm["sampling"] = ("exact: the cumulative hazard is piecewise linear between the baseline "
-                      "breaks and the case's join times; T_close = H^-1(E), E ~ Exp(1), "
-                      "inverted segment by segment; each competing exit has its own latent "
-                      "time; the exit is the earliest")
-    hm["other_covariates"] = ("none: channel, street, level, leader events, ordinal > 2 do not "
-                              "change the hazard; frailty is unobserved")
+
+
+def _dynamic_hazard_text() -> dict[str, str]:
+    """Describe the dynamic closing hazard: the ``hazard_model`` entries that differ upfront."""
+    return {
+        "form": ("h(t) = h0(t) * category_multiplier[category] * repeat_multiplier^is_repeat "
+                 "* frailty[matter] * prod_{agency types joined before t} "
+                 "type_multiplier_first[type]^(k^is_repeat); is_repeat = repeat_ordinal >= 2; "
+                 "k = pattern_exponent_repeat; cause-specific hazard of close"),
+        "sampling": ("exact: the cumulative hazard is piecewise linear between the baseline "
+                     "breaks and the case's join times; T_close = H^-1(E), E ~ Exp(1), "
+                     "inverted segment by segment; each competing exit has its own latent "
+                     "time; the exit is the earliest"),
+        "other_covariates": ("none: channel, street, level, leader events, ordinal > 2 do not "
+                             "change the hazard; frailty is unobserved"),
+    }
+
+
+def _dynamic_patterns(g: dict[str, np.ndarray] | None, d: _District, dyn: _Dynamic,
+                      span: float, cut_days: float | None
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the pattern entries (counted while in force) and the observed shares of the log."""
     if g is None or g["t0"].size == 0:  # only the hand-placed seed matter
         patterns: dict[str, Any] = {
             "reference_pattern": None, "pattern_hazard_multiplier": {"first": {}, "repeat": {}},
             "pattern_support": {"first": {}, "repeat": {}}, "main_patterns": [],
             "fastest_repeat_pattern": None, "fastest_first_pattern": None,
             "planted_order_repeat": []}
-        observed: dict[str, Any] = {}
-    else:
-        lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
-        patterns = _pattern_truth(g, d, dyn, lo, span - g["t0"])
-        observed = _dynamic_observed(g, span)
+        return patterns, {}
+    lo = np.full(g["t0"].size, -np.inf) if cut_days is None else cut_days - g["t0"]
+    return _pattern_truth(g, d, dyn, lo, span - g["t0"]), _dynamic_observed(g, span)
+
+
+def _dynamic_model_truth(dyn: _Dynamic, g: dict[str, np.ndarray] | None, span: float,
+                         start: pd.Timestamp) -> dict[str, Any]:
+    """Describe the dynamic model: type multipliers, frailty, exits, joining, mechanisms, policy."""
+    k = _PATTERN_EXPONENT_REPEAT
     m_first, m_rep = _joiner_m(dyn.effect_scale, False), _joiner_m(dyn.effect_scale, True)
-    extra.update({
+    return {
         "type_hazard_multiplier": {
             "first": {j.type: _r(m) for j, m in zip(_JOINERS, m_first, strict=True)},
             "repeat": {j.type: _r(m) for j, m in zip(_JOINERS, m_rep, strict=True)},
@@ -2212,13 +2433,58 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
         "joining_model": _joining_model(),
         "mechanism_effects": _mechanism_truth(dyn),
         "policy_change": _policy_truth(dyn, g, span, start),
-    })
-    base.update(patterns)
-    base["repeats"].update({
+    }
+
+
+def _dynamic_repeats(repeats: dict[str, Any]) -> None:
+    """Update the ``repeats`` entry with the dynamic re-filing probabilities (in place)."""
+    repeats.update({
         "p_refile_after_first": _P_REFILE_DYNAMIC[0], "p_refile_after_repeat": _P_REFILE_DYNAMIC[1],
         "p_refile_note": "before the mechanisms' refile_probability_multiplier "
                          "(mechanism_effects): p = p_refile_after_* x the multipliers of the "
                          "previous filing's mechanisms"})
+
+
+def _insert_after(d: dict[str, Any], key: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Return ``d`` with the items of ``extra`` inserted right after ``key`` (key order kept)."""
+    pos = list(d).index(key)
+    items = list(d.items())
+    return dict(items[:pos + 1] + list(extra.items()) + items[pos + 1:])
+
+
+def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
+                   in_log: np.ndarray | None, d: _District, dyn: _Dynamic | None, span: float,
+                   start: pd.Timestamp, end: pd.Timestamp, cut: pd.Timestamp | None,
+                   n_prevalent: int | None, seed: int | None,
+                   seed_case_ids: list[str] | None) -> dict[str, Any]:
+    """Build the truth of a dynamic district (or of an upfront one cut at ``start_cut``).
+
+    Starts from the upfront truth of the cases in the log and replaces what the dynamic model
+    changes; its own entries go right after ``hazard_model``.
+    """
+    g = None if f is None else {k: v[in_log] for k, v in f.items()}
+    base = _truth(len(events), None, span, start, end, int(events["case_id"].nunique()), seed,
+                  seed_case_ids)
+    kinds, n_open, n_repeat, n_matters = _draw_counts(g, span, seed_case_ids)
+    n = base["n_cases"]
+    base.update({"n_matters": n_matters, "share_open": _r(n_open / n, 4),
+                 "share_repeat_filings": _r(n_repeat / n, 4), "repeat_kind_counts": kinds})
+    extra: dict[str, Any] = {
+        "mode": "upfront" if dyn is None else "dynamic",
+        "start_cut": None if cut is None else cut.isoformat(),
+        "n_prevalent": n_prevalent or 0,
+        "n_cases_generated": 0 if f is None else int(f["t0"].size) + len(seed_case_ids or []),
+    }
+    if dyn is None:  # an upfront district cut at start_cut: the planted model is unchanged
+        return {**base, **extra}
+    extra["effect_scale"] = dyn.effect_scale
+    base["time_to_close"] = _dynamic_time_to_close()
+    base["hazard_model"].update(_dynamic_hazard_text())
+    cut_days = None if cut is None else (cut - start) / pd.Timedelta(days=1)
+    patterns, observed = _dynamic_patterns(g, d, dyn, span, cut_days)
+    extra.update(_dynamic_model_truth(dyn, g, span, start))
+    base.update(patterns)
+    _dynamic_repeats(base["repeats"])
     base.pop("confounding")
     base["confounding"] = {
         "description": "by indication and immortal time: joins become more likely the longer a "
@@ -2228,9 +2494,7 @@ def _truth_dynamic(events: pd.DataFrame, f: dict[str, np.ndarray] | None,
                        "biased; count a pattern only while it is in force",
     }
     base["observed"] = observed
-    pos = list(base).index("hazard_model")
-    items = list(base.items())
-    return dict(items[:pos + 1] + [(k2, v) for k2, v in extra.items()] + items[pos + 1:])
+    return _insert_after(base, "hazard_model", extra)
 
 
 def _mechanism_truth(dyn: _Dynamic) -> dict[str, Any]:
@@ -2442,19 +2706,24 @@ def _write_xlsx(events: pd.DataFrame, path: Path) -> None:
     path.write_bytes(out.getvalue())
 
 
-def write_events(events: pd.DataFrame, path: str | Path) -> Path:
+def _write_events_deterministic(events: pd.DataFrame, path: str | Path) -> Path:
     """Write events to .csv / .csv.gz / .parquet / .xlsx deterministically (same data, same bytes).
 
     Timestamps as ``YYYY-MM-DD HH:MM:SS``, floats with 2 decimals, UTF-8, LF line ends;
     gzip without a modification time; xlsx with fixed document dates.
 
+    Private on purpose: the one public writer is :func:`casekit.io.write_events`
+    (``ck.write_events``), which writes what a user opens in a spreadsheet (CSV with a BOM,
+    formula-like cells neutralised). This one serves the generator, the bundled sample, the
+    example ledger and the benchmark cache, whose files must be byte-identical for the same
+    seed: no BOM, no cell rewriting, fixed float and time formats, no gzip/xlsx timestamps.
+
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from casekit.synth import write_events
     >>> ev, _ = ck.synth.generate_district(50, seed=3)
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     p = write_events(ev, pathlib.Path(tmp) / "e.csv")
+    ...     p = _write_events_deterministic(ev, pathlib.Path(tmp) / "e.csv")
     ...     p.read_bytes()[:28]
     b'case_id,timestamp,activity,a'
     """
@@ -2540,7 +2809,7 @@ def write_district(
                            "partitions)")
     tpath = truth_path_for(path)  # validates the extension first
     events, truth = generate_district(n_cases, seed=seed, **kwargs)
-    write_events(events, path)
+    _write_events_deterministic(events, path)
     tpath.write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
                      encoding="utf-8")
     return path, tpath

@@ -8,7 +8,7 @@ ID numbers (valid check digit, invented) and mobile numbers are **fake**; they a
 the README's commands show that casekit masks them (no output may contain them).
 
 Run ``python scripts/make_example_ledger.py`` (optionally ``--out PATH``); the same code writes
-the same bytes (:func:`casekit.synth.write_events` fixes the workbook's dates).
+the same bytes (:func:`casekit.synth._write_events_deterministic` fixes the workbook's dates).
 """
 
 from __future__ import annotations
@@ -90,13 +90,13 @@ def ledger() -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> Path:
     """Write the ledger (default ``data/信访台账示例.xlsx`` next to this script's checkout)."""
-    from casekit.synth import write_events
+    from casekit.synth import _write_events_deterministic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[1] / "data" / "信访台账示例.xlsx"
     parser.add_argument("--out", type=Path, default=default)
     args = parser.parse_args(argv)
-    return write_events(ledger(), args.out)
+    return _write_events_deterministic(ledger(), args.out)
 
 
 if __name__ == "__main__":

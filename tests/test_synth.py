@@ -330,6 +330,20 @@ def test_binary_formats_are_byte_identical_and_read_back(tmp_path, ext):
     assert (pd.to_datetime(back["timestamp"]).to_numpy() == ref["timestamp"].to_numpy()).all()
 
 
+def test_one_public_write_events_is_ios(tmp_path):
+    import casekit.io
+
+    assert ck.write_events is casekit.io.write_events
+    assert not hasattr(synth, "write_events")
+    assert "write_events" not in synth.__all__
+    ev, _ = synth.generate_district(30, seed=1)
+    # the synth writer: no BOM, same bytes as write_district; io's: the spreadsheet-safe BOM CSV
+    det = synth._write_events_deterministic(ev, tmp_path / "d.csv").read_bytes()
+    assert det == synth.write_district(tmp_path / "w.csv", 30, seed=1)[0].read_bytes()
+    assert not det.startswith(b"\xef\xbb\xbf")
+    assert ck.write_events(ev, tmp_path / "p.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
 def test_xlsx_metadata_dates_are_fixed(tmp_path):
     import zipfile
 
@@ -529,3 +543,20 @@ def test_raw_medians_are_confounded_so_the_true_fastest_is_not_raw_fastest(seed)
     med = _median_days(rep)
     assert med.idxmin() != truth["fastest_repeat_pattern"]
     assert truth["observed"]["raw_fastest_repeat_pattern_by_median"] == med.idxmin()
+
+
+def test_no_function_of_synth_is_longer_than_80_lines():
+    # issue 14 item 4: a reader holds a function in their head (body lines after the docstring)
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(synth))
+    long = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if ast.get_docstring(node) is not None:
+                body = body[1:]
+            if body and node.end_lineno - body[0].lineno + 1 > 80:
+                long[node.name] = node.end_lineno - body[0].lineno + 1
+    assert long == {}

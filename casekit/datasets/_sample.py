@@ -94,11 +94,11 @@ def load_sample_events() -> pd.DataFrame:
 
 def _regenerate(folder: str | Path | None = None) -> tuple[Path, Path]:
     """Rewrite the sample files from the generator (maintainers only)."""
-    from casekit.synth import generate_district, write_events
+    from casekit.synth import _write_events_deterministic, generate_district
 
     folder = Path(folder) if folder is not None else Path(__file__).parent
     events, truth = generate_district(SAMPLE_CASES, seed=SAMPLE_SEED, mode="upfront")
-    ev_path = write_events(events, folder / _EVENTS_FILE)
+    ev_path = _write_events_deterministic(events, folder / _EVENTS_FILE)
     t_path = folder / _TRUTH_FILE
     t_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return ev_path, t_path
