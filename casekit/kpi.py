@@ -148,13 +148,16 @@ def build_deadline_table(
 
 def _deadline_events(events: pd.DataFrame, obs_end: pd.Timestamp) -> pd.DataFrame:
     """``case_id, timestamp, activity`` (identifiers), ``agency`` of the events up to the end."""
+    from casekit._utils import encoding_flags
     from casekit.cases import _to_identifiers
 
+    activity = events["activity"].reset_index(drop=True)
+    if encoding_flags(events).get("vocabulary") != "identifiers":  # validate mapped them already
+        activity = _to_identifiers(activity, "activity")
     ev = pd.DataFrame({
         "case_id": events["case_id"].astype("str").to_numpy(),
         "timestamp": pd.to_datetime(events["timestamp"]).to_numpy(),
-        "activity": _to_identifiers(events["activity"].reset_index(drop=True), "activity")
-        .to_numpy(),
+        "activity": activity.astype("str").to_numpy(),
         "agency": (events["agency"].astype("str").to_numpy() if "agency" in events
                    else np.full(len(events), "unknown")),
     })
