@@ -125,7 +125,7 @@ def json_safe(obj: Any, *, digits: int | None = None) -> Any:
 
 
 def encoding_flags(events: Any) -> dict[str, Any]:
-    """The encoding flags validate left on ``events`` while the row count still matches, else {}.
+    """Return the encoding flags validate left on ``events`` while the row count matches, else {}.
 
     The cheap, order-blind read for modules below :mod:`casekit.validate` (which imports them):
     fit for flags that sorting cannot break (``vocabulary``, ``case_ids_normalised``,

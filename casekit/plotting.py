@@ -452,7 +452,7 @@ def _draw_edges(G: nx.Graph, ax: Axes, pos: Mapping[Any, Any], edgelist: list[tu
 
 def _labelled_nodes(G: nx.Graph, nodes: list[Any], types: list[str], raw_sizes: np.ndarray, *,
                     weight: str, max_labels: int | None) -> list[Any]:
-    """The nodes :func:`plot_network` labels: no conferences; the largest ``max_labels``."""
+    """Pick the nodes :func:`plot_network` labels: no conferences; the largest ``max_labels``."""
     shown = [n for n, t in zip(nodes, types, strict=True) if t != "conference"]
     if max_labels is None or len(shown) <= max_labels:
         return shown

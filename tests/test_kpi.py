@@ -110,7 +110,7 @@ def test_observation_end_is_resolved_like_the_case_table():
     })
     aware = ck.build_deadline_table(ev, observation_end=pd.Timestamp("2024-04-01", tz="UTC"))
     assert aware.attrs["observation_end"] == pd.Timestamp("2024-04-01")  # naive, as everywhere
-    with pytest.raises(ck.CasekitError, match="observation_end: cannot read .* expected a date"):
+    with pytest.raises(ck.CasekitError, match=r"observation_end: cannot read .* expected a date"):
         ck.build_deadline_table(ev, cases=ck.build_case_table(ev, link=False),
                                 observation_end="not a date")
 
