@@ -9,8 +9,12 @@ if TYPE_CHECKING:  # numpy and pandas are imported where used: `casekit --versio
     import numpy as np
     import pandas as pd
 
-__all__ = ["CasekitError", "FileUnusableError", "as_dates", "as_generator", "datetime_ns",
-           "json_safe"]
+__all__ = ["ENCODING_KEY", "CasekitError", "FileUnusableError", "as_dates", "as_generator",
+           "datetime_ns", "encoding_flags", "json_safe"]
+
+#: ``events.attrs`` key of how validated events are encoded (set by
+#: :func:`casekit.validate.validate_table`; read with :func:`casekit.validate.event_encoding`).
+ENCODING_KEY = "casekit_encoding"
 
 
 class CasekitError(ValueError):
@@ -118,3 +122,27 @@ def json_safe(obj: Any, *, digits: int | None = None) -> Any:
         ts = pd.Timestamp(obj)
         return None if ts is pd.NaT else str(ts)
     return str(obj)
+
+
+def encoding_flags(events: Any) -> dict[str, Any]:
+    """Return the encoding flags validate left on ``events`` while the row count matches, else {}.
+
+    The cheap, order-blind read for modules below :mod:`casekit.validate` (which imports them):
+    fit for flags that sorting cannot break (``vocabulary``, ``case_ids_normalised``,
+    ``timestamps_parsed`` with a ``datetime64[ns]`` column). Whether rows are still in
+    ``(case_id, timestamp)`` order needs :func:`casekit.validate.event_encoding`, which checks it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"activity": ["register"]})
+    >>> ev.attrs[ENCODING_KEY] = {"vocabulary": "identifiers", "n_events": 1}
+    >>> encoding_flags(ev)["vocabulary"]
+    'identifiers'
+    >>> encoding_flags(pd.concat([ev, ev]))
+    {}
+    """
+    flags = getattr(events, "attrs", {}).get(ENCODING_KEY)
+    if not isinstance(flags, Mapping) or flags.get("n_events") != len(events):
+        return {}
+    return dict(flags)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from casekit._utils import CasekitError, as_dates
 from casekit.engine import distinct
+from casekit.timestamps import parse_date
 
 __all__ = [
     "DelayedEntryWarning",
@@ -103,31 +104,26 @@ def _as_local(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
     return (ts.tz_convert(tz) if tz is not None else ts).tz_localize(None)
 
 
-def parse_observation_end(value: Any, tz: Any = None) -> pd.Timestamp:
+def parse_observation_end(value: Any, tz: Any = None, *,
+                          option: str = "observation_end") -> pd.Timestamp:
     """One observation end as a naive Timestamp on the wall clock of zone ``tz``.
 
-    The one parser of the option (and of stored values): an aware value is converted to
-    ``tz``, a naive one read as wall time there; anything that is not a date is a one-line
-    :class:`~casekit._utils.CasekitError`.
+    Read with the one date parser, :func:`casekit.timestamps.parse_date` (anything that is not
+    a date is a one-line :class:`~casekit._utils.CasekitError` naming ``option``); an aware
+    value is then converted to ``tz``, a naive one read as wall time there.
 
     Examples
     --------
     >>> parse_observation_end("2024-12-31")
     Timestamp('2024-12-31 00:00:00')
+    >>> parse_observation_end("2024-12-31 02:00+00:00", "Asia/Shanghai")
+    Timestamp('2024-12-31 10:00:00')
     >>> parse_observation_end("notadate")
     Traceback (most recent call last):
     ...
-    casekit._utils.CasekitError: observation_end: expected a date such as '2024-12-31', got 'notadate'
+    casekit._utils.CasekitError: observation_end: cannot read 'notadate'; expected a date such as 2023-12-31 or 2023-12-31 18:00
     """
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise CasekitError(
-            f"observation_end: expected a date such as '2024-12-31', got {value!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise CasekitError("observation_end: got a missing value (NaT); pass a date")
-    return _as_local(ts, tz)
+    return _as_local(parse_date(value, option=option), tz)
 
 
 def _resolve_observation_end(

@@ -1458,18 +1458,7 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     [2, 2, 2, 3, 3]
     """
     df = raw.data
-    names = [str(c) for c in df.columns]
-    case_cols = _guess_case_columns(names, columns)
-    core_given = {k: v for k, v in (columns or {}).items() if k in COLUMN_ALIASES}
-    mapping, _ = guess_columns([n for n in names if n not in case_cols.values()], core_given)
-    for need, what in (("case_id", "the case id"), ):
-        if need not in mapping:
-            raise FileUnusableError(f"{source}: case-level table without a case id column; "
-                                    f"expected {what} ({hint_option('columns', 'case_id')})")
-    if "opened_at" not in case_cols:
-        raise FileUnusableError(f"{source}: case-level table without an opening time column; "
-                                "expected e.g. created_date / 受理时间 "
-                                f"({hint_option('columns', 'opened_at')})")
+    case_cols, core_given, mapping = _case_table_columns(df, columns, source)
     n = len(df)
 
     def text(col: str | None) -> np.ndarray:
@@ -1486,14 +1475,7 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     exits_found = _case_exits(raw, case_cols, has_close,
                               None if status_col is None else text(status_col))
     exit_act, keep, bad_rows = exits_found.activity, exits_found.keep, exits_found.bad_rows
-    rows_kept = np.flatnonzero(keep)
-    exits = rows_kept[np.asarray([exit_act[r] is not None for r in rows_kept], dtype=bool)] \
-        if len(rows_kept) else rows_kept
-    row_of = np.concatenate([rows_kept, rows_kept, exits])
-    kind = np.concatenate([np.zeros(len(rows_kept), np.int8), np.ones(len(rows_kept), np.int8),
-                           np.full(len(exits), 2, np.int8)])
-    order = np.lexsort((kind, row_of))
-    row_of, kind = row_of[order], kind[order]
+    row_of, kind = _case_event_rows(keep, exit_act)
     consumed = set(case_cols.values()) | {mapping["case_id"]}
     agency_col = mapping.get("agency")
     if agency_col is not None:
@@ -1523,6 +1505,38 @@ def cases_to_events(raw: RawTable, columns: Mapping[str, str] | None = None,
     return (RawTable(events, np.asarray(raw.source_rows, dtype="int64")[row_of], raw.fmt,
                      raw.encoding, notes, sorted(bad_rows, key=lambda b: b[0]), extra),
             out_cols)
+
+
+def _case_table_columns(df: pd.DataFrame, columns: Mapping[str, str] | None, source: str
+                        ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Columns of a case-level table: case columns, the core columns given, the event mapping.
+
+    A table without a case id or an opening time is unusable (one line naming the option).
+    """
+    names = [str(c) for c in df.columns]
+    case_cols = _guess_case_columns(names, columns)
+    core_given = {k: v for k, v in (columns or {}).items() if k in COLUMN_ALIASES}
+    mapping, _ = guess_columns([n for n in names if n not in case_cols.values()], core_given)
+    if "case_id" not in mapping:
+        raise FileUnusableError(f"{source}: case-level table without a case id column; "
+                                f"expected the case id ({hint_option('columns', 'case_id')})")
+    if "opened_at" not in case_cols:
+        raise FileUnusableError(f"{source}: case-level table without an opening time column; "
+                                "expected e.g. created_date / 受理时间 "
+                                f"({hint_option('columns', 'opened_at')})")
+    return case_cols, core_given, mapping
+
+
+def _case_event_rows(keep: np.ndarray, exit_act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Case row and kind (0 register, 1 assign, 2 exit) of each event, in case-row order."""
+    rows_kept = np.flatnonzero(keep)
+    exits = rows_kept[np.asarray([exit_act[r] is not None for r in rows_kept], dtype=bool)] \
+        if len(rows_kept) else rows_kept
+    row_of = np.concatenate([rows_kept, rows_kept, exits])
+    kind = np.concatenate([np.zeros(len(rows_kept), np.int8), np.ones(len(rows_kept), np.int8),
+                           np.full(len(exits), 2, np.int8)])
+    order = np.lexsort((kind, row_of))
+    return row_of[order], kind[order]
 
 
 def _apply_shape(raw: RawTable, shape: str | None, columns: Mapping[str, str] | None,

@@ -97,7 +97,7 @@ def build_deadline_table(
     0       a          met 2024-03-05        missed              15.0
     1       b          met 2024-05-02       pending               0.0
     """
-    from casekit.cases import _resolve_observation_end, build_case_table
+    from casekit.cases import _resolve_observation_end, build_case_table, parse_observation_end
 
     for col in ("case_id", "timestamp", "activity"):
         if col not in events:
@@ -107,7 +107,7 @@ def build_deadline_table(
     if cases is None:
         cases = build_case_table(events, observation_end=observation_end, link=False)
     obs_end = cases.attrs.get("observation_end") if observation_end is None else None
-    obs_end = (pd.Timestamp(obs_end) if obs_end is not None
+    obs_end = (parse_observation_end(obs_end) if obs_end is not None
                else _resolve_observation_end(events, observation_end))
     days = _deadlines()
     ev = _deadline_events(events, obs_end)
@@ -148,13 +148,16 @@ def build_deadline_table(
 
 def _deadline_events(events: pd.DataFrame, obs_end: pd.Timestamp) -> pd.DataFrame:
     """``case_id, timestamp, activity`` (identifiers), ``agency`` of the events up to the end."""
+    from casekit._utils import encoding_flags
     from casekit.cases import _to_identifiers
 
+    activity = events["activity"].reset_index(drop=True)
+    if encoding_flags(events).get("vocabulary") != "identifiers":  # validate mapped them already
+        activity = _to_identifiers(activity, "activity")
     ev = pd.DataFrame({
         "case_id": events["case_id"].astype("str").to_numpy(),
         "timestamp": pd.to_datetime(events["timestamp"]).to_numpy(),
-        "activity": _to_identifiers(events["activity"].reset_index(drop=True), "activity")
-        .to_numpy(),
+        "activity": activity.astype("str").to_numpy(),
         "agency": (events["agency"].astype("str").to_numpy() if "agency" in events
                    else np.full(len(events), "unknown")),
     })

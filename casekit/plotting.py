@@ -393,85 +393,105 @@ def plot_network(
     )
     if edges:
         widths = 0.5 + (max_width - 0.5) * counts / (counts.max() if counts.max() > 0 else 1.0)
-        alpha = 0.6 if len(edges) <= 100 else 0.35
-        edgelist = [(u, v) for u, v, _ in edges]
-        if G.is_directed() and len(edges) > max_arrows:
-            _draw_fast_arrows(ax, pos, edgelist, widths, alpha)
-        elif G.is_directed():
-            # reciprocal hand-overs are drawn as two arcs so that both arrows stay visible
-            reciprocal = [u != v and G.has_edge(v, u) for u, v in edgelist]
-            for flag, rad in ((False, 0.0), (True, 0.15)):
-                idx = [i for i, r in enumerate(reciprocal) if r == flag]
-                if not idx:
-                    continue
-                nx.draw_networkx_edges(
-                    G,
-                    pos,
-                    edgelist=[edgelist[i] for i in idx],
-                    width=[widths[i] for i in idx],
-                    ax=ax,
-                    arrows=True,
-                    arrowstyle="-|>",
-                    arrowsize=12,
-                    edge_color="#555555",
-                    alpha=alpha,
-                    nodelist=nodes,
-                    node_size=list(sizes),
-                    connectionstyle=f"arc3,rad={rad}",
-                )
-        else:
-            nx.draw_networkx_edges(
-                G,
-                pos,
-                edgelist=edgelist,
-                width=list(widths),
-                ax=ax,
-                edge_color="#555555",
-                alpha=alpha,
-            )
+        _draw_edges(G, ax, pos, [(u, v) for u, v, _ in edges], widths, sizes,
+                    max_arrows=max_arrows)
     if labels is not None and nodes:
-        shown = [n for n, t in zip(nodes, types, strict=True) if t != "conference"]
-        if max_labels is not None and len(shown) > max_labels:
-            degree = dict(G.degree(weight=weight))
-            ranked = sorted(
-                range(len(nodes)), key=lambda i: (-raw_sizes[i], -degree.get(nodes[i], 0), i)
-            )
-            ranked = [i for i in ranked if types[i] != "conference"]
-            shown = [nodes[i] for i in sorted(ranked[:max_labels])]
-        text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in shown}
+        ranks = _labelled_nodes(G, nodes, types, raw_sizes, weight=weight, max_labels=max_labels)
+        text = {n: str(G.nodes[n].get("label", _label(n, "agency_type", labels))) for n in ranks}
         import matplotlib
 
         fonts = [family, *list(matplotlib.rcParams["font.family"])[1:]]  # keep glyph fallbacks
         nx.draw_networkx_labels(G, pos, labels=text, font_size=font_size, font_family=fonts, ax=ax)
     if legend and nodes:
-        from matplotlib.lines import Line2D
-
-        present = list(dict.fromkeys(types))
-        handles = [
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="",
-                markersize=8,
-                color=agency_type_colour(t),
-                label="联席会议 joint conference"
-                if t == "conference"
-                else _label(t, "agency_type", "both"),
-            )
-            for t in present
-        ]
-        ax.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-            fontsize="small",
-            frameon=False,
-            title="机构类型 agency type",
-            title_fontsize="small",
-        )
+        _type_legend(ax, types)
     ax.set_axis_off()
     return ax
+
+
+def _draw_edges(G: nx.Graph, ax: Axes, pos: Mapping[Any, Any], edgelist: list[tuple[Any, Any]],
+                widths: np.ndarray, sizes: np.ndarray, *, max_arrows: int) -> None:
+    """Draw the edges of :func:`plot_network`: lines, arrows, or fast arrows for many edges."""
+    import networkx as nx
+
+    alpha = 0.6 if len(edgelist) <= 100 else 0.35
+    if G.is_directed() and len(edgelist) > max_arrows:
+        _draw_fast_arrows(ax, pos, edgelist, widths, alpha)
+    elif G.is_directed():
+        # reciprocal hand-overs are drawn as two arcs so that both arrows stay visible
+        reciprocal = [u != v and G.has_edge(v, u) for u, v in edgelist]
+        for flag, rad in ((False, 0.0), (True, 0.15)):
+            idx = [i for i, r in enumerate(reciprocal) if r == flag]
+            if not idx:
+                continue
+            nx.draw_networkx_edges(
+                G,
+                pos,
+                edgelist=[edgelist[i] for i in idx],
+                width=[widths[i] for i in idx],
+                ax=ax,
+                arrows=True,
+                arrowstyle="-|>",
+                arrowsize=12,
+                edge_color="#555555",
+                alpha=alpha,
+                nodelist=list(G.nodes),
+                node_size=list(sizes),
+                connectionstyle=f"arc3,rad={rad}",
+            )
+    else:
+        nx.draw_networkx_edges(
+            G,
+            pos,
+            edgelist=edgelist,
+            width=list(widths),
+            ax=ax,
+            edge_color="#555555",
+            alpha=alpha,
+        )
+
+
+def _labelled_nodes(G: nx.Graph, nodes: list[Any], types: list[str], raw_sizes: np.ndarray, *,
+                    weight: str, max_labels: int | None) -> list[Any]:
+    """Pick the nodes :func:`plot_network` labels: no conferences; the largest ``max_labels``."""
+    shown = [n for n, t in zip(nodes, types, strict=True) if t != "conference"]
+    if max_labels is None or len(shown) <= max_labels:
+        return shown
+    degree = dict(G.degree(weight=weight))
+    ranked = sorted(
+        range(len(nodes)), key=lambda i: (-raw_sizes[i], -degree.get(nodes[i], 0), i)
+    )
+    ranked = [i for i in ranked if types[i] != "conference"]
+    return [nodes[i] for i in sorted(ranked[:max_labels])]
+
+
+def _type_legend(ax: Axes, types: list[str]) -> None:
+    """Legend of the agency types present (Chinese and English), outside the axes on the right."""
+    from matplotlib.lines import Line2D
+
+    present = list(dict.fromkeys(types))
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=8,
+            color=agency_type_colour(t),
+            label="联席会议 joint conference"
+            if t == "conference"
+            else _label(t, "agency_type", "both"),
+        )
+        for t in present
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize="small",
+        frameon=False,
+        title="机构类型 agency type",
+        title_fontsize="small",
+    )
 
 
 def _draw_fast_arrows(

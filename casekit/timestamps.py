@@ -16,7 +16,8 @@ import pandas as pd
 
 from casekit._utils import CasekitError
 
-__all__ = ["AUTO_TIMEZONE", "DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_timestamps"]
+__all__ = ["AUTO_TIMEZONE", "DEFAULT_TIMEZONE", "AmbiguousDateOrder", "TimestampInfo", "parse_date",
+           "parse_timestamps"]
 
 #: Default local time zone of casekit data (Chinese case systems record Beijing time).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -24,6 +25,38 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: offsets keep the wall clock they were recorded in (their own offset), values without keep
 #: theirs; what the data said is reported, and no zone is assumed.
 AUTO_TIMEZONE = "auto"
+
+
+def parse_date(value: Any, *, option: str = "observation_end") -> pd.Timestamp:
+    """Read one date option (or stored date) as a ``pandas.Timestamp``; its zone, if any, is kept.
+
+    The one parser of single dates (``observation_end``, ``--start``, ``--start-cut``): the
+    library and every command call it, so a value that is not a date gives the same one-line
+    :class:`~casekit._utils.CasekitError` naming ``option`` everywhere.
+
+    Examples
+    --------
+    >>> parse_date(" 2023-12-31 ")
+    Timestamp('2023-12-31 00:00:00')
+    >>> parse_date("2023-12-31T18:00+08:00")
+    Timestamp('2023-12-31 18:00:00+0800', tz='UTC+08:00')
+    >>> parse_date("31.13.2023", option="--observation-end")
+    Traceback (most recent call last):
+    ...
+    casekit._utils.CasekitError: --observation-end: cannot read '31.13.2023'; expected a date such as 2023-12-31 or 2023-12-31 18:00
+    """
+    given = value.strip() if isinstance(value, str) else value
+    try:
+        ts = pd.Timestamp(given)
+    except (ValueError, TypeError, OverflowError):
+        ts = None
+    if ts is pd.NaT and not isinstance(value, str):
+        raise CasekitError(f"{option}: got a missing value (NaT); pass a date")
+    if ts is None or ts is pd.NaT:
+        raise CasekitError(f"{option}: cannot read {value!r}; expected a date such as 2023-12-31 "
+                           "or 2023-12-31 18:00")
+    return ts
+
 
 # ---------------------------------------------------------------------------------------------
 # Timestamps

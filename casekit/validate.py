@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from casekit import _utils
 from casekit._utils import CasekitError, FileUnusableError
 from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
 from casekit.timestamps import _DAYFIRST_HINT as _DAYFIRST_PYTHON
@@ -1286,7 +1287,7 @@ def _metadata(run: _Run, events: pd.DataFrame, counts: dict[str, Any], facts: _C
 
 
 #: ``events.attrs`` key of how validated events are encoded (see :func:`event_encoding`).
-ENCODING_KEY = "casekit_encoding"
+ENCODING_KEY = _utils.ENCODING_KEY  # one home: casekit._utils
 
 
 def event_encoding(events: pd.DataFrame) -> dict[str, Any]:

@@ -392,3 +392,18 @@ def test_debug_shows_the_exception_instead_of_the_line(log: Path, tmp_path: Path
 
     with pytest.raises(CasekitError, match="--min-cases"):
         main(["rank", str(log), "--min-cases", "0", "--debug", "--out", str(tmp_path / "r.csv")])
+
+
+@pytest.mark.parametrize("option", ["--observation-end", "--start", "--start-cut"])
+def test_date_options_use_the_library_parser(option: str) -> None:
+    """Issue 14: one date parser; the CLI and the library word a bad date the same way."""
+    from casekit._utils import CasekitError
+    from casekit.cases import parse_observation_end as library_parse
+    from casekit.cli._common import check_options
+
+    with pytest.raises(CasekitError) as cli_err:
+        check_options(argparse.Namespace(**{option[2:].replace("-", "_"): "31.13.2023"}))
+    with pytest.raises(CasekitError) as lib_err:
+        library_parse("31.13.2023", option=option)
+    assert str(cli_err.value) == str(lib_err.value)
+    assert str(cli_err.value).startswith(f"{option}: cannot read '31.13.2023'; expected a date")

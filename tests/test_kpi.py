@@ -110,6 +110,29 @@ def test_observation_end_is_resolved_like_the_case_table():
     })
     aware = ck.build_deadline_table(ev, observation_end=pd.Timestamp("2024-04-01", tz="UTC"))
     assert aware.attrs["observation_end"] == pd.Timestamp("2024-04-01")  # naive, as everywhere
-    with pytest.raises(ck.CasekitError, match="observation_end: expected a date"):
+    with pytest.raises(ck.CasekitError, match=r"observation_end: cannot read .* expected a date"):
         ck.build_deadline_table(ev, cases=ck.build_case_table(ev, link=False),
                                 observation_end="not a date")
+
+
+def test_validated_activities_are_not_mapped_again(tmp_path) -> None:
+    """Issue 14: the encoding flag skips the vocabulary re-mapping; the table is the same."""
+    from casekit._utils import ENCODING_KEY
+
+    ev = _log()
+    ev["activity"] = ev["activity"].map({"register": "登记", "accept": "受理"}).fillna(ev["activity"])
+    ev.to_csv(tmp_path / "log.csv", index=False)
+    validated = ck.read_events(tmp_path / "log.csv")
+    assert ck.validate.event_encoding(validated)["vocabulary"] == "identifiers"
+    bare = validated.copy()
+    bare.attrs = {k: v for k, v in validated.attrs.items() if k != ENCODING_KEY}
+    pd.testing.assert_frame_equal(ck.build_deadline_table(validated, observation_end="2024-07-01"),
+                                  ck.build_deadline_table(bare, observation_end="2024-07-01"))
+    # a stale flag (rows added since validate) is ignored: Chinese labels are still mapped
+    raw = pd.concat([validated, ev.iloc[:1]], ignore_index=True)
+    raw.attrs = dict(validated.attrs)
+    from casekit.kpi import _deadline_events
+
+    activities = set(_deadline_events(raw, pd.Timestamp("2100-01-01"))["activity"])
+    assert "register" in activities
+    assert "登记" not in activities

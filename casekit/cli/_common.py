@@ -155,6 +155,9 @@ def parse_timezone(text: str | None) -> str | None:
 def parse_observation_end(text: str | None, option: str = "--observation-end") -> Any:
     """Validate a date option once for every command: ``None`` or a ``pandas.Timestamp``.
 
+    The command-line side of the one date parser, :func:`casekit.timestamps.parse_date`
+    (imported here, so ``casekit --version`` does not load pandas).
+
     Examples
     --------
     >>> str(parse_observation_end("2023-12-31"))
@@ -166,16 +169,9 @@ def parse_observation_end(text: str | None, option: str = "--observation-end") -
     """
     if text is None:
         return None
-    import pandas as pd
+    from casekit.timestamps import parse_date
 
-    try:
-        ts = pd.Timestamp(str(text).strip())
-    except (ValueError, TypeError, OverflowError):
-        ts = None
-    if ts is None or ts is pd.NaT:
-        raise CasekitError(f"{option}: cannot read {text!r}; expected a date such as 2023-12-31 "
-                           "or 2023-12-31 18:00")
-    return ts
+    return parse_date(text, option=option)
 
 
 #: Numeric options checked the same way for every command that has them: argparse ``dest`` ->
