@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_columns_option",
     "add_read_options",
+    "add_scope_options",
     "atomic_write",
     "check_memory",
     "check_options",
@@ -93,6 +94,30 @@ def add_columns_option(parser: argparse.ArgumentParser) -> None:
         help="map canonical names to the file's columns, e.g. "
         "case_id=信访件编号,timestamp=登记时间,activity=环节,agency=办理单位",
     )
+
+
+def add_scope_options(parser: argparse.ArgumentParser) -> None:
+    """Add what ``rank`` and ``report`` rank: ``--repeat-only/--all-filings`` and ``--outcome``.
+
+    ``repeat_only`` stays ``None`` unless given: repeat filings when the log has them, else all
+    filings with a note (the library's default).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_scope_options(p)
+    >>> vars(p.parse_args(["--all-filings", "--outcome", "settle"]))
+    {'repeat_only': False, 'outcome': 'settle'}
+    """
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
+                       help="rank repeat filings only (repeat_ordinal >= 2; the default, "
+                       "falling back to all filings with a note when the log has none)")
+    scope.add_argument("--all-filings", dest="repeat_only", action="store_false",
+                       help="rank all filings, first and repeat")
+    parser.add_argument("--outcome", choices=["close", "settle", "any-exit"], default="close",
+                        help="time to first close (default; other exits censored), to "
+                        "settlement, or to any exit")
 
 
 def add_read_options(parser: argparse.ArgumentParser, *, observation_end: bool = True) -> None:

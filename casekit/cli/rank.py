@@ -30,6 +30,7 @@ import pandas as pd
 
 from casekit.cli._common import (
     add_read_options,
+    add_scope_options,
     check_outputs,
     parse_observation_end,
     read_log,
@@ -49,15 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("path", metavar="PATH", help="event log (.csv .xlsx .parquet .xes ...)")
     add_read_options(parser)
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
-                       help="rank repeat filings only (repeat_ordinal >= 2; the default, "
-                       "falling back to all filings with a note when the log has none)")
-    scope.add_argument("--all-filings", dest="repeat_only", action="store_false",
-                       help="rank all filings, first and repeat")
-    parser.add_argument("--outcome", choices=["close", "settle", "any-exit"], default="close",
-                        help="time to first close (default; other exits censored), to "
-                        "settlement, or to any exit")
+    add_scope_options(parser)
     parser.add_argument("--method", default="time-varying", metavar="METHOD",
                         help="time-varying (default: pattern in force), landmark-DAYS "
                         "(e.g. landmark-30: pattern at day 30 among cases open then), or "

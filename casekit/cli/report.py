@@ -15,6 +15,7 @@ import sys
 
 from casekit.cli._common import (
     add_read_options,
+    add_scope_options,
     atomic_write,
     check_outputs,
     parse_columns,
@@ -29,14 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or a folder written by casekit partition")
     add_read_options(parser)
     parser.add_argument("--out", required=True, metavar="REPORT.html", help="HTML file to write")
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--repeat-only", dest="repeat_only", action="store_true", default=None,
-                       help="rank repeat filings only (the default, falling back to all filings "
-                       "with a sentence when the log has none)")
-    scope.add_argument("--all-filings", dest="repeat_only", action="store_false",
-                       help="rank all filings, first and repeat")
-    parser.add_argument("--outcome", choices=["close", "settle", "any-exit"], default="close",
-                        help="time to first close (default), to settlement, or to any exit")
+    add_scope_options(parser)
     parser.add_argument("--min-cases", type=int, default=30, metavar="K",
                         help="minimum cases for a pattern to be ranked (default 30)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="PATH is a partitioned folder: "
