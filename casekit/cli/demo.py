@@ -111,7 +111,7 @@ def _run_notebook(nb_path: str, out_html: str, timeout: float) -> tuple[str, flo
 
 
 def skipped_line(nb: Any) -> str:
-    r"""The first output line of an executed notebook that starts with ``skipped:`` (or "").
+    r"""Return the first output line of a run notebook that starts with ``skipped:`` (or "").
 
     Examples
     --------
