@@ -19,8 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from casekit.cli._common import add_read_options, check_outputs, read_log, safe_table, write_csv
 from casekit._utils import CasekitError, FileUnusableError
+from casekit.cli._common import add_read_options, check_outputs, read_log, safe_table, write_csv
 
 EDGE_COLUMNS = ["source", "target", "count", "share"]
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from casekit._utils import CasekitError
 from casekit.cli._common import (
     add_read_options,
     add_scope_options,
@@ -37,7 +38,6 @@ from casekit.cli._common import (
     safe_table,
     write_csv,
 )
-from casekit._utils import CasekitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
