@@ -450,8 +450,11 @@ def test_write_events_round_trip_and_formula_neutralised(tmp_path: Path) -> None
 
 # --- property tests -----------------------------------------------------------------------------
 
-_text = st.text(alphabet=st.sampled_from(list("abcXYZ019 信访局街道-_/")), min_size=1,
-                max_size=8).map(str.strip).filter(lambda s: s != "" and not s.startswith("-"))
+# a first character that is neither blank nor "-", so no filter is needed (hypothesis 6.100, the
+# declared floor, let an empty string through the earlier `.map(str.strip).filter(...)`)
+_text = st.builds(lambda first, rest: (first + rest).rstrip(),
+                  st.sampled_from(list("abcXYZ019信访局街道_/")),
+                  st.text(alphabet=st.sampled_from(list("abcXYZ019 信访局街道-_/")), max_size=7))
 _stamp = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2030, 1, 1)).map(
     lambda d: d.replace(microsecond=0))
 
