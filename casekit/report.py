@@ -572,9 +572,9 @@ def report_inputs(
     >>> len(data.cases), data.network.number_of_nodes() > 3, data.intervals is None
     (2000, True, True)
     """
-    import pandas as pd
+    from casekit.timestamps import parse_date
 
-    obs = None if observation_end is None else pd.Timestamp(observation_end)
+    obs = None if observation_end is None else parse_date(observation_end)
     if path is not None and Path(path).is_dir():
         from casekit import scale
 

@@ -37,7 +37,13 @@ from casekit import _utils
 from casekit._utils import CasekitError, FileUnusableError
 from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
 from casekit.timestamps import _DAYFIRST_HINT as _DAYFIRST_PYTHON
-from casekit.timestamps import AUTO_TIMEZONE, AmbiguousDateOrder, TimestampInfo, _parse_timestamps
+from casekit.timestamps import (
+    AUTO_TIMEZONE,
+    AmbiguousDateOrder,
+    TimestampInfo,
+    _parse_timestamps,
+    parse_date,
+)
 
 __all__ = ["ENCODING_KEY", "PLAUSIBLE_DAYS_AFTER", "PLAUSIBLE_FROM", "Problem", "RawTable",
            "ReadResult", "event_encoding", "hint_option", "hint_style", "load_label_map",
@@ -881,7 +887,7 @@ def _check_observation_end(run: _Run, ts: np.ndarray, observation_end: Any,
     """Events after an explicit observation end are quarantined; returns that end (naive)."""
     if observation_end is None:
         return None
-    obs = pd.Timestamp(observation_end)
+    obs = parse_date(observation_end)
     if obs.tzinfo is not None:
         obs = obs.tz_convert(timezone).tz_localize(None) if timezone else obs.tz_localize(None)
     obs_end = obs.as_unit("ns")
