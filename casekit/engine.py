@@ -77,6 +77,7 @@ __all__ = [
     "blas_single_thread",
     "breslow_cumhaz",
     "cox_fit",
+    "cox_fit_ph",
     "cox_fit_schoenfeld",
     "distinct",
     "holm",
@@ -84,8 +85,8 @@ __all__ = [
     "schoenfeld_residuals",
 ]
 
-_BLOCK = 1 << 16  # rows per block of X' diag(c) X
-_CUMSUM_BLOCK = 256  # rows per block of a column-wise cumulative sum (stays in cache)
+_COL_BLOCK = 8  # design columns per pass of the risk-set cumulative sums
+_PROJECTION_SEED = 20_170_509  # fixed: the projection only groups equal rows (checked exactly)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,41 +362,87 @@ def _codes(name: str, values: Any, n: int) -> tuple[np.ndarray, int]:
 
 
 class _GroupSum:
-    """Sums of rows of a matrix by an integer group index (a sparse 0/1 matrix, built once).
+    """Sums of rows of a dense matrix by an integer group index (a sparse matrix, built once).
 
-    ``index[j]`` is the group of item ``j``; item ``j`` is row ``columns[j]`` of the matrix
-    summed (default: row ``j``).
+    ``index[j]`` is the group of item ``j``; a call with ``columns`` sums ``weights_j
+    M[columns_j]`` per group. The sort by group is done once and shared by every call, so one
+    instance serves several item-to-row maps of the same items.
+
+    Examples
+    --------
+    >>> gs = _GroupSum(np.array([1, 0, 1]), 2)
+    >>> gs(np.array([1.0, 2.0, 3.0]), np.eye(3)).tolist()
+    [[0.0, 2.0, 0.0], [1.0, 0.0, 3.0]]
     """
 
-    def __init__(self, index: np.ndarray, n_groups: int, columns: np.ndarray | None = None,
-                 n_rows: int | None = None) -> None:
+    def __init__(self, index: np.ndarray, n_groups: int) -> None:
         self.order = np.argsort(index, kind="stable")
-        self.columns = self.order if columns is None else columns[self.order]
         self.indptr = np.r_[0, np.cumsum(np.bincount(index, minlength=n_groups))]
-        self.shape = (n_groups, len(index) if n_rows is None else n_rows)
+        self.n_groups = n_groups
 
-    def __call__(self, weights: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """``sum_{item j in group g} weights_j X[columns_j]`` for every group (``n_groups x p``).
-
-        ``weights`` has one value per item (not per row of ``X``).
-        """
+    def __call__(self, weights: np.ndarray, M: np.ndarray,
+                 columns: np.ndarray | None = None) -> np.ndarray:
+        """``sum_{item j in group g} weights_j M[columns_j]`` (default ``columns_j = j``)."""
         from scipy.sparse import csr_array
 
-        m = csr_array((weights[self.order], self.columns, self.indptr), shape=self.shape)
-        return np.asarray(m @ X)
+        cols = self.order if columns is None else columns[self.order]
+        m = csr_array((weights[self.order], cols, self.indptr), shape=(self.n_groups, len(M)))
+        return np.asarray(m @ np.ascontiguousarray(M))
+
+
+def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows ``Xu`` of ``X`` and the row index ``u`` with ``X == Xu[u]`` exactly.
+
+    A design built from categorical codes has few distinct rows (thousands for a million
+    cases), and every product with ``X`` in the fit (linear predictor, gradient, ``X' diag(c)
+    X``) then runs on them. Rows are grouped by the sort of a fixed random projection and the
+    grouping is checked element by element: identical rows that project apart only make an
+    extra group, and a collision of different rows (or mostly distinct rows) makes every row its
+    own group, so the result is always exact.
+
+    Examples
+    --------
+    >>> Xu, u = _distinct_rows(np.array([[1.0, 0], [0, 1], [1, 0], [0, 1], [1, 0]]))
+    >>> len(Xu), bool((Xu[u] == np.array([[1.0, 0], [0, 1], [1, 0], [0, 1], [1, 0]])).all())
+    (2, True)
+    """
+    n, p = X.shape
+    if p == 0:
+        return np.zeros((min(n, 1), 0)), np.zeros(n, np.int64)
+    h = X @ np.random.default_rng(_PROJECTION_SEED).standard_normal(p)
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    new = np.ones(n, dtype=bool)
+    np.not_equal(hs[1:], hs[:-1], out=new[1:])
+    if 2 * int(new.sum()) > n:
+        return X, np.arange(n)
+    u = np.empty(n, dtype=np.int64)
+    u[order] = np.cumsum(new) - 1
+    Xu = X[order[new]]
+    for j in range(p):
+        if not np.array_equal(Xu[:, j][u], X[:, j]):
+            return X, np.arange(n)
+    return Xu, u
 
 
 @dataclass
 class _CoxData:
-    """Centred design and the event-time indexing of counting-process rows."""
+    """The centred distinct design rows and the event-time indexing of counting-process rows.
 
-    X: np.ndarray  # centred design, n x p, C-contiguous
+    Row ``i`` is at risk at event groups ``k_start_i <= k < k_stop_i``. The risk-set sums of a
+    group ``k`` are sums over the first ``stop_cnt[k]`` rows of ``stop_rows`` (rows by
+    decreasing ``k_stop``) minus the first ``start_cnt[k]`` rows of ``start_rows`` (rows with
+    ``k_start > 0`` by decreasing ``k_start``).
+    """
+
+    Xu: np.ndarray  # distinct rows of the centred design, D x p, C-contiguous
+    XuT: np.ndarray  # its transpose, p x D, C-contiguous
+    u: np.ndarray  # distinct row of every row
     x_mean: np.ndarray
     w: np.ndarray
     event: np.ndarray  # bool
-    k_start: np.ndarray  # row at risk at event groups k_start <= k < k_stop
+    k_start: np.ndarray
     k_stop: np.ndarray
-    late: np.ndarray  # rows with k_start > 0 (the others never leave a risk set by their start)
     n_groups: int
     death: np.ndarray  # event rows ordered by (stratum, time, row)
     dk: np.ndarray  # event group of each death
@@ -404,10 +451,29 @@ class _CoxData:
     wbar: np.ndarray  # mean weight of the tied events per group
     group_time: np.ndarray
     group_stratum: np.ndarray
-    by_stop: _GroupSum
-    by_start: _GroupSum
-    by_death: _GroupSum
+    stop_rows: np.ndarray
+    stop_cnt: np.ndarray
+    start_rows: np.ndarray
+    start_cnt: np.ndarray
+    tied: np.ndarray  # groups with Efron terms (two or more deaths; none for Breslow)
+    tied_pos: np.ndarray  # deaths of those groups (positions in ``death``), grouped
+    tied_first: np.ndarray  # where each tied group starts in ``tied_pos``
+    tied_local: np.ndarray  # tied group (0 .. len(tied) - 1) of each of those deaths
     xw_events: np.ndarray  # sum over events of w_i x_i (centred)
+    # gathered once, so that every iteration reads the rows in order and gathers only from
+    # the short per-distinct-row arrays: u, w and k of stop_rows, start_rows and death
+    stop_u: np.ndarray
+    stop_w: np.ndarray
+    stop_k: np.ndarray
+    start_u: np.ndarray
+    start_w: np.ndarray
+    start_k: np.ndarray
+    death_u: np.ndarray
+    death_w: np.ndarray
+
+    def sorted_r(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row values ``r`` in the orders of ``stop_rows`` and ``start_rows``."""
+        return r[self.stop_rows], r[self.start_rows]
 
 
 def _entry_times(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -430,6 +496,29 @@ def _check_times(start: np.ndarray, stop: np.ndarray) -> None:
         raise CasekitError(
             f"row {i}: expected start < stop with a finite stop, got ({start[i]!r}, {stop[i]!r}]"
         )
+
+
+def _groups_up_to(g_stratum: np.ndarray, g_time: np.ndarray, s: np.ndarray | None,
+                  t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the number of event groups ``(stratum, time) <= (s_i, t_i)``; rows in its order.
+
+    Groups are sorted by (stratum, time). The rows are sorted first (one sort, then binary
+    searches with increasing keys, which stay in cache); the second result is that order, in
+    which the count never decreases.
+    """
+    order = np.argsort(t, kind="stable") if s is None else np.lexsort((t, s))
+    ts = t[order]
+    if s is None:
+        k_sorted = np.searchsorted(g_time, ts, side="right")
+    else:
+        u = distinct(g_time)
+        span = len(u) + 1
+        gkey = g_stratum * span + np.searchsorted(u, g_time, side="right")
+        k_sorted = np.searchsorted(gkey, s[order] * span + np.searchsorted(u, ts, side="right"),
+                                   side="right")
+    k = np.empty(len(t), dtype=np.int64)
+    k[order] = k_sorted
+    return k, order
 
 
 def _prepare(
@@ -460,36 +549,49 @@ def _prepare(
     w = np.ones(n) if weights is None else _vector("weights", weights, n, np.float64)
     if not (np.isfinite(w).all() and (w > 0).all()):
         raise CasekitError("weights: expected finite values > 0")
-    s, _ = _codes("strata", strata, n) if strata is not None else (np.zeros(n, np.int64), 1)
-    # distinct (stratum, event time) groups, and for every row the number of groups at or
-    # before its stop and its start: the row is at risk at groups k_start <= k < k_stop
+    s = _codes("strata", strata, n)[0] if strata is not None else None
+    # distinct (stratum, event time) groups of the deaths sorted by (stratum, time, row)
     ev_rows = np.flatnonzero(event)
-    death = ev_rows[np.lexsort((ev_rows, stop[ev_rows], s[ev_rows]))]
-    u = distinct(stop[death])
-    span = len(u) + 1
-    dkey = s[death] * span + np.searchsorted(u, stop[death], side="right")
-    new = np.r_[True, dkey[1:] != dkey[:-1]] if len(death) else np.zeros(0, bool)
-    gkey = dkey[new]
-    n_groups = len(gkey)
-    dk = np.cumsum(new) - 1
-    k_stop = np.searchsorted(gkey, s * span + np.searchsorted(u, stop, side="right"), "right")
-    k_start = np.searchsorted(gkey, s * span + np.searchsorted(u, start, side="right"), "right")
-    d_count = np.bincount(dk, minlength=n_groups).astype(np.float64)
+    if s is None:
+        death = ev_rows[np.argsort(stop[ev_rows], kind="stable")]
+        sd = np.zeros(len(death), dtype=np.int64)
+    else:
+        death = ev_rows[np.lexsort((ev_rows, stop[ev_rows], s[ev_rows]))]
+        sd = s[death]
+    td = stop[death]
+    new = np.ones(len(death), dtype=bool)
+    new[1:] = (td[1:] != td[:-1]) | (sd[1:] != sd[:-1])
     first = np.flatnonzero(new)
-    ell = np.arange(len(death)) - first[dk] if len(death) else np.zeros(0)
+    n_groups = len(first)
+    dk = np.cumsum(new) - 1
+    k_stop, by_stop = _groups_up_to(sd[first], td[first], s, stop)
+    k_start, by_start = _groups_up_to(sd[first], td[first], s, start)
+    start_cnt = n - np.cumsum(np.bincount(k_start, minlength=n_groups + 1))[:n_groups]
+    d_count = np.bincount(dk, minlength=n_groups).astype(np.float64)
+    ell = np.arange(len(death)) - first[dk]
     frac = ell / d_count[dk] if ties == "efron" else np.zeros(len(death))
     wbar = np.bincount(dk, weights=w[death], minlength=n_groups) / np.maximum(d_count, 1)
-    late = np.flatnonzero(k_start > 0)
+    tied_pos = np.flatnonzero(d_count[dk] > 1) if ties == "efron" else np.zeros(0, np.int64)
+    tnew = np.ones(len(tied_pos), dtype=bool)
+    tnew[1:] = dk[tied_pos][1:] != dk[tied_pos][:-1]
     x_mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
-    Xc = np.ascontiguousarray(X - x_mean)
+    Xu, u = _distinct_rows(X)
+    Xu = np.ascontiguousarray(Xu - x_mean)
+    stop_rows = np.ascontiguousarray(by_stop[::-1])
+    start_rows = np.ascontiguousarray(by_start[::-1][: int(start_cnt[0]) if n_groups else 0])
+    du, dw = u[death], w[death]
     return _CoxData(
-        X=Xc, x_mean=x_mean, w=w, event=event, k_start=k_start.astype(np.int64),
-        k_stop=k_stop.astype(np.int64), late=late, n_groups=n_groups, death=death, dk=dk,
-        frac=frac, d_count=d_count, wbar=wbar, group_time=stop[death][first],
-        group_stratum=s[death][first], by_stop=_GroupSum(k_stop, n_groups + 1),
-        by_start=_GroupSum(k_start[late], n_groups + 1, late, n),
-        by_death=_GroupSum(dk, n_groups, death, n),
-        xw_events=(w[death, None] * Xc[death]).sum(axis=0),
+        Xu=Xu, XuT=np.ascontiguousarray(Xu.T), u=u, x_mean=x_mean, w=w, event=event,
+        k_start=k_start, k_stop=k_stop, n_groups=n_groups, death=death, dk=dk, frac=frac,
+        d_count=d_count, wbar=wbar, group_time=td[first], group_stratum=sd[first],
+        stop_rows=stop_rows,
+        stop_cnt=n - np.cumsum(np.bincount(k_stop, minlength=n_groups + 1))[:n_groups],
+        start_rows=start_rows, start_cnt=start_cnt, tied=np.unique(dk[tied_pos]),
+        tied_pos=tied_pos, tied_first=np.flatnonzero(tnew), tied_local=np.cumsum(tnew) - 1,
+        xw_events=Xu.T @ np.bincount(du, weights=dw, minlength=len(Xu)),
+        stop_u=u[stop_rows], stop_w=w[stop_rows], stop_k=k_stop[stop_rows],
+        start_u=u[start_rows], start_w=w[start_rows], start_k=k_start[start_rows],
+        death_u=du, death_w=dw,
     )
 
 
@@ -498,125 +600,112 @@ def _prepare(
 # ---------------------------------------------------------------------------------------------
 
 
-def _risk_sum(data: _CoxData, r: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
-    """``sum_{i at risk at k} r_i (x_i)`` for every event group, by reverse cumulative sums.
+def _prefix_sums(r: np.ndarray, cnt: np.ndarray, rows_u: np.ndarray | None = None,
+                 XuT: np.ndarray | None = None) -> np.ndarray:
+    """Sums of the first ``cnt[k]`` values of ``r`` (with ``XuT``: of ``r_j x_j``, ``p x K``).
+
+    ``rows_u`` is the distinct design row of each value. The design columns go through in
+    blocks: gather, scale, cumulative sum along contiguous memory, pick the counts.
+    """
+    if XuT is None:
+        c0 = np.empty(len(r) + 1)
+        c0[0] = 0.0
+        np.cumsum(r, out=c0[1:])
+        return c0[cnt]
+    p = len(XuT)
+    out = np.empty((p, len(cnt)))
+    z = np.empty((min(_COL_BLOCK, p), len(r) + 1))
+    for j0 in range(0, p, _COL_BLOCK):
+        xb = XuT[j0 : j0 + _COL_BLOCK]
+        zb = z[: len(xb)]
+        zb[:, 0] = 0.0
+        zb[:, 1:] = np.take(xb, rows_u, axis=1)
+        zb[:, 1:] *= r
+        np.cumsum(zb, axis=1, out=zb)
+        np.take(zb, cnt, axis=1, out=out[j0 : j0 + len(xb)])
+    return out
+
+
+def _risk_sum(data: _CoxData, r_stop: np.ndarray, r_start: np.ndarray,
+              with_x: bool = False) -> np.ndarray:
+    """``sum_{i at risk at k} r_i`` for every event group (with ``with_x``: of ``r_i x_i``,
+    as a ``p x groups`` array); ``r_stop, r_start`` are :meth:`_CoxData.sorted_r` of ``r``.
 
     Rows whose stop index exceeds ``k`` minus rows whose start index exceeds ``k``: both sums run
     from the latest time backwards, so they add positive numbers without cancellation against
     the whole data set. Rows with start index 0 never enter the second sum (time-fixed data:
     none do).
     """
-    g = data.n_groups
-    if X is None:
-        a = np.bincount(data.k_stop, weights=r, minlength=g + 1)
-    else:
-        a = data.by_stop(r, X)
-    ra = _cumsum_rows(a, reverse=True)
-    if len(data.late) == 0:  # time-fixed data: nobody leaves a risk set by their start
-        return ra[1:]
-    if X is None:
-        b = np.bincount(data.k_start[data.late], weights=r[data.late], minlength=g + 1)
-    else:
-        b = data.by_start(r[data.late], X)
-    return ra[1:] - _cumsum_rows(b, reverse=True)[1:]
-
-
-def _cumsum_rows(a: np.ndarray, *, reverse: bool = False) -> np.ndarray:
-    """``np.cumsum(a, axis=0)`` (from the last row up with ``reverse``), the same floats.
-
-    A 2-d C-ordered array is summed in blocks of rows that stay in cache (numpy's own loop walks
-    each column down the whole array in turn); each block starts from the previous block's last
-    row, so every element is the same sequential sum as numpy's.
-
-    Examples
-    --------
-    >>> a = np.arange(12.0).reshape(6, 2)
-    >>> bool((_cumsum_rows(a, reverse=True) == np.cumsum(a[::-1], axis=0)[::-1]).all())
-    True
-    """
-    src = a[::-1] if reverse else a
-    if src.ndim == 1 or len(src) <= _CUMSUM_BLOCK:
-        out = np.cumsum(src, axis=0)
-        return out[::-1] if reverse else out
-    out = np.array(src, order="C")
-    head = out[:_CUMSUM_BLOCK]
-    np.cumsum(head, axis=0, out=head)
-    for s0 in range(_CUMSUM_BLOCK, len(out), _CUMSUM_BLOCK):
-        block = out[s0 : s0 + _CUMSUM_BLOCK]
-        block[0] += out[s0 - 1]
-        np.cumsum(block, axis=0, out=block)
-    return out[::-1] if reverse else out
-
-
-def _gram(X: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``X' diag(c) X`` in row blocks (no n x p temporary beyond one block)."""
-    p = X.shape[1]
-    out = np.zeros((p, p))
-    for s0 in range(0, len(X), _BLOCK):
-        xb = X[s0 : s0 + _BLOCK]
-        out += (xb * c[s0 : s0 + _BLOCK, None]).T @ xb
+    XuT = data.XuT if with_x else None
+    out = _prefix_sums(r_stop, data.stop_cnt, data.stop_u, XuT)
+    if len(data.start_rows):
+        out -= _prefix_sums(r_start, data.start_cnt, data.start_u, XuT)
     return out
 
 
 @dataclass
 class _State:
-    """Everything computed at one beta (kept for the score residuals)."""
+    """Everything computed at one beta (kept for the residuals)."""
 
     ll: float
     grad: np.ndarray
     info: np.ndarray | None
-    eta: np.ndarray
-    e: np.ndarray  # exp(eta - shift)
+    e_u: np.ndarray  # exp(eta - shift) per distinct design row
     inv: np.ndarray  # 1 / phi_kl per death (scaled by exp(shift))
     phi: np.ndarray  # phi_kl per death: the Efron risk-set sum of each death
-    H: np.ndarray  # c_i / r_i
-    S1: np.ndarray | None
-    S1d: np.ndarray | None
+    acum: np.ndarray  # cumulative sums over groups of wbar_k sum_l 1 / phi_kl (leading 0)
+    b: np.ndarray  # wbar_k sum_l f_l / phi_kl per group
+    S1: np.ndarray | None  # risk-set sums of r x, p x groups
+    S1d: np.ndarray | None  # their parts over the deaths, p x tied groups (zero elsewhere)
     abc: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
 def _evaluate(data: _CoxData, beta: np.ndarray, need_info: bool = True) -> _State:
-    X, dk, f = data.X, data.dk, data.frac
-    g = data.n_groups
-    eta = X @ beta
-    shift = float(eta.max()) if len(eta) else 0.0
-    e = np.exp(eta - shift)
-    r = data.w * e
-    S0 = _risk_sum(data, r)
-    rd = r[data.death]
+    dk, f, g = data.dk, data.frac, data.n_groups
+    eta_u = data.Xu @ beta
+    shift = float(eta_u.max()) if len(eta_u) else 0.0
+    e_u = np.exp(eta_u - shift)
+    r_stop, r_start = data.stop_w * e_u[data.stop_u], data.start_w * e_u[data.start_u]
+    S0 = _risk_sum(data, r_stop, r_start)
+    rd = data.death_w * e_u[data.death_u]
     S0d = np.bincount(dk, weights=rd, minlength=g)
     phi = S0[dk] - f * S0d[dk]
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / phi
-        ll = float(
-            data.w[data.death] @ eta[data.death] - data.wbar[dk] @ (np.log(phi) + shift)
-        )
+        ll = float(data.death_w @ eta_u[data.death_u] - data.wbar[dk] @ (np.log(phi) + shift))
     if not np.isfinite(ll):  # a step too far (a risk set underflowed): rejected by the caller
-        nan = np.full(X.shape[1], np.nan)
-        return _State(ll, nan, None, eta, e, inv, phi, np.zeros(len(eta)), None, None, None)
+        nan = np.full(len(beta), np.nan)
+        return _State(ll, nan, None, e_u, inv, phi, np.zeros(g + 1), np.zeros(g), None, None,
+                      None)
     a = data.wbar * np.bincount(dk, weights=inv, minlength=g)
     b = data.wbar * np.bincount(dk, weights=f * inv, minlength=g)
     acum = np.r_[0.0, np.cumsum(a)]
-    H = acum[data.k_stop] - acum[data.k_start]
-    H[data.death] -= b[dk]
-    c = r * H
-    grad = data.xw_events - X.T @ c
+    # c_i = r_i (acum[k_stop_i] - acum[k_start_i] - [i dies] b_k), summed per distinct row
+    n_u = len(e_u)
+    cu = np.bincount(data.stop_u, weights=r_stop * acum[data.stop_k], minlength=n_u)
+    if len(r_start):
+        cu -= np.bincount(data.start_u, weights=r_start * acum[data.start_k], minlength=n_u)
+    cu -= np.bincount(data.death_u, weights=rd * b[dk], minlength=n_u)
+    grad = data.xw_events - data.XuT @ cu
     if not need_info:
-        return _State(ll, grad, None, eta, e, inv, phi, H, None, None, None)
-    S1 = _risk_sum(data, r, X)
-    S1d = data.by_death(rd, X)
+        return _State(ll, grad, None, e_u, inv, phi, acum, b, None, None, None)
+    S1 = _risk_sum(data, r_stop, r_start, with_x=True)
+    tp = data.tied_pos
+    S1d = (np.add.reduceat(np.take(data.XuT, data.death_u[tp], axis=1) * rd[tp],
+                           data.tied_first, axis=1)
+           if len(tp) else np.zeros((len(beta), 0)))
     inv2 = inv * inv
     alpha_ = data.wbar * np.bincount(dk, weights=inv2, minlength=g)
     beta_ = data.wbar * np.bincount(dk, weights=f * inv2, minlength=g)
     gamma_ = data.wbar * np.bincount(dk, weights=f * f * inv2, minlength=g)
-    # Efron's terms in S1d vanish where a group has one death (its f is 0): multiply the tied
-    # groups only (on continuous clocks nearly every group is untied)
-    tied = np.flatnonzero((beta_ != 0) | (gamma_ != 0))
-    S1t, S1dt = S1[tied], S1d[tied]
-    cross = S1t.T @ (beta_[tied, None] * S1dt)
-    mm = S1.T @ (alpha_[:, None] * S1) - cross - cross.T + S1dt.T @ (gamma_[tied, None] * S1dt)
-    info = _gram(X, c) - mm
-    return _State(ll, grad, info, eta, e, inv, phi, H, S1, S1d, (alpha_, beta_, gamma_))
+    root = S1 * np.sqrt(alpha_)
+    mm = root @ root.T
+    if len(tp):  # Efron's terms in S1d: tied groups only (their f is 0 elsewhere)
+        t = data.tied
+        cross = (S1[:, t] * beta_[t]) @ S1d.T
+        mm += (S1d * gamma_[t]) @ S1d.T - cross - cross.T
+    info = (data.XuT * cu) @ data.Xu - mm
+    return _State(ll, grad, info, e_u, inv, phi, acum, b, S1, S1d, (alpha_, beta_, gamma_))
 
 
 def _solve(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -630,7 +719,7 @@ def _newton(
     data: _CoxData, max_iter: int, tol: float, init: np.ndarray | None = None
 ) -> tuple[np.ndarray, _State, float, int, bool]:
     """Newton-Raphson with step halving; returns beta, the state there, null loglik, iterations."""
-    p = data.X.shape[1]
+    p = data.Xu.shape[1]
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float).copy()
     state = _evaluate(data, beta)
     ll_null = state.ll if init is None else _evaluate(data, np.zeros(p), False).ll
@@ -659,24 +748,106 @@ def _newton(
     return beta, state, ll_null, it, converged
 
 
-def _score_residuals(data: _CoxData, st: _State) -> np.ndarray:
-    """Unweighted score residuals ``U_i`` (n x p, see the module notes); ``sum w_i U_i = grad``."""
-    X, dk, f, g = data.X, data.dk, data.frac, data.n_groups
+def _death_means(data: _CoxData, st: _State) -> np.ndarray:
+    """Efron's risk-set mean ``m_kl`` of every death, ``p x deaths``."""
+    assert st.S1 is not None and st.S1d is not None
+    m = st.S1[:, data.dk] * st.inv
+    tp = data.tied_pos
+    if len(tp):
+        m[:, tp] -= st.S1d[:, data.tied_local] * (data.frac[tp] * st.inv[tp])
+    return m
+
+
+def _score_sums(data: _CoxData, st: _State, codes: np.ndarray, n_codes: int,
+                weights: np.ndarray) -> np.ndarray:
+    """``sum_{i: codes_i = c} weights_i U_i`` of the score residuals (``n_codes x p``).
+
+    ``U_i = e_i (G[k_stop_i] - G[k_start_i] - x_i H_i) + [i dies] (x_i - mbar_i - e_i h_k)``
+    with ``G`` the cumulative sums over event groups of ``alpha_k S1_k - beta_k S1d_k``,
+    ``h_k = beta_k S1_k - gamma_k S1d_k`` and ``mbar_i`` the mean of the Efron means of the
+    death's group (see the module notes); no ``n x p`` array is formed: every term is a sparse
+    group sum of rows of a groups x p (or distinct rows x p) matrix.
+    """
     assert st.S1 is not None and st.S1d is not None and st.abc is not None
     alpha_, beta_, gamma_ = st.abc
+    dk, g, p, t = data.dk, data.n_groups, len(data.Xu.T), data.tied
+    we = weights * st.e_u[data.u]
+    gk = st.S1 * alpha_
+    if len(t):
+        gk[:, t] -= st.S1d * beta_[t]
+    gcum = np.zeros((g + 1, p))
+    gcum[1:] = np.cumsum(gk, axis=1).T
+    by_row = _GroupSum(codes, n_codes)
+    out = by_row(we, gcum, data.k_stop)
+    out -= by_row(we, gcum, data.k_start)
+    H = st.acum[data.k_stop] - st.acum[data.k_start]
+    H[data.death] -= st.b[dk]
+    out += by_row(weights * data.event - we * H, data.Xu, data.u)
+    by_death = _GroupSum(codes[data.death], n_codes)
     e1 = np.bincount(dk, weights=st.inv, minlength=g)
-    ef = np.bincount(dk, weights=f * st.inv, minlength=g)
-    gk = st.S1 * alpha_[:, None] - st.S1d * beta_[:, None]
-    hk = st.S1 * beta_[:, None] - st.S1d * gamma_[:, None]
-    gcum = np.vstack([np.zeros((1, X.shape[1])), _cumsum_rows(gk)])
-    U = gcum[data.k_stop]
-    U -= gcum[data.k_start]
-    U -= X * st.H[:, None]
-    U *= st.e[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mbar = (st.S1[dk] * e1[dk, None] - st.S1d[dk] * ef[dk, None]) / data.d_count[dk, None]
-    U[data.death] += X[data.death] - mbar - st.e[data.death, None] * hk[dk]
-    return U
+        mbar = st.S1 * (e1 / data.d_count)
+        if len(t):
+            ef = np.bincount(dk, weights=data.frac * st.inv, minlength=g)
+            mbar[:, t] -= st.S1d * (ef[t] / data.d_count[t])
+    out -= by_death(weights[data.death], mbar.T, dk)
+    if len(t):
+        hk = st.S1[:, t] * beta_[t] - st.S1d * gamma_[t]
+        tied_rows = data.death[data.tied_pos]
+        out -= _GroupSum(codes[tied_rows], n_codes)(we[tied_rows], hk.T, data.tied_local)
+    return out
+
+
+def _score_residuals(data: _CoxData, st: _State) -> np.ndarray:
+    """Unweighted score residuals ``U_i`` (n x p, see the module notes); ``sum w_i U_i = grad``."""
+    n = len(data.w)
+    return _score_sums(data, st, np.arange(n), n, np.ones(n))
+
+
+def _rank_scores(data: _CoxData, stop: np.ndarray, rank: str) -> np.ndarray:
+    """Centred rank of every death's time: ``"average"`` ties, or ``"ordinal"`` (lifelines'
+    order: latest first, tied events in row order, ranked from the earliest)."""
+    n_d = len(data.death)
+    times = stop[data.death]
+    if rank == "average":
+        order = np.argsort(times, kind="stable")
+        ts = times[order]
+        new = np.ones(n_d, dtype=bool)
+        new[1:] = ts[1:] != ts[:-1]
+        first = np.flatnonzero(new)
+        size = np.diff(np.r_[first, n_d])
+        ranks = np.empty(n_d)
+        ranks[order] = np.repeat(first + (size + 1) / 2, size)
+    elif rank == "ordinal":
+        order = np.lexsort((data.death, -times))
+        ranks = np.empty(n_d)
+        ranks[order] = np.arange(n_d, 0, -1, dtype=float)
+    else:
+        raise CasekitError(f"rank: expected 'average' or 'ordinal', got {rank!r}")
+    return ranks - (n_d + 1) / 2
+
+
+def _ph_p_values(data: _CoxData, st: _State, var: np.ndarray, stop: np.ndarray,
+                 rank: str) -> np.ndarray:
+    """Grambsch-Therneau test per coefficient: scaled Schoenfeld residuals against the rank of
+    the event time, from the risk-set sums of the fit (no residual matrix is formed)."""
+    p, n_d = len(var), len(data.death)
+    if n_d < 3 or p == 0:
+        return np.full(p, np.nan)
+    assert st.S1 is not None and st.S1d is not None
+    gs = _rank_scores(data, stop, rank)
+    # sum_i g_i (x_i - m_i): x through the distinct rows, m through the groups
+    gi = gs * st.inv
+    gr = data.XuT @ np.bincount(data.death_u, weights=gs, minlength=len(data.Xu))
+    gr -= st.S1 @ np.bincount(data.dk, weights=gi, minlength=data.n_groups)
+    if len(data.tied):
+        tp = data.tied_pos
+        gr += st.S1d @ np.bincount(data.tied_local, weights=data.frac[tp] * gi[tp],
+                                   minlength=len(data.tied))
+    se2 = np.clip(np.diag(var), 1e-300, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = n_d * (var @ gr) ** 2 / (se2 * (gs**2).sum())
+    return np.asarray(_chi2_sf(stat, 1), dtype=float)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -858,9 +1029,7 @@ def _cox_fit_state(start: Any, stop: Any, event: Any, X: Any, *, strata: Any = N
         n_clusters = 0
         if cluster is not None:
             codes, n_clusters = _codes("cluster", cluster, len(data.w))
-            U = _score_residuals(data, state)
-            Uc = _GroupSum(codes, n_clusters)(data.w, U)
-            D = Uc @ var
+            D = _score_sums(data, state, codes, n_clusters, data.w) @ var
             robust_var = D.T @ D
             robust_se = np.sqrt(np.clip(np.diag(robust_var), 0, None))
     res = CoxResult(
@@ -892,11 +1061,61 @@ def cox_fit_schoenfeld(start: Any, stop: Any, event: Any, X: Any, *, strata: Any
     """
     res, data, st = _cox_fit_state(start, stop, event, X, strata=strata, cluster=cluster,
                                    weights=weights, ties=ties, max_iter=max_iter, tol=tol)
-    assert st.S1 is not None and st.S1d is not None
-    dk, f = data.dk, data.frac[:, None]
-    m = (st.S1[dk] - f * st.S1d[dk]) / st.phi[:, None]
-    stop_arr = np.asarray(stop, dtype=float)
-    return res, (data.death, stop_arr[data.death], data.X[data.death] - m)
+    return res, _schoenfeld(data, st, stop)
+
+
+def _schoenfeld(data: _CoxData, st: _State, stop: Any) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Event rows, their times and their Schoenfeld residuals ``x_i - m_kl`` at a state."""
+    resid = data.Xu[data.death_u] - _death_means(data, st).T
+    return data.death, np.asarray(stop, dtype=float)[data.death], resid
+
+
+def cox_fit_ph(start: Any, stop: Any, event: Any, X: Any, *, strata: Any = None,
+               cluster: Any = None, weights: Any = None,
+               ties: Literal["efron", "breslow"] = "efron", max_iter: int = 50,
+               tol: float = 1e-9,
+               rank: Literal["average", "ordinal"] = "average") -> tuple[CoxResult, np.ndarray]:
+    """:func:`cox_fit` and the proportional-hazards test of each coefficient.
+
+    Parameters
+    ----------
+    start, stop, event, X, strata, cluster, weights, ties, max_iter, tol
+        As in :func:`cox_fit`.
+    rank : {"average", "ordinal"}, default "average"
+        The time scale of the test: the rank of the event time with tied times sharing their
+        average rank, or ``"ordinal"``: distinct ranks in lifelines' order (latest first, tied
+        events in row order), as ``lifelines.statistics.proportional_hazard_test(...,
+        time_transform="rank")``.
+
+    Returns
+    -------
+    result : CoxResult
+    p_values : ndarray
+        One per coefficient (NaN for all with fewer than 3 events).
+
+    Notes
+    -----
+    The Grambsch-Therneau (1994) approximation: scaled Schoenfeld residuals ``r*_i = n_d V r_i +
+    beta`` against the centred rank ``g_i``, ``chi2_j = (sum_i g_i r*_ij)^2 / (n_d V_jj sum_i
+    g_i^2)`` on 1 df (``V`` the model-based variance, ``V_jj`` floored at 1e-300). As ``sum_i g_i
+    = 0`` it needs only ``sum_i g_i r_i``, which comes from the risk-set sums of the last Newton
+    step: the same numbers as :func:`schoenfeld_residuals`, without the ``n_events x p`` matrix.
+
+    Examples
+    --------
+    >>> from casekit.engine import cox_fit_ph
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.integers(0, 2, 300).astype(float)
+    >>> res, p = cox_fit_ph(np.zeros(300), rng.exponential(1 / np.exp(0.7 * x)), np.ones(300), x)
+    >>> bool(0.5 < res.beta[0] < 0.9), bool(p[0] > 0.01)
+    (True, True)
+    """
+    res, data, st = _cox_fit_state(start, stop, event, X, strata=strata, cluster=cluster,
+                                   weights=weights, ties=ties, max_iter=max_iter, tol=tol)
+    with blas_single_thread():
+        p = _ph_p_values(data, st, res.var, np.asarray(stop, dtype=float), rank)
+    return res, p
 
 
 def blas_single_thread() -> Any:
@@ -968,17 +1187,7 @@ def schoenfeld_residuals(
     """
     data = _prepare(start, stop, event, X, strata=strata, weights=weights, ties=ties)
     beta = _beta_of(result_or_beta)
-    eta = data.X @ beta
-    r = data.w * np.exp(eta - (eta.max() if len(eta) else 0.0))
-    S0 = _risk_sum(data, r)
-    S1 = _risk_sum(data, r, data.X)
-    rd = r[data.death]
-    S0d = np.bincount(data.dk, weights=rd, minlength=data.n_groups)
-    S1d = data.by_death(rd, data.X)
-    dk, f = data.dk, data.frac[:, None]
-    m = (S1[dk] - f * S1d[dk]) / (S0[dk] - data.frac * S0d[dk])[:, None]
-    stop_arr = np.asarray(stop, dtype=float)
-    return data.death, stop_arr[data.death], data.X[data.death] - m
+    return _schoenfeld(data, _evaluate(data, beta), stop)
 
 
 @_one_blas_thread
@@ -1030,7 +1239,7 @@ def breslow_cumhaz(
     data = _prepare(start, stop, event, np.zeros((len(Xa), 0)), strata=strata, weights=weights)
     eta = Xa @ beta if Xa.shape[1] else np.zeros(len(Xa))
     shift = float(eta.max()) if len(eta) else 0.0
-    S0 = _risk_sum(data, data.w * np.exp(eta - shift))
+    S0 = _risk_sum(data, *data.sorted_r(data.w * np.exp(eta - shift)))
     dw = np.bincount(data.dk, weights=data.w[data.death], minlength=data.n_groups)
     dh = np.exp(np.log(dw) - np.log(S0) - shift)
     if strata is None:
