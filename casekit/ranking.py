@@ -298,11 +298,10 @@ class _Fit:
 
 def _fit(start: np.ndarray, stop: np.ndarray, event: np.ndarray, X: np.ndarray,
          cluster: np.ndarray | None, strata: np.ndarray | None, check_ph: bool) -> _Fit:
-    res, (_, times, resid) = engine.cox_fit_schoenfeld(start, stop, event, X, strata=strata,
-                                                       cluster=cluster)
+    res, ph = engine.cox_fit_ph(start, stop, event, X, strata=strata, cluster=cluster,
+                                rank="average")
     var = res.var if res.robust_var is None else _floored(res.robust_var, res.var)
-    ph = (_ph_test(times, resid, res.beta, res.var, int(event.sum())) if check_ph
-          else np.full(len(res.beta), np.nan))
+    ph = ph if check_ph else np.full(len(res.beta), np.nan)
     return _Fit(np.asarray(res.beta), np.asarray(var), np.asarray(res.se), bool(res.converged),
                 int(res.n_clusters or 0), ph)
 
@@ -319,26 +318,6 @@ def _floored(robust: np.ndarray, model: np.ndarray) -> np.ndarray:
     m = np.sqrt(np.clip(np.diag(model), 0, None))
     d = np.maximum(1.0, m / r)
     return robust * d[:, None] * d[None, :]
-
-
-def _ph_test(times: np.ndarray, resid: np.ndarray, beta: np.ndarray, var: np.ndarray,
-             n_events: int) -> np.ndarray:
-    """Grambsch-Therneau test per term: scaled Schoenfeld residuals against the rank of time.
-
-    ``times, resid`` are :func:`casekit.engine.schoenfeld_residuals` on the counting-process
-    rows at the fit (risk sets ``start < t <= stop``, per stratum); ``var`` is the model-based
-    variance.
-    """
-    p = len(beta)
-    if n_events < 3 or p == 0:
-        return np.full(p, np.nan)
-    n_d = len(times)
-    scaled = n_d * resid @ var + beta
-    g = pd.Series(times).rank(method="average").to_numpy() - (n_d + 1) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se2 = np.clip(np.diag(var), 1e-300, None)
-        stat = (g @ scaled) ** 2 / (n_d * se2 * (g**2).sum())
-    return np.asarray(_chi2_sf(stat, 1), dtype=float)
 
 
 # ---------------------------------------------------------------------------------------------

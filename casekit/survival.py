@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to
 
 from casekit._utils import CasekitError
 from casekit.engine import _KM, _chi2_sf, _km, _logrank_multi, _logrank_two, _norm_sf, _z
-from casekit.engine import CoxResult, blas_single_thread, cox_fit_schoenfeld
+from casekit.engine import blas_single_thread, cox_fit_ph
 from casekit.engine import holm as _holm
 
 __all__ = [
@@ -392,32 +392,10 @@ def _cox_efron(
     durations count as in lifelines' ``CoxPHFitter``).
     """
     start = np.zeros(len(durations))
-    fit, (rows, times, resid) = cox_fit_schoenfeld(start, durations, events, X,
-                                                   max_iter=max_iter, tol=tol)
-    ph = None
-    if ph_test and fit.n_events > 2:
-        ph = _ph_rank_test(fit, rows, times, resid)
+    fit, ph = cox_fit_ph(start, durations, events, X, max_iter=max_iter, tol=tol, rank="ordinal")
+    ph = ph if ph_test and fit.n_events > 2 else None
     return _CoxFit(fit.beta, fit.se, fit.var, fit.loglik, fit.loglik_null, fit.converged,
                    fit.n_iter, ph, fit)
-
-
-def _ph_rank_test(fit: CoxResult, rows: np.ndarray, times: np.ndarray,
-                  resid: np.ndarray) -> np.ndarray:
-    """Scaled Schoenfeld residuals against the rank of the event time, one p-value per term.
-
-    The Grambsch-Therneau approximation of
-    ``lifelines.statistics.proportional_hazard_test(time_transform="rank")``; ``rows, times,
-    resid`` are :func:`casekit.engine.schoenfeld_residuals` at the fit.
-    """
-    order = np.lexsort((rows, -times))  # latest first, ties in row order (lifelines' order)
-    n_d = len(rows)
-    scaled = n_d * resid[order] @ fit.var + fit.beta
-    tt = np.arange(n_d, 0, -1, dtype=float)  # rank of the event time (ascending)
-    tt -= tt.mean()
-    num = (tt[:, None] * scaled).sum(axis=0) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = num / (n_d * fit.se**2 * (tt**2).sum())
-    return _chi2_sf(stat, 1)
 
 
 def _design(
@@ -452,14 +430,17 @@ def _design(
         _covariate_columns(data[cov], cov, min_level_cases, cols, terms, keys)
     if not cols:
         return np.zeros((len(data), 0)), [], notes
-    X = np.column_stack(cols).astype(float)
+    X = np.empty((len(data), len(cols)), order="F")  # column by column: contiguous writes
+    for j, c in enumerate(cols):
+        X[:, j] = c
     ok = _independent(X, keys)
     dropped = [terms[i][0] for i in np.flatnonzero(~ok)]
     if any(len(leading) <= i < n_pattern_cols for i in np.flatnonzero(~ok)):
         notes.append("some pattern terms are collinear with covariates")
     if dropped:
         notes.append("dropped collinear terms: " + ", ".join(dropped))
-    X = X[:, ok]
+    if not ok.all():
+        X = X[:, ok]
     terms = [t for t, k in zip(terms, ok, strict=True) if k]
     return X, terms, notes
 
