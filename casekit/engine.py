@@ -59,6 +59,7 @@ chains based on censored observations. Scand. J. Statist. 5, 141-150.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -605,7 +606,7 @@ def _prepare(
 
 
 def _prefix_sums(r: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-    """Sums of the first ``cnt[k]`` values of ``r`` for every ``k``."""
+    """Sum the first ``cnt[k]`` values of ``r``, for every ``k``."""
     c0 = np.empty(len(r) + 1)
     c0[0] = 0.0
     np.cumsum(r, out=c0[1:])
@@ -638,10 +639,9 @@ class _RowPrefix:
 
 
 def _risk_sum(data: _CoxData, r_stop: np.ndarray, r_start: np.ndarray) -> np.ndarray:
-    """``sum_{i at risk at k} r_i`` for every event group; ``r_stop, r_start`` are
-    :meth:`_CoxData.sorted_r` of ``r``.
+    """``sum_{i at risk at k} r_i`` for every event group.
 
-    Rows whose stop index exceeds ``k`` minus rows whose start index exceeds ``k``: both sums run
+    ``r_stop, r_start`` are :meth:`_CoxData.sorted_r` of ``r``. Rows whose stop index exceeds ``k`` minus rows whose start index exceeds ``k``: both sums run
     from the latest time backwards, so they add positive numbers without cancellation against
     the whole data set. Rows with start index 0 never enter the second sum (time-fixed data:
     none do).
@@ -667,7 +667,7 @@ def _risk_sum_x(data: _CoxData, r_stop: np.ndarray, r_start: np.ndarray,
     cs, ct, ar = data.stop_cnt[::-1], data.start_cnt[::-1], alpha[::-1]
     cuts = np.searchsorted(cs, np.arange(_ROW_BLOCK, len(r_stop), _ROW_BLOCK), side="right")
     edges = distinct(np.r_[0, cuts, g])
-    for j0, j1 in zip(edges[:-1], edges[1:], strict=False):
+    for j0, j1 in itertools.pairwise(edges):
         block = by_stop.at(cs[j0:j1])
         if by_start is not None:
             block -= by_start.at(ct[j0:j1])
@@ -677,8 +677,9 @@ def _risk_sum_x(data: _CoxData, r_stop: np.ndarray, r_start: np.ndarray,
 
 
 def _cumsum_rows(a: np.ndarray) -> np.ndarray:
-    """``np.cumsum(a, axis=0, out=a)`` for a C-ordered 2-d array, in blocks of rows that stay in
-    cache (numpy's own loop walks each column down the whole array in turn).
+    """``np.cumsum(a, axis=0, out=a)`` for a C-ordered 2-d array, in blocks of rows.
+
+    The blocks stay in cache (numpy's own loop walks each column down the whole array in turn).
 
     Examples
     --------
@@ -822,7 +823,8 @@ def _newton(
 
 def _death_means(data: _CoxData, st: _State) -> np.ndarray:
     """Efron's risk-set mean ``m_kl`` of every death, ``deaths x p``."""
-    assert st.S1 is not None and st.S1d is not None
+    assert st.S1 is not None
+    assert st.S1d is not None
     m = st.S1[data.dk] * st.inv[:, None]
     tp = data.tied_pos
     if len(tp):
@@ -840,7 +842,9 @@ def _score_sums(data: _CoxData, st: _State, codes: np.ndarray, n_codes: int,
     death's group (see the module notes); no ``n x p`` array is formed: every term is a sparse
     group sum of rows of a groups x p (or distinct rows x p) matrix.
     """
-    assert st.S1 is not None and st.S1d is not None and st.abc is not None
+    assert st.S1 is not None
+    assert st.S1d is not None
+    assert st.abc is not None
     alpha_, beta_, gamma_ = st.abc
     dk, g, p, t = data.dk, data.n_groups, data.Xu.shape[1], data.tied
     we = weights * st.e_u[data.u]
@@ -879,8 +883,11 @@ def _score_residuals(data: _CoxData, st: _State) -> np.ndarray:
 
 
 def _rank_scores(data: _CoxData, stop: np.ndarray, rank: str) -> np.ndarray:
-    """Centred rank of every death's time: ``"average"`` ties, or ``"ordinal"`` (lifelines'
-    order: latest first, tied events in row order, ranked from the earliest)."""
+    """Centred rank of every death's time.
+
+    ``"average"``: tied times share their average rank; ``"ordinal"``: distinct ranks in
+    lifelines' order (latest first, tied events in row order), counted from the earliest.
+    """
     n_d = len(data.death)
     if rank not in ("average", "ordinal"):
         raise CasekitError(f"rank: expected 'average' or 'ordinal', got {rank!r}")
@@ -908,12 +915,16 @@ def _rank_scores(data: _CoxData, stop: np.ndarray, rank: str) -> np.ndarray:
 
 def _ph_p_values(data: _CoxData, st: _State, var: np.ndarray, stop: np.ndarray,
                  rank: str) -> np.ndarray:
-    """Grambsch-Therneau test per coefficient: scaled Schoenfeld residuals against the rank of
-    the event time, from the risk-set sums of the fit (no residual matrix is formed)."""
+    """Grambsch-Therneau test per coefficient (see :func:`cox_fit_ph`).
+
+    Scaled Schoenfeld residuals against the rank of the event time, from the risk-set sums of
+    the fit (no residual matrix is formed).
+    """
     p, n_d = len(var), len(data.death)
     if n_d < 3 or p == 0:
         return np.full(p, np.nan)
-    assert st.S1 is not None and st.S1d is not None
+    assert st.S1 is not None
+    assert st.S1d is not None
     gs = _rank_scores(data, stop, rank)
     # sum_i g_i (x_i - m_i): x through the distinct rows, m through the groups
     gi = gs * st.inv
@@ -1122,17 +1133,17 @@ def _cox_fit_state(start: Any, stop: Any, event: Any, X: Any, *, strata: Any = N
 
 def _start_value(start: Any, stop: Any, event: Any, X: Any, strata: Any, weights: Any,
                  ties: str) -> np.ndarray | None:
-    """Newton's starting point on many rows: the estimate on every k-th row (about
-    ``_START_ROWS`` rows), or None (start from 0) on small data or when that fit fails.
+    """Newton's starting point on many rows, or None (start from 0).
 
-    The full-data iterations then begin near the optimum, where they keep the information of
+    The estimate on every k-th row (about ``_START_ROWS`` rows, at most a tenth of them);
+    None on small data or when that fit fails. The full-data iterations then begin near the optimum, where they keep the information of
     their first step (see :func:`_newton`); the estimate itself is the full-data one.
     """
     stop_a = np.asarray(stop)
     n = len(stop_a)
     if n < 2 * _START_ROWS:
         return None
-    take = slice(None, None, n // _START_ROWS)
+    take = slice(None, None, max(10, n // _START_ROWS))
 
     def sub(v: Any) -> Any:
         return None if v is None else np.asarray(v)[take]

@@ -45,7 +45,6 @@ from casekit._utils import CasekitError
 from casekit.survival import (
     DEFAULT_COVARIATES,
     ProportionalHazardsWarning,
-    _chi2_sf,
     _design,
     _km,
     _norm_sf,

@@ -38,8 +38,17 @@ if TYPE_CHECKING:  # lifelines is imported where it is used: it costs seconds to
     from lifelines import KaplanMeierFitter
 
 from casekit._utils import CasekitError
-from casekit.engine import _KM, _chi2_sf, _km, _logrank_multi, _logrank_two, _norm_sf, _z
-from casekit.engine import blas_single_thread, cox_fit_ph
+from casekit.engine import (
+    _KM,
+    _chi2_sf,
+    _km,
+    _logrank_multi,
+    _logrank_two,
+    _norm_sf,
+    _z,
+    blas_single_thread,
+    cox_fit_ph,
+)
 from casekit.engine import holm as _holm
 
 __all__ = [

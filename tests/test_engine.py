@@ -195,6 +195,75 @@ def test_information_is_minus_the_hessian_of_the_loglik() -> None:
     np.testing.assert_allclose(st.info, -num, atol=1e-6)
 
 
+def _ph_from_residuals(res: eg.CoxResult, rows: np.ndarray, times: np.ndarray,
+                       resid: np.ndarray, rank: str) -> np.ndarray:
+    """The Grambsch-Therneau test written out on the Schoenfeld residual matrix."""
+    n_d = len(times)
+    if rank == "ordinal":  # lifelines' order: latest first, ties in row order
+        order = np.lexsort((rows, -times))
+        g = np.empty(n_d)
+        g[order] = np.arange(n_d, 0, -1, dtype=float)
+    else:
+        g = pd.Series(times).rank(method="average").to_numpy(dtype=float, copy=True)
+    g -= (n_d + 1) / 2
+    scaled = n_d * resid @ res.var + res.beta
+    stat = (g @ scaled) ** 2 / (n_d * np.diag(res.var) * (g**2).sum())
+    from scipy.stats import chi2
+
+    return chi2.sf(stat, 1)
+
+
+@pytest.mark.parametrize("rank", ["ordinal", "average"])
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("stratified", [False, True])
+def test_ph_test_from_risk_sums_equals_the_residual_formula(rank: str, ties: str,
+                                                           stratified: bool) -> None:
+    df = time_varying_rows(400, seed=21)
+    X = df[["z", "a"]].to_numpy()
+    w = np.random.default_rng(2).uniform(0.5, 1.5, len(df))
+    strata = (df["id"] % 3).to_numpy() if stratified else None
+    args = (df["start"], df["stop"], df["E"], X)
+    res, p = eg.cox_fit_ph(*args, strata=strata, weights=w, ties=ties, rank=rank)
+    rows, times, resid = eg.schoenfeld_residuals(res, *args, strata=strata, weights=w, ties=ties)
+    np.testing.assert_allclose(p, _ph_from_residuals(res, rows, times, resid, rank), rtol=1e-7)
+    assert np.isfinite(p).all()
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_large_data_path_equals_plain_newton(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the subsample start and the chord steps change the path, not the estimate
+    df = time_varying_rows(3000, seed=22, cluster_size=3, frailty_sd=0.5)
+    args = (df["start"], df["stop"], df["E"], df[["z", "a"]].to_numpy())
+    monkeypatch.setattr(eg, "_START_ROWS", 300)  # start from a fit on every 13th row
+    starts = []
+    real_start = eg._start_value
+    monkeypatch.setattr(eg, "_start_value", lambda *a: starts.append(real_start(*a)) or starts[-1])
+    fast, _ = eg.cox_fit_ph(*args, cluster=df["cluster"], tol=1e-10)
+    assert starts[0] is not None
+    assert np.abs(starts[0] - fast.beta).max() > 1e-4
+    monkeypatch.setattr(eg, "_START_ROWS", 10**9)
+    monkeypatch.setattr(eg, "_CHORD_START", 0.0)
+    seen = []
+    real = eg._evaluate
+    monkeypatch.setattr(eg, "_evaluate", lambda *a, **k: seen.append(k) or real(*a, **k))
+    plain, _ = eg.cox_fit_ph(*args, cluster=df["cluster"], tol=1e-10)
+    assert all(k.get("need_info", True) for k in seen)  # really plain Newton
+    np.testing.assert_allclose(fast.beta, plain.beta, rtol=1e-8)
+    np.testing.assert_allclose(fast.se, plain.se, rtol=1e-8)
+    np.testing.assert_allclose(fast.robust_se, plain.robust_se, rtol=1e-8)
+    assert fast.loglik == pytest.approx(plain.loglik, rel=1e-12)
+
+
+def test_distinct_rows_rebuild_the_design_exactly() -> None:
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.integers(0, 3, 5000), rng.random(5000) < 0.3]).astype(float)
+    Xu, u = eg._distinct_rows(X)
+    assert len(Xu) == 6 and (Xu[u] == X).all()
+    Z = rng.normal(size=(50, 3))  # mostly distinct rows: every row its own group
+    Zu, zu = eg._distinct_rows(Z)
+    assert (zu == np.arange(50)).all() and (Zu == Z).all()
+
+
 @pytest.mark.slow
 def test_clustered_errors_match_a_cluster_bootstrap_on_time_varying_data() -> None:
     df = time_varying_rows(900, seed=9, cluster_size=3, frailty_sd=1.0, ties=False,
