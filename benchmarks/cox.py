@@ -215,9 +215,10 @@ def _district_cox(n_cases: int, n_lifelines: int, sizes: tuple[int, ...]) -> str
     diff = float(np.max(np.abs(ours["coef"].to_numpy() - ref["coef"].to_numpy())))
     print(f"[district] first {len(small):,} cases: lifelines {w_l:.2f} s wall ({c_l:.2f} CPU) "
           f"vs casekit {w_s:.2f} s: {w_l / w_s:.1f}x; max |coef diff| {diff:.1e}")
-    ok = cpu[-1] <= 10 and c_t <= 10
-    print(f"[district] goal <= 10 s CPU at {used[-1]:,} cases, linear: "
-          f"{'met' if ok and slope < 1.15 else 'MISSED'}; {load()}")
+    ok = cpu[-1] <= 10 and slope < 1.15
+    print(f"[district] goal fit_cox <= 10 s CPU at {used[-1]:,} cases, linear: "
+          f"{'met' if ok else 'MISSED'}; fit_time_varying_cox on {len(iv):,} rows <= 10 s: "
+          f"{'met' if c_t <= 10 else 'MISSED'}; {load()}")
     return (f"district fit_cox {used[-1]:,} cases {cpu[-1]:.2f} s CPU (exponent {slope:.2f}), "
             f"tv {c_t:.2f} s, ranking {c_r:.2f} s CPU; ")
 
