@@ -973,7 +973,8 @@ class CoxResult:
     n_obs, n_events, n_clusters : int
         Rows, events (rows with ``event`` true), clusters (0 without ``cluster``).
     n_iter : int
-        Newton-Raphson iterations.
+        Iterations (Newton-Raphson steps, and near the optimum chord steps that keep the last
+        information; see the module notes).
     converged : bool
         Whether the step fell below ``tol``.
     ties : str
