@@ -258,8 +258,12 @@ def numpy_both(ev: pd.DataFrame) -> tuple[dict, dict]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    case = pa.array(ev["case_id"])
-    enc = pc.dictionary_encode(pa.array(ev["agency"]))
+    def arrow(col: str) -> pa.Array:
+        arr = pa.array(ev[col])
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    case = arrow("case_id")
+    enc = pc.dictionary_encode(arrow("agency"))
     node = np.asarray(enc.indices).astype(np.int64)
     k = len(enc.dictionary)
     labels = enc.dictionary.to_pylist()

@@ -52,6 +52,17 @@ LEADER_ACTIVITIES: tuple[str, ...] = (
 #: activities that mark a joint conference / joint reception
 JOINT_ACTIVITIES: tuple[str, ...] = ("joint_conference",)
 
+def _activity_groups() -> dict[str, tuple[str, ...]]:
+    from casekit.schema import EXIT_TYPES
+
+    return {"register": ("register",), "close": ("close",), "pledge": ("cessation_pledge",),
+            "terminated": ("terminated",), "competing": tuple(EXIT_TYPES),
+            "joint": JOINT_ACTIVITIES, "leader": LEADER_ACTIVITIES}
+
+
+#: the activity groups whose events the case table locates (:attr:`_Log.hits`)
+_ACTIVITY_GROUPS: dict[str, tuple[str, ...]] = _activity_groups()
+
 #: per-case attributes carried over from the events (first non-missing value in the case)
 _CARRY = (
     "petitioner_id",
@@ -162,48 +173,122 @@ def _resolve_observation_end(
         raise CasekitError("events: no valid timestamp, so there is no observation end")
     return pd.Timestamp(int(last.max()))
 
+def _arrow_column(values: pd.Series) -> Any:
+    """The column's pyarrow ChunkedArray when it is arrow-backed text (zero-copy), else None.
+
+    Arrow-backed ``str`` / ``string[pyarrow]`` columns and ``pd.ArrowDtype`` string or
+    dictionary columns qualify; object, python-string and other columns give None.
+
+    Examples
+    --------
+    >>> _arrow_column(pd.Series(["a", "b"], dtype="string[pyarrow]")).to_pylist()
+    ['a', 'b']
+    >>> _arrow_column(pd.Series(["a"], dtype=object)) is None
+    True
+    """
+    import pyarrow as pa
+
+    dtype = values.dtype
+    arrow_str = isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    if not (arrow_str or isinstance(dtype, pd.ArrowDtype)):
+        return None
+    arr = pa.array(values)  # arrow-backed: the column's own buffers
+    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    return arr if (pa.types.is_string(t) or pa.types.is_large_string(t)) else None
+
+
+def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64, null -> -1) and labels of a pyarrow ChunkedArray, dictionary-encoding
+    plain strings (one hash pass; labels in order of first appearance, as ``pd.factorize``)."""
+    import pyarrow as pa
+
+    enc = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
+    if enc.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), np.array([], dtype=object)
+    last = enc.chunk(enc.num_chunks - 1).dictionary
+    if not all(c.dictionary.equals(last) for c in enc.chunks[:-1]):
+        enc = enc.unify_dictionaries()
+        last = enc.chunk(0).dictionary
+    parts = [c.indices.fill_null(-1) if c.indices.null_count else c.indices for c in enc.chunks]
+    codes = np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False)) for c in parts])
+    return codes.astype(np.int64), np.asarray(last.to_pylist(), dtype=object)
+
+
 def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer case codes in order of appearance and the case ids (str).
 
-    Fast path for the contract's sorted logs: when the ids are non-decreasing strings, codes are
-    a cumulative sum of "id changed" flags computed by pyarrow (no hashing).
+    Fast path for the contract's logs, whose cases are contiguous: runs of equal ids found by
+    one pyarrow comparison of neighbours, accepted when the runs' ids are distinct (checked on
+    one id per case: strictly increasing, as in a sorted log, or else by one hash pass), so the
+    events are not hashed. Otherwise ``pd.factorize``.
+
+    Examples
+    --------
+    >>> codes, labels = _case_codes(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), labels.tolist()
+    ([0, 0, 1], ['b', 'a'])
+    >>> _case_codes(pd.Series(["b", "a", "b"], dtype="string[pyarrow]"))[0].tolist()
+    [0, 1, 0]
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    try:
-        arr = pa.array(case_id)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and \
-                arr.null_count == 0 and len(arr) > 1 and \
-                pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py():
-            new = np.r_[True, pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)]
-            codes = np.cumsum(new) - 1
-            labels = pd.Series(pd.array(arr.filter(pa.array(new)), dtype="str"))
-            return codes, labels
-    except (TypeError, ValueError, pa.ArrowException):  # fall back to hashing
-        pass
+    arr = _arrow_column(case_id)
+    if arr is not None and arr.null_count == 0 and len(arr) > 1 \
+            and not pa.types.is_dictionary(arr.type):
+        new = np.empty(len(arr), dtype=bool)
+        new[0] = True
+        new[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy()
+        starts = np.flatnonzero(new)
+        labels = arr.take(pa.array(starts))
+        m = len(labels)
+        if m == 1 or not pc.any(pc.less_equal(labels[1:], labels[:-1])).as_py() \
+                or len(_dictionary_codes(labels)[1]) == m:
+            codes = np.repeat(np.arange(m, dtype=np.int64), np.diff(np.r_[starts, len(arr)]))
+            return codes, pd.Series(pd.array(labels, dtype="str"))
     codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
     return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize`` (missing -> -1), via pyarrow's dictionary encoding for arrow strings."""
+    """Codes (int64, missing -> -1) and labels of a label column, hashing rows only when needed.
+
+    Categorical codes and arrow dictionaries are used as they are (labels in category order,
+    categories that never occur dropped); arrow strings are dictionary-encoded by pyarrow and
+    other columns factorised by pandas (labels in order of first appearance).
+
+    Examples
+    --------
+    >>> codes, labels = _factorize(pd.Series(["x", None, "y", "x"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), labels.tolist()
+    ([0, -1, 1, 0], ['x', 'y'])
+    >>> s = pd.Series(["y", "x", "y"], dtype=pd.CategoricalDtype(["w", "x", "y"]))
+    >>> codes, labels = _factorize(s)
+    >>> codes.tolist(), labels.tolist()
+    ([1, 0, 1], ['x', 'y'])
+    """
     import pyarrow as pa
 
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64), np.asarray(
-            values.cat.categories, dtype=object)
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        enc = pa.array(values)
-        if isinstance(enc, pa.ChunkedArray):
-            enc = enc.combine_chunks()
-        enc = enc.dictionary_encode()
-        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return _drop_unused(codes, np.asarray(values.cat.categories, dtype=object))
+    arr = _arrow_column(values)
+    if arr is not None:
+        codes, labels = _dictionary_codes(arr)
+        return _drop_unused(codes, labels) if pa.types.is_dictionary(arr.type) \
+            else (codes, labels)
     codes, uniques = pd.factorize(values, sort=False)
     return codes, np.asarray(uniques, dtype=object)
+
+
+def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the labels no code points at, keeping the others' order (one ``bincount``)."""
+    used = np.bincount(codes + 1, minlength=len(labels) + 1)[1:] > 0
+    if used.all():
+        return codes, labels
+    remap = np.r_[np.cumsum(used) - 1, -1]  # code -1 stays -1
+    return remap[codes], labels[used]
 
 
 def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
@@ -292,14 +377,19 @@ def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.nd
 
 
 def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
-                inverse: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+                inverse: np.ndarray | None) -> tuple[pd.Series, np.ndarray]:
+    """Lists of names (``counts`` per list, name positions ``cols``) joined by ``+``, spread by
+    ``inverse`` (None: one list per row, as they are), and the lists' lengths."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
-    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+    joined = pc.binary_join(lists, "+")
+    if inverse is None:
+        return pd.Series(pd.array(joined, dtype="str")), counts.astype(np.int64)
+    return (pd.Series(pd.array(joined.take(pa.array(inverse)), dtype="str")),
+            counts[inverse].astype(np.int64))
 
 
 def _set_labels(
@@ -323,14 +413,17 @@ def _set_labels(
         masks = (np.bitwise_or.reduceat(_bits(rank)[item_codes], starts) if len(starts)
                  else np.zeros(0, dtype=np.int64))
         return _mask_labels(masks, sorted_names)
-    valid = item_codes >= 0
-    key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
-    if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
-        key = key[np.r_[True, key[1:] != key[:-1]]]
-    key = distinct(key)
-    rows, cols = key // k, key % k
+    dt = np.int32 if n_cases * k < 2**31 else np.int64  # narrow keys sort faster
+    r = np.r_[rank, -1].astype(dt)[item_codes]  # alphabetical rank per event, -1 missing
+    keep = r >= 0
+    if len(r) > 1:  # drop repeats of the previous event's item in the case (cheap)
+        new_case = np.zeros(len(r), dtype=bool)
+        new_case[starts] = True
+        keep[1:] &= (r[1:] != r[:-1]) | new_case[1:]
+    key = distinct(case_codes[keep].astype(dt) * dt(k) + r[keep])
+    rows = key // dt(k)
     counts = np.bincount(rows, minlength=n_cases)
-    return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
+    return _join_lists(counts, key - rows * dt(k), sorted_names, None)
 
 
 def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -357,6 +450,11 @@ def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
     """First non-missing value of each case segment (missing where the whole segment is)."""
+    arr = _arrow_column(values)
+    if arr is not None and arr.null_count == 0:  # arrow take: no pandas index checks
+        import pyarrow as pa
+
+        return pd.Series(pd.array(arr.take(pa.array(starts)), dtype=values.dtype))
     notna = values.notna().to_numpy()
     if notna.all():
         return values.iloc[starts].reset_index(drop=True)
@@ -369,6 +467,22 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
     return taken
 
 
+def _count_at(pair_flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per case: how many flags hold among the pairs of consecutive events (flag ``i``: events
+    ``i`` and ``i + 1``, both in the case starting at ``starts``), by one ``add.reduceat``.
+
+    Examples
+    --------
+    >>> _count_at(np.array([True, False, True, True]), np.array([0, 3])).tolist()
+    [1, 1]
+    """
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    at_second = np.r_[np.uint8(0), pair_flags.view(np.uint8)]  # flag moved to the 2nd event
+    at_second[starts] = 0  # a pair across a case boundary never counts
+    return np.add.reduceat(at_second, starts, dtype=np.int64)
+
+
 def _first_where(
     ts: np.ndarray, mask: np.ndarray, codes: np.ndarray, n_cases: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -376,11 +490,17 @@ def _first_where(
 
     ``codes`` are contiguous per case and times non-decreasing within a case (the sorted log),
     so the first masked row of a case is its earliest (ties: source order). Cases without one
-    get time ``_BIG`` and row -1. Works on the (usually few) masked events only.
+    get time ``_BIG`` and row -1. See :func:`_first_at` (the rows given as positions).
     """
+    return _first_at(ts, np.flatnonzero(mask), codes, n_cases)
+
+
+def _first_at(
+    ts: np.ndarray, pos: np.ndarray, codes: np.ndarray, n_cases: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_first_where` of the event rows ``pos`` (ascending): works on those rows only."""
     first_ts = np.full(n_cases, _BIG, dtype=np.int64)
     first_row = np.full(n_cases, -1, dtype=np.int64)
-    pos = np.flatnonzero(mask)
     if len(pos):
         c = codes[pos]
         seg = pos[np.r_[True, c[1:] != c[:-1]]]
@@ -389,9 +509,10 @@ def _first_where(
     return first_ts, first_row
 
 
-def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
+def _any_at(pos: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
+    """Per case: whether one of the event rows ``pos`` is in it."""
     out = np.zeros(n_cases, dtype=bool)
-    out[codes[mask]] = True
+    out[codes[pos]] = True
     return out
 
 
@@ -441,6 +562,22 @@ class _Log:
                 uniques = np.r_[uniques, np.array(["unknown"], dtype=object)]
             codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]), codes)
         return codes, uniques
+
+    @cached_property
+    def hits(self) -> dict[str, np.ndarray]:
+        """Event rows (ascending) of each activity group of :data:`_ACTIVITY_GROUPS`.
+
+        One gather over the log for all groups: each activity's groups are bits of a lookup
+        table, and only the events with some bit are split by group.
+        """
+        act_codes, act_uniques = self._activities
+        bits = np.zeros(len(act_uniques) + 1, dtype=np.uint8)  # last entry: code -1, none
+        for j, names in enumerate(_ACTIVITY_GROUPS.values()):  # at most 8 groups: one byte
+            bits[:-1] |= np.isin(act_uniques, list(names)).astype(np.uint8) << j
+        cls = bits[act_codes]
+        pos = np.flatnonzero(cls)
+        sub = cls[pos]
+        return {g: pos[(sub & np.uint8(1 << j)) != 0] for j, g in enumerate(_ACTIVITY_GROUPS)}
 
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
@@ -521,13 +658,13 @@ def _timing(log: _Log) -> _Timing:
     """Find the opening, entry and exit of every case (rules: ``build_case_table`` Notes)."""
     from casekit.schema import EXIT_TYPES
 
-    n, ts, codes = log.n_cases, log.ts, log.codes
+    n, ts, codes, hits = log.n_cases, log.ts, log.codes, log.hits
     first_ts = ts[log.starts]
-    reg_ts, _ = _first_where(ts, log.amask(["register"]), codes, n)
-    close_ts, _ = _first_where(ts, log.amask(["close"]), codes, n)
-    pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
-    term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
-    comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
+    reg_ts, _ = _first_at(ts, hits["register"], codes, n)
+    close_ts, _ = _first_at(ts, hits["close"], codes, n)
+    pledge_ts, _ = _first_at(ts, hits["pledge"], codes, n)
+    term_ts, _ = _first_at(ts, hits["terminated"], codes, n)
+    comp_ts, comp_row = _first_at(ts, hits["competing"], codes, n)
     exit_labels = ["close", "censored", *dict.fromkeys(EXIT_TYPES.values())]
     exit_code_of = {a: exit_labels.index(t) for a, t in EXIT_TYPES.items()}
     comp_code = log.activity_of(np.maximum(comp_row, 0), exit_code_of)
@@ -746,8 +883,8 @@ def _case_table(
             "duration_days": (tm.exit - tm.opened) / _NS_PER_DAY,
             "closed": tm.closed,
             **_agency_columns(log, tm, pattern_on),
-            "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
-            "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
+            "joint_conference": _any_at(log.hits["joint"], codes, n_cases),
+            "leader_involved": _any_at(log.hits["leader"], codes, n_cases),
             "exit_at": _datetimes(tm.exit),
             "exit_type": tm.exit_type,
             "prevalent": tm.prevalent,
@@ -797,7 +934,7 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
     return {"agencies": agencies, "n_agencies": n_agencies, "pattern": pattern,
             "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
-            "n_handovers": np.bincount(codes[1:][changed], minlength=n_cases)}
+            "n_handovers": _count_at(changed, starts)}
 
 
 #: Column order of the case table (other columns follow in their own order).
@@ -893,7 +1030,8 @@ def _next_filing(table: pd.DataFrame, close_ts: np.ndarray, closed: np.ndarray,
     """Per closed case: opening time of the next filing of its matter after the closure."""
     n = len(table)
     opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    matter = pd.factorize(table["matter_id"].fillna(table["case_id"]).astype("str"))[0]
+    m = table["matter_id"]
+    matter = _factorize((m.fillna(table["case_id"]) if m.hasnans else m).astype("str"))[0]
     next_open = np.full(n, _BIG, dtype=np.int64)
     # only filings of matters with more than one filing can be re-filed
     multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)
