@@ -231,24 +231,48 @@ def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     >>> _case_codes(pd.Series(["b", "a", "b"], dtype="string[pyarrow]"))[0].tolist()
     [0, 1, 0]
     """
+    runs = _case_runs(case_id)
+    if runs is not None:
+        starts, labels = runs
+        codes = np.repeat(np.arange(len(starts), dtype=np.int64),
+                          np.diff(np.r_[starts, len(case_id)]))
+        return codes, pd.Series(pd.array(labels, dtype="str"))
+    codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+
+
+def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """Start positions and ids (pyarrow) of the runs of equal case ids when every case is one
+    run (its events contiguous), else None; only arrow-backed text without missing ids.
+
+    One pyarrow comparison of neighbours; the runs' ids are checked distinct on one id per case
+    (strictly increasing, as in a sorted log, or else by one hash pass), so the events are never
+    hashed.
+
+    Examples
+    --------
+    >>> starts, ids = _case_runs(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
+    >>> starts.tolist(), ids.to_pylist()
+    ([0, 2], ['b', 'a'])
+    >>> _case_runs(pd.Series(["b", "a", "b"], dtype="string[pyarrow]")) is None
+    True
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = _arrow_column(case_id)
-    if arr is not None and arr.null_count == 0 and len(arr) > 1 \
-            and not pa.types.is_dictionary(arr.type):
-        new = np.empty(len(arr), dtype=bool)
-        new[0] = True
-        new[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy()
-        starts = np.flatnonzero(new)
-        labels = arr.take(pa.array(starts))
-        m = len(labels)
-        if m == 1 or not pc.any(pc.less_equal(labels[1:], labels[:-1])).as_py() \
-                or len(_dictionary_codes(labels)[1]) == m:
-            codes = np.repeat(np.arange(m, dtype=np.int64), np.diff(np.r_[starts, len(arr)]))
-            return codes, pd.Series(pd.array(labels, dtype="str"))
-    codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
-    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    if arr is None or arr.null_count or len(arr) < 2 or pa.types.is_dictionary(arr.type):
+        return None
+    new = np.empty(len(arr), dtype=bool)
+    new[0] = True
+    new[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy()
+    starts = np.flatnonzero(new)
+    labels = arr.take(pa.array(starts))
+    m = len(labels)
+    if m == 1 or not pc.any(pc.less_equal(labels[1:], labels[:-1])).as_py() \
+            or len(_dictionary_codes(labels)[1]) == m:
+        return starts, labels
+    return None
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -449,7 +473,28 @@ def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
-    """First non-missing value of each case segment (missing where the whole segment is)."""
+    """First non-missing value of each case segment (missing where the whole segment is).
+
+    Categorical text comes back as ``str`` (the case table's text columns are strings whatever
+    the events' encoding), found on the codes.
+
+    Examples
+    --------
+    >>> v = pd.Series([None, "x", "y", None], dtype="category")
+    >>> _first_valid(v, np.array([0, 3]), 4).tolist()
+    ['x', nan]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        k = len(values.cat.categories)
+        if not n_rows or codes.min() >= 0:
+            first_code = codes[starts]
+        else:
+            pos = np.where(codes >= 0, np.arange(n_rows, dtype=np.int64), _BIG)
+            first = np.minimum.reduceat(pos, starts)
+            first_code = np.where(first != _BIG, codes[np.minimum(first, n_rows - 1)], k)
+        return _take_labels([*map(str, values.cat.categories), None],
+                            first_code.astype(np.int64))
     arr = _arrow_column(values)
     if arr is not None and arr.null_count == 0:  # arrow take: no pandas index checks
         import pyarrow as pa
@@ -465,22 +510,6 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
     if not has.all():
         taken = taken.where(pd.Series(has))
     return taken
-
-
-def _count_at(pair_flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per case: how many flags hold among the pairs of consecutive events (flag ``i``: events
-    ``i`` and ``i + 1``, both in the case starting at ``starts``), by one ``add.reduceat``.
-
-    Examples
-    --------
-    >>> _count_at(np.array([True, False, True, True]), np.array([0, 3])).tolist()
-    [1, 1]
-    """
-    if not len(starts):
-        return np.zeros(0, dtype=np.int64)
-    at_second = np.r_[np.uint8(0), pair_flags.view(np.uint8)]  # flag moved to the 2nd event
-    at_second[starts] = 0  # a pair across a case boundary never counts
-    return np.add.reduceat(at_second, starts, dtype=np.int64)
 
 
 def _first_where(
@@ -934,7 +963,7 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
     return {"agencies": agencies, "n_agencies": n_agencies, "pattern": pattern,
             "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
-            "n_handovers": _count_at(changed, starts)}
+            "n_handovers": np.bincount(codes[np.flatnonzero(changed) + 1], minlength=n_cases)}
 
 
 #: Column order of the case table (other columns follow in their own order).
