@@ -212,7 +212,13 @@ def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
         last = enc.chunk(0).dictionary
     parts = [c.indices.fill_null(-1) if c.indices.null_count else c.indices for c in enc.chunks]
     codes = np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False)) for c in parts])
-    return codes.astype(np.int64), np.asarray(last.to_pylist(), dtype=object)
+    return codes.astype(_code_dtype(len(last))), np.asarray(last.to_pylist(), dtype=object)
+
+
+def _code_dtype(n_labels: int) -> type:
+    """The narrowest signed integer dtype for codes -1..n_labels-1 (less memory traffic)."""
+    return np.int8 if n_labels < 2**7 else np.int16 if n_labels < 2**15 else np.int32 \
+        if n_labels < 2**31 else np.int64
 
 
 def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -295,7 +301,7 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
 
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.int64)
+        codes = values.cat.codes.to_numpy()  # already the narrowest dtype
         return _drop_unused(codes, np.asarray(values.cat.categories, dtype=object))
     arr = _arrow_column(values)
     if arr is not None:
@@ -308,10 +314,12 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop the labels no code points at, keeping the others' order (one ``bincount``)."""
-    used = np.bincount(codes + 1, minlength=len(labels) + 1)[1:] > 0
+    seen = np.zeros(len(labels) + 1, dtype=bool)
+    seen[codes] = True  # code -1 marks the extra last entry
+    used = seen[:-1]
     if used.all():
         return codes, labels
-    remap = np.r_[np.cumsum(used) - 1, -1]  # code -1 stays -1
+    remap = np.r_[np.cumsum(used) - 1, -1].astype(codes.dtype)  # code -1 stays -1
     return remap[codes], labels[used]
 
 
@@ -320,7 +328,7 @@ def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, n
     codes, uniques = _factorize(values)
     mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
     ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
-    remap = np.r_[ident_codes, -1]
+    remap = np.r_[ident_codes, -1].astype(_code_dtype(len(ident_uniques)))
     return remap[codes], np.asarray(ident_uniques, dtype=object)
 
 
@@ -569,9 +577,7 @@ class _Log:
 
     @cached_property
     def _activities(self) -> tuple[np.ndarray, np.ndarray]:
-        codes, uniques = _identifier_codes(self.ev["activity"], "activity")
-        # narrow codes: the masks below gather through them several times
-        return codes.astype(np.int16 if len(uniques) < 2**15 else np.int64), uniques
+        return _identifier_codes(self.ev["activity"], "activity")  # narrow codes
 
     @cached_property
     def agencies(self) -> tuple[np.ndarray, np.ndarray]:
@@ -589,7 +595,8 @@ class _Log:
         if (codes < 0).any():
             if "unknown" not in set(uniques):
                 uniques = np.r_[uniques, np.array(["unknown"], dtype=object)]
-            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]), codes)
+            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]),
+                             codes.astype(_code_dtype(len(uniques))))
         return codes, uniques
 
     @cached_property
