@@ -52,6 +52,7 @@ LEADER_ACTIVITIES: tuple[str, ...] = (
 #: activities that mark a joint conference / joint reception
 JOINT_ACTIVITIES: tuple[str, ...] = ("joint_conference",)
 
+
 def _activity_groups() -> dict[str, tuple[str, ...]]:
     from casekit.schema import EXIT_TYPES
 
@@ -173,8 +174,11 @@ def _resolve_observation_end(
         raise CasekitError("events: no valid timestamp, so there is no observation end")
     return pd.Timestamp(int(last.max()))
 
+
 def _arrow_column(values: pd.Series) -> Any:
-    """The column's pyarrow ChunkedArray when it is arrow-backed text (zero-copy), else None.
+    """Return the column's pyarrow ChunkedArray when it is arrow-backed text, else None.
+
+    Zero-copy: the column's own buffers.
 
     Arrow-backed ``str`` / ``string[pyarrow]`` columns and ``pd.ArrowDtype`` string or
     dictionary columns qualify; object, python-string and other columns give None.
@@ -199,8 +203,11 @@ def _arrow_column(values: pd.Series) -> Any:
 
 
 def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (int64, null -> -1) and labels of a pyarrow ChunkedArray, dictionary-encoding
-    plain strings (one hash pass; labels in order of first appearance, as ``pd.factorize``)."""
+    """Return codes (narrowest int dtype, null -> -1) and labels of a pyarrow ChunkedArray.
+
+    Plain strings are dictionary-encoded (one hash pass; labels in order of first appearance,
+    as ``pd.factorize``); a dictionary array's own indices and dictionary are used as they are.
+    """
     import pyarrow as pa
 
     enc = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
@@ -216,7 +223,7 @@ def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _code_dtype(n_labels: int) -> type:
-    """The narrowest signed integer dtype for codes -1..n_labels-1 (less memory traffic)."""
+    """Return the narrowest signed integer dtype for codes -1..n_labels-1 (less traffic)."""
     return np.int8 if n_labels < 2**7 else np.int16 if n_labels < 2**15 else np.int32 \
         if n_labels < 2**31 else np.int64
 
@@ -248,10 +255,10 @@ def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
-    """Start positions and ids (pyarrow) of the runs of equal case ids when every case is one
-    run (its events contiguous), else None; only arrow-backed text without missing ids.
+    """Return the starts and ids (pyarrow) of the case runs when every case is one run, else None.
 
-    One pyarrow comparison of neighbours; the runs' ids are checked distinct on one id per case
+    A case is one run when its events are contiguous; only arrow-backed text without missing
+    ids is looked at. One pyarrow comparison of neighbours; the runs' ids are checked distinct on one id per case
     (strictly increasing, as in a sorted log, or else by one hash pass), so the events are never
     hashed.
 
@@ -282,7 +289,7 @@ def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (int64, missing -> -1) and labels of a label column, hashing rows only when needed.
+    """Codes (missing -> -1) and labels of a label column, hashing rows only when needed.
 
     Categorical codes and arrow dictionaries are used as they are (labels in category order,
     categories that never occur dropped); arrow strings are dictionary-encoded by pyarrow and
@@ -410,8 +417,11 @@ def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.nd
 
 def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
                 inverse: np.ndarray | None) -> tuple[pd.Series, np.ndarray]:
-    """Lists of names (``counts`` per list, name positions ``cols``) joined by ``+``, spread by
-    ``inverse`` (None: one list per row, as they are), and the lists' lengths."""
+    """Join lists of names by ``+`` and return them with the lists' lengths.
+
+    ``counts`` names per list at name positions ``cols``, spread back by ``inverse`` (None: one
+    list per row, as they are).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -656,9 +666,10 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
     ts_all = _local_ns(events["timestamp"], "timestamp", tz)
     nat = ts_all == _NAT
     keep = ~nat & (ts_all <= obs_ns)
-    n_after = int((~nat & (ts_all > obs_ns)).sum())
-    ev = events if keep.all() else events.loc[keep]
-    ts = ts_all[keep]
+    everything = bool(keep.all())
+    n_after = 0 if everything else int((~nat & (ts_all > obs_ns)).sum())
+    ev = events if everything else events.loc[keep]
+    ts = ts_all if everything else ts_all[keep]  # no copy of the usual whole log
     if len(ev) == 0:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 

@@ -436,7 +436,7 @@ def _case_node_pairs(enc: _Encoded) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cases_per_node(enc: _Encoded) -> np.ndarray:
-    """Number of distinct cases each node acted in (from :func:`_case_node_pairs`)."""
+    """Count the distinct cases each node acted in (from :func:`_case_node_pairs`)."""
     k = len(enc.labels)
     if enc.n_events == 0 or k == 0:
         return np.zeros(k, dtype=np.int64)

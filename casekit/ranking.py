@@ -382,8 +382,12 @@ def _support(rows: _Rows) -> pd.DataFrame:
     c, n_case = rows.case_codes
     ok = g >= 0
     n_closed = np.bincount(g[ok & rows.event], minlength=len(labels))
-    pairs = engine.distinct(g[ok].astype(np.int64) * n_case + c[ok])  # (group, case)
-    n_cases = np.bincount(pairs // n_case, minlength=len(labels)) if n_case else n_closed * 0
+    if n_case == len(c):  # one row per case (a case table): every (group, case) is distinct
+        n_cases = np.bincount(g[ok], minlength=len(labels))
+    else:
+        pairs = engine.distinct(g[ok].astype(np.int64) * n_case + c[ok])  # (group, case)
+        n_cases = (np.bincount(pairs // n_case, minlength=len(labels)) if n_case
+                   else n_closed * 0)
     out = pd.DataFrame({"n_cases": n_cases.astype(np.int64), "n_closed": n_closed.astype(
         np.int64)}, index=pd.Index(labels, name="g"))
     return out.sort_values(["n_closed", "n_cases"], ascending=False, kind="stable")

@@ -209,6 +209,8 @@ _TEXT = ("case_id", "activity", "agency", "agency_type", "category", "channel", 
 
 def _encodings(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The validated sample as validate gives it and as users may pass it."""
+    import pyarrow as pa
+
     cols = [c for c in _TEXT if c in ev]
     half = len(ev) // 2
     return {
@@ -216,11 +218,11 @@ def _encodings(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
         # categorical text, with a category that never occurs
         "categorical": ev.astype({c: pd.CategoricalDtype([*ev[c].dropna().unique(), "zz"])
                                   for c in cols if c != "case_id"}),
-        "object": ev.astype({c: object for c in cols}),
+        "object": ev.astype(dict.fromkeys(cols, object)),
         "two arrow chunks": pd.concat([ev.iloc[:half], ev.iloc[half:]]),
-        "arrow dictionary": ev.astype({c: pd.ArrowDtype(__import__("pyarrow").dictionary(
-            __import__("pyarrow").int32(), __import__("pyarrow").string()))
-            for c in ("activity", "agency", "agency_type")}),
+        "arrow dictionary": ev.astype(dict.fromkeys(
+            ("activity", "agency", "agency_type"),
+            pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))),
     }
 
 

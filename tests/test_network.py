@@ -675,7 +675,7 @@ def test_networks_do_not_depend_on_the_text_encoding():
     variants = {
         "categorical": ev.astype({c: pd.CategoricalDtype([*ev[c].dropna().unique(), "zz"])
                                   for c in ("case_id", "agency", "agency_type")}),
-        "object": ev.astype({c: object for c in ("case_id", "agency", "agency_type")}),
+        "object": ev.astype(dict.fromkeys(("case_id", "agency", "agency_type"), object)),
         "two arrow chunks": pd.concat([ev.iloc[:half], ev.iloc[half:]]),
         "arrow dictionary": ev.astype({"agency": pd.ArrowDtype(pa.dictionary(pa.int32(),
                                                                               pa.string()))}),
