@@ -247,7 +247,7 @@ def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     runs = _case_runs(case_id)
     if runs is not None:
         starts, labels = runs
-        codes = np.repeat(np.arange(len(starts), dtype=np.int64),
+        codes = np.repeat(np.arange(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64),
                           np.diff(np.r_[starts, len(case_id)]))
         return codes, pd.Series(pd.array(labels, dtype="str"))
     codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
@@ -452,8 +452,10 @@ def _set_labels(
     rank, sorted_names = _alpha_rank(item_names)
     k = len(rank)
     if k <= 63:
-        masks = (np.bitwise_or.reduceat(_bits(rank)[item_codes], starts) if len(starts)
-                 else np.zeros(0, dtype=np.int64))
+        bits = _bits(rank).astype(np.int8 if k <= 7 else np.int16 if k <= 15 else np.int32
+                                  if k <= 31 else np.int64)  # narrow: less memory traffic
+        masks = (np.bitwise_or.reduceat(bits[item_codes], starts).astype(np.int64)
+                 if len(starts) else np.zeros(0, dtype=np.int64))
         return _mask_labels(masks, sorted_names)
     dt = np.int32 if n_cases * k < 2**31 else np.int64  # narrow keys sort faster
     r = np.r_[rank, -1].astype(dt)[item_codes]  # alphabetical rank per event, -1 missing
@@ -958,14 +960,14 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
 
     Only agencies whose first action is at or before the case's exit count.
     """
-    n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
-    by_exit = ts <= tm.exit[codes]
+    n_cases, codes, starts = log.n_cases, log.codes, log.starts
+    after = _after_exit(log, tm.exit)
     ag_all, ag_uniques = log.agencies
     at_all, at_uniques = log.agency_types
-    ag_codes = np.where(by_exit, ag_all, -1)
+    ag_codes = _blanked(ag_all, after)
     agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
     if pattern_on == "agency_type":
-        at_codes = np.where(by_exit, at_all, -1)
+        at_codes = _blanked(at_all, after)
         pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
     else:
         pattern, n_types = agencies, n_agencies
@@ -982,6 +984,38 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
             "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
             "n_handovers": np.bincount(codes[np.flatnonzero(changed) + 1], minlength=n_cases)}
+
+
+def _after_exit(log: _Log, exit_ns: np.ndarray) -> np.ndarray:
+    """Return the event rows later than their case's exit (ascending).
+
+    Only the cases whose last event is later (usually few) are looked at, not every event.
+
+    Examples
+    --------
+    >>> log = _prepare(pd.DataFrame({"case_id": ["a", "a", "a", "b"], "activity": "x",
+    ...     "agency": "y", "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02",
+    ...                                                 "2024-01-03", "2024-01-01"])}), None)
+    >>> _after_exit(log, log.ts[[0, 3]]).tolist()  # exits at each case's first event
+    [1, 2]
+    """
+    ends = np.r_[log.starts[1:], len(log.ts)] - 1
+    late = np.flatnonzero(log.ts[ends] > exit_ns) if len(ends) else np.zeros(0, np.int64)
+    if not len(late):
+        return np.zeros(0, dtype=np.int64)
+    lens = ends[late] - log.starts[late] + 1
+    first = np.repeat(log.starts[late] - np.r_[0, np.cumsum(lens)[:-1]], lens)
+    rows = first + np.arange(int(lens.sum()))  # every event of the late cases
+    return rows[log.ts[rows] > np.repeat(exit_ns[late], lens)]
+
+
+def _blanked(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``codes`` with the event ``rows`` set to -1 (missing); ``codes`` itself when none."""
+    if not len(rows):
+        return codes
+    out = codes.copy()
+    out[rows] = -1
+    return out
 
 
 #: Column order of the case table (other columns follow in their own order).
