@@ -142,6 +142,7 @@ class Timing:
     wall_min: float
     result: Any = None
     peak_mib: float = float("nan")
+    load1: float = float("nan")  # the machine's 1-minute load average when the step started
 
 
 def measure(fn: Callable[[], Any], repeat: int = 1, *, track_peak: bool = False) -> Timing:
@@ -152,6 +153,7 @@ def measure(fn: Callable[[], Any], repeat: int = 1, *, track_peak: bool = False)
     (what it holds plus what it allocates), not the process' lifetime peak.
     """
     walls, cpus, peaks, result = [], [], [], None
+    load1 = os.getloadavg()[0]
     for _ in range(repeat):
         result = None
         if track_peak:
@@ -163,7 +165,7 @@ def measure(fn: Callable[[], Any], repeat: int = 1, *, track_peak: bool = False)
         if track_peak:
             peaks.append(peak_rss_mib())
     return Timing(statistics.median(walls), statistics.median(cpus), min(walls), result,
-                  max(peaks) if peaks else float("nan"))
+                  max(peaks) if peaks else float("nan"), load1)
 
 
 def _status(field: str) -> float:
@@ -221,6 +223,8 @@ def row(name: str, ours: Timing, base: Timing | None = None, base_name: str = ""
     text = f"  {name:<{width}} wall {ours.wall:7.3f} s  cpu {ours.cpu:7.3f} s"
     if ours.peak_mib == ours.peak_mib:  # not NaN
         text += f"  peak {ours.peak_mib:7,.0f} MiB"
+    if ours.load1 == ours.load1:
+        text += f"  load {ours.load1:4.1f}"
     if base is not None:
         ratio = ours.cpu / base.cpu if base.cpu > 0 else float("inf")
         text += (f"  | {base_name}: wall {base.wall:7.3f} s cpu {base.cpu:7.3f} s"
@@ -258,8 +262,12 @@ def numpy_both(ev: pd.DataFrame) -> tuple[dict, dict]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    case = pa.array(ev["case_id"])
-    enc = pc.dictionary_encode(pa.array(ev["agency"]))
+    def arrow(col: str) -> pa.Array:
+        arr = pa.array(ev[col])
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    case = arrow("case_id")
+    enc = pc.dictionary_encode(arrow("agency"))
     node = np.asarray(enc.indices).astype(np.int64)
     k = len(enc.dictionary)
     labels = enc.dictionary.to_pylist()

@@ -2,8 +2,9 @@
 
 read -> validate -> case table -> both networks -> ranking (KM, median CIs, RMST, log-rank) ->
 counting-process rows -> the default time-varying Cox ranking -> ``fit_cox``, each
-step with its wall and CPU seconds and its peak RSS (reset before the step, Linux
-``/proc/self/clear_refs``), beside a bare baseline measured in the same run:
+step with its wall and CPU seconds, its peak RSS (reset before the step, Linux
+``/proc/self/clear_refs``) and the machine's load when it started, beside a bare baseline
+measured in the same run:
 
 - read + validate: ``pyarrow.parquet.read_table(...).to_pandas()`` (no mapping, no checks);
 - case table: a plain vectorised pandas case table (groupby min / first close / agency-type
@@ -84,6 +85,7 @@ def main() -> None:
     rank = step(lambda: ck.rank_collaborations(cases, repeat_only=False, adjust=False,
                             method="whole-case"))
     patterns = rank.result["pattern"].tolist()
+    logrank = step(lambda: ck.compare_patterns(_ranked(cases, patterns), pairwise=False))
     base_rank = None if args.skip_lifelines else step(lambda: cm.lifelines_ranking(cases, patterns))
     intervals = step(lambda: ck.build_case_intervals(ev, cases=cases))
     tv_rank = step(lambda: ck.rank_collaborations(cases, intervals=intervals.result))
@@ -125,9 +127,18 @@ def main() -> None:
     print(cm.row("  handover alone (counts)", handover, base_handover, "pandas groupby-shift",
                  width=34))
     if base_rank is not None:
-        print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, base_rank, "lifelines", width=34))
+        print(cm.row("KM ranking (medians, CIs, RMST, CIF)", rank, base_rank,
+                     "lifelines KM + log-rank", width=34))
     else:
-        print(cm.row("ranking (KM, CIs, RMST, log-rank)", rank, width=34))
+        print(cm.row("KM ranking (medians, CIs, RMST, CIF)", rank, width=34))
+    print(cm.row("  log-rank (ranked patterns)", logrank, width=34)
+          + f"  (chi2 {logrank.result['test_statistic'].iloc[0]:,.1f})")
+    ckm = _total(cases_t, rank)
+    ckml = _total(cases_t, rank, logrank)
+    base_ckm = None if base_rank is None else _total(base_cases, base_rank)
+    print(cm.row("case table + KM ranking (goal)", ckm, base_ckm, "pandas + lifelines",
+                 width=34) + "  goal <= 3 s cpu")
+    print(cm.row("  ... + log-rank", ckml, base_ckm, "pandas + lifelines", width=34))
     print(cm.row("counting-process rows (intervals)", intervals, width=34))
     print(cm.row("ranking, default (time-varying Cox)", tv_rank, width=34)
           + f"  ({tv_rank.result.attrs['n_rows']:,} rows of repeat filings)")
@@ -168,17 +179,32 @@ def main() -> None:
     print("goals (CPU seconds; wall is inflated by the machine's load):")
     print(goal("read + validate <= 2x pyarrow", ratio_read <= 2, f"{ratio_read:.1f}x"))
     print(goal("case table faster than pandas", ratio_cases < 1, f"{ratio_cases:.2f}x"))
-    print(goal("case table + ranking <= 3 s", cr <= 3, f"{cr:.2f} s"))
+    print(goal("case table + ranking <= 3 s", cr <= 3, f"{cr:.2f} s")
+          + f" (with the log-rank {ckml.cpu:.2f} s)")
     print(goal("both networks <= 1.5x numpy", ratio_nets <= 1.5, f"{ratio_nets:.2f}x"))
     print(goal("handover faster than pandas", ratio_ho < 1, f"{ratio_ho:.2f}x"))
     print(goal("<= 0.3 GiB per million events", per_m <= 0.3, f"{per_m:.2f} GiB"))
     print(goal("fit_cox on the case table <= 10 s", cox.cpu <= 10, f"{cox.cpu:.2f} s"))
-    print(f"  (the goal's 'case table + ranking' is the KM / CI / RMST / log-rank ranking; the "
-          f"default time-varying Cox ranking adds {intervals.cpu + tv_rank.cpu:.2f} s cpu)")
+    print(f"  (the goal's 'case table + ranking' is the KM ranking: medians, CIs, RMST, CIF; "
+          f"its log-rank adds {logrank.cpu:.2f} s cpu, the default time-varying Cox ranking "
+          f"{intervals.cpu + tv_rank.cpu:.2f} s cpu)")
     print(f"pipeline cases={len(cases)} events={len(ev)} cpu_s={total_cpu:.2f} "
           f"wall_s={total_wall:.2f} peak_mib={peak:.0f} gib_per_million_events={per_m:.2f} "
           f"read_x_pyarrow={ratio_read:.1f} cases_x_pandas={ratio_cases:.2f} "
           f"networks_x_numpy={ratio_nets:.2f} load1={__import__('os').getloadavg()[0]:.1f}")
+
+
+def _ranked(cases, patterns):  # type: ignore[no-untyped-def]
+    """The cases of the ranked patterns (what lifelines' log-rank baseline tests), few columns."""
+    sub = cases[["pattern", "duration_days", "closed"]]
+    return sub[sub["pattern"].isin(patterns).to_numpy()]
+
+
+def _total(*steps: cm.Timing) -> cm.Timing:
+    """Steps run one after the other, as one (highest peak, load at the first)."""
+    return cm.Timing(sum(s.wall for s in steps), sum(s.cpu for s in steps),
+                     sum(s.wall_min for s in steps), peak_mib=max(s.peak_mib for s in steps),
+                     load1=steps[0].load1)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,18 @@ LEADER_ACTIVITIES: tuple[str, ...] = (
 #: activities that mark a joint conference / joint reception
 JOINT_ACTIVITIES: tuple[str, ...] = ("joint_conference",)
 
+
+def _activity_groups() -> dict[str, tuple[str, ...]]:
+    from casekit.schema import EXIT_TYPES
+
+    return {"register": ("register",), "close": ("close",), "pledge": ("cessation_pledge",),
+            "terminated": ("terminated",), "competing": tuple(EXIT_TYPES),
+            "joint": JOINT_ACTIVITIES, "leader": LEADER_ACTIVITIES}
+
+
+#: the activity groups whose events the case table locates (:attr:`_Log.hits`)
+_ACTIVITY_GROUPS: dict[str, tuple[str, ...]] = _activity_groups()
+
 #: per-case attributes carried over from the events (first non-missing value in the case)
 _CARRY = (
     "petitioner_id",
@@ -162,48 +174,160 @@ def _resolve_observation_end(
         raise CasekitError("events: no valid timestamp, so there is no observation end")
     return pd.Timestamp(int(last.max()))
 
+
+def _arrow_column(values: pd.Series) -> Any:
+    """Return the column's pyarrow ChunkedArray when it is arrow-backed text, else None.
+
+    Zero-copy: the column's own buffers.
+
+    Arrow-backed ``str`` / ``string[pyarrow]`` columns and ``pd.ArrowDtype`` string or
+    dictionary columns qualify; object, python-string and other columns give None.
+
+    Examples
+    --------
+    >>> _arrow_column(pd.Series(["a", "b"], dtype="string[pyarrow]")).to_pylist()
+    ['a', 'b']
+    >>> _arrow_column(pd.Series(["a"], dtype=object)) is None
+    True
+    """
+    import pyarrow as pa
+
+    dtype = values.dtype
+    arrow_str = isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    if not (arrow_str or isinstance(dtype, pd.ArrowDtype)):
+        return None
+    arr = pa.array(values)  # arrow-backed: the column's own buffers
+    arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    return arr if (pa.types.is_string(t) or pa.types.is_large_string(t)) else None
+
+
+def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return codes (narrowest int dtype, null -> -1) and labels of a pyarrow ChunkedArray.
+
+    Plain strings are dictionary-encoded (one hash pass; labels in order of first appearance,
+    as ``pd.factorize``); a dictionary array's own indices and dictionary are used as they are.
+    """
+    import pyarrow as pa
+
+    enc = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
+    if enc.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), np.array([], dtype=object)
+    last = enc.chunk(enc.num_chunks - 1).dictionary
+    if not all(c.dictionary.equals(last) for c in enc.chunks[:-1]):
+        enc = enc.unify_dictionaries()
+        last = enc.chunk(0).dictionary
+    parts = [c.indices.fill_null(-1) if c.indices.null_count else c.indices for c in enc.chunks]
+    codes = np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False)) for c in parts])
+    return codes.astype(_code_dtype(len(last))), np.asarray(last.to_pylist(), dtype=object)
+
+
+def _code_dtype(n_labels: int) -> type:
+    """Return the narrowest signed integer dtype for codes -1..n_labels-1 (less traffic)."""
+    return np.int8 if n_labels < 2**7 else np.int16 if n_labels < 2**15 else np.int32 \
+        if n_labels < 2**31 else np.int64
+
+
 def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer case codes in order of appearance and the case ids (str).
 
-    Fast path for the contract's sorted logs: when the ids are non-decreasing strings, codes are
-    a cumulative sum of "id changed" flags computed by pyarrow (no hashing).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    Fast path for the contract's logs, whose cases are contiguous: runs of equal ids found by
+    one pyarrow comparison of neighbours, accepted when the runs' ids are distinct (checked on
+    one id per case: strictly increasing, as in a sorted log, or else by one hash pass), so the
+    events are not hashed. Otherwise ``pd.factorize``.
 
-    try:
-        arr = pa.array(case_id)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and \
-                arr.null_count == 0 and len(arr) > 1 and \
-                pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py():
-            new = np.r_[True, pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)]
-            codes = np.cumsum(new) - 1
-            labels = pd.Series(pd.array(arr.filter(pa.array(new)), dtype="str"))
-            return codes, labels
-    except (TypeError, ValueError, pa.ArrowException):  # fall back to hashing
-        pass
+    Examples
+    --------
+    >>> codes, labels = _case_codes(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), labels.tolist()
+    ([0, 0, 1], ['b', 'a'])
+    >>> _case_codes(pd.Series(["b", "a", "b"], dtype="string[pyarrow]"))[0].tolist()
+    [0, 1, 0]
+    """
+    runs = _case_runs(case_id)
+    if runs is not None:
+        starts, labels = runs
+        codes = np.repeat(np.arange(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64),
+                          np.diff(np.r_[starts, len(case_id)]))
+        return codes, pd.Series(pd.array(labels, dtype="str"))
     codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
     return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
 
 
+def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """Return the starts and ids (pyarrow) of the case runs when every case is one run, else None.
+
+    A case is one run when its events are contiguous; only arrow-backed text without missing
+    ids is looked at. One pyarrow comparison of neighbours; the runs' ids are checked distinct on one id per case
+    (strictly increasing, as in a sorted log, or else by one hash pass), so the events are never
+    hashed.
+
+    Examples
+    --------
+    >>> starts, ids = _case_runs(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
+    >>> starts.tolist(), ids.to_pylist()
+    ([0, 2], ['b', 'a'])
+    >>> _case_runs(pd.Series(["b", "a", "b"], dtype="string[pyarrow]")) is None
+    True
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = _arrow_column(case_id)
+    if arr is None or arr.null_count or len(arr) < 2 or pa.types.is_dictionary(arr.type):
+        return None
+    new = np.empty(len(arr), dtype=bool)
+    new[0] = True
+    new[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy()
+    starts = np.flatnonzero(new)
+    labels = arr.take(pa.array(starts))
+    m = len(labels)
+    if m == 1 or not pc.any(pc.less_equal(labels[1:], labels[:-1])).as_py() \
+            or len(_dictionary_codes(labels)[1]) == m:
+        return starts, labels
+    return None
+
+
 def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize`` (missing -> -1), via pyarrow's dictionary encoding for arrow strings."""
+    """Codes (missing -> -1) and labels of a label column, hashing rows only when needed.
+
+    Categorical codes and arrow dictionaries are used as they are (labels in category order,
+    categories that never occur dropped); arrow strings are dictionary-encoded by pyarrow and
+    other columns factorised by pandas (labels in order of first appearance).
+
+    Examples
+    --------
+    >>> codes, labels = _factorize(pd.Series(["x", None, "y", "x"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), labels.tolist()
+    ([0, -1, 1, 0], ['x', 'y'])
+    >>> s = pd.Series(["y", "x", "y"], dtype=pd.CategoricalDtype(["w", "x", "y"]))
+    >>> codes, labels = _factorize(s)
+    >>> codes.tolist(), labels.tolist()
+    ([1, 0, 1], ['x', 'y'])
+    """
     import pyarrow as pa
 
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64), np.asarray(
-            values.cat.categories, dtype=object)
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        enc = pa.array(values)
-        if isinstance(enc, pa.ChunkedArray):
-            enc = enc.combine_chunks()
-        enc = enc.dictionary_encode()
-        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+        codes = values.cat.codes.to_numpy()  # already the narrowest dtype
+        return _drop_unused(codes, np.asarray(values.cat.categories, dtype=object))
+    arr = _arrow_column(values)
+    if arr is not None:
+        codes, labels = _dictionary_codes(arr)
+        return _drop_unused(codes, labels) if pa.types.is_dictionary(arr.type) \
+            else (codes, labels)
     codes, uniques = pd.factorize(values, sort=False)
     return codes, np.asarray(uniques, dtype=object)
+
+
+def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the labels no code points at, keeping the others' order (one ``bincount``)."""
+    seen = np.zeros(len(labels) + 1, dtype=bool)
+    seen[codes] = True  # code -1 marks the extra last entry
+    used = seen[:-1]
+    if used.all():
+        return codes, labels
+    remap = np.r_[np.cumsum(used) - 1, -1].astype(codes.dtype)  # code -1 stays -1
+    return remap[codes], labels[used]
 
 
 def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +335,7 @@ def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, n
     codes, uniques = _factorize(values)
     mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
     ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
-    remap = np.r_[ident_codes, -1]
+    remap = np.r_[ident_codes, -1].astype(_code_dtype(len(ident_uniques)))
     return remap[codes], np.asarray(ident_uniques, dtype=object)
 
 
@@ -292,14 +416,22 @@ def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.nd
 
 
 def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
-                inverse: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+                inverse: np.ndarray | None) -> tuple[pd.Series, np.ndarray]:
+    """Join lists of names by ``+`` and return them with the lists' lengths.
+
+    ``counts`` names per list at name positions ``cols``, spread back by ``inverse`` (None: one
+    list per row, as they are).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pc.binary_join(lists, "+").take(pa.array(inverse))
-    return pd.Series(pd.array(joined, dtype="str")), counts[inverse].astype(np.int64)
+    joined = pc.binary_join(lists, "+")
+    if inverse is None:
+        return pd.Series(pd.array(joined, dtype="str")), counts.astype(np.int64)
+    return (pd.Series(pd.array(joined.take(pa.array(inverse)), dtype="str")),
+            counts[inverse].astype(np.int64))
 
 
 def _set_labels(
@@ -320,17 +452,22 @@ def _set_labels(
     rank, sorted_names = _alpha_rank(item_names)
     k = len(rank)
     if k <= 63:
-        masks = (np.bitwise_or.reduceat(_bits(rank)[item_codes], starts) if len(starts)
-                 else np.zeros(0, dtype=np.int64))
+        bits = _bits(rank).astype(np.int8 if k <= 7 else np.int16 if k <= 15 else np.int32
+                                  if k <= 31 else np.int64)  # narrow: less memory traffic
+        masks = (np.bitwise_or.reduceat(bits[item_codes], starts).astype(np.int64)
+                 if len(starts) else np.zeros(0, dtype=np.int64))
         return _mask_labels(masks, sorted_names)
-    valid = item_codes >= 0
-    key = case_codes[valid].astype(np.int64) * k + rank[item_codes[valid]]
-    if len(key) > 1:  # drop repeats of the previous event's item before sorting (cheap)
-        key = key[np.r_[True, key[1:] != key[:-1]]]
-    key = distinct(key)
-    rows, cols = key // k, key % k
+    dt = np.int32 if n_cases * k < 2**31 else np.int64  # narrow keys sort faster
+    r = np.r_[rank, -1].astype(dt)[item_codes]  # alphabetical rank per event, -1 missing
+    keep = r >= 0
+    if len(r) > 1:  # drop repeats of the previous event's item in the case (cheap)
+        new_case = np.zeros(len(r), dtype=bool)
+        new_case[starts] = True
+        keep[1:] &= (r[1:] != r[:-1]) | new_case[1:]
+    key = distinct(case_codes[keep].astype(dt) * dt(k) + r[keep])
+    rows = key // dt(k)
     counts = np.bincount(rows, minlength=n_cases)
-    return _join_lists(counts, cols, sorted_names, np.arange(n_cases))
+    return _join_lists(counts, key - rows * dt(k), sorted_names, None)
 
 
 def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -356,7 +493,33 @@ def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
 
 
 def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Series:
-    """First non-missing value of each case segment (missing where the whole segment is)."""
+    """First non-missing value of each case segment (missing where the whole segment is).
+
+    Categorical text comes back as ``str`` (the case table's text columns are strings whatever
+    the events' encoding), found on the codes.
+
+    Examples
+    --------
+    >>> v = pd.Series([None, "x", "y", None], dtype="category")
+    >>> _first_valid(v, np.array([0, 3]), 4).tolist()
+    ['x', nan]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        k = len(values.cat.categories)
+        if not n_rows or codes.min() >= 0:
+            first_code = codes[starts]
+        else:
+            pos = np.where(codes >= 0, np.arange(n_rows, dtype=np.int64), _BIG)
+            first = np.minimum.reduceat(pos, starts)
+            first_code = np.where(first != _BIG, codes[np.minimum(first, n_rows - 1)], k)
+        return _take_labels([*map(str, values.cat.categories), None],
+                            first_code.astype(np.int64))
+    arr = _arrow_column(values)
+    if arr is not None and arr.null_count == 0:  # arrow take: no pandas index checks
+        import pyarrow as pa
+
+        return pd.Series(pd.array(arr.take(pa.array(starts)), dtype=values.dtype))
     notna = values.notna().to_numpy()
     if notna.all():
         return values.iloc[starts].reset_index(drop=True)
@@ -376,11 +539,17 @@ def _first_where(
 
     ``codes`` are contiguous per case and times non-decreasing within a case (the sorted log),
     so the first masked row of a case is its earliest (ties: source order). Cases without one
-    get time ``_BIG`` and row -1. Works on the (usually few) masked events only.
+    get time ``_BIG`` and row -1. See :func:`_first_at` (the rows given as positions).
     """
+    return _first_at(ts, np.flatnonzero(mask), codes, n_cases)
+
+
+def _first_at(
+    ts: np.ndarray, pos: np.ndarray, codes: np.ndarray, n_cases: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_first_where` of the event rows ``pos`` (ascending): works on those rows only."""
     first_ts = np.full(n_cases, _BIG, dtype=np.int64)
     first_row = np.full(n_cases, -1, dtype=np.int64)
-    pos = np.flatnonzero(mask)
     if len(pos):
         c = codes[pos]
         seg = pos[np.r_[True, c[1:] != c[:-1]]]
@@ -389,9 +558,10 @@ def _first_where(
     return first_ts, first_row
 
 
-def _any(mask: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
+def _any_at(pos: np.ndarray, codes: np.ndarray, n_cases: int) -> np.ndarray:
+    """Per case: whether one of the event rows ``pos`` is in it."""
     out = np.zeros(n_cases, dtype=bool)
-    out[codes[mask]] = True
+    out[codes[pos]] = True
     return out
 
 
@@ -419,9 +589,7 @@ class _Log:
 
     @cached_property
     def _activities(self) -> tuple[np.ndarray, np.ndarray]:
-        codes, uniques = _identifier_codes(self.ev["activity"], "activity")
-        # narrow codes: the masks below gather through them several times
-        return codes.astype(np.int16 if len(uniques) < 2**15 else np.int64), uniques
+        return _identifier_codes(self.ev["activity"], "activity")  # narrow codes
 
     @cached_property
     def agencies(self) -> tuple[np.ndarray, np.ndarray]:
@@ -439,8 +607,25 @@ class _Log:
         if (codes < 0).any():
             if "unknown" not in set(uniques):
                 uniques = np.r_[uniques, np.array(["unknown"], dtype=object)]
-            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]), codes)
+            codes = np.where(codes < 0, int(np.flatnonzero(uniques == "unknown")[0]),
+                             codes.astype(_code_dtype(len(uniques))))
         return codes, uniques
+
+    @cached_property
+    def hits(self) -> dict[str, np.ndarray]:
+        """Event rows (ascending) of each activity group of :data:`_ACTIVITY_GROUPS`.
+
+        One gather over the log for all groups: each activity's groups are bits of a lookup
+        table, and only the events with some bit are split by group.
+        """
+        act_codes, act_uniques = self._activities
+        bits = np.zeros(len(act_uniques) + 1, dtype=np.uint8)  # last entry: code -1, none
+        for j, names in enumerate(_ACTIVITY_GROUPS.values()):  # at most 8 groups: one byte
+            bits[:-1] |= np.isin(act_uniques, list(names)).astype(np.uint8) << j
+        cls = bits[act_codes]
+        pos = np.flatnonzero(cls)
+        sub = cls[pos]
+        return {g: pos[(sub & np.uint8(1 << j)) != 0] for j, g in enumerate(_ACTIVITY_GROUPS)}
 
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
@@ -483,9 +668,10 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
     ts_all = _local_ns(events["timestamp"], "timestamp", tz)
     nat = ts_all == _NAT
     keep = ~nat & (ts_all <= obs_ns)
-    n_after = int((~nat & (ts_all > obs_ns)).sum())
-    ev = events if keep.all() else events.loc[keep]
-    ts = ts_all[keep]
+    everything = bool(keep.all())
+    n_after = 0 if everything else int((~nat & (ts_all > obs_ns)).sum())
+    ev = events if everything else events.loc[keep]
+    ts = ts_all if everything else ts_all[keep]  # no copy of the usual whole log
     if len(ev) == 0:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
@@ -521,13 +707,13 @@ def _timing(log: _Log) -> _Timing:
     """Find the opening, entry and exit of every case (rules: ``build_case_table`` Notes)."""
     from casekit.schema import EXIT_TYPES
 
-    n, ts, codes = log.n_cases, log.ts, log.codes
+    n, ts, codes, hits = log.n_cases, log.ts, log.codes, log.hits
     first_ts = ts[log.starts]
-    reg_ts, _ = _first_where(ts, log.amask(["register"]), codes, n)
-    close_ts, _ = _first_where(ts, log.amask(["close"]), codes, n)
-    pledge_ts, _ = _first_where(ts, log.amask(["cessation_pledge"]), codes, n)
-    term_ts, _ = _first_where(ts, log.amask(["terminated"]), codes, n)
-    comp_ts, comp_row = _first_where(ts, log.amask(list(EXIT_TYPES)), codes, n)
+    reg_ts, _ = _first_at(ts, hits["register"], codes, n)
+    close_ts, _ = _first_at(ts, hits["close"], codes, n)
+    pledge_ts, _ = _first_at(ts, hits["pledge"], codes, n)
+    term_ts, _ = _first_at(ts, hits["terminated"], codes, n)
+    comp_ts, comp_row = _first_at(ts, hits["competing"], codes, n)
     exit_labels = ["close", "censored", *dict.fromkeys(EXIT_TYPES.values())]
     exit_code_of = {a: exit_labels.index(t) for a, t in EXIT_TYPES.items()}
     comp_code = log.activity_of(np.maximum(comp_row, 0), exit_code_of)
@@ -746,8 +932,8 @@ def _case_table(
             "duration_days": (tm.exit - tm.opened) / _NS_PER_DAY,
             "closed": tm.closed,
             **_agency_columns(log, tm, pattern_on),
-            "joint_conference": _any(log.amask(JOINT_ACTIVITIES), codes, n_cases),
-            "leader_involved": _any(log.amask(LEADER_ACTIVITIES), codes, n_cases),
+            "joint_conference": _any_at(log.hits["joint"], codes, n_cases),
+            "leader_involved": _any_at(log.hits["leader"], codes, n_cases),
             "exit_at": _datetimes(tm.exit),
             "exit_type": tm.exit_type,
             "prevalent": tm.prevalent,
@@ -774,14 +960,14 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
 
     Only agencies whose first action is at or before the case's exit count.
     """
-    n_cases, codes, starts, ts = log.n_cases, log.codes, log.starts, log.ts
-    by_exit = ts <= tm.exit[codes]
+    n_cases, codes, starts = log.n_cases, log.codes, log.starts
+    after = _after_exit(log, tm.exit)
     ag_all, ag_uniques = log.agencies
     at_all, at_uniques = log.agency_types
-    ag_codes = np.where(by_exit, ag_all, -1)
+    ag_codes = _blanked(ag_all, after)
     agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
     if pattern_on == "agency_type":
-        at_codes = np.where(by_exit, at_all, -1)
+        at_codes = _blanked(at_all, after)
         pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
     else:
         pattern, n_types = agencies, n_agencies
@@ -797,7 +983,39 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
     return {"agencies": agencies, "n_agencies": n_agencies, "pattern": pattern,
             "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
-            "n_handovers": np.bincount(codes[1:][changed], minlength=n_cases)}
+            "n_handovers": np.bincount(codes[np.flatnonzero(changed) + 1], minlength=n_cases)}
+
+
+def _after_exit(log: _Log, exit_ns: np.ndarray) -> np.ndarray:
+    """Return the event rows later than their case's exit (ascending).
+
+    Only the cases whose last event is later (usually few) are looked at, not every event.
+
+    Examples
+    --------
+    >>> log = _prepare(pd.DataFrame({"case_id": ["a", "a", "a", "b"], "activity": "x",
+    ...     "agency": "y", "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02",
+    ...                                                 "2024-01-03", "2024-01-01"])}), None)
+    >>> _after_exit(log, log.ts[[0, 3]]).tolist()  # exits at each case's first event
+    [1, 2]
+    """
+    ends = np.r_[log.starts[1:], len(log.ts)] - 1
+    late = np.flatnonzero(log.ts[ends] > exit_ns) if len(ends) else np.zeros(0, np.int64)
+    if not len(late):
+        return np.zeros(0, dtype=np.int64)
+    lens = ends[late] - log.starts[late] + 1
+    first = np.repeat(log.starts[late] - np.r_[0, np.cumsum(lens)[:-1]], lens)
+    rows = first + np.arange(int(lens.sum()))  # every event of the late cases
+    return rows[log.ts[rows] > np.repeat(exit_ns[late], lens)]
+
+
+def _blanked(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``codes`` with the event ``rows`` set to -1 (missing); ``codes`` itself when none."""
+    if not len(rows):
+        return codes
+    out = codes.copy()
+    out[rows] = -1
+    return out
 
 
 #: Column order of the case table (other columns follow in their own order).
@@ -893,7 +1111,8 @@ def _next_filing(table: pd.DataFrame, close_ts: np.ndarray, closed: np.ndarray,
     """Per closed case: opening time of the next filing of its matter after the closure."""
     n = len(table)
     opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    matter = pd.factorize(table["matter_id"].fillna(table["case_id"]).astype("str"))[0]
+    m = table["matter_id"]
+    matter = _factorize((m.fillna(table["case_id"]) if m.hasnans else m).astype("str"))[0]
     next_open = np.full(n, _BIG, dtype=np.int64)
     # only filings of matters with more than one filing can be re-filed
     multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)

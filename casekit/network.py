@@ -130,6 +130,11 @@ def _starts_if_sorted(series: pd.Series) -> np.ndarray | None:
         if not (v[1:] < v[:-1]).any():
             return np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1])
         return None
+    from casekit.cases import _case_runs
+
+    runs = _case_runs(series)  # arrow text: every case one run (contiguous), no hashing
+    if runs is not None:
+        return runs[0].astype(np.int64)
     if pd.api.types.is_string_dtype(series) or series.dtype == object:
         try:
             import pyarrow.compute as pc
@@ -155,9 +160,15 @@ def _encode_labels(series: pd.Series, missing_label: str | None) -> tuple[np.nda
 
     Returns int32 codes (``-1`` for missing when ``missing_label`` is None) and the labels.
     """
+    from casekit.cases import _arrow_column, _dictionary_codes
+
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy().astype(np.int32)
         cats = [str(c) for c in series.cat.categories]
+    elif (arr := _arrow_column(series)) is not None:  # arrow text: no combined copy
+        fcodes, uniq = _dictionary_codes(arr)
+        codes = fcodes.astype(np.int32)
+        cats = [str(x) for x in uniq]
     else:
         try:
             import pyarrow.compute as pc
@@ -394,17 +405,42 @@ def _incidence_counts(enc: _Encoded, *, force_general: bool = False) -> tuple[np
         present = ((uniq[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)).astype(bool)
         row, col = np.nonzero(present)  # row-major: sorted by row, cols ascending
         return _pair_counts(row, col, mult[row], k)
-    key = distinct(enc.case * k + enc.node)
-    return _pair_counts(key // k, key % k, None, k)
+    row, col = _case_node_pairs(enc)
+    return _pair_counts(row, col, None, k)
+
+
+def _case_node_pairs(enc: _Encoded) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (case, node) pairs, sorted by case then node: one sort of ``case * K + node``.
+
+    Keys are int32 when they fit (half the memory traffic of int64), and an event whose node
+    repeats the previous event's in the same case is dropped before the sort.
+
+    Examples
+    --------
+    >>> enc = _Encoded(np.array([1, 1, 0, 1, 1], np.int32), ["a", "b"], None,
+    ...                np.array([0, 3]), None)
+    >>> [x.tolist() for x in _case_node_pairs(enc)]
+    [[0, 0, 1], [0, 1, 1]]
+    """
+    k, n = len(enc.labels), enc.n_events
+    dt = np.int32 if enc.n_cases * k < 2**31 else np.int64
+    node = enc.node.astype(dt, copy=False)
+    keep = np.ones(n, dtype=bool)
+    if n > 1:
+        keep[1:] = node[1:] != node[:-1]
+        keep[enc.starts] = True
+    case = np.repeat(np.arange(enc.n_cases, dtype=dt), np.diff(np.append(enc.starts, n)))
+    key = distinct(case[keep] * dt(k) + node[keep])
+    row = key // dt(k)
+    return row, key - row * dt(k)
 
 
 def _cases_per_node(enc: _Encoded) -> np.ndarray:
-    """Number of distinct cases each node acted in (sort of ``case * K + node`` keys)."""
+    """Count the distinct cases each node acted in (from :func:`_case_node_pairs`)."""
     k = len(enc.labels)
     if enc.n_events == 0 or k == 0:
         return np.zeros(k, dtype=np.int64)
-    key = distinct(enc.case * k + enc.node)
-    return np.bincount(key % k, minlength=k).astype(np.int64)
+    return np.bincount(_case_node_pairs(enc)[1], minlength=k).astype(np.int64)
 
 
 def _key_dtype(n_keys: int) -> type:

@@ -98,8 +98,8 @@ class _Rows:
     start: np.ndarray
     stop: np.ndarray
     cause: np.ndarray  # 0 censored, 1 the outcome, 2 a competing exit
-    group: np.ndarray  # str label per row
-    case: np.ndarray  # case id per row
+    group: Any  # str label per row (ndarray or a pandas string array)
+    case: Any  # case id per row (ndarray or a pandas string array)
     frame: pd.DataFrame  # covariates and cluster keys, aligned with the rows
     duration: np.ndarray  # descriptive clock: time in the group (from formation / landmark)
     counts: dict[str, int] = field(default_factory=dict)
@@ -117,6 +117,8 @@ class _Rows:
     @functools.cached_property
     def case_codes(self) -> tuple[np.ndarray, int]:
         """Codes of ``case`` and the number of distinct cases."""
+        if _strictly_increasing(self.case):  # a case table's ids: distinct, no hashing
+            return np.arange(len(self.case), dtype=np.int64), len(self.case)
         codes, labels = pd.factorize(self.case)
         return codes, len(labels)
 
@@ -134,10 +136,36 @@ class _Rows:
         return int(np.count_nonzero(np.bincount(codes[mask], minlength=n)))
 
 
+def _strictly_increasing(values: Any) -> bool:
+    """Whether an arrow-backed string array is strictly increasing (so its values are distinct).
+
+    One vectorised comparison of neighbours; False for other arrays (they get factorised).
+
+    Examples
+    --------
+    >>> _strictly_increasing(pd.array(["a", "b", "c"], dtype="string[pyarrow]"))
+    True
+    >>> _strictly_increasing(pd.array(["a", "c", "b"], dtype="string[pyarrow]"))
+    False
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from casekit.cases import _arrow_column
+
+    if not isinstance(values, pd.api.extensions.ExtensionArray):
+        return False
+    arr = _arrow_column(pd.Series(values, copy=False))
+    if arr is None or arr.null_count or pa.types.is_dictionary(arr.type):
+        return False
+    return len(arr) < 2 or bool(pc.all(pc.greater(arr[1:], arr[:-1])).as_py())
+
+
 def _cause(exit_type: pd.Series, event: np.ndarray, outcome: str) -> np.ndarray:
     """0 censored, 1 outcome, 2 competing exit (per row)."""
-    et = exit_type.fillna("").astype("str").to_numpy()
-    competing = (et != "") & (et != "close") & (et != "censored")
+    codes, labels = pd.factorize(exit_type.fillna("").astype("str"))  # few distinct labels
+    et = np.asarray(labels, dtype=object)
+    competing = np.r_[(et != "") & (et != "close") & (et != "censored"), False][codes]
     if outcome == "any-exit":
         return np.where(event | competing, 1, 0).astype(np.int8)
     return np.where(event, 1, np.where(competing, 2, 0)).astype(np.int8)
@@ -225,12 +253,14 @@ def _landmark_rows(iv: pd.DataFrame, cases: pd.DataFrame | None, outcome: str,
 def _whole_case_rows(cases: pd.DataFrame, by: str, outcome: str, repeat_only: bool) -> _Rows:
     if by not in cases:
         raise CasekitError(f"cases: missing column {by!r}")
-    data = cases.loc[_repeat_mask(cases, repeat_only)]
+    keep = _repeat_mask(cases, repeat_only)
+    data = cases if keep.all() else cases.loc[keep]  # copy the table only to filter it
     counts = {}
     if "duration_known" in data:
         known = data["duration_known"].fillna(True).to_numpy(bool)
         counts["n_prevalent_excluded"] = int((~known).sum())
-        data = data.loc[known]
+        if not known.all():
+            data = data.loc[known]
     dcol, ecol = ("settle_days", "settle_observed") if outcome == "settle" else (
         "duration_days", "closed")
     for col in (dcol, ecol):
@@ -250,9 +280,10 @@ def _whole_case_rows(cases: pd.DataFrame, by: str, outcome: str, repeat_only: bo
     exit_type = (data["exit_type"] if "exit_type" in data and outcome != "settle"
                  else pd.Series(np.where(event, "close", "censored"), index=data.index))
     cause = _cause(exit_type, event, outcome)
-    ids = (data["case_id"].astype("str").to_numpy() if "case_id" in data
+    # string arrays, not object arrays: no Python string per row
+    ids = (data["case_id"].astype("str").array if "case_id" in data
            else np.arange(len(data)).astype("str"))
-    return _Rows(start, stop, cause, data[by].astype("str").fillna("(none)").to_numpy(), ids,
+    return _Rows(start, stop, cause, data[by].astype("str").fillna("(none)").array, ids,
                  data.reset_index(drop=True), stop, counts=counts)
 
 
@@ -329,8 +360,12 @@ def _support(rows: _Rows) -> pd.DataFrame:
     c, n_case = rows.case_codes
     ok = g >= 0
     n_closed = np.bincount(g[ok & rows.event], minlength=len(labels))
-    pairs = engine.distinct(g[ok].astype(np.int64) * n_case + c[ok])  # (group, case)
-    n_cases = np.bincount(pairs // n_case, minlength=len(labels)) if n_case else n_closed * 0
+    if n_case == len(c):  # one row per case (a case table): every (group, case) is distinct
+        n_cases = np.bincount(g[ok], minlength=len(labels))
+    else:
+        pairs = engine.distinct(g[ok].astype(np.int64) * n_case + c[ok])  # (group, case)
+        n_cases = (np.bincount(pairs // n_case, minlength=len(labels)) if n_case
+                   else n_closed * 0)
     out = pd.DataFrame({"n_cases": n_cases.astype(np.int64), "n_closed": n_closed.astype(
         np.int64)}, index=pd.Index(labels, name="g"))
     return out.sort_values(["n_closed", "n_cases"], ascending=False, kind="stable")
@@ -362,18 +397,19 @@ def _descriptive(rows: _Rows, groups: Sequence[str], alpha: float,
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
     idx = {lab: order[bounds[k]:bounds[k + 1]] for k, lab in enumerate(labels)}
-    kms = {}
-    for g in groups:
-        i = idx[g]
-        o = np.argsort(rows.duration[i], kind="stable")
-        kms[g] = _km(rows.duration[i][o], rows.event[i][o], alpha, presorted=True)
+    kms, by_time = {}, {}
+    for g in groups:  # each group's rows sorted by time once, for the KM and the CIF
+        dur = rows.duration[idx[g]]
+        o = np.argsort(dur, kind="stable")
+        by_time[g] = dur[o], rows.cause[idx[g][o]]
+        kms[g] = _km(dur[o], by_time[g][1] == 1, alpha, presorted=True)
     if horizon is None and kms:
         horizon = float(min(km.timeline[-1] for km in kms.values()))
     out = []
     for g in groups:
-        i, km = idx[g], kms[g]
+        km, (dur, cause) = kms[g], by_time[g]
         lo, hi = km.median_ci
-        cif = engine.aalen_johansen(np.zeros(len(i)), rows.duration[i], rows.cause[i],
+        cif = engine.aalen_johansen(np.zeros(len(dur)), dur, cause,
                                     times=np.asarray(CIF_DAYS, float), cause_of_interest=1)[0]
         out.append((g, km.median, lo, hi, km.rmst(horizon), *np.asarray(cif, float)))
     cols = ["pattern", "median_days", "median_ci_low", "median_ci_high", "rmst_days",

@@ -198,3 +198,63 @@ def test_case_table_on_the_synthetic_district_matches_its_truth() -> None:
                                                                       abs=0.01)
     assert (cases["repeat_ordinal"] >= 2).mean() == pytest.approx(
         truth["share_repeat_filings"], abs=0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# the same answers whatever the events' encoding (issue 15: codes used as they are)
+# --------------------------------------------------------------------------------------------
+_TEXT = ("case_id", "activity", "agency", "agency_type", "category", "channel", "street",
+         "matter_id", "repeat_kind")
+
+
+def _encodings(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The validated sample as validate gives it and as users may pass it."""
+    import pyarrow as pa
+
+    cols = [c for c in _TEXT if c in ev]
+    half = len(ev) // 2
+    return {
+        "validated": ev,
+        # categorical text, with a category that never occurs
+        "categorical": ev.astype({c: pd.CategoricalDtype([*ev[c].dropna().unique(), "zz"])
+                                  for c in cols if c != "case_id"}),
+        "object": ev.astype(dict.fromkeys(cols, object)),
+        "two arrow chunks": pd.concat([ev.iloc[:half], ev.iloc[half:]]),
+        "arrow dictionary": ev.astype(dict.fromkeys(
+            ("activity", "agency", "agency_type"),
+            pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))),
+    }
+
+
+@pytest.fixture(scope="module")
+def sample_events() -> pd.DataFrame:
+    from pathlib import Path
+
+    return ck.read_events(Path(ck.__file__).parent / "datasets" / "sample_events.csv.gz")
+
+
+@pytest.mark.filterwarnings("ignore::casekit.ranking.WholeCasePatternWarning")
+def test_case_table_and_km_ranking_do_not_depend_on_the_text_encoding(sample_events) -> None:
+    ref = ck.build_case_table(sample_events)
+    ref_rank = ck.rank_collaborations(ref, repeat_only=False, adjust=False, method="whole-case")
+    for name, ev in _encodings(sample_events).items():
+        got = ck.build_case_table(ev)
+        # object text stays object in the carried columns (as it always did); values equal
+        pd.testing.assert_frame_equal(got, ref, check_exact=True, obj=name,
+                                      check_dtype=name != "object")
+        assert got.attrs == ref.attrs
+        rank = ck.rank_collaborations(got, repeat_only=False, adjust=False,
+                                      method="whole-case")
+        pd.testing.assert_frame_equal(rank, ref_rank, check_exact=True, obj=name)
+
+
+def test_contiguous_unsorted_cases_are_one_run_each(sample_events) -> None:
+    """Cases in reverse id order (contiguous, not sorted) give the same table, reordered."""
+    order = sample_events["case_id"].iloc[::-1].unique()
+    pos = pd.Index(order).get_indexer(sample_events["case_id"])
+    rev = sample_events.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
+    got = ck.build_case_table(rev)
+    ref = ck.build_case_table(sample_events)
+    assert got["case_id"].tolist() == list(order)
+    pd.testing.assert_frame_equal(
+        got.set_index("case_id").loc[ref["case_id"]].reset_index(), ref, check_exact=True)

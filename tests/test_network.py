@@ -661,3 +661,32 @@ def test_cli_network_on_the_sample_equals_the_in_memory_network(kind, tmp_path):
     assert got[key].astype("str").equals(ref[key].astype("str"))
     np.testing.assert_array_equal(got["count"].to_numpy(), ref["count"].to_numpy())
     np.testing.assert_allclose(got["share"].to_numpy(), ref["share"].to_numpy(), rtol=1e-12)
+
+
+def test_networks_do_not_depend_on_the_text_encoding():
+    """Categorical, object, chunked arrow and contiguous-unsorted events: the same graphs."""
+    import pyarrow as pa
+
+    src = Path(ck.__file__).parent / "datasets" / "sample_events.csv.gz"
+    ev = ck.read_events(src)
+    half = len(ev) // 2
+    order = ev["case_id"].iloc[::-1].unique()  # cases contiguous, ids not sorted
+    pos = pd.Index(order).get_indexer(ev["case_id"])
+    variants = {
+        "categorical": ev.astype({c: pd.CategoricalDtype([*ev[c].dropna().unique(), "zz"])
+                                  for c in ("case_id", "agency", "agency_type")}),
+        "object": ev.astype(dict.fromkeys(("case_id", "agency", "agency_type"), object)),
+        "two arrow chunks": pd.concat([ev.iloc[:half], ev.iloc[half:]]),
+        "arrow dictionary": ev.astype({"agency": pd.ArrowDtype(pa.dictionary(pa.int32(),
+                                                                              pa.string()))}),
+        "reversed cases": ev.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True),
+    }
+
+    def graphs(frame):
+        W, H = ck.build_agency_networks(frame)
+        H2 = ck.build_handover_network(frame, include_self=True)
+        return [nx.node_link_data(G, edges="links") for G in (W, H, H2)]
+
+    ref = graphs(ev)
+    for name, frame in variants.items():
+        assert graphs(frame) == ref, name
