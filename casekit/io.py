@@ -964,7 +964,8 @@ def _read_excel(path: Path, sheet: str | int | None,
 # --- Parquet ---------------------------------------------------------------------------------
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
+def _read_parquet(path: Path, columns: list[str] | None = None, *,
+                  categories: bool = False) -> RawTable:
     name = path.name
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -983,17 +984,19 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         table = pq.read_table(path, columns=columns, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileUnusableError(f"{name}: not a readable Parquet file ({exc})") from None
-    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema})
+    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema}, categories)
     return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet",
                     dictionaries=dictionaries)
 
 
-def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _undictionary(table: Any, types: Mapping[str, Any], categories: bool = False
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A table whose text columns were read dictionary-encoded -> the DataFrame the plain read
     gives (each such column cast back to ``types[name]``) and those dictionary columns.
 
     Reading text as dictionaries is cheaper than plain strings (Parquet stores them so) and
-    hands validation its factorisation for free; the DataFrame is the same as before.
+    hands validation its factorisation for free; with ``categories`` columns with few distinct
+    values stay ``category`` (no per-row strings); the values are those of the plain read.
     """
     import pyarrow as pa
 
@@ -1002,10 +1005,17 @@ def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, d
         want = types.get(fld.name)
         if pa.types.is_dictionary(fld.type) and want is not None \
                 and not pa.types.is_dictionary(want):
-            dictionaries[fld.name] = table.column(i)
-            table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
-                                                 fld.metadata), table.column(i).cast(want))
+            dictionaries[fld.name] = col = table.column(i)
+            if not categories or \
+                    sum(len(c.dictionary) for c in col.chunks) * _FEW_DISTINCT > len(col):
+                table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
+                                                     fld.metadata), col.cast(want))
     return table.to_pandas(), dictionaries
+
+
+#: A text column read dictionary-encoded stays a ``category`` in ``RawTable.data`` when it has
+#: fewer distinct values than rows / this (labels, agencies); others become ``str``.
+_FEW_DISTINCT = 16
 
 
 # --- XES -------------------------------------------------------------------------------------
@@ -1605,7 +1615,13 @@ def read_table(
     >>> raw.encoding, list(raw.data.columns), raw.source_rows.tolist()
     ('gb18030', ['信访件编号', '办理时间'], [2])
     """
-    path = Path(path)
+    return _read_any(Path(path), sheet, encoding, progress, max_unpacked, categories=False)
+
+
+def _read_any(path: Path, sheet: str | int | None, encoding: str | None, progress: bool | None,
+              max_unpacked: int | None, *, categories: bool) -> RawTable:
+    """:func:`read_table`; ``categories``: Parquet text with few distinct values stays
+    ``category`` (what validation wants; ``read_table`` gives text as the file holds it)."""
     fmt = _detect_format(path)
     check_input_path(path)
     limits = UnpackLimits.resolve(max_unpacked)
@@ -1617,7 +1633,7 @@ def read_table(
         if fmt == "excel":
             return _read_excel(path, sheet, limits)
         if fmt == "parquet":
-            return _read_parquet(path)
+            return _read_parquet(path, categories=categories)
         if fmt == "xes":
             return _read_xes(path, progress, limits)
         if _is_encrypted_office(path):
@@ -1680,8 +1696,7 @@ def read_events_report(
     from casekit.validate import validate_table
 
     path = Path(path)
-    raw = read_table(path, sheet=sheet, encoding=encoding, progress=progress,
-                     max_unpacked=max_unpacked)
+    raw = _read_any(path, sheet, encoding, progress, max_unpacked, categories=True)
     raw, columns = _apply_shape(raw, shape, columns, timezone, dayfirst, path.name)
     return validate_table(
         raw,

@@ -130,6 +130,9 @@ _TS_EXPECTED = "a date/time such as 2023-04-25 09:32, 2019/4/25 9:32:09 or 2023å
 _LABEL_COLUMNS = ("activity", "agency_type", "channel", "category", "outcome", "level",
                   "handling_mode")
 #: Canonical columns whose values are codes or labels, not free text (never masked).
+#: Canonical columns validated events hold as ``category`` (sorted text categories); every other
+#: text column is ``str`` (see data/README.md, "Validated events").
+_CATEGORY_COLUMNS = ("activity", "agency", *_LABEL_COLUMNS[1:])
 _CODE_COLUMNS = {"case_id", "timestamp", "activity", "agency", "agency_type", "petitioner_id",
                  "matter_id", "category", "channel", "street", "level", "outcome",
                  "handling_mode", "participants", "amount_yuan"}
@@ -236,6 +239,10 @@ def _as_str(s: pd.Series) -> pd.Series:
     """Any column -> ``str`` dtype, stripped; missing stays missing; 12.0 -> '12'."""
     if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         return s.str.strip()
+    if isinstance(s.dtype, pd.CategoricalDtype):  # the distinct values, then one take
+        cats = _as_str(pd.Series(np.asarray(s.cat.categories, dtype=object), dtype=object))
+        values = cats.array.take(s.cat.codes.to_numpy(), allow_fill=True)
+        return pd.Series(values, index=s.index, name=s.name)
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 2**53)
@@ -421,7 +428,10 @@ def _dictionary(s: pd.Series, enc: Any = None) -> tuple[np.ndarray, Any]:
 
     if enc is not None:
         return _from_dictionary(enc)
-    enc = pc.dictionary_encode(_arrow(s))
+    arr = _arrow(s)
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+        arr = arr.combine_chunks()  # unifying per-chunk dictionaries of 100k values is quadratic
+    enc = pc.dictionary_encode(arr)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.unify_dictionaries()
         dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], pa.string())
@@ -513,7 +523,7 @@ def _factor(s: pd.Series, enc: Any = None) -> tuple[np.ndarray, list[str], bool]
     ``unchanged`` tells whether the column is already ``str`` text equal to those values, so it
     can be kept as it is; ``enc`` as in :func:`_dictionary`.
     """
-    if s.dtype == "str":  # pyarrow text: hash in arrow, keep int32 codes (no int64 copy)
+    if s.dtype == "str" or enc is not None:  # hash in arrow (or reuse the reader's codes)
         codes, dictionary = _dictionary(s, enc)
         raw = np.asarray(dictionary.to_pylist(), dtype=object)
     else:
@@ -617,6 +627,9 @@ def _pseudonymise(df: pd.DataFrame, key: Any, notes: list[str]) -> tuple[pd.Data
     present = [c for c in _PII if c in df.columns]
     if not present:
         return df, {}
+    cats = [c for c in present if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    if cats:  # identity columns a reader kept dictionary-encoded: as the text they hold
+        df = df.assign(**{c: _category_text(df[c]) for c in cats})
     from casekit.privacy import pseudonymise
 
     out, info = pseudonymise(df, key=key)
@@ -648,15 +661,16 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
     them that ``df`` holds (see :func:`_map_uniques`).
     """
     enc = enc or {}
-    cols = [c for c in df.columns if c not in _CODE_COLUMNS
-            and (pd.api.types.is_string_dtype(df[c].dtype) or df[c].dtype == object)]
+    cols = [c for c in df.columns if c not in _CODE_COLUMNS and _is_text(df[c])]
     if not cols:
         return df
     from casekit.privacy import mask_free_text
 
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write: the columns replaced below are new, the rest shared
     for c in cols:
         s = df[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # a reader's dictionary column: free text
+            s = _category_text(s)                      # is ``str`` (its values as read)
         if s.dtype == object and not all(isinstance(v, str) or v is None
                                          for v in pd.unique(s.dropna())[:1000]):
             s = _as_str(s)
@@ -668,6 +682,30 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
         usable = c in enc and s.dtype == "str" and c not in _PII
         df[c] = _map_uniques(s.astype("str"), fn, enc.get(c) if usable else None, sel)
     return df
+
+
+def _category_text(s: pd.Series) -> pd.Series:
+    """A ``category`` column of text as ``str`` (one Arrow take; pandas' own ``astype`` goes
+    through a Python object per row).
+
+    Examples
+    --------
+    >>> _category_text(pd.Series(["b", None, "a", "b"], dtype="category")).tolist()
+    ['b', nan, 'a', 'b']
+    """
+    import pyarrow as pa
+
+    codes = s.cat.codes.to_numpy()
+    cats = pa.array(s.cat.categories.astype("str"), type=pa.large_string())
+    values = cats.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(values, dtype="str"), index=s.index, name=s.name)
+
+
+def _is_text(s: pd.Series) -> bool:
+    """Text held as ``str``, objects or a ``category`` of text (what free-text masking sees)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _is_text(pd.Series(s.cat.categories))
+    return pd.api.types.is_string_dtype(s.dtype) or s.dtype == object
 
 
 def _arrow(s: pd.Series) -> Any:
@@ -1041,7 +1079,6 @@ class _Accepted:
 
     events: pd.DataFrame
     factors: dict[str, tuple[np.ndarray, list[str], bool]]
-    originals: dict[str, pd.Series]
     sel: Any                  # positions of the accepted rows (``slice(None)``: all, in order)
     runs: list[tuple[int, int]] | None
     identity: bool
@@ -1058,16 +1095,38 @@ class _Accepted:
         return int(counts[0] + sum(counts[i + 1] for i, u in enumerate(uniques) if not u))
 
     def column(self, col: str, mapped: Sequence[str | None], fill: str | None) -> pd.Series:
-        """The accepted rows of ``col`` with its distinct values replaced by ``mapped``."""
-        codes, uniques, same = self.factors[col]
-        if same and list(mapped) == uniques and (fill is None or self.empties(col) == 0):
-            # already canonical text: keep the column (no 10M-string rebuild)
-            orig = self.originals[col]
-            if self.identity:
-                return orig
-            return _select_rows(orig, self.sel, self.runs).set_axis(self.events.index)
-        values = pd.array([*mapped, fill], dtype="str").take(codes[self.sel])
-        return pd.Series(values, index=self.events.index)
+        """The accepted rows of ``col`` with its distinct values replaced by ``mapped``, as a
+        ``category`` column (see :func:`_categorical`; no per-row strings are built)."""
+        codes = self.factors[col][0]
+        return _categorical(codes if self.identity else codes[self.sel], [*mapped, fill],
+                            self.events.index)
+
+
+def _categorical(codes: np.ndarray, values: Sequence[str | None], index: pd.Index) -> pd.Series:
+    """``values[codes]`` (``codes == -1``: ``values[-1]``; ``None``: missing) as a ``category``
+    column whose categories are the distinct values the rows use, sorted as text sorts.
+
+    Sorted categories make sorting and ``groupby`` give the order plain text gives.
+
+    Examples
+    --------
+    >>> s = _categorical(np.array([1, 0, -1, 1]), ["b", "a", None], pd.RangeIndex(4))
+    >>> s.tolist(), list(s.cat.categories)
+    (['a', 'b', nan, 'a'], ['a', 'b'])
+    """
+    text = [v for v in values if v is not None]
+    cats = sorted(set(text))
+    pos = {c: i for i, c in enumerate(cats)}
+    remap = np.array([-1 if v is None else pos[v] for v in values], dtype=np.int32)
+    new = remap[codes]  # -1 reads remap[-1]: the fill value's code
+    used = np.bincount(new + 1, minlength=len(cats) + 1)[1:] > 0
+    if not used.all():  # categories of quarantined rows only: left out
+        cats = [c for c, u in zip(cats, used, strict=True) if u]
+        keep = np.full(len(used) + 1, -1, dtype=np.int32)
+        keep[np.flatnonzero(used)] = np.arange(len(cats), dtype=np.int32)
+        new = keep[new]  # -1 reads keep[-1] == -1
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="str"))
+    return pd.Series(pd.Categorical.from_codes(new, dtype=dtype, validate=False), index=index)
 
 
 def _accepted(run: _Run, frame: pd.DataFrame, order: _Order, bad: np.ndarray,
@@ -1077,10 +1136,9 @@ def _accepted(run: _Run, frame: pd.DataFrame, order: _Order, bad: np.ndarray,
     in ``done`` already were).
     """
     factors = {c: done[c] if c in done else _factor(frame[c], run.enc.get(c))
-               for c in ("activity", "agency", *_LABEL_COLUMNS[1:]) if c in frame.columns}
+               for c in _CATEGORY_COLUMNS if c in frame.columns}
     identity = order.sorted_already and not bad.any() and not order.dup.any()
     others = [c for c in frame.columns if c not in factors]
-    originals = {c: frame[c] for c in factors}
     keep = order.keep_idx
     runs = None if identity else _row_runs(keep, len(frame))
     if identity:
@@ -1088,7 +1146,7 @@ def _accepted(run: _Run, frame: pd.DataFrame, order: _Order, bad: np.ndarray,
     else:
         events = pd.DataFrame({c: _select_rows(frame[c], keep, runs) for c in others},
                               columns=others, copy=False)
-    return _Accepted(events, factors, originals, slice(None) if identity else keep, runs,
+    return _Accepted(events, factors, slice(None) if identity else keep, runs,
                      identity)
 
 
@@ -1134,8 +1192,9 @@ def _map_agencies(run: _Run, acc: _Accepted, raw_names: list[str] | None) -> Non
     """
     events = acc.events
     if "agency" not in acc.factors:
-        events["agency"] = pd.Series("unknown", index=events.index, dtype="str")
-        events["agency_type"] = pd.Series("unknown", index=events.index, dtype="str")
+        unknown = np.full(len(events), -1, dtype=np.int8)
+        events["agency"] = _categorical(unknown, ["unknown"], events.index)
+        events["agency_type"] = _categorical(unknown, ["unknown"], events.index)
         run.notes.append("no agency column; agency and agency_type set to 'unknown' "
                          f"(pass {hint_option('columns', 'agency')})")
         return
@@ -1151,8 +1210,7 @@ def _map_agencies(run: _Run, acc: _Accepted, raw_names: list[str] | None) -> Non
     events["agency"] = acc.column("agency", masked_agencies, "unknown")
     if "agency_type" not in acc.factors:
         types, n_hit = _infer_types(uniques)
-        events["agency_type"] = pd.Series(
-            pd.array([*types, "unknown"], dtype="str").take(codes[acc.sel]), index=events.index)
+        events["agency_type"] = _categorical(codes[acc.sel], [*types, "unknown"], events.index)
         run.notes.append(f"no agency_type column; inferred from agency names for {n_hit} of "
                          f"{len(uniques)} agencies, the others 'unknown'")
 
@@ -1163,6 +1221,9 @@ def _canonical_order(events: pd.DataFrame) -> pd.DataFrame:
 
     first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
     events = events[first + [c for c in events.columns if c not in first]]
+    for c in events.columns:  # a reader's dictionary columns outside the label set: text
+        if c not in _CATEGORY_COLUMNS and isinstance(events[c].dtype, pd.CategoricalDtype):
+            events[c] = _category_text(events[c])
     if events["case_id"].dtype != "str":
         events["case_id"] = events["case_id"].astype("str")
     return events
