@@ -1693,10 +1693,11 @@ def read_events_report(
     >>> res.quarantine[["source_row", "column", "reason"]].to_dict("records")
     [{'source_row': 3, 'column': 'case_id', 'reason': 'empty case id'}]
     """
-    from casekit.validate import validate_table
+    from casekit.validate import release_arrow_memory, validate_table
 
     path = Path(path)
     raw = _read_any(path, sheet, encoding, progress, max_unpacked, categories=True)
+    release_arrow_memory()  # the decoding's temporaries
     raw, columns = _apply_shape(raw, shape, columns, timezone, dayfirst, path.name)
     return validate_table(
         raw,

@@ -132,7 +132,7 @@ _LABEL_COLUMNS = ("activity", "agency_type", "channel", "category", "outcome", "
 #: Canonical columns whose values are codes or labels, not free text (never masked).
 #: Canonical columns validated events hold as ``category`` (sorted text categories); every other
 #: text column is ``str`` (see data/README.md, "Validated events").
-_CATEGORY_COLUMNS = ("activity", "agency", *_LABEL_COLUMNS[1:])
+_CATEGORY_COLUMNS = ("activity", "agency", *_LABEL_COLUMNS[1:], "street")
 _CODE_COLUMNS = {"case_id", "timestamp", "activity", "agency", "agency_type", "petitioner_id",
                  "matter_id", "category", "channel", "street", "level", "outcome",
                  "handling_mode", "participants", "amount_yuan"}
@@ -402,15 +402,11 @@ def _from_dictionary(enc: Any) -> tuple[np.ndarray, Any]:
     if not all(c.dictionary is first or c.dictionary.equals(first) for c in chunks[1:]):
         enc = enc.unify_dictionaries()
         chunks, first = enc.chunks, enc.chunk(0).dictionary
-    idx = np.concatenate([np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int64)
+    idx = np.concatenate([np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int32)
                           for c in chunks])
-    k, n = len(first), len(idx)
-    seen = idx >= 0
-    first_row = np.full(k, n, dtype=np.int64)
-    rows = np.flatnonzero(seen)
-    np.minimum.at(first_row, idx[rows], rows)
-    used = np.flatnonzero(first_row < n)
-    used = used[np.argsort(first_row[used], kind="stable")]
+    k = len(first)
+    used = pd.unique(idx)  # in order of first appearance (a hash pass over integers)
+    used = used[used >= 0]
     remap = np.full(k + 1, -1, dtype=np.int32)
     remap[used] = np.arange(len(used), dtype=np.int32)
     codes = remap[idx]  # idx == -1 reads remap[-1], the -1 kept for missing
@@ -669,8 +665,9 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
     df = df.copy(deep=False)  # copy-on-write: the columns replaced below are new, the rest shared
     for c in cols:
         s = df[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):  # a reader's dictionary column: free text
-            s = _category_text(s)                      # is ``str`` (its values as read)
+        if isinstance(s.dtype, pd.CategoricalDtype):  # a reader's dictionary column:
+            df[c] = _mask_categories(s, known_names)   # its distinct values masked
+            continue
         if s.dtype == object and not all(isinstance(v, str) or v is None
                                          for v in pd.unique(s.dropna())[:1000]):
             s = _as_str(s)
@@ -682,6 +679,32 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
         usable = c in enc and s.dtype == "str" and c not in _PII
         df[c] = _map_uniques(s.astype("str"), fn, enc.get(c) if usable else None, sel)
     return df
+
+
+def _mask_categories(s: pd.Series, known_names: list[str] | None) -> pd.Series:
+    """A ``category`` column of free text with its categories PII-masked (values that masking
+    makes equal become one category).
+
+    Examples
+    --------
+    >>> s = pd.Series(["电话13812345678", "无", "电话13912345678"], dtype="category")
+    >>> _mask_categories(s, None).tolist()
+    ['电话[手机号]', '无', '电话[手机号]']
+    """
+    from casekit.privacy import mask_free_text
+
+    cats = [str(c) for c in s.cat.categories]
+    masked = mask_free_text(pd.Series(cats, dtype="str"), known_names=known_names).tolist()
+    masked = [None if isinstance(v, float) else v for v in masked]
+    if masked == cats:
+        return s
+    return _categorical(s.cat.codes.to_numpy(), [*masked, None], s.index).rename(s.name)
+
+
+def _text_category(s: pd.Series) -> pd.Series:
+    """A text column as ``category`` with sorted categories (the values unchanged)."""
+    codes, dictionary = _dictionary(s)
+    return _categorical(codes, [*dictionary.to_pylist(), None], s.index).rename(s.name)
 
 
 def _category_text(s: pd.Series) -> pd.Series:
@@ -1136,7 +1159,7 @@ def _accepted(run: _Run, frame: pd.DataFrame, order: _Order, bad: np.ndarray,
     in ``done`` already were).
     """
     factors = {c: done[c] if c in done else _factor(frame[c], run.enc.get(c))
-               for c in _CATEGORY_COLUMNS if c in frame.columns}
+               for c in ("activity", "agency", *_LABEL_COLUMNS[1:]) if c in frame.columns}
     identity = order.sorted_already and not bad.any() and not order.dup.any()
     others = [c for c in frame.columns if c not in factors]
     keep = order.keep_idx
@@ -1221,8 +1244,11 @@ def _canonical_order(events: pd.DataFrame) -> pd.DataFrame:
 
     first = [c for c in (*EVENT_COLUMNS, *OPTIONAL_EVENT_COLUMNS) if c in events.columns]
     events = events[first + [c for c in events.columns if c not in first]]
-    for c in events.columns:  # a reader's dictionary columns outside the label set: text
-        if c not in _CATEGORY_COLUMNS and isinstance(events[c].dtype, pd.CategoricalDtype):
+    for c in events.columns:  # the category columns as categories, every other text as str
+        is_cat = isinstance(events[c].dtype, pd.CategoricalDtype)
+        if c in _CATEGORY_COLUMNS and not is_cat and _is_text(events[c]):
+            events[c] = _text_category(events[c].astype("str"))
+        elif c not in _CATEGORY_COLUMNS and is_cat:
             events[c] = _category_text(events[c])
     if events["case_id"].dtype != "str":
         events["case_id"] = events["case_id"].astype("str")
@@ -1485,9 +1511,19 @@ def validate_table(
         "n_duplicates": int(order.dup.sum()), "unknown_labels": unknown_labels,
         "pii_info": pii_info})
     events, problems, metadata = _scrub_side_doors(events, run.problems, metadata, raw_names)
+    release_arrow_memory()
     events.attrs["casekit"] = metadata
     events.attrs[ENCODING_KEY] = _encoding_flags(events)
     return ReadResult(events, quarantine, metadata, problems)
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator keeps after a read's temporaries are freed back to the
+    system (mimalloc / jemalloc keep it for Arrow's reuse, where numpy and the later steps
+    cannot use it: on a 9M-event Parquet read that is more than the events themselves)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _petitioner_names(df: pd.DataFrame, mapping: Mapping[str, Any]) -> list[str] | None:
