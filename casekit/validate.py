@@ -387,11 +387,9 @@ def _blank(s: pd.Series) -> np.ndarray:
     return (s.isna() | (s == "")).to_numpy(dtype=bool)
 
 
-def _from_dictionary(enc: Any) -> tuple[np.ndarray, Any]:
-    """(codes, dictionary) of a column read dictionary-encoded, exactly as
-    :func:`_dictionary` gives them for its text: distinct values in order of first appearance,
-    values the rows never use left out, ``-1`` for missing.
-    """
+def _reader_codes(enc: Any) -> tuple[np.ndarray, Any]:
+    """(int32 codes, -1 for missing; dictionary) of a reader's dictionary column as stored: one
+    dictionary for all chunks, values the rows never use kept, in the file's order."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -404,6 +402,17 @@ def _from_dictionary(enc: Any) -> tuple[np.ndarray, Any]:
         chunks, first = enc.chunks, enc.chunk(0).dictionary
     idx = np.concatenate([np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int32)
                           for c in chunks])
+    return idx, first
+
+
+def _from_dictionary(enc: Any) -> tuple[np.ndarray, Any]:
+    """(codes, dictionary) of a column read dictionary-encoded, exactly as
+    :func:`_dictionary` gives them for its text: distinct values in order of first appearance,
+    values the rows never use left out, ``-1`` for missing.
+    """
+    import pyarrow as pa
+
+    idx, first = _reader_codes(enc)
     k = len(first)
     used = pd.unique(idx)  # in order of first appearance (a hash pass over integers)
     used = used[used >= 0]
@@ -445,7 +454,8 @@ def _map_uniques(s: pd.Series, fn: Any, enc: Any = None, sel: Any = None) -> pd.
     reader's dictionary encoding of the column ``s`` was selected from by the positions ``sel``
     (see :func:`_dictionary`); its distinct values may then include some of unselected rows.
     """
-    codes, dictionary = _dictionary(s, enc)
+    # the order of the distinct values does not matter here: the reader's codes as they are
+    codes, dictionary = _reader_codes(enc) if enc is not None else _dictionary(s)
     if enc is not None and sel is not None:
         codes = codes[sel]
     if not len(dictionary):
