@@ -539,7 +539,22 @@ def _factor(s: pd.Series, enc: Any = None) -> tuple[np.ndarray, list[str], bool]
     out = ["" if v is None or pd.isna(v) else str(v) for v in text.tolist()]
     same = s.dtype == "str" and all(isinstance(r, str) and r == t for r, t in zip(raw, out,
                                                                                 strict=True))
-    return np.asarray(codes), out, same
+    return _small_codes(np.asarray(codes), len(out)), out, same
+
+
+def _small_codes(codes: np.ndarray, k: int) -> np.ndarray:
+    """Codes (``-1`` = missing) of ``k`` distinct values in the smallest integer type that
+    also holds ``k`` itself (so ``codes + 1`` cannot wrap): 1 byte per row for labels.
+
+    Examples
+    --------
+    >>> _small_codes(np.array([0, -1, 2], dtype=np.int64), 3).dtype
+    dtype('int8')
+    """
+    for dt in (np.int8, np.int16):
+        if k < np.iinfo(dt).max:
+            return codes.astype(dt, copy=False)
+    return codes
 
 
 def _mask_labels(labels: list[str], known_names: list[str] | None) -> list[str]:
@@ -990,7 +1005,7 @@ def _order_and_dedupe(df: pd.DataFrame, case: pd.Series, ts: np.ndarray, bad: np
     same_case: np.ndarray | None = None
     good_idx = np.flatnonzero(~bad)
     dup_of: dict[int, int] = {}
-    case_g = case.take(good_idx) if bad.any() else case
+    case_g = _select_rows(case, good_idx, _row_runs(good_idx, n)) if bad.any() else case
     order = _sorted_order(case_g, ts[good_idx])
     gi = good_idx if order is None else good_idx[order]
     if drop_duplicates and len(gi) > 1:
