@@ -1,6 +1,7 @@
 """Ingest benchmark: district files on disk -> validated canonical events (time and peak memory).
 
     python benchmarks/ingest.py [--cases 1000000] [--csv-cases 100000] [--skip-xes]
+                                [--stages] [--pipeline]
 
 The files are ``casekit synth`` districts (``_common.py``: about 300 agencies, all 17 columns,
 free text, a few rows that validation quarantines), cached in ``benchmarks/.cache/``. Each
@@ -9,7 +10,9 @@ reader measured in the same run: ``pyarrow.parquet.read_table(...).to_pandas()``
 pandas' pyarrow CSV engine for CSV; for XES (the real road-traffic log) against the standard
 library's expat ``iterparse`` collecting the same fields without validation (the fastest reader
 installed) and PM4Py's published figures (``../shared/perf/BASELINES.md``; PM4Py is not
-installed). Memory is also given per million events above the interpreter and imports. Goals (issue 15):
+installed). Memory is also given per million events above the interpreter and imports;
+``--stages`` prints each stage of the validated reads (CPU, wall, peak RSS), ``--pipeline`` the
+peak of read -> case table -> both networks and the events a 24 GiB machine holds. Goals (issue 15):
 Parquet within 2x of pyarrow, CSV within 2x of pandas' pyarrow engine, XES within 1.5x of the
 fastest reader available.
 """
@@ -35,6 +38,12 @@ def _child(kind: str, path: str) -> None:
     os.environ.setdefault("CASEKIT_PSEUDONYM_KEY", "benchmark")
     import pandas as pd
 
+    if kind == "stages":
+        _stages(path)
+        return
+    if kind == "pipeline":
+        _pipeline(path)
+        return
     if kind == "casekit":
         import casekit.io  # import cost is not part of the read
         import casekit.validate  # noqa: F401
@@ -59,6 +68,85 @@ def _child(kind: str, path: str) -> None:
            "peak_mib": cm.peak_rss_mib(), "base_mib": base, "rows": n,
            "quarantined": quarantined}
     print(json.dumps(out))
+
+
+#: The stages of a validated read, as (module, function) called by name inside
+#: ``read_events_report`` / ``validate_table``: ``--stages`` times each and its peak RSS.
+STAGES = [("casekit.io", "_read_any"), *(("casekit.validate", f) for f in (
+    "_canonical_frame", "_check_ids", "_check_timestamps", "_factor", "_order_and_dedupe",
+    "_quarantine", "_accepted", "_map_labels", "_map_agencies", "_pseudonymise",
+    "_mask_text_columns", "_canonical_order", "_check_cases", "_metadata",
+    "_scrub_side_doors"))]
+
+
+def _stages(path: str) -> None:
+    """One validated read with each stage wrapped: CPU, wall and peak RSS above the RSS the
+    stage started from (the peak mark is reset per stage); prints JSON rows."""
+    import functools
+    import importlib
+
+    import casekit.io
+
+    rows: dict[str, list[float]] = {}
+
+    def wrap(mod: object, name: str) -> None:
+        fn = getattr(mod, name)
+
+        @functools.wraps(fn)
+        def timed(*a: object, **k: object) -> object:
+            start = cm.rss_mib()
+            cm.reset_peak()
+            t, c = time.perf_counter(), time.process_time()
+            out = fn(*a, **k)
+            row = rows.setdefault(name, [0.0, 0.0, 0.0, start, 0])
+            row[0] += time.process_time() - c
+            row[1] += time.perf_counter() - t
+            row[2] = max(row[2], cm.peak_rss_mib() - start)
+            row[4] += 1
+            return out
+
+        setattr(mod, name, timed)
+
+    for mod_name, name in STAGES:
+        wrap(importlib.import_module(mod_name), name)
+    base = cm.rss_mib()
+    t = time.process_time()
+    res = casekit.io.read_events_report(path, progress=False)
+    print(json.dumps({"total_cpu": time.process_time() - t, "base_mib": base,
+                      "end_mib": cm.rss_mib(), "rows": res.n_accepted, "stages": rows}))
+
+
+def _pipeline(path: str) -> None:
+    """read -> case table -> both networks in this process: peak RSS after each step (never
+    reset, so the last is the peak of the whole chain), as JSON."""
+    import casekit as ck
+
+    base = cm.rss_mib()
+    steps: dict[str, list[float]] = {}
+
+    def step(name: str, fn: object) -> object:
+        c = time.process_time()
+        out = fn()  # type: ignore[operator]
+        steps[name] = [time.process_time() - c, cm.peak_rss_mib(), cm.rss_mib()]
+        return out
+
+    ev = step("read_events", lambda: ck.read_events(path, progress=False))
+    step("build_case_table", lambda: ck.build_case_table(ev))
+    step("build_agency_networks", lambda: ck.build_agency_networks(ev))
+    print(json.dumps({"base_mib": base, "rows": len(ev), "steps": steps}))
+
+
+def report_pipeline(path: Path) -> None:
+    """The memory ceiling: peak RSS of read -> case table -> networks per million events."""
+    got = measure("pipeline", path)
+    base, rows = got["base_mib"], got["rows"]
+    print(f"pipeline read -> case table -> networks ({rows:,} events; peak RSS so far, MiB "
+          f"above the {base:,.0f} MiB of the imports):")
+    for name, (cpu, peak, now) in got["steps"].items():
+        print(f"    {name:<22} cpu {cpu:6.2f} s  peak +{peak - base:7,.0f}  held +{now - base:7,.0f}")
+    per_m = (max(v[1] for v in got["steps"].values()) - base) / 1024 / rows * 1e6
+    print(f"    -> {per_m:.2f} GiB per million events (goal <= 0.3); ceiling on 24 GiB: "
+          f"{(24 - base / 1024) / per_m:,.0f}M events")
 
 
 def _bare_xes(path: str) -> int:
@@ -114,11 +202,26 @@ def report(name: str, ours: dict, bare: dict | None, bare_name: str, goal: float
     return ratio
 
 
+def report_stages(name: str, path: Path) -> None:
+    """Print the per-stage table of one validated read (fresh process)."""
+    got = measure("stages", path)
+    print(f"{name}: stages of read_events (cpu s, wall s, peak RSS above the stage's start "
+          f"MiB; {got['total_cpu']:.2f} s cpu in all, {got['end_mib'] - got['base_mib']:,.0f} "
+          f"MiB held at the end for {got['rows']:,} events)")
+    for stage, (cpu, wall, peak, start, calls) in got["stages"].items():
+        print(f"    {stage:<20} {cpu:6.2f} {wall:6.2f}  +{peak:7,.0f} MiB from {start:7,.0f}"
+              f"{f'  ({calls} calls)' if calls > 1 else ''}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1_000_000, help="cases of the Parquet district")
     ap.add_argument("--csv-cases", type=int, default=100_000, help="cases of the CSV district")
     ap.add_argument("--skip-xes", action="store_true")
+    ap.add_argument("--stages", action="store_true",
+                    help="also print each stage's time and peak memory")
+    ap.add_argument("--pipeline", action="store_true",
+                    help="also measure peak memory of read -> case table -> networks")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"))
     args = ap.parse_args()
     if args.child:
@@ -132,6 +235,11 @@ def main() -> None:
     r_csv = report(f"CSV ({csv.stat().st_size / 2**20:,.0f} MiB), {args.csv_cases:,} cases",
                    measure("casekit", csv), measure("bare-csv", csv),
                    "pandas read_csv(engine='pyarrow')", 2)
+    if args.stages:
+        report_stages(f"Parquet, {args.cases:,} cases", pq)
+        report_stages(f"CSV, {args.csv_cases:,} cases", csv)
+    if args.pipeline:
+        report_pipeline(pq)
     xes = float("nan")
     r_xes = float("nan")
     if not args.skip_xes and ROAD.exists():

@@ -445,16 +445,21 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _blank_bytes(data: bytes, chars: bytes = b" \t\r\n\x00\xef\xbb\xbf") -> bool:
+def _blank_bytes(data: bytes | memoryview,
+                 chars: bytes = b" \t\r\n\x00\xef\xbb\xbf") -> bool:
     """``not data.strip(chars)`` without copying a large buffer when it starts with text."""
-    if data[:4096].strip(chars):
+    if bytes(data[:4096]).strip(chars):
         return False
-    return not data.strip(chars)
+    return not bytes(data).strip(chars)
 
 
-def _decode(data: bytes, encoding: str | None, name: str,
-            notes: list[str]) -> tuple[bytes, str, _BadLines]:
-    """Return (UTF-8 bytes without BOM, encoding label, undecodable lines)."""
+def _decode(data: bytes, encoding: str | None, name: str, notes: list[str], *,
+            keep_bom: bool = False) -> tuple[bytes, str, _BadLines]:
+    """Return (UTF-8 bytes without BOM, encoding label, undecodable lines).
+
+    ``keep_bom``: valid UTF-8 after a UTF-8 byte-order mark comes back with the mark (the
+    caller skips it; slicing it off would copy the whole file).
+    """
     if encoding is not None:
         try:
             text = data.decode(encoding)
@@ -468,7 +473,7 @@ def _decode(data: bytes, encoding: str | None, name: str,
             ) from None
         return text.lstrip("\ufeff").encode("utf-8"), encoding, []
     if data.startswith(b"\xef\xbb\xbf"):
-        data, label = data[3:], "utf-8-sig"
+        label = "utf-8-sig"  # the mark stays on ``data`` until the end (no copy)
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16").encode("utf-8"), "utf-16", []
@@ -488,7 +493,9 @@ def _decode(data: bytes, encoding: str | None, name: str,
                     return text.encode("utf-8"), enc, []
     data, bad = _nul_lines(data, notes)
     if _is_utf8(data):
-        return data, label, bad
+        return (data if keep_bom or label != "utf-8-sig" else data[3:]), label, bad
+    if label == "utf-8-sig":
+        data = data[3:]
     body, enc, bad_enc = _decode_lines(data, name)
     return body, enc, sorted(bad + bad_enc)
 
@@ -557,16 +564,18 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
     notes: list[str] = []
     if member is not None:
         notes.append(f"read member {member!r} of the archive")
-    body, enc, bad_lines = _decode(data, encoding, name, notes)
+    body, enc, bad_lines = _decode(data, encoding, name, notes, keep_bom=True)
     del data
+    # ``pos``: where the text still to read starts (offsets, not slices: no copy of the file).
     # header: the first non-empty line, unless a title line sits above the real header (exports
     # often start with "XX区信访件台账"): then the line among the first 10 naming most known
     # columns. ``skipped`` counts the physical lines above the header.
+    pos = 3 if body.startswith(b"\xef\xbb\xbf") else 0
     skipped = 0
-    while body.startswith((b"\n", b"\r\n")):
-        body = body[body.find(b"\n") + 1:]
+    while body.startswith((b"\n", b"\r\n"), pos):
+        pos = body.find(b"\n", pos) + 1
         skipped += 1
-    head_lines = body[:65536].split(b"\n")[:10]
+    head_lines = body[pos:pos + 65536].split(b"\n")[:10]
     if len(head_lines) > 1:
         aliases = {_norm_header(a) for al in (*COLUMN_ALIASES.values(),
                                               *CASE_COLUMN_ALIASES.values()) for a in al}
@@ -578,13 +587,14 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
         if best > 0 and scores[best] >= 2 and scores[0] < 2:
             for _ in range(best):
-                body = body[body.find(b"\n") + 1:]
+                pos = body.find(b"\n", pos) + 1
             notes.append(f"header found on line {skipped + best + 1}; the line(s) above it (a "
                          "title) skipped")
             skipped += best
     bad_lines = [(ln, r) for ln, r in bad_lines if ln > skipped + 1]
-    first_nl = body.find(b"\n")
-    first_line = (body if first_nl < 0 else body[:first_nl]).decode("utf-8", errors="replace")
+    first_nl = body.find(b"\n", pos)
+    first_line = (body[pos:] if first_nl < 0 else body[pos:first_nl]).decode(
+        "utf-8", errors="replace")
     sep = "\t" if name.lower().endswith((".tsv", ".tsv.gz")) else _sniff_sep(first_line)
     if first_line.count(sep) + 1 > _WIDE_LIMIT:
         raise FileUnusableError(f"{name}: the header has {first_line.count(sep) + 1} columns; "
@@ -599,23 +609,28 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
         raise FileUnusableError(f"{name}: the first line is empty; expected a header row "
                                 "naming the columns")
     names = _header_names(header, notes)
-    rest = b"" if first_nl < 0 else body[first_nl + 1:]
-    del body
+    rest = memoryview(b"" if first_nl < 0 else body)[first_nl + 1 if first_nl >= 0 else 0:]
     if _blank_bytes(rest, b" \t\r\n") and not bad_lines:
         raise FileUnusableError(f"{name}: has a header but no data rows; expected events below "
                                 "the header")
     first = 2 + skipped  # physical line of the first data line
     extra = {"separator": sep, **({"member": member} if member else {})}
-    table = None if bad_lines else _arrow_csv(rest, names, sep)
-    n_lines = rest.count(b"\n") + (0 if rest.endswith(b"\n") else 1)
-    if table is not None and table.num_rows == n_lines:
-        df = table.to_pandas()
-        rows = np.arange(first, table.num_rows + first, dtype="int64")
-        return RawTable(df, rows, "csv", enc, notes, extra=extra)
+    quoted = first_nl >= 0 and body.find(b'"', first_nl + 1) >= 0
+    table = None if bad_lines else _arrow_csv(rest, names, sep, quoted)
+    if table is not None:
+        # rows == lines: without quotes an empty line fails Arrow's column count (so ``None``);
+        # with quotes a cell may span lines, and one column may be empty: count the lines
+        n_lines = table.num_rows
+        if quoted or len(names) == 1:
+            n_lines = body.count(b"\n", first_nl + 1) + (0 if body.endswith(b"\n") else 1)
+        if table.num_rows == n_lines:
+            df = table.to_pandas()
+            rows = np.arange(first, table.num_rows + first, dtype="int64")
+            return RawTable(df, rows, "csv", enc, notes, extra=extra)
     # exact path: ragged rows, blank lines, multi-line cells, broken quotes, undecodable lines
     del table
     try:
-        raw = _read_csv_exact(rest.decode("utf-8"), names, sep, enc, notes, first=first)
+        raw = _read_csv_exact(bytes(rest).decode("utf-8"), names, sep, enc, notes, first=first)
     except csv.Error as exc:
         raise FileUnusableError(f"{name}: cannot be parsed as CSV ({exc})") from None
     raw.bad_rows.extend((ln, None, "", reason) for ln, reason in bad_lines)
@@ -624,8 +639,9 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
     return raw
 
 
-def _arrow_csv(rest: bytes, names: list[str], sep: str) -> Any:
-    """Parse with pyarrow (every column text); ``None`` when the exact path must decide."""
+def _arrow_csv(rest: bytes | memoryview, names: list[str], sep: str, quoted: bool) -> Any:
+    """Parse with pyarrow (every column text); ``None`` when the exact path must decide (a row
+    that does not split into the header's columns, an empty line included)."""
     import pyarrow as pa
     import pyarrow.csv as pv
 
@@ -639,9 +655,10 @@ def _arrow_csv(rest: bytes, names: list[str], sep: str) -> Any:
     for _ in range(2):
         try:
             table = pv.read_csv(
-                io.BytesIO(rest),
+                pa.BufferReader(pa.py_buffer(rest)),  # zero-copy
                 read_options=pv.ReadOptions(column_names=names, block_size=block),
-                parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=b'"' in rest,
+                parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=quoted,
+                                              ignore_empty_lines=quoted or len(names) == 1,
                                               invalid_row_handler=on_invalid),
                 convert_options=pv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                   strings_can_be_null=False),
@@ -964,7 +981,8 @@ def _read_excel(path: Path, sheet: str | int | None,
 # --- Parquet ---------------------------------------------------------------------------------
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
+def _read_parquet(path: Path, columns: list[str] | None = None, *,
+                  categories: bool = False) -> RawTable:
     name = path.name
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -983,17 +1001,19 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> RawTable:
         table = pq.read_table(path, columns=columns, read_dictionary=text)
     except (pa.ArrowException, OSError) as exc:
         raise FileUnusableError(f"{name}: not a readable Parquet file ({exc})") from None
-    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema})
+    df, dictionaries = _undictionary(table, {f.name: f.type for f in schema}, categories)
     return RawTable(df, np.arange(1, len(df) + 1, dtype="int64"), "parquet",
                     dictionaries=dictionaries)
 
 
-def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _undictionary(table: Any, types: Mapping[str, Any], categories: bool = False
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A table whose text columns were read dictionary-encoded -> the DataFrame the plain read
     gives (each such column cast back to ``types[name]``) and those dictionary columns.
 
     Reading text as dictionaries is cheaper than plain strings (Parquet stores them so) and
-    hands validation its factorisation for free; the DataFrame is the same as before.
+    hands validation its factorisation for free; with ``categories`` columns with few distinct
+    values stay ``category`` (no per-row strings); the values are those of the plain read.
     """
     import pyarrow as pa
 
@@ -1002,10 +1022,17 @@ def _undictionary(table: Any, types: Mapping[str, Any]) -> tuple[pd.DataFrame, d
         want = types.get(fld.name)
         if pa.types.is_dictionary(fld.type) and want is not None \
                 and not pa.types.is_dictionary(want):
-            dictionaries[fld.name] = table.column(i)
-            table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
-                                                 fld.metadata), table.column(i).cast(want))
+            dictionaries[fld.name] = col = table.column(i)
+            if not categories or \
+                    sum(len(c.dictionary) for c in col.chunks) * _FEW_DISTINCT > len(col):
+                table = table.set_column(i, pa.field(fld.name, want, fld.nullable,
+                                                     fld.metadata), col.cast(want))
     return table.to_pandas(), dictionaries
+
+
+#: A text column read dictionary-encoded stays a ``category`` in ``RawTable.data`` when it has
+#: fewer distinct values than rows / this (labels, agencies); others become ``str``.
+_FEW_DISTINCT = 16
 
 
 # --- XES -------------------------------------------------------------------------------------
@@ -1605,7 +1632,13 @@ def read_table(
     >>> raw.encoding, list(raw.data.columns), raw.source_rows.tolist()
     ('gb18030', ['信访件编号', '办理时间'], [2])
     """
-    path = Path(path)
+    return _read_any(Path(path), sheet, encoding, progress, max_unpacked, categories=False)
+
+
+def _read_any(path: Path, sheet: str | int | None, encoding: str | None, progress: bool | None,
+              max_unpacked: int | None, *, categories: bool) -> RawTable:
+    """:func:`read_table`; ``categories``: Parquet text with few distinct values stays
+    ``category`` (what validation wants; ``read_table`` gives text as the file holds it)."""
     fmt = _detect_format(path)
     check_input_path(path)
     limits = UnpackLimits.resolve(max_unpacked)
@@ -1617,7 +1650,7 @@ def read_table(
         if fmt == "excel":
             return _read_excel(path, sheet, limits)
         if fmt == "parquet":
-            return _read_parquet(path)
+            return _read_parquet(path, categories=categories)
         if fmt == "xes":
             return _read_xes(path, progress, limits)
         if _is_encrypted_office(path):
@@ -1677,11 +1710,11 @@ def read_events_report(
     >>> res.quarantine[["source_row", "column", "reason"]].to_dict("records")
     [{'source_row': 3, 'column': 'case_id', 'reason': 'empty case id'}]
     """
-    from casekit.validate import validate_table
+    from casekit.validate import release_arrow_memory, validate_table
 
     path = Path(path)
-    raw = read_table(path, sheet=sheet, encoding=encoding, progress=progress,
-                     max_unpacked=max_unpacked)
+    raw = _read_any(path, sheet, encoding, progress, max_unpacked, categories=True)
+    release_arrow_memory()  # the decoding's temporaries
     raw, columns = _apply_shape(raw, shape, columns, timezone, dayfirst, path.name)
     return validate_table(
         raw,
@@ -1775,7 +1808,11 @@ def read_events(
     Returns
     -------
     pandas.DataFrame
-        Canonical events; ``df.attrs["casekit"]`` holds the metadata: ``source``, ``format``,
+        Canonical events: ``activity``, ``agency``, ``agency_type``, ``channel``, ``category``,
+        ``outcome``, ``level``, ``handling_mode`` and ``street`` as ``category`` (sorted text
+        categories), ids and other text as ``str``, ``timestamp`` as ``datetime64[ns]``
+        (data/README.md, "Validated events"). ``df.attrs["casekit"]`` holds the metadata:
+        ``source``, ``format``,
         ``encoding``, ``observation_end``, ``timezone``, ``n_read``, ``n_accepted``,
         ``n_quarantined``, ``n_duplicates``, ``unknown_labels``, ``column_mapping``, ``notes``.
 
@@ -1854,6 +1891,12 @@ def write_events(events: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
+        from casekit.validate import _category_text, _is_text
+
+        cats = [c for c in events.columns if isinstance(events[c].dtype, pd.CategoricalDtype)
+                and _is_text(events[c])]
+        if cats:  # category columns written as the text they hold (the file as before)
+            events = events.assign(**{c: _category_text(events[c]) for c in cats})
         events.to_parquet(path, index=False)
         return path
     from casekit.privacy import spreadsheet_safe

@@ -242,10 +242,13 @@ def _spill_block(raw: Any, name: str, spill: str, partitions: int,
     Its events go to the partition folders of their cases as ``NAME.arrow``; returns what the
     reduction needs (metadata, quarantine, dtypes, vocabulary).
     """
-    from casekit.validate import validate_table
+    from casekit.validate import _category_text, validate_table
 
     res = validate_table(raw, drop_duplicates=False, **options)
     ev = res.events
+    cats = [c for c in ev.columns if isinstance(ev[c].dtype, pd.CategoricalDtype)]
+    if cats:  # the partitioned layout keeps text as str (its Parquet files as they were)
+        ev = ev.assign(**{c: _category_text(ev[c]) for c in cats})
     out: dict[str, Any] = {"meta": res.metadata, "quarantine": res.quarantine, "dtypes": None,
                            "vocab": {}}
     if not len(ev):

@@ -359,10 +359,17 @@ def _fast_parse(s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     Impossible dates (2023-02-30) are rejected by the parser, so they reach the careful path.
     """
     n = len(s)
-    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    done = np.zeros(n, dtype=bool)
-    used: list[str] = []
-    for fmt in _FAST_FORMATS:
+    got = _arrow_iso_seconds(s)
+    if got is not None and got[1].mean() >= 0.5:
+        out, done = got
+        used = [_FAST_FORMATS[0]]
+        if done.all():
+            return out, done, used
+    else:
+        out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        done = np.zeros(n, dtype=bool)
+        used = []
+    for fmt in _FAST_FORMATS[len(used):]:
         todo = np.flatnonzero(~done)
         sub = s if len(todo) == n else s.iloc[todo]
         parsed = _to_ns(pd.to_datetime(sub, format=fmt, errors="coerce"))
@@ -375,6 +382,70 @@ def _fast_parse(s: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if done.all() or ok.mean() < 0.5:
             break
     return out, done, used
+
+
+_ISO_SECONDS = b"0000-00-00 00:00:00"  # the shape; Arrow's cast itself checks the digits
+
+
+def _iso_shaped(chunk: Any) -> np.ndarray:
+    """Values of one Arrow string array 19 bytes long with ``-  -   :  :`` where
+    ``YYYY-MM-DD HH:MM:SS`` has them, read from its buffers (no regex, no per-value Python)."""
+    import pyarrow as pa
+
+    n = len(chunk)
+    ok = np.zeros(n, dtype=bool)
+    _validity, offsets, data = chunk.buffers()
+    if not n or data is None:
+        return ok
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    off = np.frombuffer(offsets, dtype=width)[chunk.offset: chunk.offset + n + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    cand = np.flatnonzero(np.diff(off) == len(_ISO_SECONDS))
+    if chunk.null_count:
+        cand = cand[chunk.is_valid().to_numpy(zero_copy_only=False)[cand]]
+    start = off[cand]
+    fit = np.ones(len(cand), dtype=bool)
+    for j, byte in enumerate(_ISO_SECONDS):
+        if byte != ord("0"):
+            fit &= raw[start + j] == byte
+    ok[cand[fit]] = True
+    return ok
+
+
+def _arrow_iso_seconds(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(datetimes, parsed mask) of the values shaped ``YYYY-MM-DD HH:MM:SS``, parsed by Arrow's
+    ISO 8601 cast; ``None`` when any such value is not a valid time Arrow can hold (a
+    non-digit, 2023-02-30, second 60, outside 1677-2262): the pandas parser then judges all.
+
+    Where the cast succeeds it gives what ``%Y-%m-%d %H:%M:%S`` gives; the shape check keeps
+    it from taking what that format would not (a ``T``, fractions, a bare date, an offset).
+
+    Examples
+    --------
+    >>> out, ok = _arrow_iso_seconds(pd.Series(["2023-04-25 09:32:00", "2023-04-25", ""],
+    ...                                        dtype="str"))
+    >>> ok.tolist(), str(out[0])
+    ([True, False, False], '2023-04-25T09:32:00.000000000')
+    >>> _arrow_iso_seconds(pd.Series(["2023-02-30 10:00:00"], dtype="str")) is None
+    True
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+        return None
+    ok = np.concatenate([_iso_shaped(c) for c in chunks]) if chunks else np.zeros(0, bool)
+    try:
+        ts = pc.cast(pc.if_else(pa.array(ok), arr, pa.scalar(None, arr.type)),
+                     pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks()
+    out = ts.fill_null(pa.scalar(np.iinfo(np.int64).min, pa.timestamp("ns")))
+    return np.array(out.to_numpy(zero_copy_only=False), dtype="datetime64[ns]"), ok  # writable
 
 
 def parse_timestamps(values: Iterable[Any], *, timezone: str | None = DEFAULT_TIMEZONE,

@@ -29,10 +29,21 @@ def test_read_is_unchanged(reads: dict[str, dict], name: str) -> None:
     got = json.loads(json.dumps(reads[name], ensure_ascii=False))
     assert got["n"] == want["n"]
     assert got["quarantine"] == want["quarantine"], got["quarantine_head"]
-    assert got["events"] == want["events"]
+    assert got["events"] == _as_categories(want["events"])
     assert got["n_problems"] == want["n_problems"] and got["problems"] == want["problems"]
     assert got["metadata_keys"] == want["metadata_keys"]
     assert got["metadata"] == want["metadata"]
+
+
+def _as_categories(events: dict) -> dict:
+    """The golden digests with the label columns as ``category``: the one change made on
+    purpose since (issue 15: validated events keep activity, agency, agency_type and the other
+    label columns as categories; every value, hence every text digest, is the same)."""
+    from casekit.validate import _CATEGORY_COLUMNS
+
+    cols = {c: (["category", h] if c in _CATEGORY_COLUMNS and dt == "str" else [dt, h])
+            for c, (dt, h) in events["columns"].items()}
+    return {**events, "columns": cols}
 
 
 def test_the_fixture_is_hostile(reads: dict[str, dict]) -> None:

@@ -439,6 +439,7 @@ def test_default_observation_end_is_last_timestamp(tmp_path: Path) -> None:
 
 def test_write_events_round_trip_and_formula_neutralised(tmp_path: Path) -> None:
     ev = read_events(_write_csv(tmp_path / "o.csv", ROWS))
+    ev["agency"] = ev["agency"].cat.add_categories(["=HYPERLINK(1)"])  # a category column
     ev.loc[0, "agency"] = "=HYPERLINK(1)"
     for name in ("w.csv", "w.parquet", "w.xlsx"):
         p = ck.write_events(ev, tmp_path / name)
