@@ -617,9 +617,11 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
     extra = {"separator": sep, **({"member": member} if member else {})}
     quoted = first_nl >= 0 and body.find(b'"', first_nl + 1) >= 0
     table = None if bad_lines else _arrow_csv(rest, names, sep, quoted)
+    if table is not None and _has_empty_row(table):
+        table = None  # Arrow reads an empty line as a row of empty cells: the exact path decides
     if table is not None:
-        # rows == lines: without quotes an empty line fails Arrow's column count (so ``None``);
-        # with quotes a cell may span lines, and one column may be empty: count the lines
+        # rows == lines, except that with quotes a cell may span lines, and one column may be
+        # empty: count the lines then
         n_lines = table.num_rows
         if quoted or len(names) == 1:
             n_lines = body.count(b"\n", first_nl + 1) + (0 if body.endswith(b"\n") else 1)
@@ -639,9 +641,21 @@ def _read_csv(path: Path, encoding: str | None, progress: bool | None,
     return raw
 
 
+def _has_empty_row(table: Any) -> bool:
+    """Whether some row of an all-text Arrow table has only empty cells (maybe an empty line)."""
+    import pyarrow.compute as pc
+
+    empty = pc.equal(table.column(0), "")
+    if not pc.any(empty).as_py():
+        return False
+    for col in table.columns[1:]:
+        empty = pc.and_(empty, pc.equal(col, ""))
+    return bool(pc.any(empty).as_py())
+
+
 def _arrow_csv(rest: bytes | memoryview, names: list[str], sep: str, quoted: bool) -> Any:
     """Parse with pyarrow (every column text); ``None`` when the exact path must decide (a row
-    that does not split into the header's columns, an empty line included)."""
+    that does not split into the header's columns)."""
     import pyarrow as pa
     import pyarrow.csv as pv
 

@@ -577,3 +577,15 @@ def test_headers_are_guessed_from_telling_words_identity_first() -> None:
                  "petitioner_name": "信访人名称", "petitioner_id_number": "身份证编号",
                  "petitioner_phone": "来访人手机"}
     assert any("guessed column '身份证编号'" in n for n in notes)
+
+
+@pytest.mark.parametrize("body", [
+    b"\nA,2023-03-01 09:00:00,register,X\nA,2023-03-02 09:00:00,close,X\n",
+    b"A,2023-03-01 09:00:00,register,X\n\n\r\nA,2023-03-02 09:00:00,close,X\n",
+])
+def test_empty_lines_are_not_records(tmp_path: Path, body: bytes) -> None:
+    # Arrow's fast path reads an empty line as a row of empty cells: it must not count as read
+    p = tmp_path / "blank.csv"
+    p.write_bytes(b"case_id,timestamp,activity,agency\n" + body)
+    res = ck.io.read_events_report(p)
+    assert (res.n_read, len(res.events)) == (2, 2)
