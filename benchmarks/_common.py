@@ -297,14 +297,18 @@ def numpy_both(ev: pd.DataFrame) -> tuple[dict, dict]:
 def pandas_handover(ev: pd.DataFrame) -> pd.Series:
     prev = ev.groupby("case_id", sort=False)["agency"].shift()
     mask = prev.notna()
-    return pd.DataFrame({"source": prev[mask], "target": ev["agency"][mask]}).value_counts()
+    counts = pd.DataFrame({"source": prev[mask], "target": ev["agency"][mask]}).value_counts()
+    return counts[counts > 0]  # category columns (as validated) count every pair, unseen ones 0
 
 
 def pandas_working_together(ev: pd.DataFrame) -> pd.Series:
     d = ev[["case_id", "agency"]].drop_duplicates()
     pairs = d.merge(d, on="case_id", suffixes=("_s", "_t"))
-    pairs = pairs[pairs["agency_s"] < pairs["agency_t"]]
-    return pairs.groupby(["agency_s", "agency_t"]).size()
+    s, t = pairs["agency_s"], pairs["agency_t"]
+    if isinstance(s.dtype, pd.CategoricalDtype):  # validated events: sorted categories, so
+        s, t = s.cat.codes, t.cat.codes            # codes order as the text does
+    pairs = pairs[(s < t).to_numpy()]
+    return pairs.groupby(["agency_s", "agency_t"], observed=True).size()
 
 
 def pyarrow_read(path) -> pd.DataFrame:  # type: ignore[no-untyped-def]
