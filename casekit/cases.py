@@ -222,6 +222,18 @@ def _dictionary_codes(arr: Any) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(_code_dtype(len(last))), np.asarray(last.to_pylist(), dtype=object)
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a text column (equal values, equal codes), without building its labels
+    (a million distinct ids as Python strings cost more than encoding them)."""
+    import pyarrow as pa
+
+    arr = _arrow_column(values)
+    if arr is None or pa.types.is_dictionary(arr.type):
+        return _factorize(values)[0]
+    enc = arr.combine_chunks().dictionary_encode()
+    return np.asarray(enc.indices.to_numpy(zero_copy_only=False))
+
+
 def _code_dtype(n_labels: int) -> type:
     """Return the narrowest signed integer dtype for codes -1..n_labels-1 (less traffic)."""
     return np.int8 if n_labels < 2**7 else np.int16 if n_labels < 2**15 else np.int32 \
@@ -1112,7 +1124,7 @@ def _next_filing(table: pd.DataFrame, close_ts: np.ndarray, closed: np.ndarray,
     n = len(table)
     opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
     m = table["matter_id"]
-    matter = _factorize((m.fillna(table["case_id"]) if m.hasnans else m).astype("str"))[0]
+    matter = _codes((m.fillna(table["case_id"]) if m.hasnans else m).astype("str"))
     next_open = np.full(n, _BIG, dtype=np.int64)
     # only filings of matters with more than one filing can be re-filed
     multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)
