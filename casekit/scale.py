@@ -235,6 +235,15 @@ def _finish_folder(folder: str, target: str, dtypes: dict[str, Any]) -> tuple[in
     return len(df), int(df[_DUP].sum()), int(df["case_id"].nunique())
 
 
+def _as_text(ev: pd.DataFrame) -> pd.DataFrame:
+    """Validated events with their ``category`` columns as ``str``: the partitioned layout keeps
+    text as text (its files as they were; blocks validated apart have different categories)."""
+    from casekit.validate import _category_text
+
+    cats = [c for c in ev.columns if isinstance(ev[c].dtype, pd.CategoricalDtype)]
+    return ev.assign(**{c: _category_text(ev[c]) for c in cats}) if cats else ev
+
+
 def _spill_block(raw: Any, name: str, spill: str, partitions: int,
                  options: dict[str, Any]) -> dict[str, Any]:
     """Validate one block (its rows numbered in ``_SEQ``) and spill it.
@@ -242,13 +251,10 @@ def _spill_block(raw: Any, name: str, spill: str, partitions: int,
     Its events go to the partition folders of their cases as ``NAME.arrow``; returns what the
     reduction needs (metadata, quarantine, dtypes, vocabulary).
     """
-    from casekit.validate import _category_text, validate_table
+    from casekit.validate import validate_table
 
     res = validate_table(raw, drop_duplicates=False, **options)
-    ev = res.events
-    cats = [c for c in ev.columns if isinstance(ev[c].dtype, pd.CategoricalDtype)]
-    if cats:  # the partitioned layout keeps text as str (its Parquet files as they were)
-        ev = ev.assign(**{c: _category_text(ev[c]) for c in cats})
+    ev = _as_text(res.events)
     out: dict[str, Any] = {"meta": res.metadata, "quarantine": res.quarantine, "dtypes": None,
                            "vocab": {}}
     if not len(ev):

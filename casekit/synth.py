@@ -2917,6 +2917,7 @@ def _generate_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _spill_chunk(events: pd.DataFrame, c: int, spill: Path, q_path: Path, partitions: int,
                  state: dict[str, Any], seq_col: str, bucket_of: Any) -> None:
     """Validate one chunk as ``casekit partition`` does and spill it to its case buckets."""
+    from casekit.scale import _as_text
     from casekit.validate import RawTable, validate_table
 
     end = events.attrs["casekit"]["observation_end"]
@@ -2931,7 +2932,7 @@ def _spill_chunk(events: pd.DataFrame, c: int, spill: Path, q_path: Path, partit
     state["n_quarantined"] += int(m["n_quarantined"])
     if len(res.quarantine):
         res.quarantine.to_csv(q_path, mode="a", header=False, index=False)
-    ev = res.events
+    ev = _as_text(res.events)
     if state["dtypes"] is None:
         state["dtypes"] = {col: ev[col].dtype for col in ev.columns}
         state["column_mapping"] = m["column_mapping"]
