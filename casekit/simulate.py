@@ -419,18 +419,41 @@ def _effect_draws(table: pd.DataFrame, replications: int, seed: Any
     The draws use their own stream of the seed, so a scenario and its baseline (same seed)
     see the same effect sizes.
     """
+    rows = _per_table(_ESTIMATED, table, _estimated_rows)
+    if not rows:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
+    z = rng.standard_normal((len(rows), replications))
+    return {key: np.clip(value * np.exp(sd * z[k]), lo, hi)
+            for k, (key, value, sd, lo, hi) in enumerate(rows)}
+
+
+def _estimated_rows(table: pd.DataFrame) -> list[tuple]:
+    """(key, value, log sd, min, max) of the table's estimated effects that are drawn.
+
+    Only the effects a log can estimate (:data:`_EFFECT_ROWS`) vary between replications.
+    """
+    keys = {v[:2] for v in _EFFECT_ROWS.values()}
     est = table[table["source"].astype("str").str.startswith("estimated")
                 & np.isfinite(table["ci_low"].astype(float))
                 & np.isfinite(table["ci_high"].astype(float))]
-    if est.empty:
-        return {}
-    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-    z = rng.standard_normal((len(est), replications))
-    out = {}
-    for k, r in enumerate(est.itertuples()):
-        sd = (math.log(r.ci_high) - math.log(r.ci_low)) / (2 * _Z95)
-        out[(r.lever, r.parameter)] = np.clip(r.value * np.exp(sd * z[k]), r.min, r.max)
-    return out
+    return [((r.lever, r.parameter), float(r.value),
+             (math.log(r.ci_high) - math.log(r.ci_low)) / (2 * _Z95), float(r.min), float(r.max))
+            for r in est.itertuples() if (r.lever, r.parameter) in keys]
+
+
+_ESTIMATED: dict[int, tuple[pd.DataFrame, Any]] = {}
+
+
+def _per_table(cache: dict[int, tuple[pd.DataFrame, Any]], table: pd.DataFrame, fn: Any) -> Any:
+    """``fn(table)``, cached per table object (the tables used are not edited in place)."""
+    hit = cache.get(id(table))
+    if hit is None or hit[0] is not table:
+        if len(cache) > 32:
+            cache.clear()
+        hit = (table, fn(table))
+        cache[id(table)] = hit
+    return hit[1]
 
 
 _Z95 = 1.959963984540054
@@ -1611,6 +1634,8 @@ _VARS = ("lead", "os", "med", "succ", "fu", "fund")
 _LANES = {"pattern": 0, "z": 1, "z_gap": 2, "refile": 3, "esc": 4, "conf": 5, "session": 6,
           **{v: 7 + i for i, v in enumerate(_VARS)}, "keep": 13, "cover": 14, "category": 15}
 _N_LANES = 16  # = four 64-bit words per filing
+#: the lanes a run reads as they are (uint16, compared with integer thresholds)
+_RAW = ("z_gap", "refile", "esc", "conf", "session", *_VARS)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64 constants
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -1631,57 +1656,74 @@ def _quantile_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @dataclasses.dataclass(eq=False)
 class _Draws:
-    """Derived random inputs of a set of filings (one generation), ready for the model."""
+    """Random inputs of a set of filings (one generation), aligned with the filings.
 
-    dept: np.ndarray  # int8 departments of the filing's pattern
+    Only the pattern and the core time to close are derived up front; every other input stays
+    a uint16 uniform in ``u`` (names of :data:`_RAW`, plus ``route`` for later filings), which
+    the levers compare with integer thresholds or turn into numbers only for the filings that
+    need them (the gap of re-filed filings, the session of mediated ones).
+    """
+
     grp: np.ndarray  # int8 pattern group of the filing
+    dept: np.ndarray  # int8 departments of the filing's pattern
     tcore: np.ndarray  # float32 core time to close (before lever effects)
-    gap: np.ndarray  # float32 gap from closure to the next filing
-    refile: np.ndarray  # float32 uniform for re-filing
-    esc: np.ndarray  # float32 uniform for escalation
-    conf: np.ndarray  # float32 uniform for the joint-conference need and phase
-    session: np.ndarray  # float32 unit-exponential mediation session
     u: dict[str, np.ndarray]  # name -> uint16 uniforms
 
 
-def _uniform32(lane: np.ndarray) -> np.ndarray:
-    out = lane.astype(np.float32)
-    out += np.float32(0.5)
-    out *= np.float32(1.0 / _U)
-    return out
+def _durations(base: Baseline, grp: np.ndarray, z: np.ndarray, repeat: bool) -> np.ndarray:
+    """Core days to close (float32) of filings in patterns ``grp`` from uint16 uniforms ``z``.
+
+    The one place durations are drawn: the pattern's lognormal (repeat filings shifted by
+    ``repeat_shift``) at the mid-point quantile of each uniform's cell.
+
+    Examples
+    --------
+    >>> base = _sample_baseline()
+    >>> t = _durations(base, np.zeros(1, np.int8), np.array([32767], np.uint16), False)
+    >>> bool(abs(t[0] / np.exp(base.mu[0]) - 1) < 1e-3)  # the median cell: the median
+    True
+    """
+    _, normal, _ = _quantile_tables()
+    mu = (base.mu + (base.repeat_shift if repeat else 0.0)).astype(np.float32)
+    t = normal.take(z)  # .take: far faster than [] with small-int indices
+    t *= base.sigma.astype(np.float32).take(grp)
+    t += mu.take(grp)
+    return np.exp(t, out=t)
+
+
+def _gaps(base: Baseline, z: np.ndarray) -> np.ndarray:
+    """Days (float32) from closure to the next filing of the matter, from uint16 uniforms."""
+    _, normal, _ = _quantile_tables()
+    t = normal.take(z) * np.float32(base.gap_sigma)
+    t += np.float32(base.gap_mu)
+    return np.exp(t, out=t)
 
 
 def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
             pattern_table: np.ndarray) -> _Draws:
     """Model inputs from the uint16 lanes (``lanes(name)``) of generation ``g``'s filings."""
-    _, normal, expo = _quantile_tables()
-    grp = pattern_table[cat, lanes("pattern")]
-    mu = (base.mu + (base.repeat_shift if g >= 1 else 0.0)).astype(np.float32)
-    tcore = normal[lanes("z")] * base.sigma.astype(np.float32)[grp]
-    tcore += mu[grp]
-    gap = normal[lanes("z_gap")] * np.float32(base.gap_sigma)
-    gap += np.float32(base.gap_mu)
-    return _Draws(
-        dept=base.group_departments.astype(np.int8)[grp], grp=grp, tcore=np.exp(tcore),
-        gap=np.exp(gap),
-        refile=_uniform32(lanes("refile")), esc=_uniform32(lanes("esc")),
-        conf=_uniform32(lanes("conf")), session=expo[lanes("session")],
-        u={v: lanes(v) for v in _VARS} | ({"route": lanes("keep")} if g >= 1 else {}),
-    )
+    cell = cat.astype(np.intp) << 16
+    cell |= lanes("pattern")
+    grp = pattern_table.ravel().take(cell)
+    u = {name: lanes(name) for name in _RAW}
+    if g >= 1:
+        u["route"] = lanes("keep")
+    return _Draws(grp=grp, dept=base.group_departments.astype(np.int8).take(grp),
+                  tcore=_durations(base, grp, lanes("z"), g >= 1), u=u)
 
 
 @dataclasses.dataclass(eq=False)
 class _CRN:
     """Random inputs for one (baseline, volume, replications, seed): common random numbers.
 
-    Slot ``r * slots + i`` is matter ``i`` of replication ``r``; a filing is (generation ``g``,
-    slot), ``g + 1`` its ordinal. Every filing owns 16 uint16 uniforms (:data:`_LANES`), so every
-    scenario sees the same draws for the same filing. First filings (``g = 0``, every slot) are
-    drawn up front from the seed's PCG64 stream and kept, derived (``first``); the filings of
-    later generations exist only for the matters a scenario re-files, so their lanes are a
-    counter-based hash (SplitMix64) of (``key``, generation, slot), computed for those filings
-    when a run reaches them (:func:`_generation`). Within a replication, matters are sorted by
-    the arrival of their first filing (used slots first).
+    Slot ``r * slots + i`` is matter ``i`` of replication ``r`` (its first ``counts[r]`` slots
+    are used; the others arrive at NaN, so they are never in the year nor open at its end); a
+    filing is (generation ``g``, slot), ``g + 1`` its ordinal. Every filing owns 16 uint16
+    uniforms (:data:`_LANES`), so every scenario sees the same draws for the same filing. First
+    filings (``g = 0``, every slot) are drawn up front from the seed's PCG64 stream and kept
+    (``first``); the filings of later generations exist only for the matters a scenario
+    re-files, so their lanes are a counter-based hash (SplitMix64) of (``key``, generation,
+    slot), computed for those filings when a run reaches them (:func:`_generation`).
     """
 
     replications: int
@@ -1689,7 +1731,9 @@ class _CRN:
     scale: float  # simulated volume / observed volume
     rate: float  # first-filing candidates per year drawn (before field-visit prevention)
     counts: np.ndarray  # used slots per replication
-    arrive: np.ndarray  # arrival day of the first filing, float32 (inf for unused slots)
+    arrive: np.ndarray  # arrival day of the first filing, float32 (NaN for unused slots)
+    rep: np.ndarray  # replication of each slot (intp)
+    rep16: np.ndarray  # rep * 16: the slot's row in the (replication, code) tables
     keep: np.ndarray  # uint16: prevented by field visits when above the keep threshold
     cover: np.ndarray  # uint16, matter-level: area covered by a one-stop centre
     category: np.ndarray  # int8 category of the matter (fixed over its filings)
@@ -1697,6 +1741,20 @@ class _CRN:
     first: _Draws  # the first filings' inputs, one per slot
     pattern_table: np.ndarray  # (categories, 65536) int8: pattern of a uniform given category
     base: Baseline | None = None  # held so the cache key id(base) cannot be reused
+    memo: dict[Any, Any] = dataclasses.field(default_factory=dict)  # lever-free derived arrays
+
+    def first_filings(self, keep_thr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arrivals of the first filings kept at ``keep_thr`` (NaN if prevented) and the slots
+        of those opened in the year (memoised: a slider re-run with the same seed reuses them)."""
+        hit = self.memo.get(("first", keep_thr))
+        if hit is None:
+            arr = self.arrive if keep_thr >= 65536 else np.where(
+                self.keep < keep_thr, self.arrive, np.float32(np.nan))
+            hit = arr, np.flatnonzero(arr >= 0.0)
+            if len(self.memo) > 8:
+                self.memo.clear()
+            self.memo[("first", keep_thr)] = hit
+        return hit
 
 
 _CRN_CACHE: dict[tuple, _CRN] = {}
@@ -1735,23 +1793,25 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     horizon = _WARMUP_DAYS + _YEAR
     counts = rng.poisson(latent * horizon / _YEAR, size=R)
     slots = int(max(counts.max(), 1))
-    draw = -_WARMUP_DAYS + horizon * rng.random((R, slots))
-    draw[np.arange(slots)[None, :] >= counts[:, None]] = np.inf
-    arrive = np.sort(draw, axis=1).astype(np.float32).ravel()
     total = R * slots
+    # a Poisson process over warm-up + year: counts[r] uniform arrivals (in no particular order)
+    arrive = rng.random(total, dtype=np.float32)
+    arrive *= np.float32(horizon)
+    arrive -= np.float32(_WARMUP_DAYS)
+    arrive.reshape(R, slots)[np.arange(slots)[None, :] >= counts[:, None]] = np.nan
     lanes = rng.bit_generator.random_raw(_N_LANES // 4 * total).view("<u2").reshape(
         _N_LANES, total)
     hash_key = np.uint64(rng.bit_generator.random_raw())
     # category per matter (its first filing's), pattern per filing given the category
-    cat_cum = np.cumsum(base.category_share)[:-1]
-    cat = _cell_table(cat_cum)[lanes[_LANES["category"]]]
-    cum = np.cumsum(base.group_given_category, axis=1)[:, :-1]
-    pattern_table = _cell_table(cum)
+    cat = _cell_table(np.cumsum(base.category_share)[:-1]).take(lanes[_LANES["category"]])
+    pattern_table = _cell_table(np.cumsum(base.group_given_category, axis=1)[:, :-1])
     first = _derive(base, lambda name: lanes[_LANES[name]], 0, cat, pattern_table)
-    out = _CRN(R, slots, scale, latent, counts, arrive, lanes[_LANES["keep"]].copy(),
-               lanes[_LANES["cover"]].copy(), cat, hash_key, first, pattern_table, base)
+    rep = np.repeat(np.arange(R), slots)
+    out = _CRN(R, slots, scale, latent, counts, arrive, rep, rep * _N_CODES,
+               lanes[_LANES["keep"]], lanes[_LANES["cover"]], cat, hash_key, first,
+               pattern_table, base)
     if cacheable:
-        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~12 MB
+        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~15 MB
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
         _CRN_CACHE[key] = out
     return out
@@ -1764,6 +1824,30 @@ def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
     filing gets the same draws in every scenario, whichever other matters are re-filed.
     """
     total = crn.replications * crn.slots
+    if len(pos) > total // 8:  # the same matter may be re-filed in several variants: hash once
+        mark = np.zeros(total, bool)
+        mark[pos] = True
+        distinct = np.flatnonzero(mark)
+        if len(distinct) < 0.9 * len(pos):
+            inv = np.empty(total, np.intp)
+            inv[distinct] = np.arange(len(distinct))
+            x = _hash_words(crn, g, distinct).take(inv[pos], axis=1)
+        else:
+            x = _hash_words(crn, g, pos)
+    else:
+        x = _hash_words(crn, g, pos)
+    words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
+
+    def lane(name: str) -> np.ndarray:
+        w, q = divmod(_LANES[name], 4)
+        return words[w, q::4]
+
+    return _derive(base, lane, g, crn.category.take(pos), crn.pattern_table)
+
+
+def _hash_words(crn: _CRN, g: int, pos: np.ndarray) -> np.ndarray:
+    """(4, n) SplitMix64 words of the generation-``g`` filings in slots ``pos``."""
+    total = crn.replications * crn.slots
     ctr = (np.uint64(g * total) + pos.astype(np.uint64)) * np.uint64(4)
     x = ctr[None, :] + np.arange(4, dtype=np.uint64)[:, None]
     x *= _GOLDEN
@@ -1774,13 +1858,8 @@ def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
         x ^= t
         if mul is not None:
             x *= mul
-    words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
+    return x
 
-    def lane(name: str) -> np.ndarray:
-        w, q = divmod(_LANES[name], 4)
-        return words[w, q::4]
-
-    return _derive(base, lane, g, crn.category[pos], crn.pattern_table)
 
 def _thr(p: float) -> int:
     """Integer threshold on a uint16 uniform for probability ``p`` (0 and 1 exact)."""
@@ -1852,22 +1931,39 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
     return volume
 
 
+#: The effects that may differ between replications (drawn from their sampling distribution):
+#: the rows an estimate can set (:data:`_EFFECT_ROWS`); every other row is one value per run.
+_PER_REPLICATION: tuple[tuple[str, str], ...] = tuple(
+    dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()))
+#: bits of a filing's code: the flags its re-filing and escalation probabilities depend on
+_FU, _OWNED, _FUND, _SUCC = 1, 2, 4, 8
+_N_CODES = 16
+
+
 @dataclasses.dataclass(eq=False)
 class _Run:
-    """Lever constants of one run.
+    """Lever constants of one run over ``variants`` x ``R`` virtual replications.
 
-    Effect factors are floats, or arrays of one draw per replication when the estimated
-    effects' uncertainty is carried (:func:`_factor`).
+    Virtual replication ``v * R + r`` is replication ``r`` of the common random numbers in
+    variant ``v``: variant 0 with the effects drawn per replication, variant 1 (when effects are
+    drawn) with them at their point estimates, the simulation-only band from the same pass.
+    ``eff`` holds each :data:`_PER_REPLICATION` factor per virtual replication; the re-filing
+    and escalation probabilities, which depend on a filing's flags (its ``code``: follow-up
+    visit, owned, funded, mediated successfully) and replication only, are tabulated.
     """
 
     levers: Mapping[str, float]
-    a: Mapping[tuple[str, str], Any]
-    p: tuple[float, float]  # core re-filing probabilities (first, later filings)
+    a: Mapping[tuple[str, str], float]  # point values of every assumption
+    eff: dict[tuple[str, str], np.ndarray]  # (variants * R,) float64
+    variants: int
     mq: dict[str, float]  # mediation queue
     fund_thr: int
-    route: np.ndarray | Any  # per group: factor on time to close of a routed repeat filing
+    route: np.ndarray | None  # factor on a routed repeat filing's time: (groups,) or (V*R, groups)
     route_thr: int
     route_added: np.ndarray  # per group: agency types a routed filing draws in
+    refile_thr: tuple[np.ndarray, np.ndarray]  # (V*R * 16,) int32 thresholds, first / later
+    esc_factor: np.ndarray  # (V*R * 16,) float32: escalation multiplier by replication and code
+    esc_coef: float
 
 
 @dataclasses.dataclass(eq=False)
@@ -1875,59 +1971,49 @@ class _Gen:
     """The filings of one generation while the levers act on them (changed in place)."""
 
     g: int
-    pos: np.ndarray  # slots
-    D: _Draws
-    ix: Any  # index of these filings in D
-    rep: np.ndarray  # replication of each filing
+    slot: np.ndarray | slice  # CRN slot of each filing (first filings: every slot)
+    D: _Draws  # their inputs, aligned with them
+    rep: np.ndarray  # virtual replication of each filing (first filings: variant 0)
     T: np.ndarray  # time to close, float32
-    ndep: np.ndarray
-    grp: np.ndarray | None = None
-    owned: np.ndarray | None = None
-    succ: np.ndarray | None = None
-    fund: np.ndarray | None = None
-    fu: np.ndarray | None = None
-    p: np.ndarray | None = None  # re-filing probability
-    pe: np.ndarray | None = None  # escalation probability
+    code: np.ndarray  # uint8 flags (_FU, _OWNED, _FUND, _SUCC)
     routed: np.ndarray | None = None  # agency types drawn in by routing, per filing
 
 
-def _factor(x: Any, f: _Gen) -> Any:
-    """Return an effect factor for these filings: a float32 scalar, or each replication's draw."""
-    if np.ndim(x) == 0:
-        return np.float32(x)
-    return x.astype(np.float32)[f.rep]
-
-
-def _times(f: _Gen, mask: np.ndarray, x: Any) -> None:
-    """Multiply ``f.T`` by ``x`` where ``mask``."""
-    f.T *= np.where(mask, _factor(x, f), np.float32(1.0))
+def _flag(f: _Gen, mask: np.ndarray, bit: int) -> None:
+    f.code |= mask.view(np.uint8) * np.uint8(bit)
 
 
 def _act_leader(run: _Run, f: _Gen) -> None:
     """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
     thr = _thr(run.levers["leader_ownership_share"])
     if f.g >= 1 and thr > 0:
-        f.owned = f.D.u["lead"][f.ix] < thr
-        _times(f, f.owned, run.a[("leader_ownership_share", "duration_factor")])
+        owned = f.D.u["lead"] < thr
+        _flag(f, owned, _OWNED)
+        idx = np.flatnonzero(owned)
+        factor = run.eff[("leader_ownership_share", "duration_factor")].astype(np.float32)
+        f.T[idx] *= factor[f.rep[idx]]
 
 
 def _act_route(run: _Run, f: _Gen) -> None:
     """Route repeat filings through a collaboration: its types join from acceptance."""
-    if f.g >= 1 and run.route_thr > 0 and f.grp is not None:
-        routed = f.D.u["route"][f.ix] < run.route_thr
-        factor = run.route[f.grp] if np.ndim(run.route) == 1 else run.route[f.rep, f.grp]
-        f.T *= np.where(routed, factor.astype(np.float32), np.float32(1.0))
-        f.routed = np.where(routed, run.route_added[f.grp], 0)
+    if f.g >= 1 and run.route_thr > 0 and run.route is not None:
+        idx = np.flatnonzero(f.D.u["route"] < run.route_thr)
+        grp = f.D.grp[idx]
+        factor = run.route[grp] if run.route.ndim == 1 else run.route[f.rep[idx], grp]
+        f.T[idx] *= factor.astype(np.float32)
+        f.routed = np.zeros(len(f.T), np.int64)
+        f.routed[idx] = run.route_added[grp]
 
 
 def _act_conference(run: _Run, f: _Gen) -> None:
     """联席会议: a share of multi-department filings waits for the next meeting."""
     need = run.a[("joint_conference_interval_days", "need_share")]
-    if need > 0:
-        uc = f.D.conf[f.ix]  # need if below need_share; then uc / need_share is the phase
+    thr = _thr(need)
+    if thr > 0:  # need if the uniform is below need_share; then uniform / need_share is the phase
+        conf = f.D.u["conf"]
+        idx = np.flatnonzero((f.D.dept >= 2) & (conf < thr))
         interval = run.levers["joint_conference_interval_days"]
-        f.T += np.where((f.ndep >= 2) & (uc < need), uc * np.float32(interval / need),
-                        np.float32(0.0))
+        f.T[idx] += (conf[idx] + np.float32(0.5)) * np.float32(interval / need / _U)
 
 
 def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
@@ -1936,10 +2022,11 @@ def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
     os_thr = _thr(a[("one_stop_center", "uptake")] * a[("one_stop_center", "on_site_share")])
     cover_thr = _thr(run.levers["one_stop_center"])
     if cover_thr > 0 and os_thr > 0:
-        onsite = (f.D.u["os"][f.ix] < os_thr) & (cover[f.pos] < cover_thr)
-        cap = np.where(f.ndep >= 2, np.float32(a[("one_stop_center", "cross_department_cap_days")]),
+        idx = np.flatnonzero((f.D.u["os"] < os_thr) & (cover[f.slot] < cover_thr))
+        cap = np.where(f.D.dept[idx] >= 2,
+                       np.float32(a[("one_stop_center", "cross_department_cap_days")]),
                        np.float32(a[("one_stop_center", "single_department_cap_days")]))
-        f.T = np.where(onsite, np.minimum(f.T, cap), f.T)
+        f.T[idx] = np.minimum(f.T[idx], cap)
 
 
 def _act_mediation(run: _Run, f: _Gen) -> None:
@@ -1949,161 +2036,215 @@ def _act_mediation(run: _Run, f: _Gen) -> None:
     thr = _thr(share)
     if thr <= 0:
         return
-    u_med = f.D.u["med"][f.ix]
+    u_med = f.D.u["med"]
     med = np.flatnonzero(u_med < thr)
-    pm = f.pos[med] if f.g == 0 else med  # the mediated filings in D
-    v = (u_med[med] + 0.5) / (share * _U)  # conditional uniform in (0, 1)
+    v = u_med[med] + np.float32(0.5)
+    v *= np.float32(1.0 / (share * _U))  # conditional uniform in (0, 1)
     pw = mq["p_wait"]
-    wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"], 0.0)
-    session = f.D.session[pm] / np.float32(mq["mu"])
-    f.T[med] = np.minimum(f.T[med], wait + session)
-    f.succ = np.zeros(len(f.pos), dtype=bool)
-    f.succ[med] = f.D.u["succ"][pm] < _thr(a[("mediators", "success_rate")])
+    waits = np.flatnonzero(v < pw)  # the queue's wait: exponential given that one waits
+    wait = np.zeros(len(med), np.float32)
+    wait[waits] = np.log(v[waits] * np.float32(1.0 / max(pw, 1e-12))) * np.float32(
+        -1.0 / mq["rate"])
+    wait += _quantile_tables()[2].take(f.D.u["session"][med]) * np.float32(1.0 / mq["mu"])
+    f.T[med] = np.minimum(f.T[med], wait)
+    ok = med[f.D.u["succ"][med] < _thr(a[("mediators", "success_rate")])]
+    f.code[ok] |= np.uint8(_SUCC)
 
 
-def _act_after_close(run: _Run, f: _Gen) -> None:
-    """Re-filing (follow-up visits, fund, ownership, mediation) and escalation probabilities."""
-    a = run.a
-    f.fu = f.D.u["fu"][f.ix] < _thr(run.levers["follow_up_visit_share"])
-    f.fund = (f.D.u["fund"][f.ix] < run.fund_thr) if (f.g >= 1 and run.fund_thr > 0) else None
-    p0 = np.float32(run.p[0] if f.g == 0 else run.p[1])
-    f.p = np.where(f.fu, p0 * _factor(a[("follow_up_visit_share", "refile_factor")], f), p0)
-    elasticity = a[("all", "escalation_time_elasticity")]
-    pe = np.sqrt(f.T) if elasticity == 0.5 else f.T ** np.float32(elasticity)
-    pe *= np.float32(run.levers["_esc_coef"])
-    if f.owned is not None:
-        f.p *= np.where(f.owned, _factor(a[("leader_ownership_share", "refile_factor")], f),
-                        np.float32(1.0))
-        pe *= np.where(f.owned, _factor(a[("leader_ownership_share", "escalation_factor")], f),
-                       np.float32(1.0))
-    if f.fund is not None:
-        f.p *= np.where(f.fund, _factor(a[("special_fund_yuan", "refile_factor")], f),
-                        np.float32(1.0))
-    if f.succ is not None:
-        f.p *= np.where(f.succ, _factor(a[("mediators", "refile_factor")], f), np.float32(1.0))
-        pe *= ~f.succ  # a successful mediation settles the matter locally
-    f.pe = pe
+def _act_follow_up_fund(run: _Run, f: _Gen) -> None:
+    """回访 (every filing) and the special fund (repeat filings): flags for re-filing."""
+    _flag(f, f.D.u["fu"] < _thr(run.levers["follow_up_visit_share"]), _FU)
+    if f.g >= 1 and run.fund_thr > 0:
+        _flag(f, f.D.u["fund"] < run.fund_thr, _FUND)
+
+
+def _escalates(run: _Run, f: _Gen, key: np.ndarray, y: np.ndarray, ty: np.ndarray
+               ) -> np.ndarray:
+    """Whether the filings ``y`` (times ``ty``) escalate: p = coef x days^elasticity x factor.
+
+    ``key`` is each filing's index into the (replication, code) tables.
+    """
+    elasticity = run.a[("all", "escalation_time_elasticity")]
+    pe = np.sqrt(ty) if elasticity == 0.5 else ty ** np.float32(elasticity)
+    pe *= run.esc_factor[key[y]]
+    pe *= np.float32(run.esc_coef * _U)
+    return f.D.u["esc"][y] < pe - np.float32(0.5)  # (uniform + 0.5) / 65536 < p
+
+
+def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: int
+                 ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Re-filing thresholds (first, later filings) and escalation factors per (replication, code)."""
+    codes = np.arange(_N_CODES)
+    m = np.ones((n, _N_CODES))
+    for bit, lever in ((_FU, "follow_up_visit_share"), (_OWNED, "leader_ownership_share"),
+                       (_FUND, "special_fund_yuan"), (_SUCC, "mediators")):
+        m = np.where(codes & bit, m * eff[(lever, "refile_factor")][:, None], m)
+    thr = tuple(np.minimum(np.round(np.minimum(p * m, 0.95) * _U), 65536).astype(
+        np.int32).ravel() for p in base.refile_p)
+    esc = np.where(codes & _OWNED, eff[("leader_ownership_share", "escalation_factor")][:, None],
+                   1.0) * ((codes & _SUCC) == 0)  # a successful mediation settles it locally
+    return thr, esc.astype(np.float32).ravel()  # type: ignore[return-value]
 
 
 def _run_constants(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
-                   route: tuple[Any, np.ndarray] | None) -> _Run:
-    scale = crn.scale
+                   route: tuple[np.ndarray, np.ndarray] | None,
+                   draws: Mapping[tuple[str, str], np.ndarray],
+                   route_draws: np.ndarray | None) -> _Run:
+    scale, R = crn.scale, crn.replications
+    V = 2 if draws or route_draws is not None else 1
+    eff = {}
+    for key in _PER_REPLICATION:
+        x = np.full(V * R, float(a[key]))
+        if key in draws:
+            x[:R] = draws[key]
+        eff[key] = x
     cost = a[("special_fund_yuan", "cost_per_case_yuan")]
     expected_repeats = max((base.filings_per_year - base.first_filings_per_year) * scale, 1.0)
-    lv = dict(levers)
-    lv["_esc_coef"] = (base.escalation_rate
-                       / base.reference_days ** a[("all", "escalation_time_elasticity")])
-    factor, added = route if route is not None else (1.0, np.zeros(len(base.groups), np.int64))
+    factor = None if route is None else route[0]
+    if route_draws is not None:
+        factor = np.vstack([route_draws, np.broadcast_to(route[0], route_draws.shape)])
+    refile_thr, esc_factor = _code_tables(base, eff, V * R)
     return _Run(
-        levers=lv, a=a, p=base.refile_p, mq=_mediation_queue(base, levers, _point(a), scale),
+        levers=levers, a=a, eff=eff, variants=V,
+        mq=_mediation_queue(base, levers, a, scale),
         fund_thr=_thr(min(1.0, levers["special_fund_yuan"] / cost / expected_repeats)),
         route=factor, route_thr=_thr(levers.get("route_share", 0.0)) if route else 0,
-        route_added=added,
+        route_added=np.zeros(len(base.groups), np.int64) if route is None else route[1],
+        refile_thr=refile_thr, esc_factor=esc_factor,
+        esc_coef=base.escalation_rate / base.reference_days ** a[
+            ("all", "escalation_time_elasticity")],
     )
 
 
-def _point(a: Mapping) -> dict:
-    """Return the assumptions with every per-replication draw replaced by its median."""
-    return {k: (float(np.median(v)) if np.ndim(v) else v) for k, v in a.items()}
-
-
 def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
-              *, keep_filings: bool = False, route: Any = None) -> dict[str, Any]:
+              *, keep_filings: bool = False, route: Any = None,
+              draws: Mapping[tuple[str, str], np.ndarray] | None = None,
+              route_draws: np.ndarray | None = None) -> dict[str, Any]:
     """Run the vectorised model; return per-replication metric arrays (and filings if asked).
 
-    ``a`` maps (lever, parameter) to a value, or to one value per replication for the effects
-    whose uncertainty is carried; ``route`` is (the per-group time factor of a routed repeat
-    filing, per replication of shape (R, groups) or fixed of shape (groups,); the agency types
-    it adds per group), None without the route lever.
+    ``a`` maps (lever, parameter) to its (point) value; ``route`` is (the per-group time factor
+    of a routed repeat filing, the agency types it adds per group), None without the route
+    lever. ``draws`` (effect -> one value per replication) and ``route_draws`` (replications x
+    groups) carry the estimates' uncertainty: then one pass over the same common random numbers
+    makes two runs, the drawn one returned with the other under ``"fixed"`` (the effects at
+    their point values: exactly what a run without draws gives). Durations and escalation of
+    first filings depend on no drawn effect (those act on repeat filings or on re-filing), so
+    the first generation is computed once for both; later filings are followed per run.
     """
-    S = crn.slots
-    run = _run_constants(base, levers, a, crn, route)
+    run = _run_constants(base, levers, a, crn, route, draws or {}, route_draws)
+    R, V = crn.replications, run.variants
+    if keep_filings and V > 1:
+        raise ValueError("keep_filings needs a run without drawn effects")
     # field visits thin the latent first filings (drawn at crn.rate per year)
-    rate = _first_rate(base, levers, _point(a), crn.scale)
-    keep_thr = _thr(min(1.0, rate / max(crn.rate, 1e-9)))
-    used = np.arange(S)[None, :] < crn.counts[:, None]
-    pos = np.flatnonzero(used.ravel() & (crn.keep < keep_thr))
-    arr = crn.arrive[pos]
-    tally = _Tally(crn.replications, S, keep_filings)
+    keep_thr = _thr(min(1.0, _first_rate(base, levers, a, crn.scale) / max(crn.rate, 1e-9)))
+    arr, y = crn.first_filings(keep_thr)
+    f = _Gen(0, slice(None), crn.first, crn.rep, crn.first.tcore.copy(),
+             np.zeros(len(arr), np.uint8))
+    tally = _Tally(V * R, keep_filings, int(base.group_departments.max()) + 1)
     for g in range(_GENERATIONS):
-        if len(pos) == 0:
-            break
-        # first filings: the kept inputs of their slots; later ones: drawn for these filings
-        D, ix = (crn.first, pos) if g == 0 else (_generation(base, crn, g, pos), slice(None))
-        f = _Gen(g, pos, D, ix, pos // S, D.tcore[ix].copy(), D.dept[ix], grp=D.grp[ix])
         _act_leader(run, f)
         _act_route(run, f)
         _act_conference(run, f)
         _act_one_stop(run, f, crn.cover)
         _act_mediation(run, f)
-        _act_after_close(run, f)
-        refiled = D.refile[ix] < np.minimum(f.p, np.float32(0.95))
-        esc = D.esc[ix] < f.pe
-        tally.add(f, arr, refiled, esc)
-        child = arr + f.T + D.gap[ix]
-        nxt = np.flatnonzero(refiled & (child < _YEAR))
-        pos, arr = pos[nxt], child[nxt]
-    return tally.metrics(base, levers, _point(a))
+        _act_follow_up_fund(run, f)
+        if g:
+            y = np.flatnonzero(arr >= 0.0)  # opened in the year (NaN: unused or prevented)
+        ty = f.T[y]
+        late = arr + f.T > _YEAR
+        key = (crn.rep16 if g == 0 else f.rep * _N_CODES) + f.code  # (replication, code) cell
+        # first filings (replications 0..R-1) stand for every variant (at offsets v * R);
+        # their escalation depends on no drawn effect (no first filing is owned)
+        offsets = range(0, V * R, R) if g == 0 else range(1)
+        thr = run.refile_thr[min(g, 1)]
+        refiled = [f.D.u["refile"] < thr[o * _N_CODES:][key] for o in offsets]
+        esc = _escalates(run, f, key, y, ty)
+        tally.add(f, y, ty, late, esc, refiled, offsets, R if g == 0 else V * R, arr)
+        nxt = []
+        for o, refd in zip(offsets, refiled, strict=True):
+            idx = np.flatnonzero(refd)
+            child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
+            ok = np.flatnonzero(child < _YEAR)
+            idx = idx[ok]
+            nxt.append((idx if g == 0 else f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
+        slot, rep, arr = (np.concatenate(x) for x in zip(*nxt, strict=True))
+        if len(slot) == 0 or g + 1 == _GENERATIONS:
+            break
+        D = _generation(base, crn, g + 1, slot)
+        f = _Gen(g + 1, slot, D, rep, D.tcore, np.zeros(len(slot), np.uint8))
+    res = tally.metrics(base, levers, a)
+    if V == 1:
+        return res
+    return {**{k: v[:R] for k, v in res.items()}, "fixed": {k: v[R:] for k, v in res.items()}}
 
 
 class _Tally:
-    """Per-replication counts and times of the year's filings (pos sorted within a run)."""
+    """Per-replication counts and times of the year's filings (replications in order)."""
 
-    _NAMES = ("n", "rep", "ontime", "settled", "esc", "backlog", "dept", "owned", "fu", "fund",
-              "routed")
+    _NAMES = ("n", "rep", "backlog", "dept", "routed")
+    #: bits of the tally code: the counted flags of a filing of the year
+    _FLAGS = ("ontime", "esc", "settled", "fu", "owned", "fund")
+    _BITS = (np.arange(64)[:, None] >> np.arange(6)[None, :]) & 1
 
-    def __init__(self, replications: int, slots: int, keep_filings: bool) -> None:
-        self.R, self.S = replications, slots
-        self.tot = {k: np.zeros(replications) for k in self._NAMES}
+    def __init__(self, replications: int, keep_filings: bool, n_dept: int) -> None:
+        self.R, self.n_dept = replications, n_dept
+        self.tot = {k: np.zeros(replications) for k in (*self._NAMES, *self._FLAGS)}
         self.t_all: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.t_rep: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.kept: dict[str, list[np.ndarray]] | None = (
             {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")} if keep_filings else None)
 
-    def add(self, f: _Gen, arr: np.ndarray, refiled: np.ndarray, esc: np.ndarray) -> None:
-        """Count the filings of one generation opened in the year (arrival >= 0)."""
-        cnt, tot, T = np.count_nonzero, self.tot, f.T
-        b = np.searchsorted(f.pos, np.arange(self.R + 1) * self.S)
-        late = arr + T > _YEAR
-        in_year = arr >= 0.0
-        ok = T <= _ON_TIME_DAYS
-        settled = ~(late | esc | refiled)
-        flags = {"ontime": ok, "settled": settled, "esc": esc, "fu": f.fu}
-        if f.owned is not None:
-            flags["owned"] = f.owned
-        if f.fund is not None:
-            flags["fund"] = f.fund
-        routed = f.routed
-        for r in range(self.R):
-            lo, hi = int(b[r]), int(b[r + 1])
-            tot["backlog"][r] += cnt(late[lo:hi])
-            m = in_year[lo:hi]
-            k = cnt(m)
-            if k == 0:
-                continue
-            tr = T[lo:hi][m]
-            tot["n"][r] += k
-            if f.g >= 1:
-                tot["rep"][r] += k
-                self.t_rep[r].append(tr)
-            for name, flag in flags.items():
-                tot[name][r] += cnt(flag[lo:hi] & m)
-            tot["dept"][r] += int(f.ndep[lo:hi][m].sum(dtype=np.int64))
-            if routed is not None:
-                tot["routed"][r] += int(routed[lo:hi][m].sum(dtype=np.int64))
-            self.t_all[r].append(tr)
+    def add(self, f: _Gen, y: np.ndarray, ty: np.ndarray, late: np.ndarray, esc: np.ndarray,
+            refiled: list[np.ndarray], offsets: range, width: int, arr: np.ndarray) -> None:
+        """Count one generation's filings of the year ``y`` (times ``ty``, ``f.rep`` ascending).
+
+        ``refiled[k]`` belongs to the variant whose replications start at ``offsets[k]``;
+        ``f.rep`` runs over ``width`` replications.
+        """
+        tot = self.tot
+        ry = f.rep[y]
+        open_y = late[y]
+        open_y |= esc
+        # one bincount over (replication, flags, departments) counts all but the later variants'
+        # settled filings
+        code = (f.code[y] & np.uint8(7)) << np.uint8(3)  # fu, owned, fund
+        code |= (ty <= _ON_TIME_DAYS).view(np.uint8)
+        code |= esc.view(np.uint8) << np.uint8(1)
+        code |= (~(open_y | refiled[0][y])).view(np.uint8) << np.uint8(2)
+        nd = self.n_dept
+        cell = ry * (64 * nd) + code.astype(np.intp) * nd
+        cell += f.D.dept[y]
+        table = np.bincount(cell, minlength=width * 64 * nd).reshape(width, 64, nd)
+        by_code = table.sum(axis=2)
+        n = by_code.sum(axis=1)
+        counts = dict(zip(self._FLAGS, (by_code @ self._BITS).T, strict=True))
+        counts["n"] = n
+        counts["rep"] = n if f.g >= 1 else 0
+        counts["dept"] = table.sum(axis=1) @ np.arange(nd)
+        fb = np.searchsorted(f.rep, np.arange(width + 1))
+        counts["backlog"] = np.array([np.count_nonzero(late[fb[r]:fb[r + 1]])
+                                      for r in range(width)])
+        yb = np.concatenate([[0], np.cumsum(n)])
+        if f.routed is not None:
+            counts["routed"] = _segment_sums(f.routed[y], yb)
+        parts = [(r, ty[yb[r]:yb[r + 1]]) for r in np.flatnonzero(n)]
+        for k, (o, refd) in enumerate(zip(offsets, refiled, strict=True)):
+            rows = slice(o, o + width)
+            for name, count in counts.items():
+                tot[name][rows] += count
+            if k:
+                tot["settled"][rows] += _segment_sums(~(open_y | refd[y]), yb)
+            for r, part in parts:
+                self.t_all[o + r].append(part)
+                if f.g >= 1:
+                    self.t_rep[o + r].append(part)
         if self.kept is not None:
-            for k, v in (("rep", f.rep), ("arr", arr), ("T", T),
-                         ("ordinal", np.full(len(T), f.g + 1, dtype=np.int16)), ("esc", esc)):
-                self.kept[k].append(v)
+            for key, v in (("rep", ry), ("arr", arr[y]), ("T", ty),
+                           ("ordinal", np.full(len(y), f.g + 1, dtype=np.int16)), ("esc", esc)):
+                self.kept[key].append(v)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
-        out = np.full(self.R, np.nan)
-        for r, parts in enumerate(chunks):
-            x = np.concatenate(parts) if parts else np.array([])
-            if len(x):
-                out[r] = float(np.median(x))
-        return out
+        return np.array([_median(np.concatenate(p)) if p else np.nan for p in chunks])
 
     def metrics(self, base: Baseline, levers: Mapping[str, float], a: Mapping) -> dict[str, Any]:
         """Return the metrics of :data:`METRICS` per replication (and the filings if kept)."""
@@ -2123,10 +2264,28 @@ class _Tally:
         out["funds_yuan"] = tot["fund"] * a[("special_fund_yuan", "cost_per_case_yuan")]
         out["n_filings"] = n_year
         if self.kept is not None:
-            f = {k: np.concatenate(v) for k, v in self.kept.items()}
-            f["in_year"] = f["arr"] >= 0.0
-            out["filings"] = f
+            out["filings"] = {k: np.concatenate(v) for k, v in self.kept.items()}
+            out["filings"]["in_year"] = np.ones(len(out["filings"]["T"]), bool)  # year only
         return out
+
+
+def _segment_sums(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums of ``x`` over ``[bounds[i], bounds[i + 1])`` (0 for empty segments)."""
+    c = np.concatenate([[0], np.cumsum(x, dtype=np.int64)])
+    return c[bounds[1:]] - c[bounds[:-1]]
+
+
+def _median(x: np.ndarray) -> float:
+    """Median of a non-empty array (as :func:`numpy.median`).
+
+    Examples
+    --------
+    >>> _median(np.array([3.0, 1.0, 2.0, 10.0], np.float32))
+    2.5
+    """
+    k = len(x) // 2
+    s = np.sort(x)  # faster than np.partition here: numpy sorts float32 with SIMD
+    return float(s[k]) if len(x) % 2 else (float(s[k - 1]) + float(s[k])) / 2.0
 
 
 def _staff_days(base: Baseline, levers: Mapping[str, float], a: Mapping,
@@ -2222,8 +2381,9 @@ def route_types(route_repeat_to: str | Iterable[str]) -> frozenset[str]:
 
 
 def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
-           uncertain: bool) -> tuple[tuple[Any, np.ndarray] | None, tuple | None]:
-    """Per-group time factor of a routed repeat filing (drawn and fixed) and types it adds."""
+           uncertain: bool) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+    """(per-group time factor of a routed repeat filing, types it adds), and the factor drawn
+    per replication (replications x groups; None unless ``uncertain``)."""
     if route_repeat_to is None:
         return None, None
     types = route_types(route_repeat_to)
@@ -2245,10 +2405,10 @@ def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
     adds = np.array([[t not in set(g.split("+")) for t in order] for g in base.groups], float)
     fixed = (np.exp(-adds @ beta), adds.sum(axis=1).astype(np.int64))
     if not uncertain:
-        return fixed, fixed
+        return fixed, None
     rng = np.random.default_rng(None if seed is None else [int(seed), 0x20E7])
     b = beta[None, :] + se[None, :] * rng.standard_normal((replications, len(order)))
-    return (np.exp(-b @ adds.T), fixed[1]), fixed
+    return fixed, np.exp(-b @ adds.T)
 
 
 def route_choices(baseline: Baseline, ranking: pd.DataFrame | None = None, *, top: int = 5
@@ -2445,15 +2605,12 @@ def simulate_year(
         raise CasekitError(f"n_cases={n_cases} is out of range: expected 10 to 5000000")
     R = int(replications)
     a, table = _assumption_dict(assumptions, base.assumptions)
-    route, route_fixed = _route(base, route_repeat_to, R, seed, effect_uncertainty)
+    route, route_draws = _route(base, route_repeat_to, R, seed, effect_uncertainty)
     draws = _effect_draws(table, R, seed) if effect_uncertainty else {}
     crn = _crn(base, n_cases=n_cases, replications=R, seed=seed)
-    out = _summarise(_simulate(base, levers, {**a, **draws}, crn, route=route))
-    drawn = bool(draws) or (route is not None and route[0] is not route_fixed[0])
-    if drawn:
-        fixed = _summarise(_simulate(base, levers, a, crn, route=route_fixed))
-        out["sim_low"], out["sim_high"] = fixed["low"].to_numpy(), fixed["high"].to_numpy()
-    out = out[["metric", "value", "low", "high", "sim_low", "sim_high", "unit"]]
+    res = _simulate(base, levers, a, crn, route=route, draws=draws, route_draws=route_draws)
+    out = _summarise(res, res.get("fixed"))
+    drawn = "fixed" in res
     out.attrs = {
         "levers": levers,
         "route_repeat_to": "" if route_repeat_to is None else "+".join(
@@ -2498,29 +2655,30 @@ _RECORDS: dict[int, tuple[pd.DataFrame, list[dict[str, Any]]]] = {}
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """``table.to_dict('records')``, cached per table object (copies, so callers may edit)."""
-    hit = _RECORDS.get(id(table))
-    if hit is None or hit[0] is not table:
-        if len(_RECORDS) > 32:
-            _RECORDS.clear()
-        hit = (table, table.to_dict(orient="records"))
-        _RECORDS[id(table)] = hit
-    return [dict(r) for r in hit[1]]
+    return [dict(r) for r in _per_table(_RECORDS, table, lambda t: t.to_dict(orient="records"))]
 
 
-def _summarise(res: Mapping[str, Any]) -> pd.DataFrame:
-    """Median and 5%-95% band over replications, one row per metric."""
+def _summarise(res: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Median and 5%-95% band over replications, one row per metric; ``sim_low, sim_high``
+    from ``fixed`` (the run with the effects at their point values; default ``res``)."""
+    q = _quantiles(res)
+    s = q if fixed is None or fixed is res else _quantiles(fixed)
+    return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
+                         "sim_low": s[1], "sim_high": s[2], "unit": _METRIC_UNITS})
+
+
+def _quantiles(res: Mapping[str, Any]) -> np.ndarray:
+    """Median, 5% and 95% of each metric over replications (NaN ones left out): (3, metrics)."""
     m = np.vstack([np.asarray(res[k], dtype=float) for k in _METRIC_NAMES])
     finite = np.isfinite(m)
     with np.errstate(all="ignore"):
         if finite.all():
-            q = np.quantile(m, [0.5, 0.05, 0.95], axis=1)
-        else:
-            q = np.full((3, len(m)), np.nan)
-            for i, row in enumerate(m):
-                if finite[i].any():
-                    q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
-    return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
-                         "sim_low": q[1], "sim_high": q[2], "unit": _METRIC_UNITS})
+            return np.quantile(m, [0.5, 0.05, 0.95], axis=1)
+        q = np.full((3, len(m)), np.nan)
+        for i, row in enumerate(m):
+            if finite[i].any():
+                q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
+    return q
 
 
 def _grid_scenarios(grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]]
