@@ -2232,8 +2232,9 @@ class _Tally:
             rows = slice(o, o + width)
             for name, count in counts.items():
                 tot[name][rows] += count
-            if k:
-                tot["settled"][rows] += _segment_sums(~(open_y | refd[y]), yb)
+            if k:  # the table counted variant 0's settled filings
+                tot["settled"][rows] += _segment_sums(~(open_y | refd[y]), yb) - counts[
+                    "settled"]
             for r, part in parts:
                 self.t_all[o + r].append(part)
                 if f.g >= 1:

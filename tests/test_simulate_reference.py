@@ -23,9 +23,11 @@ YEAR = 365.0
 WARMUP = sm._WARMUP_DAYS
 
 
-def simpy_year(base, levers, *, n_cases, seed):
-    """One replication of the model as a plain discrete-event simulation."""
-    a, _ = sm._assumption_dict(None)
+def simpy_year(base, levers, *, n_cases, seed, a=None):
+    """One replication of the model as a plain discrete-event simulation.
+
+    ``a``: the (lever, parameter) -> value assumptions (default: :data:`ASSUMPTIONS`)."""
+    a = sm._assumption_dict(None)[0] if a is None else a
     rng = np.random.default_rng(seed)
     scale = n_cases / base.filings_per_year
     env = simpy.Environment(initial_time=-WARMUP)
