@@ -1,11 +1,13 @@
 """What-if simulator: one district-year of petition handling under the seed article's levers.
 
 A pure, vectorised model (numpy, common random numbers) calibrated from a case table, fast
-enough for sliders (a 20,000-filing district-year with 10 replications re-runs in about 50 ms,
-and in under 100 ms with a new seed: first filings are drawn up front, repeat filings only for
-the matters a scenario re-files). Every lever is a keyword of :func:`simulate_year` whose
-default (``None``) means "as observed"; how each lever acts and how strongly is written down in
-one table, :data:`ASSUMPTIONS`, which callers may edit and which every result carries.
+enough for sliders: a 20,000-filing district-year with 10 replications re-runs in under 100 ms
+CPU with estimated effects, also with a new seed (``benchmarks/whatif.py``; first filings are
+drawn up front, repeat filings only for the matters a scenario re-files, and the band without
+the estimates' uncertainty comes from the same pass). Every lever is a keyword of
+:func:`simulate_year` whose default (``None``) means "as observed"; how each lever acts and how
+strongly is written down in one table, :data:`ASSUMPTIONS`, which callers may edit and which
+every result carries.
 
 The model in one paragraph
 --------------------------
@@ -1744,8 +1746,10 @@ class _CRN:
     memo: dict[Any, Any] = dataclasses.field(default_factory=dict)  # lever-free derived arrays
 
     def first_filings(self, keep_thr: int) -> tuple[np.ndarray, np.ndarray]:
-        """Arrivals of the first filings kept at ``keep_thr`` (NaN if prevented) and the slots
-        of those opened in the year (memoised: a slider re-run with the same seed reuses them)."""
+        """Return the first filings' arrivals at ``keep_thr`` and the slots opened in the year.
+
+        Prevented filings arrive at NaN; memoised, so a re-run with the same seed reuses them.
+        """
         hit = self.memo.get(("first", keep_thr))
         if hit is None:
             arr = self.arrive if keep_thr >= 65536 else np.where(
@@ -1811,14 +1815,14 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
                lanes[_LANES["keep"]], lanes[_LANES["cover"]], cat, hash_key, first,
                pattern_table, base)
     if cacheable:
-        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~15 MB
+        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~20 MB
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
         _CRN_CACHE[key] = out
     return out
 
 
 def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
-    """Inputs of the generation-``g`` filings (g >= 1) of the matters in slots ``pos``.
+    """Draw the inputs of the generation-``g`` filings (g >= 1) of the matters in ``pos``.
 
     Four SplitMix64 words per filing from the counter ((g * total + slot) * 4 + word): the same
     filing gets the same draws in every scenario, whichever other matters are re-filed.
@@ -2271,7 +2275,7 @@ class _Tally:
 
 
 def _segment_sums(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sums of ``x`` over ``[bounds[i], bounds[i + 1])`` (0 for empty segments)."""
+    """Sum ``x`` over each ``[bounds[i], bounds[i + 1])`` (0 for empty segments)."""
     c = np.concatenate([[0], np.cumsum(x, dtype=np.int64)])
     return c[bounds[1:]] - c[bounds[:-1]]
 
@@ -2383,8 +2387,11 @@ def route_types(route_repeat_to: str | Iterable[str]) -> frozenset[str]:
 
 def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
            uncertain: bool) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
-    """(per-group time factor of a routed repeat filing, types it adds), and the factor drawn
-    per replication (replications x groups; None unless ``uncertain``)."""
+    """Return the route's (per-group time factor, agency types added) and its draws.
+
+    The time factor is that of a routed repeat filing; the draws (replications x groups) are
+    None unless ``uncertain``.
+    """
     if route_repeat_to is None:
         return None, None
     types = route_types(route_repeat_to)
@@ -2515,7 +2522,12 @@ def simulate_year(
     effect_uncertainty : bool, default True
         Draw every estimated effect (and the route's hazard ratios) per replication from its
         sampling distribution (log-normal from the 95% interval), so the band holds both
-        simulation noise and the uncertainty of the estimates.
+        simulation noise and the uncertainty of the estimates. The effects that can be drawn
+        are those a log can estimate (leader ownership's factors, the re-filing factors of
+        follow-up visits, mediation and the fund); the mediation queue is sized from the point
+        values. ``sim_low, sim_high`` come from the same pass: the same common random numbers
+        with the effects at their point values, exactly the band of
+        ``effect_uncertainty=False``.
 
     Every lever left at ``None`` takes its observed value (``baseline.observed``).
 
@@ -2660,8 +2672,11 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _summarise(res: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Median and 5%-95% band over replications, one row per metric; ``sim_low, sim_high``
-    from ``fixed`` (the run with the effects at their point values; default ``res``)."""
+    """Return the median and 5%-95% band over replications, one row per metric.
+
+    ``sim_low, sim_high`` come from ``fixed`` (the run with the effects at their point values;
+    default ``res``).
+    """
     q = _quantiles(res)
     s = q if fixed is None or fixed is res else _quantiles(fixed)
     return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
