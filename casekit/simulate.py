@@ -1821,6 +1821,12 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     return out
 
 
+def _take_draws(D: _Draws, idx: np.ndarray) -> _Draws:
+    """Return the inputs of the filings ``idx`` of ``D``."""
+    return _Draws(grp=D.grp.take(idx), dept=D.dept.take(idx), tcore=D.tcore.take(idx),
+                  u={k: v.take(idx) for k, v in D.u.items()})
+
+
 def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
     """Draw the inputs of the generation-``g`` filings (g >= 1) of the matters in ``pos``.
 
@@ -1939,6 +1945,9 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
 #: the rows an estimate can set (:data:`_EFFECT_ROWS`); every other row is one value per run.
 _PER_REPLICATION: tuple[tuple[str, str], ...] = tuple(
     dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()))
+#: Drawn effects that act on the time of first filings (none today): with one of them drawn, a
+#: run follows its first filings once per variant instead of sharing them.
+_FIRST_FILING_EFFECTS: frozenset[tuple[str, str]] = frozenset()
 #: bits of a filing's code: the flags its re-filing and escalation probabilities depend on
 _FU, _OWNED, _FUND, _SUCC = 1, 2, 4, 8
 _N_CODES = 16
@@ -2142,8 +2151,18 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
     # field visits thin the latent first filings (drawn at crn.rate per year)
     keep_thr = _thr(min(1.0, _first_rate(base, levers, a, crn.scale) / max(crn.rate, 1e-9)))
     arr, y = crn.first_filings(keep_thr)
-    f = _Gen(0, slice(None), crn.first, crn.rep, crn.first.tcore.copy(),
-             np.zeros(len(arr), np.uint8))
+    # first filings (replications 0..R-1) stand for every variant (at offsets v * R) unless a
+    # drawn effect acts on their times; their escalation depends on none (none is owned)
+    shared = V == 1 or not set(draws or {}) & _FIRST_FILING_EFFECTS
+    if shared:
+        f = _Gen(0, slice(None), crn.first, crn.rep, crn.first.tcore.copy(),
+                 np.zeros(len(arr), np.uint8))
+    else:  # follow the first filings once per variant, like later ones
+        slot = np.tile(np.arange(len(arr)), V)
+        D = _take_draws(crn.first, slot)
+        f = _Gen(0, slot, D, np.concatenate([crn.rep + v * R for v in range(V)]), D.tcore,
+                 np.zeros(len(slot), np.uint8))
+        arr = np.tile(arr, V)
     tally = _Tally(V * R, keep_filings, int(base.group_departments.max()) + 1)
     for g in range(_GENERATIONS):
         _act_leader(run, f)
@@ -2152,25 +2171,24 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
         _act_one_stop(run, f, crn.cover)
         _act_mediation(run, f)
         _act_follow_up_fund(run, f)
-        if g:
+        first = g == 0 and shared
+        if not first:
             y = np.flatnonzero(arr >= 0.0)  # opened in the year (NaN: unused or prevented)
         ty = f.T[y]
         late = arr + f.T > _YEAR
-        key = (crn.rep16 if g == 0 else f.rep * _N_CODES) + f.code  # (replication, code) cell
-        # first filings (replications 0..R-1) stand for every variant (at offsets v * R);
-        # their escalation depends on no drawn effect (no first filing is owned)
-        offsets = range(0, V * R, R) if g == 0 else range(1)
+        key = (crn.rep16 if first else f.rep * _N_CODES) + f.code  # (replication, code) cell
+        offsets = range(0, V * R, R) if first else range(1)
         thr = run.refile_thr[min(g, 1)]
         refiled = [f.D.u["refile"] < thr[o * _N_CODES:][key] for o in offsets]
         esc = _escalates(run, f, key, y, ty)
-        tally.add(f, y, ty, late, esc, refiled, offsets, R if g == 0 else V * R, arr)
+        tally.add(f, y, ty, late, esc, refiled, offsets, R if first else V * R, arr)
         nxt = []
         for o, refd in zip(offsets, refiled, strict=True):
             idx = np.flatnonzero(refd)
             child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
             ok = np.flatnonzero(child < _YEAR)
             idx = idx[ok]
-            nxt.append((idx if g == 0 else f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
+            nxt.append((idx if first else f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
         slot, rep, arr = (np.concatenate(x) for x in zip(*nxt, strict=True))
         if len(slot) == 0 or g + 1 == _GENERATIONS:
             break

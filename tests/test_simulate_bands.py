@@ -120,3 +120,13 @@ def test_band_with_drawn_effects_agrees_with_a_discrete_event_reference(base):
     sd_ratio = np.std(fast, ddof=1) / np.std(ref, ddof=1)
     assert 0.65 < sd_ratio < 1.5, (sd_ratio, np.std(fast, ddof=1), np.std(ref, ddof=1))
     assert np.std(fast, ddof=1) > 1.5 * np.std(noise, ddof=1)
+
+
+def test_first_filings_followed_per_variant_give_the_same_runs(base, monkeypatch):
+    """The general path (first filings once per variant, for effects acting on their times)
+    gives exactly the shared path's result when the drawn effects do not act on them."""
+    kw = {"replications": 4, "seed": 6, "leader_ownership_share": 0.5, "mediators": 30}
+    shared = sm.simulate_year(base, **kw)
+    monkeypatch.setattr(sm, "_FIRST_FILING_EFFECTS",
+                        frozenset({("follow_up_visit_share", "refile_factor")}))
+    pd.testing.assert_frame_equal(sm.simulate_year(base, **kw), shared)
