@@ -465,6 +465,9 @@ class Baseline:
         Lognormal core time to close (log days) per pattern, first filings.
     repeat_shift : float
         Added to ``mu`` for repeat filings (log days).
+    upper_spread : tuple of float
+        Factor on ``sigma`` above the median (first, repeat filings): the right tail of time
+        to close, set so the baseline run reproduces the log's share closed within 60 days.
     refile_p : tuple of float
         Probability that a closed first / later filing is filed again.
     gap_mu, gap_sigma : float
@@ -487,6 +490,11 @@ class Baseline:
     type_effects : tuple of (str, float, float)
         Agency type, log hazard ratio of closing once it joins (repeat filings) and its
         standard error: the evidence of the ``route_repeat_to`` lever.
+    competing_cdf : ndarray, optional
+        Cumulative probability (first, repeat filings x days on a half-day grid) that a
+        competing exit (declined, routed to a legal procedure, withdrawn, terminated,
+        transferred) ends a filing by then, from its Kaplan-Meier estimate with closes censored
+        (:func:`_competing_cdf`); ``None``: the log records none.
     """
 
     filings_per_year: float
@@ -513,6 +521,8 @@ class Baseline:
     assumptions: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
     type_effects: tuple[tuple[str, float, float], ...] = ()
+    competing_cdf: np.ndarray | None = None
+    upper_spread: tuple[float, float] = (1.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python summary (JSON-friendly) of the calibration."""
@@ -608,6 +618,41 @@ def _lognormal_cdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     from scipy.special import ndtr
 
     return ndtr((np.log(np.maximum(x, 1e-9)) - mu) / sigma)
+
+
+_CDF_STEP = 0.5  # days between the points of ``Baseline.competing_cdf``
+_CDF_DAYS = 2 * 365.0
+
+
+def _competing_cdf(cases: pd.DataFrame, dur: np.ndarray, is_rep: np.ndarray
+                   ) -> np.ndarray | None:
+    """Kaplan-Meier probability of a competing exit by each half day (first, repeat filings).
+
+    Closes and the observation end censor; the simulator draws the competing exit as an
+    independent latent time, so a filing closes only if its close comes first.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"exit_type": ["close", "declined"] * 30})
+    >>> cdf = _competing_cdf(cases, np.tile([5.0, 2.0], 30), np.zeros(60, dtype=bool))
+    >>> float(cdf[0, 0]), float(cdf[0, 10])  # at day 0 and day 5
+    (0.0, 0.5)
+    """
+    from casekit.engine import _km
+
+    if "exit_type" not in cases:
+        return None
+    kind = cases["exit_type"].astype("str").to_numpy()
+    competing = (kind != "close") & (kind != "censored")
+    if competing.sum() < 5:
+        return None
+    grid = np.arange(0.0, _CDF_DAYS + _CDF_STEP / 2, _CDF_STEP)
+    out = np.zeros((2, len(grid)), dtype=np.float32)
+    for r, sel in enumerate((~is_rep, is_rep if is_rep.sum() >= 30 else ~is_rep)):
+        km = _km(dur[sel], competing[sel])
+        i = np.searchsorted(km.timeline, grid, side="right") - 1
+        out[r] = 1.0 - km.survival[np.maximum(i, 0)]
+    return out
 
 
 def _departments(pattern: str) -> int:
@@ -777,6 +822,7 @@ def calibrate_baseline(
     mu, sigma, shift = _fit_censored_lognormal(np.log(dur), closed, groups["codes"],
                                                len(groups["groups"]), is_rep)
     targets = _duration_targets(dur, closed, is_rep, n / span["years"])
+    targets.update(_on_time_target(cases, dur, closed, is_rep, span["obs_end"]))
     refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, span["obs_end"], notes)
     targets["escalation_share"] = _escalation_share(cases, notes)
     table, effects, type_effects = _effect_tables(cases, events, assumptions, estimate_effects,
@@ -798,6 +844,7 @@ def calibrate_baseline(
         observed=observed, targets=targets,
         source=f"case table ({n} cases, {span['years']:.2f} years to {span['obs_end'].date()})",
         notes=tuple(notes), assumptions=table, effects=effects, type_effects=type_effects,
+        competing_cdf=_competing_cdf(cases, dur, is_rep),
     )
     return _match_targets(_core_refiling(base, table), table)
 
@@ -883,6 +930,22 @@ def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
     targets["repeat_share"] = float(is_rep.mean())
     targets["filings_per_year"] = float(filings_per_year)
     return targets
+
+
+def _on_time_target(cases: pd.DataFrame, dur: np.ndarray, closed: np.ndarray,
+                    is_rep: np.ndarray, obs_end: pd.Timestamp) -> dict[str, float]:
+    """Share of first / repeat filings closed within 60 days, among those seen for 60 days.
+
+    Competing exits count as not closed, as in the on-time rate of :data:`METRICS`.
+    """
+    opened = pd.to_datetime(cases["opened_at"]).to_numpy()
+    seen = opened <= np.datetime64(obs_end - pd.Timedelta(days=_ON_TIME_DAYS))
+    on_time = closed & (dur <= _ON_TIME_DAYS)
+    out = {}
+    for name, sel in (("first", seen & ~is_rep), ("repeat", seen & is_rep)):
+        if sel.sum() >= 30:
+            out[f"on_time_share_{name}"] = float(on_time[sel].mean())
+    return out
 
 
 def _escalation_share(cases: pd.DataFrame, notes: list[str]) -> float:
@@ -1097,14 +1160,26 @@ def _estimate_refiling(
     return (float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma
 
 
-def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Baseline:
-    """Shift core durations and the escalation rate so the baseline run matches the data."""
+def _match_targets(base: Baseline, assumptions: Any, iterations: int = 8) -> Baseline:
+    """Shift and spread core durations, and set the escalation rate, so the run matches the data.
+
+    ``mu`` moves the Kaplan-Meier median of first filings, ``repeat_shift`` that of repeat
+    filings, ``upper_spread`` (the spread above the median) the share of first and of repeat
+    filings closed within 60 days (competing exits counted as not closed, as in the log) and
+    the escalation rate the
+    escalation share: the baseline run (observed levers, their conference waits, ownership
+    and mediation included) then reproduces the log's centre and spread of time to close.
+    """
     mu, shift, esc = base.mu.copy(), base.repeat_shift, base.escalation_rate
+    spread = list(base.upper_spread)
     t_first = base.targets.get("km_median_days_first", float("nan"))
     t_rep = base.targets.get("km_median_days_repeat", float("nan"))
     t_esc = base.targets.get("escalation_share", float("nan"))
+    t_on = base.targets.get("on_time_share_first", float("nan"))
+    t_on_rep = base.targets.get("on_time_share_repeat", float("nan"))
     for _ in range(iterations):
-        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                                    upper_spread=(spread[0], spread[1]))
         stats = _baseline_stats(trial, assumptions)
         if math.isfinite(t_first) and stats["median_first"] > 0:
             mu = mu + math.log(t_first / stats["median_first"])
@@ -1113,7 +1188,37 @@ def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Bas
                 math.log(t_first / stats["median_first"]) if math.isfinite(t_first) else 0.0)
         if math.isfinite(t_esc) and stats["escalation_share"] > 0:
             esc = float(min(esc * t_esc / stats["escalation_share"], 1.0))
-    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        for k, (target, got) in enumerate(((t_on, stats["on_time_first"]),
+                                           (t_on_rep, stats["on_time_repeat"]))):
+            spread[k] = float(np.clip(spread[k] * _spread_factor(target, got), 0.2, 5.0))
+    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                               upper_spread=(spread[0], spread[1]))
+
+
+def _spread_factor(target: float, simulated: float) -> float:
+    """Factor on the log-scale spread moving a share closed by a day above the median to target.
+
+    For a lognormal ``ndtri(F(day))`` is ``(log day - mu) / sigma``, so the ratio of the
+    simulated to the target normal score is the factor that maps one onto the other.
+
+    Examples
+    --------
+    >>> round(_spread_factor(0.75, 0.7), 3)  # (ndtri(0.7) / ndtri(0.75)) ** 2
+    0.604
+    """
+    from scipy.special import ndtri
+
+    lo, hi = 0.55, 0.995  # both shares must lie above the median for the ratio to mean this
+    if not (math.isfinite(target) and math.isfinite(simulated)
+            and lo < target < hi and lo < simulated < hi):
+        return 1.0
+    return float(np.clip((ndtri(simulated) / ndtri(target)) ** _SPREAD_GAIN, 0.5, 2.0))
+
+
+#: Over-relaxation of :func:`_spread_factor` in the fixed point: the lognormal ratio
+#: under-corrects a mixture with competing exits and lever effects (measured: 2 halves the
+#: remaining gap per step where 1 closed about a third of it)
+_SPREAD_GAIN = 2.0
 
 
 def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
@@ -1129,6 +1234,8 @@ def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
         "median_first": float(np.median(f["T"][first])) if first.any() else float("nan"),
         "median_repeat": float(np.median(f["T"][rep])) if rep.sum() >= 10 else float("nan"),
         "escalation_share": float(f["esc"][year].mean()) if year.any() else float("nan"),
+        "on_time_first": float(f["ontime"][first].mean()) if first.any() else float("nan"),
+        "on_time_repeat": float(f["ontime"][rep].mean()) if rep.sum() >= 10 else float("nan"),
     }
 
 
@@ -1657,7 +1764,9 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
     _, normal, expo = _quantile_tables()
     grp = pattern_table[cat, lanes("pattern")]
     mu = (base.mu + (base.repeat_shift if g >= 1 else 0.0)).astype(np.float32)
-    tcore = normal[lanes("z")] * base.sigma.astype(np.float32)[grp]
+    z = normal * np.float32(base.upper_spread[int(g >= 1)])
+    np.minimum(z, normal, out=z, where=normal < 0)  # the factor acts above the median only
+    tcore = z[lanes("z")] * base.sigma.astype(np.float32)[grp]
     tcore += mu[grp]
     gap = normal[lanes("z_gap")] * np.float32(base.gap_sigma)
     gap += np.float32(base.gap_mu)
@@ -1889,6 +1998,7 @@ class _Gen:
     p: np.ndarray | None = None  # re-filing probability
     pe: np.ndarray | None = None  # escalation probability
     routed: np.ndarray | None = None  # agency types drawn in by routing, per filing
+    competed: np.ndarray | None = None  # a competing exit came before the close
 
 
 def _factor(x: Any, f: _Gen) -> Any:
@@ -2037,13 +2147,31 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
         _act_one_stop(run, f, crn.cover)
         _act_mediation(run, f)
         _act_after_close(run, f)
-        refiled = D.refile[ix] < np.minimum(f.p, np.float32(0.95))
+        p_refile = np.minimum(f.p, np.float32(0.95))
+        refiled = D.refile[ix] < p_refile
+        f.competed = _competing_exits(base, f, D.refile[ix], p_refile)
         esc = D.esc[ix] < f.pe
         tally.add(f, arr, refiled, esc)
         child = arr + f.T + D.gap[ix]
         nxt = np.flatnonzero(refiled & (child < _YEAR))
         pos, arr = pos[nxt], child[nxt]
     return tally.metrics(base, levers, _point(a))
+
+
+def _competing_exits(base: Baseline, f: _Gen, u: np.ndarray, p: np.ndarray
+                     ) -> np.ndarray | None:
+    """Whether a competing exit (``base.competing_cdf``) comes before each filing's close.
+
+    The uniform is the re-filing draw made uniform again given its outcome (``u / p`` below
+    ``p``, ``(u - p) / (1 - p)`` above), so it is independent of whether the matter re-files.
+    """
+    cdf = base.competing_cdf
+    if cdf is None:
+        return None
+    v = np.where(u < p, u / p, (u - p) / (np.float32(1.0) - p))
+    k = np.minimum(f.T * np.float32(1.0 / _CDF_STEP), np.float32(cdf.shape[1] - 1)).astype(
+        np.int64)
+    return v < cdf[int(f.g >= 1)][k]
 
 
 class _Tally:
@@ -2058,7 +2186,7 @@ class _Tally:
         self.t_all: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.t_rep: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.kept: dict[str, list[np.ndarray]] | None = (
-            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")} if keep_filings else None)
+            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc", "ontime")} if keep_filings else None)
 
     def add(self, f: _Gen, arr: np.ndarray, refiled: np.ndarray, esc: np.ndarray) -> None:
         """Count the filings of one generation opened in the year (arrival >= 0)."""
@@ -2068,6 +2196,9 @@ class _Tally:
         in_year = arr >= 0.0
         ok = T <= _ON_TIME_DAYS
         settled = ~(late | esc | refiled)
+        if f.competed is not None:  # a competing exit is not a close
+            ok &= ~f.competed
+            settled &= ~f.competed
         flags = {"ontime": ok, "settled": settled, "esc": esc, "fu": f.fu}
         if f.owned is not None:
             flags["owned"] = f.owned
@@ -2094,7 +2225,8 @@ class _Tally:
             self.t_all[r].append(tr)
         if self.kept is not None:
             for k, v in (("rep", f.rep), ("arr", arr), ("T", T),
-                         ("ordinal", np.full(len(T), f.g + 1, dtype=np.int16)), ("esc", esc)):
+                         ("ordinal", np.full(len(T), f.g + 1, dtype=np.int16)), ("esc", esc),
+                         ("ontime", ok)):
                 self.kept[k].append(v)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:

@@ -69,8 +69,9 @@ def simpy_year(base, levers, *, n_cases, seed):
         g = min(int(np.searchsorted(np.cumsum(base.group_given_category[category]),
                                     rng.random(), side="right")), len(base.groups) - 1)
         multi = base.group_departments[g] >= 2
-        core = math.exp(base.mu[g] + base.repeat_shift * (ordinal > 1)
-                        + base.sigma[g] * rng.standard_normal())
+        z = rng.standard_normal()
+        z *= base.upper_spread[int(ordinal > 1)] if z > 0 else 1.0  # spread above the median
+        core = math.exp(base.mu[g] + base.repeat_shift * (ordinal > 1) + base.sigma[g] * z)
         owned = ordinal > 1 and rng.random() < levers["leader_ownership_share"]
         if owned:
             core *= a[("leader_ownership_share", "duration_factor")]
@@ -92,6 +93,10 @@ def simpy_year(base, levers, *, n_cases, seed):
             success = rng.random() < a[("mediators", "success_rate")]
         yield env.any_of(racers)
         T = env.now - arrival
+        # an independent competing exit (declined, routed, ...) before the close
+        cdf = base.competing_cdf
+        competed = cdf is not None and rng.random() < cdf[int(ordinal > 1)][
+            min(int(T / sm._CDF_STEP), cdf.shape[1] - 1)]
         fu = rng.random() < levers["follow_up_visit_share"]
         funded = ordinal > 1 and rng.random() < fund_prob
         p = base.refile_p[0] if ordinal == 1 else base.refile_p[1]
@@ -111,7 +116,7 @@ def simpy_year(base, levers, *, n_cases, seed):
         if success:
             pe = 0.0
         escalated = rng.random() < min(pe, 1.0)
-        records.append((arrival, T, ordinal, escalated, refiled))
+        records.append((arrival, T, ordinal, escalated, refiled, competed))
         if refiled and ordinal < sm._GENERATIONS:
             gap = math.exp(base.gap_mu + base.gap_sigma * rng.standard_normal())
             yield env.timeout(gap)
@@ -137,7 +142,7 @@ def simpy_year(base, levers, *, n_cases, seed):
         "median_days_to_close": float(np.median(rec[year, 1])),
         "median_days_to_close_repeat": float(np.median(rec[year & rep, 1])),
         "repeat_rate": float(rep[year].mean()),
-        "on_time_rate": float((rec[year, 1] <= 60).mean()),
+        "on_time_rate": float(((rec[year, 1] <= 60) & (rec[year, 5] == 0)).mean()),
     }
 
 
