@@ -69,6 +69,9 @@ __all__ = [
     "default_levers",
     "edit_assumptions",
     "estimate_lever_effects",
+    "forecast_check",
+    "lever_evidence",
+    "observed_metrics",
     "route_choices",
     "route_types",
     "simulate_year",
@@ -468,6 +471,12 @@ class Baseline:
     upper_spread : tuple of float
         Factor on ``sigma`` above the median (first, repeat filings): the right tail of time
         to close, set so the baseline run reproduces the log's share closed within 60 days.
+    calibration_se : dict
+        Standard errors (log scale) of what the calibration read from the log: ``days_first``,
+        ``days_repeat`` (Kaplan-Meier medians of time to close), ``refile_first``,
+        ``refile_later`` (re-filing probabilities, Poisson on the re-filings counted). With
+        estimated effects :func:`simulate_year` draws them per replication as well
+        (:func:`_calibration_draws`).
     refile_p : tuple of float
         Probability that a closed first / later filing is filed again.
     gap_mu, gap_sigma : float
@@ -523,6 +532,7 @@ class Baseline:
     type_effects: tuple[tuple[str, float, float], ...] = ()
     competing_cdf: np.ndarray | None = None
     upper_spread: tuple[float, float] = (1.0, 1.0)
+    calibration_se: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python summary (JSON-friendly) of the calibration."""
@@ -823,7 +833,8 @@ def calibrate_baseline(
                                                len(groups["groups"]), is_rep)
     targets = _duration_targets(dur, closed, is_rep, n / span["years"])
     targets.update(_on_time_target(cases, dur, closed, is_rep, span["obs_end"]))
-    refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, span["obs_end"], notes)
+    refile_p, gap_mu, gap_sigma, refile_se = _estimate_refiling(cases, ordinal, span["obs_end"],
+                                                                notes)
     targets["escalation_share"] = _escalation_share(cases, notes)
     table, effects, type_effects = _effect_tables(cases, events, assumptions, estimate_effects,
                                                   max_ci_ratio, notes)
@@ -845,6 +856,7 @@ def calibrate_baseline(
         source=f"case table ({n} cases, {span['years']:.2f} years to {span['obs_end'].date()})",
         notes=tuple(notes), assumptions=table, effects=effects, type_effects=type_effects,
         competing_cdf=_competing_cdf(cases, dur, is_rep),
+        calibration_se={**_median_se(dur, closed, is_rep), **refile_se},
     )
     return _match_targets(_core_refiling(base, table), table)
 
@@ -918,6 +930,51 @@ def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
         return float("nan")
     med = _km(np.asarray(durations, dtype=float), np.asarray(observed, dtype=bool)).median
     return med if math.isfinite(med) else float("nan")
+
+
+def _median_se(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray) -> dict[str, float]:
+    """Standard errors of the log Kaplan-Meier medians (first, repeat) from their 95% intervals.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> se = _median_se(rng.exponential(20.0, 2000), np.ones(2000, bool), np.zeros(2000, bool))
+    >>> 0.02 < se["days_first"] < 0.05, "days_repeat" in se
+    (True, False)
+    """
+    from casekit.engine import _km
+
+    out = {}
+    for name, sel in (("days_first", ~is_rep), ("days_repeat", is_rep)):
+        if sel.sum() < 30:
+            continue
+        lo, hi = _km(dur[sel], closed[sel]).median_ci
+        if 0 < lo <= hi < math.inf:
+            out[name] = (math.log(hi) - math.log(lo)) / (2 * _Z95)
+    return out
+
+
+def _calibration_draws(base: Baseline, replications: int, seed: Any
+                       ) -> dict[tuple[str, str], np.ndarray]:
+    """Per replication, factors for what the calibration read from the log (its uncertainty).
+
+    ``("baseline", name)`` for each of ``base.calibration_se``: log-normal around 1 with that
+    standard error, from their own stream of the seed (so a scenario and its baseline with the
+    same seed see the same draws).
+
+    Examples
+    --------
+    >>> b = dataclasses.replace(_default_baseline(), calibration_se={"days_first": 0.05})
+    >>> d = _calibration_draws(b, 4, seed=1)
+    >>> list(d), d[("baseline", "days_first")].shape
+    ([('baseline', 'days_first')], (4,))
+    """
+    if not base.calibration_se:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0xCA1B])
+    names = sorted(base.calibration_se)
+    z = rng.standard_normal((len(names), replications))
+    return {("baseline", n): np.exp(base.calibration_se[n] * z[k]) for k, n in enumerate(names)}
 
 
 def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
@@ -1122,8 +1179,8 @@ def _core_refiling(base: Baseline, assumptions: Any) -> Baseline:
 
 def _estimate_refiling(
     cases: pd.DataFrame, ordinal: np.ndarray, obs_end: pd.Timestamp, notes: list[str]
-) -> tuple[tuple[float, float], float, float]:
-    default = ((0.25, 0.35), math.log(45.0), 1.0)
+) -> tuple[tuple[float, float], float, float, dict[str, float]]:
+    default = ((0.25, 0.35), math.log(45.0), 1.0, {})
     if "matter_id" not in cases or (ordinal > 1).sum() < 5:
         notes.append("too few linked repeat filings: re-filing probabilities assumed 25% / 35%")
         return default
@@ -1157,7 +1214,11 @@ def _estimate_refiling(
     succ_later = (same_next & ~first & is_closed).sum()
     p1 = succ_first / max(expo[first].sum(), 1e-9)
     p2 = succ_later / max(expo[~first].sum(), 1e-9) if (~first).sum() >= 10 else p1
-    return (float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma
+    se = {"refile_first": 1.0 / math.sqrt(max(succ_first, 1)),
+          "refile_later": 1.0 / math.sqrt(max(succ_later if (~first).sum() >= 10
+                                              else succ_first, 1))}
+    return ((float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma,
+            se)
 
 
 def _match_targets(base: Baseline, assumptions: Any, iterations: int = 8) -> Baseline:
@@ -1709,6 +1770,173 @@ def _log_name(events: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# which effects are evidence, and does the forecast come true
+# --------------------------------------------------------------------------------------------
+
+
+def lever_evidence(baseline: Baseline | None = None) -> pd.DataFrame:
+    """Say per lever whether its effect is estimated from the log or assumed, and why.
+
+    Parameters
+    ----------
+    baseline : Baseline, optional
+        From :func:`calibrate_baseline`; default casekit's synthetic district.
+
+    Returns
+    -------
+    DataFrame
+        One row per lever of :data:`LEVERS`: ``lever, label_en, estimated`` (bool: at least one
+        effect of the lever is estimated), ``effects`` (each estimated parameter with its
+        value, 95% interval and cases) and ``reason`` (why the others are assumed).
+
+    Examples
+    --------
+    >>> ev = lever_evidence()  # the sample district runs on assumed effects
+    >>> bool(ev["estimated"].any()), ev.columns.tolist()
+    (False, ['lever', 'label_en', 'estimated', 'effects', 'reason'])
+    """
+    base = _sample_baseline() if baseline is None else baseline
+    table = ASSUMPTIONS if base.assumptions is None else base.assumptions
+    rows = []
+    for lever, label in zip(LEVERS["lever"], LEVERS["label_en"], strict=True):
+        mine = table[table["lever"] == lever]
+        est = mine[mine["source"].astype("str").str.startswith("estimated")]
+        reasons = sorted({str(r) for r in mine.get("reason", []) if str(r)})
+        rows.append({
+            "lever": lever, "label_en": label, "estimated": bool(len(est)),
+            "effects": "; ".join(f"{r.parameter} x{r.value:.2f} [{r.ci_low:.2f}, "
+                                 f"{r.ci_high:.2f}], n={int(r.n_cases)}"
+                                 for r in est.itertuples()),
+            "reason": "; ".join(reasons) if reasons else ("" if len(est) else "assumed"),
+        })
+    return pd.DataFrame(rows)
+
+
+#: The metrics a forecast is checked on (:func:`forecast_check`).
+FORECAST_METRICS = ("median_days_to_close_repeat", "repeat_rate", "on_time_rate")
+
+
+def observed_metrics(cases: pd.DataFrame, start: Any, end: Any) -> dict[str, float]:
+    """The simulator's metrics for the filings of a case table registered in ``[start, end)``.
+
+    Definitions as the simulator's (:data:`METRICS`), made censoring-aware: ``median_days_to_
+    close_repeat`` is the Kaplan-Meier median of the repeat filings (open cases and competing
+    exits censored); ``repeat_rate`` the share with ``repeat_ordinal >= 2``; ``on_time_rate``
+    the share closed within 60 days among the filings registered at least 60 days before
+    ``end`` (so each is seen for 60 days; competing exits are not closes).
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"opened_at": pd.to_datetime(["2024-01-01", "2024-02-01",
+    ...     "2024-03-01", "2024-12-01"]), "repeat_ordinal": [1, 2, 2, 1],
+    ...     "closed": [True, True, False, True], "duration_days": [10.0, 30.0, 200.0, 5.0]})
+    >>> m = observed_metrics(cases, "2024-01-01", "2025-01-01")
+    >>> m["repeat_rate"], round(m["on_time_rate"], 3), m["median_days_to_close_repeat"]
+    (0.5, 0.667, 30.0)
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    opened = pd.to_datetime(cases["opened_at"])
+    year = cases[((opened >= start) & (opened < end)).to_numpy()]
+    if len(year) == 0:
+        raise CasekitError(f"no filings registered between {start.date()} and {end.date()}")
+    rep = pd.to_numeric(year["repeat_ordinal"]).to_numpy() >= 2
+    dur = pd.to_numeric(year["duration_days"]).to_numpy(dtype=float)
+    closed = year["closed"].astype(bool).to_numpy()
+    seen = (pd.to_datetime(year["opened_at"]) <= end - pd.Timedelta(days=_ON_TIME_DAYS)).to_numpy()
+    return {
+        "median_days_to_close_repeat": _km_median(dur[rep], closed[rep]),
+        "repeat_rate": float(rep.mean()),
+        "on_time_rate": (float((closed & (dur <= _ON_TIME_DAYS))[seen].mean()) if seen.any()
+                         else float("nan")),
+    }
+
+
+def forecast_check(
+    events: pd.DataFrame,
+    *,
+    change: Any,
+    levers: Mapping[str, Any],
+    end: Any = None,
+    estimate_effects: bool = True,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Check a forecast against what happened: calibrate before a change, forecast the year after.
+
+    The log is cut at ``change`` (its events before it, observed to ``change``), the simulator
+    calibrated on that part (:func:`calibrate_baseline`), the year after simulated with the
+    new lever values (:func:`simulate_year`), and its 90% band compared with what the whole
+    log shows for the filings registered in ``[change, end)`` (:func:`observed_metrics`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        A canonical event log covering the time before and after ``change``.
+    change : date-like
+        When the policy changed.
+    levers : mapping
+        The lever values from ``change`` on, e.g. ``{"leader_ownership_share": 0.6}``.
+    end : date-like, optional
+        End of the checked year; default one year after ``change`` or the log's observation
+        end if earlier.
+    estimate_effects : bool, default True
+        Estimate the lever effects on the part before the change (else the assumed ones).
+    replications, seed
+        As in :func:`simulate_year`.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric of :data:`FORECAST_METRICS`: ``metric, observed, value, low, high,
+        sim_low, sim_high, covered, unit``; ``attrs``: ``change, end, levers, effects``
+        ("estimated" or "assumed"), ``baseline_source``.
+
+    Examples
+    --------
+    >>> ev, _ = ck.generate_district(3000, seed=1, observation_end="2025-01-01",
+    ...     include_seed_matter=False,
+    ...     policy_change={"date": "2024-01-01", "leader_ownership_share": 0.6})
+    >>> chk = forecast_check(ev, change="2024-01-01", levers={"leader_ownership_share": 0.6},
+    ...                      estimate_effects=False, replications=4)
+    >>> chk.columns.tolist()[:5], chk["covered"].dtype == bool
+    (['metric', 'observed', 'value', 'low', 'high'], True)
+    """
+    import warnings
+
+    from casekit.cases import build_case_table
+
+    meta = dict(events.attrs.get("casekit", {}))
+    cases = build_case_table(events)
+    change = pd.Timestamp(change)
+    obs_end = _span(cases)["obs_end"]
+    if end is None:
+        end = min(change + pd.DateOffset(years=1), obs_end)
+    end = pd.Timestamp(end)
+    if not change < end <= obs_end:
+        raise CasekitError(f"forecast_check: need change < end <= the log's observation end "
+                           f"({obs_end.date()}); got change {change.date()}, end {end.date()}")
+    before = events[pd.to_datetime(events["timestamp"]) < change].reset_index(drop=True)
+    before.attrs = {"casekit": {**meta, "observation_end": change.isoformat()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # proportional-hazards / small-group notes of the fits
+        base = calibrate_baseline(before, estimate_effects=estimate_effects)
+    res = simulate_year(base, levers=dict(levers), replications=replications,
+                        seed=seed).set_index("metric")
+    obs = observed_metrics(cases, change, end)
+    out = res.loc[list(FORECAST_METRICS), ["value", "low", "high", "sim_low", "sim_high",
+                                            "unit"]].reset_index()
+    out.insert(1, "observed", [obs[m] for m in FORECAST_METRICS])
+    out["covered"] = ((out["low"] <= out["observed"]) & (out["observed"] <= out["high"])
+                      ).astype(bool)
+    out = out[["metric", "observed", "value", "low", "high", "sim_low", "sim_high", "covered",
+               "unit"]]
+    out.attrs = {"change": change.isoformat(), "end": end.isoformat(), "levers": dict(levers),
+                 "effects": "estimated" if estimate_effects else "assumed",
+                 "baseline_source": base.source}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # common random numbers and the vectorised core
 # --------------------------------------------------------------------------------------------
 
@@ -2013,6 +2241,13 @@ def _times(f: _Gen, mask: np.ndarray, x: Any) -> None:
     f.T *= np.where(mask, _factor(x, f), np.float32(1.0))
 
 
+def _act_calibration(run: _Run, f: _Gen) -> None:
+    """The calibrated median's uncertainty: one factor on time to close per replication."""
+    drawn = run.a.get(("baseline", "days_repeat" if f.g >= 1 else "days_first"))
+    if drawn is not None:
+        f.T *= _factor(drawn, f)
+
+
 def _act_leader(run: _Run, f: _Gen) -> None:
     """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
     thr = _thr(run.levers["leader_ownership_share"])
@@ -2061,7 +2296,7 @@ def _act_mediation(run: _Run, f: _Gen) -> None:
         return
     u_med = f.D.u["med"][f.ix]
     med = np.flatnonzero(u_med < thr)
-    pm = f.pos[med] if f.g == 0 else med  # the mediated filings in D
+    pm = med if isinstance(f.ix, slice) else f.ix[med]  # the mediated filings in D
     v = (u_med[med] + 0.5) / (share * _U)  # conditional uniform in (0, 1)
     pw = mq["p_wait"]
     wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"], 0.0)
@@ -2077,6 +2312,9 @@ def _act_after_close(run: _Run, f: _Gen) -> None:
     f.fu = f.D.u["fu"][f.ix] < _thr(run.levers["follow_up_visit_share"])
     f.fund = (f.D.u["fund"][f.ix] < run.fund_thr) if (f.g >= 1 and run.fund_thr > 0) else None
     p0 = np.float32(run.p[0] if f.g == 0 else run.p[1])
+    drawn = a.get(("baseline", "refile_first" if f.g == 0 else "refile_later"))
+    if drawn is not None:  # the calibration's uncertainty, one draw per replication
+        p0 = p0 * _factor(drawn, f)
     f.p = np.where(f.fu, p0 * _factor(a[("follow_up_visit_share", "refile_factor")], f), p0)
     elasticity = a[("all", "escalation_time_elasticity")]
     pe = np.sqrt(f.T) if elasticity == 0.5 else f.T ** np.float32(elasticity)
@@ -2124,13 +2362,14 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
     ``a`` maps (lever, parameter) to a value, or to one value per replication for the effects
     whose uncertainty is carried; ``route`` is (the per-group time factor of a routed repeat
     filing, per replication of shape (R, groups) or fixed of shape (groups,); the agency types
-    it adds per group), None without the route lever.
+    it adds per group), None without the route lever. The levers act on the filings of the
+    simulated year; those of the warm-up year run at the observed values (:func:`_phases`).
     """
     S = crn.slots
-    run = _run_constants(base, levers, a, crn, route)
+    phases = _phases(base, levers, a, crn, route)
     # field visits thin the latent first filings (drawn at crn.rate per year)
-    rate = _first_rate(base, levers, _point(a), crn.scale)
-    keep_thr = _thr(min(1.0, rate / max(crn.rate, 1e-9)))
+    warm = crn.arrive < 0
+    keep_thr = np.where(warm, phases[0][1], phases[-1][1])
     used = np.arange(S)[None, :] < crn.counts[:, None]
     pos = np.flatnonzero(used.ravel() & (crn.keep < keep_thr))
     arr = crn.arrive[pos]
@@ -2140,22 +2379,59 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
             break
         # first filings: the kept inputs of their slots; later ones: drawn for these filings
         D, ix = (crn.first, pos) if g == 0 else (_generation(base, crn, g, pos), slice(None))
-        f = _Gen(g, pos, D, ix, pos // S, D.tcore[ix].copy(), D.dept[ix], grp=D.grp[ix])
-        _act_leader(run, f)
-        _act_route(run, f)
-        _act_conference(run, f)
-        _act_one_stop(run, f, crn.cover)
-        _act_mediation(run, f)
-        _act_after_close(run, f)
-        p_refile = np.minimum(f.p, np.float32(0.95))
-        refiled = D.refile[ix] < p_refile
-        f.competed = _competing_exits(base, f, D.refile[ix], p_refile)
-        esc = D.esc[ix] < f.pe
-        tally.add(f, arr, refiled, esc)
-        child = arr + f.T + D.gap[ix]
-        nxt = np.flatnonzero(refiled & (child < _YEAR))
+        if len(phases) == 1:
+            go, child = _step(phases[0][0], base, crn, g, pos, arr, D, ix, tally)
+        else:
+            go, child = np.zeros(len(pos), dtype=bool), np.empty(len(pos), dtype=np.float32)
+            in_warmup = arr < 0
+            for (run, _), sel in zip(phases, (in_warmup, ~in_warmup), strict=True):
+                k = np.flatnonzero(sel)
+                go[k], child[k] = _step(run, base, crn, g, pos[k], arr[k], D,
+                                        pos[k] if g == 0 else k, tally)
+        nxt = np.flatnonzero(go)
         pos, arr = pos[nxt], child[nxt]
     return tally.metrics(base, levers, _point(a))
+
+
+def _phases(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN, route: Any
+            ) -> list[tuple[_Run, int]]:
+    """Lever constants and first-filing keep threshold: [warm-up,] simulated year.
+
+    A scenario is a policy from the first day of the simulated year: the warm-up year (whose
+    matters re-file into the simulated year) runs at the observed lever values, so a lever's
+    effect on last year's matters is not counted twice. One entry when the levers are the
+    observed ones.
+    """
+    def phase(lv: Mapping[str, float], rt: Any) -> tuple[_Run, int]:
+        rate = _first_rate(base, lv, _point(a), crn.scale)
+        return (_run_constants(base, lv, a, crn, rt),
+                _thr(min(1.0, rate / max(crn.rate, 1e-9))))
+
+    observed = _resolve_levers(base, {}, crn.scale)
+    year = phase(levers, route)
+    if route is None and all(observed.get(k) == v for k, v in levers.items()):
+        return [year]
+    return [phase(observed, None), year]
+
+
+def _step(run: _Run, base: Baseline, crn: _CRN, g: int, pos: np.ndarray, arr: np.ndarray,
+          D: _Draws, ix: Any, tally: _Tally) -> tuple[np.ndarray, np.ndarray]:
+    """Act the levers on one generation's filings ``pos``; tally them; return who re-files when."""
+    f = _Gen(g, pos, D, ix, pos // crn.slots, D.tcore[ix].copy(), D.dept[ix], grp=D.grp[ix])
+    _act_calibration(run, f)
+    _act_leader(run, f)
+    _act_route(run, f)
+    _act_conference(run, f)
+    _act_one_stop(run, f, crn.cover)
+    _act_mediation(run, f)
+    _act_after_close(run, f)
+    p_refile = np.minimum(f.p, np.float32(0.95))
+    refiled = D.refile[ix] < p_refile
+    f.competed = _competing_exits(base, f, D.refile[ix], p_refile)
+    esc = D.esc[ix] < f.pe
+    tally.add(f, arr, refiled, esc)
+    child = arr + f.T + D.gap[ix]
+    return refiled & (child < _YEAR), child
 
 
 def _competing_exits(base: Baseline, f: _Gen, u: np.ndarray, p: np.ndarray
@@ -2486,7 +2762,9 @@ def simulate_year(
     effect_uncertainty : bool, default True
         Draw every estimated effect (and the route's hazard ratios) per replication from its
         sampling distribution (log-normal from the 95% interval), so the band holds both
-        simulation noise and the uncertainty of the estimates.
+        simulation noise and the uncertainty of the estimates. With estimated effects the
+        calibration's own estimates (the Kaplan-Meier medians of time to close, the
+        re-filing probabilities: ``baseline.calibration_se``) are drawn per replication too.
 
     Every lever left at ``None`` takes its observed value (``baseline.observed``).
 
@@ -2579,6 +2857,8 @@ def simulate_year(
     a, table = _assumption_dict(assumptions, base.assumptions)
     route, route_fixed = _route(base, route_repeat_to, R, seed, effect_uncertainty)
     draws = _effect_draws(table, R, seed) if effect_uncertainty else {}
+    if draws:  # estimated effects: the calibration's own uncertainty goes with theirs
+        draws |= _calibration_draws(base, R, seed)
     crn = _crn(base, n_cases=n_cases, replications=R, seed=seed)
     out = _summarise(_simulate(base, levers, {**a, **draws}, crn, route=route))
     drawn = bool(draws) or (route is not None and route[0] is not route_fixed[0])
@@ -2619,8 +2899,8 @@ def _band_note(draws: Mapping[tuple[str, str], Any], drawn: bool) -> str:
                 "(sim_low, sim_high are the same)")
     names = ", ".join(f"{lv}.{p}" for lv, p in draws) or "route hazard ratios"
     return ("90% band (low, high): simulation noise and the sampling uncertainty of the "
-            f"estimated effects ({names}), drawn per replication; sim_low, sim_high: the "
-            "simulation noise alone (effects at their point estimates)")
+            f"estimated effects and of the calibration ({names}), drawn per replication; "
+            "sim_low, sim_high: the simulation noise alone (everything at its point estimate)")
 
 
 _METRIC_NAMES = list(METRICS)

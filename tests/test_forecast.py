@@ -24,7 +24,6 @@ both coverages are printed (the closing note of the change quotes them).
 from __future__ import annotations
 
 import inspect
-import warnings
 
 import pandas as pd
 import pytest
@@ -42,28 +41,7 @@ REPLICATIONS = 10  # simulate_year's default
 CHANGE = pd.Timestamp("2024-01-01")
 END = pd.Timestamp("2025-01-01")
 POLICY = {"date": CHANGE.date().isoformat(), "leader_ownership_share": 0.6}
-METRICS = ("median_days_to_close_repeat", "repeat_rate", "on_time_rate")
-
-
-def observed_year(cases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict:
-    """The simulator's metrics for the filings registered in ``[start, end)`` of a case table."""
-    opened = pd.to_datetime(cases["opened_at"])
-    year = cases[(opened >= start) & (opened < end)].assign(all="all")
-    rep = year["repeat_ordinal"].to_numpy() >= 2
-    seen_60 = (pd.to_datetime(year["opened_at"]) <= end - pd.Timedelta(days=60)).to_numpy()
-    on_time = year["closed"].astype(bool) & (year["duration_days"] <= 60)
-    return {
-        "median_days_to_close_repeat": float(
-            ck.median_table(year[rep], by="all")["median_days"].iloc[0]),
-        "repeat_rate": float(rep.mean()),
-        "on_time_rate": float(on_time[seen_60].mean()),
-    }
-
-
-def _year_one(events: pd.DataFrame) -> pd.DataFrame:
-    y1 = events[events["timestamp"] < CHANGE].reset_index(drop=True)
-    y1.attrs = {"casekit": {**events.attrs["casekit"], "observation_end": CHANGE.isoformat()}}
-    return y1
+METRICS = ck.simulate.FORECAST_METRICS
 
 
 @pytest.fixture(scope="module")
@@ -73,21 +51,13 @@ def forecasts() -> pd.DataFrame:
         events, truth = ck.generate_district(N_CASES, seed=seed, observation_end=END,
                                              include_seed_matter=False, policy_change=POLICY)
         assert truth["policy_change"]["after"] == 0.6
-        obs = observed_year(ck.build_case_table(events), CHANGE, END)
-        y1 = _year_one(events)
         for estimated in (True, False):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # PH / small-group warnings of the fits
-                base = ck.calibrate_baseline(y1, estimate_effects=estimated)
-            res = ck.simulate_year(base, leader_ownership_share=0.6, replications=REPLICATIONS,
-                                   seed=seed).set_index("metric")
-            for m in METRICS:
-                rows.append({"seed": seed, "effects": "estimated" if estimated else "assumed",
-                             "metric": m, "observed": obs[m], "low": res.loc[m, "low"],
-                             "value": res.loc[m, "value"], "high": res.loc[m, "high"]})
-    out = pd.DataFrame(rows)
-    out["covered"] = (out["low"] <= out["observed"]) & (out["observed"] <= out["high"])
-    return out
+            chk = ck.simulate.forecast_check(events, change=CHANGE, end=END,
+                                             levers={"leader_ownership_share": 0.6},
+                                             estimate_effects=estimated,
+                                             replications=REPLICATIONS, seed=seed)
+            rows.append(chk.assign(seed=seed, effects=chk.attrs["effects"]))
+    return pd.concat(rows, ignore_index=True)
 
 
 def _coverage(forecasts: pd.DataFrame, effects: str) -> pd.Series:
@@ -113,7 +83,7 @@ def test_observed_metrics_use_the_simulators_definitions() -> None:
                                      "2023-06-01"]),
         "repeat_ordinal": [1, 2, 2, 1, 2], "closed": [True, True, False, True, True],
         "duration_days": [10.0, 30.0, 200.0, 5.0, 1.0]})
-    obs = observed_year(cases, CHANGE, END)
+    obs = ck.simulate.observed_metrics(cases, CHANGE, END)
     assert obs["repeat_rate"] == pytest.approx(2 / 4)
     assert obs["on_time_rate"] == pytest.approx(2 / 3)  # 2024-12-01 is not seen for 60 days
     assert obs["median_days_to_close_repeat"] == pytest.approx(30.0)
