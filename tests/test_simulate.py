@@ -444,7 +444,7 @@ def test_baseline_repeat_rate_is_a_steady_state_above_a_young_first_year(two_yea
     events, year_1, base = two_year_district
     obs_1 = sm.observed_metrics(ck.build_case_table(year_1), "2023-01-01", "2024-01-01")
     obs_2 = sm.observed_metrics(ck.build_case_table(events), "2024-01-01", "2025-01-01")
-    rate = sm.simulate_year(base, seed=0).set_index("metric").at["repeat_rate", "value"]
+    rate = sm.simulate_year(base, seed=0).set_index("metric").loc["repeat_rate", "value"]
     assert obs_1["repeat_rate"] + 0.02 < rate < obs_2["repeat_rate"] + 0.02
 
 
@@ -456,8 +456,8 @@ def test_a_scenario_acts_from_the_simulated_years_first_day():
     a, _ = sm._assumption_dict(None, base.assumptions)
     crn = sm._crn(base, n_cases=None, replications=4, seed=3)
     phases = sm._phases(base, levers, a, crn, None)
-    assert len(phases) == 2 and len(sm._phases(base, sm._resolve_levers(base, {}), a, crn,
-                                                 None)) == 1
+    assert len(phases) == 2
+    assert len(sm._phases(base, sm._resolve_levers(base, {}), a, crn, None)) == 1
     assert phases[0][0].levers["follow_up_visit_share"] == base.observed["follow_up_visit_share"]
 
 
@@ -465,7 +465,7 @@ def test_competing_exits_are_not_closes_on_time():
     base = sm._sample_baseline()
     never = dataclasses.replace(base, competing_cdf=None)
     always = dataclasses.replace(base, competing_cdf=np.ones((2, 10), dtype=np.float32))
-    on_time = {k: sm.simulate_year(b, seed=2, replications=2).set_index("metric").at[
+    on_time = {k: sm.simulate_year(b, seed=2, replications=2).set_index("metric").loc[
         "on_time_rate", "value"] for k, b in (("never", never), ("always", always))}
     assert on_time["always"] == 0.0 < on_time["never"]
 
