@@ -56,6 +56,9 @@ def simpy_year(base, levers, *, n_cases, seed):
     expected_repeats = max((base.filings_per_year - base.first_filings_per_year) * scale, 1.0)
     fund_prob = min(1.0, levers["special_fund_yuan"] / cost / expected_repeats)
     cum_cat = np.cumsum(base.category_share)
+    # the duration tail and competing exits (getattr: the benchmark also runs older baselines)
+    spread = getattr(base, "upper_spread", (1.0, 1.0))
+    competing = getattr(base, "competing_cdf", None)
 
     def mediation(done_event):
         with mediators.request() as req:
@@ -70,7 +73,7 @@ def simpy_year(base, levers, *, n_cases, seed):
                                     rng.random(), side="right")), len(base.groups) - 1)
         multi = base.group_departments[g] >= 2
         z = rng.standard_normal()
-        z *= base.upper_spread[int(ordinal > 1)] if z > 0 else 1.0  # spread above the median
+        z *= spread[int(ordinal > 1)] if z > 0 else 1.0  # spread above the median
         core = math.exp(base.mu[g] + base.repeat_shift * (ordinal > 1) + base.sigma[g] * z)
         owned = ordinal > 1 and rng.random() < levers["leader_ownership_share"]
         if owned:
@@ -94,7 +97,7 @@ def simpy_year(base, levers, *, n_cases, seed):
         yield env.any_of(racers)
         T = env.now - arrival
         # an independent competing exit (declined, routed, ...) before the close
-        cdf = base.competing_cdf
+        cdf = competing
         competed = cdf is not None and rng.random() < cdf[int(ordinal > 1)][
             min(int(T / sm._CDF_STEP), cdf.shape[1] - 1)]
         fu = rng.random() < levers["follow_up_visit_share"]
