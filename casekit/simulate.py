@@ -25,9 +25,14 @@ follow-up visits, mediation, leader ownership and the special fund lower; a fili
 
 Notes
 -----
-The core durations, the escalation rate and the repeat factor are adjusted by a short fixed-point
-iteration so that the *baseline run* (all levers at their observed values) reproduces the observed
-Kaplan-Meier medians of first and repeat filings and the observed escalation share.
+The core durations, their spread above the median, the escalation rate and the repeat factor are
+adjusted by a short fixed-point iteration so that the *baseline run* (all levers at their
+observed values) reproduces the observed Kaplan-Meier medians of first and repeat filings, their
+shares closed within 60 days and the observed escalation share. A filing may leave by a
+competing exit (declined, routed to a legal procedure, withdrawn, terminated, transferred:
+an independent latent time from the log's Kaplan-Meier estimate), which is not a close. A
+scenario is a policy from the simulated year's first day: the warm-up year runs at the observed
+lever values.
 
 Lever effect sizes: calibrated from an event log, :func:`calibrate_baseline` estimates the
 effects the log can show (:func:`estimate_lever_effects`: leader ownership on time to close,
@@ -2803,9 +2808,11 @@ def simulate_year(
 
     Notes
     -----
-    The simulated year follows a warm-up year, so repeat filings of earlier matters are present
-    (a steady state; an observed log that starts empty, or that cuts matters begun before it,
-    shows a lower repeat share than the baseline run). Medians are over all filings opened in
+    The simulated year follows a warm-up year at the observed lever values, so repeat filings
+    of earlier matters are present (a steady state; an observed log that starts empty, or that
+    cuts matters begun before it, shows a lower repeat share than the baseline run) and a
+    scenario's levers act from the simulated year's first day (a policy change on that day:
+    last year's matters re-file as they would have under the observed policy). Medians are over all filings opened in
     the year (their simulated times are known, not censored); ``backlog_end`` counts filings
     still open on day 365.
 
