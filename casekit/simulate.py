@@ -1989,6 +1989,15 @@ class _Draws:
     u: dict[str, np.ndarray]  # name -> uint16 uniforms
 
 
+@functools.lru_cache(maxsize=16)
+def _spread_normal(spread: float) -> np.ndarray:
+    """Return the standard normal quantiles of the 65,536 cells, times ``spread`` above 0."""
+    normal = _quantile_tables()[1]
+    z = np.where(normal > 0, normal * np.float32(spread), normal).astype(np.float32)
+    z.setflags(write=False)
+    return z
+
+
 def _uniform32(lane: np.ndarray) -> np.ndarray:
     out = lane.astype(np.float32)
     out += np.float32(0.5)
@@ -2002,8 +2011,7 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
     _, normal, expo = _quantile_tables()
     grp = pattern_table[cat, lanes("pattern")]
     mu = (base.mu + (base.repeat_shift if g >= 1 else 0.0)).astype(np.float32)
-    z = normal * np.float32(base.upper_spread[int(g >= 1)])
-    np.minimum(z, normal, out=z, where=normal < 0)  # the factor acts above the median only
+    z = _spread_normal(float(base.upper_spread[int(g >= 1)]))
     tcore = z[lanes("z")] * base.sigma.astype(np.float32)[grp]
     tcore += mu[grp]
     gap = normal[lanes("z_gap")] * np.float32(base.gap_sigma)
@@ -2439,7 +2447,8 @@ def _step(run: _Run, base: Baseline, crn: _CRN, g: int, pos: np.ndarray, arr: np
     _act_after_close(run, f)
     p_refile = np.minimum(f.p, np.float32(0.95))
     refiled = D.refile[ix] < p_refile
-    f.competed = _competing_exits(base, f, D.refile[ix], p_refile)
+    if len(arr) and arr.max() >= 0:  # only filings of the simulated year are counted on time
+        f.competed = _competing_exits(base, f, D.refile[ix], p_refile)
     esc = D.esc[ix] < f.pe
     tally.add(f, arr, refiled, esc)
     child = arr + f.T + D.gap[ix]
