@@ -27,9 +27,14 @@ follow-up visits, mediation, leader ownership and the special fund lower; a fili
 
 Notes
 -----
-The core durations, the escalation rate and the repeat factor are adjusted by a short fixed-point
-iteration so that the *baseline run* (all levers at their observed values) reproduces the observed
-Kaplan-Meier medians of first and repeat filings and the observed escalation share.
+The core durations, their spread above the median, the escalation rate and the repeat factor are
+adjusted by a short fixed-point iteration so that the *baseline run* (all levers at their
+observed values) reproduces the observed Kaplan-Meier medians of first and repeat filings, their
+shares closed within 60 days and the observed escalation share. A filing may leave by a
+competing exit (declined, routed to a legal procedure, withdrawn, terminated, transferred:
+an independent latent time from the log's Kaplan-Meier estimate), which is not a close. A
+scenario is a policy from the simulated year's first day: the warm-up year runs at the observed
+lever values.
 
 Lever effect sizes: calibrated from an event log, :func:`calibrate_baseline` estimates the
 effects the log can show (:func:`estimate_lever_effects`: leader ownership on time to close,
@@ -71,6 +76,9 @@ __all__ = [
     "default_levers",
     "edit_assumptions",
     "estimate_lever_effects",
+    "forecast_check",
+    "lever_evidence",
+    "observed_metrics",
     "route_choices",
     "route_types",
     "simulate_year",
@@ -490,6 +498,15 @@ class Baseline:
         Lognormal core time to close (log days) per pattern, first filings.
     repeat_shift : float
         Added to ``mu`` for repeat filings (log days).
+    upper_spread : tuple of float
+        Factor on ``sigma`` above the median (first, repeat filings): the right tail of time
+        to close, set so the baseline run reproduces the log's share closed within 60 days.
+    calibration_se : dict
+        Standard errors (log scale) of what the calibration read from the log: ``days_first``,
+        ``days_repeat`` (Kaplan-Meier medians of time to close), ``refile_first``,
+        ``refile_later`` (re-filing probabilities, Poisson on the re-filings counted). With
+        estimated effects :func:`simulate_year` draws them per replication as well
+        (:func:`_calibration_draws`).
     refile_p : tuple of float
         Probability that a closed first / later filing is filed again.
     gap_mu, gap_sigma : float
@@ -512,6 +529,11 @@ class Baseline:
     type_effects : tuple of (str, float, float)
         Agency type, log hazard ratio of closing once it joins (repeat filings) and its
         standard error: the evidence of the ``route_repeat_to`` lever.
+    competing_cdf : ndarray, optional
+        Cumulative probability (first, repeat filings x days on a half-day grid) that a
+        competing exit (declined, routed to a legal procedure, withdrawn, terminated,
+        transferred) ends a filing by then, from its Kaplan-Meier estimate with closes censored
+        (:func:`_competing_cdf`); ``None``: the log records none.
     """
 
     filings_per_year: float
@@ -538,6 +560,9 @@ class Baseline:
     assumptions: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
     type_effects: tuple[tuple[str, float, float], ...] = ()
+    competing_cdf: np.ndarray | None = None
+    upper_spread: tuple[float, float] = (1.0, 1.0)
+    calibration_se: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python summary (JSON-friendly) of the calibration."""
@@ -633,6 +658,41 @@ def _lognormal_cdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     from scipy.special import ndtr
 
     return ndtr((np.log(np.maximum(x, 1e-9)) - mu) / sigma)
+
+
+_CDF_STEP = 0.5  # days between the points of ``Baseline.competing_cdf``
+_CDF_DAYS = 2 * 365.0
+
+
+def _competing_cdf(cases: pd.DataFrame, dur: np.ndarray, is_rep: np.ndarray
+                   ) -> np.ndarray | None:
+    """Kaplan-Meier probability of a competing exit by each half day (first, repeat filings).
+
+    Closes and the observation end censor; the simulator draws the competing exit as an
+    independent latent time, so a filing closes only if its close comes first.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"exit_type": ["close", "declined"] * 30})
+    >>> cdf = _competing_cdf(cases, np.tile([5.0, 2.0], 30), np.zeros(60, dtype=bool))
+    >>> float(cdf[0, 0]), float(cdf[0, 10])  # at day 0 and day 5
+    (0.0, 0.5)
+    """
+    from casekit.engine import _km
+
+    if "exit_type" not in cases:
+        return None
+    kind = cases["exit_type"].astype("str").to_numpy()
+    competing = (kind != "close") & (kind != "censored")
+    if competing.sum() < 5:
+        return None
+    grid = np.arange(0.0, _CDF_DAYS + _CDF_STEP / 2, _CDF_STEP)
+    out = np.zeros((2, len(grid)), dtype=np.float32)
+    for r, sel in enumerate((~is_rep, is_rep if is_rep.sum() >= 30 else ~is_rep)):
+        km = _km(dur[sel], competing[sel])
+        i = np.searchsorted(km.timeline, grid, side="right") - 1
+        out[r] = 1.0 - km.survival[np.maximum(i, 0)]
+    return out
 
 
 def _departments(pattern: str) -> int:
@@ -802,7 +862,9 @@ def calibrate_baseline(
     mu, sigma, shift = _fit_censored_lognormal(np.log(dur), closed, groups["codes"],
                                                len(groups["groups"]), is_rep)
     targets = _duration_targets(dur, closed, is_rep, n / span["years"])
-    refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, span["obs_end"], notes)
+    targets.update(_on_time_target(cases, dur, closed, is_rep, span["obs_end"]))
+    refile_p, gap_mu, gap_sigma, refile_se = _estimate_refiling(cases, ordinal, span["obs_end"],
+                                                                notes)
     targets["escalation_share"] = _escalation_share(cases, notes)
     table, effects, type_effects = _effect_tables(cases, events, assumptions, estimate_effects,
                                                   max_ci_ratio, notes)
@@ -823,6 +885,8 @@ def calibrate_baseline(
         observed=observed, targets=targets,
         source=f"case table ({n} cases, {span['years']:.2f} years to {span['obs_end'].date()})",
         notes=tuple(notes), assumptions=table, effects=effects, type_effects=type_effects,
+        competing_cdf=_competing_cdf(cases, dur, is_rep),
+        calibration_se={**_median_se(dur, closed, is_rep), **refile_se},
     )
     return _match_targets(_core_refiling(base, table), table)
 
@@ -898,6 +962,51 @@ def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
     return med if math.isfinite(med) else float("nan")
 
 
+def _median_se(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray) -> dict[str, float]:
+    """Return the standard errors of the log KM medians (first, repeat) from their 95% intervals.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> se = _median_se(rng.exponential(20.0, 2000), np.ones(2000, bool), np.zeros(2000, bool))
+    >>> 0.02 < se["days_first"] < 0.05, "days_repeat" in se
+    (True, False)
+    """
+    from casekit.engine import _km
+
+    out = {}
+    for name, sel in (("days_first", ~is_rep), ("days_repeat", is_rep)):
+        if sel.sum() < 30:
+            continue
+        lo, hi = _km(dur[sel], closed[sel]).median_ci
+        if 0 < lo <= hi < math.inf:
+            out[name] = (math.log(hi) - math.log(lo)) / (2 * _Z95)
+    return out
+
+
+def _calibration_draws(base: Baseline, replications: int, seed: Any
+                       ) -> dict[tuple[str, str], np.ndarray]:
+    """Per replication, factors for what the calibration read from the log (its uncertainty).
+
+    ``("baseline", name)`` for each of ``base.calibration_se``: log-normal around 1 with that
+    standard error, from their own stream of the seed (so a scenario and its baseline with the
+    same seed see the same draws).
+
+    Examples
+    --------
+    >>> b = dataclasses.replace(_default_baseline(), calibration_se={"days_first": 0.05})
+    >>> d = _calibration_draws(b, 4, seed=1)
+    >>> list(d), d[("baseline", "days_first")].shape
+    ([('baseline', 'days_first')], (4,))
+    """
+    if not base.calibration_se:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0xCA1B])
+    names = sorted(base.calibration_se)
+    z = rng.standard_normal((len(names), replications))
+    return {("baseline", n): np.exp(base.calibration_se[n] * z[k]) for k, n in enumerate(names)}
+
+
 def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
                       filings_per_year: float) -> dict[str, float]:
     """Observed Kaplan-Meier medians (first, repeat), repeat share and volume to reproduce."""
@@ -908,6 +1017,22 @@ def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
     targets["repeat_share"] = float(is_rep.mean())
     targets["filings_per_year"] = float(filings_per_year)
     return targets
+
+
+def _on_time_target(cases: pd.DataFrame, dur: np.ndarray, closed: np.ndarray,
+                    is_rep: np.ndarray, obs_end: pd.Timestamp) -> dict[str, float]:
+    """Share of first / repeat filings closed within 60 days, among those seen for 60 days.
+
+    Competing exits count as not closed, as in the on-time rate of :data:`METRICS`.
+    """
+    opened = pd.to_datetime(cases["opened_at"]).to_numpy()
+    seen = opened <= np.datetime64(obs_end - pd.Timedelta(days=_ON_TIME_DAYS))
+    on_time = closed & (dur <= _ON_TIME_DAYS)
+    out = {}
+    for name, sel in (("first", seen & ~is_rep), ("repeat", seen & is_rep)):
+        if sel.sum() >= 30:
+            out[f"on_time_share_{name}"] = float(on_time[sel].mean())
+    return out
 
 
 def _escalation_share(cases: pd.DataFrame, notes: list[str]) -> float:
@@ -1084,8 +1209,8 @@ def _core_refiling(base: Baseline, assumptions: Any) -> Baseline:
 
 def _estimate_refiling(
     cases: pd.DataFrame, ordinal: np.ndarray, obs_end: pd.Timestamp, notes: list[str]
-) -> tuple[tuple[float, float], float, float]:
-    default = ((0.25, 0.35), math.log(45.0), 1.0)
+) -> tuple[tuple[float, float], float, float, dict[str, float]]:
+    default = ((0.25, 0.35), math.log(45.0), 1.0, {})
     if "matter_id" not in cases or (ordinal > 1).sum() < 5:
         notes.append("too few linked repeat filings: re-filing probabilities assumed 25% / 35%")
         return default
@@ -1119,17 +1244,33 @@ def _estimate_refiling(
     succ_later = (same_next & ~first & is_closed).sum()
     p1 = succ_first / max(expo[first].sum(), 1e-9)
     p2 = succ_later / max(expo[~first].sum(), 1e-9) if (~first).sum() >= 10 else p1
-    return (float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma
+    se = {"refile_first": 1.0 / math.sqrt(max(succ_first, 1)),
+          "refile_later": 1.0 / math.sqrt(max(succ_later if (~first).sum() >= 10
+                                              else succ_first, 1))}
+    return ((float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma,
+            se)
 
 
-def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Baseline:
-    """Shift core durations and the escalation rate so the baseline run matches the data."""
+def _match_targets(base: Baseline, assumptions: Any, iterations: int = 8) -> Baseline:
+    """Shift and spread core durations, and set the escalation rate, so the run matches the data.
+
+    ``mu`` moves the Kaplan-Meier median of first filings, ``repeat_shift`` that of repeat
+    filings, ``upper_spread`` (the spread above the median) the share of first and of repeat
+    filings closed within 60 days (competing exits counted as not closed, as in the log) and
+    the escalation rate the
+    escalation share: the baseline run (observed levers, their conference waits, ownership
+    and mediation included) then reproduces the log's centre and spread of time to close.
+    """
     mu, shift, esc = base.mu.copy(), base.repeat_shift, base.escalation_rate
+    spread = list(base.upper_spread)
     t_first = base.targets.get("km_median_days_first", float("nan"))
     t_rep = base.targets.get("km_median_days_repeat", float("nan"))
     t_esc = base.targets.get("escalation_share", float("nan"))
+    t_on = base.targets.get("on_time_share_first", float("nan"))
+    t_on_rep = base.targets.get("on_time_share_repeat", float("nan"))
     for _ in range(iterations):
-        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                                    upper_spread=(spread[0], spread[1]))
         stats = _baseline_stats(trial, assumptions)
         if math.isfinite(t_first) and stats["median_first"] > 0:
             mu = mu + math.log(t_first / stats["median_first"])
@@ -1138,13 +1279,48 @@ def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Bas
                 math.log(t_first / stats["median_first"]) if math.isfinite(t_first) else 0.0)
         if math.isfinite(t_esc) and stats["escalation_share"] > 0:
             esc = float(min(esc * t_esc / stats["escalation_share"], 1.0))
-    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        for k, (target, got) in enumerate(((t_on, stats["on_time_first"]),
+                                           (t_on_rep, stats["on_time_repeat"]))):
+            spread[k] = float(np.clip(spread[k] * _spread_factor(target, got), 0.2, 5.0))
+    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                               upper_spread=(spread[0], spread[1]))
+
+
+def _spread_factor(target: float, simulated: float) -> float:
+    """Factor on the log-scale spread moving a share closed by a day above the median to target.
+
+    For a lognormal ``ndtri(F(day))`` is ``(log day - mu) / sigma``, so the ratio of the
+    simulated to the target normal score is the factor that maps one onto the other.
+
+    Examples
+    --------
+    >>> round(_spread_factor(0.75, 0.7), 3)  # (ndtri(0.7) / ndtri(0.75)) ** 2
+    0.604
+    """
+    from scipy.special import ndtri
+
+    lo, hi = 0.55, 0.995  # both shares must lie above the median for the ratio to mean this
+    if not (math.isfinite(target) and math.isfinite(simulated)
+            and lo < target < hi and lo < simulated < hi):
+        return 1.0
+    return float(np.clip((ndtri(simulated) / ndtri(target)) ** _SPREAD_GAIN, 0.5, 2.0))
+
+
+#: Over-relaxation of :func:`_spread_factor` in the fixed point: the lognormal ratio
+#: under-corrects a mixture with competing exits and lever effects (measured: 2 halves the
+#: remaining gap per step where 1 closed about a third of it)
+_SPREAD_GAIN = 2.0
+
+
+#: Replications of the baseline run the calibration matches (one fixed seed for every log, so
+#: its own noise is a bias shared by all calibrations: 4 left about +0.005 on the on-time rate)
+_MATCH_REPLICATIONS = 8
 
 
 def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
     a, _ = _assumption_dict(assumptions, base.assumptions)
     levers = dict(base.observed)
-    crn = _crn(base, n_cases=None, replications=4, seed=20261127)
+    crn = _crn(base, n_cases=None, replications=_MATCH_REPLICATIONS, seed=20261127)
     recs = _simulate(base, levers, a, crn, keep_filings=True)
     f = recs["filings"]
     year = f["in_year"]
@@ -1154,6 +1330,8 @@ def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
         "median_first": float(np.median(f["T"][first])) if first.any() else float("nan"),
         "median_repeat": float(np.median(f["T"][rep])) if rep.sum() >= 10 else float("nan"),
         "escalation_share": float(f["esc"][year].mean()) if year.any() else float("nan"),
+        "on_time_first": float(f["ontime"][first].mean()) if first.any() else float("nan"),
+        "on_time_repeat": float(f["ontime"][rep].mean()) if rep.sum() >= 10 else float("nan"),
     }
 
 
@@ -1627,6 +1805,173 @@ def _log_name(events: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# which effects are evidence, and does the forecast come true
+# --------------------------------------------------------------------------------------------
+
+
+def lever_evidence(baseline: Baseline | None = None) -> pd.DataFrame:
+    """Say per lever whether its effect is estimated from the log or assumed, and why.
+
+    Parameters
+    ----------
+    baseline : Baseline, optional
+        From :func:`calibrate_baseline`; default casekit's synthetic district.
+
+    Returns
+    -------
+    DataFrame
+        One row per lever of :data:`LEVERS`: ``lever, label_en, estimated`` (bool: at least one
+        effect of the lever is estimated), ``effects`` (each estimated parameter with its
+        value, 95% interval and cases) and ``reason`` (why the others are assumed).
+
+    Examples
+    --------
+    >>> ev = lever_evidence()  # the sample district runs on assumed effects
+    >>> bool(ev["estimated"].any()), ev.columns.tolist()
+    (False, ['lever', 'label_en', 'estimated', 'effects', 'reason'])
+    """
+    base = _sample_baseline() if baseline is None else baseline
+    table = ASSUMPTIONS if base.assumptions is None else base.assumptions
+    rows = []
+    for lever, label in zip(LEVERS["lever"], LEVERS["label_en"], strict=True):
+        mine = table[table["lever"] == lever]
+        est = mine[mine["source"].astype("str").str.startswith("estimated")]
+        reasons = sorted({str(r) for r in mine.get("reason", []) if str(r)})
+        rows.append({
+            "lever": lever, "label_en": label, "estimated": bool(len(est)),
+            "effects": "; ".join(f"{r.parameter} x{r.value:.2f} [{r.ci_low:.2f}, "
+                                 f"{r.ci_high:.2f}], n={int(r.n_cases)}"
+                                 for r in est.itertuples()),
+            "reason": "; ".join(reasons) if reasons else ("" if len(est) else "assumed"),
+        })
+    return pd.DataFrame(rows)
+
+
+#: The metrics a forecast is checked on (:func:`forecast_check`).
+FORECAST_METRICS = ("median_days_to_close_repeat", "repeat_rate", "on_time_rate")
+
+
+def observed_metrics(cases: pd.DataFrame, start: Any, end: Any) -> dict[str, float]:
+    """Measure the simulator's metrics on the filings of a case table opened in ``[start, end)``.
+
+    Definitions as the simulator's (:data:`METRICS`), made censoring-aware: ``median_days_to_
+    close_repeat`` is the Kaplan-Meier median of the repeat filings (open cases and competing
+    exits censored); ``repeat_rate`` the share with ``repeat_ordinal >= 2``; ``on_time_rate``
+    the share closed within 60 days among the filings registered at least 60 days before
+    ``end`` (so each is seen for 60 days; competing exits are not closes).
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"opened_at": pd.to_datetime(["2024-01-01", "2024-02-01",
+    ...     "2024-03-01", "2024-12-01"]), "repeat_ordinal": [1, 2, 2, 1],
+    ...     "closed": [True, True, False, True], "duration_days": [10.0, 30.0, 200.0, 5.0]})
+    >>> m = observed_metrics(cases, "2024-01-01", "2025-01-01")
+    >>> m["repeat_rate"], round(m["on_time_rate"], 3), m["median_days_to_close_repeat"]
+    (0.5, 0.667, 30.0)
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    opened = pd.to_datetime(cases["opened_at"])
+    year = cases[((opened >= start) & (opened < end)).to_numpy()]
+    if len(year) == 0:
+        raise CasekitError(f"no filings registered between {start.date()} and {end.date()}")
+    rep = pd.to_numeric(year["repeat_ordinal"]).to_numpy() >= 2
+    dur = pd.to_numeric(year["duration_days"]).to_numpy(dtype=float)
+    closed = year["closed"].astype(bool).to_numpy()
+    seen = (pd.to_datetime(year["opened_at"]) <= end - pd.Timedelta(days=_ON_TIME_DAYS)).to_numpy()
+    return {
+        "median_days_to_close_repeat": _km_median(dur[rep], closed[rep]),
+        "repeat_rate": float(rep.mean()),
+        "on_time_rate": (float((closed & (dur <= _ON_TIME_DAYS))[seen].mean()) if seen.any()
+                         else float("nan")),
+    }
+
+
+def forecast_check(
+    events: pd.DataFrame,
+    *,
+    change: Any,
+    levers: Mapping[str, Any],
+    end: Any = None,
+    estimate_effects: bool = True,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Check a forecast against what happened: calibrate before a change, forecast the year after.
+
+    The log is cut at ``change`` (its events before it, observed to ``change``), the simulator
+    calibrated on that part (:func:`calibrate_baseline`), the year after simulated with the
+    new lever values (:func:`simulate_year`), and its 90% band compared with what the whole
+    log shows for the filings registered in ``[change, end)`` (:func:`observed_metrics`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        A canonical event log covering the time before and after ``change``.
+    change : date-like
+        When the policy changed.
+    levers : mapping
+        The lever values from ``change`` on, e.g. ``{"leader_ownership_share": 0.6}``.
+    end : date-like, optional
+        End of the checked year; default one year after ``change`` or the log's observation
+        end if earlier.
+    estimate_effects : bool, default True
+        Estimate the lever effects on the part before the change (else the assumed ones).
+    replications, seed
+        As in :func:`simulate_year`.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric of :data:`FORECAST_METRICS`: ``metric, observed, value, low, high,
+        sim_low, sim_high, covered, unit``; ``attrs``: ``change, end, levers, effects``
+        ("estimated" or "assumed"), ``baseline_source``.
+
+    Examples
+    --------
+    >>> ev, _ = ck.generate_district(3000, seed=1, observation_end="2025-01-01",
+    ...     include_seed_matter=False,
+    ...     policy_change={"date": "2024-01-01", "leader_ownership_share": 0.6})
+    >>> chk = forecast_check(ev, change="2024-01-01", levers={"leader_ownership_share": 0.6},
+    ...                      estimate_effects=False, replications=4)
+    >>> chk.columns.tolist()[:5], chk["covered"].dtype == bool
+    (['metric', 'observed', 'value', 'low', 'high'], True)
+    """
+    import warnings
+
+    from casekit.cases import build_case_table
+
+    meta = dict(events.attrs.get("casekit", {}))
+    cases = build_case_table(events)
+    change = pd.Timestamp(change)
+    obs_end = _span(cases)["obs_end"]
+    if end is None:
+        end = min(change + pd.DateOffset(years=1), obs_end)
+    end = pd.Timestamp(end)
+    if not change < end <= obs_end:
+        raise CasekitError(f"forecast_check: need change < end <= the log's observation end "
+                           f"({obs_end.date()}); got change {change.date()}, end {end.date()}")
+    before = events[pd.to_datetime(events["timestamp"]) < change].reset_index(drop=True)
+    before.attrs = {"casekit": {**meta, "observation_end": change.isoformat()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # proportional-hazards / small-group notes of the fits
+        base = calibrate_baseline(before, estimate_effects=estimate_effects)
+    res = simulate_year(base, levers=dict(levers), replications=replications,
+                        seed=seed).set_index("metric")
+    obs = observed_metrics(cases, change, end)
+    out = res.loc[list(FORECAST_METRICS), ["value", "low", "high", "sim_low", "sim_high",
+                                            "unit"]].reset_index()
+    out.insert(1, "observed", [obs[m] for m in FORECAST_METRICS])
+    out["covered"] = ((out["low"] <= out["observed"]) & (out["observed"] <= out["high"])
+                      ).astype(bool)
+    out = out[["metric", "observed", "value", "low", "high", "sim_low", "sim_high", "covered",
+               "unit"]]
+    out.attrs = {"change": change.isoformat(), "end": end.isoformat(), "levers": dict(levers),
+                 "effects": "estimated" if estimate_effects else "assumed",
+                 "baseline_source": base.source}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # common random numbers and the vectorised core
 # --------------------------------------------------------------------------------------------
 
@@ -1676,7 +2021,8 @@ def _durations(base: Baseline, grp: np.ndarray, z: np.ndarray, repeat: bool) -> 
     """Core days to close (float32) of filings in patterns ``grp`` from uint16 uniforms ``z``.
 
     The one place durations are drawn: the pattern's lognormal (repeat filings shifted by
-    ``repeat_shift``) at the mid-point quantile of each uniform's cell.
+    ``repeat_shift``, the spread above the median times ``upper_spread``) at the mid-point
+    quantile of each uniform's cell.
 
     Examples
     --------
@@ -1685,12 +2031,20 @@ def _durations(base: Baseline, grp: np.ndarray, z: np.ndarray, repeat: bool) -> 
     >>> bool(abs(t[0] / np.exp(base.mu[0]) - 1) < 1e-3)  # the median cell: the median
     True
     """
-    _, normal, _ = _quantile_tables()
     mu = (base.mu + (base.repeat_shift if repeat else 0.0)).astype(np.float32)
-    t = normal.take(z)  # .take: far faster than [] with small-int indices
+    t = _spread_normal(float(base.upper_spread[int(repeat)])).take(z)  # .take: faster than []
     t *= base.sigma.astype(np.float32).take(grp)
     t += mu.take(grp)
     return np.exp(t, out=t)
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_normal(spread: float) -> np.ndarray:
+    """Return the standard normal quantiles of the 65,536 cells, times ``spread`` above 0."""
+    normal = _quantile_tables()[1]
+    z = np.where(normal > 0, normal * np.float32(spread), normal).astype(np.float32)
+    z.setflags(write=False)
+    return z
 
 
 def _gaps(base: Baseline, z: np.ndarray) -> np.ndarray:
@@ -1755,9 +2109,32 @@ class _CRN:
             arr = self.arrive if keep_thr >= 65536 else np.where(
                 self.keep < keep_thr, self.arrive, np.float32(np.nan))
             hit = arr, np.flatnonzero(arr >= 0.0)
-            if len(self.memo) > 8:
+            if len(self.memo) > 16:
                 self.memo.clear()
             self.memo[("first", keep_thr)] = hit
+        return hit
+
+    def first_subset(self, keep_thr: int, lo: float, hi: float, variants: int
+                     ) -> tuple[np.ndarray, _Draws, np.ndarray, np.ndarray]:
+        """Return the first filings kept at ``keep_thr`` arriving in ``[lo, hi)``.
+
+        (slots, their inputs, arrivals, virtual replications), repeated per variant (at
+        replication offsets ``v * replications``); memoised, like :meth:`first_filings`.
+        """
+        key = ("subset", keep_thr, lo, hi, variants)
+        hit = self.memo.get(key)
+        if hit is None:
+            arr = self.first_filings(keep_thr)[0]
+            idx = np.flatnonzero((arr >= lo) & (arr < hi))
+            rep = self.rep.take(idx)
+            if variants > 1:
+                R = self.replications
+                rep = np.concatenate([rep + v * R for v in range(variants)])
+                idx = np.tile(idx, variants)
+            hit = idx, _take_draws(self.first, idx), self.arrive.take(idx), rep
+            if len(self.memo) > 16:
+                self.memo.clear()
+            self.memo[key] = hit
         return hit
 
 
@@ -1943,11 +2320,14 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
 
 #: The effects that may differ between replications (drawn from their sampling distribution):
 #: the rows an estimate can set (:data:`_EFFECT_ROWS`); every other row is one value per run.
-_PER_REPLICATION: tuple[tuple[str, str], ...] = tuple(
-    dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()))
-#: Drawn effects that act on the time of first filings (none today): with one of them drawn, a
-#: run follows its first filings once per variant instead of sharing them.
-_FIRST_FILING_EFFECTS: frozenset[tuple[str, str]] = frozenset()
+#: The calibration's own estimates (:func:`_calibration_draws`) are factors around 1.
+_CALIBRATION_EFFECTS: tuple[tuple[str, str], ...] = tuple(
+    ("baseline", n) for n in ("days_first", "days_repeat", "refile_first", "refile_later"))
+_PER_REPLICATION: tuple[tuple[str, str], ...] = (
+    *dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()), *_CALIBRATION_EFFECTS)
+#: Drawn effects that act on the time of first filings: with one of them drawn, a run follows
+#: its first filings once per variant instead of sharing them.
+_FIRST_FILING_EFFECTS: frozenset[tuple[str, str]] = frozenset({("baseline", "days_first")})
 #: bits of a filing's code: the flags its re-filing and escalation probabilities depend on
 _FU, _OWNED, _FUND, _SUCC = 1, 2, 4, 8
 _N_CODES = 16
@@ -1994,6 +2374,13 @@ class _Gen:
 
 def _flag(f: _Gen, mask: np.ndarray, bit: int) -> None:
     f.code |= mask.view(np.uint8) * np.uint8(bit)
+
+
+def _act_calibration(run: _Run, f: _Gen) -> None:
+    """Carry the calibrated medians' uncertainty: one factor on time to close per replication."""
+    factor = run.eff[("baseline", "days_repeat" if f.g >= 1 else "days_first")]
+    if (factor != 1.0).any():  # drawn (with estimated effects, ``_calibration_draws``)
+        f.T *= factor.astype(np.float32).take(f.rep)
 
 
 def _act_leader(run: _Run, f: _Gen) -> None:
@@ -2092,8 +2479,9 @@ def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: i
     for bit, lever in ((_FU, "follow_up_visit_share"), (_OWNED, "leader_ownership_share"),
                        (_FUND, "special_fund_yuan"), (_SUCC, "mediators")):
         m = np.where(codes & bit, m * eff[(lever, "refile_factor")][:, None], m)
-    thr = tuple(np.minimum(np.round(np.minimum(p * m, 0.95) * _U), 65536).astype(
-        np.int32).ravel() for p in base.refile_p)
+    thr = tuple(np.minimum(np.round(np.minimum(p * eff[("baseline", name)][:, None] * m, 0.95)
+                                    * _U), 65536).astype(np.int32).ravel()
+                for p, name in zip(base.refile_p, ("refile_first", "refile_later"), strict=True))
     esc = np.where(codes & _OWNED, eff[("leader_ownership_share", "escalation_factor")][:, None],
                    1.0) * ((codes & _SUCC) == 0)  # a successful mediation settles it locally
     return thr, esc.astype(np.float32).ravel()  # type: ignore[return-value]
@@ -2102,12 +2490,14 @@ def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: i
 def _run_constants(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
                    route: tuple[np.ndarray, np.ndarray] | None,
                    draws: Mapping[tuple[str, str], np.ndarray],
-                   route_draws: np.ndarray | None) -> _Run:
-    scale, R = crn.scale, crn.replications
-    V = 2 if draws or route_draws is not None else 1
+                   route_draws: np.ndarray | None, variants: int) -> _Run:
+    scale, R, V = crn.scale, crn.replications, variants
+    unknown = set(draws) - set(_PER_REPLICATION)
+    if unknown:
+        raise ValueError(f"draws of effects that cannot vary per replication: {sorted(unknown)}")
     eff = {}
     for key in _PER_REPLICATION:
-        x = np.full(V * R, float(a[key]))
+        x = np.full(V * R, float(a.get(key, 1.0) if key in _CALIBRATION_EFFECTS else a[key]))
         if key in draws:
             x[:R] = draws[key]
         eff[key] = x
@@ -2140,64 +2530,157 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
     lever. ``draws`` (effect -> one value per replication) and ``route_draws`` (replications x
     groups) carry the estimates' uncertainty: then one pass over the same common random numbers
     makes two runs, the drawn one returned with the other under ``"fixed"`` (the effects at
-    their point values: exactly what a run without draws gives). Durations and escalation of
-    first filings depend on no drawn effect (those act on repeat filings or on re-filing), so
-    the first generation is computed once for both; later filings are followed per run.
+    their point values: exactly what a run without draws gives). First filings are computed
+    once for both unless a drawn effect acts on their times (:data:`_FIRST_FILING_EFFECTS`);
+    later filings are followed per run. The levers act on the filings of the simulated year;
+    those of the warm-up year run at the observed values (:func:`_phases`).
     """
-    run = _run_constants(base, levers, a, crn, route, draws or {}, route_draws)
-    R, V = crn.replications, run.variants
+    draws = draws or {}
+    phases = _phases(base, levers, a, crn, route, draws=draws, route_draws=route_draws)
+    R, V = crn.replications, phases[-1][0].variants
     if keep_filings and V > 1:
         raise ValueError("keep_filings needs a run without drawn effects")
-    # field visits thin the latent first filings (drawn at crn.rate per year)
-    keep_thr = _thr(min(1.0, _first_rate(base, levers, a, crn.scale) / max(crn.rate, 1e-9)))
-    arr, y = crn.first_filings(keep_thr)
-    # first filings (replications 0..R-1) stand for every variant (at offsets v * R) unless a
-    # drawn effect acts on their times; their escalation depends on none (none is owned)
-    shared = V == 1 or not set(draws or {}) & _FIRST_FILING_EFFECTS
-    if shared:
-        f = _Gen(0, slice(None), crn.first, crn.rep, crn.first.tcore.copy(),
-                 np.zeros(len(arr), np.uint8))
-    else:  # follow the first filings once per variant, like later ones
-        slot = np.tile(np.arange(len(arr)), V)
-        D = _take_draws(crn.first, slot)
-        f = _Gen(0, slot, D, np.concatenate([crn.rep + v * R for v in range(V)]), D.tcore,
-                 np.zeros(len(slot), np.uint8))
-        arr = np.tile(arr, V)
+    shared = V == 1 or not set(draws) & _FIRST_FILING_EFFECTS
     tally = _Tally(V * R, keep_filings, int(base.group_departments.max()) + 1)
+    parts = _first_generation(crn, phases, shared, V)
     for g in range(_GENERATIONS):
-        _act_leader(run, f)
-        _act_route(run, f)
-        _act_conference(run, f)
-        _act_one_stop(run, f, crn.cover)
-        _act_mediation(run, f)
-        _act_follow_up_fund(run, f)
-        first = g == 0 and shared
-        if not first:
-            y = np.flatnonzero(arr >= 0.0)  # opened in the year (NaN: unused or prevented)
-        ty = f.T[y]
-        late = arr + f.T > _YEAR
-        key = (crn.rep16 if first else f.rep * _N_CODES) + f.code  # (replication, code) cell
-        offsets = range(0, V * R, R) if first else range(1)
-        thr = run.refile_thr[min(g, 1)]
-        refiled = [f.D.u["refile"] < thr[o * _N_CODES:][key] for o in offsets]
-        esc = _escalates(run, f, key, y, ty)
-        tally.add(f, y, ty, late, esc, refiled, offsets, R if first else V * R, arr)
-        nxt = []
-        for o, refd in zip(offsets, refiled, strict=True):
-            idx = np.flatnonzero(refd)
-            child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
-            ok = np.flatnonzero(child < _YEAR)
-            idx = idx[ok]
-            nxt.append((idx if first else f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
+        nxt = [_step(run, base, crn, f, arr, tally, shared and g == 0) for run, f, arr in parts]
         slot, rep, arr = (np.concatenate(x) for x in zip(*nxt, strict=True))
         if len(slot) == 0 or g + 1 == _GENERATIONS:
             break
-        D = _generation(base, crn, g + 1, slot)
-        f = _Gen(g + 1, slot, D, rep, D.tcore, np.zeros(len(slot), np.uint8))
+        if len(nxt) > 1:  # the phases' children, merged back into replication order
+            order = np.argsort(rep, kind="stable")
+            slot, rep, arr = slot[order], rep[order], arr[order]
+        parts = _later_generation(base, crn, phases, g + 1, slot, rep, arr)
     res = tally.metrics(base, levers, a)
     if V == 1:
         return res
     return {**{k: v[:R] for k, v in res.items()}, "fixed": {k: v[R:] for k, v in res.items()}}
+
+
+def _phases(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN, route: Any,
+            *, draws: Mapping[tuple[str, str], np.ndarray] | None = None,
+            route_draws: np.ndarray | None = None) -> list[tuple[_Run, int]]:
+    """Lever constants and first-filing keep threshold: [warm-up,] simulated year.
+
+    A scenario is a policy from the first day of the simulated year: the warm-up year (whose
+    matters re-file into the simulated year) runs at the observed lever values, so a lever's
+    effect on last year's matters is not counted twice. One entry when the levers are the
+    observed ones. Both phases carry the same drawn effects (and variants).
+    """
+    draws = draws or {}
+    variants = 2 if draws or route_draws is not None else 1
+
+    def phase(lv: Mapping[str, float], rt: Any, rd: np.ndarray | None) -> tuple[_Run, int]:
+        rate = _first_rate(base, lv, a, crn.scale)
+        return (_run_constants(base, lv, a, crn, rt, draws, rd, variants),
+                _thr(min(1.0, rate / max(crn.rate, 1e-9))))
+
+    observed = _resolve_levers(base, {}, crn.scale)
+    year = phase(levers, route, route_draws)
+    if route is None and all(observed.get(k) == v for k, v in levers.items()):
+        return [year]
+    return [phase(observed, None, None), year]
+
+
+def _first_generation(crn: _CRN, phases: list[tuple[_Run, int]], shared: bool, V: int
+                      ) -> list[tuple[_Run, _Gen, np.ndarray]]:
+    """Return (run, filings, arrivals) of the first filings each phase acts on.
+
+    The filings kept by the phase's field-visit threshold that arrive in its part of the
+    horizon (warm-up: before day 0); once per variant unless ``shared``.
+    """
+    out = []
+    bounds = [(-np.inf, 0.0), (0.0, np.inf)] if len(phases) == 2 else [(-np.inf, np.inf)]
+    for (run, thr), (lo, hi) in zip(phases, bounds, strict=True):
+        idx, D, arr, rep = crn.first_subset(thr, lo, hi, 1 if shared else V)
+        out.append((run, _Gen(0, idx, D, rep, D.tcore.copy(), np.zeros(len(idx), np.uint8)),
+                    arr))
+    return out
+
+
+def _later_generation(base: Baseline, crn: _CRN, phases: list[tuple[_Run, int]], g: int,
+                      slot: np.ndarray, rep: np.ndarray, arr: np.ndarray
+                      ) -> list[tuple[_Run, _Gen, np.ndarray]]:
+    """Return (run, filings, arrivals) of generation ``g`` (>= 1) per phase (by arrival)."""
+    if len(phases) == 1:
+        sels: list[tuple[_Run, Any]] = [(phases[0][0], slice(None))]
+    else:
+        warm = arr < 0.0
+        sels = [(phases[0][0], np.flatnonzero(warm)), (phases[1][0], np.flatnonzero(~warm))]
+    out = []
+    for run, k in sels:
+        s = slot[k]
+        if len(s):
+            D = _generation(base, crn, g, s)
+            out.append((run, _Gen(g, s, D, rep[k], D.tcore, np.zeros(len(s), np.uint8)),
+                        arr[k]))
+    return out
+
+
+def _step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally: _Tally,
+          shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Act the levers on one generation's filings ``f`` (arrivals ``arr``); tally them.
+
+    ``shared``: ``f`` holds variant 0's first filings, standing for every variant (offsets
+    ``v * R``). Return the (slot, virtual replication, arrival) of the filings they re-file in
+    the year.
+    """
+    _act_calibration(run, f)
+    _act_leader(run, f)
+    _act_route(run, f)
+    _act_conference(run, f)
+    _act_one_stop(run, f, crn.cover)
+    _act_mediation(run, f)
+    _act_follow_up_fund(run, f)
+    R = crn.replications
+    y = np.flatnonzero(arr >= 0.0)  # opened in the year
+    ty = f.T[y]
+    late = arr + f.T > _YEAR
+    key = f.rep * _N_CODES + f.code  # (replication, code) cell
+    offsets = range(0, run.variants * R, R) if shared else range(1)
+    table = run.refile_thr[min(f.g, 1)]
+    thr = [table[o * _N_CODES:].take(key) for o in offsets]
+    refiled = [f.D.u["refile"] < t for t in thr]
+    competed = _competing_exits(base, f, y, ty, thr)
+    esc = _escalates(run, f, key, y, ty)
+    tally.add(f, y, ty, late, esc, refiled, competed, offsets,
+              R if shared else run.variants * R, arr)
+    nxt = []
+    for o, refd in zip(offsets, refiled, strict=True):
+        idx = np.flatnonzero(refd)
+        child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
+        ok = np.flatnonzero(child < _YEAR)
+        idx = idx[ok]
+        nxt.append((f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
+    return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
+
+
+def _competing_exits(base: Baseline, f: _Gen, y: np.ndarray, ty: np.ndarray,
+                     thr: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Whether a competing exit (``base.competing_cdf``) comes before the close of filings ``y``.
+
+    One array per re-filing threshold ``thr`` (per variant, aligned with ``f``). The uniform is
+    the re-filing draw made uniform again given its outcome (``u / p`` below ``p``,
+    ``(u - p) / (1 - p)`` above), so it is independent of whether the matter re-files; on the
+    uint16 lane ``u < t`` re-files and ``v < c`` reads ``u + 1/2 < c t`` below ``t``,
+    ``u + 1/2 < t + c (65536 - t)`` above.
+    """
+    cdf = base.competing_cdf
+    if cdf is None or len(y) == 0:
+        return None
+    k = ty * np.float32(1.0 / _CDF_STEP)
+    np.minimum(k, np.float32(cdf.shape[1] - 1), out=k)
+    c = cdf[int(f.g >= 1)].take(k.astype(np.int32))  # P(competing exit before the close time)
+    u = f.D.u["refile"].take(y).astype(np.float32)
+    u += np.float32(0.5)
+    out = []
+    for t in thr:
+        ty_thr = t.take(y).astype(np.float32)
+        below = u < ty_thr
+        lim = np.where(below, c * ty_thr, ty_thr + c * (np.float32(_U) - ty_thr))
+        out.append(u < lim)
+    return out
 
 
 class _Tally:
@@ -2214,23 +2697,31 @@ class _Tally:
         self.t_all: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.t_rep: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.kept: dict[str, list[np.ndarray]] | None = (
-            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")} if keep_filings else None)
+            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc", "ontime")}
+            if keep_filings else None)
 
     def add(self, f: _Gen, y: np.ndarray, ty: np.ndarray, late: np.ndarray, esc: np.ndarray,
-            refiled: list[np.ndarray], offsets: range, width: int, arr: np.ndarray) -> None:
+            refiled: list[np.ndarray], competed: list[np.ndarray] | None, offsets: range,
+            width: int, arr: np.ndarray) -> None:
         """Count one generation's filings of the year ``y`` (times ``ty``, ``f.rep`` ascending).
 
-        ``refiled[k]`` belongs to the variant whose replications start at ``offsets[k]``;
-        ``f.rep`` runs over ``width`` replications.
+        ``refiled[k]`` (aligned with ``f``) and ``competed[k]`` (a competing exit came first,
+        aligned with ``y``; None: no competing exits) belong to the variant whose replications
+        start at ``offsets[k]``; ``f.rep`` runs over ``width`` replications. A competing exit
+        is not a close: neither on time nor settled.
         """
         tot = self.tot
         ry = f.rep[y]
         open_y = late[y]
         open_y |= esc
+        if competed is not None:
+            open_y |= competed[0]
+        ontime = ty <= _ON_TIME_DAYS
+        ok = ontime if competed is None else ontime & ~competed[0]
         # one bincount over (replication, flags, departments) counts all but the later variants'
-        # settled filings
+        # on-time and settled filings
         code = (f.code[y] & np.uint8(7)) << np.uint8(3)  # fu, owned, fund
-        code |= (ty <= _ON_TIME_DAYS).view(np.uint8)
+        code |= ok.view(np.uint8)
         code |= esc.view(np.uint8) << np.uint8(1)
         code |= (~(open_y | refiled[0][y])).view(np.uint8) << np.uint8(2)
         nd = self.n_dept
@@ -2254,8 +2745,13 @@ class _Tally:
             rows = slice(o, o + width)
             for name, count in counts.items():
                 tot[name][rows] += count
-            if k:  # the table counted variant 0's settled filings
-                tot["settled"][rows] += _segment_sums(~(open_y | refd[y]), yb) - counts[
+            if k:  # the table counted variant 0's on-time and settled filings
+                gone = late[y] | esc
+                if competed is not None:
+                    gone |= competed[k]
+                    tot["ontime"][rows] += _segment_sums(ontime & ~competed[k], yb) - counts[
+                        "ontime"]
+                tot["settled"][rows] += _segment_sums(~(gone | refd[y]), yb) - counts[
                     "settled"]
             for r, part in parts:
                 self.t_all[o + r].append(part)
@@ -2263,7 +2759,8 @@ class _Tally:
                     self.t_rep[o + r].append(part)
         if self.kept is not None:
             for key, v in (("rep", ry), ("arr", arr[y]), ("T", ty),
-                           ("ordinal", np.full(len(y), f.g + 1, dtype=np.int16)), ("esc", esc)):
+                           ("ordinal", np.full(len(y), f.g + 1, dtype=np.int16)), ("esc", esc),
+                           ("ontime", ok)):
                 self.kept[key].append(v)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
@@ -2543,8 +3040,10 @@ def simulate_year(
         simulation noise and the uncertainty of the estimates. The effects that can be drawn
         are those a log can estimate (leader ownership's factors, the re-filing factors of
         follow-up visits, mediation and the fund); the mediation queue is sized from the point
-        values. ``sim_low, sim_high`` come from the same pass: the same common random numbers
-        with the effects at their point values, exactly the band of
+        values. With estimated effects the calibration's own estimates (the Kaplan-Meier
+        medians of time to close, the re-filing probabilities: ``baseline.calibration_se``)
+        are drawn per replication too. ``sim_low, sim_high`` come from the same pass: the same
+        common random numbers with everything at its point value, exactly the band of
         ``effect_uncertainty=False``.
 
     Every lever left at ``None`` takes its observed value (``baseline.observed``).
@@ -2573,9 +3072,11 @@ def simulate_year(
 
     Notes
     -----
-    The simulated year follows a warm-up year, so repeat filings of earlier matters are present
-    (a steady state; an observed log that starts empty, or that cuts matters begun before it,
-    shows a lower repeat share than the baseline run). Medians are over all filings opened in
+    The simulated year follows a warm-up year at the observed lever values, so repeat filings
+    of earlier matters are present (a steady state; an observed log that starts empty, or that
+    cuts matters begun before it, shows a lower repeat share than the baseline run) and a
+    scenario's levers act from the simulated year's first day (a policy change on that day:
+    last year's matters re-file as they would have under the observed policy). Medians are over all filings opened in
     the year (their simulated times are known, not censored); ``backlog_end`` counts filings
     still open on day 365.
 
@@ -2638,6 +3139,8 @@ def simulate_year(
     a, table = _assumption_dict(assumptions, base.assumptions)
     route, route_draws = _route(base, route_repeat_to, R, seed, effect_uncertainty)
     draws = _effect_draws(table, R, seed) if effect_uncertainty else {}
+    if draws:  # estimated effects: the calibration's own uncertainty goes with theirs
+        draws |= _calibration_draws(base, R, seed)
     crn = _crn(base, n_cases=n_cases, replications=R, seed=seed)
     res = _simulate(base, levers, a, crn, route=route, draws=draws, route_draws=route_draws)
     out = _summarise(res, res.get("fixed"))
@@ -2675,8 +3178,8 @@ def _band_note(draws: Mapping[tuple[str, str], Any], drawn: bool) -> str:
                 "(sim_low, sim_high are the same)")
     names = ", ".join(f"{lv}.{p}" for lv, p in draws) or "route hazard ratios"
     return ("90% band (low, high): simulation noise and the sampling uncertainty of the "
-            f"estimated effects ({names}), drawn per replication; sim_low, sim_high: the "
-            "simulation noise alone (effects at their point estimates)")
+            f"estimated effects and of the calibration ({names}), drawn per replication; "
+            "sim_low, sim_high: the simulation noise alone (everything at its point estimate)")
 
 
 _METRIC_NAMES = list(METRICS)
