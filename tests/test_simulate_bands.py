@@ -55,17 +55,27 @@ def test_simulation_only_band_is_exactly_the_run_with_effects_fixed(base, kw):
 def test_each_replication_is_the_plain_run_with_its_own_drawn_effects(base):
     """Vectorised draws = R plain runs, each with its replication's effect sizes as scalars.
 
-    Without mediators (the queue is sized once per run, from the point values), replication r
-    of the drawn run equals replication r of a run whose assumptions are r's draws.
+    Without mediators, in the warm-up year too (the queue is sized once per run, from the
+    point values), replication r of the drawn run equals replication r of a run whose
+    assumptions are r's draws; with the calibration's draws (``days_first`` acts on first
+    filings: they are followed per variant) and without them (first filings shared).
     """
     R, seed = 5, 9
+    base = dataclasses.replace(base, observed={**base.observed, "mediators": 0.0})
     a, table = sm._assumption_dict(None, base.assumptions)
     levers = sm._resolve_levers(base, {"leader_ownership_share": 0.7, "mediators": 0})
-    draws = sm._effect_draws(table, R, seed)
-    assert set(draws) == {("leader_ownership_share", "duration_factor"),
-                          ("leader_ownership_share", "refile_factor"),
-                          ("follow_up_visit_share", "refile_factor")}
-    crn = sm._crn(base, n_cases=None, replications=R, seed=seed)
+    effects = sm._effect_draws(table, R, seed)
+    assert set(effects) == {("leader_ownership_share", "duration_factor"),
+                            ("leader_ownership_share", "refile_factor"),
+                            ("follow_up_visit_share", "refile_factor")}
+    calibration = sm._calibration_draws(base, R, seed)
+    assert set(calibration) == set(sm._CALIBRATION_EFFECTS)
+    for draws in (effects, effects | calibration):
+        _check_replications(base, levers, a, sm._crn(base, n_cases=None, replications=R,
+                                                     seed=seed), draws)
+
+
+def _check_replications(base, levers, a, crn, draws):
     res = sm._simulate(base, levers, a, crn, draws=draws)
     point = sm._simulate(base, levers, a, crn)
     for m in sm.METRICS:  # the fixed run of the same pass is the plain point-value run
@@ -74,12 +84,16 @@ def test_each_replication_is_the_plain_run_with_its_own_drawn_effects(base):
         plain = sm._simulate(base, levers, {**a, **{k: float(v[r]) for k, v in draws.items()}},
                              crn)
         for m in sm.METRICS:
-            assert plain[m][r] == res[m][r], (m, r)
+            assert plain[m][r] == res[m][r], (m, r, sorted(draws))
 
 
 def test_first_filings_are_shared_by_both_runs(base):
     """No drawn effect acts on a first filing's time: those filings are the same in both."""
     kw = {"replications": 3, "seed": 5, "leader_ownership_share": 0.0, "follow_up_visit_share": 0}
+    # the warm-up year runs at the observed levers: none there either; and no calibration draws
+    base = dataclasses.replace(base, observed={**base.observed, **{k: 0.0 for k in kw if
+                                                                    k.endswith("share")}},
+                               calibration_se={})
     drawn = sm.simulate_year(base, **kw).set_index("metric")
     fixed = sm.simulate_year(base, effect_uncertainty=False, **kw).set_index("metric")
     # nothing drawn acts (no owned filings, no follow-up visits): the two runs coincide
@@ -126,6 +140,7 @@ def test_first_filings_followed_per_variant_give_the_same_runs(base, monkeypatch
     """The general path (first filings once per variant, for effects acting on their times)
     gives exactly the shared path's result when the drawn effects do not act on them."""
     kw = {"replications": 4, "seed": 6, "leader_ownership_share": 0.5, "mediators": 30}
+    base = dataclasses.replace(base, calibration_se={})  # days_first, drawn, is not shared
     shared = sm.simulate_year(base, **kw)
     monkeypatch.setattr(sm, "_FIRST_FILING_EFFECTS",
                         frozenset({("follow_up_visit_share", "refile_factor")}))
