@@ -96,7 +96,7 @@ def test_observed_metrics_use_the_simulators_definitions() -> None:
 
 
 def test_estimated_effects_cover_more_often_than_assumed_ones_overall(forecasts) -> None:
-    # what estimating the effects is for; measured 2.70 vs 1.65 (sum of the three coverages)
+    # what estimating the effects is for; measured 2.70 vs 1.70 (sum of the three coverages)
     est, assumed = _coverage(forecasts, "estimated"), _coverage(forecasts, "assumed")
     assert est.sum() > assumed.sum()
 
@@ -104,7 +104,7 @@ def test_estimated_effects_cover_more_often_than_assumed_ones_overall(forecasts)
 #: Measured on 20 seeds (casekit h4-forecast, 2026-12-01, 40 replications): the 90% band with
 #: estimated effects covered year 2 in 90% (median days to close of repeats), 100% (repeat
 #: rate) and 80% (on-time rate) of the seeds (all three 70%); with assumed effects 50%, 50%,
-#: 65% (all three 20%: their band has no calibration uncertainty drawn). Before
+#: 70% (all three 20%: their band has no calibration uncertainty drawn). Before
 #: (h-planted + h-evidence, 10 replications): 65/45/20 estimated, 60/10/25 assumed. What changed:
 #: competing exits are not closes and the spread of time to close is matched to the log's
 #: on-time share (year-1 baseline run 0.716 -> 0.733 vs 0.730 observed), the scenario acts from
