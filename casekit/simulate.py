@@ -2072,9 +2072,11 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
 class _CRN:
     """Random inputs for one (baseline, volume, replications, seed): common random numbers.
 
-    Slot ``r * slots + i`` is matter ``i`` of replication ``r`` (its first ``counts[r]`` slots
-    are used; the others arrive at NaN, so they are never in the year nor open at its end); a
-    filing is (generation ``g``, slot), ``g + 1`` its ordinal. Every filing owns 16 uint16
+    Each replication has ``slots`` slots, its first ``counts[r]`` used; the others arrive at
+    NaN, so they are never in the year nor open at its end. Slots are laid out by phase: the
+    warm-up arrivals of every replication (replications in order), then the simulated year's,
+    then the unused slots (``bounds``), so a phase's first filings are a slice; ``rep`` gives a
+    slot's replication. A filing is (generation ``g``, slot), ``g + 1`` its ordinal. Every filing owns 16 uint16
     uniforms (:data:`_LANES`), so every scenario sees the same draws for the same filing. First
     filings (``g = 0``, every slot) are drawn up front from the seed's PCG64 stream and kept
     (``first``); the filings of later generations exist only for the matters a scenario
@@ -2089,7 +2091,7 @@ class _CRN:
     counts: np.ndarray  # used slots per replication
     arrive: np.ndarray  # arrival day of the first filing, float32 (NaN for unused slots)
     rep: np.ndarray  # replication of each slot (intp)
-    rep16: np.ndarray  # rep * 16: the slot's row in the (replication, code) tables
+    bounds: tuple[int, int]  # slots [0, b0) arrive in the warm-up year, [b0, b1) in the year
     keep: np.ndarray  # uint16: prevented by field visits when above the keep threshold
     cover: np.ndarray  # uint16, matter-level: area covered by a one-stop centre
     category: np.ndarray  # int8 category of the matter (fixed over its filings)
@@ -2099,43 +2101,30 @@ class _CRN:
     base: Baseline | None = None  # held so the cache key id(base) cannot be reused
     memo: dict[Any, Any] = dataclasses.field(default_factory=dict)  # lever-free derived arrays
 
-    def first_filings(self, keep_thr: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the first filings' arrivals at ``keep_thr`` and the slots opened in the year.
+    def first_filings(self, keep_thr: int) -> np.ndarray:
+        """Return the first filings' arrivals at ``keep_thr`` (prevented ones at NaN).
 
-        Prevented filings arrive at NaN; memoised, so a re-run with the same seed reuses them.
+        Memoised, so a re-run with the same seed reuses them.
         """
         hit = self.memo.get(("first", keep_thr))
         if hit is None:
-            arr = self.arrive if keep_thr >= 65536 else np.where(
+            hit = self.arrive if keep_thr >= 65536 else np.where(
                 self.keep < keep_thr, self.arrive, np.float32(np.nan))
-            hit = arr, np.flatnonzero(arr >= 0.0)
             if len(self.memo) > 16:
                 self.memo.clear()
             self.memo[("first", keep_thr)] = hit
         return hit
 
-    def first_subset(self, keep_thr: int, lo: float, hi: float, variants: int
-                     ) -> tuple[np.ndarray, _Draws, np.ndarray, np.ndarray]:
-        """Return the first filings kept at ``keep_thr`` arriving in ``[lo, hi)``.
+    def first_phase(self, keep_thr: int, phase: int) -> tuple[slice, _Draws, np.ndarray]:
+        """Return a phase's first filings (0 warm-up, 1 year): slots, inputs, arrivals.
 
-        (slots, their inputs, arrivals, virtual replications), repeated per variant (at
-        replication offsets ``v * replications``); memoised, like :meth:`first_filings`.
+        The inputs are views; arrivals at ``keep_thr`` (NaN: prevented by field visits).
         """
-        key = ("subset", keep_thr, lo, hi, variants)
-        hit = self.memo.get(key)
-        if hit is None:
-            arr = self.first_filings(keep_thr)[0]
-            idx = np.flatnonzero((arr >= lo) & (arr < hi))
-            rep = self.rep.take(idx)
-            if variants > 1:
-                R = self.replications
-                rep = np.concatenate([rep + v * R for v in range(variants)])
-                idx = np.tile(idx, variants)
-            hit = idx, _take_draws(self.first, idx), self.arrive.take(idx), rep
-            if len(self.memo) > 16:
-                self.memo.clear()
-            self.memo[key] = hit
-        return hit
+        sl = slice(0, self.bounds[0]) if phase == 0 else slice(*self.bounds)
+        D = self.first
+        view = _Draws(grp=D.grp[sl], dept=D.dept[sl], tcore=D.tcore[sl],
+                      u={k: v[sl] for k, v in D.u.items()})
+        return sl, view, self.first_filings(keep_thr)[sl]
 
 
 _CRN_CACHE: dict[tuple, _CRN] = {}
@@ -2180,6 +2169,14 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     arrive *= np.float32(horizon)
     arrive -= np.float32(_WARMUP_DAYS)
     arrive.reshape(R, slots)[np.arange(slots)[None, :] >= counts[:, None]] = np.nan
+    # laid out by phase (warm-up, year, unused), replications in order within each; every slot's
+    # lanes are independent uniforms, so which slot a filing takes does not matter
+    rep = np.repeat(np.arange(R), slots)
+    phase = [np.flatnonzero(arrive < 0), np.flatnonzero(arrive >= 0)]
+    phase.append(np.flatnonzero(np.isnan(arrive)))
+    order = np.concatenate(phase)
+    arrive, rep = arrive[order], rep[order]
+    bounds = (len(phase[0]), len(phase[0]) + len(phase[1]))
     lanes = rng.bit_generator.random_raw(_N_LANES // 4 * total).view("<u2").reshape(
         _N_LANES, total)
     hash_key = np.uint64(rng.bit_generator.random_raw())
@@ -2187,8 +2184,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     cat = _cell_table(np.cumsum(base.category_share)[:-1]).take(lanes[_LANES["category"]])
     pattern_table = _cell_table(np.cumsum(base.group_given_category, axis=1)[:, :-1])
     first = _derive(base, lambda name: lanes[_LANES[name]], 0, cat, pattern_table)
-    rep = np.repeat(np.arange(R), slots)
-    out = _CRN(R, slots, scale, latent, counts, arrive, rep, rep * _N_CODES,
+    out = _CRN(R, slots, scale, latent, counts, arrive, rep, bounds,
                lanes[_LANES["keep"]], lanes[_LANES["cover"]], cat, hash_key, first,
                pattern_table, base)
     if cacheable:
@@ -2364,7 +2360,7 @@ class _Gen:
     """The filings of one generation while the levers act on them (changed in place)."""
 
     g: int
-    slot: np.ndarray | slice  # CRN slot of each filing (first filings: every slot)
+    slot: np.ndarray | slice  # CRN slot of each filing (first filings: a phase's slice)
     D: _Draws  # their inputs, aligned with them
     rep: np.ndarray  # virtual replication of each filing (first filings: variant 0)
     T: np.ndarray  # time to close, float32
@@ -2587,15 +2583,19 @@ def _first_generation(crn: _CRN, phases: list[tuple[_Run, int]], shared: bool, V
                       ) -> list[tuple[_Run, _Gen, np.ndarray]]:
     """Return (run, filings, arrivals) of the first filings each phase acts on.
 
-    The filings kept by the phase's field-visit threshold that arrive in its part of the
-    horizon (warm-up: before day 0); once per variant unless ``shared``.
+    A phase's slots (:meth:`_CRN.first_phase`, kept or not by its field-visit threshold; one
+    phase: the same run for both), once per variant unless ``shared``; each part's
+    replications ascend.
     """
     out = []
-    bounds = [(-np.inf, 0.0), (0.0, np.inf)] if len(phases) == 2 else [(-np.inf, np.inf)]
-    for (run, thr), (lo, hi) in zip(phases, bounds, strict=True):
-        idx, D, arr, rep = crn.first_subset(thr, lo, hi, 1 if shared else V)
-        out.append((run, _Gen(0, idx, D, rep, D.tcore.copy(), np.zeros(len(idx), np.uint8)),
-                    arr))
+    R = crn.replications
+    for k in range(2):
+        run, thr = phases[k if len(phases) == 2 else 0]
+        sl, D, arr = crn.first_phase(thr, k)
+        rep = crn.rep[sl]
+        for v in range(1 if shared else V):
+            out.append((run, _Gen(0, sl, D, rep + v * R if v else rep, D.tcore.copy(),
+                                  np.zeros(len(arr), np.uint8)), arr))
     return out
 
 
@@ -2652,7 +2652,8 @@ def _step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally:
         child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
         ok = np.flatnonzero(child < _YEAR)
         idx = idx[ok]
-        nxt.append((f.slot[idx], f.rep[idx] + o, child[ok]))  # type: ignore[index]
+        slot = idx + f.slot.start if isinstance(f.slot, slice) else f.slot[idx]
+        nxt.append((slot, f.rep[idx] + o, child[ok]))
     return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
 
 
