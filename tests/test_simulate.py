@@ -472,3 +472,39 @@ def test_competing_exits_are_not_closes_on_time():
     assert on_time["always"] == 0.0 < on_time["never"]
 
 
+
+
+def test_competing_exits_on_the_uint16_lane_are_the_conditional_uniform_rule():
+    # v = u / p below the re-filing threshold, (u - p) / (1 - p) above; a competing exit when
+    # v < P(exit before the close): the integer form must give exactly the float rule
+    base = dataclasses.replace(sm._sample_baseline(),
+                               competing_cdf=np.linspace(0, 0.9, 40, dtype=np.float32)[None, :]
+                               .repeat(2, 0))
+    rng = np.random.default_rng(5)
+    n = 20_000
+    lane = rng.integers(0, 65536, n).astype(np.uint16)
+    T = rng.uniform(0, 25, n).astype(np.float32)
+    thr = rng.integers(0, 65537, n).astype(np.int32)
+    D = sm._Draws(grp=np.zeros(n, np.int8), dept=np.ones(n, np.int8), tcore=T,
+                  u={"refile": lane})
+    f = sm._Gen(1, slice(0, n), D, np.zeros(n, np.intp), T, np.zeros(n, np.uint8))
+    y = np.arange(n)
+    got = sm._competing_exits(base, f, y, T, [thr])[0]
+    u, p = (lane + 0.5) / 65536.0, thr / 65536.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(u < p, u / p, (u - p) / (1 - p))
+    c = base.competing_cdf[1][np.minimum((T / sm._CDF_STEP).astype(int), 39)]
+    near = np.abs(v - c) < 1e-4  # float32 rounding at the boundary itself
+    np.testing.assert_array_equal(got[~near], (v < c)[~near])
+    assert 0.2 < got.mean() < 0.6 and near.mean() < 0.01
+
+
+def test_first_filings_are_laid_out_by_phase_replications_in_order():
+    base = sm._sample_baseline()
+    crn = sm._crn(base, n_cases=None, replications=5, seed=8)
+    b0, b1 = crn.bounds
+    assert (crn.arrive[:b0] < 0).all() and (crn.arrive[b0:b1] >= 0).all()
+    assert np.isnan(crn.arrive[b1:]).all() and b1 == crn.counts.sum()
+    for part in (crn.rep[:b0], crn.rep[b0:b1]):
+        assert (np.diff(part) >= 0).all()
+    np.testing.assert_array_equal(np.bincount(crn.rep[:b1], minlength=5), crn.counts)
