@@ -496,15 +496,18 @@ def test_competing_exits_on_the_uint16_lane_are_the_conditional_uniform_rule():
     c = base.competing_cdf[1][np.minimum((T / sm._CDF_STEP).astype(int), 39)]
     near = np.abs(v - c) < 1e-4  # float32 rounding at the boundary itself
     np.testing.assert_array_equal(got[~near], (v < c)[~near])
-    assert 0.2 < got.mean() < 0.6 and near.mean() < 0.01
+    assert 0.2 < got.mean() < 0.6
+    assert near.mean() < 0.01
 
 
 def test_first_filings_are_laid_out_by_phase_replications_in_order():
     base = sm._sample_baseline()
     crn = sm._crn(base, n_cases=None, replications=5, seed=8)
     b0, b1 = crn.bounds
-    assert (crn.arrive[:b0] < 0).all() and (crn.arrive[b0:b1] >= 0).all()
-    assert np.isnan(crn.arrive[b1:]).all() and b1 == crn.counts.sum()
+    assert (crn.arrive[:b0] < 0).all()
+    assert (crn.arrive[b0:b1] >= 0).all()
+    assert np.isnan(crn.arrive[b1:]).all()
+    assert b1 == crn.counts.sum()
     for part in (crn.rep[:b0], crn.rep[b0:b1]):
         assert (np.diff(part) >= 0).all()
     np.testing.assert_array_equal(np.bincount(crn.rep[:b1], minlength=5), crn.counts)
