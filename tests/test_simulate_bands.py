@@ -138,11 +138,15 @@ def test_band_with_drawn_effects_agrees_with_a_discrete_event_reference(base):
     assert np.std(fast, ddof=1) > 1.5 * np.std(noise, ddof=1)
 
 
-def test_first_filings_followed_per_variant_give_the_same_runs(base, monkeypatch):
+@pytest.mark.parametrize("competing", [False, True])
+def test_first_filings_followed_per_variant_give_the_same_runs(base, monkeypatch, competing):
     """The general path (first filings once per variant, for effects acting on their times)
-    gives exactly the shared path's result when the drawn effects do not act on them."""
+    gives exactly the shared path's result when the drawn effects do not act on them (with
+    competing exits too: their rule reads each variant's re-filing threshold)."""
     kw = {"replications": 4, "seed": 6, "leader_ownership_share": 0.5, "mediators": 30}
-    base = dataclasses.replace(base, calibration_se={})  # days_first, drawn, is not shared
+    cdf = np.linspace(0, 0.4, 200, dtype=np.float32)[None, :].repeat(2, 0) if competing else None
+    # days_first, drawn, is not shared
+    base = dataclasses.replace(base, calibration_se={}, competing_cdf=cdf)
     shared = sm.simulate_year(base, **kw)
     monkeypatch.setattr(sm, "_FIRST_FILING_EFFECTS",
                         frozenset({("follow_up_visit_share", "refile_factor")}))
