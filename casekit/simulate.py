@@ -2090,7 +2090,7 @@ class _CRN:
     rate: float  # first-filing candidates per year drawn (before field-visit prevention)
     counts: np.ndarray  # used slots per replication
     arrive: np.ndarray  # arrival day of the first filing, float32 (NaN for unused slots)
-    rep: np.ndarray  # replication of each slot (intp)
+    rep: np.ndarray  # replication of each slot (int32)
     bounds: tuple[int, int]  # slots [0, b0) arrive in the warm-up year, [b0, b1) in the year
     keep: np.ndarray  # uint16: prevented by field visits when above the keep threshold
     cover: np.ndarray  # uint16, matter-level: area covered by a one-stop centre
@@ -2171,7 +2171,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     arrive.reshape(R, slots)[np.arange(slots)[None, :] >= counts[:, None]] = np.nan
     # laid out by phase (warm-up, year, unused), replications in order within each; every slot's
     # lanes are independent uniforms, so which slot a filing takes does not matter
-    rep = np.repeat(np.arange(R), slots)
+    rep = np.repeat(np.arange(R, dtype=np.int32), slots)  # int32: less to move than intp
     phase = [np.flatnonzero(arrive < 0), np.flatnonzero(arrive >= 0)]
     phase.append(np.flatnonzero(np.isnan(arrive)))
     order = np.concatenate(phase)
