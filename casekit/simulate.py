@@ -2735,7 +2735,7 @@ class _Tally:
         counts["n"] = n
         counts["rep"] = n if f.g >= 1 else 0
         counts["dept"] = table.sum(axis=1) @ np.arange(nd)
-        fb = np.searchsorted(f.rep, np.arange(width + 1))
+        fb = np.searchsorted(f.rep, np.arange(width + 1, dtype=f.rep.dtype))
         counts["backlog"] = np.array([np.count_nonzero(late[fb[r]:fb[r + 1]])
                                       for r in range(width)])
         yb = np.concatenate([[0], np.cumsum(n)])
