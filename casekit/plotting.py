@@ -40,6 +40,7 @@ __all__ = [
     "agency_type_colour",
     "locate_cjk_font",
     "plot_edge_trend",
+    "plot_forecast_check",
     "plot_forest",
     "plot_method_comparison",
     "plot_handover_matrix",
@@ -1409,6 +1410,74 @@ def _format_value(value: float) -> str:
     if not math.isfinite(value):
         return ""
     return f"{value:.2f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def plot_forecast_check(check: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Predicted 90% band against what happened, one row per metric (a forecast check).
+
+    Each metric is drawn relative to its forecast (the median over replications, at 0): the
+    grey bar is the 90% band, the dark inner bar its simulation-noise part (``sim_low,
+    sim_high``), the diamond what the log showed (green inside the band, red outside). The
+    numbers are written next to each row.
+
+    Parameters
+    ----------
+    check : DataFrame
+        :func:`casekit.simulate.forecast_check` output (``metric, observed, value, low, high``;
+        ``sim_low, sim_high, covered, unit`` used when present).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from casekit.plotting import plot_forecast_check
+    >>> import matplotlib.pyplot as plt
+    >>> chk = pd.DataFrame({"metric": ["repeat_rate", "on_time_rate"],
+    ...     "observed": [0.31, 0.70], "value": [0.30, 0.74], "low": [0.28, 0.73],
+    ...     "high": [0.32, 0.75], "unit": ["share", "share"]})
+    >>> ax = plot_forecast_check(chk, ax=plt.figure().gca())
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['repeat_rate', 'on_time_rate']
+    >>> plt.close("all")
+    """
+    use_cjk_font()
+    ax = _axes(ax)
+    if len(check) == 0:
+        return _empty(ax, "no forecast check")
+    rows = list(check.itertuples(index=False))
+    for i, r in enumerate(rows):
+        y = len(rows) - 1 - i
+        ref = float(r.value) if float(r.value) != 0 else 1.0
+
+        def rel(v: float, ref: float = ref) -> float:
+            return 100.0 * (float(v) / ref - 1.0)
+
+        ax.plot([rel(r.low), rel(r.high)], [y, y], color="#bbbbbb", linewidth=9,
+                solid_capstyle="butt", label="90% band" if i == 0 else None)
+        if hasattr(r, "sim_low") and np.isfinite(float(r.sim_low)):
+            ax.plot([rel(r.sim_low), rel(r.sim_high)], [y, y], color="#555555", linewidth=3,
+                    solid_capstyle="butt", label="simulation noise alone" if i == 0 else None)
+        ax.plot([0.0], [y], "o", color="black", markersize=4,
+                label="forecast (median)" if i == 0 else None)
+        covered = bool(getattr(r, "covered", float(r.low) <= float(r.observed) <= float(r.high)))
+        ax.plot([rel(r.observed)], [y], "D", markersize=8,
+                color="#2ca02c" if covered else "#d62728",
+                label=("observed (in band)" if covered else "observed (outside)"))
+        ax.annotate(f"observed {_format_value(float(r.observed))}, forecast "
+                    f"{_format_value(float(r.value))} [{_format_value(float(r.low))}, "
+                    f"{_format_value(float(r.high))}]", (0.0, y), xytext=(0, 9),
+                    textcoords="offset points", ha="center", fontsize="small")
+    ax.axvline(0.0, color="black", linewidth=0.5)
+    ax.set_yticks(range(len(rows) - 1, -1, -1), [str(r.metric) for r in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("% of the forecast (0 = the forecast's median)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize="small", loc="lower right")
+    return ax
 
 
 def plot_whatif(

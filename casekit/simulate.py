@@ -1,11 +1,13 @@
 """What-if simulator: one district-year of petition handling under the seed article's levers.
 
 A pure, vectorised model (numpy, common random numbers) calibrated from a case table, fast
-enough for sliders (a 20,000-filing district-year with 10 replications re-runs in about 50 ms,
-and in under 100 ms with a new seed: first filings are drawn up front, repeat filings only for
-the matters a scenario re-files). Every lever is a keyword of :func:`simulate_year` whose
-default (``None``) means "as observed"; how each lever acts and how strongly is written down in
-one table, :data:`ASSUMPTIONS`, which callers may edit and which every result carries.
+enough for sliders: a 20,000-filing district-year with 10 replications re-runs in under 100 ms
+CPU with estimated effects, also with a new seed (``benchmarks/whatif.py``; first filings are
+drawn up front, repeat filings only for the matters a scenario re-files, and the band without
+the estimates' uncertainty comes from the same pass). Every lever is a keyword of
+:func:`simulate_year` whose default (``None``) means "as observed"; how each lever acts and how
+strongly is written down in one table, :data:`ASSUMPTIONS`, which callers may edit and which
+every result carries.
 
 The model in one paragraph
 --------------------------
@@ -25,9 +27,14 @@ follow-up visits, mediation, leader ownership and the special fund lower; a fili
 
 Notes
 -----
-The core durations, the escalation rate and the repeat factor are adjusted by a short fixed-point
-iteration so that the *baseline run* (all levers at their observed values) reproduces the observed
-Kaplan-Meier medians of first and repeat filings and the observed escalation share.
+The core durations, their spread above the median, the escalation rate and the repeat factor are
+adjusted by a short fixed-point iteration so that the *baseline run* (all levers at their
+observed values) reproduces the observed Kaplan-Meier medians of first and repeat filings, their
+shares closed within 60 days and the observed escalation share. A filing may leave by a
+competing exit (declined, routed to a legal procedure, withdrawn, terminated, transferred:
+an independent latent time from the log's Kaplan-Meier estimate), which is not a close. A
+scenario is a policy from the simulated year's first day: the warm-up year runs at the observed
+lever values.
 
 Lever effect sizes: calibrated from an event log, :func:`calibrate_baseline` estimates the
 effects the log can show (:func:`estimate_lever_effects`: leader ownership on time to close,
@@ -69,6 +76,9 @@ __all__ = [
     "default_levers",
     "edit_assumptions",
     "estimate_lever_effects",
+    "forecast_check",
+    "lever_evidence",
+    "observed_metrics",
     "route_choices",
     "route_types",
     "simulate_year",
@@ -419,18 +429,41 @@ def _effect_draws(table: pd.DataFrame, replications: int, seed: Any
     The draws use their own stream of the seed, so a scenario and its baseline (same seed)
     see the same effect sizes.
     """
+    rows = _per_table(_ESTIMATED, table, _estimated_rows)
+    if not rows:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
+    z = rng.standard_normal((len(rows), replications))
+    return {key: np.clip(value * np.exp(sd * z[k]), lo, hi)
+            for k, (key, value, sd, lo, hi) in enumerate(rows)}
+
+
+def _estimated_rows(table: pd.DataFrame) -> list[tuple]:
+    """(key, value, log sd, min, max) of the table's estimated effects that are drawn.
+
+    Only the effects a log can estimate (:data:`_EFFECT_ROWS`) vary between replications.
+    """
+    keys = {v[:2] for v in _EFFECT_ROWS.values()}
     est = table[table["source"].astype("str").str.startswith("estimated")
                 & np.isfinite(table["ci_low"].astype(float))
                 & np.isfinite(table["ci_high"].astype(float))]
-    if est.empty:
-        return {}
-    rng = np.random.default_rng(None if seed is None else [int(seed), 0x5EED])
-    z = rng.standard_normal((len(est), replications))
-    out = {}
-    for k, r in enumerate(est.itertuples()):
-        sd = (math.log(r.ci_high) - math.log(r.ci_low)) / (2 * _Z95)
-        out[(r.lever, r.parameter)] = np.clip(r.value * np.exp(sd * z[k]), r.min, r.max)
-    return out
+    return [((r.lever, r.parameter), float(r.value),
+             (math.log(r.ci_high) - math.log(r.ci_low)) / (2 * _Z95), float(r.min), float(r.max))
+            for r in est.itertuples() if (r.lever, r.parameter) in keys]
+
+
+_ESTIMATED: dict[int, tuple[pd.DataFrame, Any]] = {}
+
+
+def _per_table(cache: dict[int, tuple[pd.DataFrame, Any]], table: pd.DataFrame, fn: Any) -> Any:
+    """``fn(table)``, cached per table object (the tables used are not edited in place)."""
+    hit = cache.get(id(table))
+    if hit is None or hit[0] is not table:
+        if len(cache) > 32:
+            cache.clear()
+        hit = (table, fn(table))
+        cache[id(table)] = hit
+    return hit[1]
 
 
 _Z95 = 1.959963984540054
@@ -465,6 +498,15 @@ class Baseline:
         Lognormal core time to close (log days) per pattern, first filings.
     repeat_shift : float
         Added to ``mu`` for repeat filings (log days).
+    upper_spread : tuple of float
+        Factor on ``sigma`` above the median (first, repeat filings): the right tail of time
+        to close, set so the baseline run reproduces the log's share closed within 60 days.
+    calibration_se : dict
+        Standard errors (log scale) of what the calibration read from the log: ``days_first``,
+        ``days_repeat`` (Kaplan-Meier medians of time to close), ``refile_first``,
+        ``refile_later`` (re-filing probabilities, Poisson on the re-filings counted). With
+        estimated effects :func:`simulate_year` draws them per replication as well
+        (:func:`_calibration_draws`).
     refile_p : tuple of float
         Probability that a closed first / later filing is filed again.
     gap_mu, gap_sigma : float
@@ -487,6 +529,11 @@ class Baseline:
     type_effects : tuple of (str, float, float)
         Agency type, log hazard ratio of closing once it joins (repeat filings) and its
         standard error: the evidence of the ``route_repeat_to`` lever.
+    competing_cdf : ndarray, optional
+        Cumulative probability (first, repeat filings x days on a half-day grid) that a
+        competing exit (declined, routed to a legal procedure, withdrawn, terminated,
+        transferred) ends a filing by then, from its Kaplan-Meier estimate with closes censored
+        (:func:`_competing_cdf`); ``None``: the log records none.
     """
 
     filings_per_year: float
@@ -513,6 +560,9 @@ class Baseline:
     assumptions: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
     type_effects: tuple[tuple[str, float, float], ...] = ()
+    competing_cdf: np.ndarray | None = None
+    upper_spread: tuple[float, float] = (1.0, 1.0)
+    calibration_se: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python summary (JSON-friendly) of the calibration."""
@@ -608,6 +658,41 @@ def _lognormal_cdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     from scipy.special import ndtr
 
     return ndtr((np.log(np.maximum(x, 1e-9)) - mu) / sigma)
+
+
+_CDF_STEP = 0.5  # days between the points of ``Baseline.competing_cdf``
+_CDF_DAYS = 2 * 365.0
+
+
+def _competing_cdf(cases: pd.DataFrame, dur: np.ndarray, is_rep: np.ndarray
+                   ) -> np.ndarray | None:
+    """Kaplan-Meier probability of a competing exit by each half day (first, repeat filings).
+
+    Closes and the observation end censor; the simulator draws the competing exit as an
+    independent latent time, so a filing closes only if its close comes first.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"exit_type": ["close", "declined"] * 30})
+    >>> cdf = _competing_cdf(cases, np.tile([5.0, 2.0], 30), np.zeros(60, dtype=bool))
+    >>> float(cdf[0, 0]), float(cdf[0, 10])  # at day 0 and day 5
+    (0.0, 0.5)
+    """
+    from casekit.engine import _km
+
+    if "exit_type" not in cases:
+        return None
+    kind = cases["exit_type"].astype("str").to_numpy()
+    competing = (kind != "close") & (kind != "censored")
+    if competing.sum() < 5:
+        return None
+    grid = np.arange(0.0, _CDF_DAYS + _CDF_STEP / 2, _CDF_STEP)
+    out = np.zeros((2, len(grid)), dtype=np.float32)
+    for r, sel in enumerate((~is_rep, is_rep if is_rep.sum() >= 30 else ~is_rep)):
+        km = _km(dur[sel], competing[sel])
+        i = np.searchsorted(km.timeline, grid, side="right") - 1
+        out[r] = 1.0 - km.survival[np.maximum(i, 0)]
+    return out
 
 
 def _departments(pattern: str) -> int:
@@ -777,7 +862,9 @@ def calibrate_baseline(
     mu, sigma, shift = _fit_censored_lognormal(np.log(dur), closed, groups["codes"],
                                                len(groups["groups"]), is_rep)
     targets = _duration_targets(dur, closed, is_rep, n / span["years"])
-    refile_p, gap_mu, gap_sigma = _estimate_refiling(cases, ordinal, span["obs_end"], notes)
+    targets.update(_on_time_target(cases, dur, closed, is_rep, span["obs_end"]))
+    refile_p, gap_mu, gap_sigma, refile_se = _estimate_refiling(cases, ordinal, span["obs_end"],
+                                                                notes)
     targets["escalation_share"] = _escalation_share(cases, notes)
     table, effects, type_effects = _effect_tables(cases, events, assumptions, estimate_effects,
                                                   max_ci_ratio, notes)
@@ -798,6 +885,8 @@ def calibrate_baseline(
         observed=observed, targets=targets,
         source=f"case table ({n} cases, {span['years']:.2f} years to {span['obs_end'].date()})",
         notes=tuple(notes), assumptions=table, effects=effects, type_effects=type_effects,
+        competing_cdf=_competing_cdf(cases, dur, is_rep),
+        calibration_se={**_median_se(dur, closed, is_rep), **refile_se},
     )
     return _match_targets(_core_refiling(base, table), table)
 
@@ -873,6 +962,51 @@ def _km_median(durations: np.ndarray, observed: np.ndarray) -> float:
     return med if math.isfinite(med) else float("nan")
 
 
+def _median_se(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray) -> dict[str, float]:
+    """Return the standard errors of the log KM medians (first, repeat) from their 95% intervals.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> se = _median_se(rng.exponential(20.0, 2000), np.ones(2000, bool), np.zeros(2000, bool))
+    >>> 0.02 < se["days_first"] < 0.05, "days_repeat" in se
+    (True, False)
+    """
+    from casekit.engine import _km
+
+    out = {}
+    for name, sel in (("days_first", ~is_rep), ("days_repeat", is_rep)):
+        if sel.sum() < 30:
+            continue
+        lo, hi = _km(dur[sel], closed[sel]).median_ci
+        if 0 < lo <= hi < math.inf:
+            out[name] = (math.log(hi) - math.log(lo)) / (2 * _Z95)
+    return out
+
+
+def _calibration_draws(base: Baseline, replications: int, seed: Any
+                       ) -> dict[tuple[str, str], np.ndarray]:
+    """Per replication, factors for what the calibration read from the log (its uncertainty).
+
+    ``("baseline", name)`` for each of ``base.calibration_se``: log-normal around 1 with that
+    standard error, from their own stream of the seed (so a scenario and its baseline with the
+    same seed see the same draws).
+
+    Examples
+    --------
+    >>> b = dataclasses.replace(_default_baseline(), calibration_se={"days_first": 0.05})
+    >>> d = _calibration_draws(b, 4, seed=1)
+    >>> list(d), d[("baseline", "days_first")].shape
+    ([('baseline', 'days_first')], (4,))
+    """
+    if not base.calibration_se:
+        return {}
+    rng = np.random.default_rng(None if seed is None else [int(seed), 0xCA1B])
+    names = sorted(base.calibration_se)
+    z = rng.standard_normal((len(names), replications))
+    return {("baseline", n): np.exp(base.calibration_se[n] * z[k]) for k, n in enumerate(names)}
+
+
 def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
                       filings_per_year: float) -> dict[str, float]:
     """Observed Kaplan-Meier medians (first, repeat), repeat share and volume to reproduce."""
@@ -883,6 +1017,22 @@ def _duration_targets(dur: np.ndarray, closed: np.ndarray, is_rep: np.ndarray,
     targets["repeat_share"] = float(is_rep.mean())
     targets["filings_per_year"] = float(filings_per_year)
     return targets
+
+
+def _on_time_target(cases: pd.DataFrame, dur: np.ndarray, closed: np.ndarray,
+                    is_rep: np.ndarray, obs_end: pd.Timestamp) -> dict[str, float]:
+    """Share of first / repeat filings closed within 60 days, among those seen for 60 days.
+
+    Competing exits count as not closed, as in the on-time rate of :data:`METRICS`.
+    """
+    opened = pd.to_datetime(cases["opened_at"]).to_numpy()
+    seen = opened <= np.datetime64(obs_end - pd.Timedelta(days=_ON_TIME_DAYS))
+    on_time = closed & (dur <= _ON_TIME_DAYS)
+    out = {}
+    for name, sel in (("first", seen & ~is_rep), ("repeat", seen & is_rep)):
+        if sel.sum() >= 30:
+            out[f"on_time_share_{name}"] = float(on_time[sel].mean())
+    return out
 
 
 def _escalation_share(cases: pd.DataFrame, notes: list[str]) -> float:
@@ -1059,8 +1209,8 @@ def _core_refiling(base: Baseline, assumptions: Any) -> Baseline:
 
 def _estimate_refiling(
     cases: pd.DataFrame, ordinal: np.ndarray, obs_end: pd.Timestamp, notes: list[str]
-) -> tuple[tuple[float, float], float, float]:
-    default = ((0.25, 0.35), math.log(45.0), 1.0)
+) -> tuple[tuple[float, float], float, float, dict[str, float]]:
+    default = ((0.25, 0.35), math.log(45.0), 1.0, {})
     if "matter_id" not in cases or (ordinal > 1).sum() < 5:
         notes.append("too few linked repeat filings: re-filing probabilities assumed 25% / 35%")
         return default
@@ -1094,17 +1244,33 @@ def _estimate_refiling(
     succ_later = (same_next & ~first & is_closed).sum()
     p1 = succ_first / max(expo[first].sum(), 1e-9)
     p2 = succ_later / max(expo[~first].sum(), 1e-9) if (~first).sum() >= 10 else p1
-    return (float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma
+    se = {"refile_first": 1.0 / math.sqrt(max(succ_first, 1)),
+          "refile_later": 1.0 / math.sqrt(max(succ_later if (~first).sum() >= 10
+                                              else succ_first, 1))}
+    return ((float(np.clip(p1, 0.0, 0.95)), float(np.clip(p2, 0.0, 0.95))), gap_mu, gap_sigma,
+            se)
 
 
-def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Baseline:
-    """Shift core durations and the escalation rate so the baseline run matches the data."""
+def _match_targets(base: Baseline, assumptions: Any, iterations: int = 8) -> Baseline:
+    """Shift and spread core durations, and set the escalation rate, so the run matches the data.
+
+    ``mu`` moves the Kaplan-Meier median of first filings, ``repeat_shift`` that of repeat
+    filings, ``upper_spread`` (the spread above the median) the share of first and of repeat
+    filings closed within 60 days (competing exits counted as not closed, as in the log) and
+    the escalation rate the
+    escalation share: the baseline run (observed levers, their conference waits, ownership
+    and mediation included) then reproduces the log's centre and spread of time to close.
+    """
     mu, shift, esc = base.mu.copy(), base.repeat_shift, base.escalation_rate
+    spread = list(base.upper_spread)
     t_first = base.targets.get("km_median_days_first", float("nan"))
     t_rep = base.targets.get("km_median_days_repeat", float("nan"))
     t_esc = base.targets.get("escalation_share", float("nan"))
+    t_on = base.targets.get("on_time_share_first", float("nan"))
+    t_on_rep = base.targets.get("on_time_share_repeat", float("nan"))
     for _ in range(iterations):
-        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        trial = dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                                    upper_spread=(spread[0], spread[1]))
         stats = _baseline_stats(trial, assumptions)
         if math.isfinite(t_first) and stats["median_first"] > 0:
             mu = mu + math.log(t_first / stats["median_first"])
@@ -1113,13 +1279,48 @@ def _match_targets(base: Baseline, assumptions: Any, iterations: int = 4) -> Bas
                 math.log(t_first / stats["median_first"]) if math.isfinite(t_first) else 0.0)
         if math.isfinite(t_esc) and stats["escalation_share"] > 0:
             esc = float(min(esc * t_esc / stats["escalation_share"], 1.0))
-    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc)
+        for k, (target, got) in enumerate(((t_on, stats["on_time_first"]),
+                                           (t_on_rep, stats["on_time_repeat"]))):
+            spread[k] = float(np.clip(spread[k] * _spread_factor(target, got), 0.2, 5.0))
+    return dataclasses.replace(base, mu=mu, repeat_shift=shift, escalation_rate=esc,
+                               upper_spread=(spread[0], spread[1]))
+
+
+def _spread_factor(target: float, simulated: float) -> float:
+    """Factor on the log-scale spread moving a share closed by a day above the median to target.
+
+    For a lognormal ``ndtri(F(day))`` is ``(log day - mu) / sigma``, so the ratio of the
+    simulated to the target normal score is the factor that maps one onto the other.
+
+    Examples
+    --------
+    >>> round(_spread_factor(0.75, 0.7), 3)  # (ndtri(0.7) / ndtri(0.75)) ** 2
+    0.604
+    """
+    from scipy.special import ndtri
+
+    lo, hi = 0.55, 0.995  # both shares must lie above the median for the ratio to mean this
+    if not (math.isfinite(target) and math.isfinite(simulated)
+            and lo < target < hi and lo < simulated < hi):
+        return 1.0
+    return float(np.clip((ndtri(simulated) / ndtri(target)) ** _SPREAD_GAIN, 0.5, 2.0))
+
+
+#: Over-relaxation of :func:`_spread_factor` in the fixed point: the lognormal ratio
+#: under-corrects a mixture with competing exits and lever effects (measured: 2 halves the
+#: remaining gap per step where 1 closed about a third of it)
+_SPREAD_GAIN = 2.0
+
+
+#: Replications of the baseline run the calibration matches (one fixed seed for every log, so
+#: its own noise is a bias shared by all calibrations: 4 left about +0.005 on the on-time rate)
+_MATCH_REPLICATIONS = 8
 
 
 def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
     a, _ = _assumption_dict(assumptions, base.assumptions)
     levers = dict(base.observed)
-    crn = _crn(base, n_cases=None, replications=4, seed=20261127)
+    crn = _crn(base, n_cases=None, replications=_MATCH_REPLICATIONS, seed=20261127)
     recs = _simulate(base, levers, a, crn, keep_filings=True)
     f = recs["filings"]
     year = f["in_year"]
@@ -1129,6 +1330,8 @@ def _baseline_stats(base: Baseline, assumptions: Any) -> dict[str, float]:
         "median_first": float(np.median(f["T"][first])) if first.any() else float("nan"),
         "median_repeat": float(np.median(f["T"][rep])) if rep.sum() >= 10 else float("nan"),
         "escalation_share": float(f["esc"][year].mean()) if year.any() else float("nan"),
+        "on_time_first": float(f["ontime"][first].mean()) if first.any() else float("nan"),
+        "on_time_repeat": float(f["ontime"][rep].mean()) if rep.sum() >= 10 else float("nan"),
     }
 
 
@@ -1602,6 +1805,173 @@ def _log_name(events: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# which effects are evidence, and does the forecast come true
+# --------------------------------------------------------------------------------------------
+
+
+def lever_evidence(baseline: Baseline | None = None) -> pd.DataFrame:
+    """Say per lever whether its effect is estimated from the log or assumed, and why.
+
+    Parameters
+    ----------
+    baseline : Baseline, optional
+        From :func:`calibrate_baseline`; default casekit's synthetic district.
+
+    Returns
+    -------
+    DataFrame
+        One row per lever of :data:`LEVERS`: ``lever, label_en, estimated`` (bool: at least one
+        effect of the lever is estimated), ``effects`` (each estimated parameter with its
+        value, 95% interval and cases) and ``reason`` (why the others are assumed).
+
+    Examples
+    --------
+    >>> ev = lever_evidence()  # the sample district runs on assumed effects
+    >>> bool(ev["estimated"].any()), ev.columns.tolist()
+    (False, ['lever', 'label_en', 'estimated', 'effects', 'reason'])
+    """
+    base = _sample_baseline() if baseline is None else baseline
+    table = ASSUMPTIONS if base.assumptions is None else base.assumptions
+    rows = []
+    for lever, label in zip(LEVERS["lever"], LEVERS["label_en"], strict=True):
+        mine = table[table["lever"] == lever]
+        est = mine[mine["source"].astype("str").str.startswith("estimated")]
+        reasons = sorted({str(r) for r in mine.get("reason", []) if str(r)})
+        rows.append({
+            "lever": lever, "label_en": label, "estimated": bool(len(est)),
+            "effects": "; ".join(f"{r.parameter} x{r.value:.2f} [{r.ci_low:.2f}, "
+                                 f"{r.ci_high:.2f}], n={int(r.n_cases)}"
+                                 for r in est.itertuples()),
+            "reason": "; ".join(reasons) if reasons else ("" if len(est) else "assumed"),
+        })
+    return pd.DataFrame(rows)
+
+
+#: The metrics a forecast is checked on (:func:`forecast_check`).
+FORECAST_METRICS = ("median_days_to_close_repeat", "repeat_rate", "on_time_rate")
+
+
+def observed_metrics(cases: pd.DataFrame, start: Any, end: Any) -> dict[str, float]:
+    """Measure the simulator's metrics on the filings of a case table opened in ``[start, end)``.
+
+    Definitions as the simulator's (:data:`METRICS`), made censoring-aware: ``median_days_to_
+    close_repeat`` is the Kaplan-Meier median of the repeat filings (open cases and competing
+    exits censored); ``repeat_rate`` the share with ``repeat_ordinal >= 2``; ``on_time_rate``
+    the share closed within 60 days among the filings registered at least 60 days before
+    ``end`` (so each is seen for 60 days; competing exits are not closes).
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"opened_at": pd.to_datetime(["2024-01-01", "2024-02-01",
+    ...     "2024-03-01", "2024-12-01"]), "repeat_ordinal": [1, 2, 2, 1],
+    ...     "closed": [True, True, False, True], "duration_days": [10.0, 30.0, 200.0, 5.0]})
+    >>> m = observed_metrics(cases, "2024-01-01", "2025-01-01")
+    >>> m["repeat_rate"], round(m["on_time_rate"], 3), m["median_days_to_close_repeat"]
+    (0.5, 0.667, 30.0)
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    opened = pd.to_datetime(cases["opened_at"])
+    year = cases[((opened >= start) & (opened < end)).to_numpy()]
+    if len(year) == 0:
+        raise CasekitError(f"no filings registered between {start.date()} and {end.date()}")
+    rep = pd.to_numeric(year["repeat_ordinal"]).to_numpy() >= 2
+    dur = pd.to_numeric(year["duration_days"]).to_numpy(dtype=float)
+    closed = year["closed"].astype(bool).to_numpy()
+    seen = (pd.to_datetime(year["opened_at"]) <= end - pd.Timedelta(days=_ON_TIME_DAYS)).to_numpy()
+    return {
+        "median_days_to_close_repeat": _km_median(dur[rep], closed[rep]),
+        "repeat_rate": float(rep.mean()),
+        "on_time_rate": (float((closed & (dur <= _ON_TIME_DAYS))[seen].mean()) if seen.any()
+                         else float("nan")),
+    }
+
+
+def forecast_check(
+    events: pd.DataFrame,
+    *,
+    change: Any,
+    levers: Mapping[str, Any],
+    end: Any = None,
+    estimate_effects: bool = True,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Check a forecast against what happened: calibrate before a change, forecast the year after.
+
+    The log is cut at ``change`` (its events before it, observed to ``change``), the simulator
+    calibrated on that part (:func:`calibrate_baseline`), the year after simulated with the
+    new lever values (:func:`simulate_year`), and its 90% band compared with what the whole
+    log shows for the filings registered in ``[change, end)`` (:func:`observed_metrics`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        A canonical event log covering the time before and after ``change``.
+    change : date-like
+        When the policy changed.
+    levers : mapping
+        The lever values from ``change`` on, e.g. ``{"leader_ownership_share": 0.6}``.
+    end : date-like, optional
+        End of the checked year; default one year after ``change`` or the log's observation
+        end if earlier.
+    estimate_effects : bool, default True
+        Estimate the lever effects on the part before the change (else the assumed ones).
+    replications, seed
+        As in :func:`simulate_year`.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric of :data:`FORECAST_METRICS`: ``metric, observed, value, low, high,
+        sim_low, sim_high, covered, unit``; ``attrs``: ``change, end, levers, effects``
+        ("estimated" or "assumed"), ``baseline_source``.
+
+    Examples
+    --------
+    >>> ev, _ = ck.generate_district(3000, seed=1, observation_end="2025-01-01",
+    ...     include_seed_matter=False,
+    ...     policy_change={"date": "2024-01-01", "leader_ownership_share": 0.6})
+    >>> chk = forecast_check(ev, change="2024-01-01", levers={"leader_ownership_share": 0.6},
+    ...                      estimate_effects=False, replications=4)
+    >>> chk.columns.tolist()[:5], chk["covered"].dtype == bool
+    (['metric', 'observed', 'value', 'low', 'high'], True)
+    """
+    import warnings
+
+    from casekit.cases import build_case_table
+
+    meta = dict(events.attrs.get("casekit", {}))
+    cases = build_case_table(events)
+    change = pd.Timestamp(change)
+    obs_end = _span(cases)["obs_end"]
+    if end is None:
+        end = min(change + pd.DateOffset(years=1), obs_end)
+    end = pd.Timestamp(end)
+    if not change < end <= obs_end:
+        raise CasekitError(f"forecast_check: need change < end <= the log's observation end "
+                           f"({obs_end.date()}); got change {change.date()}, end {end.date()}")
+    before = events[pd.to_datetime(events["timestamp"]) < change].reset_index(drop=True)
+    before.attrs = {"casekit": {**meta, "observation_end": change.isoformat()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # proportional-hazards / small-group notes of the fits
+        base = calibrate_baseline(before, estimate_effects=estimate_effects)
+    res = simulate_year(base, levers=dict(levers), replications=replications,
+                        seed=seed).set_index("metric")
+    obs = observed_metrics(cases, change, end)
+    out = res.loc[list(FORECAST_METRICS), ["value", "low", "high", "sim_low", "sim_high",
+                                            "unit"]].reset_index()
+    out.insert(1, "observed", [obs[m] for m in FORECAST_METRICS])
+    out["covered"] = ((out["low"] <= out["observed"]) & (out["observed"] <= out["high"])
+                      ).astype(bool)
+    out = out[["metric", "observed", "value", "low", "high", "sim_low", "sim_high", "covered",
+               "unit"]]
+    out.attrs = {"change": change.isoformat(), "end": end.isoformat(), "levers": dict(levers),
+                 "effects": "estimated" if estimate_effects else "assumed",
+                 "baseline_source": base.source}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # common random numbers and the vectorised core
 # --------------------------------------------------------------------------------------------
 
@@ -1611,6 +1981,8 @@ _VARS = ("lead", "os", "med", "succ", "fu", "fund")
 _LANES = {"pattern": 0, "z": 1, "z_gap": 2, "refile": 3, "esc": 4, "conf": 5, "session": 6,
           **{v: 7 + i for i, v in enumerate(_VARS)}, "keep": 13, "cover": 14, "category": 15}
 _N_LANES = 16  # = four 64-bit words per filing
+#: the lanes a run reads as they are (uint16, compared with integer thresholds)
+_RAW = ("z_gap", "refile", "esc", "conf", "session", *_VARS)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64 constants
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -1631,57 +2003,85 @@ def _quantile_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @dataclasses.dataclass(eq=False)
 class _Draws:
-    """Derived random inputs of a set of filings (one generation), ready for the model."""
+    """Random inputs of a set of filings (one generation), aligned with the filings.
 
-    dept: np.ndarray  # int8 departments of the filing's pattern
+    Only the pattern and the core time to close are derived up front; every other input stays
+    a uint16 uniform in ``u`` (names of :data:`_RAW`, plus ``route`` for later filings), which
+    the levers compare with integer thresholds or turn into numbers only for the filings that
+    need them (the gap of re-filed filings, the session of mediated ones).
+    """
+
     grp: np.ndarray  # int8 pattern group of the filing
+    dept: np.ndarray  # int8 departments of the filing's pattern
     tcore: np.ndarray  # float32 core time to close (before lever effects)
-    gap: np.ndarray  # float32 gap from closure to the next filing
-    refile: np.ndarray  # float32 uniform for re-filing
-    esc: np.ndarray  # float32 uniform for escalation
-    conf: np.ndarray  # float32 uniform for the joint-conference need and phase
-    session: np.ndarray  # float32 unit-exponential mediation session
     u: dict[str, np.ndarray]  # name -> uint16 uniforms
 
 
-def _uniform32(lane: np.ndarray) -> np.ndarray:
-    out = lane.astype(np.float32)
-    out += np.float32(0.5)
-    out *= np.float32(1.0 / _U)
-    return out
+def _durations(base: Baseline, grp: np.ndarray, z: np.ndarray, repeat: bool) -> np.ndarray:
+    """Core days to close (float32) of filings in patterns ``grp`` from uint16 uniforms ``z``.
+
+    The one place durations are drawn: the pattern's lognormal (repeat filings shifted by
+    ``repeat_shift``, the spread above the median times ``upper_spread``) at the mid-point
+    quantile of each uniform's cell.
+
+    Examples
+    --------
+    >>> base = _sample_baseline()
+    >>> t = _durations(base, np.zeros(1, np.int8), np.array([32767], np.uint16), False)
+    >>> bool(abs(t[0] / np.exp(base.mu[0]) - 1) < 1e-3)  # the median cell: the median
+    True
+    """
+    mu = (base.mu + (base.repeat_shift if repeat else 0.0)).astype(np.float32)
+    t = _spread_normal(float(base.upper_spread[int(repeat)])).take(z)  # .take: faster than []
+    t *= base.sigma.astype(np.float32).take(grp)
+    t += mu.take(grp)
+    return np.exp(t, out=t)
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_normal(spread: float) -> np.ndarray:
+    """Return the standard normal quantiles of the 65,536 cells, times ``spread`` above 0."""
+    normal = _quantile_tables()[1]
+    z = np.where(normal > 0, normal * np.float32(spread), normal).astype(np.float32)
+    z.setflags(write=False)
+    return z
+
+
+def _gaps(base: Baseline, z: np.ndarray) -> np.ndarray:
+    """Days (float32) from closure to the next filing of the matter, from uint16 uniforms."""
+    _, normal, _ = _quantile_tables()
+    t = normal.take(z) * np.float32(base.gap_sigma)
+    t += np.float32(base.gap_mu)
+    return np.exp(t, out=t)
 
 
 def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
             pattern_table: np.ndarray) -> _Draws:
     """Model inputs from the uint16 lanes (``lanes(name)``) of generation ``g``'s filings."""
-    _, normal, expo = _quantile_tables()
-    grp = pattern_table[cat, lanes("pattern")]
-    mu = (base.mu + (base.repeat_shift if g >= 1 else 0.0)).astype(np.float32)
-    tcore = normal[lanes("z")] * base.sigma.astype(np.float32)[grp]
-    tcore += mu[grp]
-    gap = normal[lanes("z_gap")] * np.float32(base.gap_sigma)
-    gap += np.float32(base.gap_mu)
-    return _Draws(
-        dept=base.group_departments.astype(np.int8)[grp], grp=grp, tcore=np.exp(tcore),
-        gap=np.exp(gap),
-        refile=_uniform32(lanes("refile")), esc=_uniform32(lanes("esc")),
-        conf=_uniform32(lanes("conf")), session=expo[lanes("session")],
-        u={v: lanes(v) for v in _VARS} | ({"route": lanes("keep")} if g >= 1 else {}),
-    )
+    cell = cat.astype(np.intp) << 16
+    cell |= lanes("pattern")
+    grp = pattern_table.ravel().take(cell)
+    u = {name: lanes(name) for name in _RAW}
+    if g >= 1:
+        u["route"] = lanes("keep")
+    return _Draws(grp=grp, dept=base.group_departments.astype(np.int8).take(grp),
+                  tcore=_durations(base, grp, lanes("z"), g >= 1), u=u)
 
 
 @dataclasses.dataclass(eq=False)
 class _CRN:
     """Random inputs for one (baseline, volume, replications, seed): common random numbers.
 
-    Slot ``r * slots + i`` is matter ``i`` of replication ``r``; a filing is (generation ``g``,
-    slot), ``g + 1`` its ordinal. Every filing owns 16 uint16 uniforms (:data:`_LANES`), so every
-    scenario sees the same draws for the same filing. First filings (``g = 0``, every slot) are
-    drawn up front from the seed's PCG64 stream and kept, derived (``first``); the filings of
-    later generations exist only for the matters a scenario re-files, so their lanes are a
-    counter-based hash (SplitMix64) of (``key``, generation, slot), computed for those filings
-    when a run reaches them (:func:`_generation`). Within a replication, matters are sorted by
-    the arrival of their first filing (used slots first).
+    Each replication has ``slots`` slots, its first ``counts[r]`` used; the others arrive at
+    NaN, so they are never in the year nor open at its end. Slots are laid out by phase: the
+    warm-up arrivals of every replication (replications in order), then the simulated year's,
+    then the unused slots (``bounds``), so a phase's first filings are a slice; ``rep`` gives a
+    slot's replication. A filing is (generation ``g``, slot), ``g + 1`` its ordinal. Every filing owns 16 uint16
+    uniforms (:data:`_LANES`), so every scenario sees the same draws for the same filing. First
+    filings (``g = 0``, every slot) are drawn up front from the seed's PCG64 stream and kept
+    (``first``); the filings of later generations exist only for the matters a scenario
+    re-files, so their lanes are a counter-based hash (SplitMix64) of (``key``, generation,
+    slot), computed for those filings when a run reaches them (:func:`_generation`).
     """
 
     replications: int
@@ -1689,7 +2089,9 @@ class _CRN:
     scale: float  # simulated volume / observed volume
     rate: float  # first-filing candidates per year drawn (before field-visit prevention)
     counts: np.ndarray  # used slots per replication
-    arrive: np.ndarray  # arrival day of the first filing, float32 (inf for unused slots)
+    arrive: np.ndarray  # arrival day of the first filing, float32 (NaN for unused slots)
+    rep: np.ndarray  # replication of each slot (int32)
+    bounds: tuple[int, int]  # slots [0, b0) arrive in the warm-up year, [b0, b1) in the year
     keep: np.ndarray  # uint16: prevented by field visits when above the keep threshold
     cover: np.ndarray  # uint16, matter-level: area covered by a one-stop centre
     category: np.ndarray  # int8 category of the matter (fixed over its filings)
@@ -1697,6 +2099,32 @@ class _CRN:
     first: _Draws  # the first filings' inputs, one per slot
     pattern_table: np.ndarray  # (categories, 65536) int8: pattern of a uniform given category
     base: Baseline | None = None  # held so the cache key id(base) cannot be reused
+    memo: dict[Any, Any] = dataclasses.field(default_factory=dict)  # lever-free derived arrays
+
+    def first_filings(self, keep_thr: int) -> np.ndarray:
+        """Return the first filings' arrivals at ``keep_thr`` (prevented ones at NaN).
+
+        Memoised, so a re-run with the same seed reuses them.
+        """
+        hit = self.memo.get(("first", keep_thr))
+        if hit is None:
+            hit = self.arrive if keep_thr >= 65536 else np.where(
+                self.keep < keep_thr, self.arrive, np.float32(np.nan))
+            if len(self.memo) > 16:
+                self.memo.clear()
+            self.memo[("first", keep_thr)] = hit
+        return hit
+
+    def first_phase(self, keep_thr: int, phase: int) -> tuple[slice, _Draws, np.ndarray]:
+        """Return a phase's first filings (0 warm-up, 1 year): slots, inputs, arrivals.
+
+        The inputs are views; arrivals at ``keep_thr`` (NaN: prevented by field visits).
+        """
+        sl = slice(0, self.bounds[0]) if phase == 0 else slice(*self.bounds)
+        D = self.first
+        view = _Draws(grp=D.grp[sl], dept=D.dept[sl], tcore=D.tcore[sl],
+                      u={k: v[sl] for k, v in D.u.items()})
+        return sl, view, self.first_filings(keep_thr)[sl]
 
 
 _CRN_CACHE: dict[tuple, _CRN] = {}
@@ -1735,34 +2163,73 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     horizon = _WARMUP_DAYS + _YEAR
     counts = rng.poisson(latent * horizon / _YEAR, size=R)
     slots = int(max(counts.max(), 1))
-    draw = -_WARMUP_DAYS + horizon * rng.random((R, slots))
-    draw[np.arange(slots)[None, :] >= counts[:, None]] = np.inf
-    arrive = np.sort(draw, axis=1).astype(np.float32).ravel()
     total = R * slots
+    # a Poisson process over warm-up + year: counts[r] uniform arrivals (in no particular order)
+    arrive = rng.random(total, dtype=np.float32)
+    arrive *= np.float32(horizon)
+    arrive -= np.float32(_WARMUP_DAYS)
+    arrive.reshape(R, slots)[np.arange(slots)[None, :] >= counts[:, None]] = np.nan
+    # laid out by phase (warm-up, year, unused), replications in order within each; every slot's
+    # lanes are independent uniforms, so which slot a filing takes does not matter
+    rep = np.repeat(np.arange(R, dtype=np.int32), slots)  # int32: less to move than intp
+    phase = [np.flatnonzero(arrive < 0), np.flatnonzero(arrive >= 0)]
+    phase.append(np.flatnonzero(np.isnan(arrive)))
+    order = np.concatenate(phase)
+    arrive, rep = arrive[order], rep[order]
+    bounds = (len(phase[0]), len(phase[0]) + len(phase[1]))
     lanes = rng.bit_generator.random_raw(_N_LANES // 4 * total).view("<u2").reshape(
         _N_LANES, total)
     hash_key = np.uint64(rng.bit_generator.random_raw())
     # category per matter (its first filing's), pattern per filing given the category
-    cat_cum = np.cumsum(base.category_share)[:-1]
-    cat = _cell_table(cat_cum)[lanes[_LANES["category"]]]
-    cum = np.cumsum(base.group_given_category, axis=1)[:, :-1]
-    pattern_table = _cell_table(cum)
+    cat = _cell_table(np.cumsum(base.category_share)[:-1]).take(lanes[_LANES["category"]])
+    pattern_table = _cell_table(np.cumsum(base.group_given_category, axis=1)[:, :-1])
     first = _derive(base, lambda name: lanes[_LANES[name]], 0, cat, pattern_table)
-    out = _CRN(R, slots, scale, latent, counts, arrive, lanes[_LANES["keep"]].copy(),
-               lanes[_LANES["cover"]].copy(), cat, hash_key, first, pattern_table, base)
+    out = _CRN(R, slots, scale, latent, counts, arrive, rep, bounds,
+               lanes[_LANES["keep"]], lanes[_LANES["cover"]], cat, hash_key, first,
+               pattern_table, base)
     if cacheable:
-        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~12 MB
+        if len(_CRN_CACHE) >= 4:  # an entry for 20,000 filings x 10 replications is ~20 MB
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
         _CRN_CACHE[key] = out
     return out
 
 
+def _take_draws(D: _Draws, idx: np.ndarray) -> _Draws:
+    """Return the inputs of the filings ``idx`` of ``D``."""
+    return _Draws(grp=D.grp.take(idx), dept=D.dept.take(idx), tcore=D.tcore.take(idx),
+                  u={k: v.take(idx) for k, v in D.u.items()})
+
+
 def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
-    """Inputs of the generation-``g`` filings (g >= 1) of the matters in slots ``pos``.
+    """Draw the inputs of the generation-``g`` filings (g >= 1) of the matters in ``pos``.
 
     Four SplitMix64 words per filing from the counter ((g * total + slot) * 4 + word): the same
     filing gets the same draws in every scenario, whichever other matters are re-filed.
     """
+    total = crn.replications * crn.slots
+    if len(pos) > total // 8:  # the same matter may be re-filed in several variants: hash once
+        mark = np.zeros(total, bool)
+        mark[pos] = True
+        distinct = np.flatnonzero(mark)
+        if len(distinct) < 0.9 * len(pos):
+            inv = np.empty(total, np.intp)
+            inv[distinct] = np.arange(len(distinct))
+            x = _hash_words(crn, g, distinct).take(inv[pos], axis=1)
+        else:
+            x = _hash_words(crn, g, pos)
+    else:
+        x = _hash_words(crn, g, pos)
+    words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
+
+    def lane(name: str) -> np.ndarray:
+        w, q = divmod(_LANES[name], 4)
+        return words[w, q::4]
+
+    return _derive(base, lane, g, crn.category.take(pos), crn.pattern_table)
+
+
+def _hash_words(crn: _CRN, g: int, pos: np.ndarray) -> np.ndarray:
+    """(4, n) SplitMix64 words of the generation-``g`` filings in slots ``pos``."""
     total = crn.replications * crn.slots
     ctr = (np.uint64(g * total) + pos.astype(np.uint64)) * np.uint64(4)
     x = ctr[None, :] + np.arange(4, dtype=np.uint64)[:, None]
@@ -1774,13 +2241,8 @@ def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
         x ^= t
         if mul is not None:
             x *= mul
-    words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
+    return x
 
-    def lane(name: str) -> np.ndarray:
-        w, q = divmod(_LANES[name], 4)
-        return words[w, q::4]
-
-    return _derive(base, lane, g, crn.category[pos], crn.pattern_table)
 
 def _thr(p: float) -> int:
     """Integer threshold on a uint16 uniform for probability ``p`` (0 and 1 exact)."""
@@ -1852,22 +2314,45 @@ def _expected_volume(base: Baseline, levers: Mapping[str, float], a: Mapping,
     return volume
 
 
+#: The effects that may differ between replications (drawn from their sampling distribution):
+#: the rows an estimate can set (:data:`_EFFECT_ROWS`); every other row is one value per run.
+#: The calibration's own estimates (:func:`_calibration_draws`) are factors around 1.
+_CALIBRATION_EFFECTS: tuple[tuple[str, str], ...] = tuple(
+    ("baseline", n) for n in ("days_first", "days_repeat", "refile_first", "refile_later"))
+_PER_REPLICATION: tuple[tuple[str, str], ...] = (
+    *dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()), *_CALIBRATION_EFFECTS)
+#: Drawn effects that act on the time of first filings: with one of them drawn, a run follows
+#: its first filings once per variant instead of sharing them.
+_FIRST_FILING_EFFECTS: frozenset[tuple[str, str]] = frozenset({("baseline", "days_first")})
+#: bits of a filing's code: the flags its re-filing and escalation probabilities depend on
+_FU, _OWNED, _FUND, _SUCC = 1, 2, 4, 8
+_N_CODES = 16
+
+
 @dataclasses.dataclass(eq=False)
 class _Run:
-    """Lever constants of one run.
+    """Lever constants of one run over ``variants`` x ``R`` virtual replications.
 
-    Effect factors are floats, or arrays of one draw per replication when the estimated
-    effects' uncertainty is carried (:func:`_factor`).
+    Virtual replication ``v * R + r`` is replication ``r`` of the common random numbers in
+    variant ``v``: variant 0 with the effects drawn per replication, variant 1 (when effects are
+    drawn) with them at their point estimates, the simulation-only band from the same pass.
+    ``eff`` holds each :data:`_PER_REPLICATION` factor per virtual replication; the re-filing
+    and escalation probabilities, which depend on a filing's flags (its ``code``: follow-up
+    visit, owned, funded, mediated successfully) and replication only, are tabulated.
     """
 
     levers: Mapping[str, float]
-    a: Mapping[tuple[str, str], Any]
-    p: tuple[float, float]  # core re-filing probabilities (first, later filings)
+    a: Mapping[tuple[str, str], float]  # point values of every assumption
+    eff: dict[tuple[str, str], np.ndarray]  # (variants * R,) float64
+    variants: int
     mq: dict[str, float]  # mediation queue
     fund_thr: int
-    route: np.ndarray | Any  # per group: factor on time to close of a routed repeat filing
+    route: np.ndarray | None  # factor on a routed repeat filing's time: (groups,) or (V*R, groups)
     route_thr: int
     route_added: np.ndarray  # per group: agency types a routed filing draws in
+    refile_thr: tuple[np.ndarray, np.ndarray]  # (V*R * 16,) int32 thresholds, first / later
+    esc_factor: np.ndarray  # (V*R * 16,) float32: escalation multiplier by replication and code
+    esc_coef: float
 
 
 @dataclasses.dataclass(eq=False)
@@ -1875,59 +2360,56 @@ class _Gen:
     """The filings of one generation while the levers act on them (changed in place)."""
 
     g: int
-    pos: np.ndarray  # slots
-    D: _Draws
-    ix: Any  # index of these filings in D
-    rep: np.ndarray  # replication of each filing
+    slot: np.ndarray | slice  # CRN slot of each filing (first filings: a phase's slice)
+    D: _Draws  # their inputs, aligned with them
+    rep: np.ndarray  # virtual replication of each filing (first filings: variant 0)
     T: np.ndarray  # time to close, float32
-    ndep: np.ndarray
-    grp: np.ndarray | None = None
-    owned: np.ndarray | None = None
-    succ: np.ndarray | None = None
-    fund: np.ndarray | None = None
-    fu: np.ndarray | None = None
-    p: np.ndarray | None = None  # re-filing probability
-    pe: np.ndarray | None = None  # escalation probability
+    code: np.ndarray  # uint8 flags (_FU, _OWNED, _FUND, _SUCC)
     routed: np.ndarray | None = None  # agency types drawn in by routing, per filing
 
 
-def _factor(x: Any, f: _Gen) -> Any:
-    """Return an effect factor for these filings: a float32 scalar, or each replication's draw."""
-    if np.ndim(x) == 0:
-        return np.float32(x)
-    return x.astype(np.float32)[f.rep]
+def _flag(f: _Gen, mask: np.ndarray, bit: int) -> None:
+    f.code |= mask.view(np.uint8) * np.uint8(bit)
 
 
-def _times(f: _Gen, mask: np.ndarray, x: Any) -> None:
-    """Multiply ``f.T`` by ``x`` where ``mask``."""
-    f.T *= np.where(mask, _factor(x, f), np.float32(1.0))
+def _act_calibration(run: _Run, f: _Gen) -> None:
+    """Carry the calibrated medians' uncertainty: one factor on time to close per replication."""
+    factor = run.eff[("baseline", "days_repeat" if f.g >= 1 else "days_first")]
+    if (factor != 1.0).any():  # drawn (with estimated effects, ``_calibration_draws``)
+        f.T *= factor.astype(np.float32).take(f.rep)
 
 
 def _act_leader(run: _Run, f: _Gen) -> None:
     """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
     thr = _thr(run.levers["leader_ownership_share"])
     if f.g >= 1 and thr > 0:
-        f.owned = f.D.u["lead"][f.ix] < thr
-        _times(f, f.owned, run.a[("leader_ownership_share", "duration_factor")])
+        owned = f.D.u["lead"] < thr
+        _flag(f, owned, _OWNED)
+        idx = np.flatnonzero(owned)
+        factor = run.eff[("leader_ownership_share", "duration_factor")].astype(np.float32)
+        f.T[idx] *= factor[f.rep[idx]]
 
 
 def _act_route(run: _Run, f: _Gen) -> None:
     """Route repeat filings through a collaboration: its types join from acceptance."""
-    if f.g >= 1 and run.route_thr > 0 and f.grp is not None:
-        routed = f.D.u["route"][f.ix] < run.route_thr
-        factor = run.route[f.grp] if np.ndim(run.route) == 1 else run.route[f.rep, f.grp]
-        f.T *= np.where(routed, factor.astype(np.float32), np.float32(1.0))
-        f.routed = np.where(routed, run.route_added[f.grp], 0)
+    if f.g >= 1 and run.route_thr > 0 and run.route is not None:
+        idx = np.flatnonzero(f.D.u["route"] < run.route_thr)
+        grp = f.D.grp[idx]
+        factor = run.route[grp] if run.route.ndim == 1 else run.route[f.rep[idx], grp]
+        f.T[idx] *= factor.astype(np.float32)
+        f.routed = np.zeros(len(f.T), np.int64)
+        f.routed[idx] = run.route_added[grp]
 
 
 def _act_conference(run: _Run, f: _Gen) -> None:
     """联席会议: a share of multi-department filings waits for the next meeting."""
     need = run.a[("joint_conference_interval_days", "need_share")]
-    if need > 0:
-        uc = f.D.conf[f.ix]  # need if below need_share; then uc / need_share is the phase
+    thr = _thr(need)
+    if thr > 0:  # need if the uniform is below need_share; then uniform / need_share is the phase
+        conf = f.D.u["conf"]
+        idx = np.flatnonzero((f.D.dept >= 2) & (conf < thr))
         interval = run.levers["joint_conference_interval_days"]
-        f.T += np.where((f.ndep >= 2) & (uc < need), uc * np.float32(interval / need),
-                        np.float32(0.0))
+        f.T[idx] += (conf[idx] + np.float32(0.5)) * np.float32(interval / need / _U)
 
 
 def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
@@ -1936,10 +2418,11 @@ def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
     os_thr = _thr(a[("one_stop_center", "uptake")] * a[("one_stop_center", "on_site_share")])
     cover_thr = _thr(run.levers["one_stop_center"])
     if cover_thr > 0 and os_thr > 0:
-        onsite = (f.D.u["os"][f.ix] < os_thr) & (cover[f.pos] < cover_thr)
-        cap = np.where(f.ndep >= 2, np.float32(a[("one_stop_center", "cross_department_cap_days")]),
+        idx = np.flatnonzero((f.D.u["os"] < os_thr) & (cover[f.slot] < cover_thr))
+        cap = np.where(f.D.dept[idx] >= 2,
+                       np.float32(a[("one_stop_center", "cross_department_cap_days")]),
                        np.float32(a[("one_stop_center", "single_department_cap_days")]))
-        f.T = np.where(onsite, np.minimum(f.T, cap), f.T)
+        f.T[idx] = np.minimum(f.T[idx], cap)
 
 
 def _act_mediation(run: _Run, f: _Gen) -> None:
@@ -1949,161 +2432,340 @@ def _act_mediation(run: _Run, f: _Gen) -> None:
     thr = _thr(share)
     if thr <= 0:
         return
-    u_med = f.D.u["med"][f.ix]
+    u_med = f.D.u["med"]
     med = np.flatnonzero(u_med < thr)
-    pm = f.pos[med] if f.g == 0 else med  # the mediated filings in D
-    v = (u_med[med] + 0.5) / (share * _U)  # conditional uniform in (0, 1)
+    v = u_med[med] + np.float32(0.5)
+    v *= np.float32(1.0 / (share * _U))  # conditional uniform in (0, 1)
     pw = mq["p_wait"]
-    wait = np.where(v < pw, -np.log(np.maximum(v / max(pw, 1e-12), 1e-12)) / mq["rate"], 0.0)
-    session = f.D.session[pm] / np.float32(mq["mu"])
-    f.T[med] = np.minimum(f.T[med], wait + session)
-    f.succ = np.zeros(len(f.pos), dtype=bool)
-    f.succ[med] = f.D.u["succ"][pm] < _thr(a[("mediators", "success_rate")])
+    waits = np.flatnonzero(v < pw)  # the queue's wait: exponential given that one waits
+    wait = np.zeros(len(med), np.float32)
+    wait[waits] = np.log(v[waits] * np.float32(1.0 / max(pw, 1e-12))) * np.float32(
+        -1.0 / mq["rate"])
+    wait += _quantile_tables()[2].take(f.D.u["session"][med]) * np.float32(1.0 / mq["mu"])
+    f.T[med] = np.minimum(f.T[med], wait)
+    ok = med[f.D.u["succ"][med] < _thr(a[("mediators", "success_rate")])]
+    f.code[ok] |= np.uint8(_SUCC)
 
 
-def _act_after_close(run: _Run, f: _Gen) -> None:
-    """Re-filing (follow-up visits, fund, ownership, mediation) and escalation probabilities."""
-    a = run.a
-    f.fu = f.D.u["fu"][f.ix] < _thr(run.levers["follow_up_visit_share"])
-    f.fund = (f.D.u["fund"][f.ix] < run.fund_thr) if (f.g >= 1 and run.fund_thr > 0) else None
-    p0 = np.float32(run.p[0] if f.g == 0 else run.p[1])
-    f.p = np.where(f.fu, p0 * _factor(a[("follow_up_visit_share", "refile_factor")], f), p0)
-    elasticity = a[("all", "escalation_time_elasticity")]
-    pe = np.sqrt(f.T) if elasticity == 0.5 else f.T ** np.float32(elasticity)
-    pe *= np.float32(run.levers["_esc_coef"])
-    if f.owned is not None:
-        f.p *= np.where(f.owned, _factor(a[("leader_ownership_share", "refile_factor")], f),
-                        np.float32(1.0))
-        pe *= np.where(f.owned, _factor(a[("leader_ownership_share", "escalation_factor")], f),
-                       np.float32(1.0))
-    if f.fund is not None:
-        f.p *= np.where(f.fund, _factor(a[("special_fund_yuan", "refile_factor")], f),
-                        np.float32(1.0))
-    if f.succ is not None:
-        f.p *= np.where(f.succ, _factor(a[("mediators", "refile_factor")], f), np.float32(1.0))
-        pe *= ~f.succ  # a successful mediation settles the matter locally
-    f.pe = pe
+def _act_follow_up_fund(run: _Run, f: _Gen) -> None:
+    """回访 (every filing) and the special fund (repeat filings): flags for re-filing."""
+    _flag(f, f.D.u["fu"] < _thr(run.levers["follow_up_visit_share"]), _FU)
+    if f.g >= 1 and run.fund_thr > 0:
+        _flag(f, f.D.u["fund"] < run.fund_thr, _FUND)
+
+
+def _escalates(run: _Run, f: _Gen, key: np.ndarray, y: np.ndarray, ty: np.ndarray
+               ) -> np.ndarray:
+    """Whether the filings ``y`` (times ``ty``) escalate: p = coef x days^elasticity x factor.
+
+    ``key`` is each filing's index into the (replication, code) tables.
+    """
+    elasticity = run.a[("all", "escalation_time_elasticity")]
+    pe = np.sqrt(ty) if elasticity == 0.5 else ty ** np.float32(elasticity)
+    pe *= run.esc_factor[key[y]]
+    pe *= np.float32(run.esc_coef * _U)
+    return f.D.u["esc"][y] < pe - np.float32(0.5)  # (uniform + 0.5) / 65536 < p
+
+
+def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: int
+                 ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Re-filing thresholds (first, later filings) and escalation factors per (replication, code)."""
+    codes = np.arange(_N_CODES)
+    m = np.ones((n, _N_CODES))
+    for bit, lever in ((_FU, "follow_up_visit_share"), (_OWNED, "leader_ownership_share"),
+                       (_FUND, "special_fund_yuan"), (_SUCC, "mediators")):
+        m = np.where(codes & bit, m * eff[(lever, "refile_factor")][:, None], m)
+    thr = tuple(np.minimum(np.round(np.minimum(p * eff[("baseline", name)][:, None] * m, 0.95)
+                                    * _U), 65536).astype(np.int32).ravel()
+                for p, name in zip(base.refile_p, ("refile_first", "refile_later"), strict=True))
+    esc = np.where(codes & _OWNED, eff[("leader_ownership_share", "escalation_factor")][:, None],
+                   1.0) * ((codes & _SUCC) == 0)  # a successful mediation settles it locally
+    return thr, esc.astype(np.float32).ravel()  # type: ignore[return-value]
 
 
 def _run_constants(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
-                   route: tuple[Any, np.ndarray] | None) -> _Run:
-    scale = crn.scale
+                   route: tuple[np.ndarray, np.ndarray] | None,
+                   draws: Mapping[tuple[str, str], np.ndarray],
+                   route_draws: np.ndarray | None, variants: int) -> _Run:
+    scale, R, V = crn.scale, crn.replications, variants
+    unknown = set(draws) - set(_PER_REPLICATION)
+    if unknown:
+        raise ValueError(f"draws of effects that cannot vary per replication: {sorted(unknown)}")
+    eff = {}
+    for key in _PER_REPLICATION:
+        x = np.full(V * R, float(a.get(key, 1.0) if key in _CALIBRATION_EFFECTS else a[key]))
+        if key in draws:
+            x[:R] = draws[key]
+        eff[key] = x
     cost = a[("special_fund_yuan", "cost_per_case_yuan")]
     expected_repeats = max((base.filings_per_year - base.first_filings_per_year) * scale, 1.0)
-    lv = dict(levers)
-    lv["_esc_coef"] = (base.escalation_rate
-                       / base.reference_days ** a[("all", "escalation_time_elasticity")])
-    factor, added = route if route is not None else (1.0, np.zeros(len(base.groups), np.int64))
+    factor = None if route is None else route[0]
+    if route_draws is not None:
+        factor = np.vstack([route_draws, np.broadcast_to(route[0], route_draws.shape)])
+    refile_thr, esc_factor = _code_tables(base, eff, V * R)
     return _Run(
-        levers=lv, a=a, p=base.refile_p, mq=_mediation_queue(base, levers, _point(a), scale),
+        levers=levers, a=a, eff=eff, variants=V,
+        mq=_mediation_queue(base, levers, a, scale),
         fund_thr=_thr(min(1.0, levers["special_fund_yuan"] / cost / expected_repeats)),
         route=factor, route_thr=_thr(levers.get("route_share", 0.0)) if route else 0,
-        route_added=added,
+        route_added=np.zeros(len(base.groups), np.int64) if route is None else route[1],
+        refile_thr=refile_thr, esc_factor=esc_factor,
+        esc_coef=base.escalation_rate / base.reference_days ** a[
+            ("all", "escalation_time_elasticity")],
     )
 
 
-def _point(a: Mapping) -> dict:
-    """Return the assumptions with every per-replication draw replaced by its median."""
-    return {k: (float(np.median(v)) if np.ndim(v) else v) for k, v in a.items()}
-
-
 def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN,
-              *, keep_filings: bool = False, route: Any = None) -> dict[str, Any]:
+              *, keep_filings: bool = False, route: Any = None,
+              draws: Mapping[tuple[str, str], np.ndarray] | None = None,
+              route_draws: np.ndarray | None = None) -> dict[str, Any]:
     """Run the vectorised model; return per-replication metric arrays (and filings if asked).
 
-    ``a`` maps (lever, parameter) to a value, or to one value per replication for the effects
-    whose uncertainty is carried; ``route`` is (the per-group time factor of a routed repeat
-    filing, per replication of shape (R, groups) or fixed of shape (groups,); the agency types
-    it adds per group), None without the route lever.
+    ``a`` maps (lever, parameter) to its (point) value; ``route`` is (the per-group time factor
+    of a routed repeat filing, the agency types it adds per group), None without the route
+    lever. ``draws`` (effect -> one value per replication) and ``route_draws`` (replications x
+    groups) carry the estimates' uncertainty: then one pass over the same common random numbers
+    makes two runs, the drawn one returned with the other under ``"fixed"`` (the effects at
+    their point values: exactly what a run without draws gives). First filings are computed
+    once for both unless a drawn effect acts on their times (:data:`_FIRST_FILING_EFFECTS`);
+    later filings are followed per run. The levers act on the filings of the simulated year;
+    those of the warm-up year run at the observed values (:func:`_phases`).
     """
-    S = crn.slots
-    run = _run_constants(base, levers, a, crn, route)
-    # field visits thin the latent first filings (drawn at crn.rate per year)
-    rate = _first_rate(base, levers, _point(a), crn.scale)
-    keep_thr = _thr(min(1.0, rate / max(crn.rate, 1e-9)))
-    used = np.arange(S)[None, :] < crn.counts[:, None]
-    pos = np.flatnonzero(used.ravel() & (crn.keep < keep_thr))
-    arr = crn.arrive[pos]
-    tally = _Tally(crn.replications, S, keep_filings)
+    draws = draws or {}
+    phases = _phases(base, levers, a, crn, route, draws=draws, route_draws=route_draws)
+    R, V = crn.replications, phases[-1][0].variants
+    if keep_filings and V > 1:
+        raise ValueError("keep_filings needs a run without drawn effects")
+    shared = V == 1 or not set(draws) & _FIRST_FILING_EFFECTS
+    tally = _Tally(V * R, keep_filings, int(base.group_departments.max()) + 1)
+    parts = _first_generation(crn, phases, shared, V)
     for g in range(_GENERATIONS):
-        if len(pos) == 0:
+        nxt = [_step(run, base, crn, f, arr, tally, shared and g == 0) for run, f, arr in parts]
+        slot, rep, arr = (np.concatenate(x) for x in zip(*nxt, strict=True))
+        if len(slot) == 0 or g + 1 == _GENERATIONS:
             break
-        # first filings: the kept inputs of their slots; later ones: drawn for these filings
-        D, ix = (crn.first, pos) if g == 0 else (_generation(base, crn, g, pos), slice(None))
-        f = _Gen(g, pos, D, ix, pos // S, D.tcore[ix].copy(), D.dept[ix], grp=D.grp[ix])
-        _act_leader(run, f)
-        _act_route(run, f)
-        _act_conference(run, f)
-        _act_one_stop(run, f, crn.cover)
-        _act_mediation(run, f)
-        _act_after_close(run, f)
-        refiled = D.refile[ix] < np.minimum(f.p, np.float32(0.95))
-        esc = D.esc[ix] < f.pe
-        tally.add(f, arr, refiled, esc)
-        child = arr + f.T + D.gap[ix]
-        nxt = np.flatnonzero(refiled & (child < _YEAR))
-        pos, arr = pos[nxt], child[nxt]
-    return tally.metrics(base, levers, _point(a))
+        if len(nxt) > 1:  # the phases' children, merged back into replication order
+            order = np.argsort(rep, kind="stable")
+            slot, rep, arr = slot[order], rep[order], arr[order]
+        parts = _later_generation(base, crn, phases, g + 1, slot, rep, arr)
+    res = tally.metrics(base, levers, a)
+    if V == 1:
+        return res
+    return {**{k: v[:R] for k, v in res.items()}, "fixed": {k: v[R:] for k, v in res.items()}}
+
+
+def _phases(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN, route: Any,
+            *, draws: Mapping[tuple[str, str], np.ndarray] | None = None,
+            route_draws: np.ndarray | None = None) -> list[tuple[_Run, int]]:
+    """Lever constants and first-filing keep threshold: [warm-up,] simulated year.
+
+    A scenario is a policy from the first day of the simulated year: the warm-up year (whose
+    matters re-file into the simulated year) runs at the observed lever values, so a lever's
+    effect on last year's matters is not counted twice. One entry when the levers are the
+    observed ones. Both phases carry the same drawn effects (and variants).
+    """
+    draws = draws or {}
+    variants = 2 if draws or route_draws is not None else 1
+
+    def phase(lv: Mapping[str, float], rt: Any, rd: np.ndarray | None) -> tuple[_Run, int]:
+        rate = _first_rate(base, lv, a, crn.scale)
+        return (_run_constants(base, lv, a, crn, rt, draws, rd, variants),
+                _thr(min(1.0, rate / max(crn.rate, 1e-9))))
+
+    observed = _resolve_levers(base, {}, crn.scale)
+    year = phase(levers, route, route_draws)
+    if route is None and all(observed.get(k) == v for k, v in levers.items()):
+        return [year]
+    return [phase(observed, None, None), year]
+
+
+def _first_generation(crn: _CRN, phases: list[tuple[_Run, int]], shared: bool, V: int
+                      ) -> list[tuple[_Run, _Gen, np.ndarray]]:
+    """Return (run, filings, arrivals) of the first filings each phase acts on.
+
+    A phase's slots (:meth:`_CRN.first_phase`, kept or not by its field-visit threshold; one
+    phase: the same run for both), once per variant unless ``shared``; each part's
+    replications ascend.
+    """
+    out = []
+    R = crn.replications
+    for k in range(2):
+        run, thr = phases[k if len(phases) == 2 else 0]
+        sl, D, arr = crn.first_phase(thr, k)
+        rep = crn.rep[sl]
+        for v in range(1 if shared else V):
+            out.append((run, _Gen(0, sl, D, rep + v * R if v else rep, D.tcore.copy(),
+                                  np.zeros(len(arr), np.uint8)), arr))
+    return out
+
+
+def _later_generation(base: Baseline, crn: _CRN, phases: list[tuple[_Run, int]], g: int,
+                      slot: np.ndarray, rep: np.ndarray, arr: np.ndarray
+                      ) -> list[tuple[_Run, _Gen, np.ndarray]]:
+    """Return (run, filings, arrivals) of generation ``g`` (>= 1) per phase (by arrival)."""
+    if len(phases) == 1:
+        sels: list[tuple[_Run, Any]] = [(phases[0][0], slice(None))]
+    else:
+        warm = arr < 0.0
+        sels = [(phases[0][0], np.flatnonzero(warm)), (phases[1][0], np.flatnonzero(~warm))]
+    out = []
+    for run, k in sels:
+        s = slot[k]
+        if len(s):
+            D = _generation(base, crn, g, s)
+            out.append((run, _Gen(g, s, D, rep[k], D.tcore, np.zeros(len(s), np.uint8)),
+                        arr[k]))
+    return out
+
+
+def _step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally: _Tally,
+          shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Act the levers on one generation's filings ``f`` (arrivals ``arr``); tally them.
+
+    ``shared``: ``f`` holds variant 0's first filings, standing for every variant (offsets
+    ``v * R``). Return the (slot, virtual replication, arrival) of the filings they re-file in
+    the year.
+    """
+    _act_calibration(run, f)
+    _act_leader(run, f)
+    _act_route(run, f)
+    _act_conference(run, f)
+    _act_one_stop(run, f, crn.cover)
+    _act_mediation(run, f)
+    _act_follow_up_fund(run, f)
+    R = crn.replications
+    y = np.flatnonzero(arr >= 0.0)  # opened in the year
+    ty = f.T[y]
+    late = arr + f.T > _YEAR
+    key = f.rep * _N_CODES + f.code  # (replication, code) cell
+    offsets = range(0, run.variants * R, R) if shared else range(1)
+    table = run.refile_thr[min(f.g, 1)]
+    thr = [table[o * _N_CODES:].take(key) for o in offsets]
+    refiled = [f.D.u["refile"] < t for t in thr]
+    competed = _competing_exits(base, f, y, ty, thr)
+    esc = _escalates(run, f, key, y, ty)
+    tally.add(f, y, ty, late, esc, refiled, competed, offsets,
+              R if shared else run.variants * R, arr)
+    nxt = []
+    for o, refd in zip(offsets, refiled, strict=True):
+        idx = np.flatnonzero(refd)
+        child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
+        ok = np.flatnonzero(child < _YEAR)
+        idx = idx[ok]
+        slot = idx + f.slot.start if isinstance(f.slot, slice) else f.slot[idx]
+        nxt.append((slot, f.rep[idx] + o, child[ok]))
+    return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
+
+
+def _competing_exits(base: Baseline, f: _Gen, y: np.ndarray, ty: np.ndarray,
+                     thr: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Whether a competing exit (``base.competing_cdf``) comes before the close of filings ``y``.
+
+    One array per re-filing threshold ``thr`` (per variant, aligned with ``f``). The uniform is
+    the re-filing draw made uniform again given its outcome (``u / p`` below ``p``,
+    ``(u - p) / (1 - p)`` above), so it is independent of whether the matter re-files; on the
+    uint16 lane ``u < t`` re-files and ``v < c`` reads ``u + 1/2 < c t`` below ``t``,
+    ``u + 1/2 < t + c (65536 - t)`` above.
+    """
+    cdf = base.competing_cdf
+    if cdf is None or len(y) == 0:
+        return None
+    k = ty * np.float32(1.0 / _CDF_STEP)
+    np.minimum(k, np.float32(cdf.shape[1] - 1), out=k)
+    c = cdf[int(f.g >= 1)].take(k.astype(np.int32))  # P(competing exit before the close time)
+    u = f.D.u["refile"].take(y).astype(np.float32)
+    u += np.float32(0.5)
+    out = []
+    for t in thr:
+        ty_thr = t.take(y).astype(np.float32)
+        below = u < ty_thr
+        lim = np.where(below, c * ty_thr, ty_thr + c * (np.float32(_U) - ty_thr))
+        out.append(u < lim)
+    return out
 
 
 class _Tally:
-    """Per-replication counts and times of the year's filings (pos sorted within a run)."""
+    """Per-replication counts and times of the year's filings (replications in order)."""
 
-    _NAMES = ("n", "rep", "ontime", "settled", "esc", "backlog", "dept", "owned", "fu", "fund",
-              "routed")
+    _NAMES = ("n", "rep", "backlog", "dept", "routed")
+    #: bits of the tally code: the counted flags of a filing of the year
+    _FLAGS = ("ontime", "esc", "settled", "fu", "owned", "fund")
+    _BITS = (np.arange(64)[:, None] >> np.arange(6)[None, :]) & 1
 
-    def __init__(self, replications: int, slots: int, keep_filings: bool) -> None:
-        self.R, self.S = replications, slots
-        self.tot = {k: np.zeros(replications) for k in self._NAMES}
+    def __init__(self, replications: int, keep_filings: bool, n_dept: int) -> None:
+        self.R, self.n_dept = replications, n_dept
+        self.tot = {k: np.zeros(replications) for k in (*self._NAMES, *self._FLAGS)}
         self.t_all: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.t_rep: list[list[np.ndarray]] = [[] for _ in range(replications)]
         self.kept: dict[str, list[np.ndarray]] | None = (
-            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc")} if keep_filings else None)
+            {k: [] for k in ("rep", "arr", "T", "ordinal", "esc", "ontime")}
+            if keep_filings else None)
 
-    def add(self, f: _Gen, arr: np.ndarray, refiled: np.ndarray, esc: np.ndarray) -> None:
-        """Count the filings of one generation opened in the year (arrival >= 0)."""
-        cnt, tot, T = np.count_nonzero, self.tot, f.T
-        b = np.searchsorted(f.pos, np.arange(self.R + 1) * self.S)
-        late = arr + T > _YEAR
-        in_year = arr >= 0.0
-        ok = T <= _ON_TIME_DAYS
-        settled = ~(late | esc | refiled)
-        flags = {"ontime": ok, "settled": settled, "esc": esc, "fu": f.fu}
-        if f.owned is not None:
-            flags["owned"] = f.owned
-        if f.fund is not None:
-            flags["fund"] = f.fund
-        routed = f.routed
-        for r in range(self.R):
-            lo, hi = int(b[r]), int(b[r + 1])
-            tot["backlog"][r] += cnt(late[lo:hi])
-            m = in_year[lo:hi]
-            k = cnt(m)
-            if k == 0:
-                continue
-            tr = T[lo:hi][m]
-            tot["n"][r] += k
-            if f.g >= 1:
-                tot["rep"][r] += k
-                self.t_rep[r].append(tr)
-            for name, flag in flags.items():
-                tot[name][r] += cnt(flag[lo:hi] & m)
-            tot["dept"][r] += int(f.ndep[lo:hi][m].sum(dtype=np.int64))
-            if routed is not None:
-                tot["routed"][r] += int(routed[lo:hi][m].sum(dtype=np.int64))
-            self.t_all[r].append(tr)
+    def add(self, f: _Gen, y: np.ndarray, ty: np.ndarray, late: np.ndarray, esc: np.ndarray,
+            refiled: list[np.ndarray], competed: list[np.ndarray] | None, offsets: range,
+            width: int, arr: np.ndarray) -> None:
+        """Count one generation's filings of the year ``y`` (times ``ty``, ``f.rep`` ascending).
+
+        ``refiled[k]`` (aligned with ``f``) and ``competed[k]`` (a competing exit came first,
+        aligned with ``y``; None: no competing exits) belong to the variant whose replications
+        start at ``offsets[k]``; ``f.rep`` runs over ``width`` replications. A competing exit
+        is not a close: neither on time nor settled.
+        """
+        tot = self.tot
+        ry = f.rep[y]
+        open_y = late[y]
+        open_y |= esc
+        if competed is not None:
+            open_y |= competed[0]
+        ontime = ty <= _ON_TIME_DAYS
+        ok = ontime if competed is None else ontime & ~competed[0]
+        # one bincount over (replication, flags, departments) counts all but the later variants'
+        # on-time and settled filings
+        code = (f.code[y] & np.uint8(7)) << np.uint8(3)  # fu, owned, fund
+        code |= ok.view(np.uint8)
+        code |= esc.view(np.uint8) << np.uint8(1)
+        code |= (~(open_y | refiled[0][y])).view(np.uint8) << np.uint8(2)
+        nd = self.n_dept
+        cell = ry * (64 * nd) + code.astype(np.intp) * nd
+        cell += f.D.dept[y]
+        table = np.bincount(cell, minlength=width * 64 * nd).reshape(width, 64, nd)
+        by_code = table.sum(axis=2)
+        n = by_code.sum(axis=1)
+        counts = dict(zip(self._FLAGS, (by_code @ self._BITS).T, strict=True))
+        counts["n"] = n
+        counts["rep"] = n if f.g >= 1 else 0
+        counts["dept"] = table.sum(axis=1) @ np.arange(nd)
+        fb = np.searchsorted(f.rep, np.arange(width + 1, dtype=f.rep.dtype))
+        counts["backlog"] = np.array([np.count_nonzero(late[fb[r]:fb[r + 1]])
+                                      for r in range(width)])
+        yb = np.concatenate([[0], np.cumsum(n)])
+        if f.routed is not None:
+            counts["routed"] = _segment_sums(f.routed[y], yb)
+        parts = [(r, ty[yb[r]:yb[r + 1]]) for r in np.flatnonzero(n)]
+        for k, (o, refd) in enumerate(zip(offsets, refiled, strict=True)):
+            rows = slice(o, o + width)
+            for name, count in counts.items():
+                tot[name][rows] += count
+            if k:  # the table counted variant 0's on-time and settled filings
+                gone = late[y] | esc
+                if competed is not None:
+                    gone |= competed[k]
+                    tot["ontime"][rows] += _segment_sums(ontime & ~competed[k], yb) - counts[
+                        "ontime"]
+                tot["settled"][rows] += _segment_sums(~(gone | refd[y]), yb) - counts[
+                    "settled"]
+            for r, part in parts:
+                self.t_all[o + r].append(part)
+                if f.g >= 1:
+                    self.t_rep[o + r].append(part)
         if self.kept is not None:
-            for k, v in (("rep", f.rep), ("arr", arr), ("T", T),
-                         ("ordinal", np.full(len(T), f.g + 1, dtype=np.int16)), ("esc", esc)):
-                self.kept[k].append(v)
+            for key, v in (("rep", ry), ("arr", arr[y]), ("T", ty),
+                           ("ordinal", np.full(len(y), f.g + 1, dtype=np.int16)), ("esc", esc),
+                           ("ontime", ok)):
+                self.kept[key].append(v)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
-        out = np.full(self.R, np.nan)
-        for r, parts in enumerate(chunks):
-            x = np.concatenate(parts) if parts else np.array([])
-            if len(x):
-                out[r] = float(np.median(x))
-        return out
+        return np.array([_median(np.concatenate(p)) if p else np.nan for p in chunks])
 
     def metrics(self, base: Baseline, levers: Mapping[str, float], a: Mapping) -> dict[str, Any]:
         """Return the metrics of :data:`METRICS` per replication (and the filings if kept)."""
@@ -2123,10 +2785,28 @@ class _Tally:
         out["funds_yuan"] = tot["fund"] * a[("special_fund_yuan", "cost_per_case_yuan")]
         out["n_filings"] = n_year
         if self.kept is not None:
-            f = {k: np.concatenate(v) for k, v in self.kept.items()}
-            f["in_year"] = f["arr"] >= 0.0
-            out["filings"] = f
+            out["filings"] = {k: np.concatenate(v) for k, v in self.kept.items()}
+            out["filings"]["in_year"] = np.ones(len(out["filings"]["T"]), bool)  # year only
         return out
+
+
+def _segment_sums(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sum ``x`` over each ``[bounds[i], bounds[i + 1])`` (0 for empty segments)."""
+    c = np.concatenate([[0], np.cumsum(x, dtype=np.int64)])
+    return c[bounds[1:]] - c[bounds[:-1]]
+
+
+def _median(x: np.ndarray) -> float:
+    """Median of a non-empty array (as :func:`numpy.median`).
+
+    Examples
+    --------
+    >>> _median(np.array([3.0, 1.0, 2.0, 10.0], np.float32))
+    2.5
+    """
+    k = len(x) // 2
+    s = np.sort(x)  # faster than np.partition here: numpy sorts float32 with SIMD
+    return float(s[k]) if len(x) % 2 else (float(s[k - 1]) + float(s[k])) / 2.0
 
 
 def _staff_days(base: Baseline, levers: Mapping[str, float], a: Mapping,
@@ -2222,8 +2902,12 @@ def route_types(route_repeat_to: str | Iterable[str]) -> frozenset[str]:
 
 
 def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
-           uncertain: bool) -> tuple[tuple[Any, np.ndarray] | None, tuple | None]:
-    """Per-group time factor of a routed repeat filing (drawn and fixed) and types it adds."""
+           uncertain: bool) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+    """Return the route's (per-group time factor, agency types added) and its draws.
+
+    The time factor is that of a routed repeat filing; the draws (replications x groups) are
+    None unless ``uncertain``.
+    """
     if route_repeat_to is None:
         return None, None
     types = route_types(route_repeat_to)
@@ -2245,10 +2929,10 @@ def _route(base: Baseline, route_repeat_to: Any, replications: int, seed: Any,
     adds = np.array([[t not in set(g.split("+")) for t in order] for g in base.groups], float)
     fixed = (np.exp(-adds @ beta), adds.sum(axis=1).astype(np.int64))
     if not uncertain:
-        return fixed, fixed
+        return fixed, None
     rng = np.random.default_rng(None if seed is None else [int(seed), 0x20E7])
     b = beta[None, :] + se[None, :] * rng.standard_normal((replications, len(order)))
-    return (np.exp(-b @ adds.T), fixed[1]), fixed
+    return fixed, np.exp(-b @ adds.T)
 
 
 def route_choices(baseline: Baseline, ranking: pd.DataFrame | None = None, *, top: int = 5
@@ -2354,7 +3038,14 @@ def simulate_year(
     effect_uncertainty : bool, default True
         Draw every estimated effect (and the route's hazard ratios) per replication from its
         sampling distribution (log-normal from the 95% interval), so the band holds both
-        simulation noise and the uncertainty of the estimates.
+        simulation noise and the uncertainty of the estimates. The effects that can be drawn
+        are those a log can estimate (leader ownership's factors, the re-filing factors of
+        follow-up visits, mediation and the fund); the mediation queue is sized from the point
+        values. With estimated effects the calibration's own estimates (the Kaplan-Meier
+        medians of time to close, the re-filing probabilities: ``baseline.calibration_se``)
+        are drawn per replication too. ``sim_low, sim_high`` come from the same pass: the same
+        common random numbers with everything at its point value, exactly the band of
+        ``effect_uncertainty=False``.
 
     Every lever left at ``None`` takes its observed value (``baseline.observed``).
 
@@ -2382,9 +3073,11 @@ def simulate_year(
 
     Notes
     -----
-    The simulated year follows a warm-up year, so repeat filings of earlier matters are present
-    (a steady state; an observed log that starts empty, or that cuts matters begun before it,
-    shows a lower repeat share than the baseline run). Medians are over all filings opened in
+    The simulated year follows a warm-up year at the observed lever values, so repeat filings
+    of earlier matters are present (a steady state; an observed log that starts empty, or that
+    cuts matters begun before it, shows a lower repeat share than the baseline run) and a
+    scenario's levers act from the simulated year's first day (a policy change on that day:
+    last year's matters re-file as they would have under the observed policy). Medians are over all filings opened in
     the year (their simulated times are known, not censored); ``backlog_end`` counts filings
     still open on day 365.
 
@@ -2445,15 +3138,14 @@ def simulate_year(
         raise CasekitError(f"n_cases={n_cases} is out of range: expected 10 to 5000000")
     R = int(replications)
     a, table = _assumption_dict(assumptions, base.assumptions)
-    route, route_fixed = _route(base, route_repeat_to, R, seed, effect_uncertainty)
+    route, route_draws = _route(base, route_repeat_to, R, seed, effect_uncertainty)
     draws = _effect_draws(table, R, seed) if effect_uncertainty else {}
+    if draws:  # estimated effects: the calibration's own uncertainty goes with theirs
+        draws |= _calibration_draws(base, R, seed)
     crn = _crn(base, n_cases=n_cases, replications=R, seed=seed)
-    out = _summarise(_simulate(base, levers, {**a, **draws}, crn, route=route))
-    drawn = bool(draws) or (route is not None and route[0] is not route_fixed[0])
-    if drawn:
-        fixed = _summarise(_simulate(base, levers, a, crn, route=route_fixed))
-        out["sim_low"], out["sim_high"] = fixed["low"].to_numpy(), fixed["high"].to_numpy()
-    out = out[["metric", "value", "low", "high", "sim_low", "sim_high", "unit"]]
+    res = _simulate(base, levers, a, crn, route=route, draws=draws, route_draws=route_draws)
+    out = _summarise(res, res.get("fixed"))
+    drawn = "fixed" in res
     out.attrs = {
         "levers": levers,
         "route_repeat_to": "" if route_repeat_to is None else "+".join(
@@ -2487,8 +3179,8 @@ def _band_note(draws: Mapping[tuple[str, str], Any], drawn: bool) -> str:
                 "(sim_low, sim_high are the same)")
     names = ", ".join(f"{lv}.{p}" for lv, p in draws) or "route hazard ratios"
     return ("90% band (low, high): simulation noise and the sampling uncertainty of the "
-            f"estimated effects ({names}), drawn per replication; sim_low, sim_high: the "
-            "simulation noise alone (effects at their point estimates)")
+            f"estimated effects and of the calibration ({names}), drawn per replication; "
+            "sim_low, sim_high: the simulation noise alone (everything at its point estimate)")
 
 
 _METRIC_NAMES = list(METRICS)
@@ -2498,29 +3190,33 @@ _RECORDS: dict[int, tuple[pd.DataFrame, list[dict[str, Any]]]] = {}
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """``table.to_dict('records')``, cached per table object (copies, so callers may edit)."""
-    hit = _RECORDS.get(id(table))
-    if hit is None or hit[0] is not table:
-        if len(_RECORDS) > 32:
-            _RECORDS.clear()
-        hit = (table, table.to_dict(orient="records"))
-        _RECORDS[id(table)] = hit
-    return [dict(r) for r in hit[1]]
+    return [dict(r) for r in _per_table(_RECORDS, table, lambda t: t.to_dict(orient="records"))]
 
 
-def _summarise(res: Mapping[str, Any]) -> pd.DataFrame:
-    """Median and 5%-95% band over replications, one row per metric."""
+def _summarise(res: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Return the median and 5%-95% band over replications, one row per metric.
+
+    ``sim_low, sim_high`` come from ``fixed`` (the run with the effects at their point values;
+    default ``res``).
+    """
+    q = _quantiles(res)
+    s = q if fixed is None or fixed is res else _quantiles(fixed)
+    return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
+                         "sim_low": s[1], "sim_high": s[2], "unit": _METRIC_UNITS})
+
+
+def _quantiles(res: Mapping[str, Any]) -> np.ndarray:
+    """Median, 5% and 95% of each metric over replications (NaN ones left out): (3, metrics)."""
     m = np.vstack([np.asarray(res[k], dtype=float) for k in _METRIC_NAMES])
     finite = np.isfinite(m)
     with np.errstate(all="ignore"):
         if finite.all():
-            q = np.quantile(m, [0.5, 0.05, 0.95], axis=1)
-        else:
-            q = np.full((3, len(m)), np.nan)
-            for i, row in enumerate(m):
-                if finite[i].any():
-                    q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
-    return pd.DataFrame({"metric": _METRIC_NAMES, "value": q[0], "low": q[1], "high": q[2],
-                         "sim_low": q[1], "sim_high": q[2], "unit": _METRIC_UNITS})
+            return np.quantile(m, [0.5, 0.05, 0.95], axis=1)
+        q = np.full((3, len(m)), np.nan)
+        for i, row in enumerate(m):
+            if finite[i].any():
+                q[:, i] = np.quantile(row[finite[i]], [0.5, 0.05, 0.95])
+    return q
 
 
 def _grid_scenarios(grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]]

@@ -623,7 +623,9 @@ def play_whatif_game(
     -------
     pandas.DataFrame
         :func:`score_whatif_game` of the teams; ``attrs`` holds ``budget_yuan``,
-        ``baseline_cost_yuan``, ``staff_day_yuan`` and ``seed``.
+        ``baseline_cost_yuan``, ``staff_day_yuan``, ``seed`` and ``evidence``: per lever,
+        whether its effect is estimated from the district's log or assumed
+        (:func:`casekit.simulate.lever_evidence`), so the class knows what the points rest on.
 
     Examples
     --------
@@ -635,8 +637,10 @@ def play_whatif_game(
     ['team', 'points', 'cost_yuan', 'over_budget']
     >>> scored.attrs["budget_yuan"] > 0
     True
+    >>> int(scored.attrs["evidence"]["estimated"].sum())  # the sample: every effect assumed
+    0
     """
-    from casekit.simulate import simulate_year
+    from casekit.simulate import lever_evidence, simulate_year
 
     teams = DEFAULT_GAME_TEAMS if teams is None else teams
     run = {"baseline": baseline, "replications": replications, "seed": seed}
@@ -646,7 +650,8 @@ def play_whatif_game(
     budget = whatif_game_budget(observed, share=budget_share, staff_day_yuan=staff_day_yuan)
     scored = score_whatif_game(pd.DataFrame(rows), budget_yuan=budget)
     scored.attrs = {"budget_yuan": budget, "staff_day_yuan": float(staff_day_yuan), "seed": seed,
-                    "baseline_cost_yuan": whatif_cost_yuan(observed, staff_day_yuan=staff_day_yuan)}
+                    "baseline_cost_yuan": whatif_cost_yuan(observed, staff_day_yuan=staff_day_yuan),
+                    "evidence": lever_evidence(baseline)}
     return scored
 
 

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -86,6 +91,32 @@ print(f"现状年度成本 observed yearly cost: {base_cost / 1e4:,.0f} 万元 (
       f"预算 budget for extra spending: {budget / 1e4:,.0f} 万元")
 print(f"获胜 winner: {scored['team'].iloc[0]} ({scored['points'].iloc[0]:.0f} points)")
 training.whatif_game_table(scored)
+
+# %% [markdown]
+# 哪些效应来自本区日志、哪些是假设？示例区的效应全部是假设值（`estimated` 为 False），
+# 所以上面的得分取决于假设表。
+# Which effects come from the district's log and which are assumed? In the sample district every
+# effect is assumed (`estimated` is False): the points above rest on the assumption table.
+
+# %%
+scored.attrs["evidence"]
+
+# %% [markdown]
+# 预测能否应验？一个区在2024年1月1日把领导包案比例从约20%提到60%：只用变化前一年校准，预测变化后
+# 一年，再与日志对比（灰条：90%区间；菱形：实际值，绿色表示落在区间内）。
+# Does a forecast come true? A district raises leader ownership of repeat filings from about 20%
+# to 60% on 2024-01-01: calibrate on the year before, forecast the year after, compare with the
+# log (grey bar: the 90% band; diamond: what happened, green when inside the band).
+
+# %%
+changed, _ = ck.generate_district(8000, seed=SEED, observation_end="2025-01-01",
+                                  include_seed_matter=False,
+                                  policy_change={"date": "2024-01-01",
+                                                 "leader_ownership_share": 0.6})
+check = ck.simulate.forecast_check(changed, change="2024-01-01",
+                                   levers={"leader_ownership_share": 0.6},
+                                   replications=REPLICATIONS, seed=SEED)
+plotting.plot_forecast_check(check)
 
 # %% [markdown]
 # 讨论：哪一组得分最高？得分依赖哪些假设（见上表）？如果把假设的效应减半，排名会变吗？
