@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -209,3 +210,25 @@ def test_streaming_reader_equals_tree_reference(seed: int, tmp_path: Path,
         assert all(v is None for v in got[c])
         del got[c]
     assert got == want
+
+
+def test_dates_with_offsets_over_the_fast_path_size_parse_as_value_by_value() -> None:
+    """A long column of XES-style dates (offsets, then other formats after the fast path's
+    probe) parses to what the careful path gives each value (columns of <= 10,000 values)."""
+    from casekit.timestamps import _parse_timestamps
+
+    rng = random.Random(3)
+    vals = [f"2023-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T0{rng.randint(0, 9)}:00:00"
+            f"{rng.choice(['+01:00', '+02:00', 'Z'])}" for _ in range(6_000)]
+    vals += [f"2023-03-0{rng.randint(1, 9)} 1{rng.randint(0, 9)}:00:00" for _ in range(3_000)]
+    vals += [f"2023/04/0{rng.randint(1, 9)} 08:0{rng.randint(0, 9)}:00" for _ in range(3_000)]
+    vals += ["", "yesterday"]
+    s = pd.Series(vals, dtype="str")
+    got, missing, info = _parse_timestamps(s, None)
+    parts = [_parse_timestamps(s.iloc[i:i + 5_000].reset_index(drop=True), None)
+             for i in range(0, len(s), 5_000)]
+    want = np.concatenate([p[0] for p in parts])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(missing, np.concatenate([p[1] for p in parts]))
+    assert [str(o) for o in info.offsets_seen] == ["+00:00", "+01:00", "+02:00"]
+    assert got[0] == np.datetime64(vals[0][:19], "ns")  # the wall clock as recorded
