@@ -33,9 +33,10 @@ caps on value size or number of keys, and ends with a ``pyo3 PanicException`` (a
 ``BaseException``, not an ``Exception``) on nested traces, prefixed tags (``xes:log``), empty,
 truncated or non-XML files. Most of these cannot be detected from its output, so a checked
 fallback is not possible either. The expat path was made faster instead (callbacks inlined,
-doomed whole-column timestamp format scans skipped): road traffic read_events 17.6-19.3 s ->
-9.3-12.2 s CPU in one run; in the same run as rustxes 10.3 s against its 5.8 s (1.8x, goal
-1.5x missed: the expat callbacks alone, with empty bodies, cost about 6 s of Python calls).
+doomed whole-column timestamp format scans skipped): road traffic read_events 17.6-22.6 s ->
+9.3-13.0 s CPU (two runs, before and after side by side); beside rustxes in the same run
+10.3 s / 5.8 s (1.8x) and 11.1 s / 6.8 s (1.6x): goal 1.5x missed, as the expat callbacks
+alone, with empty bodies, cost about 6 s of Python calls on this log.
 """
 
 from __future__ import annotations
