@@ -26,10 +26,9 @@ of pyarrow, case table faster than pandas, case table + ranking <= 3 s, both net
 
 from __future__ import annotations
 
-import warnings
-
 import argparse
 import gc
+import warnings
 
 import _common as cm
 import numpy as np

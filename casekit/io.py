@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import io
 import os
 import re
 import sys

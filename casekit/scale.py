@@ -35,12 +35,12 @@ Needs the optional extra ``casekit[scale]`` (``dask[dataframe]``, ``distributed`
 from __future__ import annotations
 
 import contextlib
-import warnings
 import contextvars
 import csv
 import json
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -795,8 +795,7 @@ def _partition_cases(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str,
     Repeat fields are the events' own (first valid value per case), the cessation pledge time
     is kept (``_pledge_ns``) for the settlement step on the gathered table.
     """
-    from casekit.cases import _first_valid, _first_where, _identifier_codes
-    from casekit.cases import DelayedEntryWarning
+    from casekit.cases import DelayedEntryWarning, _first_valid, _first_where, _identifier_codes
     from casekit.cases import build_case_table as _build
 
     part = _plain(part)
