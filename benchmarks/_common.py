@@ -332,19 +332,33 @@ def pandas_case_table(ev: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def lifelines_ranking(cases: pd.DataFrame, patterns: list[str]) -> dict:
+def lifelines_ranking(cases: pd.DataFrame, patterns: list[str]) -> tuple[dict, float]:
+    """lifelines' KM median and CI of each pattern, and the multivariate log-rank chi-square."""
     from lifelines import KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
     from lifelines.utils import median_survival_times
 
-    sub = cases[cases["pattern"].isin(patterns)]
+    known = cases.get("duration_known", True)  # as casekit: unknown durations left out
+    sub = cases[cases["pattern"].isin(patterns) & known]
     out = {}
     for name, grp in sub.groupby("pattern"):
         kmf = KaplanMeierFitter().fit(grp["duration_days"], grp["closed"])
         out[name] = (kmf.median_survival_time_,
                      tuple(median_survival_times(kmf.confidence_interval_).iloc[0]))
-    multivariate_logrank_test(sub["duration_days"], sub["pattern"], sub["closed"])
-    return out
+    test = multivariate_logrank_test(sub["duration_days"], sub["pattern"], sub["closed"])
+    return out, float(test.test_statistic)
+
+
+def same_ranking(ranking: pd.DataFrame, logrank: pd.DataFrame, base: tuple[dict, float]) -> bool:
+    """Whether casekit's KM medians and CIs equal lifelines' and its log-rank chi-square agrees
+    (to 1e-9: the sums run in another order)."""
+    medians, chi2 = base
+    rk = ranking.set_index("pattern")
+    same_km = all(rk.loc[p, "median_days"] == m
+                  and (rk.loc[p, "median_ci_low"], rk.loc[p, "median_ci_high"]) == ci
+                  for p, (m, ci) in medians.items())
+    ours = float(logrank["test_statistic"].iloc[0])
+    return same_km and abs(ours - chi2) <= 1e-9 * max(1.0, abs(chi2))
 
 
 def _main() -> None:

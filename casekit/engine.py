@@ -232,13 +232,13 @@ def _logrank_two(d1: np.ndarray, e1: np.ndarray, d2: np.ndarray, e2: np.ndarray)
 
 def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray) -> tuple[float, int, float]:
     """Multivariate log-rank chi-square (K - 1 df) as lifelines.multivariate_logrank_test."""
-    uniques, codes = np.unique(np.asarray(groups), return_inverse=True)
-    k = len(uniques)
+    codes, k = _group_codes(np.asarray(groups))
     if k < 2:
         return 0.0, 0, 1.0
-    # longest first: the at-risk set of a time is a prefix, counted by cumulative one-hot sums
-    order = np.argsort(-durations, kind="stable")
-    d, e, c = durations[order], events[order].astype(np.float64), codes[order]
+    # longest first: the at-risk set of a time is a prefix of the rows (a tie: all of it), so
+    # the at-risk counts per group are cumulative counts; the order among tied rows is free
+    order = np.argsort(-durations)
+    d, e, c = durations[order], events[order].astype(np.float64), codes[order].astype(np.intp)
     n = len(d)
     new = np.r_[True, d[1:] != d[:-1]]
     gid = np.cumsum(new) - 1
@@ -250,26 +250,7 @@ def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray
     observed = np.bincount(c, weights=e, minlength=k)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(nt > 1, dt * (nt - dt) / (nt - 1), 0.0)
-    expected = np.zeros(k)
-    w_diag = np.zeros(k)
-    cross = np.zeros((k, k))
-    carry = np.zeros(k)
-    block = 100_000
-    for s0 in range(0, n, block):
-        s1 = min(s0 + block, n)
-        onehot = np.zeros((s1 - s0, k))
-        onehot[np.arange(s1 - s0), c[s0:s1]] = 1.0
-        cum = np.cumsum(onehot, axis=0) + carry
-        carry = cum[-1]
-        sel = (ends >= s0) & (ends < s1)
-        if not sel.any():
-            continue
-        frac = cum[ends[sel] - s0] / nt[sel, None]
-        expected += (dt[sel, None] * frac).sum(0)
-        w_diag += (w[sel, None] * frac).sum(0)
-        f = frac * np.sqrt(w[sel])[:, None]
-        # einsum, not BLAS: a K x K Gram is cheap, and threaded BLAS stalls on a busy machine
-        cross += np.einsum("ij,ik->jk", f, f)
+    expected, w_diag, cross = _logrank_sums(c, ends, dt / nt, w / nt, np.sqrt(w) / nt, k)
     v = np.diag(w_diag) - cross
     oe = observed - expected
     try:
@@ -278,6 +259,59 @@ def _logrank_multi(durations: np.ndarray, events: np.ndarray, groups: np.ndarray
         chi2 = float(oe[:-1] @ np.linalg.pinv(v[:-1, :-1]) @ oe[:-1])
     df = k - 1
     return chi2, df, float(_chi2_sf(chi2, df))
+
+
+#: At-risk counts held at once by the multivariate log-rank (blocks of death times).
+_LOGRANK_BLOCK = 2_000_000
+
+
+def _group_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes ``0..k-1`` of the groups and ``k`` (small non-negative integers: no sort).
+
+    Examples
+    --------
+    >>> codes, k = _group_codes(np.array([5, 2, 5]))
+    >>> codes.tolist(), k
+    ([1, 0, 1], 2)
+    """
+    if groups.dtype.kind in "iu" and len(groups) and groups.min() >= 0 \
+            and groups.max() < 4 * len(groups) + 64:
+        present = np.bincount(groups) > 0
+        return (np.cumsum(present) - 1)[groups], int(present.sum())
+    uniques, codes = np.unique(groups, return_inverse=True)
+    return codes.reshape(-1), len(uniques)
+
+
+def _logrank_sums(c: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray,
+                  f: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sum_t a_t N_t``, ``sum_t b_t N_t`` and ``sum_t (f_t N_t)(f_t N_t)'`` over death times.
+
+    ``N_t`` is the vector of at-risk counts per group at death time ``t``: the rows (groups
+    ``c``, longest first) up to ``ends[t]``. The rows of each stretch between death times are
+    counted per group by one ``bincount``, blocks of death times at a time (at most about two
+    million counts), and accumulated into ``N_t``; single-threaded BLAS does the sums.
+    """
+    n_t = len(ends)
+    mark = np.zeros(len(c) + 1, dtype=np.int64)
+    mark[ends + 1] = 1
+    stretch = np.cumsum(mark[:-1])  # row -> the first death time it is at risk at
+    expected, w_diag, cross = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    carry = np.zeros(k)
+    step = max(1, _LOGRANK_BLOCK // k)
+    with blas_single_thread():
+        for t0 in range(0, n_t, step):
+            t1 = min(t0 + step, n_t)
+            r0, r1 = (ends[t0 - 1] + 1 if t0 else 0), ends[t1 - 1] + 1
+            m = t1 - t0  # group-major: the running sums go along contiguous memory
+            counts = np.bincount(c[r0:r1] * m + (stretch[r0:r1] - t0), minlength=k * m)
+            at_risk = np.cumsum(counts.reshape(k, m), axis=1, dtype=np.float64)
+            at_risk += carry[:, None]
+            carry = at_risk[:, -1].copy()
+            expected += at_risk @ a[t0:t1]
+            w_diag += at_risk @ b[t0:t1]
+            at_risk *= f[None, t0:t1]
+            cross += at_risk @ at_risk.T
+    return expected, w_diag, cross
 
 
 def holm(p: Any) -> np.ndarray:
@@ -1482,7 +1516,58 @@ def aalen_johansen(
     at_risk = (n - np.searchsorted(np.sort(t_exit), u, side="left")) - (
         n - np.searchsorted(np.sort(t_entry), u, side="left")
     )
-    nr = at_risk.astype(float)
+    return _aj_curve(u, d, d1, at_risk.astype(float), times, alpha,
+                     float(t_exit.max()) if n else None)
+
+
+def _aj_presorted(exit_sorted: np.ndarray, cause_sorted: np.ndarray, *, times: Any,
+                  cause_of_interest: int, alpha: float = 0.05
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`aalen_johansen` of cases at risk from time 0, with exits already sorted ascending.
+
+    That is ``aalen_johansen(np.zeros(n), exit, cause, ...)``. The causes are aligned with the exits (their order among tied exits does not matter). The
+    counts come from one pass over the sorted rows instead of sorts and searches of every row;
+    the result is the same, bit for bit (tested). Anything the general function would reject
+    (a negative, infinite or NaN exit) goes through it, so the error is the same too.
+
+    Examples
+    --------
+    >>> from casekit.engine import _aj_presorted, aalen_johansen
+    >>> exit, cause = np.array([1.0, 2, 3, 4, 5]), np.array([1, 2, 1, 0, 1])
+    >>> a = _aj_presorted(exit, cause, times=[2.5, 5], cause_of_interest=1)
+    >>> b = aalen_johansen(np.zeros(5), exit, cause, times=[2.5, 5], cause_of_interest=1)
+    >>> all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
+    True
+    """
+    n = len(exit_sorted)
+    if not n or not (exit_sorted[0] >= 0 and np.isfinite(exit_sorted[-1])):
+        return aalen_johansen(np.zeros(n), exit_sorted, cause_sorted, times=times,
+                              cause_of_interest=cause_of_interest, alpha=alpha)
+    ev = cause_sorted != 0
+    t_ev = exit_sorted[ev]
+    starts = np.flatnonzero(np.r_[True, t_ev[1:] != t_ev[:-1]]) if len(t_ev) else \
+        np.zeros(0, dtype=np.int64)
+    u = t_ev[starts]
+    d = np.diff(np.r_[starts, len(t_ev)]).astype(float)
+    hit = (cause_sorted[ev] == cause_of_interest).astype(float)
+    d1 = np.add.reduceat(hit, starts) if len(starts) else np.zeros(0)
+    nr = (n - np.searchsorted(exit_sorted, u, side="left")).astype(float)
+    return _aj_curve(u, d, d1, nr, times, alpha, float(exit_sorted[-1]))
+
+
+def _aj_curve(u: np.ndarray, d: np.ndarray, d1: np.ndarray, nr: np.ndarray, times: Any,
+              alpha: float, last_exit: float | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Aalen-Johansen estimate and its interval from the counts at the exit times ``u``.
+
+    ``d`` exits of any cause, ``d1`` of the cause of interest and ``nr`` at risk at each time;
+    evaluated at ``times`` (NaN beyond ``last_exit``, None: no rows). Every term is a running
+    sum or product, so the times after the last one asked for are left out: the same numbers.
+    """
+    tq = np.atleast_1d(np.asarray(times, dtype=float))
+    if len(tq) and not np.isnan(tq).any():
+        cut = int(np.searchsorted(u, tq.max(), side="right"))
+        u, d, d1, nr = u[:cut], d[:cut], d1[:cut], nr[:cut]
     S = np.cumprod(1 - d / nr)
     lag = np.r_[1.0, S[:-1]]
     F = np.cumsum(lag * d1 / nr)
@@ -1501,9 +1586,8 @@ def aalen_johansen(
         high = np.exp(-np.exp(y - z * se))
     low = np.where(F > 0, low, 0.0)
     high = np.where(F > 0, high, 0.0)
-    tq = np.atleast_1d(np.asarray(times, dtype=float))
     idx = np.searchsorted(u, tq, side="right") - 1
-    beyond = tq > t_exit.max() if n else np.ones(len(tq), bool)
+    beyond = tq > last_exit if last_exit is not None else np.ones(len(tq), bool)
 
     def at(values: np.ndarray) -> np.ndarray:
         out = np.where(idx >= 0, values[np.maximum(idx, 0)] if len(values) else 0.0, 0.0)

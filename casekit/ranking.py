@@ -394,23 +394,30 @@ def _descriptive(rows: _Rows, groups: Sequence[str], alpha: float,
                  horizon: float | None) -> tuple[pd.DataFrame, float]:
     """KM median (with CI), RMST and Aalen-Johansen CIF per group, on the descriptive clock."""
     codes, labels = rows.group_codes
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
-    idx = {lab: order[bounds[k]:bounds[k + 1]] for k, lab in enumerate(labels)}
+    # one sort for every group: by time (unstable: the KM and the CIF group tied times, so
+    # the order among ties does not matter), then stably by group (a radix sort of small ints)
+    slot = np.full(len(labels) + 1, -1, dtype=np.int16 if len(groups) < 2**15 else np.int64)
+    code_of = {lab: k for k, lab in enumerate(labels)}
+    slot[[code_of[g] for g in groups]] = np.arange(len(groups))
+    g_of = slot[codes]  # code -1 (no group) -> the last entry, -1
+    rows_in = np.flatnonzero(g_of >= 0)
+    o = rows_in[np.argsort(rows.duration[rows_in])]
+    o = o[np.argsort(g_of[o], kind="stable")]
+    bounds = np.searchsorted(g_of[o], np.arange(len(groups) + 1))
+    dur_all, cause_all = rows.duration[o], rows.cause[o]
     kms, by_time = {}, {}
-    for g in groups:  # each group's rows sorted by time once, for the KM and the CIF
-        dur = rows.duration[idx[g]]
-        o = np.argsort(dur, kind="stable")
-        by_time[g] = dur[o], rows.cause[idx[g][o]]
-        kms[g] = _km(dur[o], by_time[g][1] == 1, alpha, presorted=True)
+    for j, g in enumerate(groups):
+        dur, cause = dur_all[bounds[j]:bounds[j + 1]], cause_all[bounds[j]:bounds[j + 1]]
+        by_time[g] = dur, cause
+        kms[g] = _km(dur, cause == 1, alpha, presorted=True)
     if horizon is None and kms:
         horizon = float(min(km.timeline[-1] for km in kms.values()))
     out = []
     for g in groups:
         km, (dur, cause) = kms[g], by_time[g]
         lo, hi = km.median_ci
-        cif = engine.aalen_johansen(np.zeros(len(dur)), dur, cause,
-                                    times=np.asarray(CIF_DAYS, float), cause_of_interest=1)[0]
+        cif = engine._aj_presorted(dur, cause, times=np.asarray(CIF_DAYS, float),
+                                   cause_of_interest=1)[0]
         out.append((g, km.median, lo, hi, km.rmst(horizon), *np.asarray(cif, float)))
     cols = ["pattern", "median_days", "median_ci_low", "median_ci_high", "rmst_days",
             *[f"cif_{d}" for d in CIF_DAYS]]

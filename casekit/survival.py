@@ -25,6 +25,7 @@ column), because a censored estimate means nothing without it.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Sequence
@@ -80,6 +81,18 @@ def _outcome_columns(outcome: str) -> tuple[str, str]:
     raise CasekitError(f"outcome: expected 'close' or 'settle', got {outcome!r}")
 
 
+def _known(cases: pd.DataFrame) -> pd.DataFrame:
+    """The cases whose duration is known (``duration_known``, when the table has it).
+
+    A case open before the log starts, with no opening time, has no known duration: duration
+    estimates leave it out, as the ranking does and the case table's warning says.
+    """
+    if "duration_known" not in cases:
+        return cases
+    known = cases["duration_known"].fillna(True).to_numpy(bool)
+    return cases if known.all() else cases[known]
+
+
 def _durations_events(cases: pd.DataFrame, outcome: str) -> tuple[np.ndarray, np.ndarray]:
     dcol, ecol = _outcome_columns(outcome)
     for col in (dcol, ecol):
@@ -124,12 +137,16 @@ class _Groups:
 
     def __init__(self, values: pd.Series) -> None:
         codes, uniques = pd.factorize(values.astype("str").fillna("(none)"), sort=False)
-        self.codes = codes
+        self.codes = codes.astype(np.int16) if len(uniques) < 2**15 else codes  # radix sorts
         self.labels = [str(u) for u in uniques]
         self.sizes = np.bincount(codes, minlength=len(uniques))
-        self.order = np.argsort(codes, kind="stable")
         self.bounds = np.r_[0, np.cumsum(self.sizes)]
         self.code_of = {g: j for j, g in enumerate(self.labels)}
+
+    @functools.cached_property
+    def order(self) -> np.ndarray:
+        """Row indices grouped by code (first use only: the multivariate test needs none)."""
+        return np.argsort(self.codes, kind="stable")
 
     def rows(self, label: str) -> np.ndarray:
         j = self.code_of[label]
@@ -196,6 +213,7 @@ def fit_time_to_close(
     """
     from lifelines import KaplanMeierFitter
 
+    cases = _known(cases)
     d, e = _durations_events(cases, outcome)
     if by not in cases:
         raise CasekitError(f"cases: missing column {by!r} to group by")
@@ -261,6 +279,7 @@ def median_table(
     0     a        4          2.0        2.5
     1     b        2          5.0        4.0
     """
+    cases = _known(cases)
     d, e = _durations_events(cases, outcome)
     grp = _Groups(cases[by])
     by_size = np.argsort(-grp.sizes, kind="stable")
@@ -341,6 +360,7 @@ def compare_patterns(
     >>> bool(res["p_value"].iloc[0] < 0.05)
     True
     """
+    cases = _known(cases)
     d, e = _durations_events(cases, outcome)
     grp = _Groups(cases[by])
     by_size = np.argsort(-grp.sizes, kind="stable")
@@ -639,6 +659,7 @@ def _cox_levels(cases: pd.DataFrame, by: str, outcome: str, reference: str | Non
 
     Only ``columns`` (default: all) of the case table are kept (the fit needs no more).
     """
+    cases = _known(cases)
     d, e = _durations_events(cases, outcome)
     data = (cases if columns is None else cases[list(columns)]).assign(_d=d, _e=e)
     sizes = data[by].astype("str").value_counts()

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import (
     AalenJohansenFitter,
     CoxPHFitter,
@@ -431,6 +433,50 @@ def test_aalen_johansen_delayed_entry_and_single_cause() -> None:
     # nobody is observed past the last exit
     assert np.isnan(eg.aalen_johansen(entry, t, cause, times=[t.max() + 1],
                                       cause_of_interest=1)[0]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3)), min_size=1, max_size=120),
+       st.lists(st.floats(-1, 45, allow_nan=False), min_size=1, max_size=4))
+def test_aalen_johansen_of_sorted_rows_is_the_general_one_bit_for_bit(rows, grid) -> None:
+    # the ranking's fast path: exits sorted (ties in any order), everyone at risk from 0
+    t = np.array([r[0] for r in rows], dtype=float) / 2  # many ties, zero durations
+    cause = np.array([r[1] for r in rows])
+    order = np.argsort(t)  # unstable: tied rows in some order
+    fast = eg._aj_presorted(t[order], cause[order], times=grid, cause_of_interest=1)
+    slow = eg.aalen_johansen(np.zeros(len(t)), t, cause, times=grid, cause_of_interest=1)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_aalen_johansen_of_sorted_rows_rejects_what_the_general_one_rejects() -> None:
+    with pytest.raises(CasekitError, match="start < stop"):
+        eg._aj_presorted(np.array([-1.0, 2.0]), np.array([1, 1]), times=[1.0],
+                         cause_of_interest=1)
+
+
+@pytest.mark.parametrize("block", [eg._LOGRANK_BLOCK, 7])
+def test_multivariate_logrank_equals_lifelines_with_ties_and_blocks(
+        monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    from lifelines.statistics import multivariate_logrank_test
+
+    monkeypatch.setattr(eg, "_LOGRANK_BLOCK", block)  # 7: many blocks of death times
+    rng = np.random.default_rng(3)
+    for k in (2, 3, 9):
+        n = 400
+        d = np.round(rng.exponential(10, n), 0)  # heavy ties
+        e = rng.random(n) < 0.7
+        g = rng.integers(0, k, n) * 3 + 5  # codes with gaps
+        chi2, df, p = eg._logrank_multi(d, e, g)
+        ref = multivariate_logrank_test(d, g, e)
+        assert df == k - 1
+        assert chi2 == pytest.approx(ref.test_statistic, rel=1e-10)
+        assert p == pytest.approx(ref.p_value, rel=1e-8, abs=1e-300)
+    labels = np.array(["b", "a", "b", "c"] * 50)  # text groups go through np.unique
+    d = rng.exponential(5, 200)
+    e = rng.random(200) < 0.8
+    ref = multivariate_logrank_test(d, labels, e)
+    assert eg._logrank_multi(d, e, labels)[0] == pytest.approx(ref.test_statistic, rel=1e-10)
 
 
 # ------------------------------------------------------------------ best set

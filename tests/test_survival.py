@@ -347,3 +347,23 @@ def test_cox_results_hold_plain_attrs_merge_pickle_and_return_the_fit() -> None:
     back = pickle.loads(pickle.dumps(res))
     pd.testing.assert_frame_equal(back, res)
     assert back.attrs == res.attrs
+
+
+def test_cases_of_unknown_duration_are_left_out_as_the_ranking_leaves_them_out() -> None:
+    # a case open before the log starts, with no opening time: its duration is not known
+    rng = np.random.default_rng(7)
+    n = 200
+    cases = pd.DataFrame({"pattern": np.repeat(["a", "b"], n // 2),
+                          "duration_days": rng.exponential(10, n),
+                          "closed": rng.random(n) < 0.8, "duration_known": True})
+    cases.loc[[0, 1, 150], "duration_known"] = False
+    cases.loc[[0, 1, 150], "duration_days"] = 400.0  # what a wrong clock would give
+    known = cases[cases["duration_known"]]
+    med = ck.median_table(cases).set_index("group")
+    assert med["n_cases"].to_dict() == {"a": 98, "b": 99}
+    pd.testing.assert_frame_equal(ck.median_table(cases), ck.median_table(known))
+    pd.testing.assert_frame_equal(ck.compare_patterns(cases), ck.compare_patterns(known))
+    fitted = ck.fit_time_to_close(cases)
+    assert {k: len(f.durations) for k, f in fitted.items()} == {"a": 98, "b": 99}
+    cox = ck.fit_cox(cases, covariates=(), reference="a", check_ph=False)
+    assert cox.attrs["n_cases"] == 197
