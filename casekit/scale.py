@@ -1286,6 +1286,8 @@ def _km_kernel(part: pd.DataFrame, obs_end: pd.Timestamp, pattern_on: str, by: s
         return _KM_META.iloc[:0]
     if by not in table:
         raise CasekitError(f"cases: missing column {by!r} to group by")
+    if "duration_known" in table:  # unknown durations are left out, as in memory
+        table = table[table["duration_known"].to_numpy(bool)]
     f = pd.DataFrame({"g": table[by].astype("str"),
                       "d": table["duration_days"].to_numpy(dtype=float),
                       "e": table["closed"].to_numpy(dtype=bool),
