@@ -72,7 +72,7 @@ def _check(data: bytes, chunk: int, max_value: int = 1 << 20) -> str:
 # --- generated logs --------------------------------------------------------------------------
 
 WS = st.sampled_from([" ", "\n", "\t", "\r\n", "\n\t\t", "", "  \r"])
-PLAIN = list("abcXY 09:-_.é") + ["\u4e2d", "\U0001f600", "&amp;", "&#x41;", ">", "'"]
+PLAIN = [*"abcXY 09:-_.é", "\u4e2d", "\U0001f600", "&amp;", "&#x41;", ">", "'"]
 HOSTILE = ["&lt;", "&#65;", "&#0;", "&bogus;", "&", "<", "\t", "\n", "\r", "\x01", "\ufffe",
            "]]>", '"']
 
@@ -171,10 +171,10 @@ def test_fast_scanner_equals_expat_or_falls_back(data: bytes, chunk: int, max_va
 
 def _regular(n_traces: int, seed: int) -> bytes:
     rng = np.random.default_rng(seed)
-    parts = ['<?xml version="1.0" encoding="UTF-8" ?>\n<!-- OpenXES -->\n'
-             '<log xes.version="1.0" xes.features="nested-attributes">\n'
-             '\t<extension name="Time" prefix="time" uri="http://x/time.xesext"/>\n'
-             '\t<int key="meta:count" value="3">\n\t\t<int key="a" value="1"/>\n\t</int>\n']
+    parts = [('<?xml version="1.0" encoding="UTF-8" ?>\n<!-- OpenXES -->\n'
+              '<log xes.version="1.0" xes.features="nested-attributes">\n'
+              '\t<extension name="Time" prefix="time" uri="http://x/time.xesext"/>\n'
+              '\t<int key="meta:count" value="3">\n\t\t<int key="a" value="1"/>\n\t</int>\n')]
     for t in range(n_traces):
         parts.append(f'\t<trace>\n\t\t<string key="concept:name" value="T{t}"/>\n'
                      f'\t\t<float key="amount" value="{rng.random():.3f}"/>\n')
