@@ -10,6 +10,7 @@ reads exactly as the expat callbacks do; whatever expat refuses, it does not acc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from pathlib import Path
@@ -32,9 +33,10 @@ if not ROAD.exists():
                 "Road_Traffic_Fine_Management_Process.xes.zip")
 
 
-def _parse(data: bytes, fast: bool, chunk: int, max_value: int = 1 << 20) -> Any:
+def _parse(data: bytes, fast: bool, chunk: int, max_value: int = 1 << 20,
+           max_keys: int = cio.XES_MAX_KEYS) -> Any:
     """State of one stream read (or the error text); ``"irregular"`` if the scanner declined."""
-    state = cio._XesState(cio.XES_MAX_KEYS, max_value)
+    state = cio._XesState(max_keys, max_value)
     try:
         with mock.patch.object(cio, "_XES_CHUNK", chunk):
             cio._parse_xes_stream(io.BytesIO(data), state, 0, "t.xes", fast)
@@ -57,9 +59,11 @@ def _summary(state: cio._XesState) -> dict[str, Any]:
             "ev": cols(state.ev_cols, state.n_ev), "tr": cols(state.tr_cols, state.n_tr)}
 
 
-def _check(data: bytes, chunk: int, max_value: int = 1 << 20) -> str:
-    slow = _parse(data, False, chunk, max_value)
-    fast = _parse(data, True, chunk, max_value)
+def _check(data: bytes, chunk: int, max_value: int = 1 << 20,
+           max_keys: int = cio.XES_MAX_KEYS) -> str:
+    """Read ``data`` both ways: how the fast scanner did, after checking it agrees."""
+    slow = _parse(data, False, chunk, max_value, max_keys)
+    fast = _parse(data, True, chunk, max_value, max_keys)
     if isinstance(slow, str):  # expat refuses: the scanner must not accept
         assert fast == "irregular" or fast == slow, (data, fast, slow)
         return "refused"
@@ -164,9 +168,10 @@ def _doc(draw: Any) -> bytes:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_doc(), chunk=st.sampled_from([1, 3, 16, 64, 1 << 20]),
-       max_value=st.sampled_from([3, 1 << 20]))
-def test_fast_scanner_equals_expat_or_falls_back(data: bytes, chunk: int, max_value: int) -> None:
-    _check(data, chunk, max_value)
+       max_value=st.sampled_from([3, 1 << 20]), max_keys=st.sampled_from([3, 5000]))
+def test_fast_scanner_equals_expat_or_falls_back(data: bytes, chunk: int, max_value: int,
+                                                 max_keys: int) -> None:
+    _check(data, chunk, max_value, max_keys)
 
 
 def _regular(n_traces: int, seed: int) -> bytes:
@@ -240,3 +245,36 @@ def test_road_traffic_read_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     ev = cio.read_events(ROAD, progress=False)
     assert ev.shape == (561470, 17)
     assert _digest(ev) == "92b2bae7d0751d1d448b51074e9d354e096e39db27f526aaf00535446f798408"
+
+
+def _corpus_logs(out: Path) -> dict[str, bytes]:
+    """The XES texts of the hostile corpus: plain files, gzip files and readable zip members."""
+    import gzip
+    import zipfile
+
+    logs = {p.name: p.read_bytes() for p in out.glob("*.xes")}
+    for p in out.glob("*.xes.gz"):
+        with contextlib.suppress(OSError, EOFError):
+            logs[p.name] = gzip.decompress(p.read_bytes())
+    for p in out.glob("*.zip"):
+        with contextlib.suppress(zipfile.BadZipFile, RuntimeError, NotImplementedError,
+                                 OSError), zipfile.ZipFile(p) as zf:
+            for m in zf.namelist():
+                if m.endswith(".xes"):
+                    logs[f"{p.name}:{m}"] = zf.read(m)
+    return logs
+
+
+def test_hardened_corpus_xes_files_read_as_expat_does(tmp_path: Path) -> None:
+    """Every XES text of the hostile corpus: the fast scanner agrees with expat or declines
+    (the nested events and traces, which expat's callbacks quarantine), and reads the plain
+    logs of the multi-member archive fast."""
+    from hardened_corpus import build
+
+    build(tmp_path)
+    logs = _corpus_logs(tmp_path)
+    got = {(name, chunk): _check(data, chunk) for name, data in sorted(logs.items())
+           for chunk in (5, 1 << 23)}
+    assert got[("nested_event.xes", 5)] == got[("nested_trace.xes", 1 << 23)] == "fell back"
+    assert got[("two_logs.xes.zip:part1.xes", 5)] == "fast"
+    assert got[("two_logs.xes.zip:part2.xes", 1 << 23)] == "fast"
