@@ -1195,13 +1195,12 @@ _XES_DECL = re.compile(
     f"<\\?xml{_S}+version{_S}*={_S}*(?:\"1\\.0\"|'1\\.0')"
     f"(?:{_S}+encoding{_S}*={_S}*(?:\"[Uu][Tt][Ff]-8\"|'[Uu][Tt][Ff]-8'))?"
     f"(?:{_S}+standalone{_S}*={_S}*(?:\"(?:yes|no)\"|'(?:yes|no)'))?{_S}*\\?>")
-_XES_NOT_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not XML 1.0 chars
 _XES_REF = re.compile("&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
 _XES_ENTITY = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
 def _xes_char_ref(m: re.Match[str]) -> str:
-    """One ``&name;`` / ``&#n;`` / ``&#xh;`` reference as expat expands it (else irregular)."""
+    """Expand one ``&name;`` / ``&#n;`` / ``&#xh;`` reference as expat does (else irregular)."""
     if m[1]:
         return _XES_ENTITY[m[1]]
     cp = int(m[2], 10) if m[2] else int(m[3], 16)
@@ -1212,7 +1211,7 @@ def _xes_char_ref(m: re.Match[str]) -> str:
 
 
 def _xes_attrs(text: str) -> dict[str, str]:
-    r"""Attribute text of a start tag -> ``{name: value}`` exactly as expat gives it.
+    r"""Read the attribute text of a start tag into ``{name: value}`` exactly as expat does.
 
     Line ends and white space in a literal value become single spaces (XML attribute-value
     normalisation), then references are expanded; a repeated name or a bare ``&`` is
@@ -1235,8 +1234,9 @@ _XES_WS = {9: 32, 10: 32, 13: 32}
 
 
 def _xes_value(v: str) -> str:
-    r"""A literal attribute value (without ``<``) as expat gives it: white space normalised,
-    references expanded; a bare or unknown ``&`` is irregular.
+    r"""Give a literal attribute value (without ``<``) as expat does.
+
+    White space is normalised and references expanded; a bare or unknown ``&`` is irregular.
 
     >>> _xes_value("a\r\nb&#x41;&lt;")
     'a bA<'
@@ -1267,8 +1267,11 @@ _XES_STEP = {("", "trace", ""): (1, 2), ("/", "trace", ""): (2, 1), ("", "trace"
 
 
 def _xes_chunks(source: Any) -> Iterator[str]:
-    """The decoded text of an XES stream, chunk by chunk, ``""`` last; ``_Irregular`` on what
-    only expat reads right (bytes that are not UTF-8, characters XML forbids)."""
+    """Yield the decoded text of an XES stream, chunk by chunk, ``""`` last.
+
+    Raises ``_Irregular`` on what only expat reads right (bytes that are not UTF-8,
+    characters XML forbids).
+    """
     decode = codecs.getincrementaldecoder("utf-8")().decode
     while True:
         chunk = source.read(_XES_CHUNK)
@@ -1285,8 +1288,11 @@ def _xes_chunks(source: Any) -> Iterator[str]:
 
 
 def _xes_header(chunks: Iterator[str]) -> tuple[str, str]:
-    """Split the text at the first ``<trace``/``<event``: (the header after an XML declaration
-    of version 1.0 in UTF-8, the rest of the chunk read); ``_Irregular`` if there is none."""
+    """Split the text at the first ``<trace`` / ``<event``.
+
+    Returns (the header after an XML declaration of version 1.0 in UTF-8, the rest of the
+    text read); ``_Irregular`` if there is no such tag or another declaration.
+    """
     text = ""
     for chunk in chunks:
         text += chunk
@@ -1306,10 +1312,13 @@ def _xes_header(chunks: Iterator[str]) -> tuple[str, str]:
 
 
 def _xes_body(chunks: Iterator[str], text: str, st: _XesState, member: int, name: str) -> None:
-    """Read the body of a regular XES log (traces of events, every attribute an empty
-    ``<type key=".." value=".."/>``) in bulk: split at quotes, each markup run between two
-    values interpreted once per distinct run (:func:`_xes_shape`), columns filled with numpy
-    and pyarrow; ``_Irregular`` on anything else (the caller re-reads with expat)."""
+    """Read the body of a regular XES log in bulk (traces of events, attributes all empty).
+
+    Regular: every attribute an empty ``<type key=".." value=".."/>``. The text is split at
+    quotes, each markup run between two values interpreted once per distinct run
+    (:func:`_xes_shape`) and the columns filled with numpy and pyarrow; ``_Irregular`` on
+    anything else (the caller re-reads with expat).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -1328,9 +1337,10 @@ def _xes_body(chunks: Iterator[str], text: str, st: _XesState, member: int, name
 
 
 def _xes_shape(run: str) -> tuple[int, int, str | None, list[int], int]:
-    r"""One markup run of the body -> (level before, after: -1 if it has no tags, attribute
-    type or None at ``</log>``, per event opened the traces opened before it in the run,
-    traces opened).
+    r"""Interpret one markup run of the body (the text between two quoted values).
+
+    Returns (level before, level after: -1 if it has no tags, attribute type or None at
+    ``</log>``, per event opened the traces opened before it in the run, traces opened).
 
     >>> _xes_shape('/>\n</event></trace><trace><event><string key=')
     (3, 3, 'string', [1], 1)
@@ -1360,8 +1370,11 @@ def _xes_shape(run: str) -> tuple[int, int, str | None, list[int], int]:
 
 def _xes_levels(st: _XesState, member: int, shapes: list[tuple[Any, ...]],
                 codes: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check the runs nest as log > trace > event; give each run the level after it and the
-    ordinal of the event / trace open there (-1: none), and record the runs' new events."""
+    """Check that the runs nest as log > trace > event, and record their new events.
+
+    Returns per run the level after it and the ordinal of the event / trace open there
+    (-1: none).
+    """
     before = np.array([s[0] for s in shapes], dtype=np.int64)[codes]
     after = np.array([s[1] for s in shapes], dtype=np.int64)[codes]
     tagged = np.flatnonzero(after >= 0)
@@ -1391,9 +1404,11 @@ def _xes_levels(st: _XesState, member: int, shapes: list[tuple[Any, ...]],
 
 
 def _xes_bulk(st: _XesState, member: int, name: str, pieces: Any, level: int) -> int:
-    """One chunk of the body split at quotes (pyarrow strings), ``[run, key, " value=",
-    value] * n`` or the last run alone: its events, traces and attribute values into ``st``;
-    returns the level after it."""
+    """Put one chunk of the body's events, traces and attribute values into ``st``.
+
+    ``pieces``: the chunk split at quotes (pyarrow strings), ``[run, key, " value=", value]
+    * n``, or the last run alone. Returns the level after it.
+    """
     import pyarrow as pa
 
     def nth(k: int) -> Any:
@@ -1433,9 +1448,11 @@ _XES_NEEDS_CARE = re.compile("[<&\t\n\r]")
 
 def _xes_bulk_values(st: _XesState, keys: Any, vals: Any, lv: np.ndarray,
                      ev_i: np.ndarray) -> Any:
-    """The quoted values of a chunk as expat gives them: references expanded, white space
-    normalised; a value over the size cap quarantines its event (in a trace: is emptied); a
-    ``<`` is irregular."""
+    """Give the quoted values of a chunk as expat does (references expanded, spaces normalised).
+
+    A value over the size cap quarantines its event (in a trace: it is emptied); a ``<`` is
+    irregular.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -1462,7 +1479,7 @@ def _xes_bulk_values(st: _XesState, keys: Any, vals: Any, lv: np.ndarray,
 
 def _xes_new_col(st: _XesState, cols: dict[str, _Col], key: str, kind: str,
                  name: str) -> _Col:
-    """A new column ``key`` in ``cols`` (the events' or the traces'), within the key cap."""
+    """Add a column ``key`` to ``cols`` (the events' or the traces'), within the key cap."""
     if len(st.ev_cols) + len(st.tr_cols) >= st.max_keys:
         raise FileUnusableError(
             f"{name}: more than {st.max_keys:,} distinct attribute keys; expected an "
@@ -1475,18 +1492,18 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
                       fast: bool = True) -> None:
     """Read one XES stream into ``state`` (columns of events and traces).
 
-    ``fast``: tokenise the regular XES shape with one regular expression per chunk
-    (:func:`_xes_token_lists`) and run the same callbacks on its tokens, raising
-    ``_Irregular`` (the caller re-reads with expat) on anything it does not read exactly as
-    expat does; else feed the stream through expat.
+    ``fast``: the header (up to the first ``<trace>``) tokenised by one regular expression
+    (``_XES_TOKEN``) and run through the same callbacks, then the body in bulk
+    (:func:`_xes_body`); ``_Irregular`` (the caller re-reads with expat) on anything either
+    does not read exactly as expat does. Else the stream is fed through expat.
 
-    Kept as one function on purpose (issue 14 allows it with a reason): the callbacks
+    Kept as one function on purpose (issue 14 allows it with a reason): the expat callbacks
     ``start`` / ``end`` are closures over the parser's local state and run once per XML
-    element (millions of calls on a real log), so the attribute case is inlined in ``start``
-    (and again in the fast token loop, which takes most elements without any call) and the
-    innermost open event / trace are plain locals (``ev_d``/``ev_i``, ``tr_d``/``tr_i``;
-    depth -1: none open) rather than stack look-ups: each call or index on that hot path
-    costs about a second on the road-traffic log (issue 15).
+    element (millions of calls on a log that is not in the regular shape), so the attribute
+    case is inlined in ``start`` and the innermost open event / trace are plain locals
+    (``ev_d``/``ev_i``, ``tr_d``/``tr_i``; depth -1: none open) rather than stack look-ups:
+    each call or index on that hot path costs about a second on the road-traffic log
+    (issue 15).
     """
     from xml.parsers import expat
 
@@ -1619,7 +1636,7 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
 
 def _parse_xes_file(path: Path, progress: bool | None, limits: UnpackLimits,
                     fast: bool) -> tuple[_XesState, list[str | None]]:
-    """All event logs of one XES file through :func:`_parse_xes_stream` (streams closed)."""
+    """Read all event logs of one XES file with :func:`_parse_xes_stream` (streams closed)."""
     streams = _open_xes(path, progress, limits)
     state = _XesState(XES_MAX_KEYS, XES_MAX_VALUE_CHARS)
     try:
