@@ -39,11 +39,12 @@ callbacks (inlined, doomed whole-column timestamp format scans skipped: 17.6-22.
 s CPU), then a bulk scanner for the regular XES shape (``casekit.io._xes_body``: the text split
 at quotes by pyarrow, each distinct markup run between two values interpreted once, columns
 filled with numpy; anything it does not read exactly as expat does is re-read with expat,
-``tests/test_xes_fast.py``). Same run, 2026-12-01, load 6-8 on 2 cores (``--skip-parquet
---skip-csv --xes-python /tmp/xesvenv/bin/python --xes-before <main checkout>``): read_events
-4.57 s CPU, peak 441 MiB, against rustxes 7.39 s CPU / 766 MiB (0.6x: goal 1.5x met), the
-main branch's expat reader 14.27 s / 593 MiB and the bare expat ``iterparse`` floor 20.3 s.
-Wall times were about twice the CPU times for every reader under that load.
+``tests/test_xes_fast.py``). Two runs, 2026-12-01, load 5-8 on 2 cores (``--skip-parquet
+--skip-csv --xes-python /tmp/xesvenv/bin/python --xes-before <main checkout>``), each beside
+the others in the same run: read_events 4.57 / 2.91 s CPU, peak 441 / 437 MiB, against
+rustxes 7.39 / 6.49 s CPU, 766 / 771 MiB (0.6x / 0.45x: goal 1.5x met), the main branch's
+expat reader 14.27 / 11.32 s, 593 / 586 MiB, and the bare expat ``iterparse`` floor 20.3 /
+15.3 s. Wall times were about twice the CPU times for every reader under that load.
 """
 
 from __future__ import annotations
