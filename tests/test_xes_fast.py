@@ -278,3 +278,32 @@ def test_hardened_corpus_xes_files_read_as_expat_does(tmp_path: Path) -> None:
     assert got[("nested_event.xes", 5)] == got[("nested_trace.xes", 1 << 23)] == "fell back"
     assert got[("two_logs.xes.zip:part1.xes", 5)] == "fast"
     assert got[("two_logs.xes.zip:part2.xes", 1 << 23)] == "fast"
+
+
+def _expat_only(*_a: Any, **_k: Any) -> None:
+    raise cio._Irregular
+
+
+@pytest.mark.parametrize("odd_member", [None, 0, 1])
+def test_archives_and_gzip_read_as_expat_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              odd_member: int | None) -> None:
+    """A zip of two logs (one of them irregular, or neither) and a gzip log: the same table
+    as expat alone gives (the whole file is re-read when any member is irregular)."""
+    import gzip
+    import zipfile
+
+    logs = [_regular(4, seed=5), _regular(3, seed=6)]
+    if odd_member is not None:
+        logs[odd_member] = logs[odd_member].replace(b"<event>", b"<event><!-- c -->", 1)
+    paths = [tmp_path / "two.xes.zip", tmp_path / "one.xes.gz"]
+    with zipfile.ZipFile(paths[0], "w") as zf:
+        for k, data in enumerate(logs):
+            zf.writestr(f"part{k}.xes", data)
+    paths[1].write_bytes(gzip.compress(logs[-1]))
+    got = [cio._read_xes(p, False) for p in paths]
+    monkeypatch.setattr(cio, "_xes_body", _expat_only)
+    for p, a in zip(paths, got, strict=True):
+        b = cio._read_xes(p, False)
+        pd.testing.assert_frame_equal(a.data, b.data)
+        assert (a.notes, a.extra, a.bad_rows) == (b.notes, b.extra, b.bad_rows)
+        np.testing.assert_array_equal(a.source_rows, b.source_rows)
