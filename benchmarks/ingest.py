@@ -1,7 +1,8 @@
 """Ingest benchmark: district files on disk -> validated canonical events (time and peak memory).
 
     python benchmarks/ingest.py [--cases 1000000] [--csv-cases 100000] [--skip-xes]
-                                [--stages] [--pipeline] [--xes-python PYTHON]
+                                [--skip-parquet] [--skip-csv] [--stages] [--pipeline]
+                                [--xes-python PYTHON] [--xes-before CHECKOUT]
 
 The files are ``casekit synth`` districts (``_common.py``: about 300 agencies, all 17 columns,
 free text, a few rows that validation quarantines), cached in ``benchmarks/.cache/``. Each
@@ -11,7 +12,8 @@ pandas' pyarrow CSV engine for CSV; for XES (the real road-traffic log) against 
 reader measured in the run: PM4Py's Rust reader ``rustxes.import_xes`` (the core of ``r4pm``)
 when the interpreter ``--xes-python`` (default: this one) can import it, else the standard
 library's expat ``iterparse`` collecting the same fields without validation (always measured
-too), plus PM4Py's published figures (``../shared/perf/BASELINES.md``). Memory is also given per
+too; ``--xes-before DIR`` also times another casekit checkout, e.g. main, in the same run),
+plus PM4Py's published figures (``../shared/perf/BASELINES.md``). Memory is also given per
 million events above the interpreter and imports; ``--stages`` prints each stage of the
 validated reads (CPU, wall, peak RSS), ``--pipeline`` the peak of read -> case table -> both
 networks and the events a 24 GiB machine holds. Goals (issue 15): Parquet within 2x of pyarrow,
@@ -32,11 +34,17 @@ flattens nested ``<event>`` elements into ordinary events (casekit quarantines t
 caps on value size or number of keys, and ends with a ``pyo3 PanicException`` (a
 ``BaseException``, not an ``Exception``) on nested traces, prefixed tags (``xes:log``), empty,
 truncated or non-XML files. Most of these cannot be detected from its output, so a checked
-fallback is not possible either. The expat path was made faster instead (callbacks inlined,
-doomed whole-column timestamp format scans skipped): road traffic read_events 17.6-22.6 s ->
-9.3-13.0 s CPU (two runs, before and after side by side); beside rustxes in the same run
-10.3 s / 5.8 s (1.8x) and 11.1 s / 6.8 s (1.6x): goal 1.5x missed, as the expat callbacks
-alone, with empty bodies, cost about 6 s of Python calls on this log.
+fallback is not possible either. The casekit reader was made faster instead: first the expat
+callbacks (inlined, doomed whole-column timestamp format scans skipped: 17.6-22.6 s -> 9.3-13.0
+s CPU), then a bulk scanner for the regular XES shape (``casekit.io._xes_body``: the text split
+at quotes by pyarrow, each distinct markup run between two values interpreted once, columns
+filled with numpy; anything it does not read exactly as expat does is re-read with expat,
+``tests/test_xes_fast.py``). Two runs, 2026-12-01, load 5-8 on 2 cores (``--skip-parquet
+--skip-csv --xes-python /tmp/xesvenv/bin/python --xes-before <main checkout>``), each beside
+the others in the same run: read_events 4.57 / 2.91 s CPU, peak 441 / 437 MiB, against
+rustxes 7.39 / 6.49 s CPU, 766 / 771 MiB (0.6x / 0.45x: goal 1.5x met), the main branch's
+expat reader 14.27 / 11.32 s, 593 / 586 MiB, and the bare expat ``iterparse`` floor 20.3 /
+15.3 s. Wall times were about twice the CPU times for every reader under that load.
 """
 
 from __future__ import annotations
@@ -230,9 +238,10 @@ def _rustxes_measure(python: str, path: Path, tmp: Path) -> dict | None:
     return json.loads(got.stdout.strip().splitlines()[-1])
 
 
-def measure(kind: str, path: Path) -> dict:
+def measure(kind: str, path: Path, root: Path = cm.ROOT) -> dict:
+    """One measurement in a fresh process, casekit imported from ``root`` (this checkout)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(cm.ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        [str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)],
                          capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -266,8 +275,9 @@ def report_stages(name: str, path: Path) -> None:
               f"{f'  ({calls} calls)' if calls > 1 else ''}")
 
 
-def report_xes(python: str) -> tuple[float, float]:
-    """casekit on the road-traffic zip beside the fastest XES reader measured in this run."""
+def report_xes(python: str, before: Path | None = None) -> tuple[float, float]:
+    """casekit on the road-traffic zip beside the fastest XES reader measured in this run (and
+    beside the casekit checkout ``before``, e.g. the main branch, when given)."""
     import tempfile
 
     ours, expat = measure("casekit", ROAD), measure("bare-xes", ROAD)
@@ -282,9 +292,12 @@ def report_xes(python: str) -> tuple[float, float]:
     else:
         r_xes = report(name, ours, rust, f"rustxes {rust['version']} import_xes on the extracted "
                        ".xes, no validation, offsets dropped (fastest reader measured)", 1.5)
-        print(f"    | {expat_name}: wall {expat['seconds']:.2f} s cpu {expat['cpu']:.2f} s "
-              f"peak {expat['peak_mib']:,.0f} MiB -> casekit/expat "
-              f"{ours['cpu'] / expat['cpu']:.1f}x cpu")
+    for label, other in ([] if rust is None else [(expat_name, expat)]) + (
+            [] if before is None else [(f"casekit read_events from {before}",
+                                        measure("casekit", ROAD, before))]):
+        print(f"    | {label}: wall {other['seconds']:.2f} s cpu {other['cpu']:.2f} s "
+              f"peak {other['peak_mib']:,.0f} MiB -> casekit here / it "
+              f"{ours['cpu'] / other['cpu']:.2f}x cpu")
     pm = cm.published("XES 561,470 events")
     if pm:
         print(f"    | PM4Py (not installed; BASELINES.md, wall s): default parser / Rust "
@@ -297,6 +310,11 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1_000_000, help="cases of the Parquet district")
     ap.add_argument("--csv-cases", type=int, default=100_000, help="cases of the CSV district")
     ap.add_argument("--skip-xes", action="store_true")
+    ap.add_argument("--skip-parquet", action="store_true")
+    ap.add_argument("--skip-csv", action="store_true")
+    ap.add_argument("--xes-before", type=Path, default=None, metavar="DIR",
+                    help="also time read_events on the XES log from this casekit checkout "
+                         "(before / after in one run)")
     ap.add_argument("--stages", action="store_true",
                     help="also print each stage's time and peak memory")
     ap.add_argument("--pipeline", action="store_true",
@@ -308,23 +326,27 @@ def main() -> None:
     if args.child:
         _child(*args.child)
         return
-    pq = cm.district(args.cases)
-    csv = cm.district(args.csv_cases, fmt="csv")
-    cm.header("ingest: file -> validated events, each in a fresh process", pq)
-    r_pq = report(f"Parquet, {args.cases:,} cases", measure("casekit", pq),
-                  measure("bare-parquet", pq), "pyarrow read_table().to_pandas()", 2)
-    r_csv = report(f"CSV ({csv.stat().st_size / 2**20:,.0f} MiB), {args.csv_cases:,} cases",
-                   measure("casekit", csv), measure("bare-csv", csv),
-                   "pandas read_csv(engine='pyarrow')", 2)
-    if args.stages:
-        report_stages(f"Parquet, {args.cases:,} cases", pq)
-        report_stages(f"CSV, {args.csv_cases:,} cases", csv)
-    if args.pipeline:
-        report_pipeline(pq)
+    r_pq = r_csv = float("nan")
+    if not args.skip_parquet:
+        pq = cm.district(args.cases)
+        cm.header("ingest: file -> validated events, each in a fresh process", pq)
+        r_pq = report(f"Parquet, {args.cases:,} cases", measure("casekit", pq),
+                      measure("bare-parquet", pq), "pyarrow read_table().to_pandas()", 2)
+        if args.stages:
+            report_stages(f"Parquet, {args.cases:,} cases", pq)
+        if args.pipeline:
+            report_pipeline(pq)
+    if not args.skip_csv:
+        csv = cm.district(args.csv_cases, fmt="csv")
+        r_csv = report(f"CSV ({csv.stat().st_size / 2**20:,.0f} MiB), {args.csv_cases:,} cases",
+                       measure("casekit", csv), measure("bare-csv", csv),
+                       "pandas read_csv(engine='pyarrow')", 2)
+        if args.stages:
+            report_stages(f"CSV, {args.csv_cases:,} cases", csv)
     xes = float("nan")
     r_xes = float("nan")
     if not args.skip_xes and ROAD.exists():
-        xes, r_xes = report_xes(args.xes_python)
+        xes, r_xes = report_xes(args.xes_python, args.xes_before)
     elif not args.skip_xes:
         print(f"XES road traffic: skipped ({ROAD} not present)")
     print(f"  {cm.load()} after the runs")
