@@ -2363,9 +2363,10 @@ class _Gen:
     slot: np.ndarray | slice  # CRN slot of each filing (first filings: a phase's slice)
     D: _Draws  # their inputs, aligned with them
     rep: np.ndarray  # virtual replication of each filing (first filings: variant 0)
-    T: np.ndarray  # time to close, float32
+    T: np.ndarray  # time to close, float32; (variants, n) for first filings of every variant
     code: np.ndarray  # uint8 flags (_FU, _OWNED, _FUND, _SUCC)
     routed: np.ndarray | None = None  # agency types drawn in by routing, per filing
+    warm: bool = False  # every filing opened in the warm-up year (none is counted in the year)
 
 
 def _flag(f: _Gen, mask: np.ndarray, bit: int) -> None:
@@ -2376,16 +2377,31 @@ def _act_calibration(run: _Run, f: _Gen) -> None:
     """Carry the calibrated medians' uncertainty: one factor on time to close per replication."""
     factor = run.eff[("baseline", "days_repeat" if f.g >= 1 else "days_first")]
     if (factor != 1.0).any():  # drawn (with estimated effects, ``_calibration_draws``)
-        f.T *= factor.astype(np.float32).take(f.rep)
+        rows = f.T.reshape(-1, f.T.shape[-1])  # a row per variant when T is (variants, n)
+        width = len(factor) // len(rows)  # virtual replications f.rep runs over
+        fb = _rep_bounds(f.rep, width)  # f.rep ascends: one slice per replication
+        x = factor.astype(np.float32).reshape(len(rows), width)
+        for v, row in enumerate(rows):
+            for r in np.flatnonzero(fb[1:] > fb[:-1]):
+                row[fb[r]:fb[r + 1]] *= x[v, r]
+
+
+def _rep_bounds(rep: np.ndarray, width: int) -> np.ndarray:
+    """Return where each of the replications ``0..width-1`` starts in ``rep`` (ascending).
+
+    Examples
+    --------
+    >>> _rep_bounds(np.array([0, 0, 2], np.int32), 3).tolist()
+    [0, 2, 2, 3]
+    """
+    return np.searchsorted(rep, np.arange(width + 1, dtype=rep.dtype))
 
 
 def _act_leader(run: _Run, f: _Gen) -> None:
     """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
     thr = _thr(run.levers["leader_ownership_share"])
     if f.g >= 1 and thr > 0:
-        owned = f.D.u["lead"] < thr
-        _flag(f, owned, _OWNED)
-        idx = np.flatnonzero(owned)
+        idx = np.flatnonzero(f.D.u["lead"] < thr)  # owned (the flag: :func:`_act_flags`)
         factor = run.eff[("leader_ownership_share", "duration_factor")].astype(np.float32)
         f.T[idx] *= factor[f.rep[idx]]
 
@@ -2409,7 +2425,9 @@ def _act_conference(run: _Run, f: _Gen) -> None:
         conf = f.D.u["conf"]
         idx = np.flatnonzero((f.D.dept >= 2) & (conf < thr))
         interval = run.levers["joint_conference_interval_days"]
-        f.T[idx] += (conf[idx] + np.float32(0.5)) * np.float32(interval / need / _U)
+        wait = conf.take(idx) + np.float32(0.5)  # .take and one write: faster than T[idx] +=
+        wait *= np.float32(interval / need / _U)
+        f.T[..., idx] = f.T.take(idx, axis=-1) + wait
 
 
 def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
@@ -2422,29 +2440,72 @@ def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
         cap = np.where(f.D.dept[idx] >= 2,
                        np.float32(a[("one_stop_center", "cross_department_cap_days")]),
                        np.float32(a[("one_stop_center", "single_department_cap_days")]))
-        f.T[idx] = np.minimum(f.T[idx], cap)
+        f.T[..., idx] = np.minimum(f.T.take(idx, axis=-1), cap)
 
 
 def _act_mediation(run: _Run, f: _Gen) -> None:
     """调解 (capacity-limited): Erlang-C wait + exponential session, whichever closes first."""
     a, mq = run.a, run.mq
-    share = a[("mediators", "eligible_share")] * mq["served"]
-    thr = _thr(share)
+    share, thr = _mediated(run)
     if thr <= 0:
         return
     u_med = f.D.u["med"]
     med = np.flatnonzero(u_med < thr)
-    v = u_med[med] + np.float32(0.5)
+    v = u_med.take(med) + np.float32(0.5)
     v *= np.float32(1.0 / (share * _U))  # conditional uniform in (0, 1)
     pw = mq["p_wait"]
     waits = np.flatnonzero(v < pw)  # the queue's wait: exponential given that one waits
     wait = np.zeros(len(med), np.float32)
     wait[waits] = np.log(v[waits] * np.float32(1.0 / max(pw, 1e-12))) * np.float32(
         -1.0 / mq["rate"])
-    wait += _quantile_tables()[2].take(f.D.u["session"][med]) * np.float32(1.0 / mq["mu"])
-    f.T[med] = np.minimum(f.T[med], wait)
-    ok = med[f.D.u["succ"][med] < _thr(a[("mediators", "success_rate")])]
-    f.code[ok] |= np.uint8(_SUCC)
+    wait += _quantile_tables()[2].take(f.D.u["session"].take(med)) * np.float32(1.0 / mq["mu"])
+    f.T[..., med] = np.minimum(f.T.take(med, axis=-1), wait)
+
+
+def _mediated(run: _Run) -> tuple[float, int]:
+    """Share of filings mediated and its threshold on the ``med`` lane."""
+    share = run.a[("mediators", "eligible_share")] * run.mq["served"]
+    return share, _thr(share)
+
+
+def _act_flags(run: _Run, f: _Gen) -> None:
+    """Set the flags of ``f.code`` (they read no times): owned, mediated successfully,
+    follow-up visit, funded."""
+    thr = _thr(run.levers["leader_ownership_share"])
+    if f.g >= 1 and thr > 0:
+        _flag(f, f.D.u["lead"] < thr, _OWNED)
+    thr = _mediated(run)[1]
+    if thr > 0:  # a successful mediation settles the matter
+        _flag(f, (f.D.u["med"] < thr) & (
+            f.D.u["succ"] < _thr(run.a[("mediators", "success_rate")])), _SUCC)
+    _act_follow_up_fund(run, f)
+
+
+def _act_times(run: _Run, f: _Gen, cover: np.ndarray) -> None:
+    """Act the levers on the times to close ``f.T`` (in this order)."""
+    _act_calibration(run, f)
+    _act_leader(run, f)
+    _act_route(run, f)
+    _act_conference(run, f)
+    _act_one_stop(run, f, cover)
+    _act_mediation(run, f)
+
+
+def _time_bound(run: _Run, f: _Gen) -> tuple[float, float]:
+    """(factor, days): after :func:`_act_times` no time exceeds ``tcore * factor + days``.
+
+    The calibration, leader and route factors multiply, the conference adds at most its
+    interval; the one-stop centre and mediation only shorten. Margins cover float32 rounding.
+    """
+    factor = max(1.0, float(run.eff[("baseline", "days_repeat" if f.g >= 1 else
+                                     "days_first")].max()))
+    if f.g >= 1 and _thr(run.levers["leader_ownership_share"]) > 0:
+        factor *= max(1.0, float(run.eff[("leader_ownership_share", "duration_factor")].max()))
+    if f.g >= 1 and run.route_thr > 0 and run.route is not None:
+        factor *= max(1.0, float(run.route.max()))
+    days = run.levers["joint_conference_interval_days"] if _thr(
+        run.a[("joint_conference_interval_days", "need_share")]) > 0 else 0.0
+    return factor * 1.001, days + 1.0
 
 
 def _act_follow_up_fund(run: _Run, f: _Gen) -> None:
@@ -2462,9 +2523,10 @@ def _escalates(run: _Run, f: _Gen, key: np.ndarray, y: np.ndarray, ty: np.ndarra
     """
     elasticity = run.a[("all", "escalation_time_elasticity")]
     pe = np.sqrt(ty) if elasticity == 0.5 else ty ** np.float32(elasticity)
-    pe *= run.esc_factor[key[y]]
+    pe *= run.esc_factor.take(key.take(y))
     pe *= np.float32(run.esc_coef * _U)
-    return f.D.u["esc"][y] < pe - np.float32(0.5)  # (uniform + 0.5) / 65536 < p
+    pe -= np.float32(0.5)
+    return f.D.u["esc"].take(y) < pe  # (uniform + 0.5) / 65536 < p
 
 
 def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: int
@@ -2584,18 +2646,17 @@ def _first_generation(crn: _CRN, phases: list[tuple[_Run, int]], shared: bool, V
     """Return (run, filings, arrivals) of the first filings each phase acts on.
 
     A phase's slots (:meth:`_CRN.first_phase`, kept or not by its field-visit threshold; one
-    phase: the same run for both), once per variant unless ``shared``; each part's
-    replications ascend.
+    phase: the same run for both), replications ascending. Unless ``shared``, the filings'
+    times are one row per variant (``T`` of shape ``(V, n)``): the levers act on every
+    variant's times at once, and :func:`_step` then follows each variant on its own.
     """
     out = []
-    R = crn.replications
     for k in range(2):
         run, thr = phases[k if len(phases) == 2 else 0]
         sl, D, arr = crn.first_phase(thr, k)
-        rep = crn.rep[sl]
-        for v in range(1 if shared else V):
-            out.append((run, _Gen(0, sl, D, rep + v * R if v else rep, D.tcore.copy(),
-                                  np.zeros(len(arr), np.uint8)), arr))
+        T = D.tcore.copy() if shared else np.repeat(D.tcore[None, :], V, axis=0)
+        out.append((run, _Gen(0, sl, D, crn.rep[sl], T, np.zeros(len(arr), np.uint8),
+                              warm=k == 0), arr))
     return out
 
 
@@ -2604,17 +2665,18 @@ def _later_generation(base: Baseline, crn: _CRN, phases: list[tuple[_Run, int]],
                       ) -> list[tuple[_Run, _Gen, np.ndarray]]:
     """Return (run, filings, arrivals) of generation ``g`` (>= 1) per phase (by arrival)."""
     if len(phases) == 1:
-        sels: list[tuple[_Run, Any]] = [(phases[0][0], slice(None))]
+        sels: list[tuple[_Run, Any, bool]] = [(phases[0][0], slice(None), False)]
     else:
         warm = arr < 0.0
-        sels = [(phases[0][0], np.flatnonzero(warm)), (phases[1][0], np.flatnonzero(~warm))]
+        sels = [(phases[0][0], np.flatnonzero(warm), True),
+                (phases[1][0], np.flatnonzero(~warm), False)]
     out = []
-    for run, k in sels:
+    for run, k, in_warm_up in sels:
         s = slot[k]
         if len(s):
             D = _generation(base, crn, g, s)
-            out.append((run, _Gen(g, s, D, rep[k], D.tcore, np.zeros(len(s), np.uint8)),
-                        arr[k]))
+            out.append((run, _Gen(g, s, D, rep[k], D.tcore, np.zeros(len(s), np.uint8),
+                                  warm=in_warm_up), arr[k]))
     return out
 
 
@@ -2623,16 +2685,67 @@ def _step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally:
     """Act the levers on one generation's filings ``f`` (arrivals ``arr``); tally them.
 
     ``shared``: ``f`` holds variant 0's first filings, standing for every variant (offsets
-    ``v * R``). Return the (slot, virtual replication, arrival) of the filings they re-file in
-    the year.
+    ``v * R``). With times per variant (``f.T`` of shape ``(V, n)``, first filings only) the
+    levers act once on all of them, then each variant is closed and tallied on its own. Return
+    the (slot, virtual replication, arrival) of the filings they re-file in the year.
     """
-    _act_calibration(run, f)
-    _act_leader(run, f)
-    _act_route(run, f)
-    _act_conference(run, f)
-    _act_one_stop(run, f, crn.cover)
-    _act_mediation(run, f)
-    _act_follow_up_fund(run, f)
+    _act_flags(run, f)
+    if f.warm:
+        return _warm_step(run, base, crn, f, arr, tally, shared)
+    _act_times(run, f, crn.cover)
+    if f.T.ndim == 1:
+        return _close(run, base, crn, f, arr, tally, shared)
+    R = crn.replications
+    nxt = [_close(run, base, crn, dataclasses.replace(f, rep=f.rep + v * R, T=T), arr, tally,
+                  False) for v, T in enumerate(f.T)]
+    return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
+
+
+def _warm_step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally: _Tally,
+               shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_step` for filings of the warm-up year (flags set): the same result, less work.
+
+    None of them is counted in the year: what matters is whether a filing re-files (its flags
+    decide) and, for those that do and those that may still be open at the year's end
+    (:func:`_time_bound`), the time to close; the levers act on those filings only.
+    """
+    R = crn.replications
+    offsets = range(0, run.variants * R, R) if shared or f.T.ndim == 2 else range(1)
+    key = f.rep * _N_CODES + f.code
+    table = run.refile_thr[min(f.g, 1)]
+    refiled = [f.D.u["refile"] < table[o * _N_CODES:].take(key) for o in offsets]
+    factor, days = _time_bound(run, f)
+    need = f.D.tcore * np.float32(factor)
+    need += arr
+    need = need > np.float32(_YEAR - days)  # NaN (no filing): False
+    for r in refiled:
+        need |= r
+    idx = np.flatnonzero(need)
+    D = _Draws(grp=f.D.grp.take(idx), dept=f.D.dept.take(idx), tcore=f.D.tcore.take(idx),
+               u={k: f.D.u[k].take(idx) for k in _TIME_LANES if k in f.D.u})
+    slot = idx + f.slot.start if isinstance(f.slot, slice) else f.slot.take(idx)
+    sub = _Gen(f.g, slot, D, f.rep.take(idx), f.T.take(idx, axis=-1), f.code.take(idx))
+    _act_times(run, sub, crn.cover)
+    a_sub = arr.take(idx)
+    nxt = []
+    for k, o in enumerate(offsets):
+        T = sub.T[k] if sub.T.ndim == 2 else sub.T
+        tally.add_backlog(sub.rep[a_sub + T > _YEAR] + o)
+        r = np.flatnonzero(refiled[k].take(idx))
+        child = a_sub.take(r) + T.take(r) + _gaps(base, D.u["z_gap"].take(r))
+        ok = np.flatnonzero(child < _YEAR)
+        r = r.take(ok)
+        nxt.append((slot.take(r), sub.rep.take(r) + o, child.take(ok)))
+    return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
+
+
+#: the lanes :func:`_act_times` reads, and the gap to the next filing
+_TIME_LANES = ("lead", "route", "conf", "os", "med", "session", "z_gap")
+
+
+def _close(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally: _Tally,
+           shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Close, tally and re-file the filings ``f`` the levers acted on (as :func:`_step`)."""
     R = crn.replications
     y = np.flatnonzero(arr >= 0.0)  # opened in the year
     ty = f.T[y]
@@ -2735,7 +2848,7 @@ class _Tally:
         counts["n"] = n
         counts["rep"] = n if f.g >= 1 else 0
         counts["dept"] = table.sum(axis=1) @ np.arange(nd)
-        fb = np.searchsorted(f.rep, np.arange(width + 1, dtype=f.rep.dtype))
+        fb = _rep_bounds(f.rep, width)
         counts["backlog"] = np.array([np.count_nonzero(late[fb[r]:fb[r + 1]])
                                       for r in range(width)])
         yb = np.concatenate([[0], np.cumsum(n)])
@@ -2763,6 +2876,11 @@ class _Tally:
                            ("ordinal", np.full(len(y), f.g + 1, dtype=np.int16)), ("esc", esc),
                            ("ontime", ok)):
                 self.kept[key].append(v)
+
+    def add_backlog(self, rep: np.ndarray) -> None:
+        """Count filings still open at the year's end (one per entry of ``rep``) that were
+        opened before it: the warm-up year's (:func:`_warm_step`)."""
+        self.tot["backlog"] += np.bincount(rep, minlength=self.R)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
         return np.array([_median(np.concatenate(p)) if p else np.nan for p in chunks])
