@@ -2061,11 +2061,16 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
     cell = cat.astype(np.intp) << 16
     cell |= lanes("pattern")
     grp = pattern_table.ravel().take(cell)
+    return _Draws(grp=grp, dept=base.group_departments.astype(np.int8).take(grp),
+                  tcore=_durations(base, grp, lanes("z"), g >= 1), u=_raw_lanes(lanes, g))
+
+
+def _raw_lanes(lanes: Any, g: int) -> dict[str, np.ndarray]:
+    """The uint16 lanes of :data:`_RAW` (and ``route``, the ``keep`` lane, for later filings)."""
     u = {name: lanes(name) for name in _RAW}
     if g >= 1:
         u["route"] = lanes("keep")
-    return _Draws(grp=grp, dept=base.group_departments.astype(np.int8).take(grp),
-                  tcore=_durations(base, grp, lanes("z"), g >= 1), u=u)
+    return u
 
 
 @dataclasses.dataclass(eq=False)
@@ -2228,25 +2233,34 @@ def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
     filing gets the same draws in every scenario, whichever other matters are re-filed.
     """
     total = crn.replications * crn.slots
-    if len(pos) > total // 8:  # the same matter may be re-filed in several variants: hash once
+    if len(pos) > total // 8:  # the same matter may be re-filed in several variants: draw once
         mark = np.zeros(total, bool)
         mark[pos] = True
         distinct = np.flatnonzero(mark)
         if len(distinct) < 0.9 * len(pos):
             inv = np.empty(total, np.intp)
             inv[distinct] = np.arange(len(distinct))
-            x = _hash_words(crn, g, distinct).take(inv[pos], axis=1)
-        else:
-            x = _hash_words(crn, g, pos)
-    else:
-        x = _hash_words(crn, g, pos)
+            at = inv.take(pos)
+            x = _hash_words(crn, g, distinct)
+            once = _derive(base, _word_lanes(x), g, crn.category.take(distinct),
+                           crn.pattern_table)
+            return _Draws(grp=once.grp.take(at), dept=once.dept.take(at),
+                          tcore=once.tcore.take(at),
+                          u=_raw_lanes(_word_lanes(x.take(at, axis=1)), g))
+    return _derive(base, _word_lanes(_hash_words(crn, g, pos)), g, crn.category.take(pos),
+                   crn.pattern_table)
+
+
+def _word_lanes(x: np.ndarray) -> Any:
+    """``lane(name)`` of the (4, n) hash words ``x``: lane ``4 w + q`` is word ``w``'s ``q``-th
+    uint16 (little-endian)."""
     words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
 
     def lane(name: str) -> np.ndarray:
         w, q = divmod(_LANES[name], 4)
         return words[w, q::4]
 
-    return _derive(base, lane, g, crn.category.take(pos), crn.pattern_table)
+    return lane
 
 
 def _hash_words(crn: _CRN, g: int, pos: np.ndarray) -> np.ndarray:
@@ -2422,9 +2436,9 @@ def _act_leader(run: _Run, f: _Gen) -> None:
     """领导包案: owned repeat filings close faster (ASSUMPTIONS leader_ownership_share)."""
     thr = _thr(run.levers["leader_ownership_share"])
     if f.g >= 1 and thr > 0:
-        idx = np.flatnonzero(f.D.u["lead"] < thr)  # owned (the flag: :func:`_act_flags`)
+        owned = f.D.u["lead"] < thr  # (the flag: :func:`_act_flags`)
         factor = run.eff[("leader_ownership_share", "duration_factor")].astype(np.float32)
-        f.T[idx] *= factor[f.rep[idx]]
+        f.T *= np.where(owned, factor.take(f.rep), np.float32(1.0))  # dense: x 1.0 is exact
 
 
 def _act_route(run: _Run, f: _Gen) -> None:
@@ -2444,11 +2458,11 @@ def _act_conference(run: _Run, f: _Gen) -> None:
     thr = _thr(need)
     if thr > 0:  # need if the uniform is below need_share; then uniform / need_share is the phase
         conf = f.D.u["conf"]
-        idx = np.flatnonzero((f.D.dept >= 2) & (conf < thr))
         interval = run.levers["joint_conference_interval_days"]
-        wait = conf.take(idx) + np.float32(0.5)  # .take and one write: faster than T[idx] +=
+        wait = conf + np.float32(0.5)  # dense: about half the filings wait
         wait *= np.float32(interval / need / _U)
-        f.T[..., idx] = f.T.take(idx, axis=-1) + wait
+        wait *= (f.D.dept >= 2) & (conf < thr)  # no wait (+ 0.0) for the others
+        f.T += wait
 
 
 def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
@@ -2715,10 +2729,11 @@ def _step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally:
         return _warm_step(run, base, crn, f, arr, tally, shared)
     _act_times(run, f, crn.cover)
     if f.T.ndim == 1:
-        return _close(run, base, crn, f, arr, tally, shared)
+        return _close_filings(run, base, crn, f, arr, tally, shared)
     R = crn.replications
-    nxt = [_close(run, base, crn, dataclasses.replace(f, rep=f.rep + v * R, T=T), arr, tally,
-                  False) for v, T in enumerate(f.T)]
+    y = np.flatnonzero(arr >= 0.0)
+    nxt = [_close_filings(run, base, crn, dataclasses.replace(f, rep=f.rep + v * R, T=T), arr,
+                          tally, False, y) for v, T in enumerate(f.T)]
     return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
 
 
@@ -2763,12 +2778,17 @@ def _warm_step(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, t
 _TIME_LANES = ("lead", "route", "conf", "os", "med", "session", "z_gap")
 
 
-def _close(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally: _Tally,
-           shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Close, tally and re-file the filings ``f`` the levers acted on (as :func:`_step`)."""
+def _close_filings(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray,
+                   tally: _Tally, shared: bool, y: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Close, tally and re-file the filings ``f`` the levers acted on (as :func:`_step`).
+
+    ``y``: the filings opened in the year, if known.
+    """
     R = crn.replications
-    y = np.flatnonzero(arr >= 0.0)  # opened in the year
-    ty = f.T[y]
+    if y is None:
+        y = np.flatnonzero(arr >= 0.0)  # opened in the year
+    ty = f.T.take(y)
     late = arr + f.T > _YEAR
     key = f.rep * _N_CODES + f.code  # (replication, code) cell
     offsets = range(0, run.variants * R, R) if shared else range(1)
@@ -2782,11 +2802,11 @@ def _close(run: _Run, base: Baseline, crn: _CRN, f: _Gen, arr: np.ndarray, tally
     nxt = []
     for o, refd in zip(offsets, refiled, strict=True):
         idx = np.flatnonzero(refd)
-        child = arr[idx] + f.T[idx] + _gaps(base, f.D.u["z_gap"][idx])
+        child = arr.take(idx) + f.T.take(idx) + _gaps(base, f.D.u["z_gap"].take(idx))
         ok = np.flatnonzero(child < _YEAR)
-        idx = idx[ok]
-        slot = idx + f.slot.start if isinstance(f.slot, slice) else f.slot[idx]
-        nxt.append((slot, f.rep[idx] + o, child[ok]))
+        idx = idx.take(ok)
+        slot = idx + f.slot.start if isinstance(f.slot, slice) else f.slot.take(idx)
+        nxt.append((slot, f.rep.take(idx) + o, child.take(ok)))
     return tuple(np.concatenate(x) for x in zip(*nxt, strict=True))  # type: ignore[return-value]
 
 
@@ -2812,7 +2832,11 @@ def _competing_exits(base: Baseline, f: _Gen, y: np.ndarray, ty: np.ndarray,
     for t in thr:
         ty_thr = t.take(y).astype(np.float32)
         below = u < ty_thr
-        lim = np.where(below, c * ty_thr, ty_thr + c * (np.float32(_U) - ty_thr))
+        lim = np.float32(_U) - ty_thr  # above: t + c (65536 - t); below: c t
+        lim *= c
+        lim += ty_thr
+        ty_thr *= c
+        np.copyto(lim, ty_thr, where=below)
         out.append(u < lim)
     return out
 
@@ -2845,8 +2869,8 @@ class _Tally:
         is not a close: neither on time nor settled.
         """
         tot = self.tot
-        ry = f.rep[y]
-        open_y = late[y]
+        ry = f.rep.take(y)
+        open_y = late.take(y)
         open_y |= esc
         if competed is not None:
             open_y |= competed[0]
@@ -2854,13 +2878,18 @@ class _Tally:
         ok = ontime if competed is None else ontime & ~competed[0]
         # one bincount over (replication, flags, departments) counts all but the later variants'
         # on-time and settled filings
-        code = (f.code[y] & np.uint8(7)) << np.uint8(3)  # fu, owned, fund
+        code = f.code.take(y)
+        code &= np.uint8(7)
+        code <<= np.uint8(3)  # fu, owned, fund
         code |= ok.view(np.uint8)
         code |= esc.view(np.uint8) << np.uint8(1)
-        code |= (~(open_y | refiled[0][y])).view(np.uint8) << np.uint8(2)
+        open_y |= refiled[0].take(y)
+        code |= (~open_y).view(np.uint8) << np.uint8(2)
         nd = self.n_dept
-        cell = ry * (64 * nd) + code.astype(np.intp) * nd
-        cell += f.D.dept[y]
+        cell = code.astype(np.intp)
+        cell *= nd
+        cell += f.D.dept.take(y)
+        cell += ry * (64 * nd)
         table = np.bincount(cell, minlength=width * 64 * nd).reshape(width, 64, nd)
         by_code = table.sum(axis=2)
         n = by_code.sum(axis=1)
