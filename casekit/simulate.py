@@ -2066,7 +2066,7 @@ def _derive(base: Baseline, lanes: Any, g: int, cat: np.ndarray,
 
 
 def _raw_lanes(lanes: Any, g: int) -> dict[str, np.ndarray]:
-    """The uint16 lanes of :data:`_RAW` (and ``route``, the ``keep`` lane, for later filings)."""
+    """Return the uint16 lanes of :data:`_RAW` (and ``route``: ``keep``, for later filings)."""
     u = {name: lanes(name) for name in _RAW}
     if g >= 1:
         u["route"] = lanes("keep")
@@ -2252,8 +2252,10 @@ def _generation(base: Baseline, crn: _CRN, g: int, pos: np.ndarray) -> _Draws:
 
 
 def _word_lanes(x: np.ndarray) -> Any:
-    """``lane(name)`` of the (4, n) hash words ``x``: lane ``4 w + q`` is word ``w``'s ``q``-th
-    uint16 (little-endian)."""
+    """Return ``lane(name)`` of the (4, n) hash words ``x``.
+
+    Lane ``4 w + q`` is word ``w``'s ``q``-th uint16 (little-endian).
+    """
     words = x.astype("<u8", copy=False).view("<u2")  # (4, 4 n): lane 4 w + q at [w, q::4]
 
     def lane(name: str) -> np.ndarray:
@@ -2356,8 +2358,9 @@ _CALIBRATION_EFFECTS: tuple[tuple[str, str], ...] = tuple(
     ("baseline", n) for n in ("days_first", "days_repeat", "refile_first", "refile_later"))
 _PER_REPLICATION: tuple[tuple[str, str], ...] = (
     *dict.fromkeys(v[:2] for v in _EFFECT_ROWS.values()), *_CALIBRATION_EFFECTS)
-#: Drawn effects that act on the time of first filings: with one of them drawn, a run follows
-#: its first filings once per variant instead of sharing them.
+#: Drawn effects that act on the time of first filings: with one of them drawn, the first
+#: filings carry one row of times per variant (the levers act on both at once) and each
+#: variant is closed and tallied on its own, instead of sharing them whole.
 _FIRST_FILING_EFFECTS: frozenset[tuple[str, str]] = frozenset({("baseline", "days_first")})
 #: bits of a filing's code: the flags its re-filing and escalation probabilities depend on
 _FU, _OWNED, _FUND, _SUCC = 1, 2, 4, 8
@@ -2479,8 +2482,11 @@ def _act_one_stop(run: _Run, f: _Gen, cover: np.ndarray) -> None:
 
 
 def _act_mediation(run: _Run, f: _Gen) -> None:
-    """调解 (capacity-limited): Erlang-C wait + exponential session, whichever closes first."""
-    a, mq = run.a, run.mq
+    """调解 (capacity-limited): Erlang-C wait + exponential session, whichever closes first.
+
+    (The flag of a successful mediation: :func:`_act_flags`.)
+    """
+    mq = run.mq
     share, thr = _mediated(run)
     if thr <= 0:
         return
@@ -2504,8 +2510,10 @@ def _mediated(run: _Run) -> tuple[float, int]:
 
 
 def _act_flags(run: _Run, f: _Gen) -> None:
-    """Set the flags of ``f.code`` (they read no times): owned, mediated successfully,
-    follow-up visit, funded."""
+    """Set the flags of ``f.code``: owned, mediated successfully, follow-up visit, funded.
+
+    They read no times, so they may come before the levers act on the times.
+    """
     thr = _thr(run.levers["leader_ownership_share"])
     if f.g >= 1 and thr > 0:
         _flag(f, f.D.u["lead"] < thr, _OWNED)
@@ -2624,8 +2632,9 @@ def _simulate(base: Baseline, levers: Mapping[str, float], a: Mapping, crn: _CRN
     groups) carry the estimates' uncertainty: then one pass over the same common random numbers
     makes two runs, the drawn one returned with the other under ``"fixed"`` (the effects at
     their point values: exactly what a run without draws gives). First filings are computed
-    once for both unless a drawn effect acts on their times (:data:`_FIRST_FILING_EFFECTS`);
-    later filings are followed per run. The levers act on the filings of the simulated year;
+    once for both; when a drawn effect acts on their times (:data:`_FIRST_FILING_EFFECTS`) they
+    carry a row of times per run and are closed per run; later filings are followed per run.
+    The warm-up year's filings get their times only where they matter (:func:`_warm_step`). The levers act on the filings of the simulated year;
     those of the warm-up year run at the observed values (:func:`_phases`).
     """
     draws = draws or {}
@@ -2927,8 +2936,10 @@ class _Tally:
                 self.kept[key].append(v)
 
     def add_backlog(self, rep: np.ndarray) -> None:
-        """Count filings still open at the year's end (one per entry of ``rep``) that were
-        opened before it: the warm-up year's (:func:`_warm_step`)."""
+        """Count the warm-up year's filings still open at the year's end, one per ``rep`` entry.
+
+        (:func:`_warm_step`; :meth:`add` counts those of the year.)
+        """
         self.tot["backlog"] += np.bincount(rep, minlength=self.R)
 
     def _medians(self, chunks: list[list[np.ndarray]]) -> np.ndarray:
