@@ -2083,7 +2083,7 @@ class _CRN:
     then the unused slots (``bounds``), so a phase's first filings are a slice; ``rep`` gives a
     slot's replication. A filing is (generation ``g``, slot), ``g + 1`` its ordinal. Every filing owns 16 uint16
     uniforms (:data:`_LANES`), so every scenario sees the same draws for the same filing. First
-    filings (``g = 0``, every slot) are drawn up front from the seed's SFC64 stream and kept
+    filings (``g = 0``, every slot) are drawn up front from the seed's PCG64 stream and kept
     (``first``); the filings of later generations exist only for the matters a scenario
     re-files, so their lanes are a counter-based hash (SplitMix64) of (``key``, generation,
     slot), computed for those filings when a run reaches them (:func:`_generation`).
@@ -2161,9 +2161,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     cacheable = isinstance(seed, int | np.integer)
     if cacheable and key in _CRN_CACHE and _CRN_CACHE[key].base is base:
         return _CRN_CACHE[key]
-    # SFC64: the fastest of numpy's bit generators (twice PCG64's raw output, which is most of
-    # a fresh seed's draws)
-    rng = np.random.Generator(np.random.SFC64(seed))
+    rng = np.random.default_rng(seed)
     R = int(replications)
     a, _ = _assumption_dict(None)
     latent = _latent_rate(base, a, scale)
@@ -2171,7 +2169,19 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     counts = rng.poisson(latent * horizon / _YEAR, size=R)
     slots = int(max(counts.max(), 1))
     total = R * slots
-    arrive, rep, bounds = _arrivals(rng, counts, slots)
+    # a Poisson process over warm-up + year: counts[r] uniform arrivals (in no particular order)
+    arrive = rng.random(total, dtype=np.float32)
+    arrive *= np.float32(horizon)
+    arrive -= np.float32(_WARMUP_DAYS)
+    arrive.reshape(R, slots)[np.arange(slots)[None, :] >= counts[:, None]] = np.nan
+    # laid out by phase (warm-up, year, unused), replications in order within each; every slot's
+    # lanes are independent uniforms, so which slot a filing takes does not matter
+    rep = np.repeat(np.arange(R, dtype=np.int32), slots)  # int32: less to move than intp
+    phase = [np.flatnonzero(arrive < 0), np.flatnonzero(arrive >= 0)]
+    phase.append(np.flatnonzero(np.isnan(arrive)))
+    order = np.concatenate(phase)
+    arrive, rep = arrive[order], rep[order]
+    bounds = (len(phase[0]), len(phase[0]) + len(phase[1]))
     lanes = rng.bit_generator.random_raw(_N_LANES // 4 * total).view("<u2").reshape(
         _N_LANES, total)
     hash_key = np.uint64(rng.bit_generator.random_raw())
@@ -2187,36 +2197,6 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
             _CRN_CACHE.pop(next(iter(_CRN_CACHE)))
         _CRN_CACHE[key] = out
     return out
-
-
-def _arrivals(rng: np.random.Generator, counts: np.ndarray, slots: int
-              ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Arrival days (float32), replication (int32) and phase bounds of the first-filing slots.
-
-    Replication ``r``'s ``counts[r]`` arrivals are a Poisson process over the warm-up year and
-    the simulated year: a binomial number of them in the warm-up year, each uniform within its
-    year. Slots are laid out by phase (warm-up ``[0, b0)``, year ``[b0, b1)``, then the unused
-    ones, at NaN), replications in order within each; every slot's lanes are independent
-    uniforms, so which slot a filing takes does not matter.
-
-    Examples
-    --------
-    >>> arr, rep, (b0, b1) = _arrivals(np.random.default_rng(0), np.array([3, 2]), 3)
-    >>> bool((arr[:b0] < 0).all() and (arr[b0:b1] >= 0).all() and np.isnan(arr[b1:]).all())
-    True
-    >>> np.bincount(rep[:b1]).tolist(), len(arr)
-    ([3, 2], 6)
-    """
-    R = len(counts)
-    warm = rng.binomial(counts, _WARMUP_DAYS / (_WARMUP_DAYS + _YEAR))
-    b0, b1 = int(warm.sum()), int(counts.sum())
-    arrive = np.full(R * slots, np.nan, np.float32)
-    u = rng.random(b1, dtype=np.float32)  # [0, 1)
-    np.multiply(u[:b0] - np.float32(1.0), np.float32(_WARMUP_DAYS), out=arrive[:b0])  # < 0
-    np.multiply(u[b0:], np.float32(_YEAR), out=arrive[b0:b1])
-    per = np.concatenate([warm, counts - warm, slots - counts])
-    rep = np.repeat(np.tile(np.arange(R, dtype=np.int32), 3), per)  # int32: less to move
-    return arrive, rep, (b0, b1)
 
 
 def _take_draws(D: _Draws, idx: np.ndarray, lanes: Iterable[str] | None = None) -> _Draws:
@@ -2415,7 +2395,7 @@ def _act_calibration(run: _Run, f: _Gen) -> None:
     """Carry the calibrated medians' uncertainty: one factor on time to close per replication."""
     factor = run.eff[("baseline", "days_repeat" if f.g >= 1 else "days_first")]
     if (factor != 1.0).any():  # drawn (with estimated effects, ``_calibration_draws``)
-        rows = f.T.reshape(-1, f.T.shape[-1])  # a row per variant when T is (variants, n)
+        rows = f.T if f.T.ndim == 2 else f.T[None, :]  # a row per variant: (variants, n)
         width = len(factor) // len(rows)  # virtual replications f.rep runs over
         fb = _rep_bounds(f.rep, width)  # f.rep ascends: one slice per replication
         x = factor.astype(np.float32).reshape(len(rows), width)

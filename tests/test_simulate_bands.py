@@ -179,4 +179,4 @@ def test_warm_up_filings_timed_only_where_they_matter_give_the_full_result(
             m.setattr(sm, "_warm_step", full)
             pd.testing.assert_frame_equal(sm.simulate_year(base, **args), fast)
         if slow_closing:
-            assert fast.set_index("metric").at["backlog_end", "value"] > 0
+            assert fast.set_index("metric").loc["backlog_end", "value"] > 0
