@@ -2180,7 +2180,7 @@ def _crn(base: Baseline, *, n_cases: float | None, replications: int, seed: Any)
     phase = [np.flatnonzero(arrive < 0), np.flatnonzero(arrive >= 0)]
     phase.append(np.flatnonzero(np.isnan(arrive)))
     order = np.concatenate(phase)
-    arrive, rep = arrive[order], rep[order]
+    arrive, rep = arrive.take(order), rep.take(order)
     bounds = (len(phase[0]), len(phase[0]) + len(phase[1]))
     lanes = rng.bit_generator.random_raw(_N_LANES // 4 * total).view("<u2").reshape(
         _N_LANES, total)
@@ -2368,7 +2368,7 @@ class _Run:
     route: np.ndarray | None  # factor on a routed repeat filing's time: (groups,) or (V*R, groups)
     route_thr: int
     route_added: np.ndarray  # per group: agency types a routed filing draws in
-    refile_thr: tuple[np.ndarray, np.ndarray]  # (V*R * 16,) int32 thresholds, first / later
+    refile_thr: tuple[np.ndarray, np.ndarray]  # (V*R * 16,) thresholds (integers in float32)
     esc_factor: np.ndarray  # (V*R * 16,) float32: escalation multiplier by replication and code
     esc_coef: float
 
@@ -2561,7 +2561,7 @@ def _code_tables(base: Baseline, eff: Mapping[tuple[str, str], np.ndarray], n: i
                        (_FUND, "special_fund_yuan"), (_SUCC, "mediators")):
         m = np.where(codes & bit, m * eff[(lever, "refile_factor")][:, None], m)
     thr = tuple(np.minimum(np.round(np.minimum(p * eff[("baseline", name)][:, None] * m, 0.95)
-                                    * _U), 65536).astype(np.int32).ravel()
+                                    * _U), 65536).astype(np.float32).ravel()
                 for p, name in zip(base.refile_p, ("refile_first", "refile_later"), strict=True))
     esc = np.where(codes & _OWNED, eff[("leader_ownership_share", "escalation_factor")][:, None],
                    1.0) * ((codes & _SUCC) == 0)  # a successful mediation settles it locally
@@ -2819,7 +2819,7 @@ def _competing_exits(base: Baseline, f: _Gen, y: np.ndarray, ty: np.ndarray,
     u += np.float32(0.5)
     out = []
     for t in thr:
-        ty_thr = t.take(y).astype(np.float32)
+        ty_thr = t.take(y).astype(np.float32, copy=False)
         below = u < ty_thr
         lim = np.float32(_U) - ty_thr  # above: t + c (65536 - t); below: c t
         lim *= c
