@@ -16,16 +16,18 @@ Then, for 10 replications of a district-year (the widget's call: scenario with i
 beside ``python -c pass`` and a numpy floor measured in the same run (drawing one uint16 uniform
 per filing input with ``Generator.integers``) and the plain SimPy discrete-event reference of the
 same model (one replication, from ``tests/test_simulate_reference.py``), with the ratio. The
-goals are judged on CPU time (the machine is shared: wall time is printed with the load). The
-old code cannot run in the same process; its figures from the last session are quoted
-(``PREVIOUS``).
+goals are judged on CPU time (the machine is shared: wall time is printed with the load).
+``--against PATH`` loads another version of ``casekit/simulate.py`` (e.g. main's) beside this
+one and times both on the fresh-seed run, alternating calls with the same seeds and levers, so
+the ratio holds under load; without it the last session's figures are quoted (``PREVIOUS``).
 
-    python benchmarks/whatif.py [--district-cases 20000] [--repeats 30]
+    python benchmarks/whatif.py [--district-cases 20000] [--repeats 30] [--against PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -44,9 +46,10 @@ LEVERS = ([("leader_ownership_share", v) for v in (0.0, 0.3, 0.6, 0.9)]
 
 
 CPU: dict[int, list[float]] = {}
-#: the last session's figures (old run path, wall median ms, load ~8), quoted for comparison
-PREVIOUS = {"same_seed_assumed": 69, "same_seed_estimated": 162, "fresh_seed_assumed": 128,
-            "fresh_seed_estimated": 298}
+#: main's run path before issue 15's changes (CPU median ms, same session, load 3.0; the paired
+#: ``--against`` figures are the ones that hold under load), quoted for comparison
+PREVIOUS = {"same_seed_assumed": 35, "same_seed_estimated": 69, "fresh_seed_assumed": 71,
+            "fresh_seed_estimated": 106}
 
 
 def timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -114,6 +117,35 @@ def calibrate(path: Path) -> tuple:  # type: ignore[type-arg]
     return assumed, estimated, t_read + t_est
 
 
+def against(path: Path, base, repeats: int) -> None:  # type: ignore[no-untyped-def]
+    """Time this ``simulate_year`` and the one in ``path`` on the same calls, paired."""
+    from casekit import simulate as sm
+
+    spec = importlib.util.spec_from_file_location("casekit_simulate_other", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--against: cannot load {path}")
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = other
+    spec.loader.exec_module(other)
+    other.Baseline = sm.Baseline  # type: ignore[attr-defined]  # the baseline's own class
+    for m in (sm, other):
+        m.simulate_year(base, n_cases=N_CASES, replications=REPLICATIONS, seed=0)
+    for label, fresh in (("fresh seed", True), ("same seed", False)):
+        cpu: dict[str, list[float]] = {"this": [], "other": []}
+        for i in range(repeats):
+            pair = [("this", sm), ("other", other)]
+            for name, m in pair if i % 2 else pair[::-1]:  # alternate who goes first
+                c0 = time.process_time()
+                m.simulate_year(base, n_cases=N_CASES, replications=REPLICATIONS,
+                                seed=3000 + i if fresh else 0, **dict([LEVERS[i % len(LEVERS)]]))
+                cpu[name].append(time.process_time() - c0)
+        ratio = statistics.median(a / b for a, b in zip(cpu["this"], cpu["other"], strict=True))
+        print(f"{label}, estimated effects, paired with {path}: this cpu median "
+              f"{statistics.median(cpu['this']) * 1000:.1f} ms, other "
+              f"{statistics.median(cpu['other']) * 1000:.1f} ms, median ratio this/other "
+              f"{ratio:.2f}")
+
+
 def python_floor() -> float:
     """Median wall seconds of ``python -c pass`` (process start), 5 runs."""
     import subprocess
@@ -130,6 +162,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--district-cases", type=int, default=N_CASES)
     ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another casekit/simulate.py to time beside this one (paired)")
     args = ap.parse_args()
     from casekit import simulate as sm
 
@@ -169,7 +203,7 @@ def main() -> None:
     print(f"cold first call (draws the seed's inputs): {cold * 1000:.1f} ms "
           f"({n_filings} filings simulated per replication)")
     def was(name: str) -> str:
-        return f"[last session: {PREVIOUS[name]} ms wall]"
+        return f"[before issue 15: {PREVIOUS[name]} ms cpu]"
 
     def goal(xs: list[float], limit_ms: float) -> str:
         return f"goal <= {limit_ms:.0f} ms cpu: {'met' if cpu_ms(xs) <= limit_ms else 'MISSED'}"
@@ -199,6 +233,8 @@ def main() -> None:
         simpy_s = time.perf_counter() - t0
         print(f"SimPy reference, one replication (same model, real queues): {simpy_s:.2f} s -> "
               f"{simpy_s / statistics.median(one):.0f}x one warm replication")
+    if args.against is not None:
+        against(args.against, estimated, args.repeats)
     print(f"  {cm.load()} after the runs")
     print(f"whatif calibration_s={t_cal:.1f} same_seed_assumed_ms={statistics.median(same_a) * 1000:.1f} "
           f"same_seed_estimated_ms={statistics.median(same_e) * 1000:.1f} "

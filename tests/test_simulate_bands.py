@@ -151,3 +151,32 @@ def test_first_filings_followed_per_variant_give_the_same_runs(base, monkeypatch
     monkeypatch.setattr(sm, "_FIRST_FILING_EFFECTS",
                         frozenset({("follow_up_visit_share", "refile_factor")}))
     pd.testing.assert_frame_equal(sm.simulate_year(base, **kw), shared)
+
+
+@pytest.mark.parametrize("slow_closing", [False, True])
+@pytest.mark.parametrize("kw", [
+    {"leader_ownership_share": 0.6, "mediators": 40, "joint_conference_interval_days": 20},
+    {"route_share": 0.7, "route_repeat_to": "court", "leader_ownership_share": 0.3},
+])
+def test_warm_up_filings_timed_only_where_they_matter_give_the_full_result(
+        base, monkeypatch, kw, slow_closing):
+    """The warm-up year's filings get their times only if they re-file or may still be open at
+    the year's end (``_warm_step``, with a bound on the levers' times): the result is exactly
+    the full path's, also when many filings take longer than a year (the bound then matters:
+    the backlog counts warm-up filings). With estimated effects (first filings' times per
+    variant), with the route's drawn hazard ratios, and without any draws."""
+    if slow_closing:  # medians near a year: warm-up filings are open at the end of the year
+        base = dataclasses.replace(base, mu=base.mu + 2.0)
+    full_step = sm._step
+
+    def full(run, base_, crn, f, arr, tally, shared):  # the warm-up filings as any others
+        return full_step(run, base_, crn, dataclasses.replace(f, warm=False), arr, tally, shared)
+
+    for uncertain in (True, False):
+        args = {"replications": 4, "seed": 12, "effect_uncertainty": uncertain, **kw}
+        fast = sm.simulate_year(base, **args)
+        with monkeypatch.context() as m:
+            m.setattr(sm, "_warm_step", full)
+            pd.testing.assert_frame_equal(sm.simulate_year(base, **args), fast)
+        if slow_closing:
+            assert fast.set_index("metric").loc["backlog_end", "value"] > 0
