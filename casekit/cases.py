@@ -334,7 +334,7 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop the labels no code points at, keeping the others' order (one ``bincount``)."""
     seen = np.zeros(len(labels) + 1, dtype=bool)
-    seen[codes] = True  # code -1 marks the extra last entry
+    seen[_used_codes(codes)] = True  # code -1 marks the extra last entry
     used = seen[:-1]
     if used.all():
         return codes, labels
@@ -342,13 +342,55 @@ def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     return remap[codes], labels[used]
 
 
+def _used_codes(codes: np.ndarray) -> np.ndarray:
+    """Return the distinct values of integer codes, in no particular order.
+
+    One arrow hash pass over narrow codes, cheaper than a numpy scatter or ``bincount`` over
+    millions of rows.
+    """
+    if codes.dtype.itemsize > 2 or len(codes) < 1 << 16:
+        return codes
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.unique(pa.array(codes)).to_numpy())
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]`` (numpy indexing: code -1 is the last entry) without widening the codes.
+
+    Narrow codes (int8 / int16, as categorical codes are) index a table padded to all 2**8 /
+    2**16 unsigned values by one arrow ``take``, about 2.5x faster than numpy's fancy
+    indexing, which first copies the codes to intp. The result is read-only.
+
+    Examples
+    --------
+    >>> _lookup(np.array([10, 20, 30]), np.array([2, -1, 0], dtype=np.int8)).tolist()
+    [30, 30, 10]
+    """
+    if codes.dtype not in (np.int8, np.int16) or len(codes) < 1 << 16 or table.dtype == bool:
+        return table[codes]
+    import pyarrow as pa
+
+    size = 1 << (8 * codes.itemsize)
+    m = min(len(table), size // 2)  # codes 0..m-1 and -m..-1 (unsigned: size-m..size-1)
+    full = np.zeros(size, dtype=table.dtype)
+    full[:m] = table[:m]
+    full[size - m:] = table[len(table) - m:]
+    unsigned = codes.view(np.uint8 if codes.itemsize == 1 else np.uint16)
+    return np.asarray(pa.array(full).take(pa.array(unsigned)).to_numpy())
+
+
 def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes into identifier labels (Chinese / alias / English mapped) without per-row strings."""
     codes, uniques = _factorize(values)
     mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
     ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
-    remap = np.r_[ident_codes, -1].astype(_code_dtype(len(ident_uniques)))
-    return remap[codes], np.asarray(ident_uniques, dtype=object)
+    dtype = _code_dtype(len(ident_uniques))
+    if len(ident_uniques) == len(uniques) and np.array_equal(ident_codes, np.arange(len(uniques))):
+        return codes.astype(dtype, copy=False), np.asarray(ident_uniques, dtype=object)
+    remap = np.r_[ident_codes, -1].astype(dtype)
+    return _lookup(remap, codes), np.asarray(ident_uniques, dtype=object)
 
 
 def _to_identifiers(values: pd.Series, vocabulary: str) -> pd.Series:
@@ -413,7 +455,7 @@ def _mask_labels(masks: np.ndarray, sorted_names: Any) -> tuple[pd.Series, np.nd
     decoded once, joined by pyarrow and spread back by one arrow ``take``.
     """
     k = len(sorted_names)
-    if k <= 16:  # masks < 2**16: distinct masks by a lookup table, no hashing
+    if k <= 20:  # masks < 2**20: distinct masks by a lookup table (8 MB at most), no hashing
         seen = np.zeros(1 << k, dtype=bool)
         seen[masks] = True
         uniq = np.flatnonzero(seen).astype(np.int64)
@@ -452,34 +494,93 @@ def _set_labels(
     item_codes: np.ndarray,
     item_names: Sequence[str],
     n_cases: int,
+    drop: np.ndarray | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """Per case: sorted distinct item names joined by ``+`` and their number (vectorised).
 
     ``case_codes`` are contiguous per case (segments start at ``starts``); ``item_codes`` index
-    ``item_names`` (-1 = missing, ignored). With at most 63 distinct items each case's set is an
-    int64 bit mask (bits in alphabetical order of the names) built by one ``bitwise_or.reduceat``
-    and decoded by :func:`_mask_labels`. With more items, the distinct (case, item) pairs are
-    sorted instead. No Python loop runs per case or per pattern.
+    ``item_names`` (-1 = missing, ignored), and the rows where ``drop`` holds are ignored too.
+    With at most 63 distinct items each case's set is an int64 bit mask (bits in alphabetical
+    order of the names) built by one ``bitwise_or.reduceat`` and decoded by
+    :func:`_mask_labels`. With more items, the distinct (case, item) pairs are sorted instead
+    and joined once per distinct set (:func:`_join_sets`). No Python loop runs per case or per
+    pattern.
+
+    Examples
+    --------
+    >>> labels, counts = _set_labels(np.array([0, 0, 0, 1]), np.array([0, 3]),
+    ...                              np.array([1, 0, 1, -1]), ["b", "a"], 2)
+    >>> labels.tolist(), counts.tolist()
+    (['a+b', ''], [2, 0])
     """
     rank, sorted_names = _alpha_rank(item_names)
     k = len(rank)
     if k <= 63:
         bits = _bits(rank).astype(np.int8 if k <= 7 else np.int16 if k <= 15 else np.int32
                                   if k <= 31 else np.int64)  # narrow: less memory traffic
-        masks = (np.bitwise_or.reduceat(bits[item_codes], starts).astype(np.int64)
+        ev_bits = _lookup(bits, item_codes)
+        if drop is not None:
+            ev_bits = np.where(drop, bits.dtype.type(0), ev_bits)
+        masks = (np.bitwise_or.reduceat(ev_bits, starts).astype(np.int64)
                  if len(starts) else np.zeros(0, dtype=np.int64))
         return _mask_labels(masks, sorted_names)
-    dt = np.int32 if n_cases * k < 2**31 else np.int64  # narrow keys sort faster
-    r = np.r_[rank, -1].astype(dt)[item_codes]  # alphabetical rank per event, -1 missing
-    keep = r >= 0
-    if len(r) > 1:  # drop repeats of the previous event's item in the case (cheap)
-        new_case = np.zeros(len(r), dtype=bool)
-        new_case[starts] = True
-        keep[1:] &= (r[1:] != r[:-1]) | new_case[1:]
-    key = distinct(case_codes[keep].astype(dt) * dt(k) + r[keep])
-    rows = key // dt(k)
+    dt = np.int32 if n_cases * (k + 1) < 2**31 else np.int64  # narrow keys sort faster
+    r = _lookup(np.r_[rank + 1, 0].astype(dt), item_codes)  # 1 + alphabetical rank, 0 missing
+    # one key per (case, item): equal neighbours are repeats of an item in a case (cheap to drop)
+    key = case_codes.astype(dt, copy=False) * dt(k + 1)
+    key += r
+    keep = r != 0
+    if drop is not None:
+        keep &= ~drop
+    if len(r) > 1:
+        keep[1:] &= key[1:] != key[:-1]
+    key = distinct(key[np.flatnonzero(keep)])
+    rows = key // dt(k + 1)
     counts = np.bincount(rows, minlength=n_cases)
-    return _join_lists(counts, key - rows * dt(k), sorted_names, None)
+    return _join_sets(counts, (key - rows * dt(k + 1) - 1).astype(np.int64), sorted_names)
+
+
+def _join_sets(counts: np.ndarray, cols: np.ndarray, sorted_names: Any
+               ) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_join_lists` of one list per case, joining each distinct list only once.
+
+    Cases share few distinct sets: each list of at most ``63 // b`` names (``b`` bits per name
+    position) is packed exactly into one int64 and the packed keys factorised; longer lists
+    keep a key of their own. The representatives' lists are joined and spread back by one take.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> names = pa.array(["a", "b", "c"])
+    >>> s, n = _join_sets(np.array([2, 0, 2, 1]), np.array([0, 2, 0, 2, 1]), names)
+    >>> s.tolist(), n.tolist()
+    (['a+c', '', 'a+c', 'b'], [2, 0, 2, 1])
+    """
+    n = len(counts)
+    b = max(len(sorted_names).bit_length(), 1)  # positions 1..k; 0: no name
+    slots = 63 // b
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    within = np.arange(len(cols)) - np.repeat(offsets[:-1], counts)  # position in its list
+    packed = np.zeros(n, dtype=np.int64)
+    nonempty = np.flatnonzero(counts)
+    if len(nonempty):
+        shifted = (cols + 1) << (b * np.minimum(within, slots - 1))  # beyond slots: long
+        packed[nonempty] = np.bitwise_or.reduceat(shifted, offsets[nonempty])
+    long = np.flatnonzero(counts > slots)
+    packed[long] = -1 - long  # a key of its own
+    inverse, _ = pd.factorize(packed, sort=False)
+    if n:  # representatives: each key's first case (factorize codes in order of appearance)
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        first[1:] = inverse[1:] > np.maximum.accumulate(inverse)[:-1]
+        rep = np.flatnonzero(first)
+    else:
+        rep = np.zeros(0, dtype=np.int64)
+    lens = counts[rep]
+    within = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    rep_cols = cols[np.repeat(offsets[rep], lens) + within]
+    joined, _ = _join_lists(lens, rep_cols, sorted_names, inverse)
+    return joined, counts.astype(np.int64)
 
 
 def _segment_cumor(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -532,6 +633,8 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
         import pyarrow as pa
 
         return pd.Series(pd.array(arr.take(pa.array(starts)), dtype=values.dtype))
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":  # never missing
+        return pd.Series(values.to_numpy()[starts], name=values.name)
     notna = values.notna().to_numpy()
     if notna.all():
         return values.iloc[starts].reset_index(drop=True)
@@ -564,9 +667,10 @@ def _first_at(
     first_row = np.full(n_cases, -1, dtype=np.int64)
     if len(pos):
         c = codes[pos]
-        seg = pos[np.r_[True, c[1:] != c[:-1]]]
-        first_ts[codes[seg]] = ts[seg]
-        first_row[codes[seg]] = seg
+        new = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # integer takes, not bool masks
+        seg, case = pos[new], c[new]
+        first_ts[case] = ts[seg]
+        first_row[case] = seg
     return first_ts, first_row
 
 
@@ -634,10 +738,11 @@ class _Log:
         bits = np.zeros(len(act_uniques) + 1, dtype=np.uint8)  # last entry: code -1, none
         for j, names in enumerate(_ACTIVITY_GROUPS.values()):  # at most 8 groups: one byte
             bits[:-1] |= np.isin(act_uniques, list(names)).astype(np.uint8) << j
-        cls = bits[act_codes]
-        pos = np.flatnonzero(cls)
+        cls = _lookup(bits, act_codes)
+        pos = np.flatnonzero(cls != 0)  # a bool mask: nonzero is faster on it than on bytes
         sub = cls[pos]
-        return {g: pos[(sub & np.uint8(1 << j)) != 0] for j, g in enumerate(_ACTIVITY_GROUPS)}
+        return {g: pos[np.flatnonzero((sub & np.uint8(1 << j)) != 0)] for j, g in
+                enumerate(_ACTIVITY_GROUPS)}
 
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
@@ -688,14 +793,32 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
     codes, case_labels = _case_codes(ev["case_id"])
-    # sortedness: cases contiguous and time non-decreasing within a case (the contract)
-    same = codes[1:] == codes[:-1]
-    if not (np.all(codes[1:] >= codes[:-1]) and not np.any(same & (ts[1:] < ts[:-1]))):
+    if not _is_sorted(codes, ts):
         order = np.lexsort((ts, codes))  # stable: ties keep source order
         ev = ev.iloc[order]
         ts = ts[order]
         codes = codes[order]
     return _Log(ev, ts, codes, case_labels, obs_end, tz, n_after)
+
+
+def _is_sorted(codes: np.ndarray, ts: np.ndarray) -> bool:
+    """Tell whether the log is in the contract's order: cases contiguous, times sorted in each.
+
+    Codes non-decreasing, and the (few) decreases of time are all changes of case.
+
+    Examples
+    --------
+    >>> _is_sorted(np.array([0, 0, 1]), np.array([5, 6, 1]))
+    True
+    >>> _is_sorted(np.array([0, 0, 1]), np.array([5, 4, 6]))
+    False
+    """
+    if len(codes) < 2:
+        return True
+    down = np.flatnonzero(ts[1:] < ts[:-1])
+    if len(down) and np.any(codes[down + 1] == codes[down]):
+        return False
+    return bool(np.all(codes[1:] >= codes[:-1]))
 
 
 @dataclass
@@ -976,11 +1099,9 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
     after = _after_exit(log, tm.exit)
     ag_all, ag_uniques = log.agencies
     at_all, at_uniques = log.agency_types
-    ag_codes = _blanked(ag_all, after)
-    agencies, n_agencies = _set_labels(codes, starts, ag_codes, list(ag_uniques), n_cases)
+    agencies, n_agencies = _set_labels(codes, starts, ag_all, list(ag_uniques), n_cases, after)
     if pattern_on == "agency_type":
-        at_codes = _blanked(at_all, after)
-        pattern, n_types = _set_labels(codes, starts, at_codes, list(at_uniques), n_cases)
+        pattern, n_types = _set_labels(codes, starts, at_all, list(at_uniques), n_cases, after)
     else:
         pattern, n_types = agencies, n_agencies
     # labels converted to strings once, then taken per case (code -1 -> the missing last entry)
@@ -989,19 +1110,37 @@ def _agency_columns(log: _Log, tm: _Timing, pattern_on: str) -> dict[str, Any]:
     first_agency = pd.Series(ag_labels.take(np.where(first_ag < 0, len(ag_uniques), first_ag)))
     first_type = pd.Series(pd.array(np.asarray(at_uniques, dtype=object), dtype="str")
                            .take(at_all[starts]))
-    # hand-overs: consecutive events in a case whose acting agency changes
-    same = codes[1:] == codes[:-1]
-    changed = same & (ag_all[1:] != ag_all[:-1]) & (ag_all[1:] >= 0) & (ag_all[:-1] >= 0)
     return {"agencies": agencies, "n_agencies": n_agencies, "pattern": pattern,
             "n_agency_types": n_types, "first_agency": first_agency,
             "first_agency_type": first_type,
-            "n_handovers": np.bincount(codes[np.flatnonzero(changed) + 1], minlength=n_cases)}
+            "n_handovers": _handovers(log, ag_all)}
 
 
-def _after_exit(log: _Log, exit_ns: np.ndarray) -> np.ndarray:
-    """Return the event rows later than their case's exit (ascending).
+def _handovers(log: _Log, agency_codes: np.ndarray) -> np.ndarray:
+    """Per case: consecutive events whose (known) acting agency changes.
 
-    Only the cases whose last event is later (usually few) are looked at, not every event.
+    Examples
+    --------
+    >>> log = _prepare(pd.DataFrame({"case_id": ["a", "a", "a", "b", "b"], "activity": "x",
+    ...     "agency": ["p", "q", None, "q", "r"], "timestamp": pd.Timestamp("2024-01-01")}), None)
+    >>> _handovers(log, log.agencies[0]).tolist()
+    [1, 1]
+    """
+    changed = agency_codes[1:] != agency_codes[:-1]  # event i -> i + 1
+    if len(agency_codes) and agency_codes.min() < 0:  # a missing agency hands nothing over
+        known = agency_codes >= 0
+        changed &= known[1:] & known[:-1]
+    # a case's changes are those from its first to its last event: a difference of prefix sums
+    ends = np.r_[log.starts[1:], len(agency_codes)] - 1
+    total = np.r_[np.int32(0), np.cumsum(changed, dtype=np.int32)]
+    return (total[ends] - total[log.starts]).astype(np.int64)
+
+
+def _after_exit(log: _Log, exit_ns: np.ndarray) -> np.ndarray | None:
+    """Return a mask of the events later than their case's exit (None when there are none).
+
+    One sequential pass: each case's exit repeated over its events and compared (cheaper than
+    gathering the late cases' events when many cases have events after their exit).
 
     Examples
     --------
@@ -1009,25 +1148,29 @@ def _after_exit(log: _Log, exit_ns: np.ndarray) -> np.ndarray:
     ...     "agency": "y", "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02",
     ...                                                 "2024-01-03", "2024-01-01"])}), None)
     >>> _after_exit(log, log.ts[[0, 3]]).tolist()  # exits at each case's first event
-    [1, 2]
+    [False, True, True, False]
+    >>> _after_exit(log, log.ts[[2, 3]]) is None
+    True
     """
-    ends = np.r_[log.starts[1:], len(log.ts)] - 1
-    late = np.flatnonzero(log.ts[ends] > exit_ns) if len(ends) else np.zeros(0, np.int64)
+    ts = log.ts
+    ends = np.r_[log.starts[1:], len(ts)] - 1
+    late = np.flatnonzero(ts[ends] > exit_ns) if len(ends) else ends
     if not len(late):
-        return np.zeros(0, dtype=np.int64)
-    lens = ends[late] - log.starts[late] + 1
-    first = np.repeat(log.starts[late] - np.r_[0, np.cumsum(lens)[:-1]], lens)
-    rows = first + np.arange(int(lens.sum()))  # every event of the late cases
-    return rows[log.ts[rows] > np.repeat(exit_ns[late], lens)]
-
-
-def _blanked(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``codes`` with the event ``rows`` set to -1 (missing); ``codes`` itself when none."""
-    if not len(rows):
-        return codes
-    out = codes.copy()
-    out[rows] = -1
-    return out
+        return None
+    # times are sorted within a case, so its events after the exit are a suffix (usually one or
+    # two events): step every late case's suffix start back from its last event at once
+    first, start, ex = ends[late], log.starts[late], exit_ns[late]
+    todo = np.arange(len(late))
+    while len(todo):
+        prev = first[todo] - 1
+        more = prev >= start[todo]
+        more[more] = ts[prev[more]] > ex[todo[more]]
+        todo = todo[more]
+        first[todo] = prev[more]
+    flip = np.zeros(len(ts) + 1, dtype=np.int8)  # +1 where a suffix starts, -1 after it ends
+    flip[first] = 1
+    flip[ends[late] + 1] = -1
+    return np.cumsum(flip[:-1], dtype=np.int8).view(bool)
 
 
 #: Column order of the case table (other columns follow in their own order).
@@ -1120,33 +1263,45 @@ def _add_repeats(
 
 def _next_filing(table: pd.DataFrame, close_ts: np.ndarray, closed: np.ndarray,
                  obs_ns: int) -> np.ndarray:
-    """Per closed case: opening time of the next filing of its matter after the closure."""
+    """Per closed case: opening time of the next filing of its matter after the closure.
+
+    One int64 key per filing (matter, opening second) sorted once; the closed cases of
+    matters with several filings look up their closure second (sorted queries: a
+    cache-friendly binary search). ``_BIG`` where there is none.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"case_id": ["a", "b", "c"], "matter_id": ["m", "m", None],
+    ...                   "opened_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01"])})
+    >>> closed = np.array([True, True, True])
+    >>> close_ts = t["opened_at"].to_numpy("datetime64[ns]").view(np.int64) + _NS_PER_DAY
+    >>> nxt = _next_filing(t, close_ts, closed, int(pd.Timestamp("2024-12-31").value))
+    >>> pd.to_datetime(nxt[:1]).tolist(), (nxt[1:] == _BIG).tolist()
+    ([Timestamp('2024-02-01 00:00:00')], [True, True])
+    """
     n = len(table)
-    opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    next_open = np.full(n, _BIG, dtype=np.int64)
     m = table["matter_id"]
     matter = _codes((m.fillna(table["case_id"]) if m.hasnans else m).astype("str"))
-    next_open = np.full(n, _BIG, dtype=np.int64)
     # only filings of matters with more than one filing can be re-filed
-    multi = np.bincount(matter)[matter] > 1 if n else np.zeros(0, dtype=bool)
-    if not (n and (closed & multi).any()):
+    look = np.flatnonzero(closed & (np.bincount(matter)[matter] > 1)) if n else matter
+    if not len(look):
         return next_open
+    opened = table["opened_at"].to_numpy().astype("datetime64[ns]").view(np.int64)
     t0 = int(opened.min())
     # one int64 key per (matter, time) in seconds: matter-major ordering
     span = int((max(int(opened.max()), obs_ns) - t0) // 10**9) + 2
-    okey = matter.astype(np.int64) * span + (opened - t0) // 10**9
-    sorted_key = np.sort(okey)
+    sorted_key = np.sort(matter.astype(np.int64) * span + (opened - t0) // 10**9)
     # filings opened strictly after the closure second (never the case itself)
-    qsec = np.where(closed, (np.minimum(close_ts, obs_ns) - t0) // 10**9 + 1, 0)
-    q = matter.astype(np.int64) * span + qsec
-    look = np.flatnonzero(closed & multi)
-    look = look[np.argsort(q[look])]  # sorted queries: a cache-friendly binary search
-    pos = np.full(n, n, dtype=np.int64)
-    pos[look] = np.searchsorted(sorted_key, q[look], side="left")
-    ok = closed & multi & (pos < n)
-    hit = np.zeros(n, dtype=bool)
-    hit[ok] = (sorted_key[pos[ok]] // span) == matter[ok]
-    nxt = np.where(hit, sorted_key[np.minimum(pos, n - 1)] % span, -1)
-    return np.where(hit, t0 + nxt * 10**9, _BIG)
+    q = (matter[look].astype(np.int64) * span
+         + (np.minimum(close_ts[look], obs_ns) - t0) // 10**9 + 1)
+    order = np.argsort(q)
+    look, q = look[order], q[order]
+    pos = np.searchsorted(sorted_key, q, side="left")
+    found = sorted_key[np.minimum(pos, n - 1)]
+    hit = (pos < n) & (found // span == matter[look])
+    next_open[look[hit]] = t0 + (found[hit] % span) * 10**9
+    return next_open
 
 
 def _add_settlement(
