@@ -440,7 +440,7 @@ def _alpha_rank(item_names: Sequence[Any]) -> tuple[np.ndarray, Any]:
     order = np.argsort(names, kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
-    return rank, pa.array(list(names[order]), type=pa.string())
+    return rank, pa.array(list(names[order]), type=pa.large_string())
 
 
 def _bits(rank: np.ndarray) -> np.ndarray:
@@ -481,7 +481,7 @@ def _join_lists(counts: np.ndarray, cols: np.ndarray, sorted_names: Any,
 
     offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), sorted_names.take(pa.array(cols)))
-    joined = pc.binary_join(lists, "+")
+    joined = pc.binary_join(lists, pa.scalar("+", type=sorted_names.type))
     if inverse is None:
         return pd.Series(pd.array(joined, dtype="str")), counts.astype(np.int64)
     return (pd.Series(pd.array(joined.take(pa.array(inverse)), dtype="str")),
@@ -526,15 +526,15 @@ def _set_labels(
         return _mask_labels(masks, sorted_names)
     dt = np.int32 if n_cases * (k + 1) < 2**31 else np.int64  # narrow keys sort faster
     r = _lookup(np.r_[rank + 1, 0].astype(dt), item_codes)  # 1 + alphabetical rank, 0 missing
-    # one key per (case, item): equal neighbours are repeats of an item in a case (cheap to drop)
-    key = case_codes.astype(dt, copy=False) * dt(k + 1)
+    key = case_codes.astype(dt, copy=False) * dt(k + 1)  # one key per (case, item)
     key += r
-    keep = r != 0
+    # skip the ignored rows and the repeats of the previous row's item in a case (cheap)
+    skip = np.zeros(len(r), dtype=bool)
+    skip[1:] = key[1:] == key[:-1]
     if drop is not None:
-        keep &= ~drop
-    if len(r) > 1:
-        keep[1:] &= key[1:] != key[:-1]
-    key = distinct(key[np.flatnonzero(keep)])
+        skip[1:] &= ~drop[:-1]  # an ignored row stands for nothing
+        skip |= drop
+    key = distinct(key[np.flatnonzero((r != 0) & ~skip)])
     rows = key // dt(k + 1)
     counts = np.bincount(rows, minlength=n_cases)
     return _join_sets(counts, (key - rows * dt(k + 1) - 1).astype(np.int64), sorted_names)
@@ -783,12 +783,15 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
     obs_end = _resolve_observation_end(events, observation_end, tz)
     obs_ns = int(obs_end.as_unit("ns").value)
     ts_all = _local_ns(events["timestamp"], "timestamp", tz)
-    nat = ts_all == _NAT
-    keep = ~nat & (ts_all <= obs_ns)
-    everything = bool(keep.all())
-    n_after = 0 if everything else int((~nat & (ts_all > obs_ns)).sum())
-    ev = events if everything else events.loc[keep]
-    ts = ts_all if everything else ts_all[keep]  # no copy of the usual whole log
+    # the usual whole log (no NaT, nothing later): two reductions, no masks, no copy
+    everything = len(ts_all) > 0 and ts_all.min() > _NAT and ts_all.max() <= obs_ns
+    if everything:
+        ev, ts, n_after = events, ts_all, 0
+    else:
+        nat = ts_all == _NAT
+        keep = ~nat & (ts_all <= obs_ns)
+        n_after = int((~nat & (ts_all > obs_ns)).sum())
+        ev, ts = events.loc[keep], ts_all[keep]
     if len(ev) == 0:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
@@ -1649,8 +1652,9 @@ def _take_labels(labels: Sequence[str], codes: np.ndarray) -> pd.Series:
     """``labels[codes]`` as a string Series, by one arrow ``take``."""
     import pyarrow as pa
 
-    return pd.Series(pd.array(pa.array(list(labels), type=pa.string()).take(pa.array(codes)),
-                              dtype="str"))
+    # large_string: the storage of pandas' str dtype, so no cast of the taken strings
+    return pd.Series(pd.array(pa.array(list(labels), type=pa.large_string())
+                              .take(pa.array(codes)), dtype="str"))
 
 
 def _mask_columns(mask: np.ndarray, sorted_names: Any) -> pd.DataFrame:
