@@ -300,12 +300,13 @@ def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
     return None
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(values: pd.Series, all_labels: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Codes (missing -> -1) and labels of a label column, hashing rows only when needed.
 
     Categorical codes and arrow dictionaries are used as they are (labels in category order,
-    categories that never occur dropped); arrow strings are dictionary-encoded by pyarrow and
-    other columns factorised by pandas (labels in order of first appearance).
+    categories that never occur dropped unless ``all_labels``, which saves a pass over the
+    codes); arrow strings are dictionary-encoded by pyarrow and other columns factorised by
+    pandas (labels in order of first appearance).
 
     Examples
     --------
@@ -321,18 +322,19 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()  # already the narrowest dtype
-        return _drop_unused(codes, np.asarray(values.cat.categories, dtype=object))
+        labels = np.asarray(values.cat.categories, dtype=object)
+        return (codes, labels) if all_labels else _drop_unused(codes, labels)
     arr = _arrow_column(values)
     if arr is not None:
         codes, labels = _dictionary_codes(arr)
         return _drop_unused(codes, labels) if pa.types.is_dictionary(arr.type) \
-            else (codes, labels)
+            and not all_labels else (codes, labels)
     codes, uniques = pd.factorize(values, sort=False)
     return codes, np.asarray(uniques, dtype=object)
 
 
 def _drop_unused(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop the labels no code points at, keeping the others' order (one ``bincount``)."""
+    """Drop the labels no code points at, keeping the others' order (one pass, no scatter)."""
     seen = np.zeros(len(labels) + 1, dtype=bool)
     seen[_used_codes(codes)] = True  # code -1 marks the extra last entry
     used = seen[:-1]
@@ -381,9 +383,13 @@ def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.asarray(pa.array(full).take(pa.array(unsigned)).to_numpy())
 
 
-def _identifier_codes(values: pd.Series, vocabulary: str) -> tuple[np.ndarray, np.ndarray]:
-    """Codes into identifier labels (Chinese / alias / English mapped) without per-row strings."""
-    codes, uniques = _factorize(values)
+def _identifier_codes(values: pd.Series, vocabulary: str,
+                      all_labels: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into identifier labels (Chinese / alias / English mapped) without per-row strings.
+
+    ``all_labels``: as for :func:`_factorize`.
+    """
+    codes, uniques = _factorize(values, all_labels)
     mapped = _to_identifiers(pd.Series(np.asarray(uniques, dtype=object)), vocabulary)
     ident_codes, ident_uniques = pd.factorize(mapped, sort=False)
     dtype = _code_dtype(len(ident_uniques))
@@ -705,12 +711,17 @@ class _Log:
 
     @cached_property
     def _activities(self) -> tuple[np.ndarray, np.ndarray]:
-        return _identifier_codes(self.ev["activity"], "activity")  # narrow codes
+        # narrow codes; unused categories are harmless here (no label is read off them)
+        return _identifier_codes(self.ev["activity"], "activity", all_labels=True)
 
     @cached_property
     def agencies(self) -> tuple[np.ndarray, np.ndarray]:
-        """Agency codes per event (-1: missing) and the agency names."""
-        return _factorize(self.ev["agency"])
+        """Agency codes per event (-1: missing) and the agency names.
+
+        Categories that never occur may be among the names: sets, first agencies and
+        exposures only read the names of codes that occur.
+        """
+        return _factorize(self.ev["agency"], all_labels=True)
 
     @cached_property
     def agency_types(self) -> tuple[np.ndarray, np.ndarray]:
@@ -732,7 +743,8 @@ class _Log:
         """Event rows (ascending) of each activity group of :data:`_ACTIVITY_GROUPS`.
 
         One gather over the log for all groups: each activity's groups are bits of a lookup
-        table, and only the events with some bit are split by group.
+        table (its class), and only the events with some bit are split, by one stable radix
+        sort of their classes (a group is one class's run, or a few merged).
         """
         act_codes, act_uniques = self._activities
         bits = np.zeros(len(act_uniques) + 1, dtype=np.uint8)  # last entry: code -1, none
@@ -741,8 +753,16 @@ class _Log:
         cls = _lookup(bits, act_codes)
         pos = np.flatnonzero(cls != 0)  # a bool mask: nonzero is faster on it than on bytes
         sub = cls[pos]
-        return {g: pos[np.flatnonzero((sub & np.uint8(1 << j)) != 0)] for j, g in
-                enumerate(_ACTIVITY_GROUPS)}
+        order = np.argsort(sub, kind="stable")  # rows of one class together, still ascending
+        sub = sub[order]
+        runs = {int(v): pos[order[np.searchsorted(sub, v):np.searchsorted(sub, v, "right")]]
+                for v in distinct(bits[bits != 0])}  # a few distinct classes
+        out = {}
+        for j, g in enumerate(_ACTIVITY_GROUPS):
+            parts = [rows for v, rows in runs.items() if v >> j & 1]
+            out[g] = (parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+                      if parts else np.zeros(0, dtype=np.int64))
+        return out
 
     def amask(self, names: Sequence[str]) -> np.ndarray:
         """Events whose activity is one of ``names`` (code -1, a missing activity: never)."""
@@ -854,7 +874,9 @@ def _timing(log: _Log) -> _Timing:
     comp_ts, comp_row = _first_at(ts, hits["competing"], codes, n)
     exit_labels = ["close", "censored", *dict.fromkeys(EXIT_TYPES.values())]
     exit_code_of = {a: exit_labels.index(t) for a, t in EXIT_TYPES.items()}
-    comp_code = log.activity_of(np.maximum(comp_row, 0), exit_code_of)
+    comp_code = np.zeros(n, dtype=np.int64)  # only the cases with a competing exit
+    has_comp = np.flatnonzero(comp_row >= 0)
+    comp_code[has_comp] = log.activity_of(comp_row[has_comp], exit_code_of)
 
     opened = np.where(reg_ts != _BIG, reg_ts, first_ts)
     # an exit before the registration: the case was open from its first event
@@ -1077,7 +1099,8 @@ def _case_table(
             "prevalent": tm.prevalent,
             "entry_days": (tm.entry - tm.opened) / _NS_PER_DAY,
             "duration_known": tm.duration_known,
-        }
+        },
+        copy=False,  # fresh per-case arrays: no copy into consolidated blocks
     )
     table["year"] = table["opened_at"].dt.year.astype("int64")
     if (tm.terminated != _BIG).any():
