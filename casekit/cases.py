@@ -230,8 +230,76 @@ def _codes(values: pd.Series) -> np.ndarray:
     arr = _arrow_column(values)
     if arr is None or pa.types.is_dictionary(arr.type):
         return _factorize(values)[0]
-    enc = arr.combine_chunks().dictionary_encode()
-    return np.asarray(enc.indices.to_numpy(zero_copy_only=False))
+    arr = arr.combine_chunks()
+    codes = _short_text_codes(arr)
+    if codes is not None:
+        return codes
+    return np.asarray(arr.dictionary_encode().indices.to_numpy(zero_copy_only=False))
+
+
+def _short_text_codes(arr: Any) -> np.ndarray | None:
+    """Codes of short strings (at most 32 bytes, no nulls) by sorting integers, not hashing text.
+
+    Each string's bytes are read as (at most four) little-endian uint64 words, which with its
+    length determine it exactly. A 64-bit mix of them is sorted (a SIMD integer sort: far
+    cheaper than a hash table of a million distinct strings, whose probes miss the cache) and
+    numbered by runs; every run is then checked to hold one string only (the same length and
+    words as its first member). None when that check fails (two strings with one mix), the
+    strings are longer, or the array has nulls: the caller then hashes the text.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> codes = _short_text_codes(pa.array(["ab", "abcdefghij", "ab", "", "abcdefghij"]))
+    >>> [int(c) for c in codes[[0, 2]]] == [int(codes[0])] * 2, len(set(codes.tolist()))
+    (True, 3)
+    """
+    import sys
+
+    import pyarrow as pa
+
+    n = len(arr)
+    large = pa.types.is_large_string(arr.type)
+    if not n or arr.null_count or sys.byteorder != "little" or not (
+            large or pa.types.is_string(arr.type)):
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    off = np.frombuffer(off_buf, dtype=np.int64 if large else np.int32)
+    off = off[arr.offset:arr.offset + n + 1].astype(np.int64)
+    lens = np.diff(off)
+    n_words = -(-int(lens.max()) // 8)
+    if n_words > 4:
+        return None
+    size = int(off[-1] - off[0])
+    padded = np.zeros(size + 8 * n_words + 8, dtype=np.uint8)  # room for the last reads
+    if size:
+        padded[:size] = np.frombuffer(data_buf, dtype=np.uint8)[off[0]:off[-1]]
+    # every string's w-th 8 bytes as one (unaligned) uint64, bytes past its end masked off
+    at = np.ndarray(shape=(len(padded) - 7,), dtype=np.uint64, buffer=padded, strides=(1,))
+    keep = np.array([(1 << (8 * b)) - 1 for b in range(9)], dtype=np.uint64)  # b bytes
+    first = off[:-1] - off[0]
+    words, mix = [], lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for w in range(n_words):
+        word = at[first + 8 * w]
+        if lens.min() < 8 * w + 8:
+            word &= keep[np.clip(lens - 8 * w, 0, 8)]
+        words.append(word)
+        mix = (mix ^ word) * np.uint64(0xBF58476D1CE4E5B9)
+        mix ^= mix >> np.uint64(31)
+    order = np.argsort(mix)
+    sorted_mix = mix[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_mix[1:], sorted_mix[:-1], out=new[1:])
+    # one string per run: each member equals the one before it in the run
+    for values in (lens, *words):
+        v = values[order]
+        if not np.all((v[1:] == v[:-1]) | new[1:]):
+            return None
+    run = np.cumsum(new, dtype=np.int64) - 1
+    codes = np.empty(n, dtype=_code_dtype(int(run[-1]) + 1))
+    codes[order] = run
+    return codes
 
 
 def _code_dtype(n_labels: int) -> type:

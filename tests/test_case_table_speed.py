@@ -33,6 +33,30 @@ def test_lookup_is_numpy_indexing_for_narrow_codes(dtype: type) -> None:
         np.testing.assert_array_equal(got, table[codes])
 
 
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_short_text_codes_partition_strings_as_hashing_does(large: bool) -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(2)
+    alphabet = np.array(list("ab\x00信访件"))  # NUL bytes and multi-byte UTF-8
+    pool = ["".join(rng.choice(alphabet, m)) for m in rng.integers(0, 11, 3000)]
+    pool += ["", "a", "a\x00", "ab" * 4, "ab" * 4 + "a"]  # lengths at word boundaries
+    values = pa.array(list(rng.choice(pool, 50_000)),
+                      type=pa.large_string() if large else pa.string()).slice(7)
+    got = C._short_text_codes(values)
+    assert got is not None
+    assert _same_partition(got, values.dictionary_encode().indices.to_numpy())
+    assert C._short_text_codes(pa.array(["x" * 33, "y"])) is None  # too long: text hashing
+    assert C._short_text_codes(pa.array(["x", None])) is None
+    codes = C._codes(pd.Series(values.to_pylist(), dtype="str"))
+    assert _same_partition(codes, got)
+
+
 def _random_log(rng: np.random.Generator, n_cases: int) -> pd.DataFrame:
     """A sorted log with many equal timestamps in a case (ties at the exit)."""
     lens = rng.integers(1, 12, n_cases)
