@@ -308,19 +308,20 @@ def _code_dtype(n_labels: int) -> type:
         if n_labels < 2**31 else np.int64
 
 
-def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Integer case codes in order of appearance and the case ids (str).
+def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndarray | None]:
+    """Integer case codes in order of appearance, the case ids (str) and the cases' first rows.
 
     Fast path for the contract's logs, whose cases are contiguous: runs of equal ids found by
     one pyarrow comparison of neighbours, accepted when the runs' ids are distinct (checked on
     one id per case: strictly increasing, as in a sorted log, or else by one hash pass), so the
-    events are not hashed. Otherwise ``pd.factorize``.
+    events are not hashed; the runs' first rows come back too. Otherwise ``pd.factorize``
+    (first rows None).
 
     Examples
     --------
-    >>> codes, labels = _case_codes(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
-    >>> codes.tolist(), labels.tolist()
-    ([0, 0, 1], ['b', 'a'])
+    >>> codes, labels, starts = _case_codes(pd.Series(["b", "b", "a"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), labels.tolist(), starts.tolist()
+    ([0, 0, 1], ['b', 'a'], [0, 2])
     >>> _case_codes(pd.Series(["b", "a", "b"], dtype="string[pyarrow]"))[0].tolist()
     [0, 1, 0]
     """
@@ -329,9 +330,9 @@ def _case_codes(case_id: pd.Series) -> tuple[np.ndarray, pd.Series]:
         starts, labels = runs
         codes = np.repeat(np.arange(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64),
                           np.diff(np.r_[starts, len(case_id)]))
-        return codes, pd.Series(pd.array(labels, dtype="str"))
+        return codes, pd.Series(pd.array(labels, dtype="str")), starts
     codes, uniques = pd.factorize(case_id.astype("str"), sort=False)
-    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype="str"), None
 
 
 def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
@@ -762,11 +763,13 @@ class _Log:
     """
 
     def __init__(self, ev: pd.DataFrame, ts: np.ndarray, codes: np.ndarray,
-                 case_labels: pd.Series, obs_end: pd.Timestamp, tz: Any, n_after: int) -> None:
+                 case_labels: pd.Series, obs_end: pd.Timestamp, tz: Any, n_after: int,
+                 starts: np.ndarray | None = None) -> None:
         self.ev = ev  # the kept events (on or before the observation end), sorted
         self.ts = ts  # int64 ns, local wall time
         self.codes = codes  # case code per event, contiguous per case
-        self.starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        self.starts = (np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if starts is None
+                       else starts)  # each case's first row
         self.case_labels = case_labels
         self.obs_end = obs_end
         self.obs_ns = int(obs_end.as_unit("ns").value)
@@ -883,19 +886,22 @@ def _prepare(events: pd.DataFrame, observation_end: Any) -> _Log:
     if len(ev) == 0:
         raise CasekitError(f"events: no event on or before the observation end {obs_end}")
 
-    codes, case_labels = _case_codes(ev["case_id"])
-    if not _is_sorted(codes, ts):
+    codes, case_labels, starts = _case_codes(ev["case_id"])
+    if not _is_sorted(codes, ts, starts):
         order = np.lexsort((ts, codes))  # stable: ties keep source order
         ev = ev.iloc[order]
         ts = ts[order]
         codes = codes[order]
-    return _Log(ev, ts, codes, case_labels, obs_end, tz, n_after)
+        starts = None
+    return _Log(ev, ts, codes, case_labels, obs_end, tz, n_after, starts)
 
 
-def _is_sorted(codes: np.ndarray, ts: np.ndarray) -> bool:
+def _is_sorted(codes: np.ndarray, ts: np.ndarray, starts: np.ndarray | None = None) -> bool:
     """Tell whether the log is in the contract's order: cases contiguous, times sorted in each.
 
-    Codes non-decreasing, and the (few) decreases of time are all changes of case.
+    Codes non-decreasing, and the (few) decreases of time are all changes of case. With
+    ``starts``, the first rows of the cases' runs (codes ascending by construction), only the
+    times within each run are looked at.
 
     Examples
     --------
@@ -903,9 +909,15 @@ def _is_sorted(codes: np.ndarray, ts: np.ndarray) -> bool:
     True
     >>> _is_sorted(np.array([0, 0, 1]), np.array([5, 4, 6]))
     False
+    >>> _is_sorted(np.array([0, 0, 1]), np.array([5, 6, 1]), starts=np.array([0, 2]))
+    True
     """
     if len(codes) < 2:
         return True
+    if starts is not None:
+        down = ts[1:] < ts[:-1]
+        down[starts[1:] - 1] = False  # a new case may start earlier
+        return not down.any()
     down = np.flatnonzero(ts[1:] < ts[:-1])
     if len(down) and np.any(codes[down + 1] == codes[down]):
         return False
@@ -1002,7 +1014,7 @@ def _timing_from_table(table: pd.DataFrame, pledge: np.ndarray) -> _Timing:
 
 def _datetimes(ns: np.ndarray) -> pd.Series:
     """int64 ns (``_BIG`` = never) as a datetime64[ns] Series with NaT."""
-    return pd.Series(np.where(ns == _BIG, _NAT, ns).astype("datetime64[ns]"))
+    return pd.Series(np.where(ns == _BIG, _NAT, ns).view("datetime64[ns]"))
 
 
 def build_case_table(
