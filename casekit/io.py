@@ -4,7 +4,8 @@ Formats
 -------
 - **CSV** (``.csv``, ``.tsv``, ``.txt``, also ``.csv.gz``): UTF-8, UTF-8 with BOM, UTF-16 with
   BOM, GB18030 / GBK (detected when the bytes are not UTF-8); the separator (``,`` tab ``;``
-  ``|``) is sniffed from the header line. Parsed with pyarrow, every column as text.
+  ``|``) is sniffed from the header line. Parsed with pyarrow, every column as text; a plain
+  UTF-8 file is streamed from disk, the columns whose values repeat dictionary-encoded.
 - **Excel** (``.xlsx``, ``.xlsm``): the first sheet or ``sheet=``; a title row above the header is
   skipped (and reported); a merged header that hides the column names makes the file unusable.
 - **Parquet** (``.parquet``, ``.pq``).
@@ -628,9 +629,9 @@ def _read_csv_streamed(path: Path, src: _CsvSource) -> RawTable | None:
     """
     with open(path, "rb") as fh:
         head = fh.read(_CSV_HEAD)
-    if _blank_bytes(head) or _magic(head[:8]) is not None or head.startswith(_UTF16_BOMS) \
-            or b"\x00" in head:
+    if _blank_bytes(head) or head.startswith(_UTF16_BOMS) or b"\x00" in head:
         return None
+    _check_csv_head(head, src.name)  # magic bytes, binary data: judged on the first 4 KB
     notes: list[str] = []
     pos, skipped = _find_header(head, notes)
     first_nl = head.find(b"\n", pos)

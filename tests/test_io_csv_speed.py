@@ -237,3 +237,15 @@ def test_cells_hold_and_empty_rows_on_chunked_tables() -> None:
     assert not cio._has_empty_row(t.slice(2))
     assert cio._cells_hold(t, b"\x00")
     assert not cio._cells_hold(t, b'"')
+
+
+@pytest.mark.parametrize("data", [
+    b"PK\x03\x04" + b"x" * 100,                                   # a zip named .csv
+    bytes(range(1, 32)) * 40 + b"\nA,B\n",                        # control bytes: binary
+    b" \n" * 10 + b"case_id,activity\nA1,x\n",                    # blank lines first
+])
+def test_refusals_and_odd_heads_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          data: bytes) -> None:
+    p = tmp_path / "log.csv"
+    p.write_bytes(data)
+    _same_report(*_both(p, monkeypatch, _read))
