@@ -1019,6 +1019,24 @@ def mask_free_text(
     return pd.Series(pd.array(taken, dtype="str"), index=series.index, name=series.name)
 
 
+def _mask_distinct(texts: Any, known_names: Iterable[Any] | None = None) -> Any:
+    """:func:`mask_free_text` on a pyarrow string array of distinct values, without Python
+    strings for the values the prefilter sets aside; ``texts`` itself comes back when no value
+    changes.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> texts = pa.array(["南乡村22巷50号", "来电13800138000"])
+    >>> _mask_distinct(texts).to_pylist()
+    ['南乡村22巷50号', '来电[手机号]']
+    >>> plain = texts[:1]
+    >>> _mask_distinct(plain) is plain
+    True
+    """
+    return _mask_uniques(texts, _names_regex(known_names), True, True)
+
+
 def _mask_all_python(
     series: pd.Series,
     *,

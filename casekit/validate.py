@@ -685,8 +685,6 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
     cols = [c for c in df.columns if c not in _CODE_COLUMNS and _is_text(df[c])]
     if not cols:
         return df
-    from casekit.privacy import mask_free_text
-
     df = df.copy(deep=False)  # copy-on-write: the columns replaced below are new, the rest shared
     for c in cols:
         s = df[c]
@@ -696,14 +694,39 @@ def _mask_text_columns(df: pd.DataFrame, known_names: list[str] | None, notes: l
         if s.dtype == object and not all(isinstance(v, str) or v is None
                                          for v in pd.unique(s.dropna())[:1000]):
             s = _as_str(s)
-
-        def fn(uniques: list[str]) -> list[str]:
-            masked = mask_free_text(pd.Series(uniques, dtype="str"), known_names=known_names)
-            return [None if isinstance(v, float) else v for v in masked.tolist()]
-
         usable = c in enc and s.dtype == "str" and c not in _PII
-        df[c] = _map_uniques(s.astype("str"), fn, enc.get(c) if usable else None, sel)
+        df[c] = _mask_distinct_text(s.astype("str"), known_names,
+                                    enc.get(c) if usable else None, sel)
     return df
+
+
+def _mask_distinct_text(s: pd.Series, known_names: list[str] | None, enc: Any = None,
+                        sel: Any = None) -> pd.Series:
+    """A ``str`` column PII-masked through its distinct values, kept in Arrow (the prefilter
+    sets most aside without Python strings); ``s`` itself when no value changes. ``enc`` /
+    ``sel`` as in :func:`_map_uniques`.
+
+    Examples
+    --------
+    >>> s = pd.Series(["电话13812345678", "无", None, "无"], dtype="str")
+    >>> _mask_distinct_text(s, None).tolist()
+    ['电话[手机号]', '无', nan, '无']
+    >>> t = s.iloc[1:]
+    >>> _mask_distinct_text(t, None) is t
+    True
+    """
+    import pyarrow as pa
+
+    from casekit.privacy import _mask_distinct
+
+    codes, dictionary = _reader_codes(enc) if enc is not None else _dictionary(s)
+    if enc is not None and sel is not None:
+        codes = codes[sel]
+    masked = _mask_distinct(dictionary, known_names)
+    if masked is dictionary:
+        return s
+    values = pd.array(masked.take(pa.array(codes, mask=codes < 0)), dtype="str")
+    return pd.Series(values, index=s.index, name=s.name)
 
 
 def _mask_categories(s: pd.Series, known_names: list[str] | None) -> pd.Series:
