@@ -1521,14 +1521,15 @@ def aalen_johansen(
 
 
 def _aj_presorted(exit_sorted: np.ndarray, cause_sorted: np.ndarray, *, times: Any,
-                  cause_of_interest: int, alpha: float = 0.05
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  cause_of_interest: int, alpha: float = 0.05, interval: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """:func:`aalen_johansen` of cases at risk from time 0, with exits already sorted ascending.
 
     That is ``aalen_johansen(np.zeros(n), exit, cause, ...)``. The causes are aligned with the exits (their order among tied exits does not matter). The
     counts come from one pass over the sorted rows instead of sorts and searches of every row;
     the result is the same, bit for bit (tested). Anything the general function would reject
-    (a negative, infinite or NaN exit) goes through it, so the error is the same too.
+    (a negative, infinite or NaN exit) goes through it, so the error is the same too. With
+    ``interval=False`` only the estimate is computed (the bounds are None).
 
     Examples
     --------
@@ -1552,12 +1553,12 @@ def _aj_presorted(exit_sorted: np.ndarray, cause_sorted: np.ndarray, *, times: A
     hit = (cause_sorted[ev] == cause_of_interest).astype(float)
     d1 = np.add.reduceat(hit, starts) if len(starts) else np.zeros(0)
     nr = (n - np.searchsorted(exit_sorted, u, side="left")).astype(float)
-    return _aj_curve(u, d, d1, nr, times, alpha, float(exit_sorted[-1]))
+    return _aj_curve(u, d, d1, nr, times, alpha, float(exit_sorted[-1]), interval)
 
 
 def _aj_curve(u: np.ndarray, d: np.ndarray, d1: np.ndarray, nr: np.ndarray, times: Any,
-              alpha: float, last_exit: float | None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              alpha: float, last_exit: float | None, interval: bool = True
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The Aalen-Johansen estimate and its interval from the counts at the exit times ``u``.
 
     ``d`` exits of any cause, ``d1`` of the cause of interest and ``nr`` at risk at each time;
@@ -1571,6 +1572,15 @@ def _aj_curve(u: np.ndarray, d: np.ndarray, d1: np.ndarray, nr: np.ndarray, time
     S = np.cumprod(1 - d / nr)
     lag = np.r_[1.0, S[:-1]]
     F = np.cumsum(lag * d1 / nr)
+    idx = np.searchsorted(u, tq, side="right") - 1
+    beyond = tq > last_exit if last_exit is not None else np.ones(len(tq), bool)
+
+    def at(values: np.ndarray) -> np.ndarray:
+        out = np.where(idx >= 0, values[np.maximum(idx, 0)] if len(values) else 0.0, 0.0)
+        return np.where(beyond, np.nan, out)
+
+    if not interval:
+        return at(F), None, None
     with np.errstate(divide="ignore", invalid="ignore"):
         A = np.where(nr > d, d / (nr * (nr - d)), 0.0)
     B = lag**2 * d1 * (nr - d1) / nr**3
@@ -1586,13 +1596,6 @@ def _aj_curve(u: np.ndarray, d: np.ndarray, d1: np.ndarray, nr: np.ndarray, time
         high = np.exp(-np.exp(y - z * se))
     low = np.where(F > 0, low, 0.0)
     high = np.where(F > 0, high, 0.0)
-    idx = np.searchsorted(u, tq, side="right") - 1
-    beyond = tq > last_exit if last_exit is not None else np.ones(len(tq), bool)
-
-    def at(values: np.ndarray) -> np.ndarray:
-        out = np.where(idx >= 0, values[np.maximum(idx, 0)] if len(values) else 0.0, 0.0)
-        return np.where(beyond, np.nan, out)
-
     return at(F), at(low), at(high)
 
 

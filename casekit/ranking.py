@@ -417,7 +417,7 @@ def _descriptive(rows: _Rows, groups: Sequence[str], alpha: float,
         km, (dur, cause) = kms[g], by_time[g]
         lo, hi = km.median_ci
         cif = engine._aj_presorted(dur, cause, times=np.asarray(CIF_DAYS, float),
-                                   cause_of_interest=1)[0]
+                                   cause_of_interest=1, interval=False)[0]
         out.append((g, km.median, lo, hi, km.rmst(horizon), *np.asarray(cif, float)))
     cols = ["pattern", "median_days", "median_ci_low", "median_ci_high", "rmst_days",
             *[f"cif_{d}" for d in CIF_DAYS]]

@@ -447,6 +447,10 @@ def test_aalen_johansen_of_sorted_rows_is_the_general_one_bit_for_bit(rows, grid
     slow = eg.aalen_johansen(np.zeros(len(t)), t, cause, times=grid, cause_of_interest=1)
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
+    estimate_only = eg._aj_presorted(t[order], cause[order], times=grid, cause_of_interest=1,
+                                     interval=False)
+    np.testing.assert_array_equal(estimate_only[0], slow[0])
+    assert estimate_only[1:] == (None, None)
 
 
 def test_aalen_johansen_of_sorted_rows_rejects_what_the_general_one_rejects() -> None:
