@@ -564,3 +564,20 @@ def test_no_raw_pii_in_the_html_report(pii_log, tmp_path, monkeypatch, capsys):
     assert code == 0, text
     assert_no_pii(out, known_names=names)
     assert_no_pii(text, known_names=names)
+
+
+def test_pseudonyms_never_read_as_phone_or_id_numbers():
+    # about one pseudonym in 250 holds a digit run shaped like a mobile or an old ID number
+    # (P3de16501331886cb holds 16501331886): the scanners must not flag or mask it
+    n = 5000
+    df = pd.DataFrame({"petitioner_name": [f"张{i}" for i in range(n)],
+                       "petitioner_phone": [f"139{i:08d}" for i in range(n)]})
+    out, _ = pseudonymise(df, key="a fixed key")
+    ids = out["petitioner_id"]
+    shaped = ids[ids.str.contains(r"1[3-9]\d{9}|\d{15}")]
+    assert len(shaped) >= 5  # the case this test is about occurs
+    assert not find_pii(out)
+    assert mask_free_text(shaped).tolist() == shaped.tolist()
+    # a number beside a pseudonym, or glued to ordinary text, is still found
+    text = f"{shaped.iloc[0]} 13800138000 tel13800138000 P13800138000"
+    assert [f.kind for f in find_pii(text)] == ["mobile"] * 3
