@@ -64,7 +64,8 @@ class RawTable:
     #: Text columns the reader already has dictionary-encoded (Parquet dictionary pages, the
     #: CSV parser's dictionaries): column name -> pyarrow ``dictionary<string>`` (chunked)
     #: array of the same values as ``data[column]``. Validation factorises from them instead of
-    #: hashing millions of strings again.
+    #: hashing millions of strings again. They are a cache: validation drops the entries it
+    #: has no use for (id columns at once, the rest once used), so their memory is freed.
     dictionaries: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -862,7 +863,9 @@ def _canonical_frame(run: _Run, mapping: Mapping[str, Any]) -> pd.DataFrame:
     data: dict[str, pd.Series] = {}
     for canonical, col in mapping.items():
         data[canonical] = df[col]
-        if col in run.raw.dictionaries:
+        if canonical in _ID_COLUMNS:  # ids are never factorised from it: freed now
+            run.raw.dictionaries.pop(col, None)
+        elif col in run.raw.dictionaries:
             run.enc[canonical] = run.raw.dictionaries[col]
     for col in df.columns:
         if col in used:
@@ -1522,13 +1525,23 @@ def validate_table(
     raw_names = _petitioner_names(raw.data, mapping)
     quarantine = _quarantine(run, frame, mapping, order.dup_of, raw_names)
     acc = _accepted(run, frame, order, bad, {"activity": acc_factor})
-    del frame
+    del frame, ts, bad  # memory: what the accepted rows no longer need goes as soon as it can
+    run.checks.clear()
+    n_rows = len(raw.data)
+    raw = run.raw = _without_rows(raw)  # the columns as read: freed here when the caller
+    run.rows = raw.source_rows          # handed them over (read_events_report does)
     mapped_act, unknown_labels = _map_labels(run, acc, labels, raw_names)
     _map_agencies(run, acc, raw_names)
-    events, pii_info = _pseudonymise(acc.events, key, run.notes)
-    events = _canonical_order(_mask_text_columns(events, raw_names, run.notes, run.enc, acc.sel))
-    facts = _check_cases(run, events, order, acc_factor[0][acc.sel], mapped_act)
-    counts = _counts(run, len(raw.data), len(events), quarantine)
+    act_codes, sel = acc_factor[0][acc.sel], acc.sel
+    events = acc.events
+    del acc, acc_factor  # the label codes of every column
+    events, pii_info = _pseudonymise(events, key, run.notes)
+    events = _mask_text_columns(events, raw_names, run.notes, run.enc, sel)
+    run.enc.clear()  # every use of the reader's dictionaries is behind: their memory freed
+    raw.dictionaries.clear()
+    events = _canonical_order(events)
+    facts = _check_cases(run, events, order, act_codes, mapped_act)
+    counts = _counts(run, n_rows, len(events), quarantine)
     metadata = _metadata(run, events, counts, facts, {
         "path": path, "mapping": mapping, "zone": _resolve_zone(timezone, ts_info),
         "ts_info": ts_info,
@@ -1540,6 +1553,23 @@ def validate_table(
     events.attrs["casekit"] = metadata
     events.attrs[ENCODING_KEY] = _encoding_flags(events)
     return ReadResult(events, quarantine, metadata, problems)
+
+
+def _without_rows(raw: RawTable) -> RawTable:
+    """``raw`` without its rows (the same columns, none of their memory): what validation keeps
+    of it once the accepted rows are taken. The caller's ``raw`` is left as it is.
+
+    Examples
+    --------
+    >>> raw = RawTable(pd.DataFrame({"a": [1, 2]}), np.array([2, 3]), "csv", extra={"k": 1})
+    >>> bare = _without_rows(raw)
+    >>> list(bare.data.columns), len(bare.data), len(bare.source_rows), bare.extra, len(raw.data)
+    (['a'], 0, 0, {'k': 1}, 2)
+    """
+    import dataclasses
+
+    return dataclasses.replace(raw, data=raw.data.iloc[:0].copy(deep=True),
+                               source_rows=np.zeros(0, dtype="int64"))
 
 
 def release_arrow_memory() -> None:
