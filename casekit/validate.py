@@ -1021,7 +1021,7 @@ def _order_and_dedupe(df: pd.DataFrame, case: pd.Series, ts: np.ndarray, bad: np
             near[1:] |= same
             near[:-1] |= same
             sub_idx = np.sort(gi[near])
-            cmp = df.iloc[sub_idx].astype("str")
+            cmp = _take_frame_rows(df, sub_idx).astype("str")
             gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
             _, first_pos = np.unique(gid, return_index=True)
             firsts = first_pos[gid]
@@ -1044,7 +1044,7 @@ def _quarantined_values(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, An
     if reason == _LOSSY:  # the rounded number itself looks like an id: never shown
         return ["[number]" for _ in idx], shown_col
     src = run.raw.data[mapping[col]] if col in mapping else frame[col]
-    return [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()], shown_col
+    return [_mask_value(v, None, raw_names) for v in _take_rows(src, idx).tolist()], shown_col
 
 
 def _quarantine(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, Any], dup_of: dict,
@@ -1122,6 +1122,43 @@ def _select_rows(s: pd.Series, keep: np.ndarray, runs: list[tuple[int, int]] | N
     else:
         values = arr.take(keep)
     return pd.Series(values, name=s.name)
+
+
+def _take_rows(s: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``s.iloc[idx]`` for a few rows; an Arrow column in several chunks is taken chunk by chunk
+    (Arrow's take on a chunked column concatenates it first: a copy of the whole column).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> s = pd.Series(pd.array(pa.chunked_array([["a", "b"], ["c", None]]), dtype="str"))
+    >>> _take_rows(s, np.array([3, 0, 2])).tolist()
+    [nan, 'a', 'c']
+    """
+    import pyarrow as pa
+
+    arr = s.array
+    whole = pa.array(arr) if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
+    if not isinstance(whole, pa.ChunkedArray) or whole.num_chunks < 2 or not len(idx):
+        return s.iloc[idx]
+    idx = np.asarray(idx, dtype=np.int64)
+    starts = np.cumsum([0] + [len(c) for c in whole.chunks])
+    chunk = np.searchsorted(starts, idx, side="right") - 1
+    by_chunk = np.argsort(chunk, kind="stable")
+    parts = [whole.chunk(int(k)).take(pa.array(idx[by_chunk][chunk[by_chunk] == k] - starts[k]))
+             for k in np.unique(chunk)]
+    back = np.empty_like(by_chunk)
+    back[by_chunk] = np.arange(len(by_chunk))
+    values = pa.concat_arrays(parts).take(pa.array(back))
+    return pd.Series(pd.array(values, dtype=s.dtype), index=s.index[idx], name=s.name)
+
+
+def _take_frame_rows(df: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+    """``df.iloc[idx]`` column by column with :func:`_take_rows` (same columns, same index)."""
+    out = pd.DataFrame({i: _take_rows(df.iloc[:, i], idx).reset_index(drop=True)
+                        for i in range(df.shape[1])}, index=pd.RangeIndex(len(idx)))
+    out.columns, out.index = df.columns, df.index[idx]
+    return out
 
 
 @dataclass
@@ -1324,7 +1361,7 @@ def _check_cases(run: _Run, events: pd.DataFrame, order: _Order, act_codes: np.n
     facts.n_flagged = len(wrong)
     if facts.n_flagged:
         starts = np.flatnonzero(new_case)
-        facts.flagged = [str(c) for c in case_arr.take(starts[wrong[:1000]]).to_pylist()]
+        facts.flagged = [str(c) for c in _take_rows(events["case_id"], starts[wrong[:1000]])]
         _flag_problems(run, facts, wrong, reg_t, clo_t)
     return facts
 
