@@ -1593,7 +1593,7 @@ def validate_table(
 
 
 def _without_rows(raw: RawTable) -> RawTable:
-    """``raw`` without its rows (the same columns, none of their memory): what validation keeps
+    """``raw`` without its rows (the column names, none of their memory): what validation keeps
     of it once the accepted rows are taken. The caller's ``raw`` is left as it is.
 
     Examples
@@ -1605,7 +1605,8 @@ def _without_rows(raw: RawTable) -> RawTable:
     """
     import dataclasses
 
-    return dataclasses.replace(raw, data=raw.data.iloc[:0].copy(deep=True),
+    # a fresh frame: a zero-row slice (even a "deep" copy of Arrow text) keeps the buffers alive
+    return dataclasses.replace(raw, data=pd.DataFrame(columns=raw.data.columns),
                                source_rows=np.zeros(0, dtype="int64"))
 
 
