@@ -64,7 +64,8 @@ class RawTable:
     #: Text columns the reader already has dictionary-encoded (Parquet dictionary pages, the
     #: CSV parser's dictionaries): column name -> pyarrow ``dictionary<string>`` (chunked)
     #: array of the same values as ``data[column]``. Validation factorises from them instead of
-    #: hashing millions of strings again.
+    #: hashing millions of strings again. They are a cache: validation drops the entries it
+    #: has no use for (id columns at once, the rest once used), so their memory is freed.
     dictionaries: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -885,7 +886,9 @@ def _canonical_frame(run: _Run, mapping: Mapping[str, Any]) -> pd.DataFrame:
     data: dict[str, pd.Series] = {}
     for canonical, col in mapping.items():
         data[canonical] = df[col]
-        if col in run.raw.dictionaries:
+        if canonical in _ID_COLUMNS:  # ids are never factorised from it: freed now
+            run.raw.dictionaries.pop(col, None)
+        elif col in run.raw.dictionaries:
             run.enc[canonical] = run.raw.dictionaries[col]
     for col in df.columns:
         if col in used:
@@ -1041,7 +1044,7 @@ def _order_and_dedupe(df: pd.DataFrame, case: pd.Series, ts: np.ndarray, bad: np
             near[1:] |= same
             near[:-1] |= same
             sub_idx = np.sort(gi[near])
-            cmp = df.iloc[sub_idx].astype("str")
+            cmp = _take_frame_rows(df, sub_idx).astype("str")
             gid = cmp.groupby(list(cmp.columns), sort=False, dropna=False).ngroup().to_numpy()
             _, first_pos = np.unique(gid, return_index=True)
             firsts = first_pos[gid]
@@ -1064,7 +1067,7 @@ def _quarantined_values(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, An
     if reason == _LOSSY:  # the rounded number itself looks like an id: never shown
         return ["[number]" for _ in idx], shown_col
     src = run.raw.data[mapping[col]] if col in mapping else frame[col]
-    return [_mask_value(v, None, raw_names) for v in src.iloc[idx].tolist()], shown_col
+    return [_mask_value(v, None, raw_names) for v in _take_rows(src, idx).tolist()], shown_col
 
 
 def _quarantine(run: _Run, frame: pd.DataFrame, mapping: Mapping[str, Any], dup_of: dict,
@@ -1142,6 +1145,43 @@ def _select_rows(s: pd.Series, keep: np.ndarray, runs: list[tuple[int, int]] | N
     else:
         values = arr.take(keep)
     return pd.Series(values, name=s.name)
+
+
+def _take_rows(s: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``s.iloc[idx]`` for a few rows; an Arrow column in several chunks is taken chunk by chunk
+    (Arrow's take on a chunked column concatenates it first: a copy of the whole column).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> s = pd.Series(pd.array(pa.chunked_array([["a", "b"], ["c", None]]), dtype="str"))
+    >>> _take_rows(s, np.array([3, 0, 2])).tolist()
+    [nan, 'a', 'c']
+    """
+    import pyarrow as pa
+
+    arr = s.array
+    whole = pa.array(arr) if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
+    if not isinstance(whole, pa.ChunkedArray) or whole.num_chunks < 2 or not len(idx):
+        return s.iloc[idx]
+    idx = np.asarray(idx, dtype=np.int64)
+    starts = np.cumsum([0] + [len(c) for c in whole.chunks])
+    chunk = np.searchsorted(starts, idx, side="right") - 1
+    by_chunk = np.argsort(chunk, kind="stable")
+    parts = [whole.chunk(int(k)).take(pa.array(idx[by_chunk][chunk[by_chunk] == k] - starts[k]))
+             for k in np.unique(chunk)]
+    back = np.empty_like(by_chunk)
+    back[by_chunk] = np.arange(len(by_chunk))
+    values = pa.concat_arrays(parts).take(pa.array(back))
+    return pd.Series(pd.array(values, dtype=s.dtype), index=s.index[idx], name=s.name)
+
+
+def _take_frame_rows(df: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+    """``df.iloc[idx]`` column by column with :func:`_take_rows` (same columns, same index)."""
+    out = pd.DataFrame({i: _take_rows(df.iloc[:, i], idx).reset_index(drop=True)
+                        for i in range(df.shape[1])}, index=pd.RangeIndex(len(idx)))
+    out.columns, out.index = df.columns, df.index[idx]
+    return out
 
 
 @dataclass
@@ -1344,7 +1384,7 @@ def _check_cases(run: _Run, events: pd.DataFrame, order: _Order, act_codes: np.n
     facts.n_flagged = len(wrong)
     if facts.n_flagged:
         starts = np.flatnonzero(new_case)
-        facts.flagged = [str(c) for c in case_arr.take(starts[wrong[:1000]]).to_pylist()]
+        facts.flagged = [str(c) for c in _take_rows(events["case_id"], starts[wrong[:1000]])]
         _flag_problems(run, facts, wrong, reg_t, clo_t)
     return facts
 
@@ -1545,13 +1585,23 @@ def validate_table(
     raw_names = _petitioner_names(raw.data, mapping)
     quarantine = _quarantine(run, frame, mapping, order.dup_of, raw_names)
     acc = _accepted(run, frame, order, bad, {"activity": acc_factor})
-    del frame
+    del frame, ts, bad  # memory: what the accepted rows no longer need goes as soon as it can
+    run.checks.clear()
+    n_rows = len(raw.data)
+    raw = run.raw = _without_rows(raw)  # the columns as read: freed here when the caller
+    run.rows = raw.source_rows          # handed them over (read_events_report does)
     mapped_act, unknown_labels = _map_labels(run, acc, labels, raw_names)
     _map_agencies(run, acc, raw_names)
-    events, pii_info = _pseudonymise(acc.events, key, run.notes)
-    events = _canonical_order(_mask_text_columns(events, raw_names, run.notes, run.enc, acc.sel))
-    facts = _check_cases(run, events, order, acc_factor[0][acc.sel], mapped_act)
-    counts = _counts(run, len(raw.data), len(events), quarantine)
+    act_codes, sel = acc_factor[0][acc.sel], acc.sel
+    events = acc.events
+    del acc, acc_factor  # the label codes of every column
+    events, pii_info = _pseudonymise(events, key, run.notes)
+    events = _mask_text_columns(events, raw_names, run.notes, run.enc, sel)
+    run.enc.clear()  # every use of the reader's dictionaries is behind: their memory freed
+    raw.dictionaries.clear()
+    events = _canonical_order(events)
+    facts = _check_cases(run, events, order, act_codes, mapped_act)
+    counts = _counts(run, n_rows, len(events), quarantine)
     metadata = _metadata(run, events, counts, facts, {
         "path": path, "mapping": mapping, "zone": _resolve_zone(timezone, ts_info),
         "ts_info": ts_info,
@@ -1563,6 +1613,24 @@ def validate_table(
     events.attrs["casekit"] = metadata
     events.attrs[ENCODING_KEY] = _encoding_flags(events)
     return ReadResult(events, quarantine, metadata, problems)
+
+
+def _without_rows(raw: RawTable) -> RawTable:
+    """``raw`` without its rows (the column names, none of their memory): what validation keeps
+    of it once the accepted rows are taken. The caller's ``raw`` is left as it is.
+
+    Examples
+    --------
+    >>> raw = RawTable(pd.DataFrame({"a": [1, 2]}), np.array([2, 3]), "csv", extra={"k": 1})
+    >>> bare = _without_rows(raw)
+    >>> list(bare.data.columns), len(bare.data), len(bare.source_rows), bare.extra, len(raw.data)
+    (['a'], 0, 0, {'k': 1}, 2)
+    """
+    import dataclasses
+
+    # a fresh frame: a zero-row slice (even a "deep" copy of Arrow text) keeps the buffers alive
+    return dataclasses.replace(raw, data=pd.DataFrame(columns=raw.data.columns),
+                               source_rows=np.zeros(0, dtype="int64"))
 
 
 def release_arrow_memory() -> None:

@@ -589,3 +589,69 @@ def test_empty_lines_are_not_records(tmp_path: Path, body: bytes) -> None:
     p.write_bytes(b"case_id,timestamp,activity,agency\n" + body)
     res = ck.io.read_events_report(p)
     assert (res.n_read, len(res.events)) == (2, 2)
+
+
+def _parquet_district(path: Path, n_cases: int = 400, seed: int = 5) -> pd.DataFrame:
+    """A small multi-row-group Parquet log: few-distinct labels (one with gaps), ids, free text
+    with phone numbers, numbers with gaps, an exact duplicate and rows validation quarantines."""
+    rng = np.random.default_rng(seed)
+    k = rng.integers(2, 6, n_cases)
+    case = np.repeat([f"C{i:05d}" for i in range(n_cases)], k)
+    n = len(case)
+    ts = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.arange(n) * 3600, unit="s")
+    phones = [f"住址{i}号 电话138{i:08d}" for i in range(n // 2)]
+    df = pd.DataFrame({
+        "case_id": case,
+        "timestamp": ts,
+        "activity": rng.choice(["登记", "受理", "转送", "办结"], n),
+        "agency": rng.choice([f"{s}街道办事处" for s in "东西南北中"] + ["区信访局", None], n),
+        "channel": rng.choice(["来信", "网上", None], n),
+        "address": rng.choice(phones, n),
+        "participants": rng.choice(["本人", "家属", "代理人"], n),
+        "amount_yuan": np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 9000, n)),
+        "repeat_ordinal": rng.integers(0, 4, n),
+    })
+    df.loc[3, "case_id"] = ""                      # quarantined: empty case id
+    df.loc[7, "timestamp"] = pd.NaT                # quarantined: missing timestamp
+    df = pd.concat([df, df.iloc[[20]]], ignore_index=True)  # an exact duplicate
+    df.to_parquet(path, index=False, row_group_size=300)  # a dictionary per row group
+    return df
+
+
+def test_parquet_read_hands_over_dictionaries_without_copies(tmp_path: Path) -> None:
+    p = tmp_path / "d.parquet"
+    src = _parquet_district(p)
+    raw = ck.io._read_any(p, None, None, False, None, categories=True)
+    plain = ck.read_table(p).data  # text as the file holds it
+    for c in src.columns:  # same values as the plain read, whatever the dtype
+        assert raw.data[c].astype(plain[c].dtype).equals(plain[c]), c
+    for c in ("activity", "agency", "channel", "participants"):
+        codes = raw.data[c].array.codes
+        assert codes.dtype == np.int8
+        indices = raw.dictionaries[c].chunk(0).indices
+        assert indices.buffers()[1].address == codes.ctypes.data  # a view, not a copy
+        assert raw.dictionaries[c].to_pylist() == [None if pd.isna(v) else v for v in plain[c]]
+    assert str(raw.data["case_id"].dtype) == "str"
+    assert "case_id" in raw.dictionaries
+    res = ck.validate.validate_table(raw, source=p.name)
+    assert raw.dictionaries == {}  # validation released the reader's dictionaries
+    assert res.n_quarantined == 3
+
+
+def test_parquet_validation_is_the_same_without_reader_dictionaries(tmp_path: Path) -> None:
+    p = tmp_path / "d.parquet"
+    _parquet_district(p)
+    fast = read_events_report(p)
+    plain = ck.read_table(p)  # no dictionaries handed over: every column hashed again
+    slow = ck.validate.validate_table(ck.validate.RawTable(plain.data, plain.source_rows,
+                                                           "parquet"),
+                                      source=p.name, path=str(p))
+    pd.testing.assert_frame_equal(fast.events, slow.events)
+    pd.testing.assert_frame_equal(fast.quarantine, slow.quarantine)
+    assert fast.metadata == slow.metadata
+    assert fast.events["address"].str.contains("[手机号]", regex=False).all()
+    ev = fast.events  # the numbers may be views of Arrow's buffers: still writable frames
+    ev.loc[0, "amount_yuan"] = -1.0
+    ev["repeat_ordinal"] += 1
+    assert ev.loc[0, "amount_yuan"] == -1.0
+    assert (ev["repeat_ordinal"] == slow.events["repeat_ordinal"] + 1).all()
