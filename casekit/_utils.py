@@ -146,3 +146,42 @@ def encoding_flags(events: Any) -> dict[str, Any]:
     if not isinstance(flags, Mapping) or flags.get("n_events") != len(events):
         return {}
     return dict(flags)
+
+
+def take_chunked(arr: Any, idx: Any) -> Any:
+    """``arr.take(idx)`` for a pyarrow ChunkedArray without first joining its chunks.
+
+    Arrow's take on a chunked column concatenates the whole column first (pyarrow 26): a copy
+    of every row to take a few, e.g. the first row of each case from a Parquet read held in
+    dozens of row-group chunks. Here each chunk gives its own rows and only they are joined.
+    Anything that is not a ChunkedArray of several chunks is taken as Arrow does it.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> arr = pa.chunked_array([["a", "b"], ["c", None], ["d"]])
+    >>> take_chunked(arr, np.array([4, 0, 2])).to_pylist()
+    ['d', 'a', 'c']
+    >>> take_chunked(arr, np.array([1, 3])).to_pylist()
+    ['b', None]
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    idx = np.asarray(idx, dtype=np.int64)
+    if not isinstance(arr, pa.ChunkedArray) or arr.num_chunks < 2 or not len(idx):
+        return arr.take(pa.array(idx))
+    bounds = np.cumsum([0] + [len(c) for c in arr.chunks])
+    chunk = np.searchsorted(bounds, idx, side="right") - 1
+    ordered = bool(np.all(chunk[1:] >= chunk[:-1]))  # e.g. ascending rows: no reordering
+    order = None if ordered else np.argsort(chunk, kind="stable")
+    rows, chunk = (idx, chunk) if ordered else (idx[order], chunk[order])
+    cuts = np.searchsorted(chunk, np.arange(arr.num_chunks + 1))
+    parts = [arr.chunk(k).take(pa.array(rows[cuts[k]:cuts[k + 1]] - bounds[k]))
+             for k in range(arr.num_chunks) if cuts[k + 1] > cuts[k]]
+    joined = pa.concat_arrays(parts)
+    if not ordered:
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        joined = joined.take(pa.array(back))
+    return pa.chunked_array([joined], type=arr.type)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from casekit._utils import CasekitError, as_dates
+from casekit._utils import CasekitError, as_dates, take_chunked
 from casekit.engine import distinct
 from casekit.timestamps import parse_date
 
@@ -361,7 +361,7 @@ def _case_runs(case_id: pd.Series) -> tuple[np.ndarray, Any] | None:
     new[0] = True
     new[1:] = pc.not_equal(arr[1:], arr[:-1]).to_numpy()
     starts = np.flatnonzero(new)
-    labels = arr.take(pa.array(starts))
+    labels = take_chunked(arr, starts)
     m = len(labels)
     if m == 1 or not pc.any(pc.less_equal(labels[1:], labels[:-1])).as_py() \
             or len(_dictionary_codes(labels)[1]) == m:
@@ -705,9 +705,7 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
                             first_code.astype(np.int64))
     arr = _arrow_column(values)
     if arr is not None and arr.null_count == 0:  # arrow take: no pandas index checks
-        import pyarrow as pa
-
-        return pd.Series(pd.array(arr.take(pa.array(starts)), dtype=values.dtype))
+        return pd.Series(pd.array(take_chunked(arr, starts), dtype=values.dtype))
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":  # never missing
         return pd.Series(values.to_numpy()[starts], name=values.name)
     notna = values.notna().to_numpy()
@@ -716,7 +714,9 @@ def _first_valid(values: pd.Series, starts: np.ndarray, n_rows: int) -> pd.Serie
     pos = np.where(notna, np.arange(n_rows, dtype=np.int64), _BIG)
     first = np.minimum.reduceat(pos, starts) if n_rows else np.array([], dtype=np.int64)
     has = first != _BIG
-    taken = values.iloc[np.where(has, first, 0)].reset_index(drop=True)
+    rows = np.where(has, first, 0)
+    taken = (pd.Series(pd.array(take_chunked(arr, rows), dtype=values.dtype)) if arr is not None
+             else values.iloc[rows].reset_index(drop=True))
     if not has.all():
         taken = taken.where(pd.Series(has))
     return taken

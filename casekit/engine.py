@@ -67,6 +67,7 @@ chains based on censored observations. Scand. J. Statist. 5, 141-150.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -134,10 +135,28 @@ def _norm_sf(x: Any) -> Any:
 class _KM:
     timeline: np.ndarray
     survival: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
     n: int
     n_events: int
+    cum_sq: np.ndarray  # Greenwood sums, for the bands
+    z: float
+
+    def band(self, rows: Any, sign: float) -> np.ndarray:
+        """The exponential Greenwood band (``sign`` -1 lower, +1 upper) at ``rows`` only.
+
+        Element by element the arithmetic of the whole band, so the values are the same.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.log(self.survival[rows])
+            out = np.exp(-np.exp(np.log(-v) + sign * (self.z * np.sqrt(self.cum_sq[rows]) / v)))
+        return np.where(np.isnan(out), 1.0, out)
+
+    @functools.cached_property
+    def lower(self) -> np.ndarray:
+        return self.band(slice(None), -1.0)
+
+    @functools.cached_property
+    def upper(self) -> np.ndarray:
+        return self.band(slice(None), 1.0)
 
     @staticmethod
     def _qth(values: np.ndarray, timeline: np.ndarray, q: float = 0.5) -> float:
@@ -146,13 +165,27 @@ class _KM:
             return math.inf
         return float(timeline[np.searchsorted(-values, -q, side="left")])
 
+    def _qth_band(self, sign: float, q: float = 0.5) -> float:
+        """:meth:`_qth` of a band, evaluating it only where the binary search looks."""
+        n = len(self.timeline)
+        if self.band(np.array([n - 1]), sign)[0] > q:
+            return math.inf
+        lo, hi = 0, n  # numpy's searchsorted(-values, -q, "left"): -v < -q is v > q
+        while lo < hi:
+            mid = lo + ((hi - lo) >> 1)
+            if self.band(np.array([mid]), sign)[0] > q:
+                lo = mid + 1
+            else:
+                hi = mid
+        return float(self.timeline[lo])
+
     @property
     def median(self) -> float:
         return self._qth(self.survival, self.timeline)
 
     @property
     def median_ci(self) -> tuple[float, float]:
-        return self._qth(self.lower, self.timeline), self._qth(self.upper, self.timeline)
+        return self._qth_band(-1.0), self._qth_band(1.0)
 
     def rmst(self, horizon: float) -> float:
         """Area under the step function S on [0, horizon]."""
@@ -188,14 +221,7 @@ def _km(durations: np.ndarray, events: np.ndarray, alpha: float = 0.05, presorte
     var_terms[np.isinf(var_terms)] = 0.0
     cum_sq = np.cumsum(var_terms)
     s = np.exp(log_s)
-    z = _z(alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.log(s)
-        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(cum_sq) / v))
-        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(cum_sq) / v))
-    lower = np.where(np.isnan(lower), 1.0, lower)
-    upper = np.where(np.isnan(upper), 1.0, upper)
-    return _KM(times, s, lower, upper, n, int(e.sum()))
+    return _KM(times, s, n, int(e.sum()), cum_sq, _z(alpha))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from casekit import _utils
-from casekit._utils import CasekitError, FileUnusableError
+from casekit._utils import CasekitError, FileUnusableError, take_chunked
 from casekit.schema import COLUMN_ALIASES, REQUIRED_COLUMNS, guess_columns
 from casekit.timestamps import _DAYFIRST_HINT as _DAYFIRST_PYTHON
 from casekit.timestamps import (
@@ -1164,15 +1164,7 @@ def _take_rows(s: pd.Series, idx: np.ndarray) -> pd.Series:
     whole = pa.array(arr) if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
     if not isinstance(whole, pa.ChunkedArray) or whole.num_chunks < 2 or not len(idx):
         return s.iloc[idx]
-    idx = np.asarray(idx, dtype=np.int64)
-    starts = np.cumsum([0] + [len(c) for c in whole.chunks])
-    chunk = np.searchsorted(starts, idx, side="right") - 1
-    by_chunk = np.argsort(chunk, kind="stable")
-    parts = [whole.chunk(int(k)).take(pa.array(idx[by_chunk][chunk[by_chunk] == k] - starts[k]))
-             for k in np.unique(chunk)]
-    back = np.empty_like(by_chunk)
-    back[by_chunk] = np.arange(len(by_chunk))
-    values = pa.concat_arrays(parts).take(pa.array(back))
+    values = take_chunked(whole, idx)
     return pd.Series(pd.array(values, dtype=s.dtype), index=s.index[idx], name=s.name)
 
 

@@ -459,6 +459,22 @@ def test_aalen_johansen_of_sorted_rows_rejects_what_the_general_one_rejects() ->
                          cause_of_interest=1)
 
 
+def test_km_median_ci_from_the_band_where_the_search_looks_equals_the_whole_band() -> None:
+    from lifelines.utils import median_survival_times
+
+    rng = np.random.default_rng(5)
+    for _ in range(150):
+        n = int(rng.integers(1, 300))
+        d = np.round(rng.exponential(10, n), int(rng.integers(0, 3)))  # ties, zeros
+        e = rng.random(n) < rng.random()
+        km = eg._km(d, e)
+        whole = (km._qth(km.lower, km.timeline), km._qth(km.upper, km.timeline))
+        assert km.median_ci == whole
+        ref = KaplanMeierFitter().fit(d, e)
+        assert km.median_ci == tuple(median_survival_times(ref.confidence_interval_).iloc[0])
+        np.testing.assert_array_equal(km.lower, ref.confidence_interval_.iloc[:, 0].to_numpy())
+
+
 @pytest.mark.parametrize("block", [eg._LOGRANK_BLOCK, 7])
 def test_multivariate_logrank_equals_lifelines_with_ties_and_blocks(
         monkeypatch: pytest.MonkeyPatch, block: int) -> None:
