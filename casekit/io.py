@@ -1432,6 +1432,21 @@ class _Col:
         self.parts: list[tuple[np.ndarray, Any]] = []  # (positions, pyarrow values) in bulk
 
 
+def _int64_exact(num: Any) -> bool:
+    """Whether the float64 values (pyarrow, nulls allowed) are all whole numbers int64 holds.
+
+    Else an ``<int>`` column stays float (``inf``, ``1e19``), as one with ``1.5`` does.
+
+    >>> import pyarrow as pa
+    >>> _int64_exact(pa.array([1.0, None])), _int64_exact(pa.array([1.0, float("inf")]))
+    (True, False)
+    """
+    import pyarrow.compute as pc
+
+    whole = pc.and_(pc.equal(pc.floor(num), num), pc.less(pc.abs(num), 2.0 ** 63))
+    return pc.all(whole).as_py() is not False
+
+
 def _finish_cols(cols: dict[str, _Col], n: int) -> dict[str, pd.Series]:
     """Sparse collected values -> one column per key (pyarrow; no per-value Python)."""
     import pyarrow as pa
@@ -1456,7 +1471,7 @@ def _finish_cols(cols: dict[str, _Col], n: int) -> dict[str, pd.Series]:
                 out[key] = pd.to_numeric(pd.Series(vals.to_pylist(), dtype=object),
                                          errors="coerce")
                 continue
-            if col.kind == "int" and pc.all(pc.equal(pc.floor(num), num)).as_py() is not False:
+            if col.kind == "int" and _int64_exact(num):
                 out[key] = pd.Series(num.to_numpy(zero_copy_only=False)).astype("Int64")
             else:
                 out[key] = pd.Series(num.to_numpy(zero_copy_only=False))
@@ -1507,8 +1522,8 @@ _XES_TOKEN = re.compile(
     f'<(string|date|int|float|boolean|id) key="([^"<&\t\n\r]*)" value="([^"<&\t\n\r]*)"{_S}*/>'
     f"|<({_XNAME})((?:{_S}+{_XNAME}{_S}*={_S}*(?:\"[^\"<]*\"|'[^'<]*'))*){_S}*(/?)>"
     f"|</({_XNAME}){_S}*>"
-    "|(<!--(?:[^-]|-[^-])*-->))"
-    "|(.)", re.DOTALL)
+    "|(<!--(?:[^-]|-[^-])*-->)"
+    "|(.))", re.DOTALL)  # (9) after the white space: no retry from inside a long run of it
 _XES_ATTR = re.compile(f"{_S}+({_XNAME}){_S}*={_S}*(?:\"([^\"<]*)\"|'([^'<]*)')")
 _XES_DECL = re.compile(
     f"<\\?xml{_S}+version{_S}*={_S}*(?:\"1\\.0\"|'1\\.0')"
@@ -1636,7 +1651,8 @@ def _xes_body(chunks: Iterator[str], text: str, st: _XesState, member: int, name
     Regular: every attribute an empty ``<type key=".." value=".."/>``. The text is split at
     quotes, each markup run between two values interpreted once per distinct run
     (:func:`_xes_shape`) and the columns filled with numpy and pyarrow; ``_Irregular`` on
-    anything else (the caller re-reads with expat).
+    anything else (the caller re-reads with expat), also when the text held back for want
+    of a whole attribute outgrows two chunks (it would be split again with every chunk).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1648,6 +1664,8 @@ def _xes_body(chunks: Iterator[str], text: str, st: _XesState, member: int, name
         if cut:
             buf = '"'.join(pieces.slice(cut).to_pylist())
             level = _xes_bulk(st, member, name, pieces.slice(0, cut), level)
+        if len(buf) > 2 * max(_XES_CHUNK, 1 << 16):
+            raise _Irregular
         chunk = next(chunks, "")
         buf += chunk
     if '"' in buf or _xes_bulk(st, member, name, pa.array([buf], pa.large_string()),
@@ -1814,7 +1832,9 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
     ``fast``: the header (up to the first ``<trace>``) tokenised by one regular expression
     (``_XES_TOKEN``) and run through the same callbacks, then the body in bulk
     (:func:`_xes_body`); ``_Irregular`` (the caller re-reads with expat) on anything either
-    does not read exactly as expat does. Else the stream is fed through expat.
+    does not read exactly as expat does, on events or traces in the header, and where it would
+    raise (so that an error is always expat's, at its line and column). Else the stream is
+    fed through expat.
 
     Kept as one function on purpose (issue 14 allows it with a reason): the expat callbacks
     ``start`` / ``end`` are closures over the parser's local state and run once per XML
@@ -1907,7 +1927,7 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
     names: list[str] = []  # open elements, to check end tags as expat does
     rooted = False
 
-    def feed(tokens: list[tuple[str, ...]]) -> None:  # the header's tokens, in order
+    def feed(tokens: Iterator[tuple[str, ...]]) -> None:  # the header's tokens, in order
         nonlocal rooted
         for a_tag, key, value, tag, attrs, slash, end_tag, _comment, other in tokens:
             if a_tag and names:
@@ -1931,12 +1951,16 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
                 raise _Irregular
 
     if fast:
+        n_ev, n_tr = st.n_ev, st.n_tr
         chunks = _xes_chunks(source)
-        head, body = _xes_header(chunks)
-        feed(_XES_TOKEN.findall(head.rstrip(" \t\r\n")))
-        if names != ["log"] or ev_d >= 0 or tr_d >= 0:
-            raise _Irregular
-        _xes_body(chunks, body, st, member, name)
+        try:
+            head, body = _xes_header(chunks)
+            feed(m.groups() for m in _XES_TOKEN.finditer(head.rstrip(" \t\r\n")))
+            if names != ["log"] or ev_d >= 0 or tr_d >= 0 or st.n_ev > n_ev or st.n_tr > n_tr:
+                raise _Irregular  # (events of the header: expat's columns, not the bulk's)
+            _xes_body(chunks, body, st, member, name)
+        except (FileUnusableError, OSError, EOFError, zipfile.BadZipFile):
+            raise _Irregular from None  # expat re-reads: its error, at its place in the text
         return
     parser = expat.ParserCreate()
     parser.StartElementHandler = start
@@ -1951,6 +1975,9 @@ def _parse_xes_stream(source: Any, state: _XesState, member: int, name: str,
             f"{name}: malformed XML at line {exc.lineno}, column {exc.offset} ({msg}); "
             "expected a complete XES log (is the file truncated?)"
         ) from None
+    except LookupError as exc:  # the declaration names an encoding Python does not know
+        raise FileUnusableError(f"{name}: cannot be decoded ({exc}); expected an XES log in "
+                                "UTF-8 or another known encoding") from None
 
 
 def _parse_xes_file(path: Path, progress: bool | None, limits: UnpackLimits,

@@ -307,3 +307,145 @@ def test_archives_and_gzip_read_as_expat_does(tmp_path: Path, monkeypatch: pytes
         pd.testing.assert_frame_equal(a.data, b.data)
         assert (a.notes, a.extra, a.bad_rows) == (b.notes, b.extra, b.bad_rows)
         np.testing.assert_array_equal(a.source_rows, b.source_rows)
+
+
+# --- review findings (issue 15 follow-up) -----------------------------------------------------
+
+HEADER_EVENTS = [
+    ('<log><xes:event><string key="concept:name" value="A"/></xes:event><trace><string '
+     'key="concept:name" value="c1"/><event><string key="concept:name" value="B"/></event>'
+     '</trace></log>'),
+    ('<log><xes:trace><string key="concept:name" value="H"/><xes:event><string key="a" '
+     'value="1"/></xes:event></xes:trace><trace><string key="concept:name" value="T"/><event>'
+     '<string key="a" value="2"/></event></trace></log>'),
+]
+
+
+@pytest.mark.parametrize("doc", HEADER_EVENTS)
+@pytest.mark.parametrize("chunk", [5, 1 << 23])
+def test_events_and_traces_of_the_header_fall_back(doc: str, chunk: int) -> None:
+    """``<xes:event>`` / ``<xes:trace>`` before the first trace are records to expat: the
+    scanner declines rather than file their values beside its bulk columns (which lost them)."""
+    assert _check(doc.encode(), chunk) == "fell back"
+    slow = _parse(doc.encode(), False, chunk)
+    assert slow["ev"]["concept:name" if "A" in doc else "a"][0] in ("A", "1")
+
+
+def test_header_events_in_a_later_archive_member_read_as_expat_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    plain = '<log><trace><event><string key="concept:name" value="A"/></event></trace></log>'
+    odd = ('<log><xes:event><string key="concept:name" value="B"/></xes:event><trace><event>'
+           '<string key="concept:name" value="C"/></event></trace></log>')
+    p = tmp_path / "two.xes.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("p1.xes", plain)
+        zf.writestr("p2.xes", odd)
+    a = cio._read_xes(p, False)
+    assert a.data["concept:name"].tolist() == ["A", "B", "C"]
+    monkeypatch.setattr(cio, "_xes_body", _expat_only)
+    pd.testing.assert_frame_equal(a.data, cio._read_xes(p, False).data)
+
+
+@pytest.mark.parametrize("tail", ["note", "<?pi x?>", "<![CDATA[x]]>"])
+def test_long_white_space_in_the_header_reads_quickly(tail: str) -> None:
+    """200k white space before text in the header: linear (it took minutes, the token
+    expression retrying from every position of the run)."""
+    import time
+
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n<log>' + "\n" * 200_000 + tail
+    data = (head + '<trace><event><string key="concept:name" value="a"/></event></trace>'
+            "</log>").encode()
+    t0 = time.process_time()
+    assert _check(data, 1 << 23) in ("fell back", "refused")
+    assert len(cio._XES_TOKEN.findall(head)) < 200_010
+    assert time.process_time() - t0 < 5  # a hang before: ~20 min for findall alone
+
+
+def test_a_long_run_without_quotes_in_the_body_falls_back() -> None:
+    """White space over two chunks long inside an event: expat reads it (the scanner kept it
+    and split it again with every chunk: 1.2 GB and 5 s for 150 MB)."""
+    ws = " " * 300_000
+    data = ('<log><trace><event><string key="k" value="a"/>' + ws + '<string key="j" '
+            'value="b"/></event></trace></log>').encode()
+    assert _check(data, 1 << 16) == "fell back"
+    assert _check(data, 1 << 23) == "fast"  # within two chunks: still in bulk
+    assert _parse(data, False, 1 << 16)["ev"] == {"k": ["a"], "j": ["b"]}
+
+
+TRUNCATED_AT_KEY_CAP = ('<log><trace><event><string key="a" value="1"/><string key="b" '
+                        'value="1"/><string key="c" value="1"/><string key="d" value="1"')
+
+
+@pytest.mark.parametrize("end", ["", " x", "/"])
+def test_errors_are_expats_when_the_key_cap_meets_truncation(end: str) -> None:
+    """The key cap fired first in the scanner (its held-back tail); now it declines and the
+    error is expat's 'malformed XML at line .., column ..'."""
+    data = (TRUNCATED_AT_KEY_CAP + end).encode()
+    assert _parse(data, True, 1 << 23, max_keys=3) == "irregular"
+    assert "malformed XML at line 1" in _parse(data, False, 1 << 23, max_keys=3)
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 23])
+def test_truncated_gzip_gives_expats_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           chunk: int) -> None:
+    """A mismatched tag, then a long comment and the gzip stream cut: expat's malformed-XML
+    error, whatever the scanner had read ahead (it gave the gzip read error)."""
+    import gzip
+    import random
+
+    rng = random.Random(1)
+    body = "".join(f'<trace><event><string key="concept:name" value="a{i}"/></event></trace>'
+                   for i in range(5))
+    doc = f"<log>{body}</bogus><!--" + "".join(str(rng.random()) for _ in range(20_000)) + \
+        "--></log>"
+    data = gzip.compress(doc.encode())
+    p = tmp_path / "cut.xes.gz"
+    p.write_bytes(data[:len(data) // 2])
+    monkeypatch.setattr(cio, "_XES_CHUNK", chunk)
+    with pytest.raises(FileUnusableError) as fast:
+        cio._read_xes(p, False)
+    if chunk < len(data):  # (else the first read of the stream fails: "cannot be read")
+        assert "malformed XML at line 1" in str(fast.value)
+    monkeypatch.setattr(cio, "_xes_body", _expat_only)
+    with pytest.raises(FileUnusableError) as slow:
+        cio._read_xes(p, False)
+    assert str(fast.value) == str(slow.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e19", "9223372036854775808"])
+def test_int_values_out_of_int64_range_stay_float(tmp_path: Path, value: str) -> None:
+    """``<int value="inf">`` raised OverflowError / TypeError: the column stays float, as one
+    holding ``1.5`` does (and ``12x`` becomes missing, as before)."""
+    p = tmp_path / "big.xes"
+    p.write_text('<log><trace><string key="concept:name" value="c1"/><event><string '
+                 'key="concept:name" value="a"/><date key="time:timestamp" value="2020-01-01T0'
+                 f'0:00:00+00:00"/><int key="n" value="{value}"/></event><event><string key="'
+                 'concept:name" value="b"/><date key="time:timestamp" value="2020-01-02T00:00:0'
+                 '0+00:00"/><int key="n" value="12x"/></event></trace></log>')
+    raw = cio._read_xes(p, False)
+    n = raw.data["n"]
+    assert n.dtype == "float64"
+    assert n[0] == float(value.replace("Infinity", "inf"))
+    assert np.isnan(n[1])
+    assert len(cio.read_events(p, progress=False)) == 2
+    p.write_text(p.read_text().replace("12x", "7"))
+    assert cio._read_xes(p, False).data["n"].dtype == "float64"
+
+
+def test_int_column_within_int64_stays_integer() -> None:
+    cols = {"n": cio._Col("int")}
+    cols["n"].pos, cols["n"].vals = [0, 1], ["9007199254740992", "-3"]
+    assert cio._finish_cols(cols, 3)["n"].tolist() == [9007199254740992, -3, pd.NA]
+
+
+@pytest.mark.parametrize("encoding", ["bogus", "UTF-8x"])
+def test_unknown_declared_encoding_is_a_clear_error(tmp_path: Path, encoding: str) -> None:
+    p = tmp_path / "enc.xes"
+    p.write_text(f'<?xml version="1.0" encoding="{encoding}"?><log><trace><event/></trace>'
+                 "</log>")
+    with pytest.raises(FileUnusableError, match=f"^enc.xes: cannot be decoded .*{encoding}") \
+            as err:
+        cio.read_events(p, progress=False)
+    assert "\n" not in str(err.value)
