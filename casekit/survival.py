@@ -20,7 +20,11 @@ Built on lifelines (R5): :func:`fit_time_to_close` returns one ``KaplanMeierFitt
   likelihood; ``benchmarks/rank.py`` measures the speed-up).
 
 Every result records the observation end it was computed at (``attrs["observation_end"]`` and a
-column), because a censored estimate means nothing without it.
+column), because a censored estimate means nothing without it. Cases whose duration is not known
+(``duration_known`` False: open before the log starts, with no opening time) are left out of
+every estimate here, as the ranking leaves them out. These functions start every case's clock at
+its opening; for late entries (``entry_days`` > 0) and agencies that join while a case is open,
+use :func:`casekit.rank_collaborations`, whose risk sets account for both.
 """
 
 from __future__ import annotations
