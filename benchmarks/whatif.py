@@ -203,7 +203,7 @@ def main() -> None:
     print(f"cold first call (draws the seed's inputs): {cold * 1000:.1f} ms "
           f"({n_filings} filings simulated per replication)")
     def was(name: str) -> str:
-        return f"[before issue 15: {PREVIOUS[name]} ms cpu]"
+        return f"[d0d7d9f, before this pass, at load 3: {PREVIOUS[name]} ms cpu]"
 
     def goal(xs: list[float], limit_ms: float) -> str:
         return f"goal <= {limit_ms:.0f} ms cpu: {'met' if cpu_ms(xs) <= limit_ms else 'MISSED'}"
