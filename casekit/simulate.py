@@ -76,9 +76,12 @@ __all__ = [
     "default_levers",
     "edit_assumptions",
     "estimate_lever_effects",
+    "PLANTED_CHANGE",
+    "check_planted_change",
     "forecast_check",
     "lever_evidence",
     "observed_metrics",
+    "planted_change_district",
     "route_choices",
     "route_types",
     "simulate_year",
@@ -1928,9 +1931,7 @@ def forecast_check(
 
     Examples
     --------
-    >>> ev, _ = ck.generate_district(3000, seed=1, observation_end="2025-01-01",
-    ...     include_seed_matter=False,
-    ...     policy_change={"date": "2024-01-01", "leader_ownership_share": 0.6})
+    >>> ev, _ = planted_change_district(3000, seed=1)
     >>> chk = forecast_check(ev, change="2024-01-01", levers={"leader_ownership_share": 0.6},
     ...                      estimate_effects=False, replications=4)
     >>> chk.columns.tolist()[:5], chk["covered"].dtype == bool
@@ -1969,6 +1970,43 @@ def forecast_check(
                  "effects": "estimated" if estimate_effects else "assumed",
                  "baseline_source": base.source}
     return out
+
+
+#: The policy change planted in the worlds the forecast is checked on (``tests/test_forecast.py``,
+#: tutorial 05, training notebook 02): from 2024-01-01 leaders own 60% of the repeat filings
+#: (about 20% before), with the effects acting from the moment a leader takes a case.
+PLANTED_CHANGE: dict[str, Any] = {"date": "2024-01-01", "leader_ownership_share": 0.6}
+
+
+def planted_change_district(n_cases: int, *, seed: int = DEFAULT_SEED
+                            ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A synth district over 2023-2024 with :data:`PLANTED_CHANGE` on 2024-01-01.
+
+    :func:`casekit.generate_district` in its default dynamic mode (agencies join open cases
+    over time, filings of a matter share a frailty, competing exits), observed to 2025-01-01,
+    without the seed matter. Returns the events and the truth (``truth["policy_change"]``).
+
+    Examples
+    --------
+    >>> ev, truth = planted_change_district(2000, seed=1)
+    >>> truth["policy_change"]["after"]
+    0.6
+    """
+    from casekit.synth import generate_district
+
+    return generate_district(n_cases, seed=seed, observation_end="2025-01-01",
+                             include_seed_matter=False, policy_change=dict(PLANTED_CHANGE))
+
+
+def check_planted_change(events: pd.DataFrame, *, estimate_effects: bool = True,
+                         replications: int = DEFAULT_REPLICATIONS,
+                         seed: int | None = DEFAULT_SEED) -> pd.DataFrame:
+    """:func:`forecast_check` of a :func:`planted_change_district`: calibrate on 2023, forecast
+    2024 with the planted lever value, compare with what the log shows."""
+    levers = {k: v for k, v in PLANTED_CHANGE.items() if k != "date"}
+    return forecast_check(events, change=PLANTED_CHANGE["date"], levers=levers,
+                          estimate_effects=estimate_effects, replications=replications,
+                          seed=seed)
 
 
 # --------------------------------------------------------------------------------------------

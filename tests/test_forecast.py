@@ -54,14 +54,14 @@ METRICS = ck.simulate.FORECAST_METRICS
 def forecasts() -> pd.DataFrame:
     rows = []
     for seed in SEEDS:
-        events, truth = ck.generate_district(N_CASES, seed=seed, observation_end=END,
-                                             include_seed_matter=False, policy_change=POLICY)
+        assert ck.simulate.PLANTED_CHANGE == POLICY
+        events, truth = ck.simulate.planted_change_district(N_CASES, seed=seed)
         assert truth["policy_change"]["after"] == 0.6
         for estimated in (True, False):
-            chk = ck.simulate.forecast_check(events, change=CHANGE, end=END,
-                                             levers={"leader_ownership_share": 0.6},
-                                             estimate_effects=estimated,
-                                             replications=REPLICATIONS, seed=seed)
+            chk = ck.simulate.check_planted_change(events, estimate_effects=estimated,
+                                                   replications=REPLICATIONS, seed=seed)
+            assert (chk.attrs["change"], chk.attrs["end"]) == (CHANGE.isoformat(),
+                                                                END.isoformat())
             rows.append(chk.assign(seed=seed, effects=chk.attrs["effects"]))
     return pd.concat(rows, ignore_index=True)
 

@@ -109,13 +109,8 @@ scored.attrs["evidence"]
 # log (grey bar: the 90% band; diamond: what happened, green when inside the band).
 
 # %%
-changed, _ = ck.generate_district(8000, seed=SEED, observation_end="2025-01-01",
-                                  include_seed_matter=False,
-                                  policy_change={"date": "2024-01-01",
-                                                 "leader_ownership_share": 0.6})
-check = ck.simulate.forecast_check(changed, change="2024-01-01",
-                                   levers={"leader_ownership_share": 0.6},
-                                   replications=REPLICATIONS, seed=SEED)
+changed, _ = ck.simulate.planted_change_district(8000, seed=SEED)
+check = ck.simulate.check_planted_change(changed, replications=REPLICATIONS, seed=SEED)
 plotting.plot_forecast_check(check)
 
 # %% [markdown]

@@ -114,23 +114,16 @@ plotting.plot_whatif(routed, baseline=ck.simulate_year(estimated, replications=R
 # (`tests/test_forecast.py`); here is one of them, with estimated and with assumed effects.
 
 # %%
-changed, _ = ck.generate_district(2 * N_CASES, seed=SEED, observation_end="2025-01-01",
-                                  include_seed_matter=False,
-                                  policy_change={"date": "2024-01-01",
-                                                 "leader_ownership_share": 0.6})
-check = ck.simulate.forecast_check(changed, change="2024-01-01",
-                                   levers={"leader_ownership_share": 0.6},
-                                   replications=REPLICATIONS, seed=SEED)
+changed, _ = ck.simulate.planted_change_district(2 * N_CASES, seed=SEED)
+check = ck.simulate.check_planted_change(changed, replications=REPLICATIONS, seed=SEED)
 check.round(3)
 
 # %%
 plotting.plot_forecast_check(check)
 
 # %%
-check_assumed = ck.simulate.forecast_check(changed, change="2024-01-01",
-                                           levers={"leader_ownership_share": 0.6},
-                                           estimate_effects=False,
-                                           replications=REPLICATIONS, seed=SEED)
+check_assumed = ck.simulate.check_planted_change(changed, estimate_effects=False,
+                                                 replications=REPLICATIONS, seed=SEED)
 plotting.plot_forecast_check(check_assumed)
 
 # %% [markdown]
