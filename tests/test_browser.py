@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -322,8 +323,10 @@ def test_training_02_in_jupyterlab_has_a_winner_and_checks_an_answer(browser, la
     with _lab_notebook(browser, lab, TRAINING_02, "jupyterlab-training-02") as page:
         winner = page.locator(".jp-OutputArea-output", has_text="获胜 winner:").first
         expect(winner).to_be_visible(timeout=180_000)
+        # the stream output can be rendered in pieces: wait for the whole winner line
+        expect(winner).to_contain_text(re.compile(r"\(-?\d+ points\)"), timeout=60_000)
         text = winner.inner_text()
-        points = int(text.split("(")[-1].split(" points")[0])
+        points = int(re.search(r"\((-?\d+) points\)", text).group(1))
         assert points > 0, f"the default game has no winner: {text!r}"
         table = page.locator(".jp-OutputArea-output table", has_text="得分 points").first
         expect(table).to_be_visible()
